@@ -95,7 +95,8 @@ def test_shear_refuses_bad_arguments_by_name(make, message):
 
 
 def test_shear_takes_keras_positional_order_and_is_the_identity_outside_training(rng):
-    layer = RandomShear(0.2, 0.1, "nearest", "constant", 0.5, 7)
+    # Keras 3.15's order: data_format before seed
+    layer = RandomShear(0.2, 0.1, "nearest", "constant", 0.5, "channels_last", 7)
     assert (layer.interpolation, layer.fill_mode, layer.fill_value, layer.seed) == ("nearest", "constant", 0.5, 7)
     x = rng.uniform(size=(2, 5, 4, 1)).astype(np.float32)
     assert layer(x, training=False) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
@@ -185,7 +186,7 @@ def test_blur_refuses_bad_arguments_by_name(make, message):
 
 
 def test_blur_takes_keras_positional_order_and_is_the_identity_outside_training(rng):
-    layer = RandomGaussianBlur((1.0, 1.0), 5, (0.5, 1.0), (0, 1), 7)
+    layer = RandomGaussianBlur((1.0, 1.0), 5, (0.5, 1.0), (0, 1), "channels_last", 7)   # Keras': data_format, seed
     assert (layer.factor, layer.kernel_size, layer.sigma, layer.value_range, layer.seed) == \
         ((1.0, 1.0), 5, (0.5, 1.0), [0.0, 1.0], 7)
     x = rng.uniform(size=(2, 5, 4, 1)).astype(np.float32)

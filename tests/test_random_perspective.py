@@ -165,8 +165,6 @@ def test_takes_keras_positional_order_and_is_the_identity_outside_training(rng):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: RandomPerspective(data_format="channels_first"),
-     r"RandomPerspective: data_format must be None or 'channels_last', got 'channels_first': glassnet's images are channels_last"),
     (lambda: RandomPerspective(data_format="NHWC"), r"RandomPerspective: data_format must be .* got 'NHWC'$"),
     (lambda: RandomPerspective(scale=1.5), r"RandomPerspective: scale must be a number in \[0, 1\], got 1.5"),
     (lambda: RandomPerspective(scale="0.5"), r"RandomPerspective: scale must be a number in \[0, 1\], got '0.5'"),

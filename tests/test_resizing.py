@@ -106,7 +106,7 @@ def test_predict_chunks_count_the_resize_s_working_arrays():
 
 def test_center_crop_takes_none_of_resizing_s_settings():
     # accepted and acted on, then left out of its config: a saved model predicted otherwise
-    with pytest.raises(TypeError, match=r"CenterCrop: unexpected keyword argument 'interpolation'; CenterCrop takes height, width and, like every layer, name"):
+    with pytest.raises(TypeError, match=r"CenterCrop: unexpected keyword argument 'interpolation'; CenterCrop takes height, width, data_format and, like every layer, name"):
         CenterCrop(2, 2, interpolation="nearest")
 
 

@@ -1,10 +1,12 @@
-"""Adaptive pooling, channels-last: AdaptiveAveragePooling1D/2D/3D and AdaptiveMaxPooling1D/2D/3D
+"""Adaptive pooling: AdaptiveAveragePooling1D/2D/3D and AdaptiveMaxPooling1D/2D/3D
 (Keras 3's layers, PyTorch's ``AdaptiveAvgPool2d`` and ``AdaptiveMaxPool2d``).
 
 The output has ``output_size`` along each spatial axis whatever the input's size: output i of an
 axis of input length n reads the window ``[floor(i n / o), ceil((i + 1) n / o))``, PyTorch's and
 Keras' rule (windows of two sizes, neighbours sharing a pixel where o does not divide n). So one
 model reads images of any size, ``Input((None, None, 3))``, and hands a fixed-size map on.
+Channels last by default; ``data_format="channels_first"`` (Keras') takes (N, C, *spatial) and
+runs the same code on the channel axis moved last (data_format.py).
 
 A window's mean or maximum over a box is the same taken one axis at a time (the mean of the rows'
 means: every row of a box is as long), so the functions below reduce one axis after another, the
@@ -17,6 +19,7 @@ import numpy as np
 from .. import backend
 from .base import LAYERS
 from .conv import _as_tuple
+from .data_format import set_data_format
 from .spatial import ChannelsLast
 
 
@@ -134,8 +137,9 @@ class _AdaptivePooling(ChannelsLast):
 
     shape_arguments = ('output_size',)        # named when its output is too large (glassnet._bounds)
 
-    def __init__(self, output_size, **kwargs):
+    def __init__(self, output_size, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py: channels first by transposes)
         self.output_size = _as_tuple(output_size, self.rank, "output_size", type(self).__name__)
 
     def _spatial(self, sample_shape):

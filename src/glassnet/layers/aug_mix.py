@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .._validation import check_choice
+from .data_format import config_entry, set_data_format
 from .augmentation import INTERPOLATIONS, _RandomIntensity, _unsigned_pair
 from .conv import check_rank
 from .rand_augment import OPERATIONS as _RAND_AUGMENT_OPERATIONS, _Operations, config_count
@@ -82,7 +83,7 @@ class AugMix(_Operations):
         return config_count(config, "num_chains", 3) * config_count(config, "chain_depth", 3)
 
     def __init__(self, value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3, alpha=1.0, all_ops=True,
-                 interpolation="bilinear", seed=None, **kwargs):
+                 interpolation="bilinear", seed=None, data_format=None, **kwargs):
         self.num_chains = _positive_int(num_chains, "num_chains", "the number of augmented copies mixed")
         if isinstance(chain_depth, (tuple, list)):
             raise ValueError(f"AugMix: chain_depth must be a positive integer (Keras 3's: each chain takes chain_depth "
@@ -105,6 +106,7 @@ class AugMix(_Operations):
                         for _ in range(self.chain_depth)] for _ in range(self.num_chains)]
         self._name_operations(self.ops)
         super().__init__(seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.applied = []
         self._adopt()
 
@@ -196,4 +198,4 @@ class AugMix(_Operations):
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range), "num_chains": self.num_chains,
                 "chain_depth": self.chain_depth, "factor": list(self.factor), "alpha": self.alpha,
-                "all_ops": self.all_ops, "interpolation": self.interpolation}
+                "all_ops": self.all_ops, "interpolation": self.interpolation, **config_entry(self)}

@@ -16,6 +16,11 @@ a a | a b c d | d d, "constant" leaves it outside, where ``fill_value`` is read)
 interpolates from its four neighbours ("bilinear") or the nearest one. The sampling is linear in
 the image, so the backward pass sends each output gradient back to the pixels it was read from,
 with the same weights.
+
+The layers that take Keras' ``data_format`` (all but RandomContrast and RandomBrightness, as in
+Keras; and those of the modules beside this one) read "channels_first" images (batch, C, H, W) by
+moving the channel axis last, running the code here and moving it back (layers/data_format.py):
+one seed draws the same in both formats, and the dict form's masks move as the images.
 """
 import math
 
@@ -27,6 +32,7 @@ from .._warnings import warn
 from .._validation import check_choice, check_number
 from .base import LAYERS, Layer
 from .conv import check_rank
+from .data_format import DataFormat, config_entry, set_data_format
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -61,7 +67,7 @@ def _check_images(layer, sample_shape):
                          f"channel axis take one last, x[..., None]") from None
 
 
-class _RandomImage(Layer):
+class _RandomImage(DataFormat, Layer):
     """The shared part: images only, the identity outside training (and its gradient too)."""
 
     rank = 2
@@ -103,7 +109,7 @@ class _RandomImage(Layer):
         return labels            # but for the mixing layers, labels pass through (Keras')
 
     def get_config(self):
-        config = super().get_config()
+        config = {**super().get_config(), **config_entry(self)}
         if self.seed is not None:        # a layer of its own stream draws the same from its config
             config["seed"] = self.seed
         return config
@@ -139,8 +145,9 @@ class RandomFlip(_RandomImage):
 
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
-    def __init__(self, mode="horizontal_and_vertical", seed=None, **kwargs):
+    def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         check_choice(mode, "RandomFlip: mode", self.MODES)
         self.mode = mode
 
@@ -396,8 +403,9 @@ class RandomTranslation(_AffineImage):
     """
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear", seed=None,
-                 fill_value=0.0, **kwargs):
+                 fill_value=0.0, data_format=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.height_factor = _factor_pair(height_factor, "RandomTranslation", "height_factor")
         self.width_factor = _factor_pair(width_factor, "RandomTranslation", "width_factor")
 
@@ -426,8 +434,10 @@ class RandomRotation(_AffineImage):
     [[1.0, 3.0], [0.0, 2.0]]
     """
 
-    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
+    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
+                 **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         # within [-1, 1] (a full turn either way), as Keras 3.15 refuses others: a file's factor of
         # 1e308 loaded, then the first training pass failed drawing the angle (NumPy's OverflowError,
         # "high - low range exceeds valid bounds"), which model(x) makes (the layer's training default)
@@ -459,8 +469,9 @@ class RandomZoom(_AffineImage):
     """
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear", seed=None,
-                 fill_value=0.0, **kwargs):
+                 fill_value=0.0, data_format=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.height_factor = _zoom_pair(height_factor, "height_factor")
         self.width_factor = None if width_factor is None else _zoom_pair(width_factor, "width_factor")
 
@@ -504,8 +515,9 @@ class RandomShear(_AffineImage):
     """
 
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
-                 seed=None, **kwargs):
+                 data_format=None, seed=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         # Keras' reading: a number f is (-f, f), a pair (lower, upper) within [0, 1] is sorted
         self.x_factor = _factor_pair(x_factor, "RandomShear", "x_factor", 0.0, 1.0)
         self.y_factor = _factor_pair(y_factor, "RandomShear", "y_factor", 0.0, 1.0)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import backend
+from .data_format import set_data_format
 from .augmentation import _RandomIntensity, _factor_pair, _unsigned_pair, _where
 
 
@@ -68,8 +69,10 @@ class RandomGaussianBlur(_RandomIntensity):
     [[0.075, 0.124, 0.075], [0.124, 0.204, 0.124], [0.075, 0.124, 0.075]]
     """
 
-    def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255), data_format=None, seed=None,
+                 **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomGaussianBlur", "factor")
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
                 or kernel_size < 1 or kernel_size % 2 == 0:

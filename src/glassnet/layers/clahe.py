@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import backend
 from .._bounds import check_sample_values
+from .data_format import set_data_format
 from .augmentation import _RandomIntensity
 
 
@@ -102,8 +103,9 @@ class ContrastLimitedAdaptiveHistogramEqualization(_RandomIntensity):
 
     shape_arguments = ('tile_grid_size',)        # named when its output is too large (glassnet._bounds)
 
-    def __init__(self, value_range=(0, 255), clip_limit=4.0, tile_grid_size=(8, 8), **kwargs):
+    def __init__(self, value_range=(0, 255), clip_limit=4.0, tile_grid_size=(8, 8), data_format=None, **kwargs):
         super().__init__(value_range, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         name = type(self).__name__
         if (isinstance(clip_limit, bool) or not isinstance(clip_limit, (int, float, np.integer, np.floating))
                 or not math.isfinite(clip_limit) or clip_limit < 0):

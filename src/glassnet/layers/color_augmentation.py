@@ -14,6 +14,7 @@ import numpy as np
 from .. import backend
 
 from .._validation import check_number
+from .data_format import set_data_format
 from .augmentation import _RandomImage, _RandomIntensity, _unsigned_pair, _where
 
 # ITU-R 601 luma, as Keras' (TensorFlow's) rgb_to_grayscale weighs red, green and blue
@@ -70,8 +71,9 @@ class RandomGrayscale(_Channels, _RandomImage):
 
     channels = (1, 3)
 
-    def __init__(self, factor=0.5, seed=None, **kwargs):
+    def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = check_number(factor, "RandomGrayscale: factor (the probability of turning an image gray)", "[0, 1]")
 
     def _augment(self, x):
@@ -104,8 +106,9 @@ class RandomInvert(_RandomIntensity):
     [1.0, -0.25]
     """
 
-    def __init__(self, factor=1.0, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomInvert", "factor")
 
     def _augment(self, x):
@@ -191,8 +194,9 @@ class RandomColorDegeneration(_Channels, _RandomIntensity):
 
     channels = (1, 3)
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomColorDegeneration", "factor")
 
     def _augment(self, x):
@@ -230,8 +234,9 @@ class RandomPosterization(_RandomIntensity):
     [0.0, 64.0, 192.0]
     """
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         pair = isinstance(factor, (tuple, list))
         values = list(factor) if pair else [factor]
         if (pair and len(values) != 2) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)

@@ -3,6 +3,7 @@ RandomHue, in that order, as one layer. It holds glassnet's own four layers (a P
 them, with a config of its own): their maths, draws and gradients are theirs, not copied here."""
 from .augmentation import RandomBrightness, RandomContrast
 from .hsv_augmentation import RandomHue, RandomSaturation
+from .data_format import DataFormat, config_entry, set_data_format
 from .pipeline import Pipeline
 
 # (argument, member layer, its attribute here, its key in _drawn), in Keras' order
@@ -21,7 +22,7 @@ def _member(cls, argument, factor, value_range):
         raise ValueError(message.replace(f"{cls.__name__}:", "RandomColorJitter:", 1)) from None
 
 
-class RandomColorJitter(Pipeline):
+class RandomColorJitter(DataFormat, Pipeline):
     """Change each image's brightness, contrast, saturation and hue, in that order (Keras'), each
     by its own layer's draw per image: ``RandomBrightness(brightness_factor)``,
     ``RandomContrast(contrast_factor)``, ``RandomSaturation(saturation_factor)`` and
@@ -52,7 +53,7 @@ class RandomColorJitter(Pipeline):
     self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
 
     def __init__(self, value_range=(0, 255), brightness_factor=None, contrast_factor=None, saturation_factor=None,
-                 hue_factor=None, seed=None, **kwargs):
+                 hue_factor=None, seed=None, data_format=None, **kwargs):
         given = {"brightness_factor": brightness_factor, "contrast_factor": contrast_factor,
                  "saturation_factor": saturation_factor, "hue_factor": hue_factor}
         members = []
@@ -66,6 +67,7 @@ class RandomColorJitter(Pipeline):
             raise ValueError("RandomColorJitter: give at least one of brightness_factor, contrast_factor, "
                              "saturation_factor and hue_factor (all None would change nothing)")
         super().__init__(members, seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.value_range = members[0].value_range
 
     def _check_channels(self, sample_shape):
@@ -94,7 +96,8 @@ class RandomColorJitter(Pipeline):
         return out
 
     def get_config(self):
-        config = super(Pipeline, self).get_config()        # its own arguments, not a list of layers
+        # its own arguments, not a list of layers
+        config = {**super(Pipeline, self).get_config(), **config_entry(self)}
         for argument, _, attribute, _ in MEMBERS:
             layer = getattr(self, attribute)
             config[argument] = None if layer is None else list(layer.factor)

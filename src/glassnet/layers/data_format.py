@@ -1,6 +1,7 @@
 """Keras' ``data_format`` argument for the layers that compute channels last: the convolutions
-(and their transposed, depthwise and separable kinds), the windowed poolings, ZeroPadding,
-Cropping, UpSampling, Flatten and SpatialDropout.
+(and their transposed, depthwise and separable kinds), the windowed and adaptive poolings,
+ZeroPadding, Cropping, UpSampling, Flatten, SpatialDropout, and the image preprocessing and
+augmentation layers (Resizing, the crops, the random ones, MixUp, CutMix, AugMix, RandAugment...).
 
 ``data_format="channels_first"`` takes samples (C, *spatial) and gives (filters, *out spatial), as
 Keras and PyTorch's NCHW layers do. It is done simply: the batch's channel axis is moved last (one
@@ -11,6 +12,9 @@ both formats (Keras' are too), so weights move between the formats and from Kera
 Why per instance: a channels-first layer gets its entry points (forward, backward, build, the
 shape questions) as attributes of its own, wrapping its class's; a channels-last layer has none,
 so its hot path is the class's methods, untouched: no extra call, no transpose, the same bits.
+A random layer draws from its generator inside its channels-last code, so one seed gives the same
+draws in both formats; the segmentation masks of Keras' dict form ((N, C, H, W) too) are moved by
+the same wrapping (``_transform_masks``).
 
 While a wrapped method runs, ``layer.input_shape`` reads channels last, as the layer's own code
 expects (``input_shape[-1]`` are its channels); outside, it is the sample shape the layer is given,
@@ -22,7 +26,8 @@ from .._validation import check_choice
 FORMATS = ("channels_last", "channels_first")
 # the entry points a channels-first layer wraps, those its class has
 _SHAPE_METHODS = ("build", "output_shape", "check_input_shape", "numbers_per_sample")
-_ENTRY_POINTS = ("forward", "backward", "backward_from_logits", "matmul_flops", *_SHAPE_METHODS)
+# (_transform_masks: the image layers' dict form, segmentation.py)
+_ENTRY_POINTS = ("forward", "backward", "backward_from_logits", "matmul_flops", "_transform_masks", *_SHAPE_METHODS)
 
 
 def set_data_format(layer, data_format):
@@ -132,14 +137,14 @@ class DataFormat:
     @classmethod
     def from_config(cls, config):
         from .base import own_arguments           # (base imports nothing of this module's)
-        if "data_format" in own_arguments(cls):   # (not so for a base's other subclasses: AdaptivePooling)
+        if "data_format" in own_arguments(cls):   # (not so for a base's other subclasses: RandomContrast)
             config = from_config_default(config)
         return super().from_config(config)
 
     def _install_channels_first(self):
         for name in _ENTRY_POINTS:
             if hasattr(type(self), name):
-                setattr(self, name, getattr(self, f"_{name}_first"))
+                setattr(self, name, getattr(self, f"_{name.lstrip('_')}_first"))
 
     def _forward_first(self, x, training=False, **kwargs):
         with _LastView(self):
@@ -155,6 +160,11 @@ class DataFormat:
 
     def _backward_from_logits_first(self, grad_z):
         return self._backward_first(grad_z, "backward_from_logits")
+
+    def _transform_masks_first(self, masks):
+        # the masks of the images the last forward moved: (N, C, H, W) as the images
+        with _LastView(self):
+            return to_first(self._transform_masks(to_last(masks)))
 
     def _shape_first(self, method, sample_shape, *args, **kwargs):
         sample_shape = tuple(sample_shape)

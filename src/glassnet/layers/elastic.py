@@ -12,6 +12,7 @@ and its transpose do the reading and the backward pass.
 import numpy as np
 
 from .._validation import check_choice, check_number
+from .data_format import set_data_format
 from .augmentation import INTERPOLATIONS, _AffineImage, _RandomIntensity, check_fill_value, _unsigned_pair, _where, affine_sample, \
     affine_sample_backward
 from .blur import gaussian_blur, gaussian_kernel
@@ -128,8 +129,9 @@ class RandomElasticTransform(_RandomIntensity):
     """
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
-                 value_range=(0, 255), seed=None, **kwargs):
+                 value_range=(0, 255), seed=None, data_format=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomElasticTransform", "factor")
         self.scale = _unsigned_pair(scale, "RandomElasticTransform", "scale")
         check_choice(interpolation, "RandomElasticTransform: interpolation", INTERPOLATIONS)

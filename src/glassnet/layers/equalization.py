@@ -4,6 +4,7 @@ import numpy as np
 
 from .. import backend
 from .._bounds import check_sample_values
+from .data_format import set_data_format
 from .augmentation import _RandomIntensity
 
 
@@ -68,8 +69,9 @@ class Equalization(_RandomIntensity):
 
     shape_arguments = ('bins',)        # named when its output is too large (glassnet._bounds)
 
-    def __init__(self, value_range=(0, 255), bins=256, **kwargs):
+    def __init__(self, value_range=(0, 255), bins=256, data_format=None, **kwargs):
         super().__init__(value_range, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
             raise ValueError(f"Equalization: bins must be a positive integer (the histogram's number of bins, "
                              f"256 by default: one per 8-bit level), got {bins!r:.80}")

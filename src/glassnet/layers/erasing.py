@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import backend
+from .data_format import set_data_format
 from .augmentation import _RandomIntensity, _unsigned_pair, _where
 
 
@@ -40,8 +41,10 @@ class RandomErasing(_RandomIntensity):
     4
     """
 
-    def __init__(self, factor=1.0, scale=(0.02, 0.33), fill_value=None, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor=1.0, scale=(0.02, 0.33), fill_value=None, value_range=(0, 255), seed=None, data_format=None,
+                 **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomErasing", "factor")
         self.scale = _unsigned_pair(scale, "RandomErasing", "scale")
         self.fill_value = None if fill_value is None else _fill(fill_value)

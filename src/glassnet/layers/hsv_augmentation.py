@@ -9,6 +9,7 @@ image, RGB only, ``layer._drawn``) is color_augmentation.py's.
 import numpy as np
 
 from .. import backend
+from .data_format import set_data_format
 from .augmentation import _RandomIntensity, _unsigned_pair, _where
 from .color_augmentation import _Channels
 
@@ -44,8 +45,9 @@ class RandomSaturation(_Channels, _RandomIntensity):
     # no clip: a pixel's saturation is read from value_range's low end, so values outside it mislead
     _range_effect = "the low end from which training reads the saturation (nothing is clipped)"
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomSaturation", "factor")
 
     def _augment(self, x):
@@ -124,8 +126,9 @@ class RandomHue(_Channels, _RandomIntensity):
     True
     """
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomHue", "factor")
 
     def _augment(self, x):

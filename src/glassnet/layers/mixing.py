@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_number
+from .data_format import set_data_format
 from .augmentation import _RandomImage, _unsigned_pair, _where
 from .base import LAYERS
 
@@ -106,8 +107,9 @@ class MixUp(_MixImages):
     (2, 4)
     """
 
-    def __init__(self, alpha=0.2, seed=None, **kwargs):
+    def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.alpha = check_number(alpha, "MixUp: alpha", "> 0")
 
     def _augment(self, x):
@@ -172,8 +174,9 @@ class CutMix(_MixImages):
     True
     """
 
-    def __init__(self, factor=1.0, seed=None, **kwargs):
+    def __init__(self, factor=1.0, seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "CutMix", "factor")
 
     def _augment(self, x):

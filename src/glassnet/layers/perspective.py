@@ -2,9 +2,9 @@
 sampler the other geometric augmentations share (``augmentation.py``), in training only."""
 import numpy as np
 
-from .. import backend
-from .._validation import check_choice, check_number
+from .._validation import check_number
 from .augmentation import _AffineImage, _unsigned_pair
+from .data_format import set_data_format
 
 
 def homography(start_points, end_points):
@@ -46,8 +46,8 @@ class RandomPerspective(_AffineImage):
 
     The last training call's draws are kept in ``_drawn``, under Keras' transformation names:
     ``apply_perspective`` (n,), ``start_points`` and ``end_points`` (n, 4, 2) as (x, y). Images need
-    at least 2 rows and 2 columns (the corners would coincide). ``data_format`` is accepted as Keras'
-    argument, for "channels_last" only (glassnet's images are (batch, H, W, C)).
+    at least 2 rows and 2 columns (the corners would coincide). ``data_format="channels_first"`` takes
+    (batch, C, H, W) images (Keras'; None reads ``gn.config.image_data_format()``).
 
     Example
     -------
@@ -66,12 +66,8 @@ class RandomPerspective(_AffineImage):
             raise TypeError(f"RandomPerspective: takes no fill_mode (Keras' layer has none), got "
                             f"fill_mode={kwargs['fill_mode']!r:.40}: points outside the image read fill_value "
                             f"(the \"constant\" fill)")
-        data_format = backend.standardize_data_format(data_format)     # None: image_data_format(), as Keras'
-        check_choice(data_format, "RandomPerspective: data_format", ("channels_last",),
-                     expected="None or 'channels_last'",
-                     note=": glassnet's images are channels_last, (batch, H, W, C); move the channels last "
-                          "(np.moveaxis(images, 1, -1))" if isinstance(data_format, str) and data_format == "channels_first" else "")
         super().__init__("constant", interpolation, seed, fill_value, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomPerspective", "factor")
         self.scale = check_number(scale, "RandomPerspective: scale", "[0, 1]")
 

@@ -12,6 +12,7 @@ from .color_augmentation import AutoContrast, RandomColorDegeneration, RandomPos
 from .equalization import Equalization
 from .sharpness import RandomSharpness
 from .base import LAYERS
+from .data_format import DataFormat, config_entry, set_data_format
 from .wrappers import _Wrapper
 
 # Keras 3.15's operations, in its order (the numbers layer_idxes draws), each made from
@@ -42,7 +43,7 @@ def config_count(config, key, default):
     return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else 0
 
 
-class _Operations(_Wrapper):
+class _Operations(DataFormat, _Wrapper):
     """What RandAugment and AugMix share: glassnet's own image layers as operations (``OPERATIONS``,
     groups of them, one group per pick or chain step, ``_groups``), built through the wrapper,
     picked per batch in training, the images' range checked once on the input. A subclass says
@@ -190,7 +191,8 @@ class RandAugment(_Operations):
     def _config_groups(cls, config):
         return config_count(config, "num_ops", 2)
 
-    def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear", seed=None, **kwargs):
+    def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear", seed=None, data_format=None,
+                 **kwargs):
         if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 0:
             raise ValueError(f"RandAugment: num_ops must be a non-negative integer (the number of operations "
                              f"applied to each batch), got {num_ops!r:.80}")
@@ -203,6 +205,7 @@ class RandAugment(_Operations):
                            for _ in range(self.num_ops)]
         self._name_operations(OPERATIONS)
         super().__init__(seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.applied = []
         self._adopt()
 
@@ -251,5 +254,5 @@ class RandAugment(_Operations):
 
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range), "num_ops": self.num_ops,
-                "factor": list(self.factor), "interpolation": self.interpolation}
+                "factor": list(self.factor), "interpolation": self.interpolation, **config_entry(self)}
 

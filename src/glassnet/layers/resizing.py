@@ -18,6 +18,9 @@ TensorFlow also multiplies the taps of zero weight under its kernel (a lerp frac
 or lanczos tap at a whole distance), 0 * inf = NaN, where glassnet skips them; so glassnet's
 non-finite outputs are some of TensorFlow's (an inf where TensorFlow may give NaN), and its finite
 outputs equal TensorFlow's where TensorFlow's are finite.
+
+The three take Keras' ``data_format``: "channels_first" images (batch, C, H, W) run the same code on
+the channel axis moved last and back (layers/data_format.py), RandomCrop's draws the same.
 """
 import numpy as np
 
@@ -29,6 +32,7 @@ from .._bounds import check_sample_values
 from .banded import Band
 from .base import LAYERS, Layer
 from .conv import positive_int
+from .data_format import DataFormat, config_entry, set_data_format
 from .resample import interpolation_taps, weight_matrix
 
 # Keras 3.15's resize on TensorFlow (keras.src.backend.tensorflow.image.RESIZE_INTERPOLATIONS): what
@@ -183,7 +187,7 @@ def _where_masks(masks, a):
     return backend.get_array_module(masks).asarray(a)
 
 
-class _Images(Layer):
+class _Images(DataFormat, Layer):
     """What the three share: images in, images of the layer's ``height`` x ``width`` out."""
     rank = 2            # images: (height, width, channels) samples
     training_default = True     # Keras' call(self, data, training=True): see Layer.training_default
@@ -259,7 +263,7 @@ class _Images(Layer):
                             f"its interpolation matrices ({self.height} x {h} and {self.width} x {w})")
 
     def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width}
+        return {**super().get_config(), "height": self.height, "width": self.width, **config_entry(self)}
 
 
 del LAYERS["_Images"]
@@ -288,8 +292,10 @@ class Resizing(_Images):
     """
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
-                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False, **kwargs):
+                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False, data_format=None,
+                 **kwargs):
         super().__init__(height, width, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         cls = type(self).__name__
         check_choice(interpolation, f"{cls}: interpolation", INTERPOLATIONS)
         self.interpolation = interpolation
@@ -351,6 +357,10 @@ class CenterCrop(_Images):
     >>> CenterCrop(2, 2)(np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0].tolist()
     [[5.0, 6.0], [9.0, 10.0]]
     """
+
+    def __init__(self, height, width, data_format=None, **kwargs):
+        super().__init__(height, width, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
 
     def numbers_per_sample(self, input_shape):
         if self._crops(input_shape):
@@ -421,8 +431,9 @@ class RandomCrop(_Images):
     (1, 2, 2, 1)
     """
 
-    def __init__(self, height, width, seed=None, **kwargs):
+    def __init__(self, height, width, seed=None, data_format=None, **kwargs):
         super().__init__(height, width, seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self._cache = None
 
     def numbers_per_sample(self, input_shape):

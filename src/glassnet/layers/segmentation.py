@@ -36,24 +36,41 @@ def check_keys(layer, data):
                      f"'segmentation_masks', got {sorted(data, key=str)}{why}")
 
 
+def _data_format(layer):
+    """The images' layout a layer reads: its own ``data_format``, or a Pipeline's first layer's
+    (a Pipeline of channels-first layers takes channels-first images)."""
+    inner = getattr(layer, "pipeline_layers", ())
+    if "data_format" not in vars(layer) and inner:
+        return _data_format(inner[0])
+    return getattr(layer, "data_format", "channels_last")
+
+
 def check_masks(layer, masks, images):
     """``masks`` as an array of the images' module, (batch, H, W, channels) as the images
-    ``images`` (before the layer), numbers or booleans."""
+    ``images`` (before the layer), numbers or booleans; (batch, channels, H, W) for a
+    channels-first layer (its ``data_format``), whose images are so too."""
     cls = type(layer).__name__
     xp = backend.get_array_module(images)
+    first = _data_format(layer) == "channels_first"
+    axes = "(batch, channels, height, width)" if first else "(batch, height, width, channels)"
     if images.ndim != 4:
         # Keras' dict takes one image unbatched; the masks are not the ones at fault then
-        raise ValueError(f"{cls}: images must be (batch, height, width, channels) in the dict form, got shape "
+        raise ValueError(f"{cls}: images must be {axes} in the dict form, got shape "
                          f"{tuple(images.shape)}: a single image and its masks take a batch axis first, "
                          f"images[None] and segmentation_masks[None] (Keras takes them unbatched)")
     masks = xp.asarray(masks)
     if masks.dtype.kind not in "biuf":
         raise TypeError(f"{cls}: segmentation_masks must be numbers (class ids, or one-hot/probability channels), "
                         f"got dtype {masks.dtype}")
-    if masks.ndim != 4 or masks.shape[:3] != images.shape[:3]:
-        hint = ", masks[..., None] adds the channel axis" if masks.shape == images.shape[:3] else ""
-        raise ValueError(f"{cls}: segmentation_masks must be (batch, height, width, channels) with the images' "
-                         f"batch, height and width, {tuple(images.shape[:3])}, got shape {tuple(masks.shape)}{hint}")
+
+    def kept(shape):            # batch, height, width
+        return (shape[0], *shape[2:]) if first else tuple(shape[:3])
+    if masks.ndim != 4 or kept(masks.shape) != kept(images.shape):
+        hint = ""
+        if tuple(masks.shape) == kept(images.shape):
+            hint = ", masks[:, None] adds the channel axis" if first else ", masks[..., None] adds the channel axis"
+        raise ValueError(f"{cls}: segmentation_masks must be {axes} with the images' "
+                         f"batch, height and width, {kept(images.shape)}, got shape {tuple(masks.shape)}{hint}")
     return masks
 
 

@@ -4,6 +4,7 @@ smoothing of it, in training only (the rules of the other augmentation layers in
 import numpy as np
 
 from .. import backend
+from .data_format import set_data_format
 from .augmentation import _RandomIntensity, _unsigned_pair, _where
 
 # Keras' (and PIL's ImageFilter.SMOOTH's) kernel: the pixel weighs 5, each of its 8 neighbours 1
@@ -46,8 +47,9 @@ class RandomSharpness(_RandomIntensity):
     [[1.0, 1.0, 1.0], [1.0, 5.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomSharpness", "factor")
 
     def _augment(self, x):
