@@ -71,6 +71,7 @@ refused as Keras refuses it; a "same" pool larger than its input, which Keras ta
 window offsets that reach the input only (fewer than twice its size per axis), and adaptive pooling
 over its distinct windows only.
 """
+import contextlib
 import errno
 import json
 import math
@@ -108,7 +109,9 @@ JSON_MAX_PARAMS = 100_000_000
 
 def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None):
     """The network ``Sequential.to_json`` described, uncompiled and with new weights (Keras'
-    ``model_from_json``). The string is read as ``load_model`` reads a file's config, trusting
+    ``model_from_json``); or the one Keras 3's ``keras_model.to_json()`` describes, a Sequential or
+    functional model of layers glassnet has (``glassnet._keras_models``; Keras' ``Lambda`` and
+    classes glassnet lacks are refused by name). The string is read as ``load_model`` reads a file's config, trusting
     nothing in it: only glassnet's registered layer classes can be named, so it cannot run code,
     and building it may allocate at most ``max_params`` parameter values (None: no limit).
     ``custom_objects``: as ``load_model``'s. Raises ``glassnet.ModelFileError`` (a ``ValueError``)
@@ -126,12 +129,30 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None
         spec = json.loads(json_string)
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"model_from_json: not JSON ({type(exc).__name__}: {str(exc)[:100]})") from None
+    from ._keras_models import is_keras, model_from_keras
+    if is_keras(spec):          # what Keras 3's to_json writes (glassnet._keras_models)
+        cap = math.inf if max_params is None else max_params
+        with _keras_errors("model_from_json"):
+            return model_from_keras(spec, "model_from_json", cap, f"max_params={max_params} allows", custom_objects)
     if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Model") or not isinstance(spec.get("config"), dict):
         raise ModelFileError(f"model_from_json: expected {{\"class_name\": \"Sequential\" or \"Model\", \"config\": "
                              f"{{...}}}}, as to_json writes, got {str(json_string)[:80]!r}")
     config = spec["config"]
     with saving.scope_of(custom_objects, "model_from_json"):
         return _model_from_config(spec, config, max_params)
+
+
+@contextlib.contextmanager
+def _keras_errors(where):
+    """Reading a Keras model: a layer's own checks of its config (TypeError, ValueError, ...) all
+    mean "not a model glassnet can read", a ModelFileError naming ``where``."""
+    try:
+        yield
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"{where}: not a Keras model glassnet can read ({type(exc).__name__}: "
+                             f"{str(exc)[:300]})") from exc
 
 
 def _model_from_config(spec, config, max_params):
