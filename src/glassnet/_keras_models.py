@@ -317,10 +317,23 @@ def model_from_keras(spec, where, budget, limit, custom_objects=None):
     reader = _Reader(where, prepare)
     try:
         with saving.scope_of(custom_objects, where):
-            return reader.model(spec)
+            return reader.model(_unshared(spec))
     finally:
         for layer in reader.made:
             del layer.add_weight, layer._reserve     # back to the class's methods
+
+
+def _unshared(value, depth=0):
+    """``value`` without Keras' ``shared_object_id`` marks: a ``.keras`` file's objects met twice
+    (an LSTM's initializers, its cell's too) carry one, each beside its full config."""
+    if depth > 64:
+        raise ModelFileError("config: nested more than 64 deep")
+    if isinstance(value, dict):
+        return {k: _unshared(v, depth + 1) for k, v in value.items()
+                if not (k == "shared_object_id" and "class_name" in value and "config" in value)}
+    if isinstance(value, list):
+        return [_unshared(v, depth + 1) for v in value]
+    return value
 
 
 def keras_model_spec(cls, config):

@@ -347,7 +347,11 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
     """``load_model``'s work: the model and the file's JSON config (for what the model does not
     keep, such as whether the file recorded its epoch at all). A weights-only file is refused."""
     compile = check_flag(compile, "compile")
-    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile))
+
+    def keras(archive):         # a Keras 3 .keras file (glassnet._keras_file)
+        from ._keras_file import load_keras
+        return load_keras(archive, max_bytes, compile)
+    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile), keras)
 
 
 def _read_for_info(path, max_bytes=MAX_BYTES):
@@ -361,7 +365,7 @@ def _read_for_info(path, max_bytes=MAX_BYTES):
     return _open_file(path, max_bytes, "load_model", read)
 
 
-def _open_file(path, max_bytes, caller, read):
+def _open_file(path, max_bytes, caller, read, keras=None):
     """``read(npz, infos, meta)`` on the glassnet file at ``path``, after the checks every such file
     passes (a regular file, within ``max_bytes``, a zip of stored members whose sizes fit the file,
     a JSON object of bounded size: ``meta``), its errors as ModelFileErrors naming ``caller``."""
@@ -379,7 +383,9 @@ def _open_file(path, max_bytes, caller, read):
         raise ModelFileError(f"{caller}({path!r}): not a regular file")
     with os.fdopen(fd, "rb") as f:
         try:
-            return _open_archive(f, max_bytes, read)
+            return _open_archive(f, max_bytes, read, keras)
+        except ImportError:         # h5py missing, for a .keras file: its message says what to install
+            raise
         except ModelFileError as exc:
             raise exc.prefixed(f"{caller}({path!r}): ") from exc.__cause__
         except Exception as exc:   # zipfile, zlib, numpy, json, a layer's own checks: all mean "bad file"
@@ -390,16 +396,23 @@ def _open_file(path, max_bytes, caller, read):
                                  f"({type(exc).__name__}: {detail})") from exc
 
 
-def _open_archive(f, max_bytes, read):
+def _open_archive(f, max_bytes, read, keras=None):
     file_size = os.fstat(f.fileno()).st_size
     if file_size > max_bytes:
         raise ModelFileError(f"the file is larger than max_bytes={max_bytes}")
     magic = f.read(8)
     if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):   # checked first: np.load would try pickle next
         # Keras' legacy .h5 and its .weights.h5 files are HDF5: say so to whoever ports a Keras program
-        keras = f"; an HDF5 file (Keras' .h5 or .weights.h5?): {KERAS_FILES}" if magic == b"\x89HDF\r\n\x1a\n" else ""
-        raise ModelFileError(f"not a .npz (zip) file{keras}")
+        hint = f"; an HDF5 file (Keras' .h5 or .weights.h5?): {KERAS_FILES}" if magic == b"\x89HDF\r\n\x1a\n" else ""
+        raise ModelFileError(f"not a .npz (zip) file{hint}")
     f.seek(0)
+    if keras is not None:       # load_model reads Keras 3's .keras zip too (``keras(archive)``)
+        import zipfile
+        from ._keras_file import is_keras_archive
+        with zipfile.ZipFile(f) as archive:
+            if is_keras_archive(archive):
+                return keras(archive)
+        f.seek(0)
     with np.load(f, allow_pickle=False) as npz:
         infos = check_members(npz.zip.infolist(), max_bytes, file_size)
         return read(npz, infos, read_json(npz, infos))
