@@ -272,3 +272,26 @@ def test_keras_config_without_keras_reads_and_caps():
     assert kernel.shape == (4, 3) and kernel.dtype == np.float32
     with pytest.raises(ModelFileError, match=r"more parameters than max_params=10 allows"):
         gn.models.model_from_json(text, max_params=10)
+
+
+def test_frozen_wrapper_nested_sequential_and_compile_objects(catalogue, tmp_path):
+    pytest.importorskip("h5py", reason="h5py reads .keras files")
+    import keras
+    L = keras.layers
+    inner = keras.Sequential([L.Dense(4, activation="relu"), L.Dense(3)], name="inner")
+    keras_model = keras.Sequential([keras.Input((5, 6)), L.TimeDistributed(L.Dense(6)), L.SimpleRNN(5), inner,
+                                    L.Dense(1, activation="sigmoid")])
+    keras_model.layers[0].trainable = False          # Keras freezes the wrapped Dense too, and writes both
+    keras_model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=keras.losses.BinaryCrossentropy(),
+                        metrics=[keras.metrics.AUC(), "accuracy"])
+    keras_model.save(tmp_path / "frozen.keras")
+    model = gn.load_model(tmp_path / "frozen.keras")
+    x = np.random.default_rng(1).normal(size=(6, 5, 6)).astype("float32")
+    _check_same(keras_model, model, [x])
+    assert [layer.trainable for layer in model.layers] == [False, True, True, True, True]
+    assert model.optimizer.get_config()["momentum"] == pytest.approx(0.9)
+    y = (np.arange(6) % 2).astype("float32")[:, None]
+    frozen = model.layers[0].get_weights()
+    model.fit(x, y, epochs=1, verbose=0)
+    for before, after in zip(frozen, model.layers[0].get_weights()):
+        np.testing.assert_array_equal(before, after)
