@@ -306,7 +306,10 @@ def _rng_state(rng):
 
 # -- loading --------------------------------------------------------------------------------------
 def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None, safe_mode=True):
-    """Read a model written by ``save_model`` / ``Sequential.save`` / ``ModelCheckpoint``.
+    """Read a model written by ``save_model`` / ``Sequential.save`` / ``ModelCheckpoint``, or a
+    Keras 3 ``.keras`` file (``keras_model.save("model.keras")``: its layers, weights and compile
+    settings, not its optimizer state; needs h5py, ``pip install "glassnet[keras]"``; read as
+    warily, see ``glassnet._keras_file``).
 
     The model predicts exactly as the saved one did; compiled (unless ``compile=False``) with the same
     loss, optimizer (and its state) and metrics, with the same random streams, so that
