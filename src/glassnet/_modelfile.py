@@ -32,7 +32,8 @@ KEYS = {"format", "format_version", "glassnet_version", "model", "weights", "tra
 MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")
 # the members of Keras 3's .keras zip, named in the error when such a file is given to load_model
 KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5", "model.weights.npz"}
-KERAS_FILES = ("glassnet reads its own model files only; draw the model in glassnet and copy Keras' weights "
+KERAS_FILES = ("glassnet reads its own model files and Keras 3's .keras files (keras_model.save('model.keras')), "
+               "not Keras' legacy .h5 files; save the model as .keras, or draw it in glassnet and copy Keras' weights "
                "over with model.set_weights(keras_model.get_weights())")
 
 

@@ -643,6 +643,14 @@ class DescribingMixin:
 
     @classmethod
     def _from_config(cls, config):
+        from ._keras_models import keras_model_spec
+        keras = keras_model_spec(cls, config)
+        if keras is not None:       # Keras 3's keras_model.get_config(): glassnet._keras_models
+            from .io import JSON_MAX_PARAMS, _keras_errors
+            from ._keras_models import model_from_keras
+            with _keras_errors(f"{cls.__name__}.from_config"):
+                return model_from_keras(keras, f"{cls.__name__}.from_config", JSON_MAX_PARAMS,
+                                        f"glassnet's cap for a config ({JSON_MAX_PARAMS} values) allows")
         if isinstance(config, dict) and config.get("subclass") is not None:
             # a subclass of the user's: made again when the class is given or registered (its
             # constructor, or its graph for a functional one), else the functional Model, with a warning

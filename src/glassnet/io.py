@@ -71,6 +71,7 @@ refused as Keras refuses it; a "same" pool larger than its input, which Keras ta
 window offsets that reach the input only (fewer than twice its size per axis), and adaptive pooling
 over its distinct windows only.
 """
+import contextlib
 import errno
 import json
 import math
@@ -108,7 +109,9 @@ JSON_MAX_PARAMS = 100_000_000
 
 def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None):
     """The network ``Sequential.to_json`` described, uncompiled and with new weights (Keras'
-    ``model_from_json``). The string is read as ``load_model`` reads a file's config, trusting
+    ``model_from_json``); or the one Keras 3's ``keras_model.to_json()`` describes, a Sequential or
+    functional model of layers glassnet has (``glassnet._keras_models``; Keras' ``Lambda`` and
+    classes glassnet lacks are refused by name). The string is read as ``load_model`` reads a file's config, trusting
     nothing in it: only glassnet's registered layer classes can be named, so it cannot run code,
     and building it may allocate at most ``max_params`` parameter values (None: no limit).
     ``custom_objects``: as ``load_model``'s. Raises ``glassnet.ModelFileError`` (a ``ValueError``)
@@ -126,12 +129,30 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None
         spec = json.loads(json_string)
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"model_from_json: not JSON ({type(exc).__name__}: {str(exc)[:100]})") from None
+    from ._keras_models import is_keras, model_from_keras
+    if is_keras(spec):          # what Keras 3's to_json writes (glassnet._keras_models)
+        cap = math.inf if max_params is None else max_params
+        with _keras_errors("model_from_json"):
+            return model_from_keras(spec, "model_from_json", cap, f"max_params={max_params} allows", custom_objects)
     if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Model") or not isinstance(spec.get("config"), dict):
         raise ModelFileError(f"model_from_json: expected {{\"class_name\": \"Sequential\" or \"Model\", \"config\": "
                              f"{{...}}}}, as to_json writes, got {str(json_string)[:80]!r}")
     config = spec["config"]
     with saving.scope_of(custom_objects, "model_from_json"):
         return _model_from_config(spec, config, max_params)
+
+
+@contextlib.contextmanager
+def _keras_errors(where):
+    """Reading a Keras model: a layer's own checks of its config (TypeError, ValueError, ...) all
+    mean "not a model glassnet can read", a ModelFileError naming ``where``."""
+    try:
+        yield
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"{where}: not a Keras model glassnet can read ({type(exc).__name__}: "
+                             f"{str(exc)[:300]})") from exc
 
 
 def _model_from_config(spec, config, max_params):
@@ -285,7 +306,10 @@ def _rng_state(rng):
 
 # -- loading --------------------------------------------------------------------------------------
 def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None, safe_mode=True):
-    """Read a model written by ``save_model`` / ``Sequential.save`` / ``ModelCheckpoint``.
+    """Read a model written by ``save_model`` / ``Sequential.save`` / ``ModelCheckpoint``, or a
+    Keras 3 ``.keras`` file (``keras_model.save("model.keras")``: its layers, weights and compile
+    settings, not its optimizer state; needs h5py, ``pip install "glassnet[keras]"``; read as
+    warily, see ``glassnet._keras_file``).
 
     The model predicts exactly as the saved one did; compiled (unless ``compile=False``) with the same
     loss, optimizer (and its state) and metrics, with the same random streams, so that
@@ -326,7 +350,11 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
     """``load_model``'s work: the model and the file's JSON config (for what the model does not
     keep, such as whether the file recorded its epoch at all). A weights-only file is refused."""
     compile = check_flag(compile, "compile")
-    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile))
+
+    def keras(archive):         # a Keras 3 .keras file (glassnet._keras_file)
+        from ._keras_file import load_keras
+        return load_keras(archive, max_bytes, compile)
+    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile), keras)
 
 
 def _read_for_info(path, max_bytes=MAX_BYTES):
@@ -340,7 +368,7 @@ def _read_for_info(path, max_bytes=MAX_BYTES):
     return _open_file(path, max_bytes, "load_model", read)
 
 
-def _open_file(path, max_bytes, caller, read):
+def _open_file(path, max_bytes, caller, read, keras=None):
     """``read(npz, infos, meta)`` on the glassnet file at ``path``, after the checks every such file
     passes (a regular file, within ``max_bytes``, a zip of stored members whose sizes fit the file,
     a JSON object of bounded size: ``meta``), its errors as ModelFileErrors naming ``caller``."""
@@ -358,7 +386,9 @@ def _open_file(path, max_bytes, caller, read):
         raise ModelFileError(f"{caller}({path!r}): not a regular file")
     with os.fdopen(fd, "rb") as f:
         try:
-            return _open_archive(f, max_bytes, read)
+            return _open_archive(f, max_bytes, read, keras)
+        except ImportError:         # h5py missing, for a .keras file: its message says what to install
+            raise
         except ModelFileError as exc:
             raise exc.prefixed(f"{caller}({path!r}): ") from exc.__cause__
         except Exception as exc:   # zipfile, zlib, numpy, json, a layer's own checks: all mean "bad file"
@@ -369,16 +399,23 @@ def _open_file(path, max_bytes, caller, read):
                                  f"({type(exc).__name__}: {detail})") from exc
 
 
-def _open_archive(f, max_bytes, read):
+def _open_archive(f, max_bytes, read, keras=None):
     file_size = os.fstat(f.fileno()).st_size
     if file_size > max_bytes:
         raise ModelFileError(f"the file is larger than max_bytes={max_bytes}")
     magic = f.read(8)
     if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):   # checked first: np.load would try pickle next
         # Keras' legacy .h5 and its .weights.h5 files are HDF5: say so to whoever ports a Keras program
-        keras = f"; an HDF5 file (Keras' .h5 or .weights.h5?): {KERAS_FILES}" if magic == b"\x89HDF\r\n\x1a\n" else ""
-        raise ModelFileError(f"not a .npz (zip) file{keras}")
+        hint = f"; an HDF5 file (Keras' .h5 or .weights.h5?): {KERAS_FILES}" if magic == b"\x89HDF\r\n\x1a\n" else ""
+        raise ModelFileError(f"not a .npz (zip) file{hint}")
     f.seek(0)
+    if keras is not None:       # load_model reads Keras 3's .keras zip too (``keras(archive)``)
+        import zipfile
+        from ._keras_file import is_keras_archive
+        with zipfile.ZipFile(f) as archive:
+            if is_keras_archive(archive):
+                return keras(archive)
+        f.seek(0)
     with np.load(f, allow_pickle=False) as npz:
         infos = check_members(npz.zip.infolist(), max_bytes, file_size)
         return read(npz, infos, read_json(npz, infos))

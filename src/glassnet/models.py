@@ -9,7 +9,29 @@ from .graph import Model
 from .io import load_model, model_from_json, save_model
 from .model import Sequential
 
-__all__ = ["Sequential", "Model", "clone_model", "load_model", "save_model", "model_from_json"]
+__all__ = ["Sequential", "Model", "clone_model", "load_model", "save_model", "model_from_json", "model_from_config"]
+
+
+def model_from_config(config, custom_objects=None):
+    """The model ``config`` describes, uncompiled, with new weights (Keras'
+    ``keras.models.model_from_config``): ``{"class_name": "Sequential" or "Model", "config": ...}``
+    as ``json.loads(model.to_json())`` gives it, glassnet's or Keras 3's (``"Functional"``, read as
+    ``model_from_json`` reads it: nothing in it is imported or run).
+
+    >>> import glassnet as gn
+    >>> model = gn.Sequential([gn.layers.Dense(3, input_shape=(2,))], seed=0)
+    >>> model_from_config({"class_name": "Sequential", "config": model.get_config()}).output_shape
+    (None, 3)
+    """
+    import json
+    if not isinstance(config, dict):
+        raise TypeError(f"model_from_config: config: expected a dict {{'class_name', 'config'}}, "
+                        f"got {type(config).__name__}")
+    try:
+        text = json.dumps(config)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"model_from_config: config: expected a dict of JSON values ({exc})") from None
+    return model_from_json(text, custom_objects=custom_objects)
 
 
 def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False):

@@ -224,6 +224,8 @@ def _inner_entry(inner, config, where, depth):
     inner_config.pop("input_shape", None)       # the wrapper's own says it
     if inner_config.get("dtype") == config.get("dtype"):
         inner_config.pop("dtype", None)         # Keras repeats the wrapper's; glassnet's passes it on
+    if inner_config.get("trainable") is False and config.get("trainable") is False:
+        inner_config.pop("trainable")           # a frozen Keras wrapper froze its layer too; glassnet's passes it on
     return {"class_name": inner_cls.__name__, "config": inner_config}
 
 

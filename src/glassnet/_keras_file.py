@@ -1,0 +1,268 @@
+"""Reading Keras 3's ``.keras`` files (``keras_model.save("model.keras")``) without trusting them.
+
+A ``.keras`` file is a zip of three members: ``metadata.json`` (``{"keras_version", "date_saved"}``),
+``config.json`` (the model's config, as ``to_json`` writes it, with its ``compile_config``) and
+``model.weights.h5`` (HDF5, Keras' ``saving_lib`` layout): under ``layers/``, one group per layer,
+named by Keras' own traversal (``dense``, ``dense_1``, ... in the order of its layer list, whatever the
+layer's name), holding ``vars/0``, ``vars/1``, ... (the layer's own weights, in its ``weights``
+order) and a group per sublayer (``lstm/cell/vars/0``, ``bidirectional/forward_layer/cell/vars/0``,
+``multi_head_attention/query_dense/vars/0``; a nested model's ``layers/``); each ``vars`` group
+names its layer in its ``name`` attribute. The model's ``optimizer/`` group (its slots) is not
+read: a loaded model's optimizer starts afresh (the compile settings are read).
+
+glassnet reads it as its own files: the zip directory is checked before any member is read (names,
+sizes, no member beyond the caps; a member is read up to its declared size only, so a compressed
+one cannot inflate beyond it), the JSON members are capped (``MAX_CONFIG_BYTES``), the model is
+made from the config as ``model_from_json`` makes it (nothing imported or run; its parameters capped
+by what the weights member can hold), and the HDF5 is walked by hard links only: an external or
+soft link, an external or virtual dataset, a compressed dataset (Keras writes none) or a group
+tree larger than ``MAX_H5_OBJECTS`` is refused, and each dataset's shape and dtype are compared with
+the glassnet layer's weight before its data is read. h5py is needed (``pip install
+"glassnet[keras]"``), imported here, on the first such file only.
+"""
+import io
+import json
+import zipfile
+
+from ._modelfile import MAX_CONFIG_BYTES
+from .errors import ModelFileError
+
+MEMBERS = {"metadata.json": 2 ** 16, "config.json": MAX_CONFIG_BYTES, "model.weights.h5": None}
+MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in any real model
+# Keras' order of a layer's sublayers' weights (its weights property: its own, then each tracked
+# sublayer's in the order it made them), where the group names' order is not it
+_SUBLAYER_ORDERS = (("query_dense", "key_dense", "value_dense", "output_dense"),    # MultiHeadAttention
+                    ("forward_layer", "backward_layer"))                          # Bidirectional
+_INSTALL = 'reading a Keras .keras file needs h5py: pip install "glassnet[keras]" (or pip install h5py)'
+
+
+def h5py_module():
+    """h5py, imported on first use; ImportError naming the extra to install otherwise."""
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(f"load_model: {_INSTALL}") from None
+    return h5py
+
+
+def is_keras_archive(archive):
+    """Whether the zip ``archive`` is a ``.keras`` file (its config.json) rather than glassnet's."""
+    names = archive.namelist()
+    return "config.json" in names and "config.npy" not in names
+
+
+def check_members(infos, max_bytes):
+    """{name: ZipInfo} of a .keras zip, from its directory alone: Keras' members only, each once,
+    each within its cap, together within ``max_bytes``."""
+    found, total = {}, 0
+    for info in infos:
+        name = info.filename
+        if name in found:
+            raise ModelFileError(f"member {name!r} appears twice")
+        if name not in MEMBERS:
+            what = ("Keras' assets (a lookup or TextVectorization layer's vocabulary files), which glassnet does "
+                    "not read" if name.startswith("assets/") else "not one of Keras' metadata.json, config.json, "
+                                                                  "model.weights.h5")
+            raise ModelFileError(f"unexpected member {name[:100]!r}: {what}")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ModelFileError(f"member {name!r}: zip method {info.compress_type} (Keras stores or deflates)")
+        cap = MEMBERS[name] or max_bytes
+        if info.file_size > cap:
+            raise ModelFileError(f"member {name!r} declares {info.file_size} bytes, more than glassnet reads "
+                                 f"({cap})")
+        total += info.file_size
+        if total > max_bytes:
+            raise ModelFileError(f"the members declare {total} bytes or more, more than max_bytes={max_bytes}")
+        found[name] = info
+    missing = {"config.json", "model.weights.h5"} - set(found)
+    if missing:
+        raise ModelFileError(f"a .keras file without {sorted(missing)}")
+    return found
+
+
+def read_member(archive, info):
+    """The bytes of ``info``, read up to its declared size (a member inflating beyond: refused)."""
+    with archive.open(info) as fp:
+        data = fp.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise ModelFileError(f"member {info.filename!r} holds {'more' if len(data) > info.file_size else 'fewer'} "
+                             f"bytes than the {info.file_size} it declares: a damaged or crafted file")
+    return data
+
+
+def read_json_member(archive, info):
+    try:
+        value = json.loads(read_member(archive, info).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{info.filename}: not UTF-8 JSON ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{info.filename}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def load_keras(archive, max_bytes, compile):
+    """``(model, metadata)`` of the .keras zip ``archive`` (``load_model``'s reading)."""
+    from ._keras_models import compile_from_keras, is_keras, model_from_keras
+    infos = check_members(archive.infolist(), max_bytes)
+    metadata = read_json_member(archive, infos["metadata.json"]) if "metadata.json" in infos else {}
+    version = metadata.get("keras_version")
+    if version is not None and not (isinstance(version, str) and version.startswith("3.")):
+        raise ModelFileError(f"metadata.json: keras_version {version!r:.40}: glassnet reads Keras 3's files")
+    config = read_json_member(archive, infos["config.json"])
+    if not is_keras(config):
+        raise ModelFileError("config.json: not a Keras model config ({\"class_name\": \"Sequential\" or "
+                             "\"Functional\", \"config\": ...})")
+    h5py = h5py_module()
+    data = read_member(archive, infos["model.weights.h5"])
+    # parameters the file can hold: its weights member's bytes as float32 (Keras' weights' dtype)
+    model = model_from_keras(config, "config.json", len(data) // 4, "the file's model.weights.h5 holds")
+    try:
+        with h5py.File(io.BytesIO(data), "r") as h5:
+            _assign(model, _weights_by_layer(h5py, h5))
+    except ModelFileError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError) as exc:      # h5py's: a damaged file
+        raise ModelFileError(f"model.weights.h5: not a readable Keras weights file ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from exc
+    if compile:
+        compile_from_keras(model, _keras_compile_objects(config.get("compile_config")), "compile_config")
+    model.initial_epoch = 0
+    return model, metadata
+
+
+# -- model.weights.h5 -------------------------------------------------------------------------------
+class _Walk:
+    def __init__(self, h5py):
+        self.h5py, self.left = h5py, MAX_H5_OBJECTS
+
+    def child(self, group, key, path):
+        """``group[key]`` through a hard link only (a soft or external link could reach another file)."""
+        self.left -= 1
+        if self.left < 0:
+            raise ModelFileError(f"model.weights.h5: more than {MAX_H5_OBJECTS} groups and datasets")
+        link = group.get(key, getlink=True)
+        if not isinstance(link, self.h5py.HardLink):
+            raise ModelFileError(f"model.weights.h5: {path}/{key} is a {type(link).__name__}; Keras writes hard links only")
+        return group[key]
+
+    def children(self, group, path):
+        return {key: self.child(group, key, path) for key in group.keys()}
+
+    def dataset(self, obj, path):
+        if not isinstance(obj, self.h5py.Dataset):
+            raise ModelFileError(f"model.weights.h5: {path} is not a dataset")
+        if obj.is_virtual or obj.external or obj.compression is not None or obj.dtype.kind not in "fiu":
+            raise ModelFileError(f"model.weights.h5: {path}: an external, virtual or compressed dataset, or of dtype "
+                                 f"{obj.dtype}: Keras writes plain numeric arrays")
+        return obj
+
+
+def _weights_by_layer(h5py, h5):
+    """{layer name: [datasets, in Keras' order of that layer's weights]} of every layer with weights."""
+    walk, found = _Walk(h5py), {}
+    top = walk.children(h5, "")
+    if "layers" in top:
+        _layers_group(walk, top["layers"], "layers", found, 0)
+    return found
+
+
+def _layers_group(walk, group, path, found, depth):
+    if depth > 32:
+        raise ModelFileError(f"model.weights.h5: {path}: models nested more than 32 deep")
+    for key, sub in walk.children(group, path).items():
+        where = f"{path}/{key}"
+        if not isinstance(sub, walk.h5py.Group):
+            raise ModelFileError(f"model.weights.h5: {where} is not a layer's group")
+        inner = walk.children(sub, where)
+        if "layers" in inner and isinstance(inner["layers"], walk.h5py.Group):     # a nested model
+            if _ordered(walk, sub, where, skip=("layers",)):
+                raise ModelFileError(f"model.weights.h5: {where}: a nested model holding weights of its own")
+            _layers_group(walk, inner["layers"], f"{where}/layers", found, depth + 1)
+            continue
+        arrays = _ordered(walk, sub, where)
+        if not arrays:
+            continue
+        name = inner["vars"].attrs.get("name") if "vars" in inner else None
+        name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        if not isinstance(name, str):
+            raise ModelFileError(f"model.weights.h5: {where}/vars has no 'name' attribute naming its layer")
+        if name in found:
+            raise ModelFileError(f"model.weights.h5: two layers named {name!r}")
+        found[name] = arrays
+
+
+def _ordered(walk, group, path, skip=(), depth=0):
+    """The datasets under a layer's ``group``, in Keras' order of its weights: ``vars/0..n-1``, then
+    each sublayer's; sublayers in an order known (``_SUBLAYER_ORDERS``), else one at most."""
+    if depth > 16:
+        raise ModelFileError(f"model.weights.h5: {path}: sublayers nested more than 16 deep")
+    inner = walk.children(group, path)
+    arrays = []
+    if "vars" in inner:
+        own = walk.children(inner["vars"], f"{path}/vars")
+        if set(own) != {str(i) for i in range(len(own))}:
+            raise ModelFileError(f"model.weights.h5: {path}/vars holds {sorted(own)[:10]}, not 0, 1, ...")
+        arrays = [walk.dataset(own[str(i)], f"{path}/vars/{i}") for i in range(len(own))]
+    subs = {}
+    for key, sub in inner.items():
+        if key in ("vars", *skip):
+            continue
+        if not isinstance(sub, walk.h5py.Group):
+            raise ModelFileError(f"model.weights.h5: {path}/{key} is not a sublayer's group")
+        found = _ordered(walk, sub, f"{path}/{key}", depth=depth + 1)
+        if found:
+            subs[key] = found
+    if len(subs) > 1:
+        order = next((o for o in _SUBLAYER_ORDERS if set(subs) <= set(o)), None)
+        if order is None:
+            raise ModelFileError(f"model.weights.h5: {path}: sublayers {sorted(subs)} with weights, in an order "
+                                 f"glassnet does not know Keras' weights by")
+        keys = [key for key in order if key in subs]
+    else:
+        keys = list(subs)
+    for key in keys:
+        arrays.extend(subs[key])
+    return arrays
+
+
+def _assign(model, found):
+    """Each glassnet layer's weights from the file's datasets of the layer of its name, every shape
+    and dtype checked before any data is read; then nothing in the file is left over."""
+    planned = []
+    for layer in model.layers:
+        current = layer.get_weights()
+        arrays = found.pop(layer.name, [])
+        if len(arrays) != len(current):
+            raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
+                                 f"the file {len(arrays)}")
+        for k, (target, dataset) in enumerate(zip(current, arrays)):
+            if tuple(dataset.shape) != target.shape:
+                raise ModelFileError(f"model.weights.h5: layer {layer.name!r} weight {k} ({dataset.name}): expected "
+                                     f"shape {target.shape}, the file has {tuple(dataset.shape)}")
+        planned.append((layer, arrays, current))
+    if found:
+        raise ModelFileError(f"model.weights.h5: weights of layers the config does not build: {sorted(found)[:10]}")
+    for layer, arrays, current in planned:
+        if arrays:
+            layer.set_weights([dataset[()].astype(target.dtype, copy=False) for dataset, target in zip(arrays, current)])
+
+
+def _keras_compile_objects(compile_config):
+    """Keras' compile_config with its losses and metrics as glassnet's objects where Keras wrote
+    a dict of one (``{"module": "keras.losses", "class_name": ...}``); names stay names."""
+    from ._keras_objects import deserialize_keras_object
+    if not isinstance(compile_config, dict):
+        return compile_config
+
+    def objects(value, depth=0):
+        if depth > 8:
+            raise ModelFileError("compile_config: nested more than 8 deep")
+        if isinstance(value, dict) and "class_name" in value:
+            return deserialize_keras_object(value)
+        if isinstance(value, dict):
+            return {k: objects(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [objects(v, depth + 1) for v in value]
+        return value
+    return {key: objects(value) if key in ("loss", "metrics", "weighted_metrics") else value
+            for key, value in compile_config.items()}

@@ -1,0 +1,374 @@
+"""Reading Keras 3's model configs (``keras_model.to_json()``, a ``.keras`` file's ``config.json``).
+
+Keras writes a model as ``{"module": "keras", "class_name": "Sequential" or "Functional",
+"config": {...}, "compile_config": {...}}``:
+
+- a ``Sequential``'s config lists its layers, its ``InputLayer`` first (``batch_shape``), or gives
+  ``build_input_shape``;
+- a ``Functional``'s config lists every layer with its ``inbound_nodes``, one per call:
+  ``{"args": [...], "kwargs": {...}}`` where each tensor is ``{"class_name": "__keras_tensor__",
+  "config": {"keras_history": [layer name, node index, tensor index]}}``; ``input_layers`` and
+  ``output_layers`` name the model's ends the same way (``[name, node, index]``, or a list of them).
+
+glassnet rebuilds such a model by calling its own layers on its own symbolic Inputs, node by node,
+as Keras' ``functional_from_config`` does: shared layers (a layer with several nodes), several
+inputs and outputs, and nested models (a ``Sequential`` or ``Functional`` entry is read as a model,
+then called as a layer) come out as drawn. Each layer entry goes through ``layers.deserialize``,
+which finds classes by exact key only: nothing in the config is imported or run. Keras' ``Lambda``
+(its function is Python bytecode) is refused by name. Keras records Embedding's ``mask_zero`` mask
+as a ``NotEqual(ids, 0)`` op passed as ``mask=`` to the layers reading the embeddings: glassnet's
+Embedding carries that mask itself, so such a ``NotEqual`` node and the ``mask=`` argument it feeds
+are dropped (any other ``NotEqual`` is refused: glassnet has no such op layer).
+"""
+import json
+
+from . import layers as _layers, saving
+from .errors import ModelFileError
+from .layers.input import Input
+from .layers.serializing import _KERAS_KEYS
+
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+_TENSOR = "__keras_tensor__"
+_MAX_DEPTH = 32             # how deep args and nested models may go: a config deeper is malformed
+_LAMBDA = ("Keras' Lambda layer holds its function as Python bytecode, which glassnet never runs from a file or "
+           "config; rebuild that part in glassnet code (a Layer subclass, or glassnet's Lambda in code) and copy "
+           "the weights with set_weights")
+
+
+def is_keras(spec):
+    """Whether ``spec`` (``{"class_name", "config", ...}``) is what Keras 3 writes for a model rather
+    than glassnet's own model config."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        return False
+    config = spec["config"]
+    entries = config.get("layers") if isinstance(config.get("layers"), list) else []
+    return (spec.get("class_name") == "Functional" or "module" in spec or "input_layers" in config
+            or "build_input_shape" in config or any(isinstance(e, dict) and ("module" in e or "inbound_nodes" in e)
+                                                     for e in entries))
+
+
+class _Reader:
+    """One model config read: ``made`` collects every layer made (the caller caps their weights)."""
+
+    def __init__(self, where, prepare=None):
+        from .io import MAX_LAYERS
+        self.where, self.prepare, self.made, self.left = where, prepare, [], MAX_LAYERS
+
+    def count(self, what):
+        # a config of tiny entries or calls could make millions of them: glassnet's files' cap
+        self.left -= 1
+        if self.left < 0:
+            from .io import MAX_LAYERS
+            raise ModelFileError(f"{self.where}: more than {MAX_LAYERS} layers and calls (at {what}), more than a "
+                                 f"model file holds")
+
+    def model(self, spec, depth=0):
+        if depth > _MAX_DEPTH:
+            raise ModelFileError(f"{self.where}: models nested more than {_MAX_DEPTH} deep")
+        name = spec.get("class_name")
+        config = spec.get("config")
+        if name not in MODEL_CLASSES or not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ModelFileError(f"{self.where}: expected Keras' {{\"class_name\": \"Sequential\" or \"Functional\", "
+                                 f"\"config\": {{\"layers\": [...], ...}}}}, got {str(spec)[:120]!r}")
+        if name == "Sequential":
+            return self.sequential(config, depth)
+        return self.functional(config, depth)
+
+    # -- one layer entry ------------------------------------------------------------------------
+    def layer(self, entry, depth):
+        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+            raise ModelFileError(f"{self.where}: a layer entry must be {{\"class_name\": str, \"config\": dict, ...}}, "
+                                 f"got {str(entry)[:120]!r}")
+        name = entry["class_name"]
+        self.count(f"layer {name!r:.60}")
+        if name == "Lambda" and entry.get("registered_name") in (None, "Lambda"):
+            raise ModelFileError(f"{self.where}: layer {_entry_name(entry)!r}: {_LAMBDA}")
+        if name in MODEL_CLASSES and isinstance(entry.get("config"), dict) and "layers" in entry["config"]:
+            model = self.model(entry, depth + 1)
+            if entry["config"].get("trainable") is False:
+                model.trainable = False
+            return model
+        plain = {key: value for key, value in entry.items() if key in _KERAS_KEYS - {"build_config"}}
+        try:
+            layer = _layers.deserialize(plain)
+        except ValueError as exc:
+            raise ModelFileError(f"{self.where}: {str(exc).removeprefix('layers.deserialize: ')}") from None
+        if self.prepare is not None:
+            self.prepare(layer)
+        self.made.append(layer)
+        return layer
+
+    # -- Sequential ---------------------------------------------------------------------------------
+    def sequential(self, config, depth):
+        from .model import Sequential
+        entries, first = list(config["layers"]), None
+        if entries and isinstance(entries[0], dict) and entries[0].get("class_name") == "InputLayer":
+            first = _input(entries.pop(0), self.where)
+        elif _shape(config.get("build_input_shape")):
+            first = Input(shape=tuple(config["build_input_shape"][1:]))
+        model = Sequential(name=_str(config.get("name"), "name", self.where), dtype=_policy(config.get("dtype")))
+        if first is not None:
+            model.add(first)
+        for entry in entries:
+            model.add(self.layer(entry, depth))
+        return model
+
+    # -- Functional ---------------------------------------------------------------------------------
+    def functional(self, config, depth):
+        from .graph import Model
+        entries = config["layers"]
+        tensors, pending, masks = {}, [], _zero_masked(entries)
+        for entry in entries:
+            name = _entry_name(entry, self.where)
+            if entry.get("class_name") == "InputLayer":
+                tensors[(name, 0)] = _input(entry, self.where)
+                continue
+            nodes = entry.get("inbound_nodes")
+            if not isinstance(nodes, list):
+                raise ModelFileError(f"{self.where}: layer {name!r}: 'inbound_nodes' must be a list of "
+                                     f"{{\"args\": [...], \"kwargs\": {{...}}}}")
+            layer = None if entry.get("class_name") == "NotEqual" else self.layer(entry, depth)
+            pending.append([name, layer, nodes, 0])
+        # Keras' order of the calls: each layer's nodes in turn, each node once all its inputs exist;
+        # passes until none is left (a shared layer's later node may read a layer listed after it)
+        while pending:
+            progress = False
+            for item in pending:
+                name, layer, nodes, k = item
+                while k < len(nodes):
+                    self.count(f"a call of {name!r:.60}")
+                    try:
+                        args, kwargs = self.node(nodes[k], tensors, name)
+                    except _NotReady:
+                        break
+                    tensors[(name, k)] = (_zero_mask(nodes[k], args, kwargs, masks, name, self.where) if layer is None
+                                          else self.call(layer, args, kwargs, name))
+                    k += 1
+                    progress = True
+                item[3] = k
+            pending = [item for item in pending if item[3] < len(item[2])]
+            if pending and not progress:
+                raise ModelFileError(f"{self.where}: the calls of {[item[0] for item in pending][:10]} read tensors no "
+                                     f"layer of the config makes: not a graph")
+        inputs = _ends(config.get("input_layers"), tensors, "input_layers", self.where)
+        outputs = _ends(config.get("output_layers"), tensors, "output_layers", self.where)
+        return Model(inputs, outputs, name=_str(config.get("name"), "name", self.where))
+
+    def node(self, node, tensors, name):
+        if not (isinstance(node, dict) and set(node) <= {"args", "kwargs"} and isinstance(node.get("args", []), list)
+                and isinstance(node.get("kwargs", {}), dict)):
+            raise ModelFileError(f"{self.where}: layer {name!r}: a node must be {{\"args\": [...], \"kwargs\": {{...}}}} "
+                                 f"(Keras 3's format), got {str(node)[:120]!r}")
+        args = [_resolve(a, tensors, self.where) for a in node.get("args", [])]
+        kwargs = {key: _resolve(v, tensors, self.where) for key, v in node.get("kwargs", {}).items()}
+        return args, kwargs
+
+    def call(self, layer, args, kwargs, name):
+        if "mask" in kwargs and (kwargs["mask"] is None or isinstance(kwargs["mask"], _ZeroMask)):
+            del kwargs["mask"]          # glassnet's Embedding carries this mask along itself
+        if any(isinstance(v, _ZeroMask) for v in list(args) + list(kwargs.values())):
+            raise ModelFileError(f"{self.where}: layer {name!r} reads an Embedding's mask other than as mask=")
+        try:
+            return layer(*args, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(f"{self.where}: calling layer {name!r} as the config says failed "
+                                 f"({type(exc).__name__}: {str(exc)[:300]})") from exc
+
+
+class _NotReady(Exception):
+    """A node reads a tensor not made yet."""
+
+
+class _ZeroMask:
+    """What Keras' ``NotEqual(ids, 0)`` node gives: the mask of an Embedding(mask_zero=True)."""
+
+
+def _resolve(value, tensors, where, depth=0):
+    """A node's argument with each ``__keras_tensor__`` replaced by the tensor made for it."""
+    if depth > _MAX_DEPTH:
+        raise ModelFileError(f"{where}: a node's arguments nest more than {_MAX_DEPTH} deep")
+    if isinstance(value, dict) and value.get("class_name") == _TENSOR:
+        return _tensor(value.get("config", {}).get("keras_history") if isinstance(value.get("config"), dict)
+                       else None, tensors, where)
+    if isinstance(value, list):
+        return [_resolve(v, tensors, where, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if "class_name" in value:       # an object Keras serialized into a call (not a tensor): not read
+            raise ModelFileError(f"{where}: a call's argument {str(value)[:100]!r} is not a tensor or a plain value")
+        return {k: _resolve(v, tensors, where, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _history(history, where):
+    if not (isinstance(history, list) and len(history) == 3 and isinstance(history[0], str)
+            and all(type(i) is int and i >= 0 for i in history[1:])):
+        raise ModelFileError(f"{where}: keras_history must be [layer name, node index, tensor index], "
+                             f"got {str(history)[:100]!r}")
+    return history
+
+
+def _tensor(history, tensors, where):
+    name, node, index = _history(history, where)
+    if (name, node) not in tensors:
+        raise _NotReady
+    out = tensors[(name, node)]
+    if isinstance(out, (list, tuple)):
+        if index >= len(out):
+            raise ModelFileError(f"{where}: {name!r} makes {len(out)} tensors, the config reads its tensor {index}")
+        return out[index]
+    if index != 0:
+        raise ModelFileError(f"{where}: {name!r} makes one tensor, the config reads its tensor {index}")
+    return out
+
+
+def _zero_masked(entries):
+    """The tensors (``(name, node, index)``) that an Embedding with ``mask_zero`` reads: the ids whose
+    ``NotEqual(ids, 0)`` Keras records as that Embedding's mask."""
+    found = set()
+    for entry in entries:
+        if (isinstance(entry, dict) and entry.get("class_name") == "Embedding" and isinstance(entry.get("config"), dict)
+                and entry["config"].get("mask_zero") is True and isinstance(entry.get("inbound_nodes"), list)):
+            for node in entry["inbound_nodes"]:
+                args = node.get("args") if isinstance(node, dict) else None
+                if isinstance(args, list) and args and isinstance(args[0], dict):
+                    history = (args[0].get("config") or {}).get("keras_history")
+                    if isinstance(history, list):
+                        found.add(tuple(history))
+    return found
+
+
+def _zero_mask(node, args, kwargs, masks, name, where):
+    """A ``NotEqual`` node: Keras' record of an Embedding's mask_zero mask (``NotEqual(ids, 0)`` of
+    ids an Embedding(mask_zero=True) reads), or refused."""
+    first = node["args"][0] if len(args) == 2 else None
+    history = (first.get("config") or {}).get("keras_history") if isinstance(first, dict) else None
+    if not (len(args) == 2 and args[1] == 0 and not kwargs and isinstance(history, list) and tuple(history) in masks):
+        raise ModelFileError(f"{where}: layer {name!r}: glassnet has no NotEqual op layer (it reads Keras' NotEqual "
+                             f"only as the mask of an Embedding(mask_zero=True))")
+    return _ZeroMask()
+
+
+def _ends(spec, tensors, key, where):
+    """The model's inputs or outputs: ``[name, node, index]`` (one), a list of them, or a dict."""
+    try:
+        if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
+            return _tensor(spec, tensors, where)
+        if isinstance(spec, list) and spec:
+            return [_tensor(s, tensors, where) for s in spec]
+        if isinstance(spec, dict) and spec:
+            return {k: _tensor(s, tensors, where) for k, s in spec.items()}
+    except _NotReady:
+        raise ModelFileError(f"{where}: {key} names a tensor no layer of the config makes: {str(spec)[:120]}") from None
+    raise ModelFileError(f"{where}: {key} must be [name, node, index] or a list of them, got {str(spec)[:120]!r}")
+
+
+def _entry_name(entry, where="config"):
+    name = entry.get("name", (entry.get("config") or {}).get("name")) if isinstance(entry, dict) else None
+    if not isinstance(name, str):
+        raise ModelFileError(f"{where}: a layer entry has no name: {str(entry)[:120]!r}")
+    return name
+
+
+def _str(value, key, where):
+    if value is not None and not isinstance(value, str):
+        raise ModelFileError(f"{where}: {key} must be a string, got {value!r:.60}")
+    return value
+
+
+def _shape(shape):
+    return (isinstance(shape, list) and len(shape) >= 2
+            and all(d is None or type(d) is int and d > 0 for d in shape[1:]))
+
+
+def _input(entry, where):
+    """glassnet's Input for Keras' ``InputLayer`` entry (``batch_shape``, ``dtype``, ``name``)."""
+    config = entry.get("config")
+    if not isinstance(config, dict) or not _shape(config.get("batch_shape")):
+        raise ModelFileError(f"{where}: InputLayer: expected a config with 'batch_shape' [batch, ...], "
+                             f"got {str(config)[:120]!r}")
+    for key in ("sparse", "ragged", "optional"):
+        if config.get(key):
+            raise ModelFileError(f"{where}: InputLayer {config.get('name')!r}: {key}=True is not supported by glassnet")
+    batch = config["batch_shape"][0]
+    dtype = config.get("dtype")
+    return Input(shape=tuple(config["batch_shape"][1:]), name=_str(config.get("name"), "name", where),
+                 dtype="string" if dtype == "string" else None,
+                 batch_size=batch if type(batch) is int and batch > 0 else None)
+
+
+def _policy(dtype):
+    """The model's dtype from Keras' DTypePolicy dict (float32 when absent or not a float policy)."""
+    if isinstance(dtype, dict):
+        dtype = (dtype.get("config") or {}).get("name")
+    return dtype if dtype in ("float32", "float64") else "float32"
+
+
+def model_from_keras(spec, where, budget, limit, custom_objects=None):
+    """The glassnet model of Keras' model ``spec`` (``{"class_name": "Sequential" or "Functional",
+    "config": ...}``), uncompiled, with new weights, its layers allocating at most ``budget``
+    parameter values (``limit`` says what set it, for the error) as ``load_model``'s do."""
+    from .io import JSON_MAX_PARAMS, _capped
+    left, state_left = [budget], [JSON_MAX_PARAMS]
+
+    def prepare(layer):
+        layer.add_weight = _capped(layer.add_weight, left, limit)
+        layer._reserve = _capped(layer._reserve, state_left, f"glassnet's cap on statistics ({JSON_MAX_PARAMS} "
+                                                              f"values) allows")
+    reader = _Reader(where, prepare)
+    try:
+        with saving.scope_of(custom_objects, where):
+            return reader.model(_unshared(spec))
+    finally:
+        for layer in reader.made:
+            del layer.add_weight, layer._reserve     # back to the class's methods
+
+
+def _unshared(value, depth=0):
+    """``value`` without Keras' ``shared_object_id`` marks: a ``.keras`` file's objects met twice
+    (an LSTM's initializers, its cell's too) carry one, each beside its full config."""
+    if depth > 64:
+        raise ModelFileError("config: nested more than 64 deep")
+    if isinstance(value, dict):
+        return {k: _unshared(v, depth + 1) for k, v in value.items()
+                if not (k == "shared_object_id" and "class_name" in value and "config" in value)}
+    if isinstance(value, list):
+        return [_unshared(v, depth + 1) for v in value]
+    return value
+
+
+def keras_model_spec(cls, config):
+    """``{"class_name", "config"}`` for Keras' inner model config (``keras_model.get_config()``)
+    given to ``cls.from_config``, or None for glassnet's own config."""
+    if not isinstance(config, dict):
+        return None
+    try:        # get_config's tuples as the lists of its JSON
+        config = json.loads(json.dumps(config))
+    except (TypeError, ValueError, RecursionError):
+        return None
+    spec = {"class_name": "Functional" if "input_layers" in config else "Sequential", "config": config}
+    return spec if is_keras(spec) else None
+
+
+def compile_from_keras(model, compile_config, where):
+    """Compile ``model`` as Keras' ``compile_config`` says: its optimizer (Keras' dict), loss and
+    metrics by name. Nothing to do for an empty one (Keras' uncompiled model)."""
+    if not compile_config:
+        return
+    from . import optimizers
+    if not isinstance(compile_config, dict):
+        raise ModelFileError(f"{where}: compile_config must be a dict, got {str(compile_config)[:80]!r}")
+    known = {"optimizer", "loss", "metrics", "loss_weights", "weighted_metrics", "run_eagerly",
+             "steps_per_execution", "jit_compile", "auto_scale_loss"}
+    unknown = set(compile_config) - known
+    if unknown:
+        raise ModelFileError(f"{where}: compile_config: unknown keys {sorted(unknown)[:10]}")
+    try:
+        optimizer = optimizers.deserialize(compile_config["optimizer"]) if compile_config.get("optimizer") else "rmsprop"
+        arguments = {"optimizer": optimizer, "loss": compile_config.get("loss")}
+        for key in ("metrics", "loss_weights", "weighted_metrics"):
+            if compile_config.get(key) is not None:
+                arguments[key] = compile_config[key]
+        model.compile(**arguments)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{where}: cannot compile with Keras' compile_config ({str(exc)[:300]}); load with "
+                             f"compile=False and compile the model yourself") from exc
