@@ -298,7 +298,7 @@ def test_the_readme_example_runs_and_trains(rng, capsys):
     if not readme.exists():
         pytest.skip("docs/guide/functional.md is not next to the tests")
     text = readme.read_text(encoding="utf-8")
-    section = text[text.index("## Graphs of layers"):]
+    section = text[text.index("# Graphs of layers"):]     # the page's title (its H2 repeated it)
     namespace = {"gn": gn}
     exec(compile(re.search(r"```python\n(.*?)```", section, re.S).group(1), str(readme), "exec"), namespace)
     model = namespace["model"]
