@@ -547,10 +547,11 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     merges = {n for n in built_in if getattr(L.LAYERS[n], "merges", False)}
     # (the attention layers' file round trips: test_attention.py; CallMask and SetMask, a drawn block's
     # masks, are drawn by call and compute_mask: test_block_masks.py saves and loads them; TrainingSwitch,
-    # a drawn call branching on training: test_training_branch.py saves and loads it)
+    # a drawn call branching on training: test_training_branch.py saves and loads it; CustomScaleLayer,
+    # InceptionResNetV2's scaled residual sum: test_applications4.py saves and loads a block with it)
     assert merges == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
                       "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "HashedCrossing",
-                      "CallMask", "SetMask", "TrainingSwitch"}
+                      "CallMask", "SetMask", "TrainingSwitch", "CustomScaleLayer"}
     assert built_in - {"Embedding", "ReversibleEmbedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "LastState",
                        "AttentionScores", "Lambda", "RandomDraw"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])

@@ -12,18 +12,20 @@ predict the same. Nothing is downloaded: ``weights="imagenet"`` is refused by na
 Each family is a module with its ``preprocess_input`` (``gn.applications.mobilenet_v2.preprocess_input``),
 as Keras'. ``import glassnet`` does not import this package (``gn.applications`` does, on first use).
 """
-from . import (convnext, densenet, efficientnet, efficientnet_v2, imagenet_utils, inception_v3, mobilenet,
-               mobilenet_v2, mobilenet_v3, resnet, resnet_v2, vgg16, vgg19, xception)
+from . import (convnext, densenet, efficientnet, efficientnet_v2, imagenet_utils, inception_resnet_v2, inception_v3,
+               mobilenet, mobilenet_v2, mobilenet_v3, nasnet, resnet, resnet_v2, vgg16, vgg19, xception)
 from .convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
 from .densenet import DenseNet121, DenseNet169, DenseNet201
 from .efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4,
                            EfficientNetB5, EfficientNetB6, EfficientNetB7)
 from .efficientnet_v2 import (EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2, EfficientNetV2B3,
                               EfficientNetV2L, EfficientNetV2M, EfficientNetV2S)
+from .inception_resnet_v2 import InceptionResNetV2
 from .inception_v3 import InceptionV3
 from .mobilenet import MobileNet
 from .mobilenet_v2 import MobileNetV2
 from .mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from .nasnet import NASNetLarge, NASNetMobile
 from .resnet import ResNet50, ResNet101, ResNet152
 from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from .vgg16 import VGG16
@@ -37,7 +39,8 @@ __all__ = ["MobileNetV2", "MobileNet", "MobileNetV3Small", "MobileNetV3Large", "
            "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
            "EfficientNetB6", "EfficientNetB7", "Xception", "InceptionV3", "ConvNeXtTiny", "ConvNeXtSmall",
            "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge", "EfficientNetV2B0", "EfficientNetV2B1",
-           "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L", "convnext",
+           "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L",
+           "InceptionResNetV2", "NASNetMobile", "NASNetLarge", "convnext",
            "densenet", "efficientnet", "efficientnet_v2", "imagenet_utils",
-           "inception_v3", "mobilenet", "mobilenet_v2",
-           "mobilenet_v3", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19", "xception"]
+           "inception_resnet_v2", "inception_v3", "mobilenet", "mobilenet_v2",
+           "mobilenet_v3", "nasnet", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19", "xception"]

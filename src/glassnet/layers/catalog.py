@@ -41,6 +41,7 @@ HOMES = {
     "spatial": ("Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
                 "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"),
     "layer_scale": ("LayerScale",),
+    "custom_scale": ("CustomScaleLayer",),
     "stochastic_depth": ("StochasticDepth",),
     "normalization": ("GroupNormalization", "LayerNormalization", "RMSNormalization", "UnitNormalization"),
     "preprocessing": ("Normalization",),
