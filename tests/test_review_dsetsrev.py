@@ -217,3 +217,26 @@ def test_maxlen_dropping_everything_says_so(home, loader):
     # Keras' reuters fails on max() of nothing ("max() arg is an empty sequence")
     with pytest.raises(ValueError, match="maxlen=1.*increase maxlen"):
         getattr(datasets, loader).load_data(maxlen=1)
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_extract_refuses_an_archive_larger_than_the_free_disk(tmp_path, monkeypatch, kind):
+    # a "bomb": members declaring more bytes than the disk has free are refused before any is written
+    import collections
+    import shutil
+    import zipfile
+    archive = str(tmp_path / f"big.{kind}")
+    if kind == "tar":
+        _tar_with(archive, [("a.bin", "file", b"x" * 3000), ("b.bin", "file", b"y" * 3000)])
+    else:
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("a.bin", b"x" * 3000)
+            zf.writestr("b.bin", b"y" * 3000)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 6, 10 ** 6 - 5000, 5000))
+    with pytest.raises(ValueError, match=r"big\.%s.*declare 6000 bytes, more than the 5000 bytes free" % kind):
+        _archives.extract_archive(archive, str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 6, 0, 10 ** 6))
+    assert _archives.extract_archive(archive, str(tmp_path / "out"))
+    assert (tmp_path / "out" / "b.bin").read_bytes() == b"y" * 3000

@@ -83,6 +83,7 @@ def _check_tar(tar, base, archive):
         if _resolve(m.name, links, not (m.issym() or m.islnk() or m.isdir())) is None:
             raise ValueError(f"extract: refusing archive {archive}: member {m.name!r} would be written "
                              "outside the extraction folder through the archive's links")
+    _check_room(sum(m.size for m in members if m.isfile()), base, archive)
 
 
 def _check_zip(zf, base, archive):
@@ -91,6 +92,20 @@ def _check_zip(zf, base, archive):
         if not _inside(base, info.filename):
             raise ValueError(f"extract: refusing archive {archive}: member {info.filename!r} would be written "
                              "outside the extraction folder")
+    _check_room(sum(info.file_size for info in zf.infolist()), base, archive)
+
+
+def _check_room(total, base, archive):
+    """Refuse an archive whose members declare more bytes than the disk has free, before writing any.
+
+    Why: a small compressed archive can unpack to terabytes (a "bomb") and fill the disk. The sizes
+    are those the archive declares, which extraction keeps to: tarfile reads exactly a member's
+    declared size, and zipfile stops a member at its declared size (and checks its CRC)."""
+    import shutil
+    free = shutil.disk_usage(base).free
+    if total > free:
+        raise ValueError(f"extract: refusing archive {archive}: its members declare {total} bytes, more than "
+                         f"the {free} bytes free on the disk of the extraction folder")
 
 
 def extract_archive(file_path, path, archive_format="auto"):
