@@ -190,7 +190,9 @@ def save_model(model, path, epoch=None, include_optimizer=True):
 
     The file is written to a temporary file in the same directory, flushed to disk, then renamed
     over ``path``: a crash leaves either the old file or the new one, never half of one.
-    ``path`` (str or os.PathLike) is used exactly as given: no ``.npz`` is appended.
+    ``path`` (str or os.PathLike) is used exactly as given: no ``.npz`` is appended. A path ending
+    in ``.keras`` gets Keras 3.15's format instead (for ``keras.saving.load_model``; needs h5py; no
+    optimizer state, ``epoch`` not kept; see glassnet._keras_write), every other one glassnet's.
     ``epoch`` (completed epochs, optional) is stored for ``fit(initial_epoch=...)`` after loading.
 
     Example
@@ -207,6 +209,10 @@ def save_model(model, path, epoch=None, include_optimizer=True):
     # as trainable (otherwise load_model would refuse the file it was given)
     model._apply_trainable_flags()
     include_optimizer = check_flag(include_optimizer, "include_optimizer")
+    if isinstance(path, str) and path.endswith(".keras"):     # Keras 3.15's format, for Keras to load (glassnet._keras_write)
+        from ._keras_write import save_keras
+        save_keras(model, path, include_optimizer)
+        return
     _write_model_file(model, path, _metadata(model, epoch, include_optimizer), None, include_optimizer)
 
 

@@ -1,0 +1,358 @@
+"""Writing Keras 3.15's ``.keras`` files (``model.save("model.keras")``), for Keras or TensorFlow to load.
+
+The file is what ``keras_model.save`` writes (see glassnet._keras_file for the reader): a zip of
+``metadata.json`` (``{"keras_version": "3.15.1", "date_saved"}``; Keras' loader reads only the
+version's presence), ``config.json`` (the model as Keras serializes it: ``{"module": "keras",
+"class_name": "Sequential" or "Functional", "config", "registered_name", "build_config",
+"compile_config"}``, each layer as ``{"module": "keras.layers", "class_name", "config",
+"registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``) and
+``model.weights.h5`` (Keras' saving_lib layout: ``layers/<snake_case class>[_k]/vars/0..n-1``,
+``k`` counting that class's layers in ``model.layers``' order, Keras' own; sublayers' weights in
+the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here).
+
+A glassnet layer config is already Keras' for the layers both have (glassnet reads Keras' configs by
+these names); what differs is mended here: the input shape goes to ``build_config``, the dtype
+becomes Keras' DTypePolicy dict, a few glassnet-only settings are dropped at the value Keras
+computes as (``_GLASSNET_ONLY``). Refused by name, before anything is written (ValueError): a layer
+class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours, a glassnet-only setting at another
+value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
+own arguments or mode, a model of dict inputs or outputs or with ``add_loss`` terms, an optimizer
+Keras lacks. The optimizer's state is not written (Keras loads the model with a fresh optimizer of
+the compiled settings, and warns that the file holds no optimizer variables).
+
+Everything is made in memory, then written with glassnet's atomic write (a temporary file renamed
+onto the target): a failure at any point leaves the previous file, or none.
+"""
+import datetime
+import io
+import json
+import re
+import zipfile
+
+import numpy as np
+
+KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
+# glassnet's layers that Keras 3.15 has no class of the name for
+KERAS_LACKS = frozenset({"Input", "AttentionScores", "GroupedQueryAttention", "LastState", "Cell", "DepthToSpace",
+                         "SpaceToDepth", "LayerScale", "StochasticDepth", "TensorOp", "TensorFunction", "RandomDraw",
+                         "TrainingSwitch", "CallMask", "SetMask", "Lambda"})
+# Keras 3.15's layers that take a ``seed`` (elsewhere glassnet's seed only drew the initial
+# weights, which the file holds: dropped)
+_KERAS_SEEDED = frozenset({"AlphaDropout", "Attention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Dropout", "GRU",
+                           "GRUCell", "GaussianDropout", "GaussianNoise", "LSTM", "LSTMCell", "MultiHeadAttention",
+                           "SimpleRNN", "SimpleRNNCell", "SpatialDropout1D", "SpatialDropout2D",
+                           "SpatialDropout3D"})
+# glassnet-only settings Keras' class does not take: {key: values meaning what Keras computes}
+_GLASSNET_ONLY = {"use_causal_mask": (False,), "input_length": (None,), "use_cudnn": None,      # None: any value
+                  "noise_shape": (None,), "interpolation": ("nearest",), "rms_scaling": (False,), "alpha": (None,)}
+_KERAS_OPTIMIZERS = frozenset({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl",
+                               "Lion", "Lamb", "Muon"})
+_MERGING = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+                      "Attention", "AdditiveAttention"})        # Keras' layers called on one list
+_OWN_INPUT_DIM = frozenset({"Embedding", "ReversibleEmbedding"})      # a vocabulary's size, not a shape
+_RNN = frozenset({"LSTM", "GRU", "SimpleRNN"})
+
+
+def _snake(name):
+    """Keras' ``naming.to_snake_case``: ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _policy(dtype):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": np.dtype(dtype).name},
+            "registered_name": None}
+
+
+def _refuse(where, message):
+    raise ValueError(f"save_model: .keras: {where}: {message}")
+
+
+# -- config.json --------------------------------------------------------------------------------
+def _layer_entry(class_name, config, dtype, where, trainable=True, registered=None):
+    """Keras' dict of a layer from glassnet's ``class_name`` and ``config`` (``layers.serialize``)."""
+    if registered is not None:
+        _refuse(where, f"{registered!r} is a layer class of yours: Keras cannot rebuild it from a file")
+    if class_name in KERAS_LACKS:
+        _refuse(where, f"Keras 3.15 has no {class_name} layer")
+    config = dict(config)
+    shape = config.pop("input_shape", None)
+    dim = None if class_name in _OWN_INPUT_DIM else config.pop("input_dim", None)
+    if shape is None and dim is not None:
+        shape = [dim]
+    for key, values in _GLASSNET_ONLY.items():
+        if key in config:
+            value = config.pop(key)
+            if key == "alpha" and value is not None:        # glassnet's LeakyReLU alias
+                config.setdefault("negative_slope", value)
+            elif values is not None and value not in values:
+                _refuse(where, f"{class_name}'s {key}={value!r:.60} has no Keras counterpart (Keras' {class_name} "
+                               f"computes as {key}={values[0]!r})")
+    if "seed" in config and class_name not in _KERAS_SEEDED:
+        del config["seed"]
+    for key in ("activation", "recurrent_activation"):
+        if config.get(key) == "leaky_relu":
+            _refuse(where, f"{key}='leaky_relu' is slope 0.01 in glassnet, 0.2 in Keras: use a LeakyReLU layer")
+        if key in config and not isinstance(config[key], (str, type(None))):
+            _refuse(where, f"{key}={config[key]!r:.60} is not a built-in activation's name")
+    for key in ("layer", "backward_layer"):         # the wrappers' inner layers, Keras' dicts too
+        if isinstance(config.get(key), dict):
+            inner = config[key]
+            config[key] = _layer_entry(inner["class_name"], inner["config"], dtype, f"{where}: {key}",
+                                       trainable=inner["config"].get("trainable", trainable),
+                                       registered=inner.get("registered_name"))
+    if "layers" in config:
+        _refuse(where, f"{class_name} holds a list of layers, which glassnet does not write in Keras' form")
+    config["name"] = config.get("name", where)
+    config["trainable"] = bool(trainable)
+    config["dtype"] = _policy(config.get("dtype") or dtype)
+    entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
+    if shape is not None and all(d is None or isinstance(d, int) for d in shape):
+        entry["build_config"] = {"input_shape": [None, *shape]}
+    return entry
+
+
+def _entry_of(layer, dtype):
+    from .layers.serializing import serialize
+    if getattr(layer, "is_model", False):
+        return _model_config(layer)
+    entry = serialize(layer)
+    return _layer_entry(entry["class_name"], entry["config"], layer.dtype or dtype, repr(layer.name),
+                        trainable=layer.trainable, registered=entry.get("registered_name"))
+
+
+def _input_entry(name, shape, dtype, batch=None):
+    return {"module": "keras.layers", "class_name": "InputLayer", "name": name, "inbound_nodes": [],
+            "config": {"batch_shape": [batch, *shape], "dtype": dtype, "sparse": False, "ragged": False,
+                       "name": name, "optional": False}, "registered_name": None}
+
+
+def _model_config(model):
+    """``{"module": "keras", "class_name": "Sequential" or "Functional", "config", ...}`` of ``model``."""
+    from .graph import Model
+    dtype = np.dtype(model.dtype).name
+    if isinstance(model, Model):
+        config = _functional(model, dtype)
+        name = "Functional"
+    else:
+        config = _sequential(model, dtype)
+        name = "Sequential"
+    # (Keras writes its Functional's module in full: a "keras" module has no Functional)
+    spec = {"module": "keras.src.models.functional" if name == "Functional" else "keras", "class_name": name,
+            "config": config, "registered_name": None}
+    shape = getattr(model, "input_shape", None) if model.built else None
+    if name == "Sequential" and shape is not None:
+        spec["build_config"] = {"input_shape": list(shape)}
+    return spec
+
+
+def _sequential(model, dtype):
+    if getattr(model, "_nested_calls", None) is not None:
+        _refuse(repr(model.name), "a Sequential holding a functional Model's calls; save that Model itself")
+    shape = getattr(model, "input_shape", None) if model.built else None
+    layers = []
+    if shape is not None:       # (a Sequential's InputLayer carries no entry name, as Keras writes it)
+        if model._takes_text():
+            _refuse(repr(model.name), "a model of text inputs (its TextVectorization's vocabulary is an asset)")
+        entry = _input_entry(getattr(model, "_declared_name", None) or f"{model.name}_input", shape[1:], dtype)
+        del entry["name"], entry["inbound_nodes"]
+        layers.append(entry)
+    layers += [_entry_of(layer, dtype) for layer in model.layers]
+    config = {"name": model.name, "trainable": bool(model.trainable), "dtype": _policy(dtype), "layers": layers}
+    if shape is not None:
+        config["build_input_shape"] = list(shape)
+    return config
+
+
+def _functional(model, dtype):
+    where = repr(model.name)
+    for attribute, what in (("_input_keys", "dict inputs"), ("_output_keys", "dict outputs"),
+                            ("_loss_terms", "add_loss terms")):
+        if getattr(model, attribute, None) is not None:
+            _refuse(where, f"a model of {what}, which glassnet does not write in Keras' form")
+    modes, options = model._call_settings()
+    if any(mode is not None for mode in modes or ()):
+        _refuse(where, "a call with its own training mode, which Keras' file cannot express")
+    options = options or [None] * len(model._calls)
+    if model._takes_text():
+        _refuse(where, "a model of text inputs (its TextVectorization's vocabulary is an asset)")
+    names = list(model._input_names)
+    inputs = [_input_entry(name, shape, dtype, getattr(tensor, "batch_size", None))
+              for name, shape, tensor in zip(names, model.input_shapes, model.inputs)]
+    # each call as Keras' node: its layer's k-th call reads the tensors of the calls before
+    made, histories = {}, []
+    nodes = {id(layer): [] for layer in model.layers}
+    for layer, parents, option in zip(model._calls, model._graph, options):
+        if getattr(layer, "is_model", False):
+            _refuse(where, f"the nested model {layer.name!r} called as one layer")
+        tensors = [_tensor(names[-1 - p] if p < 0 else histories[p]) for p in parents]
+        single = len(tensors) == 1
+        args = tensors if single or type(layer).__name__ not in _MERGING else [tensors]
+        # a call's own arguments (MultiHeadAttention's use_causal_mask) are Keras' call's keywords
+        nodes[id(layer)].append({"args": args, "kwargs": dict(option or {})})
+        histories.append((layer.name, made.get(id(layer), 0)))
+        made[id(layer)] = made.get(id(layer), 0) + 1
+    layers = list(inputs)
+    for layer in model.layers:
+        entry = _entry_of(layer, dtype)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = nodes[id(layer)]
+        layers.append(entry)
+
+    def end(call):
+        return [*histories[call], 0]
+    outputs = list(model._outputs_at)
+    return {"name": model.name, "trainable": bool(model.trainable), "layers": layers,
+            "input_layers": [[n, 0, 0] for n in names] if len(names) > 1 else [names[0], 0, 0],
+            "output_layers": [end(c) for c in outputs] if len(outputs) > 1 else end(outputs[0])}
+
+
+def _tensor(history):
+    name, node = history if isinstance(history, tuple) else (history, 0)
+    # (Keras reads only keras_history to find the tensor; shape and dtype must be there, as placeholders)
+    return {"class_name": "__keras_tensor__", "config": {"shape": [None], "dtype": "float32",
+                                                         "keras_history": [name, node, 0]}}
+
+
+def _compile_config(model):
+    """Keras' ``compile_config``, or None for a model not compiled."""
+    from ._keras_objects import serialize_keras_object
+    if model.loss is None or model.optimizer is None:
+        return None
+    settings = model._compile_config()
+    optimizer = model.optimizer
+    name = type(optimizer).__name__
+    if name not in _KERAS_OPTIMIZERS:
+        _refuse("the optimizer", f"Keras 3.15 has no {name} optimizer")
+    entry = serialize_keras_object(optimizer)
+    if entry.get("registered_name") is not None or not isinstance(entry.get("config"), dict):
+        _refuse("the optimizer", f"{name} of yours: Keras cannot rebuild it from a file")
+    for key, value in entry["config"].items():
+        if isinstance(value, dict):
+            _refuse("the optimizer", f"{key}={value!r:.80} (a schedule or an object) is not written in Keras' form")
+
+    def keras_form(value):
+        """glassnet's {"module": "glassnet.losses", ...} of a built-in as Keras' "keras.losses"."""
+        if isinstance(value, dict) and "class_name" in value:
+            module = value.get("module") or ""
+            if value.get("registered_name") not in (None, "function") or not (module.startswith("glassnet.")
+                                                                               or module == "builtins"):
+                _refuse("compile", f"{value!r:.80}: a loss or metric of yours, which Keras cannot rebuild")
+            return {**value, "module": module.replace("glassnet.", "keras.", 1)}
+        if isinstance(value, list):
+            return [keras_form(v) for v in value]
+        if isinstance(value, dict):
+            return {k: keras_form(v) for k, v in value.items()}
+        return value
+
+    def plain(value):
+        return keras_form(serialize_keras_object(value)) if not isinstance(value, (str, type(None))) else value
+    loss = settings.get("loss")
+    metrics = settings.get("metrics")
+    return {"optimizer": {"module": "keras.optimizers", "class_name": name, "config": dict(entry["config"]),
+                          "registered_name": None},
+            "loss": keras_form(plain(loss) if not isinstance(loss, (list, dict)) else
+                               [plain(v) for v in loss] if isinstance(loss, list) else {k: plain(v) for k, v in loss.items()}),
+            "loss_weights": settings.get("loss_weights"),
+            "metrics": keras_form(metrics), "weighted_metrics": keras_form(settings.get("weighted_metrics")),
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
+# -- model.weights.h5 ---------------------------------------------------------------------------
+def _sublayers(layer, weights):
+    """[(group path under the layer's, name attribute, weights)] of Keras' layout of ``layer``."""
+    kind = type(layer).__name__
+    if kind in _RNN:
+        return [("", layer.name, []), ("cell", f"{_snake(kind)}_cell", weights)]
+    if kind == "Bidirectional":
+        inner = type(layer.forward_layer).__name__ if hasattr(layer, "forward_layer") else layer.layer.__class__.__name__
+        half = len(weights) // 2
+        parts = [("", layer.name, [])]
+        for side, own in (("forward_layer", weights[:half]), ("backward_layer", weights[half:])):
+            if inner in _RNN:
+                parts += [(side, f"{side.split('_')[0]}_{_snake(inner)}", []),
+                          (f"{side}/cell", f"{_snake(inner)}_cell", own)]
+            else:
+                parts.append((side, side, own))
+        return parts
+    if kind == "MultiHeadAttention":
+        per = len(weights) // 4
+        return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
+            (group, short, weights[k * per:(k + 1) * per])
+            for k, (group, short) in enumerate((("query_dense", "query"), ("key_dense", "key"),
+                                                ("value_dense", "value"), ("output_dense", "attention_output")))]
+    if kind == "TimeDistributed":
+        return [("", layer.name, []), ("layer", layer.layer.name, weights)]
+    return [("", layer.name, weights)]
+
+
+def _write_vars(h5, path, name, arrays):
+    group = h5.require_group(f"{path}/vars" if path else "vars")
+    group.attrs["name"] = name
+    for k, array in enumerate(arrays):
+        group.create_dataset(str(k), data=np.asarray(array))
+
+
+def _write_layers(h5, model, path):
+    """Each of ``model.layers`` (and a functional model's Inputs) under ``path/layers``."""
+    from .graph import Model
+    counts = {}
+
+    def group_name(kind):
+        k = counts.get(kind, 0)
+        counts[kind] = k + 1
+        return _snake(kind) if k == 0 else f"{_snake(kind)}_{k}"
+    if isinstance(model, Model):
+        for name in model._input_names:
+            _write_vars(h5, f"{path}layers/{group_name('InputLayer')}", name, [])
+    for layer in model.layers:
+        if getattr(layer, "is_model", False):
+            inner = f"{path}layers/{group_name('Functional' if isinstance(layer, Model) else 'Sequential')}"
+            _write_vars(h5, inner, layer.name, [])
+            _write_layers(h5, layer, f"{inner}/")
+            continue
+        base = f"{path}layers/{group_name(type(layer).__name__)}"
+        for sub, name, arrays in _sublayers(layer, layer.get_weights()):
+            _write_vars(h5, f"{base}/{sub}" if sub else base, name, arrays)
+
+
+def weights_bytes(model):
+    """The bytes of ``model.weights.h5`` for ``model``."""
+    from ._keras_file import h5py_module
+    h5py = h5py_module()
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        _write_layers(h5, model, "")
+        _write_vars(h5, "", model.name, [])
+    return buffer.getvalue()
+
+
+def keras_bytes(model, include_optimizer=True):
+    """The bytes of the ``.keras`` file of ``model``: every refusal comes before anything is made."""
+    if not model.built:
+        _refuse(repr(model.name), "not built: fit, build or call it first (Keras' file holds the built weights)")
+    spec = _model_config(model)
+    compile_config = _compile_config(model) if include_optimizer else None
+    if compile_config is not None:
+        spec["compile_config"] = compile_config
+    for i, w in enumerate(model.get_weights()):
+        if not np.isfinite(w).all():
+            _refuse(repr(model.name), f"weights[{i}] holds NaN or infinite values")
+    config = json.dumps(spec).encode("utf-8")
+    metadata = json.dumps({"keras_version": KERAS_VERSION,
+                           "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}).encode("utf-8")
+    weights = weights_bytes(model)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:      # Keras stores its members
+        archive.writestr("metadata.json", metadata)
+        archive.writestr("config.json", config)
+        archive.writestr("model.weights.h5", weights)
+    return buffer.getvalue()
+
+
+def save_keras(model, path, include_optimizer=True):
+    """Write ``model`` to the ``.keras`` file ``path``, atomically (see the module's docstring)."""
+    from ._atomic import write_atomically
+    data = keras_bytes(model, include_optimizer)
+    write_atomically(path, lambda f: f.write(data))
