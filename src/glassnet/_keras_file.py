@@ -91,8 +91,9 @@ def read_member(archive, info):
 
 
 def read_json_member(archive, info):
+    data = read_member(archive, info)       # its own error (a ValueError too), not "not UTF-8 JSON"
     try:
-        value = json.loads(read_member(archive, info).decode("utf-8"))
+        value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"{info.filename}: not UTF-8 JSON ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not isinstance(value, dict):
@@ -102,7 +103,7 @@ def read_json_member(archive, info):
 
 def load_keras(archive, max_bytes, compile):
     """``(model, metadata)`` of the .keras zip ``archive`` (``load_model``'s reading)."""
-    from ._keras_models import compile_from_keras, is_keras, model_from_keras
+    from ._keras_models import _unshared, compile_from_keras, is_keras, model_from_keras
     infos = check_members(archive.infolist(), max_bytes)
     metadata = read_json_member(archive, infos["metadata.json"]) if "metadata.json" in infos else {}
     version = metadata.get("keras_version")
@@ -124,8 +125,8 @@ def load_keras(archive, max_bytes, compile):
     except (OSError, KeyError, TypeError, ValueError) as exc:      # h5py's: a damaged file
         raise ModelFileError(f"model.weights.h5: not a readable Keras weights file ({type(exc).__name__}: "
                              f"{str(exc)[:200]})") from exc
-    if compile:
-        compile_from_keras(model, _keras_compile_objects(config.get("compile_config")), "compile_config")
+    if compile:     # Keras marks a loss object given for several outputs with a shared_object_id
+        compile_from_keras(model, _keras_compile_objects(_unshared(config.get("compile_config"))), "compile_config")
     model.initial_epoch = 0
     return model, metadata
 
@@ -258,7 +259,11 @@ def _keras_compile_objects(compile_config):
         if depth > 8:
             raise ModelFileError("compile_config: nested more than 8 deep")
         if isinstance(value, dict) and "class_name" in value:
-            return deserialize_keras_object(value)
+            try:
+                return deserialize_keras_object(value)
+            except (TypeError, ValueError) as exc:     # a ModelFileError naming compile_config, not "not glassnet's"
+                raise ModelFileError(f"compile_config: {str(exc)[:300]}; load with compile=False and compile the "
+                                     f"model yourself") from exc
         if isinstance(value, dict):
             return {k: objects(v, depth + 1) for k, v in value.items()}
         if isinstance(value, list):

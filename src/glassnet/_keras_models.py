@@ -164,7 +164,7 @@ class _Reader:
         return args, kwargs
 
     def call(self, layer, args, kwargs, name):
-        if "mask" in kwargs and (kwargs["mask"] is None or isinstance(kwargs["mask"], _ZeroMask)):
+        if "mask" in kwargs and _no_mask(kwargs["mask"]):
             del kwargs["mask"]          # glassnet's Embedding carries this mask along itself
         if any(isinstance(v, _ZeroMask) for v in list(args) + list(kwargs.values())):
             raise ModelFileError(f"{self.where}: layer {name!r} reads an Embedding's mask other than as mask=")
@@ -173,6 +173,14 @@ class _Reader:
         except (TypeError, ValueError) as exc:
             raise ModelFileError(f"{self.where}: calling layer {name!r} as the config says failed "
                                  f"({type(exc).__name__}: {str(exc)[:300]})") from exc
+
+
+def _no_mask(mask):
+    """Whether a call's ``mask=`` is none or an Embedding's mask_zero mask: Keras' call of a model of
+    several inputs passes one per input (``"mask": [null, null]``)."""
+    if isinstance(mask, (list, tuple)):
+        return all(_no_mask(m) for m in mask)
+    return mask is None or isinstance(mask, _ZeroMask)
 
 
 class _NotReady(Exception):

@@ -130,7 +130,8 @@ def _from_keras(config):
     names it (Keras' config ``"name"`` is the instance's, "adam_w" or "sgd_1"); its
     ``loss_scale_factor``, which glassnet lacks, is dropped at None, Keras' default, and refused
     otherwise; ``gradient_accumulation_steps`` is taken, None (the default) and 0 (off in Keras
-    too) dropped. Anything else comes back unchanged."""
+    too) dropped; an SGD's nesterov=True at momentum 0 (plain SGD in Keras) read as False. Anything
+    else comes back unchanged."""
     entry = _settings.keras_entry(config, "optimizer")
     if isinstance(entry, dict) and entry.get("class_name") == "MultiOptimizer" and isinstance(entry.get("config"), dict):
         # Keras' {"class_name": "MultiOptimizer", "config": {"optimizer_map": ..., "name": "multi_optimizer"}}
@@ -154,4 +155,8 @@ def _from_keras(config):
     steps = settings.get("gradient_accumulation_steps", 1)
     if steps is None or (not isinstance(steps, bool) and steps == 0):
         del settings["gradient_accumulation_steps"]
+    # Keras' SGD applies nesterov only with a momentum (its update_step: `if self.momentum != 0`), so
+    # SGD(nesterov=True) at momentum 0 is plain SGD there, which glassnet's SGD (torch's rule) refuses
+    if name == "sgd" and settings.get("nesterov") is True and settings.get("momentum", 0.0) == 0:
+        settings["nesterov"] = False
     return {**settings, "name": name}
