@@ -143,7 +143,7 @@ class _Walk:
             raise ModelFileError(f"model.weights.h5: more than {MAX_H5_OBJECTS} groups and datasets")
         link = group.get(key, getlink=True)
         if not isinstance(link, self.h5py.HardLink):
-            raise ModelFileError(f"model.weights.h5: {path}/{key} is a {type(link).__name__}; Keras writes hard links only")
+            raise ModelFileError(f"model.weights.h5: {path}/{key} is a link of kind {type(link).__name__}; Keras writes hard links only")
         return group[key]
 
     def children(self, group, path):

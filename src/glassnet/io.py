@@ -420,7 +420,13 @@ def _open_archive(f, max_bytes, read, keras=None):
         from ._keras_file import is_keras_archive
         with zipfile.ZipFile(f) as archive:
             if is_keras_archive(archive):
-                return keras(archive)
+                try:
+                    return keras(archive)
+                except (ModelFileError, ImportError, WeightsMismatch):
+                    raise
+                except Exception as exc:    # zipfile (CRC, truncation), h5py, a layer's own checks: a bad .keras file
+                    raise ModelFileError(f"not a readable Keras .keras file ({type(exc).__name__}: "
+                                         f"{str(exc)[:300]})") from exc
         f.seek(0)
     with np.load(f, allow_pickle=False) as npz:
         infos = check_members(npz.zip.infolist(), max_bytes, file_size)
