@@ -39,7 +39,7 @@ def test_round_trip_without_keras(tmp_path):
     model = _mlp()
     _fit(model, x, y)
     path = tmp_path / "m.keras"
-    model.save(path)
+    model.save(path, save_format="keras")
     with zipfile.ZipFile(path) as archive:
         assert archive.namelist() == ["metadata.json", "config.json", "model.weights.h5"]
         meta = json.loads(archive.read("metadata.json"))
@@ -55,12 +55,27 @@ def test_round_trip_without_keras(tmp_path):
     assert type(again.optimizer).__name__ == "SGD" and again.optimizer.momentum == pytest.approx(0.9)
 
 
-def test_npz_stays_the_default(tmp_path):
+@pytest.mark.parametrize("name", ["m.npz", "m.keras", "m"])
+def test_glassnets_own_format_stays_the_default_whatever_the_name(tmp_path, name):
+    # a ported Keras script's ModelCheckpoint("best.keras") keeps the optimizer state and the layers
+    # of its own it resumes with: Keras' format is asked for by name only
     model = _mlp()
     model.build((None, 4))
-    model.save(tmp_path / "m.npz")
-    with zipfile.ZipFile(tmp_path / "m.npz") as archive:
+    model.save(tmp_path / name)
+    with zipfile.ZipFile(tmp_path / name) as archive:
         assert "config.npy" in archive.namelist()
+
+
+def test_save_format_is_checked(tmp_path):
+    model = _mlp()
+    model.build((None, 4))
+    with pytest.raises(ValueError, match=r"save_format: expected None, 'glassnet' or 'keras', got 'h5'"):
+        model.save(tmp_path / "m.keras", save_format="h5")
+    with pytest.raises(ValueError, match=r"save_format='keras': Keras' loader reads only names ending in \.keras"):
+        model.save(tmp_path / "m.npz", save_format="keras")
+    assert os.listdir(tmp_path) == []
+    model.save(tmp_path / "m.npz", save_format="glassnet")
+    assert gn.load_model(tmp_path / "m.npz").count_params() == model.count_params()
 
 
 @pytest.mark.parametrize("make, words", [
@@ -72,7 +87,7 @@ def test_refusals_name_what_and_write_nothing(tmp_path, make, words):
     model = make()
     path = tmp_path / "r.keras"
     with pytest.raises(ValueError, match=words):
-        model.save(path)
+        model.save(path, save_format="keras")
     assert os.listdir(tmp_path) == []
 
 
@@ -82,7 +97,7 @@ def test_optimizer_keras_lacks_is_refused(tmp_path):
     model.build((None, 4))
     model.optimizer.__class__ = type("Mine", (type(model.optimizer),), {})
     with pytest.raises(ValueError, match="Mine"):
-        model.save(tmp_path / "o.keras")
+        model.save(tmp_path / "o.keras", save_format="keras")
     assert os.listdir(tmp_path) == []
 
 
@@ -91,7 +106,7 @@ def test_failure_mid_write_leaves_no_file(tmp_path, monkeypatch):
     model = _mlp()
     model.build((None, 4))
     path = tmp_path / "m.keras"
-    model.save(path)
+    model.save(path, save_format="keras")
     before = path.read_bytes()
     original = _keras_write._write_vars
 
@@ -101,7 +116,7 @@ def test_failure_mid_write_leaves_no_file(tmp_path, monkeypatch):
         return original(h5, where, name, arrays)
     monkeypatch.setattr(_keras_write, "_write_vars", failing)
     with pytest.raises(OSError, match="simulated"):
-        _built(1).save(path)
+        _built(1).save(path, save_format="keras")
     assert path.read_bytes() == before          # the previous file, whole
     assert os.listdir(tmp_path) == ["m.keras"]  # no temporary file left
 
@@ -137,7 +152,7 @@ def test_catalogue_fitted_in_glassnet_loads_in_keras(keras, catalogue, tmp_path,
                   metrics=None if n > 1 else ["mae"])
     model.fit(x, targets if n > 1 else targets[0], epochs=2, batch_size=2, verbose=0)
     path = tmp_path / "from_glassnet.keras"
-    model.save(path)
+    model.save(path, save_format="keras")
     loaded = _keras_load(keras, path)
     for got, want in zip(_listed(loaded.predict(x, verbose=0)), _listed(model.predict(x, verbose=0))):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -171,7 +186,7 @@ def test_glassnet_built_models_load_in_keras(keras, tmp_path):
     for k, (model, x, target) in enumerate(cases):
         _fit(model, x, target)
         path = tmp_path / f"g{k}.keras"
-        model.save(path)
+        model.save(path, save_format="keras")
         loaded = _keras_load(keras, path)
         np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
         assert ([layer.trainable for layer in loaded.layers if layer.weights]

@@ -1,4 +1,4 @@
-"""Writing Keras 3.15's ``.keras`` files (``model.save("model.keras")``), for Keras or TensorFlow to load.
+"""Writing Keras 3.15's ``.keras`` files (``model.save("model.keras", save_format="keras")``), for Keras or TensorFlow to load.
 
 The file is what ``keras_model.save`` writes (see glassnet._keras_file for the reader): a zip of
 ``metadata.json`` (``{"keras_version": "3.15.1", "date_saved"}``; Keras' loader reads only the

@@ -179,7 +179,7 @@ def _model_from_config(spec, config, max_params):
     return model
 
 
-def save_model(model, path, epoch=None, include_optimizer=True):
+def save_model(model, path, epoch=None, include_optimizer=True, save_format=None):
     """Write ``model`` (config, weights, optimizer state, RNG states) to ``path``, atomically.
 
     ``include_optimizer=False`` (Keras' argument) leaves out the compile settings and the optimizer's
@@ -190,9 +190,11 @@ def save_model(model, path, epoch=None, include_optimizer=True):
 
     The file is written to a temporary file in the same directory, flushed to disk, then renamed
     over ``path``: a crash leaves either the old file or the new one, never half of one.
-    ``path`` (str or os.PathLike) is used exactly as given: no ``.npz`` is appended. A path ending
-    in ``.keras`` gets Keras 3.15's format instead (for ``keras.saving.load_model``; needs h5py; no
-    optimizer state, ``epoch`` not kept; see glassnet._keras_write), every other one glassnet's.
+    ``path`` (str or os.PathLike) is used exactly as given: no ``.npz`` is appended, and any name
+    (``.keras`` too, as Keras scripts name their checkpoints) gets glassnet's own format.
+    ``save_format="keras"`` writes Keras 3.15's ``.keras`` format instead, for
+    ``keras.saving.load_model`` (the name must end in ``.keras``; needs h5py; no optimizer state,
+    ``epoch`` not kept; what Keras cannot express is refused by name; see glassnet._keras_write).
     ``epoch`` (completed epochs, optional) is stored for ``fit(initial_epoch=...)`` after loading.
 
     Example
@@ -209,11 +211,25 @@ def save_model(model, path, epoch=None, include_optimizer=True):
     # as trainable (otherwise load_model would refuse the file it was given)
     model._apply_trainable_flags()
     include_optimizer = check_flag(include_optimizer, "include_optimizer")
-    if isinstance(path, str) and path.endswith(".keras"):     # Keras 3.15's format, for Keras to load (glassnet._keras_write)
+    if _save_format(save_format, path) == "keras":     # Keras 3.15's format, for Keras to load (glassnet._keras_write)
         from ._keras_write import save_keras
         save_keras(model, path, include_optimizer)
         return
     _write_model_file(model, path, _metadata(model, epoch, include_optimizer), None, include_optimizer)
+
+
+def _save_format(save_format, path):
+    """"glassnet" (glassnet's own file, whatever its name: the default, so a ``ModelCheckpoint("best.keras")``
+    of a ported Keras script keeps the optimizer state and the custom layers it resumes with) or "keras"
+    (Keras 3.15's ``.keras`` format, asked for by name: the name must end in ``.keras``, which
+    ``keras.saving.load_model`` insists on)."""
+    if save_format is None:
+        return "glassnet"
+    if save_format not in ("glassnet", "keras"):
+        raise ValueError(f"save_format: expected None, 'glassnet' or 'keras', got {save_format!r:.60}")
+    if save_format == "keras" and not path.endswith(".keras"):
+        raise ValueError(f"save_format='keras': Keras' loader reads only names ending in .keras, got {path!r:.200}")
+    return save_format
 
 
 def _config_array(meta):

@@ -1510,12 +1510,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from .trace import trace
         return trace(self, x, y)
 
-    def save(self, path, include_optimizer=True):
+    def save(self, path, include_optimizer=True, save_format=None):
         """Write the model (config, weights, optimizer and RNG state) to one ``.npz`` file, atomically.
         Read it back with ``glassnet.load_model``; no pickle is ever involved. ``include_optimizer=False``
-        leaves out the compile settings and optimizer state (see ``glassnet.io.save_model``)."""
+        leaves out the compile settings and optimizer state; ``save_format="keras"`` writes Keras 3.15's
+        ``.keras`` format instead, for Keras to load (see ``glassnet.io.save_model``)."""
         from .io import save_model
-        save_model(self, path, include_optimizer=include_optimizer)
+        save_model(self, path, include_optimizer=include_optimizer, save_format=save_format)
 
     def save_weights(self, path):
         """Write the weights, without compile settings or optimizer state (Keras' ``save_weights``),
