@@ -16,6 +16,8 @@ MERGES = {   # name -> (factory, sample shapes of the inputs, the NumPy referenc
     "Minimum": (layers.Minimum, [(2, 3)] * 2, lambda xs: np.minimum(xs[0], xs[1])),
     "Concatenate": (layers.Concatenate, [(2, 3), (2, 1), (2, 2)], lambda xs: np.concatenate(xs, axis=-1)),
     "Dot": (lambda **kw: layers.Dot(axes=1, **kw), [(5,), (5,)], lambda xs: (xs[0] * xs[1]).sum(1, keepdims=True)),
+    # InceptionResNetV2's residual scaling (Keras keeps it in keras.applications.inception_resnet_v2)
+    "CustomScaleLayer": (lambda **kw: layers.CustomScaleLayer(0.17, **kw), [(3, 4)] * 2, lambda xs: xs[0] + xs[1] * 0.17),
 }
 
 
@@ -66,6 +68,7 @@ TORCH_OPS = {
     "Minimum": lambda t, xs: t.minimum(xs[0], xs[1]),
     "Concatenate": lambda t, xs: t.cat(xs, dim=-1),
     "Dot": lambda t, xs: (xs[0] * xs[1]).sum(1, keepdim=True),
+    "CustomScaleLayer": lambda t, xs: xs[0] + xs[1] * 0.17,
 }
 
 

@@ -5,19 +5,22 @@ A layer sets ``self.input_spec`` to one ``InputSpec`` (one input) or a list of t
 ``merges = True``, one per input; None in the list checks nothing for that input). Shapes are
 Keras' full shapes, the batch axis first: ``InputSpec(ndim=3)`` takes ``(batch, steps, features)``.
 
+A layer of your own declares it in ``__init__``::
+
+    class Sum(Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.input_spec = InputSpec(ndim=3, axes={-1: 4})    # (batch, steps, 4)
+        def forward(self, x, training=False):
+            return x.sum(axis=1)
+
+and every call checks its inputs against it as Keras' ``assert_input_compatibility`` does (the
+class is not defined here: a doctest's class would register as a built-in layer):
+
 >>> import numpy as np
->>> from glassnet.layers import Layer
->>> class Sum(Layer):
-...     def __init__(self, **kwargs):
-...         super().__init__(**kwargs)
-...         self.input_spec = InputSpec(ndim=3, axes={-1: 4})
-...     def forward(self, x, training=False):
-...         return x.sum(axis=1)
-...     def output_shape(self, input_shape):
-...         return input_shape[1:]
->>> Sum(name="sum")(np.ones((2, 3, 4))).shape
-(2, 4)
->>> Sum(name="sum")(np.ones((2, 4)))
+>>> spec = InputSpec(ndim=3, axes={-1: 4})
+>>> assert_input_compatibility(spec, np.ones((2, 3, 4)), "sum")
+>>> assert_input_compatibility(spec, np.ones((2, 4)), "sum")
 Traceback (most recent call last):
 ValueError: Input 0 with name 'None' of layer 'sum' is incompatible with the layer: expected ndim=3, found ndim=2. Full shape received: (2, 4)
 """
