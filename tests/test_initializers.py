@@ -132,16 +132,17 @@ def test_get_takes_names_instances_classes_and_file_entries():
     assert initializers.get(given) is given
     assert initializers.get({"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_out"}}) \
         == VarianceScaling(2.0, "fan_out")
-    # Keras' seed (glassnet's model seed is the one seed): refused by name, as in Keras' long form
-    with pytest.raises(ValueError, match=r"initializer: 'Orthogonal' with seed=3 is not supported by glassnet"):
-        initializers.get({"class_name": "Orthogonal", "config": {"seed": 3}})
+    # Keras' seed is read (tests/test_init_seed.py); a seed that is no int is refused by name
+    assert initializers.get({"class_name": "Orthogonal", "config": {"seed": 3}}) == Orthogonal(seed=3)
+    with pytest.raises(ValueError, match=r"initializer: .*Orthogonal: seed must be None, an int"):
+        initializers.get({"class_name": "Orthogonal", "config": {"seed": "3"}})
     with pytest.raises(ValueError, match=r"initializer: RandomUniform: minval must be below maxval"):
         initializers.get({"class_name": "RandomUniform", "config": {"minval": 2, "maxval": 1}})
     # a class's name, as Keras reads it: its defaults, a new instance each time
     assert initializers.get("Orthogonal") == Orthogonal() and initializers.get("GlorotUniform") == GlorotUniform()
     with pytest.raises(ValueError, match=r"Dense: kernel_initializer: expected one of .*got 'orthogonl'"):
         gn.layers.Dense(2, kernel_initializer="orthogonl")
-    with pytest.raises(ValueError, match=r"initializer: Initializer is the base of the initializer classes"):
+    with pytest.raises(ValueError, match=r"initializer: Initializer is a base of the initializer classes"):
         initializers.get(Initializer)
     assert VarianceScaling(distribution="Uniform").distribution == "uniform"     # Keras lower-cases it
     with pytest.raises(ValueError, match=r"initializer: expected one of .*got \{'class_name': 'Initializer'"):
@@ -294,12 +295,11 @@ def test_weights_are_c_contiguous_whatever_the_initializer_returns():
     assert wide.flags.c_contiguous
 
 
-def test_keras_short_config_with_its_seed_at_none_is_read_and_another_seed_refused_by_name():
+def test_keras_short_config_with_its_seed_is_read():
     # keras.initializers.Orthogonal(gain=3.0).get_config() is {"gain": 3.0, "seed": None}: in the short
     # {"class_name", "config"} form (a tf.keras model's JSON) the seed was read as a setting and refused
     made = initializers.get({"class_name": "Orthogonal", "config": {"gain": 3.0, "seed": None}})
     assert isinstance(made, initializers.Orthogonal) and made.gain == 3.0
     assert isinstance(initializers.get({"class_name": "GlorotUniform", "config": {"seed": None}}),
                       initializers.GlorotUniform)
-    with pytest.raises(ValueError, match=r"'GlorotUniform' with seed=3 is not supported by glassnet"):
-        initializers.get({"class_name": "GlorotUniform", "config": {"seed": 3}})
+    assert initializers.get({"class_name": "GlorotUniform", "config": {"seed": 3}}) == initializers.GlorotUniform(3)

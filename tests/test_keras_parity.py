@@ -155,9 +155,13 @@ def test_initializer_from_keras_serialize(make):
         np.testing.assert_allclose(ours((3, 3), np.random.default_rng(0), np.float32), expected, rtol=1e-6)
 
 
-def test_initializer_keras_seed_is_refused_by_name_and_aliases_are_the_classes():
-    with pytest.raises(ValueError, match="seed"):
-        gn.initializers.get(keras.initializers.serialize(keras.initializers.GlorotUniform(seed=3)))
+def test_initializer_keras_seed_is_read_and_aliases_are_the_classes():
+    # Keras' seed is read (tests/test_init_seed.py); its newer fan axes at another value than None are refused
+    assert gn.initializers.get(keras.initializers.serialize(keras.initializers.GlorotUniform(seed=3))) \
+        == gn.initializers.GlorotUniform(seed=3)
+    with pytest.raises(ValueError, match="input_axes"):
+        gn.initializers.get(keras.initializers.serialize(
+            keras.initializers.GlorotUniform(seed=3, input_axes=[0], output_axes=[1])))
     i = gn.initializers
     assert (i.constant, i.truncated_normal, i.variance_scaling, i.orthogonal, i.identity) == (
         i.Constant, i.TruncatedNormal, i.VarianceScaling, i.Orthogonal, i.Identity)

@@ -41,7 +41,7 @@ def keras_entry(identifier, kind, unsupported=(), ignored=()):
     glassnet's: ``{"class_name", "config"}`` for a built-in (``registered_name`` None), or
     ``{"registered_name", "config"}`` for one registered by name (``"Custom>MyLoss"``). The
     ``unsupported`` config keys are dropped at None, Keras' default (a Keras initializer's
-    ``seed``), and refused by name otherwise; the ``ignored`` ones are dropped whatever they hold
+    ``input_axes``), and refused by name otherwise; the ``ignored`` ones are dropped whatever they hold
     (a Keras schedule's ``name``, which glassnet's do not take). Keras' form of a function,
     ``{"class_name": "function", "config": "mean_squared_error", ...}`` (``loss=keras.losses.mse``
     in a compile config), comes back as its name, which glassnet's own names are looked up by, or

@@ -6,16 +6,19 @@ Two kinds, used alike: functions with fixed settings, by name (``"glorot_uniform
 ``{"class_name", "config"}``.
 
 They draw with a NumPy ``Generator`` (never the global NumPy state), so one model seed fixes every
-weight; the model moves the arrays to the backend afterwards (Thinc's pattern). That is why the
-classes take no ``seed`` of their own, unlike Keras': the model's seed is the one seed.
+weight; the model moves the arrays to the backend afterwards (Thinc's pattern). The random classes
+also take Keras' ``seed`` (``RandomInitializer``, ``seeds.py``): None, the default, draws from the
+model's generator; an int draws the same values at every call, in any model; a
+``glassnet.random.SeedGenerator`` new values at each call. Seeded draws are Keras 3.15's NumPy
+backend's, bit for bit (not TensorFlow's).
 
 Fans follow Keras: for a dense kernel ``(fan_in, fan_out)``; for a conv kernel ``(kh, kw, c_in, c_out)``
 the receptive field ``kh * kw`` multiplies both.
 """
 from .. import _settings, saving
 from .classes import (Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform, Identity, Initializer,
-                      LecunNormal, LecunUniform, Ones, Orthogonal, RandomNormal, RandomUniform, TruncatedNormal,
-                      VarianceScaling, Zeros)
+                      LecunNormal, LecunUniform, Ones, Orthogonal, RandomInitializer, RandomNormal, RandomUniform,
+                      TruncatedNormal, VarianceScaling, Zeros)
 from .functions import (glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform,
                         ones, plain, random_normal, random_uniform, zeros)
 from .fourier import STFT
@@ -49,8 +52,8 @@ INITIALIZER_CLASSES = {cls.__name__: cls for cls in (
 
 
 # the settings of Keras' initializers that glassnet's classes do not take: None, their default, says
-# nothing (the model's seed is the one seed, and the fan axes are a kernel's usual ones)
-_KERAS_ONLY = ("seed", "input_axes", "output_axes")
+# nothing (the fan axes are a kernel's usual ones); ``seed`` the random classes take
+_KERAS_ONLY = ("input_axes", "output_axes")
 
 
 def get(identifier, name="initializer"):
@@ -62,14 +65,14 @@ def get(identifier, name="initializer"):
         identifier = _LONG_NAMES.get(identifier, identifier)
         identifier = INITIALIZERS.get(identifier, INITIALIZER_CLASSES.get(identifier, identifier))
     if isinstance(identifier, type) and issubclass(identifier, Initializer):   # the class: Keras makes one
-        if identifier is Initializer:
-            raise ValueError(f"{name}: Initializer is the base of the initializer classes; give one of "
+        if identifier in (Initializer, RandomInitializer):
+            raise ValueError(f"{name}: {identifier.__name__} is a base of the initializer classes; give one of "
                              f"{', '.join(INITIALIZER_CLASSES)} or a subclass of your own")
         return identifier()
     if callable(identifier) and not getattr(identifier, "is_model", False):    # a model(x) is no f(shape, ...)
         return identifier
-    # Keras' serialize() form: its seed and fan axes at None (its defaults) say nothing glassnet's
-    # classes need (the model's seed is the one seed), and are refused otherwise
+    # Keras' serialize() form: its fan axes at None (their default) say nothing glassnet's classes
+    # need, and are refused otherwise; its seed goes to the class
     identifier = _settings.keras_entry(identifier, name, _KERAS_ONLY)
     if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str) \
             and identifier["class_name"] in _LONG_NAMES:
@@ -79,8 +82,8 @@ def get(identifier, name="initializer"):
             and any(key in identifier["config"] for key in _KERAS_ONLY)):
         # Keras' get_config() in the short form (a Keras 2 or tf.keras model's JSON, or Keras 3.15's
         # {"class_name", "config": init.get_config()}, whose VarianceScaling family adds the fan
-        # axes): its seed and fan axes, which glassnet's classes never hold, dropped at None as in
-        # the form above, refused otherwise
+        # axes): its fan axes, which glassnet's classes never hold, dropped at None as in the form
+        # above, refused otherwise
         identifier = _settings.keras_entry({"module": "keras.initializers", **identifier}, name, _KERAS_ONLY)
     if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, name)) is not None:
         return initializer
