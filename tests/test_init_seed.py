@@ -193,7 +193,7 @@ def test_keras_file_with_seeded_initializers_loads_and_glassnet_writes_seeds(ker
     dense = [layer for layer in ours.layers if isinstance(layer, gn.layers.Dense)]
     assert dense[0].kernel_initializer == I.HeNormal(seed=42)
     # glassnet's .keras file: Keras reads the seeds back (int and SeedGenerator)
-    ours.save(tmp_path / "g.keras")
+    ours.save(tmp_path / "g.keras", save_format="keras")
     back = keras.saving.load_model(tmp_path / "g.keras")
     assert back.layers[0].kernel_initializer.get_config()["seed"] == 42
     assert back.layers[1].kernel_initializer.seed.get_config()["seed"] == 3
