@@ -282,3 +282,41 @@ def test_modules_load_on_first_use():
             "assert 'glassnet.visualization' not in sys.modules; gn.utils.bounding_boxes.compute_iou; "
             "gn.visualization.draw_bounding_boxes; assert 'matplotlib' not in sys.modules, 'matplotlib'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- MaxNumBoundingBoxes
+
+@pytest.mark.parametrize("max_number, fill_value, count", [(3, -1, 5), (4, -2, 2), (2, 0, 2)])
+def test_max_num_bounding_boxes_equals_keras(keras, rng, max_number, fill_value, count):
+    images = rng.uniform(0, 1, (2, 5, 6, 3)).astype("float32")
+    boxes = {"boxes": _xyxy(rng, (2, count)), "labels": rng.integers(0, 4, (2, count))}
+    ours = gn.layers.MaxNumBoundingBoxes(max_number, fill_value, bounding_box_format="xyxy")
+    theirs = keras.layers.MaxNumBoundingBoxes(max_number, fill_value, bounding_box_format="xyxy")
+    for data in ({"images": images, "bounding_boxes": boxes, "labels": np.arange(2)},       # batched
+                 {"images": images[0], "bounding_boxes": {k: v[0] for k, v in boxes.items()}}):   # one image
+        out, expected = ours(dict(data)), theirs(dict(data))
+        assert set(out) == set(expected)
+        for key in ("boxes", "labels"):
+            _close(out["bounding_boxes"][key], expected["bounding_boxes"][key], atol=0)
+        np.testing.assert_array_equal(out["images"], data["images"])
+    np.testing.assert_array_equal(ours(images), np.asarray(theirs(images)))        # arrays pass as they are
+    config = theirs.get_config()
+    rebuilt = gn.layers.MaxNumBoundingBoxes.from_config({k: config[k] for k in ("max_number", "bounding_box_format")})
+    assert (rebuilt.max_number, rebuilt.fill_value) == (max_number, -1)      # Keras' config drops fill_value
+
+
+def test_max_num_bounding_boxes_refusals_and_config():
+    layer = gn.layers.MaxNumBoundingBoxes(2, fill_value=-5, bounding_box_format="yxyx")
+    again = gn.layers.MaxNumBoundingBoxes.from_config(layer.get_config())
+    assert (again.max_number, again.fill_value, again.bounding_box_format) == (2, -5, "yxyx")
+    data = {"images": np.zeros((1, 4, 4, 3)), "bounding_boxes": {"boxes": np.zeros((1, 3, 4)), "labels": np.zeros((1, 3))}}
+    with pytest.raises(ValueError, match="MaxNumBoundingBoxes: bounding_box_format: needed"):
+        gn.layers.MaxNumBoundingBoxes(2)(data)
+    with pytest.raises(ValueError, match="MaxNumBoundingBoxes: a dict input takes the keys .*'boxes'"):
+        layer({"boxes": np.zeros((1, 3, 4))})
+    with pytest.raises(ValueError, match=r"MaxNumBoundingBoxes: bounding_boxes: .*labels \(1, 2\)"):
+        layer(dict(data, bounding_boxes={"boxes": np.zeros((1, 3, 4)), "labels": np.zeros((1, 2))}))
+    with pytest.raises(ValueError, match="MaxNumBoundingBoxes: max_number: expected a positive integer"):
+        gn.layers.MaxNumBoundingBoxes(0)
+    with pytest.raises(TypeError, match="MaxNumBoundingBoxes: fill_value: expected an int"):
+        gn.layers.MaxNumBoundingBoxes(3, fill_value=0.5)
