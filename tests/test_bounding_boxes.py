@@ -238,6 +238,9 @@ def test_draw_bounding_boxes_paints_the_edges(rng):
                                     line_thickness=3, color=(255, 255, 255))
     painted = (thick[0] == 255).all(-1)
     assert painted[2:5, 1:11].all() and painted[7:10, 1:11].all() and not painted[5:7, 4:7].any()
+    filled = vis.draw_bounding_boxes(images[:1], {"boxes": boxes["boxes"][:1, :1], "labels": [[0]]}, "xyxy",
+                                     line_thickness=-1, color=(255, 255, 255))      # OpenCV's -1: filled
+    assert (filled[0, 3:9, 2:10] == 255).all() and (filled[0, :3] != 255).any(-1).all()
     first = vis.draw_bounding_boxes(images.transpose(0, 3, 1, 2), boxes, "xyxy", color=(255, 0, 7), line_thickness=1,
                                     data_format="channels_first")
     np.testing.assert_array_equal(first, out.transpose(0, 3, 1, 2))
