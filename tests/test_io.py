@@ -530,6 +530,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.GaussianNoise(0.1), L.LeakyReLU(0.1), L.ReLU(max_value=2.0, negative_slope=0.1), L.ELU(0.5),
         L.Dropout(0.5), L.AlphaDropout(0.1), L.GaussianDropout(0.2), L.ActivityRegularization(l2=0.01),
         L.LayerScale(0.5, 5), L.StochasticDepth(0.3), L.Dense(3),
+        L.MaxNumBoundingBoxes(4, fill_value=-3, bounding_box_format="yxyx"),     # the identity on arrays
         L.TensorOp("subtract", [0.5, -1.0, 2.0], reverse=True), L.TensorFunction("clip", {"x_min": -2.0, "x_max": 2.5}),
         L.Softmax()], seed=5)
     built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}

@@ -149,6 +149,9 @@ TABLE = {
         value_range=(-3, 3), clip_limit=2.0, tile_grid_size=(2, 2), **kw), (5, 4, 2), False),
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
+    # the identity on arrays (it pads the boxes of Keras' dict form: test_bounding_boxes.py)
+    "MaxNumBoundingBoxes": (lambda **kw: layers.MaxNumBoundingBoxes(3, fill_value=-2, bounding_box_format="xyxy", **kw),
+                            (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
     # IntegerLookup takes any integers (no input_dim): the checks draw them from 0-7, its vocabulary's
     "IntegerLookup": (lambda **kw: layers.IntegerLookup(vocabulary=[3, 7, 0, 5, 1], num_oov_indices=2, mask_token=6,

@@ -39,7 +39,8 @@ def version():
 
 
 _LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape",
-         "random", "distillation", "config", "tree", "applications"}
+         "random", "distillation", "config", "tree", "applications",
+         "visualization"}
 
 
 def __getattr__(name):

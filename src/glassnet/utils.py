@@ -55,10 +55,13 @@ def __getattr__(name):
     if name in _IMAGE_UTILS:
         from . import image_utils
         return getattr(image_utils, name)
+    if name == "bounding_boxes":    # Keras' keras.utils.bounding_boxes (glassnet.bounding_boxes), NumPy only
+        from . import bounding_boxes
+        return bounding_boxes
     raise AttributeError(f"module 'glassnet.utils' has no attribute {name!r}")
 
 
-__all__.extend(["model_to_dot", "plot_model", "FeatureSpace", "Config", *_LOGGING, *_IMAGE_UTILS])     # (by __getattr__, on first use)
+__all__.extend(["model_to_dot", "plot_model", "FeatureSpace", "Config", "bounding_boxes", *_LOGGING, *_IMAGE_UTILS])     # (by __getattr__, on first use)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

@@ -71,6 +71,7 @@ HOMES = {
     "color_jitter": ("RandomColorJitter",),
     "rand_augment": ("RandAugment",),
     "aug_mix": ("AugMix",),
+    "max_boxes": ("MaxNumBoundingBoxes",),
     "elastic": ("RandomElasticTransform",),
     "tensor_ops": ("TensorOp",),
     "tensor_functions": ("TensorFunction",),
