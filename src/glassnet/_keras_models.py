@@ -370,8 +370,13 @@ def compile_from_keras(model, compile_config, where):
     unknown = set(compile_config) - known
     if unknown:
         raise ModelFileError(f"{where}: compile_config: unknown keys {sorted(unknown)[:10]}")
+    spec = compile_config.get("optimizer")
+    if isinstance(spec, dict) and spec.get("class_name") == "Nadam" and isinstance(spec.get("config"), dict):
+        # Keras 3's Nadam warms its momentum up by 0.96^t, glassnet's momentum_decay=1.0 (glassnet's
+        # default is PyTorch's 0.004); Keras' config has no such key
+        spec = {**spec, "config": {"momentum_decay": 1.0, **spec["config"]}}
     try:
-        optimizer = optimizers.deserialize(compile_config["optimizer"]) if compile_config.get("optimizer") else "rmsprop"
+        optimizer = optimizers.deserialize(spec) if spec else "rmsprop"
         arguments = {"optimizer": optimizer, "loss": compile_config.get("loss")}
         for key in ("metrics", "loss_weights", "weighted_metrics"):
             if compile_config.get(key) is not None:

@@ -49,6 +49,11 @@ _KERAS_OPTIMIZERS = frozenset({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Ad
                                "Lion", "Lamb", "Muon"})
 _MERGING = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
                       "Attention", "AdditiveAttention"})        # Keras' layers called on one list
+# Keras 3.15's classes that take glassnet-only keys of _GLASSNET_ONLY as their own settings (kept)
+_KERAS_TAKES = {"alpha": frozenset({"ELU"})}
+# Keras 3.15's classes whose constructor takes no ``trainable`` (nor other base-Layer keywords):
+# their configs leave it out, as Keras' own get_config does (they hold no weights)
+_NO_TRAINABLE = frozenset({"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"})
 _OWN_INPUT_DIM = frozenset({"Embedding", "ReversibleEmbedding"})      # a vocabulary's size, not a shape
 _RNN = frozenset({"LSTM", "GRU", "SimpleRNN"})
 
@@ -70,8 +75,9 @@ def _refuse(where, message):
 
 
 # -- config.json --------------------------------------------------------------------------------
-def _layer_entry(class_name, config, dtype, where, trainable=True, registered=None):
-    """Keras' dict of a layer from glassnet's ``class_name`` and ``config`` (``layers.serialize``)."""
+def _layer_entry(class_name, config, dtype, where, trainable=True, registered=None, carried=()):
+    """Keras' dict of a layer from glassnet's ``class_name`` and ``config`` (``layers.serialize``);
+    ``carried``: the config's keys its calls' keywords carry in Keras' file (left out here)."""
     if registered is not None:
         _refuse(where, f"{registered!r} is a layer class of yours: Keras cannot rebuild it from a file")
     if class_name in KERAS_LACKS:
@@ -81,8 +87,10 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
     dim = None if class_name in _OWN_INPUT_DIM else config.pop("input_dim", None)
     if shape is None and dim is not None:
         shape = [dim]
+    for key in carried:
+        config.pop(key, None)
     for key, values in _GLASSNET_ONLY.items():
-        if key in config:
+        if key in config and class_name not in _KERAS_TAKES.get(key, ()):
             value = config.pop(key)
             if key == "alpha" and value is not None:        # glassnet's LeakyReLU alias
                 config.setdefault("negative_slope", value)
@@ -105,7 +113,8 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
     if "layers" in config:
         _refuse(where, f"{class_name} holds a list of layers, which glassnet does not write in Keras' form")
     config["name"] = config.get("name", where)
-    config["trainable"] = bool(trainable)
+    if class_name not in _NO_TRAINABLE:
+        config["trainable"] = bool(trainable)
     config["dtype"] = _policy(config.get("dtype") or dtype)
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
     if shape is not None and all(d is None or isinstance(d, int) for d in shape):
@@ -113,13 +122,13 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
     return entry
 
 
-def _entry_of(layer, dtype):
+def _entry_of(layer, dtype, carried=()):
     from .layers.serializing import serialize
     if getattr(layer, "is_model", False):
         return _model_config(layer)
     entry = serialize(layer)
     return _layer_entry(entry["class_name"], entry["config"], layer.dtype or dtype, repr(layer.name),
-                        trainable=layer.trainable, registered=entry.get("registered_name"))
+                        trainable=layer.trainable, registered=entry.get("registered_name"), carried=carried)
 
 
 def _input_entry(name, shape, dtype, batch=None):
@@ -195,7 +204,11 @@ def _functional(model, dtype):
         made[id(layer)] = made.get(id(layer), 0) + 1
     layers = list(inputs)
     for layer in model.layers:
-        entry = _entry_of(layer, dtype)
+        # an attention layer's use_causal_mask in its config is its calls' flag in a model drawn:
+        # Keras takes it as each call's keyword (written in its nodes), its constructor not at all
+        calls = [node["kwargs"] for node in nodes[id(layer)]]
+        carried = ("use_causal_mask",) if calls and all("use_causal_mask" in kw for kw in calls) else ()
+        entry = _entry_of(layer, dtype, carried)
         entry["name"] = layer.name
         entry["inbound_nodes"] = nodes[id(layer)]
         layers.append(entry)
@@ -228,7 +241,13 @@ def _compile_config(model):
     entry = serialize_keras_object(optimizer)
     if entry.get("registered_name") is not None or not isinstance(entry.get("config"), dict):
         _refuse("the optimizer", f"{name} of yours: Keras cannot rebuild it from a file")
-    for key, value in entry["config"].items():
+    config = dict(entry["config"])
+    # glassnet's Nadam warms its momentum up by 0.96^(momentum_decay t) (PyTorch's 0.004 by default);
+    # Keras 3's by 0.96^t and takes no such argument: written at 1.0 only, refused otherwise
+    if name == "Nadam" and config.pop("momentum_decay", 1.0) != 1.0:
+        _refuse("the optimizer", "Nadam's momentum_decay has no Keras counterpart: Keras 3's Nadam computes as "
+                                 "momentum_decay=1.0 (glassnet's default 0.004 is PyTorch's)")
+    for key, value in config.items():
         if isinstance(value, dict):
             _refuse("the optimizer", f"{key}={value!r:.80} (a schedule or an object) is not written in Keras' form")
 
@@ -250,7 +269,7 @@ def _compile_config(model):
         return keras_form(serialize_keras_object(value)) if not isinstance(value, (str, type(None))) else value
     loss = settings.get("loss")
     metrics = settings.get("metrics")
-    return {"optimizer": {"module": "keras.optimizers", "class_name": name, "config": dict(entry["config"]),
+    return {"optimizer": {"module": "keras.optimizers", "class_name": name, "config": config,
                           "registered_name": None},
             "loss": keras_form(plain(loss) if not isinstance(loss, (list, dict)) else
                                [plain(v) for v in loss] if isinstance(loss, list) else {k: plain(v) for k, v in loss.items()}),
