@@ -200,8 +200,11 @@ def test_image_data_format_resolves_data_format_none(keras, kconfig):
     x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
     np.testing.assert_allclose(gn.layers.GlobalAveragePooling2D()(x),
                                np.asarray(keras.layers.GlobalAveragePooling2D()(x)), rtol=1e-6)
-    with pytest.raises(ValueError, match="data_format"):
-        gn.layers.RandomPerspective()          # channels_last only: refused as if given channels_first
+    # the image layers and convolutions take it too (channels_first since this stop's data_format work)
+    for name in ("RandomPerspective", "MaxPooling2D", "Resizing"):
+        args = (4, 4) if name == "Resizing" else ()
+        assert getattr(gn.layers, name)(*args).data_format == getattr(keras.layers, name)(*args).data_format
+    assert gn.layers.Conv2D(2, 3).data_format == keras.layers.Conv2D(2, 3).data_format == "channels_first"
     config.set_image_data_format("channels_last")
     assert gn.layers.GlobalAveragePooling2D().data_format == "channels_last"
 
