@@ -30,8 +30,8 @@ MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in
 # sublayer's in the order it made them), where the group names' order is not it
 _SUBLAYER_ORDERS = (("query_dense", "key_dense", "value_dense", "output_dense"),    # MultiHeadAttention
                     ("forward_layer", "backward_layer"))                          # Bidirectional
-_INSTALL = ('Keras\' HDF5 files (.keras, .weights.h5, .h5) need h5py: pip install "glassnet[keras]" '
-            '(or pip install h5py)')
+_INSTALL = ('reading or writing Keras\' HDF5 files (.keras, .weights.h5, .h5) needs h5py: pip install '
+            '"glassnet[keras]" (or pip install h5py)')
 _RNN = frozenset({"LSTM", "GRU", "SimpleRNN"})
 
 
@@ -175,7 +175,7 @@ def weights_file_arrays(model, h5py, h5, where):
     planned, used = [], set()
     for group, layer, name in layer_groups(model):
         used.add(group)
-        if layer is None or getattr(layer, "is_model", False):
+        if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):
             continue
         current = layer.get_weights()
         found = _group_at(walk, h5, group)
@@ -244,45 +244,67 @@ def _write_vars(h5, path, name, arrays):
         group.create_dataset(str(k), data=np.asarray(array))
 
 
-def layer_groups(model, path=""):
+def layer_groups(model, path="", nested=True):
     """``[(group path, layer or None, name attribute)]`` of ``model``'s Keras layout, in Keras'
-    order: a functional model's Inputs (layer None), then each of ``model.layers`` (a nested model:
-    its group, then its own layers' under ``<its group>/layers``)."""
+    order: a functional model's Inputs (layer None), then each of ``model.layers``; a model nested
+    in it (glassnet lists its layers in the outer model's, ``_nesting`` records it as summary shows
+    it) is one entry, at its first layer's place: its group, then its own layout under
+    ``<its group>/layers``. ``nested=False``: those layers in the outer model's list instead (as
+    glassnet's .keras writer writes a nested Sequential's config: flattened)."""
     from .graph import Model
-    counts, groups = {}, []
+    inputs = list(model._input_names) if isinstance(model, Model) else []
+    nesting = list(getattr(model, "_nesting", ()) or ()) if nested else []
+    return _groups(list(model.layers), nesting, inputs, path, nested)
+
+
+def _groups(layers, nesting, inputs, path, nested=True):
+    from .graph import Model
+    counts, groups, owner, done = {}, [], {}, set()
 
     def group_name(kind):
         k = counts.get(kind, 0)
         counts[kind] = k + 1
         return f"{path}layers/{_snake(kind) if k == 0 else f'{_snake(kind)}_{k}'}"
-    if isinstance(model, Model):
-        groups += [(group_name("InputLayer"), None, name) for name in model._input_names]
-    for layer in model.layers:
-        if getattr(layer, "is_model", False):
+    for record in nesting:
+        for layer in record.layers:
+            owner.setdefault(id(layer), record)
+    groups += [(group_name("InputLayer"), None, name) for name in inputs]
+    for layer in layers:
+        record = owner.get(id(layer))
+        if record is not None:
+            if id(record) in done:
+                continue
+            done.add(id(record))
+            inner = group_name("Functional" if record.kind == "Functional" else "Sequential")
+            groups.append((inner, record, record.name))
+            groups += _groups(record.layers, record.children,
+                              [name for name, _ in record.inputs] if record.kind == "Functional" else [], f"{inner}/", nested)
+        elif getattr(layer, "is_model", False):
             inner = group_name("Functional" if isinstance(layer, Model) else "Sequential")
             groups.append((inner, layer, layer.name))
-            groups += layer_groups(layer, f"{inner}/")
+            groups += layer_groups(layer, f"{inner}/", nested)
         else:
             groups.append((group_name(type(layer).__name__), layer, layer.name))
     return groups
 
 
-def _write_layers(h5, model, path):
+def _write_layers(h5, model, path, nested=True):
     """Each of ``model.layers`` (and a functional model's Inputs) under ``path/layers``."""
-    for group, layer, name in layer_groups(model, path):
-        if layer is None or getattr(layer, "is_model", False):
+    for group, layer, name in layer_groups(model, path, nested):
+        if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):     # an Input, a nested model
             _write_vars(h5, group, name, [])
             continue
         for sub, sub_name, arrays in _sublayers(layer, layer.get_weights()):
             _write_vars(h5, f"{group}/{sub}" if sub else group, sub_name, arrays)
 
 
-def weights_bytes(model):
-    """The bytes of ``model.weights.h5`` for ``model``."""
+def weights_bytes(model, nested=True):
+    """The bytes of Keras' weights file for ``model`` (``nested=False``: a ``.keras`` file's
+    ``model.weights.h5``, whose config has its nested Sequentials flattened)."""
     h5py = h5py_module("save_weights")
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
-        _write_layers(h5, model, "")
+        _write_layers(h5, model, "", nested)
         _write_vars(h5, "", model.name, [])
     return buffer.getvalue()
 

@@ -68,6 +68,12 @@ def _json_attr(obj, key, where):
 def _names(obj, key, where):
     """A list of strings from the attribute ``key`` (Keras writes an array of bytes or str)."""
     value = _attr(obj, key, where, MAX_NAMES * 1024)
+    if value is None and f"{key}0" in obj.attrs:    # Keras 2's chunks of an attribute past 64 KiB
+        chunks, k = [], 0
+        while f"{key}{k}" in obj.attrs and k < 1000 and sum(len(c) for c in chunks) <= MAX_NAMES:
+            chunks.append(np.atleast_1d(_attr(obj, f"{key}{k}", where, MAX_NAMES * 1024)))
+            k += 1
+        value = np.concatenate(chunks)
     if value is None:
         raise ModelFileError(f"{where}: {obj.name} has no {key!r} attribute")
     shape = getattr(value, "shape", None)

@@ -266,7 +266,7 @@ def keras_bytes(model, include_optimizer=True):
     config = json.dumps(spec).encode("utf-8")
     metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}).encode("utf-8")
-    weights = weights_bytes(model)
+    weights = weights_bytes(model, nested=False)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:      # Keras stores its members
         archive.writestr("metadata.json", metadata)
