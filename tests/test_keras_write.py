@@ -102,19 +102,19 @@ def test_optimizer_keras_lacks_is_refused(tmp_path):
 
 
 def test_failure_mid_write_leaves_no_file(tmp_path, monkeypatch):
-    from glassnet import _keras_write
+    from glassnet import _keras_h5
     model = _mlp()
     model.build((None, 4))
     path = tmp_path / "m.keras"
     model.save(path, save_format="keras")
     before = path.read_bytes()
-    original = _keras_write._write_vars
+    original = _keras_h5._write_vars
 
     def failing(h5, where, name, arrays):
         if where.endswith("dense_1"):
             raise OSError("disk full (simulated)")
         return original(h5, where, name, arrays)
-    monkeypatch.setattr(_keras_write, "_write_vars", failing)
+    monkeypatch.setattr(_keras_h5, "_write_vars", failing)
     with pytest.raises(OSError, match="simulated"):
         _built(1).save(path, save_format="keras")
     assert path.read_bytes() == before          # the previous file, whole

@@ -2,7 +2,7 @@
 
 A ``.keras`` file is a zip of three members: ``metadata.json`` (``{"keras_version", "date_saved"}``),
 ``config.json`` (the model's config, as ``to_json`` writes it, with its ``compile_config``) and
-``model.weights.h5`` (HDF5, Keras' ``saving_lib`` layout): under ``layers/``, one group per layer,
+``model.weights.h5`` (HDF5, Keras' ``saving_lib`` layout, read and written by glassnet._keras_h5): under ``layers/``, one group per layer,
 named by Keras' own traversal (``dense``, ``dense_1``, ... in the order of its layer list, whatever the
 layer's name), holding ``vars/0``, ``vars/1``, ... (the layer's own weights, in its ``weights``
 order) and a group per sublayer (``lstm/cell/vars/0``, ``bidirectional/forward_layer/cell/vars/0``,
@@ -24,25 +24,11 @@ import io
 import json
 import zipfile
 
+from ._keras_h5 import h5py_module, weights_by_layer
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
 MEMBERS = {"metadata.json": 2 ** 16, "config.json": MAX_CONFIG_BYTES, "model.weights.h5": None}
-MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in any real model
-# Keras' order of a layer's sublayers' weights (its weights property: its own, then each tracked
-# sublayer's in the order it made them), where the group names' order is not it
-_SUBLAYER_ORDERS = (("query_dense", "key_dense", "value_dense", "output_dense"),    # MultiHeadAttention
-                    ("forward_layer", "backward_layer"))                          # Bidirectional
-_INSTALL = 'reading a Keras .keras file needs h5py: pip install "glassnet[keras]" (or pip install h5py)'
-
-
-def h5py_module():
-    """h5py, imported on first use; ImportError naming the extra to install otherwise."""
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError(f"load_model: {_INSTALL}") from None
-    return h5py
 
 
 def is_keras_archive(archive):
@@ -119,7 +105,7 @@ def load_keras(archive, max_bytes, compile):
     model = model_from_keras(config, "config.json", len(data) // 4, "the file's model.weights.h5 holds")
     try:
         with h5py.File(io.BytesIO(data), "r") as h5:
-            _assign(model, _weights_by_layer(h5py, h5))
+            _assign(model, weights_by_layer(h5py, h5))
     except ModelFileError:
         raise
     except (OSError, KeyError, TypeError, ValueError) as exc:      # h5py's: a damaged file
@@ -129,101 +115,6 @@ def load_keras(archive, max_bytes, compile):
         compile_from_keras(model, _keras_compile_objects(_unshared(config.get("compile_config"))), "compile_config")
     model.initial_epoch = 0
     return model, metadata
-
-
-# -- model.weights.h5 -------------------------------------------------------------------------------
-class _Walk:
-    def __init__(self, h5py):
-        self.h5py, self.left = h5py, MAX_H5_OBJECTS
-
-    def child(self, group, key, path):
-        """``group[key]`` through a hard link only (a soft or external link could reach another file)."""
-        self.left -= 1
-        if self.left < 0:
-            raise ModelFileError(f"model.weights.h5: more than {MAX_H5_OBJECTS} groups and datasets")
-        link = group.get(key, getlink=True)
-        if not isinstance(link, self.h5py.HardLink):
-            raise ModelFileError(f"model.weights.h5: {path}/{key} is a link of kind {type(link).__name__}; Keras writes hard links only")
-        return group[key]
-
-    def children(self, group, path):
-        return {key: self.child(group, key, path) for key in group.keys()}
-
-    def dataset(self, obj, path):
-        if not isinstance(obj, self.h5py.Dataset):
-            raise ModelFileError(f"model.weights.h5: {path} is not a dataset")
-        if obj.is_virtual or obj.external or obj.compression is not None or obj.dtype.kind not in "fiu":
-            raise ModelFileError(f"model.weights.h5: {path}: an external, virtual or compressed dataset, or of dtype "
-                                 f"{obj.dtype}: Keras writes plain numeric arrays")
-        return obj
-
-
-def _weights_by_layer(h5py, h5):
-    """{layer name: [datasets, in Keras' order of that layer's weights]} of every layer with weights."""
-    walk, found = _Walk(h5py), {}
-    top = walk.children(h5, "")
-    if "layers" in top:
-        _layers_group(walk, top["layers"], "layers", found, 0)
-    return found
-
-
-def _layers_group(walk, group, path, found, depth):
-    if depth > 32:
-        raise ModelFileError(f"model.weights.h5: {path}: models nested more than 32 deep")
-    for key, sub in walk.children(group, path).items():
-        where = f"{path}/{key}"
-        if not isinstance(sub, walk.h5py.Group):
-            raise ModelFileError(f"model.weights.h5: {where} is not a layer's group")
-        inner = walk.children(sub, where)
-        if "layers" in inner and isinstance(inner["layers"], walk.h5py.Group):     # a nested model
-            if _ordered(walk, sub, where, skip=("layers",)):
-                raise ModelFileError(f"model.weights.h5: {where}: a nested model holding weights of its own")
-            _layers_group(walk, inner["layers"], f"{where}/layers", found, depth + 1)
-            continue
-        arrays = _ordered(walk, sub, where)
-        if not arrays:
-            continue
-        name = inner["vars"].attrs.get("name") if "vars" in inner else None
-        name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
-        if not isinstance(name, str):
-            raise ModelFileError(f"model.weights.h5: {where}/vars has no 'name' attribute naming its layer")
-        if name in found:
-            raise ModelFileError(f"model.weights.h5: two layers named {name!r}")
-        found[name] = arrays
-
-
-def _ordered(walk, group, path, skip=(), depth=0):
-    """The datasets under a layer's ``group``, in Keras' order of its weights: ``vars/0..n-1``, then
-    each sublayer's; sublayers in an order known (``_SUBLAYER_ORDERS``), else one at most."""
-    if depth > 16:
-        raise ModelFileError(f"model.weights.h5: {path}: sublayers nested more than 16 deep")
-    inner = walk.children(group, path)
-    arrays = []
-    if "vars" in inner:
-        own = walk.children(inner["vars"], f"{path}/vars")
-        if set(own) != {str(i) for i in range(len(own))}:
-            raise ModelFileError(f"model.weights.h5: {path}/vars holds {sorted(own)[:10]}, not 0, 1, ...")
-        arrays = [walk.dataset(own[str(i)], f"{path}/vars/{i}") for i in range(len(own))]
-    subs = {}
-    for key, sub in inner.items():
-        if key in ("vars", *skip):
-            continue
-        if not isinstance(sub, walk.h5py.Group):
-            raise ModelFileError(f"model.weights.h5: {path}/{key} is not a sublayer's group")
-        found = _ordered(walk, sub, f"{path}/{key}", depth=depth + 1)
-        if found:
-            subs[key] = found
-    if len(subs) > 1:
-        order = next((o for o in _SUBLAYER_ORDERS if set(subs) <= set(o)), None)
-        if order is None:
-            raise ModelFileError(f"model.weights.h5: {path}: sublayers {sorted(subs)} with weights, in an order "
-                                 f"glassnet does not know Keras' weights by")
-        keys = [key for key in order if key in subs]
-    else:
-        keys = list(subs)
-    for key in keys:
-        arrays.extend(subs[key])
-    return arrays
 
 
 def _assign(model, found):

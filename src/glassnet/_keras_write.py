@@ -26,10 +26,11 @@ onto the target): a failure at any point leaves the previous file, or none.
 import datetime
 import io
 import json
-import re
 import zipfile
 
 import numpy as np
+
+from ._keras_h5 import weights_bytes
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
 # glassnet's layers that Keras 3.15 has no class of the name for
@@ -55,14 +56,6 @@ _KERAS_TAKES = {"alpha": frozenset({"ELU"})}
 # their configs leave it out, as Keras' own get_config does (they hold no weights)
 _NO_TRAINABLE = frozenset({"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"})
 _OWN_INPUT_DIM = frozenset({"Embedding", "ReversibleEmbedding"})      # a vocabulary's size, not a shape
-_RNN = frozenset({"LSTM", "GRU", "SimpleRNN"})
-
-
-def _snake(name):
-    """Keras' ``naming.to_snake_case``: ``MaxPooling2D`` -> ``max_pooling2d``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _policy(dtype):
@@ -278,75 +271,6 @@ def _compile_config(model):
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
-# -- model.weights.h5 ---------------------------------------------------------------------------
-def _sublayers(layer, weights):
-    """[(group path under the layer's, name attribute, weights)] of Keras' layout of ``layer``."""
-    kind = type(layer).__name__
-    if kind in _RNN:
-        return [("", layer.name, []), ("cell", f"{_snake(kind)}_cell", weights)]
-    if kind == "Bidirectional":
-        inner = type(layer.forward_layer).__name__ if hasattr(layer, "forward_layer") else layer.layer.__class__.__name__
-        half = len(weights) // 2
-        parts = [("", layer.name, [])]
-        for side, own in (("forward_layer", weights[:half]), ("backward_layer", weights[half:])):
-            if inner in _RNN:
-                parts += [(side, f"{side.split('_')[0]}_{_snake(inner)}", []),
-                          (f"{side}/cell", f"{_snake(inner)}_cell", own)]
-            else:
-                parts.append((side, side, own))
-        return parts
-    if kind == "MultiHeadAttention":
-        per = len(weights) // 4
-        return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
-            (group, short, weights[k * per:(k + 1) * per])
-            for k, (group, short) in enumerate((("query_dense", "query"), ("key_dense", "key"),
-                                                ("value_dense", "value"), ("output_dense", "attention_output")))]
-    if kind == "TimeDistributed":
-        return [("", layer.name, []), ("layer", layer.layer.name, weights)]
-    return [("", layer.name, weights)]
-
-
-def _write_vars(h5, path, name, arrays):
-    group = h5.require_group(f"{path}/vars" if path else "vars")
-    group.attrs["name"] = name
-    for k, array in enumerate(arrays):
-        group.create_dataset(str(k), data=np.asarray(array))
-
-
-def _write_layers(h5, model, path):
-    """Each of ``model.layers`` (and a functional model's Inputs) under ``path/layers``."""
-    from .graph import Model
-    counts = {}
-
-    def group_name(kind):
-        k = counts.get(kind, 0)
-        counts[kind] = k + 1
-        return _snake(kind) if k == 0 else f"{_snake(kind)}_{k}"
-    if isinstance(model, Model):
-        for name in model._input_names:
-            _write_vars(h5, f"{path}layers/{group_name('InputLayer')}", name, [])
-    for layer in model.layers:
-        if getattr(layer, "is_model", False):
-            inner = f"{path}layers/{group_name('Functional' if isinstance(layer, Model) else 'Sequential')}"
-            _write_vars(h5, inner, layer.name, [])
-            _write_layers(h5, layer, f"{inner}/")
-            continue
-        base = f"{path}layers/{group_name(type(layer).__name__)}"
-        for sub, name, arrays in _sublayers(layer, layer.get_weights()):
-            _write_vars(h5, f"{base}/{sub}" if sub else base, name, arrays)
-
-
-def weights_bytes(model):
-    """The bytes of ``model.weights.h5`` for ``model``."""
-    from ._keras_file import h5py_module
-    h5py = h5py_module()
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as h5:
-        _write_layers(h5, model, "")
-        _write_vars(h5, "", model.name, [])
-    return buffer.getvalue()
-
-
 def keras_bytes(model, include_optimizer=True):
     """The bytes of the ``.keras`` file of ``model``: every refusal comes before anything is made."""
     if not model.built:
@@ -361,7 +285,7 @@ def keras_bytes(model, include_optimizer=True):
     config = json.dumps(spec).encode("utf-8")
     metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}).encode("utf-8")
-    weights = weights_bytes(model)
+    weights = weights_bytes(model, nested=False)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:      # Keras stores its members
         archive.writestr("metadata.json", metadata)

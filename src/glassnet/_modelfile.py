@@ -33,8 +33,9 @@ MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")
 # the members of Keras 3's .keras zip, named in the error when such a file is given to load_model
 KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5", "model.weights.npz"}
 KERAS_FILES = ("glassnet reads its own model files and Keras 3's .keras files (keras_model.save('model.keras')), "
-               "not Keras' legacy .h5 files; save the model as .keras, or draw it in glassnet and copy Keras' weights "
-               "over with model.set_weights(keras_model.get_weights())")
+               "Keras' legacy .h5 model files with load_model, Keras' .weights.h5 files with model.load_weights "
+               "(h5py needed: pip install \"glassnet[keras]\"); or copy Keras' weights over with "
+               "model.set_weights(keras_model.get_weights())")
 
 
 def check_members(infos, max_bytes, file_size):

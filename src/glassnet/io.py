@@ -376,7 +376,12 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
     def keras(archive):         # a Keras 3 .keras file (glassnet._keras_file)
         from ._keras_file import load_keras
         return load_keras(archive, max_bytes, compile)
-    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile), keras)
+
+    def hdf5(data):             # a legacy Keras .h5 model file (glassnet._keras_legacy)
+        from ._keras_legacy import load_legacy
+        return load_legacy(data, compile)
+    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile), keras,
+                      hdf5)
 
 
 def _read_for_info(path, max_bytes=MAX_BYTES):
@@ -390,7 +395,7 @@ def _read_for_info(path, max_bytes=MAX_BYTES):
     return _open_file(path, max_bytes, "load_model", read)
 
 
-def _open_file(path, max_bytes, caller, read, keras=None):
+def _open_file(path, max_bytes, caller, read, keras=None, hdf5=None):
     """``read(npz, infos, meta)`` on the glassnet file at ``path``, after the checks every such file
     passes (a regular file, within ``max_bytes``, a zip of stored members whose sizes fit the file,
     a JSON object of bounded size: ``meta``), its errors as ModelFileErrors naming ``caller``."""
@@ -408,7 +413,7 @@ def _open_file(path, max_bytes, caller, read, keras=None):
         raise ModelFileError(f"{caller}({path!r}): not a regular file")
     with os.fdopen(fd, "rb") as f:
         try:
-            return _open_archive(f, max_bytes, read, keras)
+            return _open_archive(f, max_bytes, read, keras, hdf5)
         except ImportError:         # h5py missing, for a .keras file: its message says what to install
             raise
         except ModelFileError as exc:
@@ -421,11 +426,21 @@ def _open_file(path, max_bytes, caller, read, keras=None):
                                  f"({type(exc).__name__}: {detail})") from exc
 
 
-def _open_archive(f, max_bytes, read, keras=None):
+def _open_archive(f, max_bytes, read, keras=None, hdf5=None):
     file_size = os.fstat(f.fileno()).st_size
     if file_size > max_bytes:
         raise ModelFileError(f"the file is larger than max_bytes={max_bytes}")
     magic = f.read(8)
+    if magic == b"\x89HDF\r\n\x1a\n" and hdf5 is not None:     # Keras' .weights.h5 or legacy .h5 (glassnet._keras_h5)
+        data = magic + f.read(file_size)        # (read whole, within max_bytes: h5py walks it in memory)
+        if len(data) != file_size:
+            raise ModelFileError(f"the file changed size while read ({file_size} bytes, then {len(data)})")
+        try:
+            return hdf5(data)
+        except (ModelFileError, ImportError, WeightsMismatch):
+            raise
+        except Exception as exc:    # h5py's errors on a damaged file, a layer's own checks
+            raise ModelFileError(f"not a readable Keras HDF5 file ({type(exc).__name__}: {str(exc)[:300]})") from exc
     if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):   # checked first: np.load would try pickle next
         # Keras' legacy .h5 and its .weights.h5 files are HDF5: say so to whoever ports a Keras program
         hint = f"; an HDF5 file (Keras' .h5 or .weights.h5?): {KERAS_FILES}" if magic == b"\x89HDF\r\n\x1a\n" else ""
@@ -518,7 +533,9 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
     ``set_weights``); the file's compile settings and optimizer state are not used. The file is
     read as ``load_model`` reads it, trusting nothing in it. A weights-only file (what
     ``save_weights`` writes for a model whose config a file cannot store, ``glassnet._weightsfile``)
-    has its list of weights and their shapes compared with the model's before any is read.
+    has its list of weights and their shapes compared with the model's before any is read. Keras'
+    HDF5 weights (``keras_model.save_weights("x.weights.h5")``; a legacy ``.h5`` model or weights
+    file of Keras 2) are read as Keras' ``load_weights`` reads them (glassnet._keras_h5; needs h5py).
 
     The model must be built: building it for a shape the file names would let a small file make
     this model allocate what the file's own model never holds (a 1 KB file naming 20 million
@@ -545,7 +562,14 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
         if order is not None:
             weights = [weights[i] for i in order]
         return weights, f"; the file's model has the layers {[layer.name for layer in source.layers]}"
-    weights, hint = _open_file(path, max_bytes, "load_weights", read)
+    def hdf5(data):     # Keras' .weights.h5 (or a legacy .h5): each layer's, checked, read, then set
+        from ._keras_h5 import read_weights_h5
+        return read_weights_h5(model, data), None
+    weights, hint = _open_file(path, max_bytes, "load_weights", read, hdf5=hdf5)
+    if hint is None:
+        for layer, arrays in weights:
+            layer.set_weights(arrays)
+        return
     _assign_weights(items, weights, caller, hint)
 
 
@@ -562,8 +586,10 @@ def save_weights(model, path, epoch=None):
     ``load_model`` refuses, saying so. Neither holds a ``TextVectorization``'s vocabulary in a
     weights-only file: adapt the layer again (or give it ``vocabulary=``) before ``load_weights``.
     ``epoch``: completed epochs, recorded as ``save_model`` records it (``ModelCheckpoint``).
-    ``path`` is used exactly as given, as ``save_model``'s: any name, no suffix required or appended
-    (Keras' requires ``.weights.h5``).
+    ``path`` is used exactly as given, as ``save_model``'s: any name, no suffix required or appended.
+    A name ending in ``.weights.h5`` gets Keras 3's weights file instead (``keras_model.save_weights``'
+    HDF5 layout, glassnet._keras_h5; needs h5py), which ``keras_model.load_weights`` and this
+    ``load_weights`` read; ``epoch`` is not recorded there.
 
     >>> model.save_weights("w.npz")           # doctest: +SKIP
     >>> same_code_model.load_weights("w.npz")  # doctest: +SKIP
@@ -576,6 +602,10 @@ def save_weights(model, path, epoch=None):
                          f"train_step steps sub-models); save each sub-model's (gan.generator.save_weights(...))")
     path = _fspath(path)
     _check_epoch(epoch)
+    if path.endswith(".weights.h5"):     # Keras 3's format, for keras_model.load_weights (glassnet._keras_h5)
+        from ._keras_h5 import save_weights_h5
+        save_weights_h5(model, path)
+        return
     # not a question of the config: a vocabulary re-adapted to ids of another width, which the
     # weights no longer fit; refused as save_model refuses it
     check_text_widths(model, "save_weights")

@@ -1,0 +1,332 @@
+"""Keras 3's HDF5 weights layout (``saving_lib``'s ``model.weights.h5``, and the ``.weights.h5``
+files of ``keras_model.save_weights``): read, written, and walked safely. The ``.keras`` reader
+(glassnet._keras_file) and writer (glassnet._keras_write) and ``load_weights``/``save_weights`` of
+a ``.weights.h5`` file all go through here.
+
+The layout: under ``layers/``, one group per entry of ``model.layers`` (a functional model's
+InputLayers too), named by Keras' own traversal: the class's snake-case name, then ``_1``, ``_2``,
+... for that class's later layers (``dense``, ``dense_1``, whatever the layers' names), holding
+``vars/0``, ``vars/1``, ... (the layer's own weights, in its ``weights`` order) and a group per
+sublayer (``lstm/cell/vars/0``, ``bidirectional/forward_layer/cell/vars/0``,
+``multi_head_attention/query_dense/vars/0``; a nested model's ``layers/``); each ``vars`` group
+names its layer in its ``name`` attribute. The top ``vars`` group is the model's own (empty), and a
+compiled model's file has an ``optimizer/`` group (its slots), which glassnet neither reads nor
+writes.
+
+Reading trusts nothing: every link is followed only if it is a hard link (a soft or external link
+could reach another file), a dataset must be a plain numeric array (not external, virtual or
+compressed: Keras writes none), a walk visits at most ``MAX_H5_OBJECTS`` groups and datasets, and
+each dataset's shape is compared with the glassnet weight's before any data is read.
+"""
+import io
+import re
+
+import numpy as np
+
+from .errors import ModelFileError
+
+MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in any real model
+# Keras' order of a layer's sublayers' weights (its weights property: its own, then each tracked
+# sublayer's in the order it made them), where the group names' order is not it
+_SUBLAYER_ORDERS = (("query_dense", "key_dense", "value_dense", "output_dense"),    # MultiHeadAttention
+                    ("forward_layer", "backward_layer"))                          # Bidirectional
+_INSTALL = ('reading or writing Keras\' HDF5 files (.keras, .weights.h5, .h5) needs h5py: pip install '
+            '"glassnet[keras]" (or pip install h5py)')
+_RNN = frozenset({"LSTM", "GRU", "SimpleRNN"})
+
+
+def h5py_module(caller="load_model"):
+    """h5py, imported on first use; ImportError naming the extra to install otherwise."""
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(f"{caller}: {_INSTALL}") from None
+    return h5py
+
+
+def _snake(name):
+    """Keras' ``naming.to_snake_case``: ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+# -- reading --------------------------------------------------------------------------------
+class _Walk:
+    """Hard-link-only steps through an h5 file, counted; errors say ``where`` (the file's name)."""
+
+    def __init__(self, h5py, where="model.weights.h5"):
+        self.h5py, self.left, self.where = h5py, MAX_H5_OBJECTS, where
+
+    def child(self, group, key, path):
+        """``group[key]`` through a hard link only (a soft or external link could reach another file)."""
+        self.left -= 1
+        if self.left < 0:
+            raise ModelFileError(f"{self.where}: more than {MAX_H5_OBJECTS} groups and datasets")
+        link = group.get(key, getlink=True)
+        if not isinstance(link, self.h5py.HardLink):
+            raise ModelFileError(f"{self.where}: {path}/{key} is a link of kind {type(link).__name__}; Keras writes hard links only")
+        return group[key]
+
+    def children(self, group, path):
+        return {key: self.child(group, key, path) for key in group.keys()}
+
+    def dataset(self, obj, path):
+        if not isinstance(obj, self.h5py.Dataset):
+            raise ModelFileError(f"{self.where}: {path} is not a dataset")
+        if obj.is_virtual or obj.external or obj.compression is not None or obj.dtype.kind not in "fiu":
+            raise ModelFileError(f"{self.where}: {path}: an external, virtual or compressed dataset, or of dtype "
+                                 f"{obj.dtype}: Keras writes plain numeric arrays")
+        return obj
+
+
+def weights_by_layer(h5py, h5):
+    """{layer name: [datasets, in Keras' order of that layer's weights]} of every layer with weights
+    (a ``.keras`` file's, whose layers are those of its own config: matched by name)."""
+    walk, found = _Walk(h5py), {}
+    top = walk.children(h5, "")
+    if "layers" in top:
+        _layers_group(walk, top["layers"], "layers", found, 0)
+    return found
+
+
+def _layers_group(walk, group, path, found, depth):
+    if depth > 32:
+        raise ModelFileError(f"{walk.where}: {path}: models nested more than 32 deep")
+    for key, sub in walk.children(group, path).items():
+        where = f"{path}/{key}"
+        if not isinstance(sub, walk.h5py.Group):
+            raise ModelFileError(f"{walk.where}: {where} is not a layer's group")
+        inner = walk.children(sub, where)
+        if "layers" in inner and isinstance(inner["layers"], walk.h5py.Group):     # a nested model
+            if _ordered(walk, sub, where, skip=("layers",)):
+                raise ModelFileError(f"{walk.where}: {where}: a nested model holding weights of its own")
+            _layers_group(walk, inner["layers"], f"{where}/layers", found, depth + 1)
+            continue
+        arrays = _ordered(walk, sub, where)
+        if not arrays:
+            continue
+        name = inner["vars"].attrs.get("name") if "vars" in inner else None
+        name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        if not isinstance(name, str):
+            raise ModelFileError(f"{walk.where}: {where}/vars has no 'name' attribute naming its layer")
+        if name in found:
+            raise ModelFileError(f"{walk.where}: two layers named {name!r}")
+        found[name] = arrays
+
+
+def _ordered(walk, group, path, skip=(), depth=0):
+    """The datasets under a layer's ``group``, in Keras' order of its weights: ``vars/0..n-1``, then
+    each sublayer's; sublayers in an order known (``_SUBLAYER_ORDERS``), else one at most."""
+    if depth > 16:
+        raise ModelFileError(f"{walk.where}: {path}: sublayers nested more than 16 deep")
+    inner = walk.children(group, path)
+    arrays = []
+    if "vars" in inner:
+        own = walk.children(inner["vars"], f"{path}/vars")
+        if set(own) != {str(i) for i in range(len(own))}:
+            raise ModelFileError(f"{walk.where}: {path}/vars holds {sorted(own)[:10]}, not 0, 1, ...")
+        arrays = [walk.dataset(own[str(i)], f"{path}/vars/{i}") for i in range(len(own))]
+    subs = {}
+    for key, sub in inner.items():
+        if key in ("vars", *skip):
+            continue
+        if not isinstance(sub, walk.h5py.Group):
+            raise ModelFileError(f"{walk.where}: {path}/{key} is not a sublayer's group")
+        found = _ordered(walk, sub, f"{path}/{key}", depth=depth + 1)
+        if found:
+            subs[key] = found
+    if len(subs) > 1:
+        order = next((o for o in _SUBLAYER_ORDERS if set(subs) <= set(o)), None)
+        if order is None:
+            raise ModelFileError(f"{walk.where}: {path}: sublayers {sorted(subs)} with weights, in an order "
+                                 f"glassnet does not know Keras' weights by")
+        keys = [key for key in order if key in subs]
+    else:
+        keys = list(subs)
+    for key in keys:
+        arrays.extend(subs[key])
+    return arrays
+
+
+def _group_at(walk, h5, path):
+    """The group at ``path`` ("layers/dense/..."), step by step through hard links; None if absent."""
+    group, where = h5, ""
+    for key in path.split("/"):
+        if not isinstance(group, walk.h5py.Group) or key not in group:
+            return None
+        group, where = walk.child(group, key, where), f"{where}/{key}".lstrip("/")
+    return group if isinstance(group, walk.h5py.Group) else None
+
+
+def weights_file_arrays(model, h5py, h5, where):
+    """``[(layer, arrays)]`` of the ``.weights.h5`` file ``h5`` for ``model``, as Keras' ``load_weights``
+    matches them: each layer's group found by its place in ``model``'s layout (``layer_groups``:
+    class and order, not the layer's name), its datasets in Keras' order, every count and shape
+    compared with ``model``'s before any is read; then no layer group with weights may be left."""
+    walk = _Walk(h5py, where)
+    top = walk.children(h5, "")
+    unknown = sorted(set(top) - {"layers", "vars", "optimizer"})
+    if unknown or not isinstance(top.get("layers"), h5py.Group):
+        raise ModelFileError(f"{where}: not Keras 3's .weights.h5 layout (a 'layers' group, 'vars', 'optimizer'; "
+                             f"found {sorted(top)[:10]})")
+    if "vars" in top and _ordered(walk, top["vars"], "vars"):
+        raise ModelFileError(f"{where}: the model's own vars hold weights; Keras' models hold none of their own")
+    planned, used = [], set()
+    for group, layer, name in layer_groups(model):
+        used.add(group)
+        if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):
+            continue
+        current = layer.get_weights()
+        found = _group_at(walk, h5, group)
+        arrays = _ordered(walk, found, group) if found is not None else []
+        if len(arrays) != len(current):
+            raise ModelFileError(f"{where}: layer {name!r} ({group}) has {len(current)} weights in glassnet, the file "
+                                 f"{len(arrays)} there")
+        for k, (target, dataset) in enumerate(zip(current, arrays)):
+            if tuple(dataset.shape) != target.shape:
+                raise ModelFileError(f"{where}: layer {name!r} weight {k} ({dataset.name}): expected shape "
+                                     f"{target.shape}, the file has {tuple(dataset.shape)}")
+        planned.append((layer, current, arrays))
+    _left_over(walk, top["layers"], "layers", used)
+    return [(layer, [dataset[()].astype(target.dtype, copy=False) for target, dataset in zip(current, arrays)])
+            for layer, current, arrays in planned if arrays]
+
+
+def _left_over(walk, group, path, used, depth=0):
+    """Refuse a layer group with weights that ``model``'s layout has no place for."""
+    if depth > 32:
+        raise ModelFileError(f"{walk.where}: {path}: models nested more than 32 deep")
+    for key, sub in walk.children(group, path).items():
+        where = f"{path}/{key}"
+        if not isinstance(sub, walk.h5py.Group):
+            raise ModelFileError(f"{walk.where}: {where} is not a layer's group")
+        inner = walk.children(sub, where)
+        if isinstance(inner.get("layers"), walk.h5py.Group):        # a nested model's group
+            _left_over(walk, inner["layers"], f"{where}/layers", used, depth + 1)
+        elif where not in used and _ordered(walk, sub, where):
+            raise ModelFileError(f"{walk.where}: {where} holds weights of a layer this model does not have (its "
+                                 f"layers, in Keras' order: {[g for g in sorted(used)][:20]})")
+
+
+# -- writing --------------------------------------------------------------------------------
+def _sublayers(layer, weights):
+    """[(group path under the layer's, name attribute, weights)] of Keras' layout of ``layer``."""
+    kind = type(layer).__name__
+    if kind in _RNN:
+        return [("", layer.name, []), ("cell", f"{_snake(kind)}_cell", weights)]
+    if kind == "Bidirectional":
+        inner = type(layer.forward_layer).__name__ if hasattr(layer, "forward_layer") else layer.layer.__class__.__name__
+        half = len(weights) // 2
+        parts = [("", layer.name, [])]
+        for side, own in (("forward_layer", weights[:half]), ("backward_layer", weights[half:])):
+            if inner in _RNN:
+                parts += [(side, f"{side.split('_')[0]}_{_snake(inner)}", []),
+                          (f"{side}/cell", f"{_snake(inner)}_cell", own)]
+            else:
+                parts.append((side, side, own))
+        return parts
+    if kind == "MultiHeadAttention":
+        per = len(weights) // 4
+        return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
+            (group, short, weights[k * per:(k + 1) * per])
+            for k, (group, short) in enumerate((("query_dense", "query"), ("key_dense", "key"),
+                                                ("value_dense", "value"), ("output_dense", "attention_output")))]
+    if kind == "TimeDistributed":
+        return [("", layer.name, []), ("layer", layer.layer.name, weights)]
+    return [("", layer.name, weights)]
+
+
+def _write_vars(h5, path, name, arrays):
+    group = h5.require_group(f"{path}/vars" if path else "vars")
+    group.attrs["name"] = name
+    for k, array in enumerate(arrays):
+        group.create_dataset(str(k), data=np.asarray(array))
+
+
+def layer_groups(model, path="", nested=True):
+    """``[(group path, layer or None, name attribute)]`` of ``model``'s Keras layout, in Keras'
+    order: a functional model's Inputs (layer None), then each of ``model.layers``; a model nested
+    in it (glassnet lists its layers in the outer model's, ``_nesting`` records it as summary shows
+    it) is one entry, at its first layer's place: its group, then its own layout under
+    ``<its group>/layers``. ``nested=False``: those layers in the outer model's list instead (as
+    glassnet's .keras writer writes a nested Sequential's config: flattened)."""
+    from .graph import Model
+    inputs = list(model._input_names) if isinstance(model, Model) else []
+    nesting = list(getattr(model, "_nesting", ()) or ()) if nested else []
+    return _groups(list(model.layers), nesting, inputs, path, nested)
+
+
+def _groups(layers, nesting, inputs, path, nested=True):
+    from .graph import Model
+    counts, groups, owner, done = {}, [], {}, set()
+
+    def group_name(kind):
+        k = counts.get(kind, 0)
+        counts[kind] = k + 1
+        return f"{path}layers/{_snake(kind) if k == 0 else f'{_snake(kind)}_{k}'}"
+    for record in nesting:
+        for layer in record.layers:
+            owner.setdefault(id(layer), record)
+    groups += [(group_name("InputLayer"), None, name) for name in inputs]
+    for layer in layers:
+        record = owner.get(id(layer))
+        if record is not None:
+            if id(record) in done:
+                continue
+            done.add(id(record))
+            inner = group_name("Functional" if record.kind == "Functional" else "Sequential")
+            groups.append((inner, record, record.name))
+            groups += _groups(record.layers, record.children,
+                              [name for name, _ in record.inputs] if record.kind == "Functional" else [], f"{inner}/", nested)
+        elif getattr(layer, "is_model", False):
+            inner = group_name("Functional" if isinstance(layer, Model) else "Sequential")
+            groups.append((inner, layer, layer.name))
+            groups += layer_groups(layer, f"{inner}/", nested)
+        else:
+            groups.append((group_name(type(layer).__name__), layer, layer.name))
+    return groups
+
+
+def _write_layers(h5, model, path, nested=True):
+    """Each of ``model.layers`` (and a functional model's Inputs) under ``path/layers``."""
+    for group, layer, name in layer_groups(model, path, nested):
+        if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):     # an Input, a nested model
+            _write_vars(h5, group, name, [])
+            continue
+        for sub, sub_name, arrays in _sublayers(layer, layer.get_weights()):
+            _write_vars(h5, f"{group}/{sub}" if sub else group, sub_name, arrays)
+
+
+def weights_bytes(model, nested=True):
+    """The bytes of Keras' weights file for ``model`` (``nested=False``: a ``.keras`` file's
+    ``model.weights.h5``, whose config has its nested Sequentials flattened)."""
+    h5py = h5py_module("save_weights")
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        _write_layers(h5, model, "", nested)
+        _write_vars(h5, "", model.name, [])
+    return buffer.getvalue()
+
+
+
+
+def read_weights_h5(model, data):
+    """``[(layer, arrays)]`` of the Keras HDF5 weights file ``data`` (its bytes) for the built
+    ``model``: Keras 3's ``.weights.h5`` layout, or a legacy ``.h5`` (glassnet._keras_legacy); every
+    array read, none set yet."""
+    h5py = h5py_module("load_weights")
+    with h5py.File(io.BytesIO(data), "r") as h5:
+        if "model_weights" in h5 or "layer_names" in h5.attrs:
+            from ._keras_legacy import legacy_weights
+            return legacy_weights(model, h5py, h5, "the legacy .h5 file")
+        return weights_file_arrays(model, h5py, h5, "the .weights.h5 file")
+
+
+def save_weights_h5(model, path):
+    """Write ``model``'s weights to ``path`` in Keras 3's ``.weights.h5`` layout, atomically."""
+    from ._atomic import write_atomically
+    if not model.built:
+        raise ValueError(f"save_weights({path!r}): the model is not built: fit, build or call it first")
+    data = weights_bytes(model)
+    write_atomically(path, lambda f: f.write(data))
