@@ -408,7 +408,42 @@ def test_get_file_extracts_tar_and_zip(server, tmp_path):
     assert folder == os.path.join(cache, "datasets", "packdir")
     assert os.path.exists(os.path.join(cache, "datasets", "packdir_archive"))
     assert sorted(os.listdir(os.path.join(cache, "datasets"))) == [
+        ".pack.tar.gz.extracted", ".pack_extracted.extracted", ".packdir.extracted",     # glassnet's markers
         "pack.tar.gz", "pack.tar.gz_archive", "pack.zip", "pack_extracted", "packdir", "packdir_archive"]
+
+
+def test_get_file_completes_a_half_extracted_folder_and_keeps_files_of_yours(server, tmp_path):
+    # a folder left half extracted (an interrupted Keras) has no marker: extracted again, into it
+    root, url, hits = server
+    _tar(str(root / "pack.tar.gz"), {"pack/a.txt": b"A", "pack/sub/b.txt": b"B"})
+    cache = tmp_path / "cache"
+    folder = cache / "datasets" / "pack"
+    (folder / "pack").mkdir(parents=True)
+    (folder / "pack" / "a.txt").write_bytes(b"half")
+    (folder / "mine.txt").write_bytes(b"mine")
+    got = gn.utils.get_file("pack", url + "pack.tar.gz", untar=True, cache_dir=str(cache))
+    assert got == str(folder)
+    assert (folder / "pack" / "a.txt").read_bytes() == b"A" and (folder / "pack" / "sub" / "b.txt").read_bytes() == b"B"
+    assert (folder / "mine.txt").read_bytes() == b"mine"            # never deleted: Keras extracts into it too
+    assert (cache / "datasets" / ".pack.extracted").exists()
+    # glassnet's own extraction, from a new archive, replaces the folder whole
+    _tar(str(root / "pack.tar.gz"), {"pack/c.txt": b"C"})
+    gn.utils.get_file("pack", url + "pack.tar.gz", untar=True, cache_dir=str(cache), force_download=True)
+    assert sorted(os.listdir(folder)) == ["pack"] and os.listdir(folder / "pack") == ["c.txt"]
+
+
+def test_extracting_into_a_folder_refuses_its_links_to_outside(tmp_path):
+    from glassnet import _archives
+    archive = str(tmp_path / "p.tar")
+    _tar(archive, {"sub/x.txt": b"x"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    os.symlink(outside, folder / "sub")                 # made by someone else, not by an archive
+    with pytest.raises(ValueError, match=r"member 'sub' would be written outside .* through a link already there"):
+        _archives.extract_archive(archive, str(folder), merge=True)
+    assert os.listdir(outside) == []
 
 
 def _evil_tar(path, kind):

@@ -108,11 +108,13 @@ def _check_room(total, base, archive):
                          f"the {free} bytes free on the disk of the extraction folder")
 
 
-def extract_archive(file_path, path, archive_format="auto"):
+def extract_archive(file_path, path, archive_format="auto", merge=False):
     """Extract the tar or zip archive ``file_path`` into the folder ``path``; False when no format matched.
 
     ``archive_format``: "auto" (tar then zip), "tar" (tar, tar.gz, tar.bz2, tar.xz), "zip", a list of
     those, or None (nothing matches). An unsafe member raises ValueError and nothing is extracted.
+    A folder already at ``path`` is replaced whole, or with ``merge`` extracted into: the members
+    overwrite their namesakes and every other file there stays.
     """
     import tarfile
     import tempfile
@@ -146,7 +148,19 @@ def extract_archive(file_path, path, archive_format="auto"):
                 else:
                     _check_zip(archive, base, file_path)
                     archive.extractall(work)
-            if os.path.isdir(path):
+            if merge and os.path.isdir(path) and not os.path.islink(path):
+                # the checked members, links kept as links (they point inside, checked above); none
+                # may be written through a link the folder already holds to somewhere outside it
+                home = os.path.realpath(path)
+                for folder, dirs, files in os.walk(work):
+                    for name in dirs + files:
+                        rel = os.path.relpath(os.path.join(folder, name), work)
+                        if not _inside(home, rel):
+                            raise ValueError(f"extract: refusing archive {file_path}: member {rel!r} would be "
+                                             f"written outside {path} through a link already there")
+                shutil.copytree(work, path, symlinks=True, dirs_exist_ok=True)
+                return True
+            if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
             elif os.path.lexists(path):
                 os.remove(path)

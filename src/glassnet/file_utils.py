@@ -177,10 +177,21 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
         _download(origin, target, file_hash, hash_algorithm)
     if extraction_dir is None:
         return target
-    if download or not os.path.isdir(extraction_dir):
+    # a marker beside the folder says glassnet extracted it whole: a folder without one (half
+    # extracted by an interrupted Keras, or made by someone else) is extracted again, into it
+    marker = os.path.join(os.path.dirname(extraction_dir), f".{os.path.basename(extraction_dir)}.extracted")
+    if download or not os.path.isdir(extraction_dir) or not os.path.exists(marker):
         from ._archives import extract_archive
         archive_format = "tar" if untar else archive_format
-        if not extract_archive(target, extraction_dir, archive_format):
+        ours = os.path.exists(marker)
+        if ours:
+            os.remove(marker)       # a new archive: the folder is not its extraction until done
+        # a folder of glassnet's own is replaced whole; any other is extracted into, as Keras does,
+        # so files of yours beside the archive's members are never deleted
+        if extract_archive(target, extraction_dir, archive_format, merge=not ours):
+            with open(marker, "w") as f:
+                f.write(os.path.basename(target) + "\n")
+        else:
             import warnings
             warnings.warn(f"get_file: could not extract {target}: not a {archive_format} archive", stacklevel=2)
     return extraction_dir
