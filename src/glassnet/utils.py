@@ -64,6 +64,27 @@ def __getattr__(name):
 __all__.extend(["model_to_dot", "plot_model", "FeatureSpace", "Config", "bounding_boxes", *_LOGGING, *_IMAGE_UTILS])     # (by __getattr__, on first use)
 
 
+def _dotted_bounding_boxes():
+    """``glassnet.utils.bounding_boxes`` in ``sys.modules``, so that a ported ``from
+    keras.utils.bounding_boxes import compute_iou`` works with ``glassnet`` for ``keras`` (this module
+    is not a package, so the import system looks no further). A stand-in that reads each name from
+    glassnet.bounding_boxes on first use: ``import glassnet`` still imports that module only then."""
+    import sys
+    import types
+
+    module = types.ModuleType("glassnet.utils.bounding_boxes", "Keras' keras.utils.bounding_boxes: "
+                              "glassnet.bounding_boxes, read on first use.")
+
+    def __getattr__(name):
+        from . import bounding_boxes
+        return getattr(bounding_boxes, name)
+    module.__getattr__ = __getattr__
+    sys.modules[module.__name__] = module
+
+
+_dotted_bounding_boxes()
+
+
 def to_categorical(y, num_classes=None, dtype="float32"):
     """One-hot encode integer class labels (Keras' name).
 
