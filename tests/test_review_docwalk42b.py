@@ -36,3 +36,17 @@ def test_positional_data_format_of_a_keras_convolution_is_named(keras):
                  lambda: gn.layers.DepthwiseConv2D(3, 1, "valid", 1, "channels_first")):
         with pytest.raises(ValueError, match="by keyword: pass data_format=.channels_(first|last)."):
             make()
+
+
+def test_positional_data_format_of_upsampling_and_spatial_dropout_is_named():
+    # the docwalk42b review's open point: Keras' UpSampling2D(size, data_format) and
+    # SpatialDropout2D(rate, data_format) land on glassnet's interpolation and seed
+    import pytest
+    import glassnet as gn
+    for make, name in ((lambda: gn.layers.UpSampling2D(2, "channels_first"), "interpolation"),
+                       (lambda: gn.layers.SpatialDropout2D(0.5, "channels_first"), "seed"),
+                       (lambda: gn.layers.SpatialDropout3D(0.5, "channels_last"), "seed")):
+        with pytest.raises(ValueError, match=rf"{name}='channels_(first|last)' is a data_format, not {name}: .*"
+                                             r"pass data_format="):
+            make()
+    assert gn.layers.UpSampling2D(2, data_format="channels_first").data_format == "channels_first"

@@ -114,6 +114,15 @@ def check_class_labels(labels, classes, name):
     return labels
 
 
+def refuse_positional_data_format(value, owner, name):
+    """A ValueError when ``value``, given for ``name``, is "channels_first"/"channels_last": Keras takes
+    data_format by position where glassnet's layer takes ``name`` (a ported ``Conv2D(8, 3, 1, "valid",
+    "channels_first")`` or ``UpSampling2D(2, "channels_first")``), so say data_format, by keyword."""
+    if isinstance(value, str) and value in ("channels_first", "channels_last"):
+        raise ValueError(f"{owner}: {name}={value!r} is a data_format, not {name}: where Keras takes data_format by "
+                         f"position, glassnet takes it by keyword: pass data_format={value!r}")
+
+
 def check_positive_int(value, name, allow_none=False):
     if value is None and allow_none:
         return None

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _erf, backend
 from ._rows import row_max
-from ._validation import check_number
+from ._validation import check_number, refuse_positional_data_format
 
 
 class Activation:
@@ -887,12 +887,9 @@ def builtin_of(activation):
 def get_for(identifier, owner, name="activation"):
     """``get(identifier)`` for a layer's argument: its error names the layer (``owner``, e.g.
     "Conv2D") and the argument, so ``Conv2D(8, 3, activation="rleu")`` says where the slip is."""
-    if isinstance(identifier, str) and identifier in ("channels_first", "channels_last"):
-        # Keras' convolutions take data_format fifth, by position, where glassnet's take activation:
-        # a ported Conv2D(8, 3, 1, "valid", "channels_first") should hear of data_format, not of activations
-        raise ValueError(f"{owner}: {name}={identifier!r} is a data_format, not an activation: where Keras "
-                         f"takes data_format by position (its convolutions, after padding), glassnet takes it "
-                         f"by keyword: pass data_format={identifier!r}")
+    # Keras' convolutions take data_format fifth, by position, where glassnet's take activation:
+    # a ported Conv2D(8, 3, 1, "valid", "channels_first") should hear of data_format, not of activations
+    refuse_positional_data_format(identifier, owner, name)
     try:
         return get(identifier)
     except ValueError as exc:

@@ -7,7 +7,7 @@ All follow Keras: ``forward(x, training=True)`` is the training behaviour, ``tra
 import numpy as np
 
 from .. import backend, constraints, initializers, regularizers
-from .._validation import check_flag, check_number
+from .._validation import check_flag, check_number, refuse_positional_data_format
 from ..errors import NonFiniteError
 from .base import LAYERS, Layer, _unexpected_arguments, check_axis, sample_axes
 from .conv import check_rank
@@ -121,6 +121,7 @@ class SpatialDropout2D(DataFormat, Dropout):
         if "noise_shape" in kwargs:     # (Keras' SpatialDropout takes none either)
             raise TypeError(f"{type(self).__name__}: takes no noise_shape: its mask is one value per channel of "
                             f"a sample, (batch, {', '.join(['1'] * self.rank)}, channels)")
+        refuse_positional_data_format(seed, type(self).__name__, "seed")    # Keras' SpatialDropout2D(0.5, "channels_first")
         super().__init__(rate, seed=seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py: channels first by transposes)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend
 from .._bounds import check_sample_values
-from .._validation import check_choice
+from .._validation import check_choice, refuse_positional_data_format
 from .base import LAYERS, Layer, _unexpected_arguments
 from .data_format import DataFormat, config_entry, set_data_format
 from .conv import RankOneAsTwo, _as_tuple, _crop, _pad, check_rank
@@ -226,6 +226,7 @@ class UpSampling2D(_Spatial):
         set_data_format(self, data_format)          # (layers/data_format.py)
         cls = type(self).__name__
         self.size = _as_tuple(size, self.rank, "size", cls)
+        refuse_positional_data_format(interpolation, cls, "interpolation")    # Keras' UpSampling2D(2, "channels_first")
         check_choice(interpolation, f"{cls}: interpolation", self.INTERPOLATIONS)
         self.interpolation = interpolation
 
