@@ -266,6 +266,9 @@ def load_legacy(data, compile):
             layer.set_weights(arrays)
         training = _json_attr(h5, "training_config", where) if compile else None
     if training:
-        compile_from_keras(model, _keras_compile_objects(_compile_config(training)), "training_config")
+        # Keras 3 writes this format too (keras_version "3.x"): only a Keras 2 file's flat metrics
+        # list is read as Keras 2 did, on every output
+        keras2 = not (isinstance(version, str) and version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 3)
+        compile_from_keras(model, _keras_compile_objects(_compile_config(training)), "training_config", keras2)
     model.initial_epoch = 0
     return model, {"keras_version": version if isinstance(version, str) else None}

@@ -357,9 +357,26 @@ def keras_model_spec(cls, config):
     return spec if is_keras(spec) else None
 
 
-def compile_from_keras(model, compile_config, where):
+def _per_output(metrics, model, keras2):
+    """One flat list of metrics for a model of several outputs as Keras 2 read it: each metric on
+    every output (a copy each, as Keras 2 copied its objects). Keras 3.15 matches a flat list of as
+    many entries as outputs one to one (kept for a Keras 3 file); one of another length it loads, then
+    fails at the first fit or evaluate (tuple arity mismatch): read as Keras 2 did instead."""
+    import copy
+    outputs = len(getattr(model, "outputs", None) or ())
+    keys = getattr(model, "_output_keys", None)
+    if (outputs < 2 or not isinstance(metrics, (list, tuple))
+            or any(isinstance(m, (list, tuple, dict)) for m in metrics) or (not keras2 and len(metrics) == outputs)):
+        return metrics
+    if keys is not None:
+        return {key: copy.deepcopy(list(metrics)) for key in keys}
+    return [copy.deepcopy(list(metrics)) for _ in range(outputs)]
+
+
+def compile_from_keras(model, compile_config, where, keras2=False):
     """Compile ``model`` as Keras' ``compile_config`` says: its optimizer (Keras' dict), loss and
-    metrics by name. Nothing to do for an empty one (Keras' uncompiled model)."""
+    metrics by name. Nothing to do for an empty one (Keras' uncompiled model). ``keras2``: the
+    settings of a Keras 2 file (a flat metrics list goes to every output, see _per_output)."""
     if not compile_config:
         return
     from . import optimizers
@@ -381,6 +398,8 @@ def compile_from_keras(model, compile_config, where):
         for key in ("metrics", "loss_weights", "weighted_metrics"):
             if compile_config.get(key) is not None:
                 arguments[key] = compile_config[key]
+                if key != "loss_weights":
+                    arguments[key] = _per_output(arguments[key], model, keras2)
         model.compile(**arguments)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{where}: cannot compile with Keras' compile_config ({str(exc)[:300]}); load with "

@@ -12,8 +12,9 @@ the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here).
 
 A glassnet layer config is already Keras' for the layers both have (glassnet reads Keras' configs by
 these names); what differs is mended here: the input shape goes to ``build_config``, the dtype
-becomes Keras' DTypePolicy dict, a few glassnet-only settings are dropped at the value Keras
-computes as (``_GLASSNET_ONLY``). Refused by name, before anything is written (ValueError): a layer
+becomes Keras' DTypePolicy dict, a few settings some Keras classes lack are dropped at the value
+such a class computes as (``_GLASSNET_ONLY``; kept for the classes of ``_KERAS_TAKES``, whose Keras
+constructors take them). Refused by name, before anything is written (ValueError): a layer
 class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours, a glassnet-only setting at another
 value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
 own arguments or mode, a model of dict inputs or outputs or with ``add_loss`` terms, an optimizer
@@ -43,15 +44,25 @@ _KERAS_SEEDED = frozenset({"AlphaDropout", "Attention", "ConvLSTM1D", "ConvLSTM2
                            "GRUCell", "GaussianDropout", "GaussianNoise", "LSTM", "LSTMCell", "MultiHeadAttention",
                            "SimpleRNN", "SimpleRNNCell", "SpatialDropout1D", "SpatialDropout2D",
                            "SpatialDropout3D"})
-# glassnet-only settings Keras' class does not take: {key: values meaning what Keras computes}
+# settings some Keras 3.15 classes lack: {key: values meaning what such a class computes}; a class of
+# _KERAS_TAKES keeps them, any other drops them at these values and refuses the others by name
 _GLASSNET_ONLY = {"use_causal_mask": (False,), "input_length": (None,), "use_cudnn": None,      # None: any value
                   "noise_shape": (None,), "interpolation": ("nearest",), "rms_scaling": (False,), "alpha": (None,)}
 _KERAS_OPTIMIZERS = frozenset({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl",
                                "Lion", "Lamb", "Muon"})
 _MERGING = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
                       "Attention", "AdditiveAttention"})        # Keras' layers called on one list
-# Keras 3.15's classes that take glassnet-only keys of _GLASSNET_ONLY as their own settings (kept)
-_KERAS_TAKES = {"alpha": frozenset({"ELU"})}
+# {Keras 3.15 class: the keys of _GLASSNET_ONLY its constructor takes}, generated once from
+# inspect.signature(keras.layers.<class>.__init__) (tests/test_keras_write2.py regenerates and compares);
+# LayerNormalization's rms_scaling is by hand: Keras 3.15 pops it from **kwargs (deprecated, still computed)
+_KERAS_TAKES = {"AlphaDropout": frozenset({"noise_shape"}), "Dropout": frozenset({"noise_shape"}),
+                "AugMix": frozenset({"interpolation", "alpha"}), "MixUp": frozenset({"alpha"}),
+                "ELU": frozenset({"alpha"}), "GRU": frozenset({"use_cudnn"}), "LSTM": frozenset({"use_cudnn"}),
+                "RandAugment": frozenset({"interpolation"}), "RandomElasticTransform": frozenset({"interpolation"}),
+                "RandomPerspective": frozenset({"interpolation"}), "RandomRotation": frozenset({"interpolation"}),
+                "RandomShear": frozenset({"interpolation"}), "RandomTranslation": frozenset({"interpolation"}),
+                "RandomZoom": frozenset({"interpolation"}), "Resizing": frozenset({"interpolation"}),
+                "UpSampling2D": frozenset({"interpolation"}), "LayerNormalization": frozenset({"rms_scaling"})}
 # Keras 3.15's classes whose constructor takes no ``trainable`` (nor other base-Layer keywords):
 # their configs leave it out, as Keras' own get_config does (they hold no weights)
 _NO_TRAINABLE = frozenset({"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"})
@@ -82,8 +93,9 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
         shape = [dim]
     for key in carried:
         config.pop(key, None)
+    takes = _KERAS_TAKES.get(class_name, frozenset())
     for key, values in _GLASSNET_ONLY.items():
-        if key in config and class_name not in _KERAS_TAKES.get(key, ()):
+        if key in config and key not in takes:
             value = config.pop(key)
             if key == "alpha" and value is not None:        # glassnet's LeakyReLU alias
                 config.setdefault("negative_slope", value)
