@@ -29,6 +29,13 @@ from .layers.serializing import _KERAS_KEYS
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _TENSOR = "__keras_tensor__"
+# Keras 3.15's layers whose ``call`` defaults to ``training=False`` (the augmentations' default, True,
+# is glassnet's ``Layer.training_default``; the others' is None). Keras writes that default into
+# the node of every call given no flag ({"training": False} for each Dropout or LSTM call)
+_KERAS_CALLS_INFER = frozenset({"AdditiveAttention", "AlphaDropout", "Attention", "ConvLSTM1D", "ConvLSTM2D",
+                                "ConvLSTM3D", "Dropout", "GRU", "GaussianDropout", "GaussianNoise", "LSTM", "RNN",
+                                "SimpleRNN", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+                                "SpectralNormalization"})
 _MAX_DEPTH = 32             # how deep args and nested models may go: a config deeper is malformed
 _LAMBDA = ("Keras' Lambda layer holds its function as Python bytecode, which glassnet never runs from a file or "
            "config; rebuild that part in glassnet code (a Layer subclass, or glassnet's Lambda in code) and copy "
@@ -166,6 +173,11 @@ class _Reader:
     def call(self, layer, args, kwargs, name):
         if "mask" in kwargs and _no_mask(kwargs["mask"]):
             del kwargs["mask"]          # glassnet's Embedding carries this mask along itself
+        if _default_training(layer, kwargs.get("training")):
+            # the flag Keras wrote for a call given none (its call's default), not a mode of the
+            # call's own: read as given none, so that a Dropout trains in fit and an augmentation
+            # stays off in predict, as in Keras (kept, it fixed them: glassnet._flagless)
+            del kwargs["training"]
         if any(isinstance(v, _ZeroMask) for v in list(args) + list(kwargs.values())):
             raise ModelFileError(f"{self.where}: layer {name!r} reads an Embedding's mask other than as mask=")
         try:
@@ -173,6 +185,15 @@ class _Reader:
         except (TypeError, ValueError) as exc:
             raise ModelFileError(f"{self.where}: calling layer {name!r} as the config says failed "
                                  f"({type(exc).__name__}: {str(exc)[:300]})") from exc
+
+
+def _default_training(layer, flag):
+    """Whether a node's ``training`` ``flag`` is the default of Keras' ``call`` of ``layer``'s class."""
+    if not isinstance(flag, bool):
+        return False
+    default = True if getattr(layer, "training_default", False) is True else (
+        False if type(layer).__name__ in _KERAS_CALLS_INFER else None)
+    return flag is default
 
 
 def _no_mask(mask):

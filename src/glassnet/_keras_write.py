@@ -31,6 +31,7 @@ import zipfile
 
 import numpy as np
 
+from ._flagless import own_mode
 from ._keras_h5 import weights_bytes
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
@@ -163,7 +164,10 @@ def _model_config(model):
 
 def _sequential(model, dtype):
     if getattr(model, "_nested_calls", None) is not None:
-        _refuse(repr(model.name), "a Sequential holding a functional Model's calls; save that Model itself")
+        # (a gn.Layer of yours written with call is drawn inline too: "a functional Model" misled there)
+        _refuse(repr(model.name), "a Sequential holding a functional Model's calls, or those of a layer of yours "
+                                  "written with call (Keras' file lists layers only); save that Model itself, or "
+                                  "a model of Keras' layers")
     shape = getattr(model, "input_shape", None) if model.built else None
     layers = []
     if shape is not None:       # (a Sequential's InputLayer carries no entry name, as Keras writes it)
@@ -186,7 +190,10 @@ def _functional(model, dtype):
         if getattr(model, attribute, None) is not None:
             _refuse(where, f"a model of {what}, which glassnet does not write in Keras' form")
     modes, options = model._call_settings()
-    if any(mode is not None for mode in modes or ()):
+    # a call given no flag records its layer's own default: an image preprocessing layer's is
+    # TRUE_IF_UNSET (Keras' call(self, data, training=True)), which Keras' node without a
+    # `training` keyword reads back as it is (keras.io's augmentation before a convnet)
+    if any(mode != own_mode(layer, None) for layer, mode in zip(model._calls, modes or ())):
         _refuse(where, "a call with its own training mode, which Keras' file cannot express")
     options = options or [None] * len(model._calls)
     if model._takes_text():

@@ -263,6 +263,15 @@ def held_weights(model, which="trainable_weights"):
     return found
 
 
+def _check_own_spec(model, inputs):
+    """Keras' ``input_spec`` of a block drawn from ``call`` (a ``gn.Layer`` subclass with ``call``,
+    glassnet._call_layers), on the tensors it is drawn or called on: such a block is a Model, which
+    Layer.__call__'s and call_symbolic's checks never see (its spec was silently ignored)."""
+    if getattr(model, "input_spec", None) is not None and not isinstance(inputs, dict):
+        from .layers.base import _check_spec
+        _check_spec(model, inputs)
+
+
 class Model(Sequential):
     """A network drawn as a graph of layer calls, from its ``Input``s to one output (Keras'
     functional ``Model``). See the module docstring.
@@ -692,6 +701,7 @@ class Model(Sequential):
         ``training``: the flag ``call`` is given (the block's own, ``block(x, training=False)``);
         None for a ``call`` that tests it draws it twice, with True and with False, and each output
         runs the draw of its pass's mode (glassnet._training_branch)."""
+        _check_own_spec(self, inputs)
         if training is None and training_branch.branches(self):
             return training_branch.draw_both(
                 lambda flag: self._symbolic_call_once(inputs, arguments, flag, branching=True), inputs, _walk_back)
@@ -811,6 +821,8 @@ class Model(Sequential):
     def _call_symbolic(self, x, training=None):
         if training is not None:
             training = check_flag(training, "training")
+        if not isinstance(x, dict):
+            _check_own_spec(self, list(x) if isinstance(x, (list, tuple)) else x)
         # (a dict of tensors by name, Keras' structured-data inputs, is handed to call as it is)
         tensor_dict = isinstance(x, dict) and bool(x) and all(
             is_symbolic(t) and not isinstance(t, (list, tuple)) for t in x.values())

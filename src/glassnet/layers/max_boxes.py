@@ -36,6 +36,7 @@ class MaxNumBoundingBoxes(Layer):
     ([[4, 5, -1]], (1, 3, 4))
     """
     built_when_made = True      # no weights
+    training_default = True     # Keras' call(self, data, training=True); it pads either way
 
     def __init__(self, max_number, fill_value=-1, bounding_box_format=None, data_format=None, **kwargs):
         super().__init__(**kwargs)

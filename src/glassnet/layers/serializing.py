@@ -156,6 +156,13 @@ def _class(entry, where):
             raise ValueError(f"{where}: unknown layer class {registered!r:.100}: glassnet has no such layer, and "
                              f"no Layer subclass of yours of that name is defined (define it, or pass "
                              f"custom_objects={{{registered!r:.100}: YourLayer}})")
+    from .._call_layers import CallLayer
+    if isinstance(found, type) and issubclass(found, CallLayer):
+        # a gn.Layer subclass written with call, drawn as a glassnet Model (glassnet._call_layers):
+        # "not a glassnet Layer subclass" blamed the class the user registered as one
+        raise ValueError(f"{where}: {registered!r:.100} names {found.__name__}, a layer of yours written with call "
+                         f"(drawn as a glassnet Model), which a layer entry cannot rebuild; build the model in "
+                         f"code with it and copy the weights with set_weights (or give it forward and backward)")
     if not (isinstance(found, type) and issubclass(found, Layer)):
         raise ValueError(f"{where}: {registered!r:.100} names {found!r:.100}, not a glassnet Layer subclass")
     return found
