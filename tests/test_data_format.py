@@ -15,6 +15,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import config
+from glassnet.gradcheck import numerical_gradient
 
 L = gn.layers
 
@@ -104,19 +105,6 @@ def test_spatial_dropout_drops_whole_channels_first_maps(rank, make):
     np.testing.assert_array_equal(layer.backward(g) != 0, y_first != 0)
 
 
-def _numeric_gradient(f, array, eps=1e-6):
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        keep = array[index]
-        array[index] = keep + eps
-        up = f()
-        array[index] = keep - eps
-        down = f()
-        array[index] = keep
-        grad[index] = (up - down) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("name", [n for n in CASES if not n.startswith(("MaxPooling", "Flatten"))]
                          + ["MaxPooling2D"])
 def test_gradients_against_finite_differences_float64(name):
@@ -131,9 +119,9 @@ def test_gradients_against_finite_differences_float64(name):
     layer.forward(x)
     dx = layer.backward(g)
     grads = {k: v.copy() for k, v in layer.grads.items()}
-    np.testing.assert_allclose(dx, _numeric_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
     for key, value in layer.params.items():
-        np.testing.assert_allclose(grads[key], _numeric_gradient(loss, value), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(grads[key], numerical_gradient(loss, value), rtol=1e-6, atol=1e-8)
 
 
 # ---------------------------------------------------------------------------- PyTorch (NCHW)

@@ -14,6 +14,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import config
+from glassnet.gradcheck import numerical_gradient
 
 L = gn.layers
 
@@ -108,19 +109,6 @@ def test_adaptive_pooling_of_each_rank(rank, kind):
     assert cf.output_shape((3, None, *(None,) * (rank - 1))) == (3, *out)
 
 
-def _numeric_gradient(f, array, eps=1e-6):
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        keep = array[index]
-        array[index] = keep + eps
-        up = f()
-        array[index] = keep - eps
-        down = f()
-        array[index] = keep
-        grad[index] = (up - down) / (2 * eps)
-    return grad
-
-
 def _fixed(values):
     """A stand-in for a layer's ``_uniform``: the same draws at every call (finite differences)."""
     return lambda lower, upper, n: np.resize(np.asarray(values, np.float64), n)
@@ -150,7 +138,7 @@ def test_gradients_against_finite_differences_float64(make):
         return float((layer.forward(x, training) * g).sum())
     layer.forward(x, training)
     dx = layer.backward(g)
-    np.testing.assert_allclose(dx, _numeric_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
 
 
 # ---------------------------------------------------------------------------- the dict form
