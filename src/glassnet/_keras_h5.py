@@ -219,7 +219,8 @@ def _sublayers(layer, weights):
         inner = type(layer.forward_layer).__name__ if hasattr(layer, "forward_layer") else layer.layer.__class__.__name__
         half = len(weights) // 2
         parts = [("", layer.name, [])]
-        for side, own in (("forward_layer", weights[:half]), ("backward_layer", weights[half:])):
+        # the two sides in the order the reader takes them (_SUBLAYER_ORDERS)
+        for side, own in zip(_SUBLAYER_ORDERS[1], (weights[:half], weights[half:])):
             if inner in _RNN:
                 parts += [(side, f"{side.split('_')[0]}_{_snake(inner)}", []),
                           (f"{side}/cell", f"{_snake(inner)}_cell", own)]
@@ -230,8 +231,7 @@ def _sublayers(layer, weights):
         per = len(weights) // 4
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
             (group, short, weights[k * per:(k + 1) * per])
-            for k, (group, short) in enumerate((("query_dense", "query"), ("key_dense", "key"),
-                                                ("value_dense", "value"), ("output_dense", "attention_output")))]
+            for k, (group, short) in enumerate(zip(_SUBLAYER_ORDERS[0], ("query", "key", "value", "attention_output")))]
     if kind == "TimeDistributed":
         return [("", layer.name, []), ("layer", layer.layer.name, weights)]
     return [("", layer.name, weights)]
