@@ -77,6 +77,8 @@ def read_member(archive, info):
 
 
 def read_json_member(archive, info):
+    """The JSON object zip member ``info`` of ``archive`` holds (read no further than its declared size);
+    ModelFileError when it is not UTF-8 JSON or not an object."""
     data = read_member(archive, info)       # its own error (a ValueError too), not "not UTF-8 JSON"
     try:
         value = json.loads(data.decode("utf-8"))

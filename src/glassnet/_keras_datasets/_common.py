@@ -56,7 +56,8 @@ def limit_words(xs, num_words, skip_top, oov_char, loader, maxlen):
 
 
 def check_seed(seed, loader):
-    # what np.random.RandomState takes: an int in [0, 2**32 - 1], or None (a fresh draw, as in Keras)
+    """Refuse a shuffling ``seed`` np.random.RandomState would not take: an int in [0, 2**32 - 1], or
+    None (a fresh draw, as in Keras); ValueError naming ``loader``."""
     if seed is None:
         return
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:

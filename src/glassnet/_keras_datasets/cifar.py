@@ -14,7 +14,8 @@ def load_batch(fpath, label_key="labels"):
 
 
 def to_format(x_train, x_test):
-    # stored channels first; Keras transposes to the configured image_data_format
+    """CIFAR images stored channels first, (n, 3, 32, 32), as the configured image_data_format wants
+    them: (n, 32, 32, 3) for channels_last (a transposed view, as Keras returns), else unchanged."""
     if backend.image_data_format() == "channels_last":
         return x_train.transpose(0, 2, 3, 1), x_test.transpose(0, 2, 3, 1)
     return x_train, x_test
