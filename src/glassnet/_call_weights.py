@@ -167,9 +167,9 @@ class CallWeight:
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
-                        f"+ - * / on a tensor, ops.matmul, ops.maximum, ops.minimum and as the kernel of ops.conv, "
-                        f"depthwise_conv, separable_conv, conv_transpose only (their nodes read "
-                        f"and train it); this use would make it an array, a constant that never trains. "
+                        f"+ - * / on a tensor, ops.matmul, ops.tensordot(x, w, axes=1), ops.maximum, ops.minimum "
+                        f"and as the kernel of ops.conv, depthwise_conv, separable_conv, conv_transpose only "
+                        f"(their nodes read and train it); this use would make it an array, a constant that never trains. "
                         f"numpy() gives its value now")
 
     def _assign(self, how):
@@ -294,6 +294,21 @@ class CallWeights(Layer):
 
     def names(self):
         return [spec["name"] for spec in self.specs]
+
+    # Named as the block whose weights it holds, so model.get_layer("alpha") finds it; Keras' get_layer
+    # returns the block, whose .output is its call's outputs, and this layer's would silently be the
+    # block's first input passed on (keras.io's MIL example reads attention scores so)
+    @property
+    def output(self):
+        raise ValueError(f"{self.describe()} holds only the weights a block of yours (a Layer or Model with "
+                         f"`call`) made with add_weight; the block's own layers joined this model, and its "
+                         f"outputs are not this layer's: keep the tensors its call returned "
+                         f"(outputs = block(x); Model(inputs, outputs))")
+
+    @property
+    def input(self):
+        raise ValueError(f"{self.describe()} holds only the weights a block of yours made with add_weight; "
+                         f"its input is not the block's: keep the tensor you called the block on")
 
     def add(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None, constraint=None,
             name=None, who="add_weight"):

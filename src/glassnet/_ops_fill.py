@@ -246,6 +246,14 @@ def _tensordot_node(x1, x2, axes):
                         "batch axis twice); per-sample products: ops.einsum('bij,bjk->bik', x1, x2) or ops.matmul")
     tensor_first = _is_tensor(x1)
     tensor = x1 if tensor_first else x2
+    from ._call_weights import CallWeight
+    if tensor_first and isinstance(x2, CallWeight) and x2.ndim == 2:
+        # keras.io's MIL attention layer: ops.tensordot(h, self.v, axes=1), a weight made by
+        # add_weight in a drawn call; contracting the tensor's last axis with the weight's first is
+        # matmul's product, whose node reads and trains the weight (einsum's takes constants only)
+        rank = 1 + len(sample_shape_of(tensor))
+        if [list(p) for p in _contracted(axes, (rank, 2))] == [[rank - 1], [0]]:
+            return ops.matmul(x1, x2)
     constant = _array(x2 if tensor_first else x1, "x2" if tensor_first else "x1", "tensordot")
     full = (None, *sample_shape_of(tensor))
     ranks = (len(full), constant.ndim) if tensor_first else (constant.ndim, len(full))
