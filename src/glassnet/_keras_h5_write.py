@@ -116,8 +116,14 @@ def h5_bytes(model, include_optimizer=True):
     if not model.built:
         _refuse(repr(model.name), "not built: fit, build or call it first (Keras' file holds the built weights)")
     nested = not is_functional(model)
-    spec = legacy_entry(_model_config(model))
-    training = _training_config(model) if include_optimizer else None
+    try:
+        spec = legacy_entry(_model_config(model))
+        training = _training_config(model) if include_optimizer else None
+    except ValueError as exc:       # the .keras writer's refusals, said of this file's format
+        prefix = "save_model: .keras: "
+        if str(exc).startswith(prefix):
+            raise ValueError(f"save_model: .h5: {str(exc)[len(prefix):]}") from None
+        raise
     for i, w in enumerate(model.get_weights()):
         if not np.isfinite(w).all():
             _refuse(repr(model.name), f"weights[{i}] holds NaN or infinite values")
