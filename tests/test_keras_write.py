@@ -69,7 +69,9 @@ def test_glassnets_own_format_stays_the_default_whatever_the_name(tmp_path, name
 def test_save_format_is_checked(tmp_path):
     model = _mlp()
     model.build((None, 4))
-    with pytest.raises(ValueError, match=r"save_format: expected None, 'glassnet' or 'keras', got 'h5'"):
+    with pytest.raises(ValueError, match=r"save_format: expected None, 'glassnet', 'keras' or 'h5', got 'tf'"):
+        model.save(tmp_path / "m.keras", save_format="tf")
+    with pytest.raises(ValueError, match=r"save_format='h5': .*\.h5 or \.hdf5, got .*m\.keras"):
         model.save(tmp_path / "m.keras", save_format="h5")
     with pytest.raises(ValueError, match=r"save_format='keras': Keras' loader reads only names ending in \.keras"):
         model.save(tmp_path / "m.npz", save_format="keras")

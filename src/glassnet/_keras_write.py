@@ -143,6 +143,13 @@ def _input_entry(name, shape, dtype, batch=None):
                        "name": name, "optional": False}, "registered_name": None}
 
 
+def is_functional(model):
+    """Whether ``model`` is written as Keras' Functional (its nested models flattened into its
+    calls), not as a Sequential (its nested Sequentials nested, as Keras writes them)."""
+    from .graph import Model
+    return isinstance(model, Model)
+
+
 def _model_config(model):
     """``{"module": "keras", "class_name": "Sequential" or "Functional", "config", ...}`` of ``model``."""
     from .graph import Model
@@ -176,11 +183,53 @@ def _sequential(model, dtype):
         entry = _input_entry(getattr(model, "_declared_name", None) or f"{model.name}_input", shape[1:], dtype)
         del entry["name"], entry["inbound_nodes"]
         layers.append(entry)
-    layers += [_entry_of(layer, dtype) for layer in model.layers]
+    layers += _sequential_entries(model.layers, getattr(model, "_nesting", ()) or (), dtype)
     config = {"name": model.name, "trainable": bool(model.trainable), "dtype": _policy(dtype), "layers": layers}
     if shape is not None:
         config["build_input_shape"] = list(shape)
     return config
+
+
+def _sequential_entries(layers, records, dtype):
+    """Keras' entries of a Sequential's ``layers``: a Sequential nested in it (glassnet lists its
+    layers in the outer model's; its ``Nested`` record, among ``records``, says which) as one
+    entry, the nested model's config, as Keras writes it and reads it back as one layer."""
+    owner, done, entries = {}, set(), []
+    for record in records:
+        for layer in record.layers:
+            owner.setdefault(id(layer), record)
+    for layer in layers:
+        record = owner.get(id(layer))
+        if record is None:
+            entries.append(_entry_of(layer, dtype))
+        elif id(record) not in done:
+            done.add(id(record))
+            entries.append(_nested_sequential(record, dtype))
+    return entries
+
+
+def _nested_sequential(record, dtype):
+    """Keras' ``{"module": "keras", "class_name": "Sequential", ...}`` of the nested model ``record``
+    (a ``Nested``): its InputLayer at its first layer's input shape, its layers (and the models
+    nested in it) as entries."""
+    if record.kind != "Sequential":
+        _refuse(repr(record.name), f"a {record.kind} model nested in a Sequential, which glassnet does not write "
+                                   f"in Keras' form")
+    shape = getattr(record.layers[0], "input_shape", None) if record.layers else None
+    layers = []
+    if shape is not None:
+        entry = _input_entry(f"{record.name}_input", list(shape), dtype)
+        del entry["name"], entry["inbound_nodes"]
+        layers.append(entry)
+    layers += _sequential_entries(record.layers, record.children, dtype)
+    # (Keras' trainable=False on a model freezes its every layer: written so only when all are)
+    config = {"name": record.name, "trainable": any(layer.trainable for layer in record.layers) or not record.layers,
+              "dtype": _policy(dtype), "layers": layers}
+    spec = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+    if shape is not None:
+        config["build_input_shape"] = [None, *shape]
+        spec["build_config"] = {"input_shape": [None, *shape]}
+    return spec
 
 
 def _functional(model, dtype):
@@ -304,7 +353,7 @@ def keras_bytes(model, include_optimizer=True):
     config = json.dumps(spec).encode("utf-8")
     metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}).encode("utf-8")
-    weights = weights_bytes(model, nested=False)
+    weights = weights_bytes(model, nested=not is_functional(model))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:      # Keras stores its members
         archive.writestr("metadata.json", metadata)

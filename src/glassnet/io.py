@@ -195,6 +195,9 @@ def save_model(model, path, epoch=None, include_optimizer=True, save_format=None
     ``save_format="keras"`` writes Keras 3.15's ``.keras`` format instead, for
     ``keras.saving.load_model`` (the name must end in ``.keras``; needs h5py; no optimizer state,
     ``epoch`` not kept; what Keras cannot express is refused by name; see glassnet._keras_write).
+    ``save_format="h5"`` writes Keras' legacy HDF5 model file (``keras.models.load_model``'s ``.h5``;
+    the name must end in ``.h5`` or ``.hdf5``; the same refusals, no optimizer state; see
+    glassnet._keras_h5_write); without it a ``.h5`` name gets glassnet's own file too.
     ``epoch`` (completed epochs, optional) is stored for ``fit(initial_epoch=...)`` after loading.
 
     Example
@@ -211,9 +214,14 @@ def save_model(model, path, epoch=None, include_optimizer=True, save_format=None
     # as trainable (otherwise load_model would refuse the file it was given)
     model._apply_trainable_flags()
     include_optimizer = check_flag(include_optimizer, "include_optimizer")
-    if _save_format(save_format, path) == "keras":     # Keras 3.15's format, for Keras to load (glassnet._keras_write)
+    kind = _save_format(save_format, path)
+    if kind == "keras":     # Keras 3.15's format, for Keras to load (glassnet._keras_write)
         from ._keras_write import save_keras
         save_keras(model, path, include_optimizer)
+        return
+    if kind == "h5":        # Keras' legacy HDF5 model file (glassnet._keras_h5_write)
+        from ._keras_h5_write import save_h5
+        save_h5(model, path, include_optimizer)
         return
     _write_model_file(model, path, _metadata(model, epoch, include_optimizer), None, include_optimizer)
 
@@ -222,13 +230,17 @@ def _save_format(save_format, path):
     """"glassnet" (glassnet's own file, whatever its name: the default, so a ``ModelCheckpoint("best.keras")``
     of a ported Keras script keeps the optimizer state and the custom layers it resumes with) or "keras"
     (Keras 3.15's ``.keras`` format, asked for by name: the name must end in ``.keras``, which
-    ``keras.saving.load_model`` insists on)."""
+    ``keras.saving.load_model`` insists on) or "h5" (Keras' legacy HDF5 model file, the name ending in
+    ``.h5`` or ``.hdf5``, as Keras' loader picks that format by)."""
     if save_format is None:
         return "glassnet"
-    if save_format not in ("glassnet", "keras"):
-        raise ValueError(f"save_format: expected None, 'glassnet' or 'keras', got {save_format!r:.60}")
+    if save_format not in ("glassnet", "keras", "h5"):
+        raise ValueError(f"save_format: expected None, 'glassnet', 'keras' or 'h5', got {save_format!r:.60}")
     if save_format == "keras" and not path.endswith(".keras"):
         raise ValueError(f"save_format='keras': Keras' loader reads only names ending in .keras, got {path!r:.200}")
+    if save_format == "h5" and not path.endswith((".h5", ".hdf5")):
+        raise ValueError(f"save_format='h5': Keras' loader reads the legacy format only from names ending in .h5 or "
+                         f".hdf5, got {path!r:.200}")
     return save_format
 
 

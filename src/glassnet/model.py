@@ -1514,7 +1514,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Write the model (config, weights, optimizer and RNG state) to one ``.npz`` file, atomically.
         Read it back with ``glassnet.load_model``; no pickle is ever involved. ``include_optimizer=False``
         leaves out the compile settings and optimizer state; ``save_format="keras"`` writes Keras 3.15's
-        ``.keras`` format instead, for Keras to load (see ``glassnet.io.save_model``)."""
+        ``.keras`` format instead, for Keras to load, ``save_format="h5"`` Keras' legacy ``.h5`` model file
+        (see ``glassnet.io.save_model``)."""
         from .io import save_model
         save_model(self, path, include_optimizer=include_optimizer, save_format=save_format)
 
