@@ -283,3 +283,20 @@ def test_functional_model_both_ways(keras, tmp_path):
     _fit(back)
     _fit(loaded)
     _close(back.get_weights(), loaded.get_weights())
+
+
+def test_refuses_ema_state_on_reading(tmp_path):
+    """A Keras optimizer with use_ema keeps its averages first in its list: not mapped, refused by name."""
+    import json
+    _, path = _glassnet_file(tmp_path, gn.optimizers.Adam(0.01))
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    config["compile_config"]["optimizer"]["config"]["use_ema"] = True
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelFileError, match="use_ema's averages.*compile=False"):
+        gn.load_model(path)
+    assert gn.load_model(path, compile=False).optimizer is None
