@@ -7,8 +7,9 @@ named by Keras' own traversal (``dense``, ``dense_1``, ... in the order of its l
 layer's name), holding ``vars/0``, ``vars/1``, ... (the layer's own weights, in its ``weights``
 order) and a group per sublayer (``lstm/cell/vars/0``, ``bidirectional/forward_layer/cell/vars/0``,
 ``multi_head_attention/query_dense/vars/0``; a nested model's ``layers/``); each ``vars`` group
-names its layer in its ``name`` attribute. The model's ``optimizer/`` group (its slots) is not
-read: a loaded model's optimizer starts afresh (the compile settings are read).
+names its layer in its ``name`` attribute. The model's ``optimizer/vars`` group (step count, rate,
+slots) is read into the compiled optimizer (glassnet._keras_optimizer_state): training continues
+where Keras stopped.
 
 glassnet reads it as its own files: the zip directory is checked before any member is read (names,
 sizes, no member beyond the caps; a member is read up to its declared size only, so a compressed
@@ -115,8 +116,21 @@ def load_keras(archive, max_bytes, compile):
                              f"{str(exc)[:200]})") from exc
     if compile:     # Keras marks a loss object given for several outputs with a shared_object_id
         compile_from_keras(model, _keras_compile_objects(_unshared(config.get("compile_config"))), "compile_config")
+        if model.optimizer is not None:     # its state: step count, rate, slots
+            _restore_optimizer(model, h5py, data)
     model.initial_epoch = 0
     return model, metadata
+
+
+def _restore_optimizer(model, h5py, data):
+    from ._keras_optimizer_state import restore_keras_optimizer
+    try:
+        with h5py.File(io.BytesIO(data), "r") as h5:
+            restore_keras_optimizer(model, h5py, h5)
+    except ModelFileError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError) as exc:      # h5py's, or set_state's
+        raise ModelFileError(f"model.weights.h5: optimizer: {type(exc).__name__}: {str(exc)[:300]}") from exc
 
 
 def _assign(model, found):

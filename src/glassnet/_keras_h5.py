@@ -10,8 +10,8 @@ InputLayers too), named by Keras' own traversal: the class's snake-case name, th
 sublayer (``lstm/cell/vars/0``, ``bidirectional/forward_layer/cell/vars/0``,
 ``multi_head_attention/query_dense/vars/0``; a nested model's ``layers/``); each ``vars`` group
 names its layer in its ``name`` attribute. The top ``vars`` group is the model's own (empty), and a
-compiled model's file has an ``optimizer/`` group (its slots), which glassnet neither reads nor
-writes.
+compiled model's file has an ``optimizer/vars`` group (its step count, rate and slots), which the
+``.keras`` reader and writer map (glassnet._keras_optimizer_state); ``.weights.h5`` files skip it.
 
 Reading trusts nothing: every link is followed only if it is a hard link (a soft or external link
 could reach another file), a dataset must be a plain numeric array (not external, virtual or
@@ -298,14 +298,17 @@ def _write_layers(h5, model, path, nested=True):
             _write_vars(h5, f"{group}/{sub}" if sub else group, sub_name, arrays)
 
 
-def weights_bytes(model, nested=True):
+def weights_bytes(model, nested=True, more=None):
     """The bytes of Keras' weights file for ``model`` (``nested=False``: a ``.keras`` file's
-    ``model.weights.h5``, whose config has its nested Sequentials flattened)."""
+    ``model.weights.h5``, whose config has its nested Sequentials flattened); ``more(h5)`` writes
+    groups besides (the optimizer's, glassnet._keras_optimizer_state)."""
     h5py = h5py_module("save_weights")
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         _write_layers(h5, model, "", nested)
         _write_vars(h5, "", model.name, [])
+        if more is not None:
+            more(h5)
     return buffer.getvalue()
 
 

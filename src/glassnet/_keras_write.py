@@ -18,8 +18,8 @@ constructors take them). Refused by name, before anything is written (ValueError
 class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours, a glassnet-only setting at another
 value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
 own arguments or mode, a model of dict inputs or outputs or with ``add_loss`` terms, an optimizer
-Keras lacks. The optimizer's state is not written (Keras loads the model with a fresh optimizer of
-the compiled settings, and warns that the file holds no optimizer variables).
+Keras lacks. The optimizer's state (step count, rate, slots) is written in Keras' layout
+(glassnet._keras_optimizer_state), so that Keras continues training where glassnet stopped.
 
 Everything is made in memory, then written with glassnet's atomic write (a temporary file renamed
 onto the target): a failure at any point leaves the previous file, or none.
@@ -353,7 +353,12 @@ def keras_bytes(model, include_optimizer=True):
     config = json.dumps(spec).encode("utf-8")
     metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}).encode("utf-8")
-    weights = weights_bytes(model, nested=not is_functional(model))
+    arrays = None
+    if compile_config is not None:      # Keras' optimizer/vars: its step count, rate and slots
+        from ._keras_optimizer_state import keras_optimizer_arrays, write_keras_optimizer
+        arrays = keras_optimizer_arrays(model)
+    weights = weights_bytes(model, nested=not is_functional(model), more=None if arrays is None else
+                            (lambda h5: write_keras_optimizer(h5, model, arrays)))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:      # Keras stores its members
         archive.writestr("metadata.json", metadata)

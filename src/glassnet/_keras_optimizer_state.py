@@ -1,0 +1,261 @@
+"""The optimizer's state in Keras 3.15's ``.keras`` files (``model.weights.h5``'s ``optimizer/vars``),
+read by ``load_model`` and written by ``model.save(path, save_format="keras")``.
+
+Keras' layout (``Optimizer.save_own_variables``: its ``variables`` in the order it made them):
+``vars/0`` the step count (int64 ``iteration``), ``vars/1`` the learning rate (float32) unless it
+is a schedule, then the slots per trainable variable, ``model.trainable_variables``' order, by
+groups: each ``add_optimizer_variables(vars, [names])`` call interleaves its names per variable
+(Adam: ``m_0, v_0, m_1, v_1, ...``), the next call follows (AMSGrad's ``v_hat_0, v_hat_1, ...``).
+Nadam ends with its momentum product (float32 scalar). An optimizer not built (saved before its
+first step) holds the count and the rate only; so does a momentum-free SGD, built or not.
+
+The trainable variables are glassnet's trained weights in its flat buffer's order (layers in
+order, each layer's weights in Keras' order, frozen layers left out): each dataset's shape is
+compared with its weight's before any is read.
+
+Where a slot's meaning differs, it is converted exactly (``_TO_GLASSNET``) or refused by name:
+
+- SGD's momentum: Keras' velocity holds steps (``v = momentum v - lr g``), glassnet's buffer
+  gradients (PyTorch's ``buf = momentum buf + g``): ``buf = -v / lr``; RMSprop's momentum likewise
+  ``buf = v / lr``. ``lr`` is the rate of the next step, so the first step continues exactly;
+  with a learning-rate schedule the two keep different rates in their buffers from then on (as
+  the optimizers' docstrings say), and a warning names it.
+- Adamax's ``u``: glassnet (PyTorch) keeps ``max(b2 u, |g| + epsilon)``, Keras ``max(b2 u, |g|)``
+  and adds epsilon in the step: ``u_glassnet = u_keras + epsilon`` gives the same denominator.
+- Nadam: Keras 3's momentum product is glassnet's ``momentum_decay=1.0``; another is refused.
+- The others' slots (Adam's, AdamW's, Nadam's m and v, RMSprop's v and average_gradient,
+  Adagrad's accumulator, Adadelta's, Ftrl's, Lamb's, Lion's) mean what glassnet's mean; their
+  update formulas' own differences (where epsilon goes) are the optimizers' (docs/optimizers.md).
+- ``use_ema`` and ``gradient_accumulation_steps`` (whose variables come first in Keras' list) and
+  the optimizers Keras lacks or computes otherwise (Muon, Adafactor, yours): refused on reading;
+  on writing the state is left out with a warning (Keras then starts its optimizer afresh, as it
+  loaded glassnet's files before).
+"""
+import math
+
+import numpy as np
+
+from ._warnings import warn
+from .errors import ModelFileError
+
+_WHERE = "model.weights.h5: optimizer/vars"
+
+
+def _groups(optimizer):
+    """Keras' groups of slot names (glassnet's names), in Keras' order; a str saying why when
+    glassnet does not map this optimizer's state."""
+    from . import optimizers as o
+    kind = type(optimizer)
+    if optimizer.use_ema or optimizer.gradient_accumulation_steps:
+        return ("use_ema's averages" if optimizer.use_ema else "gradient_accumulation_steps' accumulators") + \
+            " (not mapped to Keras' layout)"
+    if kind is o.SGD:
+        return [("momentum",)] if optimizer.momentum else []
+    if kind in (o.Adam, o.AdamW):
+        return [("m", "v")] + ([("v_hat",)] if optimizer.amsgrad else [])
+    if kind is o.Nadam:
+        if optimizer.momentum_decay != 1.0:
+            return (f"Nadam's momentum_decay={optimizer.momentum_decay} (Keras 3's momentum product is "
+                    f"momentum_decay=1.0's)")
+        return [("m", "v")]
+    if kind is o.RMSprop:
+        return [("v",)] + ([("momentum",)] if optimizer.momentum > 0 else []) + \
+            ([("average_gradient",)] if optimizer.centered else [])
+    table = {o.Adamax: [("m", "u")], o.Adagrad: [("sum",)], o.Adadelta: [("v", "u")],
+             o.Ftrl: [("accumulator", "linear")], o.Lamb: [("m", "v")], o.Lion: [("m",)]}
+    if kind in table:
+        return table[kind]
+    return f"{kind.__name__}'s state (Keras 3.15 has no optimizer keeping it as glassnet does)"
+
+
+def _converted(optimizer, slot, array, to_glassnet):
+    """``array`` (float64) of ``slot`` in glassnet's meaning (``to_glassnet``) or Keras'."""
+    kind = type(optimizer).__name__
+    if kind in ("SGD", "RMSprop") and slot == "momentum":
+        sign = -1.0 if kind == "SGD" else 1.0           # SGD's velocity is minus the steps
+        rate = optimizer.learning_rate
+        if rate == 0:
+            if np.any(array):
+                raise ValueError(f"{kind}'s momentum at learning rate 0: Keras' velocity holds lr times glassnet's "
+                                 f"buffer, which a rate of 0 cannot convert")
+            return np.zeros_like(array)
+        return array * (sign / rate) if to_glassnet else array * (sign * rate)
+    if kind == "Adamax" and slot == "u":
+        return array + optimizer.epsilon if to_glassnet else np.maximum(array - optimizer.epsilon, 0.0)
+    return array
+
+
+def _warn_schedule(optimizer, groups, verb):
+    if optimizer.schedule is not None and any("momentum" in group for group in groups):
+        warn(f"{verb} {type(optimizer).__name__}'s momentum with a learning-rate schedule: Keras' buffer holds "
+             f"steps at past rates, glassnet's gradients (converted at the next step's rate, "
+             f"{optimizer.learning_rate:g}); the runs agree for one step, then differ as the rate changes")
+
+
+# -- reading --------------------------------------------------------------------------------
+def restore_keras_optimizer(model, h5py, h5):
+    """Set ``model.optimizer``'s state from the ``.keras`` file's h5 ``h5`` (its ``optimizer/vars``;
+    nothing when the file has none, as Keras' loader does). ModelFileError on anything that does
+    not fit: a count of variables, a shape, a value, or state glassnet would give another meaning."""
+    from ._keras_h5 import _Walk, _group_at
+    optimizer = model.optimizer
+    walk = _Walk(h5py)
+    group = _group_at(walk, h5, "optimizer/vars")
+    if optimizer is None or group is None:
+        return
+    found = walk.children(group, "optimizer/vars")
+    if set(found) != {str(i) for i in range(len(found))} or len(found) < 1:
+        raise ModelFileError(f"{_WHERE} holds {sorted(found)[:10]}, not 0, 1, ...")
+    datasets = [walk.dataset(found[str(i)], f"optimizer/vars/{i}") for i in range(len(found))]
+    head = 1 if optimizer.schedule is not None else 2      # the count, and the rate unless a schedule
+    if len(datasets) < head:
+        raise ModelFileError(f"{_WHERE}: {len(datasets)} variables, expected the step count"
+                             f"{'' if head == 1 else ' and the learning rate'} first")
+    count = datasets[0]
+    if count.shape != () or count.dtype.kind not in "iu":
+        raise ModelFileError(f"{_WHERE}/0: expected the step count (an integer scalar), got shape {count.shape} "
+                             f"dtype {count.dtype}")
+    iterations = int(count[()])
+    if not 0 <= iterations < 2 ** 63:
+        raise ModelFileError(f"{_WHERE}/0: the step count {iterations} is not in [0, 2**63)")
+    rate = None
+    if head == 2:
+        if datasets[1].shape != () or datasets[1].dtype.kind != "f":
+            raise ModelFileError(f"{_WHERE}/1: expected the learning rate (a float scalar), got shape "
+                                 f"{datasets[1].shape} dtype {datasets[1].dtype}")
+        rate = float(datasets[1][()])
+    slots = datasets[head:]
+    name = type(optimizer).__name__
+    groups = _groups(optimizer)
+    views = list(model._views) if model.built else []
+    if slots and isinstance(groups, str):
+        raise ModelFileError(f"{_WHERE}: the file holds {len(slots)} slot variables of {name}; glassnet does not "
+                             f"load {groups}: load with compile=False and compile the model yourself")
+    if slots:
+        if not views:
+            raise ModelFileError(f"{_WHERE}: {len(slots)} slot variables for a model with no trained weights")
+        per = sum(len(group) for group in groups) * len(views)
+        scalar = name == "Nadam"
+        expected = per + (1 if scalar else 0)
+        if len(slots) != expected:
+            raise ModelFileError(
+                f"{_WHERE}: {len(slots)} slot variables after the step count"
+                f"{'' if head == 1 else ' and the rate'}; {name}({_settings(optimizer)}) on this model's "
+                f"{len(views)} trained weights keeps {expected} "
+                f"({' + '.join(f'{len(g)} x {len(views)} {g}' for g in groups)}{' + its momentum product' if scalar else ''})"
+                f": a file of other settings or layers (Keras skips such a state, glassnet refuses it)")
+    else:
+        scalar, groups = False, [] if isinstance(groups, str) else groups
+    # every shape and value checked before the optimizer changes
+    arrays, k = {}, 0
+    for group in groups if slots else []:
+        for slot in group:
+            arrays[slot] = [None] * len(views)
+        for index, (layer, key, param, _) in enumerate(views):
+            for slot in group:
+                dataset = slots[k]
+                if tuple(dataset.shape) != param.shape or dataset.dtype.kind != "f":
+                    raise ModelFileError(f"{_WHERE}/{head + k}: {name}'s {slot!r} of {layer.name}/{key} must have "
+                                         f"shape {param.shape} (float), the file has {tuple(dataset.shape)} "
+                                         f"({dataset.dtype})")
+                value = dataset[()]
+                if not np.isfinite(value).all():
+                    raise ModelFileError(f"{_WHERE}/{head + k}: {name}'s {slot!r} of {layer.name}/{key} holds NaN or "
+                                         f"infinite values")
+                arrays[slot][index] = value
+                k += 1
+    product = None
+    if slots and scalar:
+        last = slots[-1]
+        product = float(last[()]) if last.shape == () and last.dtype.kind == "f" else None
+        if product is None or not 0 <= product <= 1:
+            raise ModelFileError(f"{_WHERE}/{head + k}: expected Nadam's momentum product (a float in [0, 1]), got "
+                                 f"{last.shape} {last.dtype}")
+    if rate is not None:
+        if not (math.isfinite(rate) and rate >= 0):
+            raise ModelFileError(f"{_WHERE}/1: the learning rate {rate} is not a finite number >= 0")
+        optimizer.learning_rate = rate
+    state = {"iterations": iterations, "slots": {}}
+    if product is not None:
+        state["scalars"] = {"momentum_product": product}
+    optimizer.set_state(state)          # the count first: a schedule's rate for the next step
+    if not arrays:
+        return
+    _warn_schedule(optimizer, groups, "load_model:")
+    dtype = model._triples[0][1].dtype
+    flat = {}
+    for slot, parts in arrays.items():
+        try:
+            converted = [_converted(optimizer, slot, np.asarray(part, np.float64), True).ravel() for part in parts]
+        except ValueError as exc:
+            raise ModelFileError(f"{_WHERE}: {exc}") from None
+        values = np.concatenate(converted).astype(dtype)
+        if slot in optimizer.non_negative_slots and (values < 0).any():
+            raise ModelFileError(f"{_WHERE}: {name}'s {slot!r} holds negative values (a sum of squares)")
+        flat[slot] = values
+    key, param = model._triples[0][0], model._triples[0][1]
+    from . import backend
+    state["slots"] = {key: {slot: backend.get_array_module(param).asarray(a) for slot, a in flat.items()}}
+    optimizer.set_state(state)
+
+
+def _settings(optimizer):
+    names = [n for n in ("momentum", "amsgrad", "centered") if hasattr(optimizer, n)]
+    return ", ".join(f"{n}={getattr(optimizer, n)!r}" for n in names)
+
+
+# -- writing --------------------------------------------------------------------------------
+def keras_optimizer_arrays(model):
+    """``[arrays]`` of ``model.optimizer``'s ``optimizer/vars`` in Keras' layout (the step count as
+    int64, the rate unless a schedule, the slots by Keras' groups), or None (with a warning) for
+    state glassnet does not map; raises ValueError for a state it cannot convert."""
+    from . import backend
+    optimizer = model.optimizer
+    name = type(optimizer).__name__
+    head = [np.asarray(optimizer.iterations, np.int64)]
+    if optimizer.schedule is None:
+        head.append(np.asarray(optimizer.learning_rate, np.float32))
+    state = optimizer.get_state()
+    key = model._triples[0][0] if model.built and model._triples else None
+    kept = state["slots"].get(key) if key is not None else None
+    groups = _groups(optimizer)
+    if isinstance(groups, str):
+        if kept:
+            warn(f"save_model: .keras: the optimizer's state is left out: glassnet does not write {groups}; Keras "
+                 f"starts its {name} afresh")
+            return None
+        return head
+    if not kept or not groups:          # not built (Keras' layout before the first step), or no slots
+        return head
+    _warn_schedule(optimizer, groups, "save_model: .keras:")
+    views = list(model._views)
+    bounds = np.cumsum([0] + [param.size for _, _, param, _ in views])
+    out = list(head)
+    for group in groups:
+        converted = {}
+        for slot in group:
+            if slot not in kept:
+                raise ValueError(f"save_model: .keras: {name} keeps no {slot!r} state yet, which Keras' {name} holds")
+            values = np.asarray(backend.to_numpy(kept[slot]), np.float64)
+            if not np.isfinite(values).all():
+                raise ValueError(f"save_model: .keras: the optimizer's {slot!r} state holds NaN or infinite values")
+            try:
+                converted[slot] = _converted(optimizer, slot, values, False)
+            except ValueError as exc:
+                raise ValueError(f"save_model: .keras: {exc}") from None
+        for index, (_, _, param, _) in enumerate(views):
+            for slot in group:
+                part = converted[slot][bounds[index]:bounds[index + 1]].reshape(param.shape)
+                out.append(part.astype(param.dtype))
+    if name == "Nadam":
+        out.append(np.asarray(state["scalars"]["momentum_product"], np.float32))
+    return out
+
+
+def write_keras_optimizer(h5, model, arrays):
+    """Keras' ``optimizer/vars`` group of ``arrays`` in the open h5 file ``h5``."""
+    from ._keras_h5 import _snake
+    group = h5.require_group("optimizer/vars")
+    group.attrs["name"] = _snake(type(model.optimizer).__name__)
+    for k, array in enumerate(arrays):
+        group.create_dataset(str(k), data=array)
