@@ -6,6 +6,7 @@ converted only when its class is glassnet's own of that name (a subclass may com
 """
 import numpy as np
 
+from . import _onnx_windows as windows
 from ._onnx_ops import Unsupported, apply_activation
 
 
@@ -179,6 +180,8 @@ def _pads(layer, sizes, kernel, strides, dilation, padding):
 def _conv(b, layer, xs, shapes):
     rank, kernel = len(shapes[0]) + 1, np.asarray(layer.params["kernel"])
     dims = rank - 2
+    if b.dtype != np.float32:
+        return apply_activation(b, layer.activation, _sliced_conv(b, layer, xs[0], shapes[0], kernel), layer.describe())
     x = _to_channels_first(b, layer, xs[0], rank)
     # glassnet's kernel (*k, in / groups, out); ONNX's (out, in / groups, *k)
     weight = b.const(np.transpose(kernel, (dims + 1, dims, *range(dims))), "kernel")
@@ -190,12 +193,30 @@ def _conv(b, layer, xs, shapes):
     return apply_activation(b, layer.activation, _to_channels_last(b, layer, y, rank), layer.describe())
 
 
+def _sliced_conv(b, layer, x, shape, kernel):
+    """The convolution as window slices (glassnet._onnx_windows): onnxruntime runs no float64 Conv."""
+    rank, dims = len(shape) + 1, kernel.ndim - 2
+    if int(getattr(layer, "groups", 1)) != 1:
+        raise Unsupported(f"{layer.describe()}: groups > 1 is exported for float32 models only")
+    strides, dilation = list(layer.strides), list(layer.dilation_rate)
+    pads = _pads(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
+    if _channels_first(layer):
+        x = _to_channels_last(b, layer, x, rank)
+    y = windows.conv(b, x, list(_spatial(layer, shape)), kernel, layer.params["bias"] if layer.use_bias else None,
+                     strides, dilation, pads)
+    return b.op("Transpose", [y], perm=[0, rank - 1, *range(1, rank - 1)]) if _channels_first(layer) else y
+
+
 def _pool(op):
     def convert(b, layer, xs, shapes):
         rank = len(shapes[0]) + 1
-        x = _to_channels_first(b, layer, xs[0], rank)
         pool, strides = list(layer.pool_size), list(layer.strides)
         pads = _pads(layer, _spatial(layer, shapes[0]), pool, strides, [1] * len(pool), layer.padding)
+        if op == "AveragePool" and b.dtype != np.float32:        # no float64 AveragePool in onnxruntime
+            x = b.op("Transpose", xs, perm=[0, *range(2, rank), 1]) if _channels_first(layer) else xs[0]
+            y = windows.average_pool(b, x, list(_spatial(layer, shapes[0])), pool, strides, pads)
+            return b.op("Transpose", [y], perm=[0, rank - 1, *range(1, rank - 1)]) if _channels_first(layer) else y
+        x = _to_channels_first(b, layer, xs[0], rank)
         # AveragePool's count_include_pad=0 (the default): padding is left out of the mean, as Keras
         y = b.op(op, [x], kernel_shape=pool, strides=strides, pads=pads)
         return _to_channels_last(b, layer, y, rank)

@@ -14,8 +14,6 @@ constants (SELU's alpha and scale, a leaky ReLU's slope), and onnxruntime runs e
 import functools
 import math
 
-
-
 from . import activations as activations_module
 
 
