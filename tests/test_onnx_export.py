@@ -340,3 +340,13 @@ def test_against_keras(name, keras, rng, tmp_path):
     want = want if isinstance(want, list) else [want]
     for got, w in zip(session.run(None, feed), want):
         np.testing.assert_allclose(got, np.asarray(w), rtol=1e-5, atol=1e-5)
+
+
+def test_import_glassnet_leaves_the_exporter_out():
+    """The exporter's modules load on the first export only (``import glassnet`` stays quick)."""
+    import subprocess
+    import sys
+    code = "import sys, glassnet; print(sorted(m for m in sys.modules if 'onnx' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip() == "[]"
