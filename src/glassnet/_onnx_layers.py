@@ -201,7 +201,7 @@ def _sliced_conv(b, layer, x, shape, kernel):
     strides, dilation = list(layer.strides), list(layer.dilation_rate)
     pads = _pads(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
     if _channels_first(layer):
-        x = _to_channels_last(b, layer, x, rank)
+        x = b.op("Transpose", [x], perm=[0, *range(2, rank), 1])
     y = windows.conv(b, x, list(_spatial(layer, shape)), kernel, layer.params["bias"] if layer.use_bias else None,
                      strides, dilation, pads)
     return b.op("Transpose", [y], perm=[0, rank - 1, *range(1, rank - 1)]) if _channels_first(layer) else y
