@@ -1519,6 +1519,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from .io import save_model
         save_model(self, path, include_optimizer=include_optimizer, save_format=save_format)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras' ``Model.export``: ``format="onnx"`` writes the model for inference as an ONNX file
+        (opset 17; a free batch axis; inputs and outputs named as the model's), atomically, with no
+        package beyond NumPy. Keras' other formats, "tf_saved_model" (its default) and "openvino",
+        need those frameworks and are refused by name. See glassnet._onnx_graph and docs/export.md."""
+        from ._onnx_graph import export
+        return export(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
     def save_weights(self, path):
         """Write the weights, without compile settings or optimizer state (Keras' ``save_weights``),
         atomically. Read them back with ``load_weights``. When a model file can store the network's

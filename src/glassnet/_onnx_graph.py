@@ -1,0 +1,164 @@
+"""``model.export(path, format="onnx")``: a glassnet model as an ONNX file, written by glassnet
+alone (glassnet._onnx_proto encodes the protobuf; no ``onnx`` package needed).
+
+The model's calls are walked in order (``_node_layers``, ``_inbound``: a Sequential's chain or a
+functional Model's graph, nested models already flattened into them); each call becomes the
+nodes of its converter (glassnet._onnx_layers). The file holds:
+
+* opset 17 of the default domain (ir_version 8), which onnxruntime 1.14 and later run;
+* one graph input per model input, named as the model's (a Sequential's ``input_layer`` or its
+  Input's name), of shape ``(batch, *sample_shape)`` with a symbolic ``batch`` axis, so one file
+  takes any batch size; the model's dtype (float32 or float64; an input an ``Embedding`` reads
+  keeps its Input's integer dtype if it has one, and is cast to int64 for the lookup);
+* one graph output per model output, named as ``model.output_names`` (a Sequential's: its last
+  layer's name);
+* the weights as initializers, in the model's dtype, named ``<layer>/<weight>``.
+
+Every call is converted before the file is opened: a layer, activation or setting with no ONNX
+form is refused by name and nothing is written; the file is then written atomically.
+
+>>> model.export("model.onnx", format="onnx")          # doctest: +SKIP
+>>> import onnxruntime as ort                            # doctest: +SKIP
+>>> ort.InferenceSession("model.onnx").run(None, {"input_layer": x})[0]   # doctest: +SKIP
+"""
+import os
+
+import numpy as np
+
+from . import _onnx_proto as proto
+from ._atomic import write_atomically
+from ._onnx_layers import CONVERTERS
+from ._onnx_ops import Unsupported
+from . import layers as layers_module
+
+OPSET, IR_VERSION = 17, 8
+_BATCH = "batch"
+_INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+
+
+class Builder:
+    """The nodes and initializers of the graph being written, in the model's float ``dtype``."""
+
+    def __init__(self, dtype):
+        self.dtype, self.nodes, self.initializers, self._count, self.scope = np.dtype(dtype), [], [], 0, "graph"
+
+    def _name(self, hint):
+        self._count += 1
+        return f"{self.scope}/{hint}_{self._count}"
+
+    def const(self, value, hint="const"):
+        """An initializer holding ``value`` in the model's dtype (float64 numbers, such as SELU's
+        constants, rounded once to a float32 model's dtype)."""
+        name = self._name(hint)
+        self.initializers.append(proto.tensor(name, np.asarray(value).astype(self.dtype)))
+        return name
+
+    def ints(self, values, hint="shape"):
+        """An int64 initializer (a Reshape's shape, a Pad's pads)."""
+        name = self._name(hint)
+        self.initializers.append(proto.tensor(name, np.asarray(values, np.int64)))
+        return name
+
+    def op(self, op_type, inputs, hint=None, **attributes):
+        """A node ``op_type`` reading ``inputs``; returns its output's name."""
+        output = self._name(hint or op_type)
+        self.nodes.append(proto.node(op_type, inputs, [output], output, **attributes))
+        return output
+
+
+def _check_options(format, verbose, input_signature, kwargs):
+    if not isinstance(format, str):
+        raise TypeError(f"export: format must be a str, got {type(format).__name__}")
+    if format in ("tf_saved_model", "openvino"):
+        raise ValueError(f"export: format={format!r} needs {'TensorFlow' if format == 'tf_saved_model' else 'OpenVINO'}, "
+                         "which glassnet does not use; glassnet exports format='onnx'")
+    if format != "onnx":
+        raise ValueError(f"export: format must be 'onnx' (Keras' 'tf_saved_model' and 'openvino' need other "
+                         f"frameworks), got {format!r}")
+    if verbose not in (None, True, False):
+        raise TypeError(f"export: verbose must be None, True or False, got {verbose!r:.50}")
+    if input_signature is not None:
+        raise ValueError("export: input_signature is not supported: the file takes the model's own input shapes, "
+                         "with a free batch axis")
+    opset = kwargs.pop("opset_version", None)
+    if opset not in (None, OPSET):
+        raise ValueError(f"export: opset_version must be None or {OPSET} (the opset glassnet writes), got {opset!r}")
+    if kwargs:
+        raise TypeError(f"export: unexpected keyword argument {sorted(kwargs)[0]!r} (format='onnx' takes "
+                        "opset_version)")
+
+
+def _input_names_and_shapes(model):
+    if hasattr(model, "_input_names") and model._input_names:
+        names, shapes = list(model._input_names), [tuple(s) for s in model.input_shapes]
+    else:
+        names, shapes = [model._single_input_name()], [tuple(model.input_shape[1:])]
+    if getattr(model, "_input_keys", None) is not None:
+        raise Unsupported("export: a model of dict inputs is not exported; give its inputs as a list")
+    return names, shapes
+
+
+def _input_dtypes(model, count):
+    dtypes = [model.dtype] * count
+    for j, tensor in enumerate(getattr(model, "inputs", None) or []):
+        given = str(getattr(tensor, "dtype", "") or "")
+        if given in _INTEGER_DTYPES and j < count:
+            dtypes[j] = "int64"     # ids: onnxruntime's Cast takes int64 input the same as any
+    return dtypes
+
+
+def _output_names(model, count):
+    names = getattr(model, "output_names", None)
+    if names and len(names) == count:
+        return list(names)
+    return [model._output_layer.name] if count == 1 else [f"output_{k}" for k in range(count)]
+
+
+def build_model_bytes(model):
+    """The ONNX bytes of ``model`` (built); Unsupported names the first layer that has no form."""
+    import glassnet
+    dtype = np.dtype(model.dtype)
+    if dtype not in (np.float32, np.float64):
+        raise Unsupported(f"export: model dtype {model.dtype!r} is not exported (float32 or float64)")
+    names, shapes = _input_names_and_shapes(model)
+    b, outs, out_shapes = Builder(dtype), [], []
+    options = model._call_settings()[1]
+    for i, (layer, parents) in enumerate(zip(model._node_layers, model._inbound)):
+        kind = type(layer).__name__
+        if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(layer):
+            raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
+                              f"{', '.join(sorted(CONVERTERS))}")
+        if options is not None and options[i]:
+            raise Unsupported(f"export: layer {layer.name!r} is called with arguments {sorted(options[i])}; "
+                              "not exported")
+        xs = [names[-1 - p] if p < 0 else outs[p] for p in parents]
+        in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
+        b.scope = layer.name
+        outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
+        out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
+    at = list(getattr(model, "_outputs_at", None) or [len(outs) - 1])
+    output_names = _output_names(model, len(at))
+    b.scope = "outputs"
+    for k, (name, i) in enumerate(zip(output_names, at)):
+        b.nodes.append(proto.node("Identity", [outs[i]], [name], f"outputs/{name}"))
+    element = proto.ELEM_TYPES[dtype]
+    inputs = [proto.value_info(name, proto.ELEM_TYPES[np.dtype(d)], [_BATCH, *shape])
+              for name, d, shape in zip(names, _input_dtypes(model, len(names)), shapes)]
+    outputs = [proto.value_info(name, element, [_BATCH, *out_shapes[i]]) for name, i in zip(output_names, at)]
+    graph = proto.graph(model.name, b.nodes, b.initializers, inputs, outputs)
+    return proto.model(graph, OPSET, IR_VERSION, glassnet.__version__)
+
+
+def export(model, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+    """Write ``model`` to ``filepath`` as ONNX (``format="onnx"``); see the module docstring."""
+    _check_options(format, verbose, input_signature, dict(kwargs))
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"export: filepath must be a str or os.PathLike, got {type(filepath).__name__}")
+    if not model.built:
+        raise ValueError(f"export: model {model.name!r} is not built yet: build it (an Input, "
+                         "model.build(...), or its first data) before exporting")
+    data = build_model_bytes(model)         # every refusal comes before the file is opened
+    path = write_atomically(filepath, lambda f: f.write(data))
+    if verbose:
+        print(f"Saved ONNX model to {path} ({len(data)} bytes, opset {OPSET})")
+    return None

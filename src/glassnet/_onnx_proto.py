@@ -1,0 +1,136 @@
+"""A small protobuf wire-format writer for the ONNX messages glassnet's export needs (no ``onnx``
+package at run time).
+
+Protobuf's wire format: each field is a key, ``field_number << 3 | wire_type``, as a varint, then
+its value: a varint (wire type 0: ints, enums), 4 bytes little-endian (type 5: a float), or a
+length-delimited run of bytes (type 2: strings, bytes, nested messages, and packed repeated
+numbers). The field numbers are onnx.proto3's (onnx 1.x, the same in onnx.proto):
+
+=================== ==========================================================================
+message             fields written here
+=================== ==========================================================================
+ModelProto          ir_version 1, producer_name 2, producer_version 3, graph 7, opset_import 8
+OperatorSetIdProto  domain 1, version 2
+GraphProto          node 1, name 2, initializer 5, input 11, output 12
+NodeProto           input 1, output 2, name 3, op_type 4, attribute 5
+AttributeProto      name 1, f 2, i 3, s 4, floats 7, ints 8, type 20
+TensorProto         dims 1, data_type 2, name 8, raw_data 9
+ValueInfoProto      name 1, type 2
+TypeProto           tensor_type 1 -> (elem_type 1, shape 2 -> dim 1 -> (dim_value 1, dim_param 2))
+=================== ==========================================================================
+
+Each function returns the message's bytes; a parent takes them as a length-delimited field.
+
+>>> varint(300).hex()
+'ac02'
+"""
+import struct
+
+import numpy as np
+
+# TensorProto.DataType
+FLOAT, INT64, DOUBLE = 1, 7, 11
+ELEM_TYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64, np.dtype(np.float64): DOUBLE}
+# AttributeProto.AttributeType
+_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 3, 6, 7
+
+
+def varint(value):
+    """``value`` (an int; a negative one as its 64-bit two's complement, as protobuf's int64) as
+    a base-128 varint: 7 bits a byte, low bits first, the top bit set on every byte but the last."""
+    value = int(value)
+    if value < 0:
+        value += 1 << 64
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def _key(field, wire_type):
+    return varint(field << 3 | wire_type)
+
+
+def int_field(field, value):
+    """A varint field (int64, int32, enum)."""
+    return _key(field, 0) + varint(value)
+
+
+def float_field(field, value):
+    """A 32-bit float field (wire type 5)."""
+    return _key(field, 5) + struct.pack("<f", value)
+
+
+def bytes_field(field, data):
+    """A length-delimited field: bytes, a UTF-8 string, or a nested message's bytes."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return _key(field, 2) + varint(len(data)) + data
+
+
+def packed_ints(field, values):
+    """A packed repeated varint field (proto3's default for repeated numbers)."""
+    return bytes_field(field, b"".join(varint(v) for v in values))
+
+
+def packed_floats(field, values):
+    return bytes_field(field, struct.pack(f"<{len(values)}f", *values))
+
+
+def tensor(name, array):
+    """A TensorProto holding ``array`` (float32, float64 or int64) as raw little-endian bytes."""
+    array = np.asarray(array)
+    if array.dtype not in ELEM_TYPES:
+        raise TypeError(f"onnx tensor {name!r}: expected float32, float64 or int64, got {array.dtype}")
+    data = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).tobytes()
+    return (packed_ints(1, array.shape) + int_field(2, ELEM_TYPES[array.dtype]) + bytes_field(8, name)
+            + bytes_field(9, data))
+
+
+def attribute(name, value):
+    """An AttributeProto: an int, a float, a string, or a list of ints or of floats (by the
+    Python type of ``value``; a list's first element decides)."""
+    head = bytes_field(1, name)
+    if isinstance(value, bool) or isinstance(value, (int, np.integer)):
+        return head + int_field(3, value) + int_field(20, _ATTR_INT)
+    if isinstance(value, (float, np.floating)):
+        return head + float_field(2, value) + int_field(20, _ATTR_FLOAT)
+    if isinstance(value, (str, bytes)):
+        return head + bytes_field(4, value) + int_field(20, _ATTR_STRING)
+    values = list(value)
+    if values and all(isinstance(v, (float, np.floating)) for v in values):
+        return head + packed_floats(7, values) + int_field(20, _ATTR_FLOATS)
+    return head + packed_ints(8, values) + int_field(20, _ATTR_INTS)
+
+
+def node(op_type, inputs, outputs, name, **attributes):
+    """A NodeProto of the default domain: ``op_type`` reading ``inputs``, writing ``outputs``."""
+    return (b"".join(bytes_field(1, i) for i in inputs) + b"".join(bytes_field(2, o) for o in outputs)
+            + bytes_field(3, name) + bytes_field(4, op_type)
+            + b"".join(bytes_field(5, attribute(k, v)) for k, v in attributes.items()))
+
+
+def value_info(name, elem_type, shape):
+    """A ValueInfoProto of a tensor: ``shape`` a sequence of ints and strings (a string is a
+    symbolic dimension, such as the batch's)."""
+    dims = b"".join(bytes_field(1, bytes_field(2, d) if isinstance(d, str) else int_field(1, d)) for d in shape)
+    tensor_type = int_field(1, elem_type) + bytes_field(2, dims)
+    return bytes_field(1, name) + bytes_field(2, bytes_field(1, tensor_type))
+
+
+def graph(name, nodes, initializers, inputs, outputs):
+    """A GraphProto from the bytes of its nodes, initializer tensors and input/output value infos."""
+    return (b"".join(bytes_field(1, n) for n in nodes) + bytes_field(2, name)
+            + b"".join(bytes_field(5, t) for t in initializers) + b"".join(bytes_field(11, i) for i in inputs)
+            + b"".join(bytes_field(12, o) for o in outputs))
+
+
+def model(graph_bytes, opset, ir_version, producer_version):
+    """A ModelProto holding one graph and one opset import (the default domain's)."""
+    opset_import = bytes_field(1, "") + int_field(2, opset)
+    return (int_field(1, ir_version) + bytes_field(2, "glassnet") + bytes_field(3, producer_version)
+            + bytes_field(7, graph_bytes) + bytes_field(8, opset_import))

@@ -1,0 +1,61 @@
+"""Convolution and average pooling as window slices, for the dtypes onnxruntime has no Conv or
+AveragePool kernel for (float64: onnxruntime 1.32's CPU Conv and AveragePool are float32 only).
+
+Channels-last throughout (glassnet's layout, no transposes): the input is zero-padded (Pad), and
+each kernel offset ``o`` takes the strided slice of the positions it reads (Slice with steps),
+of shape ``(batch, *out_spatial, C)``. A convolution joins the slices along the channels (im2col,
+offsets in C order then channels: the kernel ``(*k, in, out)`` reshaped to ``(prod(k) * in,
+out)`` multiplies them in one MatMul); an average pooling sums them and divides by how many real
+(unpadded) values each window holds, counted here with NumPy from the static spatial sizes:
+Keras' mean without the padding. Exact: the same sums glassnet computes, in the same dtype.
+"""
+import itertools
+
+import numpy as np
+
+
+def _padded(b, x, pads, dims):
+    if not any(pads):
+        return x
+    begins, ends = pads[:dims], pads[dims:]
+    return b.op("Pad", [x, b.ints([0, *begins, 0, 0, *ends, 0])], mode="constant")
+
+
+def _slices(b, x, sizes, kernel, strides, dilation, pads):
+    """Each kernel offset's strided slice of the padded ``x`` (C order over offsets), and the
+    output's spatial sizes."""
+    dims = len(sizes)
+    padded = [n + pads[i] + pads[dims + i] for i, n in enumerate(sizes)]
+    out = [(p - (k - 1) * d - 1) // s + 1 for p, k, s, d in zip(padded, kernel, strides, dilation)]
+    x = _padded(b, x, pads, dims)
+    slices = []
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        starts = [o * d for o, d in zip(offset, dilation)]
+        ends = [start + (n - 1) * s + 1 for start, n, s in zip(starts, out, strides)]
+        slices.append(b.op("Slice", [x, b.ints(starts), b.ints(ends), b.ints(list(range(1, dims + 1))),
+                                     b.ints(list(strides))]))
+    return slices, out
+
+
+def conv(b, x, sizes, kernel, bias, strides, dilation, pads):
+    """``x`` (batch, *sizes, in) convolved with ``kernel`` (*k, in, out) (+ ``bias``), as slices."""
+    dims = len(sizes)
+    slices, _ = _slices(b, x, sizes, kernel.shape[:dims], strides, dilation, pads)
+    joined = slices[0] if len(slices) == 1 else b.op("Concat", slices, axis=-1)
+    y = b.op("MatMul", [joined, b.const(np.reshape(kernel, (-1, kernel.shape[-1])), "kernel")])
+    return y if bias is None else b.op("Add", [y, b.const(bias, "bias")])
+
+
+def average_pool(b, x, sizes, pool, strides, pads):
+    """``x`` (batch, *sizes, C) averaged over windows, the padding left out of each mean."""
+    dims = len(sizes)
+    slices, out = _slices(b, x, sizes, pool, strides, [1] * dims, pads)
+    total = slices[0]
+    for s in slices[1:]:
+        total = b.op("Add", [total, s])
+    # how many real values each window holds: the same windows over ones, padded with zeros
+    ones = np.pad(np.ones(sizes), [(pads[i], pads[dims + i]) for i in range(dims)])
+    counts = np.zeros(out)
+    for offset in itertools.product(*(range(k) for k in pool)):
+        counts += ones[tuple(slice(o, o + (n - 1) * s + 1, s) for o, n, s in zip(offset, out, strides))]
+    return b.op("Div", [total, b.const(counts[..., None], "counts")])
