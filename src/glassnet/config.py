@@ -18,6 +18,10 @@
 ``enable_unsafe_deserialization``                    recorded only: glassnet's files never hold code
 ``is_nnx_enabled``                                   False (JAX's NNX: no JAX here)
 ``backend`` / ``set_backend``                        "numpy" or "cupy" (glassnet's array modules)
+``conv_memory_limit`` / ``set_conv_memory_limit``    glassnet's own (Keras has none): bytes of one
+                                                     convolution call's im2col patches (64 MiB);
+                                                     larger calls run in chunks of the batch
+                                                     (layers/conv_memory.py); None: no bound
 =================================================  ==============================================
 
 As Keras' ``clear_session()`` does, ``glassnet.backend.clear_session()`` puts back interactive
@@ -35,6 +39,7 @@ import numbers
 from . import backend as _backend
 from .backend import (epsilon, floatx, image_data_format, set_epsilon, set_floatx, set_image_data_format,
                       set_backend)
+from .layers.conv_memory import conv_memory_limit, set_conv_memory_limit
 
 __all__ = ["backend", "set_backend", "floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format", "dtype_policy", "set_dtype_policy", "DTypePolicy", "max_epochs", "set_max_epochs",
@@ -42,7 +47,8 @@ __all__ = ["backend", "set_backend", "floatx", "set_floatx", "epsilon", "set_eps
            "disable_interactive_logging", "is_interactive_logging_enabled", "enable_traceback_filtering",
            "disable_traceback_filtering", "is_traceback_filtering_enabled", "enable_flash_attention",
            "disable_flash_attention", "is_flash_attention_enabled", "enable_unsafe_deserialization",
-           "is_unsafe_deserialization_enabled", "is_nnx_enabled"]
+           "is_unsafe_deserialization_enabled", "is_nnx_enabled", "conv_memory_limit",
+           "set_conv_memory_limit"]
 
 _caps = {"max_epochs": None, "max_steps_per_epoch": None}
 # Keras' global_state attributes, which its clear_session() empties

@@ -25,6 +25,7 @@ from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_choice, check_flag
 from .._bounds import check_sample_values
 from .base import LAYERS, Layer, _unexpected_arguments
+from .conv_memory import Chunked, batch_step
 from .data_format import DataFormat, config_entry, refuse_last_axis_activation, sample_first, set_data_format
 
 PADDINGS = ("valid", "same")
@@ -300,10 +301,15 @@ def conv_forward(x, kernel, bias=None, strides=None, padding="valid", dilation=N
                          f"axes, C), got shape {x.shape}")
     xp, strides, dilation, out_shape, pads = padded_input(x, ksize, strides, padding, dilation, "conv_forward")
     has_bias = bias is not None
-    cols = im2col(xp, ksize, strides, out_shape, ones_column=has_bias, dilation=dilation)
     weights = kernel.reshape(-1, filters)
     if has_bias:       # [cols 1] @ [kernel; bias]: the bias costs no separate pass over z
         weights = backend.get_array_module(x).concatenate([weights, bias.reshape(1, filters)])
+    # patches larger than conv_memory_limit(): the batch in chunks (layers/conv_chunks.py)
+    step = batch_step(n, math.prod(out_shape) * weights.shape[0] * xp.itemsize)
+    if step is not None:
+        from .conv_chunks import chunked_conv_forward
+        return chunked_conv_forward(xp, weights, ksize, has_bias, step, pads, strides, out_shape, dilation)
+    cols = im2col(xp, ksize, strides, out_shape, ones_column=has_bias, dilation=dilation)
     z = cols @ weights
     cache = (cols, has_bias, xp.shape, pads, strides, out_shape, dilation)
     return z.reshape(n, *out_shape, filters), cache
@@ -316,6 +322,9 @@ def conv_backward(grad_z, cache, kernel, input_gradient=True):
     ``input_gradient`` is False (a model's first layer: nobody needs it, and it is the costlier
     half); dkernel : the kernel's shape.
     """
+    if isinstance(cache, Chunked):
+        from .conv_chunks import chunked_conv_backward
+        return chunked_conv_backward(grad_z, cache, kernel, input_gradient)
     cols, has_bias, padded_shape, pads, strides, out_shape, dilation = cache
     filters = kernel.shape[-1]
     g = grad_z.reshape(-1, filters)
@@ -355,6 +364,11 @@ def conv_transpose_forward(x, kernel, bias, strides, padding, out_shape):
     pads = tuple(conv_output_length(o, k, s, padding)[1] for o, k, s in zip(out_shape, ksize, strides))
     padded_shape = (n, *(o + before + after for o, (before, after) in zip(out_shape, pads)), filters)
     x2 = x.reshape(-1, c)
+    # its fields' matrix (kernel positions, N * input positions, filters), over the limit: in chunks
+    step = batch_step(n, math.prod(ksize) * math.prod(x.shape[1:-1]) * filters * x.itemsize)
+    if step is not None:
+        from .conv_chunks import chunked_conv_transpose_forward
+        return chunked_conv_transpose_forward(x2, kernel, bias, step, padded_shape, pads, strides, x.shape[1:-1])
     z = _input_gradient(x2, kernel, padded_shape, pads, strides, x.shape[1:-1])
     z = z + bias if bias is not None else backend.get_array_module(x).ascontiguousarray(z)
     return z, (x2, bias is not None, pads, strides, x.shape[1:-1])
@@ -364,6 +378,9 @@ def conv_transpose_backward(grad_z, cache, kernel, input_gradient=True):
     """Gradients of ``conv_transpose_forward``: (dx, dkernel, dbias), dbias the sum over every
     pixel, None without a bias.
     Its input gradient is the convolution itself: ``grad_z``'s fields through the kernel."""
+    if isinstance(cache, Chunked):
+        from .conv_chunks import chunked_conv_transpose_backward
+        return chunked_conv_transpose_backward(grad_z, cache, kernel, input_gradient)
     x2, has_bias, pads, strides, in_shape = cache
     *ksize, filters, c = kernel.shape
     cols = im2col(_pad(grad_z, pads), ksize, strides, in_shape)        # (N * input positions, window * filters)
