@@ -34,6 +34,26 @@ def _fresh_model_names():
 
 
 @pytest.fixture
+def ctrl_c():
+    """A function that presses Ctrl-C: SIGINT sent to the main thread itself, with Python's own
+    handler in place for the test. The tests of glassnet._interrupt need both: its DeferredInterrupt
+    leaves a handler of someone else's alone, and a library an earlier test imported may have left
+    one; and a SIGINT sent to the whole process (os.kill) may be taken by another thread (BLAS's,
+    TensorFlow's), whose C handler then runs whenever that thread is scheduled, too late for a
+    test that checks right after pressing it. Sent to the calling thread it is handled before the
+    call returns."""
+    import signal
+    import threading
+    if not hasattr(signal, "pthread_kill"):
+        pytest.skip("sends SIGINT to its own main thread (POSIX)")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def keras():
     """Keras 3 on TensorFlow's CPU as a test oracle, skipped (with the reason) when not installed.
     A test file that needs Keras otherwise set up defines its own (test_weighting.py's float64)."""

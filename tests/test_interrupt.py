@@ -1,6 +1,5 @@
 """Ctrl-C during fit: it lands between batches, so the model holds whole optimizer steps only, and
 model.history keeps the epochs completed (glassnet._interrupt)."""
-import os
 import signal
 import sys
 import threading
@@ -28,7 +27,7 @@ def _data():
     return x, (x[:, 0] > 0).astype(int) + (x[:, 1] > 1)
 
 
-def test_ctrl_c_inside_an_optimizer_step_stops_after_that_step(monkeypatch):
+def test_ctrl_c_inside_an_optimizer_step_stops_after_that_step(monkeypatch, ctrl_c):
     x, y = _data()
     reference = _model()
     reference.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)        # 4 whole steps
@@ -38,7 +37,7 @@ def test_ctrl_c_inside_an_optimizer_step_stops_after_that_step(monkeypatch):
     def interrupted_update(self, key, param, grad):
         calls.append(key)
         if len(calls) == 4:            # the 4th step: Ctrl-C arrives as the update starts
-            os.kill(os.getpid(), signal.SIGINT)
+            ctrl_c()
         update(self, key, param, grad)
     monkeypatch.setattr(optimizers.Adam, "update", interrupted_update)
     with pytest.raises(KeyboardInterrupt, match="between two batches"):
@@ -53,7 +52,7 @@ def test_ctrl_c_inside_an_optimizer_step_stops_after_that_step(monkeypatch):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler        # handler given back
 
 
-def test_history_keeps_the_epochs_completed_before_an_interrupt():
+def test_history_keeps_the_epochs_completed_before_an_interrupt(ctrl_c):
     x, y = _data()
     model = _model()
 
@@ -66,15 +65,15 @@ def test_history_keeps_the_epochs_completed_before_an_interrupt():
     # a Ctrl-C during the last epoch's end is raised, not swallowed by the end of training
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[gn.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: os.kill(os.getpid(), signal.SIGINT))])
+            on_epoch_end=lambda epoch, logs: ctrl_c())])
 
 
-def test_a_second_ctrl_c_raises_at_once_and_other_handlers_are_left_alone():
+def test_a_second_ctrl_c_raises_at_once_and_other_handlers_are_left_alone(ctrl_c):
     with pytest.raises(KeyboardInterrupt):
         with DeferredInterrupt() as held:
-            os.kill(os.getpid(), signal.SIGINT)
+            ctrl_c()
             assert held.pending
-            os.kill(os.getpid(), signal.SIGINT)          # raises here
+            ctrl_c()          # raises here
             pytest.fail("the second Ctrl-C was held too")
     mine = signal.signal(signal.SIGINT, lambda *a: None)
     try:

@@ -101,13 +101,10 @@ def test_a_progress_bar_mid_line_ends_before_the_message():
     assert stream.getvalue() == "\n"
 
 
-def test_a_ctrl_c_held_during_the_failed_batch_still_interrupts():
-    import os
-    import signal
-
+def test_a_ctrl_c_held_during_the_failed_batch_still_interrupts(ctrl_c):
     def press_ctrl_c(batch, logs):
         if probe.model.optimizer.learning_rate > 1:       # the diverging epoch
-            os.kill(os.getpid(), signal.SIGINT)
+            ctrl_c()
 
     probe = gn.callbacks.LambdaCallback(on_train_batch_begin=press_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
