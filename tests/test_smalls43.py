@@ -21,7 +21,6 @@ import pytest
 import glassnet as gn
 from glassnet import layers as L
 from glassnet.gradcheck import check_layer, check_model
-from glassnet.layers import InputSpec
 
 RANKS = {1: "ConvLSTM1D", 2: "ConvLSTM2D", 3: "ConvLSTM3D"}
 SIZES = {1: (7,), 2: (5, 4), 3: (4, 3, 4)}
@@ -157,6 +156,9 @@ def test_channels_first_against_keras(rank, rng, keras):
         expected = _first(np.asarray(theirs(x)), 2)
     assert out.shape == expected.shape
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    # Keras' config of a channels-first layer reads as one (it was refused by name)
+    config = keras.layers.serialize(getattr(keras.layers, name)(data_format="channels_first", **settings))
+    assert L.deserialize(config).data_format == "channels_first"
 
 
 # ------------------------------------------------------------------ compile's positional order

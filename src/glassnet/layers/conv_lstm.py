@@ -423,6 +423,10 @@ class ConvLSTM2D(_ConvLSTM):
         states starting a decoder).
     stateful : bool
         Each batch starts from the states the last one ended in, row by row; ``reset_state()``.
+    data_format : "channels_last", "channels_first" or None (``gn.config.image_data_format()``)
+        Channels first: x (batch, steps, C, H, W) -> (batch, filters, Ho, Wo) (or every step's,
+        (batch, steps, filters, Ho, Wo)), states (batch, filters, Ho, Wo) in and out; computed
+        channels last between moves, so equal to that layer on moved arrays; kernels as Keras'.
     zero_output_for_mask : bool, default False
         With a mask (batch, steps) (``mask=`` in an eager call, or one reaching it in a model),
         a masked step keeps h and c unchanged and outputs the previous step's output; True outputs
