@@ -275,8 +275,7 @@ def test_layers_keras_gives_no_data_format_refuse_it():
         with pytest.raises(TypeError, match="unexpected keyword argument 'data_format'"):
             make()
     assert L.ConvLSTM2D(2, 3, data_format="channels_last").data_format == "channels_last"
-    with pytest.raises(ValueError, match=r"ConvLSTM2D: data_format='channels_first' is not implemented"):
-        L.ConvLSTM2D(2, 3, data_format="channels_first")
+    # (ConvLSTM's channels first: tests/test_smalls43.py)
 
 
 def test_softmax_activation_with_channels_first_is_refused_by_name():

@@ -11,7 +11,7 @@ only a TrainingSwitch's unread branch needs (glassnet._switch_skips), planned on
 from collections import Counter
 
 from . import _tape_state
-from .layers.base import call_arguments_set, in_model_dtype, missing_input_gradient, wrong_input_gradients
+from .layers.base import _check_spec, call_arguments_set, in_model_dtype, missing_input_gradient, wrong_input_gradients
 
 
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
@@ -113,6 +113,8 @@ class CallGraphMixin:
             # models let fit's and predict's override it: keras-team/keras#20285)
             mode = training if modes is None or modes[k] is None else modes[k]
             # and its own arguments (ReversibleEmbedding's reverse), set on the layer for its forward
+            if layer.input_spec is not None:        # Keras checks it at every call, each batch's too
+                _check_spec(layer, inputs)
             with call_arguments_set(layer, None if self._call_options is None else self._call_options[k]):
                 outputs.append(layer.forward(inputs, training=mode))
             if terms is not None and k in terms.read:

@@ -101,6 +101,26 @@ def _targets(fname, origin, datadir, extract):
     return os.path.join(datadir, f"{fname}_archive"), os.path.join(datadir, fname)
 
 
+class _DownloadProgress:
+    """Keras' ``DLProgbar``: a ``Progbar`` of the bytes (its target the Content-Length, None when the
+    server sends none: a count of bytes, "N/Unknown", never finished, as Keras'), drawn from the
+    start (0 bytes) and ended once, at the last byte."""
+
+    def __init__(self, total):
+        from .callbacks.progress import Progbar
+        self.bar = Progbar(None if total < 0 else total)
+        self.finished = False
+        self(0)
+
+    def __call__(self, got):
+        target = self.bar.target
+        if target is None or got < target:
+            self.bar.update(got)
+        elif not self.finished:
+            self.bar.update(target)
+            self.finished = True
+
+
 def _download(origin, target, file_hash, algorithm):
     """Stream ``origin`` into a temporary file beside ``target``; check the hash; then os.replace."""
     import http.client
@@ -116,10 +136,12 @@ def _download(origin, target, file_hash, algorithm):
                 with urllib.request.urlopen(origin) as response:
                     total = int(response.headers.get("Content-Length") or -1)
                     got = 0
+                    progress = _DownloadProgress(total)
                     for chunk in iter(lambda: response.read(_CHUNK), b""):
                         out.write(chunk)
                         hasher.update(chunk)
                         got += len(chunk)
+                        progress(got)
             except urllib.error.HTTPError as e:
                 raise OSError(f"get_file: URL fetch failure on {origin}: {e.code} -- {e.msg}") from e
             except urllib.error.URLError as e:

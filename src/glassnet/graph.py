@@ -78,6 +78,7 @@ from ._layer_order import attribute_layers, glassnet_attribute_names, held_first
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
 from .model import Sequential, _keep_stream, defines_step, keras_compile_order_refused
 from .model import runs_test_step as _runs_test_step       # (glassnet.own_steps reads it here)
+from ._compile_order import loss_and_optimizer
 from .outputs import Layout, as_given, make_heads, set_layouts
 
 
@@ -1058,6 +1059,8 @@ class Model(Sequential):
 
         A subclass with its own ``train_step`` may be compiled without a loss, as Keras' GAN is
         (``super().compile()``): see ``glassnet.own_steps.compile_own_steps``."""
+        # Keras' positional order too, compile("adam", "mse"): told apart by what is given (glassnet._compile_order)
+        loss, optimizer = loss_and_optimizer(loss, optimizer)
         loss = as_given(loss)           # compile(loss=model.loss): what that compile was given, as Keras'
         # with a loss, a model with layers of its own (a call, or its inputs and outputs) compiles
         # as any model does (one loss per output, loss_weights): its train_step may run its
@@ -1090,7 +1093,6 @@ class Model(Sequential):
     def _check_before_draw(self, loss, metrics, loss_weights, weighted_metrics=None):
         """What compile can check of its arguments before the model is drawn (its outputs known):
         refused now, not at the first fit."""
-        self._refuse_optimizer_as_loss(loss)
         for spec in loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]:
             if spec is not None:
                 losses.check_trainable(losses.for_compile(spec))

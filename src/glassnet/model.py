@@ -33,6 +33,7 @@ from .layers.base import (_assign as _assign_weights, _sample_shape, call_argume
                           sized_axes_needed, snake_case, stateful_layers)
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_graph_masks, plan_masks
+from ._compile_order import loss_and_optimizer
 from .outputs import OutputMetric, as_given, compile_heads, make_heads, set_layouts
 from .preparing import PreparingMixin
 from ._model_shapes import ModelShapesMixin
@@ -45,7 +46,7 @@ def keras_compile_order_refused(compile):
     """``compile`` refusing, by name, Keras' ``compile("adam", loss=...)``: Keras' optimizer given
     by position (glassnet's first parameter is the loss) and the loss by keyword, as keras.io's
     miniature GPT compiles. Python would say only "got multiple values for argument 'loss'"; the
-    positional form, ``compile("adam", "mse")``, is refused in ``_refuse_optimizer_as_loss``."""
+    positional form, ``compile("adam", "mse")``, is taken (glassnet._compile_order)."""
     @functools.wraps(compile)           # (inspect.signature still shows compile's own)
     def checked(self, *args, **kwargs):
         if args and "loss" in kwargs:
@@ -186,6 +187,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     """
 
     _draws_call = False         # glassnet.Model's subclasses are drawn from their call; a Sequential's never is
+    # Keras' input_spec: a layer's attribute, read before each call in a model's passes (training.py,
+    # callgraph.py); a model nested as a layer has none, unless a block drawn from call sets its own
+    input_spec = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -1222,6 +1226,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
         A model of several outputs (a Sequential whose last layer is a model of several) takes
         them per output, as a functional Model does (``Model.compile``, glassnet.outputs)."""
+        # Keras' positional order too, compile("adam", "mse"): told apart by what is given (glassnet._compile_order)
+        loss, optimizer = loss_and_optimizer(loss, optimizer)
         loss = as_given(loss)           # compile(loss=model.loss): what that compile was given, as Keras'
         if self._heads is not None:
             return self._compile_heads(loss, optimizer, metrics, loss_weights, weighted_metrics)
@@ -1233,7 +1239,6 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         given = {}          # {log name: the name given} of those renamed ("mse_1": "mse"), for the config
         compiled = metrics_module.weighted.compiled(metrics, weighted, given)
         metrics_module.check_log_names([name for name, _ in compiled])
-        self._refuse_optimizer_as_loss(loss)
         # ("crossentropy"/"ce": a placeholder until the first batch picks the loss, _pick_crossentropy)
         self._compiled(losses.for_compile(loss), compiled, optimizer, loss_weight, given)
 
@@ -1242,25 +1247,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         (``outputs.compile_heads``), the logs in Keras 3's order."""
         if getattr(self, "_unscored_mask", None):
             raise NotImplementedError(self._unscored_mask)
-        self._refuse_optimizer_as_loss(loss)
         optimizer = optimizers.get(optimizer)       # refused before the heads change
         # outputs given as a dict log their own losses in Keras 3's order (glassnet._dictoutputs)
         order = None if self._output_keys is None else loss_log_order(self._output_keys, loss)
         heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics, weighted_metrics, order)
         self._compiled(heads_loss, compiled, optimizer)
-
-    @staticmethod
-    def _refuse_optimizer_as_loss(loss):
-        # Keras' positional order, compile("adam", "mse") or compile(Adam(1e-3), "mse"), given to
-        # glassnet's (loss, optimizer): an optimizer's name or an optimizer in the loss's place
-        if isinstance(loss, str) and loss.lower() in optimizers.OPTIMIZERS:
-            raise ValueError(f"loss: got {loss!r}, an optimizer's name; compile takes (loss, optimizer), "
-                             f"Keras' compile (optimizer, loss): pass them by keyword, "
-                             f"compile(loss=..., optimizer={loss!r})")
-        if isinstance(loss, optimizers.Optimizer):
-            raise ValueError(f"loss: got an optimizer, {loss!r:.60}; compile takes (loss, optimizer), "
-                             f"Keras' compile (optimizer, loss): pass them by keyword, "
-                             f"compile(loss=..., optimizer=...)")
 
     def _compiled(self, loss, metrics, optimizer, loss_weight=1.0, given=None):
         """The end of ``compile``: the loss (a ``Loss``), the metrics (``[(name, metric)]``, checked),

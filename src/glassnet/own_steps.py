@@ -78,7 +78,6 @@ def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_me
             raise ValueError(f"compile: {name} weighs the compiled loss, and {type(model).__name__}'s train_step "
                              f"computes its own; leave {name} out, got {value!r:.60}")
     if loss is not None:
-        model._refuse_optimizer_as_loss(loss)
         if losses.names_pending(loss):
             # Keras picks it as its compiled loss first runs, a step the model's own train_step replaces
             raise ValueError(f"compile: loss={loss!r} is picked from the first batch by the compiled loss, "

@@ -290,6 +290,8 @@ class TrainingMixin(ActivityMixin):
         if training is None:        # a pass given no flag: each layer its own mode (glassnet._flagless)
             return self._run_layers_flagless(x)
         for layer in self.layers:
+            if layer.input_spec is not None:        # Keras checks it at every call (an attribute read for the rest)
+                layers_base._check_spec(layer, x)
             x = layer.forward(x, training=training)
         return x
 
@@ -297,6 +299,8 @@ class TrainingMixin(ActivityMixin):
         """``_run_layers`` in a pass given no flag (``model(x)``) of a chain holding a layer that
         trains in one (an augmentation: ``Layer.training_default``): each layer in its own mode."""
         for layer, mode in zip(self.layers, self._pass_plan(None)[1]):
+            if layer.input_spec is not None:
+                layers_base._check_spec(layer, x)
             x = layer.forward(x, training=mode)
         return x
 
@@ -306,6 +310,8 @@ class TrainingMixin(ActivityMixin):
         penalties, the search for a NaN, ``trace``). A functional Model walks its graph instead."""
         modes = [training] * len(self.layers) if training is not None else self._pass_plan(None)[1]
         for layer, mode in zip(self.layers, modes):     # (None: a pass given no flag, see _run_layers)
+            if layer.input_spec is not None:
+                layers_base._check_spec(layer, x)
             out = layer.forward(x, training=mode)
             yield layer, x, out
             x = out

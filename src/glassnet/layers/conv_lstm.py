@@ -17,10 +17,10 @@ images and volumes alike (a 1-D layer runs as 2-D on images of height 1).
 import math
 
 from .. import backend, constraints, initializers, regularizers
-from .._validation import check_flag, check_number
+from .._validation import check_choice, check_flag, check_number
 from . import masking
 from .base import LAYERS, Layer
-from .data_format import refuse_channels_first
+from .data_format import FORMATS, config_entry, from_config_default
 from .conv import (RankOneAsTwo, check_padded_input, conv_backward, conv_forward, conv_output_length, positive_int,
                    weight_settings, window_settings)
 from .recurrent import (CarriesStates, StatefulLoop, _activation, dropout_masks, forget_ones, lstm_cell,
@@ -55,8 +55,8 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                  zero_output_for_mask=False, data_format=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        # Keras' data_format: channels last only here ("channels_first", steps then channels, refused by name)
-        refuse_channels_first(self, data_format)
+        # Keras' data_format (None: gn.config.image_data_format() now, as Keras' constructor reads it)
+        self.data_format = check_choice(backend.standardize_data_format(data_format), f"{cls}: data_format", FORMATS)
         # a rate of 1 would drop everything and scale by 1 / 0
         self.dropout = check_number(dropout, f"{cls}: dropout", "[0, 1)")
         self.recurrent_dropout = check_number(recurrent_dropout, f"{cls}: recurrent_dropout", "[0, 1)")
@@ -75,14 +75,48 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
         self.zero_output_for_mask = check_flag(zero_output_for_mask, f"{cls}: zero_output_for_mask")
 
+    # -- data_format ---------------------------------------------------------------------------
+    # Channels first (Keras' (batch, steps, channels, *spatial) in, (batch, filters, *spatial) out,
+    # states (batch, filters, *spatial)) is computed channels last: the frames, given states and
+    # carried ones are moved on the way in, the outputs and last states on the way out, and the
+    # gradients the same ways back. The shape questions take and give channels-first shapes; the
+    # loop's own code (_state_shape) reads channels last. Kernels keep Keras' shapes in both.
+    @property
+    def _first(self):
+        return self.data_format == "channels_first"
+
+    def _sample_last(self, shape):
+        """A sample shape (steps, C, *spatial) as (steps, *spatial, C) when channels first."""
+        shape = tuple(shape)
+        return (shape[0], *shape[2:], shape[1]) if self._first and len(shape) == self.rank + 2 else shape
+
+    def _state_out(self, state):
+        """A state's shape (*spatial, filters) as the layer shows it: (filters, *spatial) when channels first."""
+        return (state[-1], *state[:-1]) if self._first else state
+
+    def _arrays_last(self, arrays, axis=1):
+        """Batches with their channels at ``axis`` (states: 1, frames: 2) moved last (copies), when channels first."""
+        if not self._first or arrays is None:
+            return arrays
+        xp = backend.get_array_module(arrays[0])
+        return [xp.ascontiguousarray(xp.moveaxis(a, axis, -1)) for a in arrays]
+
+    def _arrays_first(self, arrays, axis=1):
+        """The other way: channels last moved to ``axis``, when channels first."""
+        if not self._first or arrays is None:
+            return arrays
+        xp = backend.get_array_module(arrays[0])
+        return [xp.ascontiguousarray(xp.moveaxis(a, -1, axis)) for a in arrays]
+
     # -- shapes ------------------------------------------------------------------------------
     def _state_shape(self, sample_shape):
-        """One step's state (*output spatial, filters) for samples (steps, *spatial, channels)."""
+        """One step's state (*output spatial, filters) for samples (steps, *spatial, channels): channels last."""
         sample_shape = tuple(sample_shape)
         if len(sample_shape) != self.rank + 2:
             axes = {1: "length", 2: "height, width", 3: "depth, height, width"}[self.rank]
-            raise ValueError(f"{self.describe()}: expected input of shape (batch, steps, {axes}, channels), got "
-                             f"shape (batch, {', '.join(map(str, sample_shape))})")
+            layout = f"channels, {axes}" if self._first else f"{axes}, channels"
+            raise ValueError(f"{self.describe()}: expected input of shape (batch, steps, {layout}), got "
+                             f"shape (batch, {', '.join(map(str, self._sample_first(sample_shape)))})")
         if sample_shape[0] == 0:
             # no step to run: no last output, no last state (LSTM's rule; Keras fails on it too, less clearly)
             raise ValueError(f"{self.describe()}: expected sequences of at least one step, got samples of shape "
@@ -90,9 +124,9 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         if None in sample_shape[1:]:
             raise ValueError(f"{self.describe()}: its frames need sizes (only the steps may be None), got samples of "
                              f"shape {sample_shape}")
-        if self.built and sample_shape[-1] != self.input_shape[-1]:
-            raise ValueError(f"{self.describe()}: expected frames of {self.input_shape[-1]} channels, got "
-                             f"{sample_shape[-1]} (samples of shape {sample_shape})")
+        if self.built and sample_shape[-1] != self._channels():
+            raise ValueError(f"{self.describe()}: expected frames of {self._channels()} channels, got "
+                             f"{sample_shape[-1]} (samples of shape {self._sample_first(sample_shape)})")
         out, pads = [], []
         for size, k, s, d in zip(sample_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate):
             try:
@@ -107,20 +141,28 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                            f"dilation_rate={self.dilation_rate}", frames=sample_shape[0] or 1)
         return (*out, self.filters)
 
+    def _sample_first(self, shape):
+        """(steps, *spatial, C) back as the layer is given it, for messages."""
+        return (shape[0], shape[-1], *shape[1:-1]) if self._first and len(shape) == self.rank + 2 else tuple(shape)
+
+    def _channels(self):
+        """The built input's channels."""
+        return self._sample_last(self.input_shape)[-1]
+
     def state_shapes(self):
         """One sample's shape of each state, h and c: (*output spatial, filters), which the frames'
         sizes set (the built input's, or the last call's: a model drawn asks before it builds)."""
         shape = self.input_shape if self.input_shape is not None else self._drawn_shape
         if shape is None:
             raise ValueError(f"{self.describe()}: its states' shape follows its frames' sizes: call or build it first")
-        state = self._state_shape(shape)
+        state = self._state_out(self._state_shape(self._sample_last(shape)))
         return [state, state]
 
     def state_shapes_for(self, sample_shape):
         """The states' shapes for frames of ``sample_shape`` (a call's own, which may differ from the
         built ones: the layer runs on frames of any size with its channels)."""
         self._drawn_shape = tuple(sample_shape)
-        state = self._state_shape(sample_shape)
+        state = self._state_out(self._state_shape(self._sample_last(sample_shape)))
         return [state, state]
 
     def __call__(self, x, training=None, mask=None, initial_state=None):
@@ -136,23 +178,23 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
 
     def output_shape(self, input_shape):
         self._drawn_shape = tuple(input_shape)      # a model drawn asks this first: its LastState calls follow
-        state = self._state_shape(input_shape)
+        state = self._state_out(self._state_shape(self._sample_last(input_shape)))
         return (input_shape[0], *state) if self.return_sequences else state
 
     def check_input_shape(self, sample_shape):
-        self._state_shape(sample_shape)
+        self._state_shape(self._sample_last(sample_shape))
 
     def numbers_per_sample(self, input_shape):
         steps = input_shape[0] or 1
-        state = self._state_shape(input_shape)
+        state = self._state_shape(self._sample_last(input_shape))
         # per step: the state's im2col copy (one per gate when the state is dropped: its masks
         # differ) and the gates, besides the input's
         copies = 4 if self.recurrent_dropout else 1
         return steps * math.prod(state[:-1]) * (copies * math.prod(self.kernel_size) * self.filters + 8 * self.filters)
 
     def build(self, input_shape):
-        self._state_shape(input_shape)
-        channels, f = input_shape[-1], self.filters
+        self._state_shape(self._sample_last(input_shape))
+        channels, f = self._sample_last(input_shape)[-1], self.filters
         self.add_weight("kernel", (*self.kernel_size, channels, 4 * f), self.kernel_initializer,
                         self.kernel_regularizer, self.kernel_constraint)
         self.add_weight("recurrent_kernel", (*self.kernel_size, f, 4 * f), self.recurrent_initializer,
@@ -168,7 +210,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         if self.input_shape is None:
             return 0
         steps = self.input_shape[0] or 1
-        positions = math.prod(self._state_shape(self.input_shape)[:-1])
+        positions = math.prod(self._state_shape(self._sample_last(self.input_shape))[:-1])
         return 2 * batch_size * steps * positions * self.params["kernel"].size
 
     # -- forward and backward (the gates: recurrent.lstm_cell, LSTM's own) -----------------------
@@ -188,10 +230,13 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         masked step with ``zero_output_for_mask``), as Keras' RNN does. ``x`` may be a list
         ``[x, h, c]`` (a model's call with ``initial_state``): the loop starts from those states.
         ``final_states`` keeps the last h and c."""
-        x, given = self._taken_states(x, self.stateful)
+        x, given = self._taken_states(x, self.stateful)      # (checked against the shapes as given)
         self._started_from, self._state_grads = given is not None, None
-        if x.ndim != self.rank + 3 or x.shape[-1] != self.input_shape[-1]:
-            self._state_shape(x.shape[1:])
+        if x.ndim != self.rank + 3 or self._sample_last(x.shape[1:])[-1] != self._channels():
+            self._state_shape(self._sample_last(x.shape[1:]))
+        if self._first:         # the loop below computes channels last (see _arrays_last)
+            x, = self._arrays_last([x], axis=2)
+            given = self._arrays_last(given)
         xp = backend.get_array_module(x)
         n, steps = x.shape[:2]
         state = self._state_shape(x.shape[1:])
@@ -224,11 +269,12 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         self._c = c = xp.zeros((steps + 1, n, *state), dtype=x.dtype)
         if self.stateful and self.states is not None:      # the previous batch's last states, row by row
             self._check_state_rows(n)
-            if tuple(self.states[0].shape[1:]) != tuple(state):
+            if tuple(self.states[0].shape[1:]) != self._state_out(state):
                 raise ValueError(f"{self.describe()}: stateful=True starts each batch from the last batch's states, "
-                                 f"of shape {tuple(self.states[0].shape)}, and frames of shape {tuple(x.shape[2:])} "
-                                 f"make states of shape {(n, *state)}; call reset_state() first")
-            h[0], c[0] = self.states
+                                 f"of shape {tuple(self.states[0].shape)}, and frames of shape "
+                                 f"{self._sample_first(x.shape[1:])[1:]} make states of shape "
+                                 f"{(n, *self._state_out(state))}; call reset_state() first")
+            h[0], c[0] = self._arrays_last(self.states)
         self.start_states = self.states if self.stateful else None
         if given is not None:
             h[0], c[0] = given
@@ -252,12 +298,15 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                 xp.copyto(h[t + 1], h[t], where=~self._real[t])
                 xp.copyto(c[t + 1], c[t], where=~self._real[t])
         if self.stateful:           # copies: the next batch's start, never a view of this one's cache
-            self.states = [h[steps].copy(), c[steps].copy()]
-        self.final_states = [h[steps], c[steps]]        # views of the cache; nobody writes them
+            self.states = self._arrays_first([h[steps], c[steps]]) if self._first else [h[steps].copy(),
+                                                                                        c[steps].copy()]
+        # views of the cache (nobody writes them); channels first: copies, as the layer shows them
+        self.final_states = self._arrays_first([h[steps], c[steps]]) if self._first else [h[steps], c[steps]]
         out = masked_step_outputs(self, h[1:], given)
         if self.return_sequences:
-            return xp.ascontiguousarray(xp.moveaxis(out, 0, 1))
-        return out[-1].copy()
+            out = xp.moveaxis(out, 0, 1)
+            return xp.ascontiguousarray(xp.moveaxis(out, -1, 2) if self._first else out)
+        return self._arrays_first([out[-1]])[0] if self._first else out[-1].copy()
 
     def backward(self, grad_output):
         """dL/dx from dL/d(output); a model's ``_state_grads`` (dL/d the last h and c, or None)
@@ -267,6 +316,9 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         steps, n = self._h.shape[0] - 1, self._h.shape[1]
         c = self._c
         seeds, self._state_grads = self._state_grads, None
+        if self._first:         # channels last, as the forward computed (the model's seeds of the last states too)
+            grad_output, = self._arrays_last([grad_output], axis=2 if self.return_sequences else 1)
+            seeds = None if seeds is None else [None if s is None else self._arrays_last([s])[0] for s in seeds]
         dh_out = xp.zeros_like(self._h[1:])
         if self.return_sequences:
             dh_out[...] = xp.moveaxis(grad_output, 1, 0)
@@ -321,6 +373,9 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                 dx = dframes if dx is None else dx + dframes
         if dx is not None and self.go_backwards:
             dx = dx[:, ::-1].copy()
+        if self._first:
+            self.initial_state_grads = self._arrays_first(self.initial_state_grads)
+            dx = None if dx is None else self._arrays_first([dx], axis=2)[0]
         return [dx, *self.initial_state_grads] if self._started_from else dx
 
     def get_config(self):
@@ -337,7 +392,14 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                 "recurrent_initializer": initializers.name_of(self.recurrent_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
                 **regularizers.config_entries(self, tuple(f"{k}_regularizer" for k in keys)),
-                **constraints.config_entries(self, tuple(f"{k}_constraint" for k in keys))}
+                **constraints.config_entries(self, tuple(f"{k}_constraint" for k in keys)),
+                **config_entry(self)}       # (channels last: no entry, the bytes configs had before the option)
+
+    @classmethod
+    def from_config(cls, config):
+        # a config without data_format (written before the option, or channels last) is channels
+        # last whatever the global format when it is read
+        return super().from_config(from_config_default(config))
 
 
 del LAYERS["_ConvLSTM"]     # a shared base, not a layer that configs may name
@@ -361,6 +423,10 @@ class ConvLSTM2D(_ConvLSTM):
         states starting a decoder).
     stateful : bool
         Each batch starts from the states the last one ended in, row by row; ``reset_state()``.
+    data_format : "channels_last", "channels_first" or None (``gn.config.image_data_format()``)
+        Channels first: x (batch, steps, C, H, W) -> (batch, filters, Ho, Wo) (or every step's,
+        (batch, steps, filters, Ho, Wo)), states (batch, filters, Ho, Wo) in and out; computed
+        channels last between moves, so equal to that layer on moved arrays; kernels as Keras'.
     zero_output_for_mask : bool, default False
         With a mask (batch, steps) (``mask=`` in an eager call, or one reaching it in a model),
         a masked step keeps h and c unchanged and outputs the previous step's output; True outputs

@@ -45,20 +45,6 @@ def set_data_format(layer, data_format):
         layer._install_channels_first()
 
 
-def refuse_channels_first(layer, data_format):
-    """For a layer Keras gives ``data_format`` but glassnet runs channels last only: "channels_last"
-    (or None while the global format is channels last) is taken, "channels_first" refused by name."""
-    name = f"{type(layer).__name__}: data_format"
-    resolved = check_choice(backend.standardize_data_format(data_format), name, FORMATS)
-    if resolved != "channels_last":
-        raise ValueError(f"{name}='channels_first' is not implemented for {type(layer).__name__} (Keras has it; "
-                         f"glassnet's runs channels last: move the channel axis last before it, "
-                         f"layers.Permute or ops.moveaxis)"
-                         + (" (data_format=None reads gn.config.image_data_format(), 'channels_first' now)"
-                            if data_format is None else ""))
-    layer.data_format = resolved
-
-
 # activations along the last axis: on a channels-first output Keras takes them along its width
 _LAST_AXIS = ("softmax", "log_softmax", "sparsemax")
 
