@@ -124,6 +124,8 @@ def _ordered(walk, group, path, skip=(), depth=0):
     arrays = []
     if "vars" in inner:
         own = walk.children(inner["vars"], f"{path}/vars")
+        if set(own) == {"idf_weights"}:     # a tf_idf lookup's (Keras' IndexLookup.save_own_variables)
+            own = {"0": own["idf_weights"]}
         if set(own) != {str(i) for i in range(len(own))}:
             raise ModelFileError(f"{walk.where}: {path}/vars holds {sorted(own)[:10]}, not 0, 1, ...")
         arrays = [walk.dataset(own[str(i)], f"{path}/vars/{i}") for i in range(len(own))]
@@ -232,6 +234,13 @@ def _sublayers(layer, weights):
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
             (group, short, weights[k * per:(k + 1) * per])
             for k, (group, short) in enumerate(zip(_SUBLAYER_ORDERS[0], ("query", "key", "value", "attention_output")))]
+    if kind in ("IntegerLookup", "StringLookup", "TextVectorization"):
+        # Keras' IndexLookup.save_own_variables: a tf_idf layer's weights as vars/idf_weights; a
+        # TextVectorization's in its own vars and its inner lookup's (_lookup_layer, a StringLookup)
+        idf = {"idf_weights": np.asarray(layer.idf_weights, dtype=np.float32)} \
+            if layer.output_mode == "tf_idf" and layer.idf_weights is not None else []
+        parts = [("", layer.name, idf)]
+        return parts + [("_lookup_layer", "string_lookup", idf)] if kind == "TextVectorization" else parts
     if kind == "TimeDistributed":
         return [("", layer.name, []), ("layer", layer.layer.name, weights)]
     return [("", layer.name, weights)]
@@ -240,7 +249,7 @@ def _sublayers(layer, weights):
 def _write_vars(h5, path, name, arrays):
     group = h5.require_group(f"{path}/vars" if path else "vars")
     group.attrs["name"] = name
-    for k, array in enumerate(arrays):
+    for k, array in (arrays.items() if isinstance(arrays, dict) else enumerate(arrays)):
         group.create_dataset(str(k), data=np.asarray(array))
 
 
