@@ -34,10 +34,10 @@ def is_asset(name):
 
 
 def learnt(layer):
-    """Whether ``layer`` is a lookup whose vocabulary Keras keeps as an asset: one it holds, not
-    given when it was made (Keras' ``input_vocabulary is None``)."""
-    return type(layer).__name__ in LOOKUPS and getattr(layer, "tokens", None) is not None \
-        and not getattr(layer, "_given", False)
+    """Whether ``layer`` is a lookup whose vocabulary Keras keeps as an asset: one not given when
+    it was made (Keras' ``input_vocabulary is None``): learnt, set later, or none yet (Keras then
+    writes its special tokens alone, and fails to load a file without them)."""
+    return type(layer).__name__ in LOOKUPS and not getattr(layer, "_given", False)
 
 
 def vocabulary_text(layer):
@@ -135,8 +135,9 @@ def read_vocabularies(spec, assets, found, read):
                            if entry["class_name"] == "TextVectorization" else [])
         texts = [decode_vocabulary(read(left.pop(n)), n, entry["class_name"] == "IntegerLookup")
                  for n in names if n in left]
-        if not texts:
-            continue            # a layer never adapted: Keras writes no asset, and it loads without a vocabulary
+        if not texts:           # (Keras writes one for a layer never adapted too: its special tokens)
+            raise ModelFileError(f"layer {config.get('name')!r:.60} ({entry['class_name']}) has no vocabulary in "
+                                 f"config.json and the file has no {where} (Keras' loader fails on it too)")
         if any(t != texts[0] for t in texts[1:]):
             raise ModelFileError(f"{names[0]} and {names[1]} differ: two vocabularies for layer "
                                  f"{config.get('name')!r:.60}")
