@@ -151,6 +151,54 @@ def _ordered(walk, group, path, skip=(), depth=0):
     return arrays
 
 
+def editor_tree(walk, group, path="", metadata=None, skipped=None, depth=0):
+    """``(tree, metadata, skipped)`` of Keras 3.15's ``KerasFileEditor`` for the h5 ``group``:
+    ``tree`` a dict per group with its datasets read (NumPy arrays), a group holding ``vars``
+    replaced by the datasets of its ``vars`` (the layer's own weights), empty groups and groups of
+    empty ``vars`` left out; ``metadata`` {"/path": the attributes (``name``)} of each group read;
+    ``skipped`` the paths whose other subgroups Keras' walk leaves out (an LSTM's ``cell`` beside
+    its empty ``vars``), which may hold weights. Every step is ``walk``'s: hard links only, plain
+    numeric datasets, at most ``MAX_H5_OBJECTS`` objects."""
+    metadata = {} if metadata is None else metadata
+    skipped = [] if skipped is None else skipped
+    if depth > 64:
+        raise ModelFileError(f"{walk.where}: {path}: groups nested more than 64 deep")
+    attrs = {key: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+             for key, value in group.attrs.items()}
+    if attrs:
+        metadata[path] = attrs
+    tree = {}
+    for key, value in walk.children(group, path or "/").items():
+        where = f"{path}/{key}"
+        if isinstance(value, walk.h5py.Group):
+            if len(value) == 0:
+                continue
+            if "vars" in value:
+                own = walk.child(value, "vars", where)
+                if not isinstance(own, walk.h5py.Group):
+                    raise ModelFileError(f"{walk.where}: {where}/vars is not a group")
+                # (Keras reads a layer's own vars only: weights of its sublayers are left out)
+                if any(key != "vars" and _holds_data(walk, sub, f"{where}/{key}", depth + 1)
+                       for key, sub in walk.children(value, where).items()):
+                    skipped.append(where)
+                if len(own) == 0:
+                    continue
+                value = own
+            tree[key] = editor_tree(walk, value, where, metadata, skipped, depth + 1)[0]
+        elif isinstance(value, walk.h5py.Dataset):
+            tree[key] = walk.dataset(value, where)[()]
+    return tree, metadata, skipped
+
+
+def _holds_data(walk, obj, path, depth):
+    """Whether a dataset is at or under ``obj``."""
+    if depth > 64:
+        raise ModelFileError(f"{walk.where}: {path}: groups nested more than 64 deep")
+    if not isinstance(obj, walk.h5py.Group):
+        return isinstance(obj, walk.h5py.Dataset)
+    return any(_holds_data(walk, sub, f"{path}/{key}", depth + 1) for key, sub in walk.children(obj, path).items())
+
+
 def _group_at(walk, h5, path):
     """The group at ``path`` ("layers/dense/..."), step by step through hard links; None if absent."""
     group, where = h5, ""
