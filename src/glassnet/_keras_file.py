@@ -7,7 +7,9 @@ named by Keras' own traversal (``dense``, ``dense_1``, ... in the order of its l
 layer's name), holding ``vars/0``, ``vars/1``, ... (the layer's own weights, in its ``weights``
 order) and a group per sublayer (``lstm/cell/vars/0``, ``bidirectional/forward_layer/cell/vars/0``,
 ``multi_head_attention/query_dense/vars/0``; a nested model's ``layers/``); each ``vars`` group
-names its layer in its ``name`` attribute. The model's ``optimizer/`` group (its slots) is not
+names its layer in its ``name`` attribute; and a lookup layer's learnt vocabulary as an asset,
+``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets, which reads it into the layer's
+config entry before the model is made). The model's ``optimizer/`` group (its slots) is not
 read: a loaded model's optimizer starts afresh (the compile settings are read).
 
 glassnet reads it as its own files: the zip directory is checked before any member is read (names,

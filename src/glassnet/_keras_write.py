@@ -8,7 +8,9 @@ version's presence), ``config.json`` (the model as Keras serializes it: ``{"modu
 "registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``) and
 ``model.weights.h5`` (Keras' saving_lib layout: ``layers/<snake_case class>[_k]/vars/0..n-1``,
 ``k`` counting that class's layers in ``model.layers``' order, Keras' own; sublayers' weights in
-the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here).
+the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here), and a lookup layer's learnt
+vocabulary as Keras' ``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets; its config
+then says ``"vocabulary": null``, and a text model's Input ``dtype="string"``).
 
 A glassnet layer config is already Keras' for the layers both have (glassnet reads Keras' configs by
 these names); what differs is mended here: the input shape goes to ``build_config``, the dtype
