@@ -264,3 +264,24 @@ def test_tf_idf_without_its_weights_is_refused(tmp_path):
     members["model.weights.h5"] = buffer.getvalue()
     with pytest.raises(ModelFileError, match="needs its idf_weights"):
         gn.load_model(_rewritten(tmp_path, members))
+
+
+def test_weights_file_of_a_tf_idf_model_loads(tmp_path):
+    """save_weights writes a tf_idf layer's idf_weights as Keras does; load_weights leaves them to
+    the vocabulary the code adapts again (a .weights.h5 holds no vocabulary)."""
+    model = _glassnet_model("StringLookup", dict(output_mode="tf_idf"))
+    path = str(tmp_path / "w.weights.h5")
+    model.save_weights(path)
+    again = _glassnet_model("StringLookup", dict(output_mode="tf_idf"))
+    again.load_weights(path)
+    x = np.asarray(WORD_QUERY)
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def test_keras_weights_file_of_a_tf_idf_model_loads(keras, tmp_path):
+    theirs = _keras_model(keras, "IntegerLookup", dict(output_mode="tf_idf"))
+    path = str(tmp_path / "k.weights.h5")
+    theirs.save_weights(path)
+    ours = _glassnet_model("IntegerLookup", dict(output_mode="tf_idf"))
+    ours.load_weights(path)
+    np.testing.assert_array_equal(ours.predict(INT_QUERY), _keras_out(theirs, INT_QUERY))

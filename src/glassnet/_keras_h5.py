@@ -227,6 +227,8 @@ def weights_file_arrays(model, h5py, h5, where):
         used.add(group)
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):
             continue
+        if type(layer).__name__ in ("IntegerLookup", "StringLookup", "TextVectorization"):
+            continue        # a tf_idf layer's idf_weights go with its vocabulary, which the code adapts again
         current = layer.get_weights()
         found = _group_at(walk, h5, group)
         arrays = _ordered(walk, found, group) if found is not None else []
