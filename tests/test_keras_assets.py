@@ -285,3 +285,17 @@ def test_keras_weights_file_of_a_tf_idf_model_loads(keras, tmp_path):
     ours = _glassnet_model("IntegerLookup", dict(output_mode="tf_idf"))
     ours.load_weights(path)
     np.testing.assert_array_equal(ours.predict(INT_QUERY), _keras_out(theirs, INT_QUERY))
+
+
+def test_keras_nested_model_asset(keras, tmp_path):
+    """A lookup in a Sequential nested in a functional model: its asset under the nested group's path."""
+    layer = keras.layers.StringLookup(output_mode="one_hot")
+    layer.adapt(np.asarray(WORDS))
+    inner = keras.Sequential([keras.Input((1,), dtype="string"), layer, keras.layers.Dense(2)])
+    i = keras.Input((1,), dtype="string")
+    model = keras.Model(i, keras.layers.Dense(1)(inner(i)))
+    path = str(tmp_path / "nested.keras")
+    model.save(path)
+    assert "assets/layers/sequential/layers/string_lookup/vocabulary.txt" in _members(path)
+    np.testing.assert_allclose(gn.load_model(path).predict(np.asarray(WORD_QUERY)), _keras_out(model, WORD_QUERY),
+                               rtol=1e-6, atol=1e-7)
