@@ -7,7 +7,9 @@ named by Keras' own traversal (``dense``, ``dense_1``, ... in the order of its l
 layer's name), holding ``vars/0``, ``vars/1``, ... (the layer's own weights, in its ``weights``
 order) and a group per sublayer (``lstm/cell/vars/0``, ``bidirectional/forward_layer/cell/vars/0``,
 ``multi_head_attention/query_dense/vars/0``; a nested model's ``layers/``); each ``vars`` group
-names its layer in its ``name`` attribute. The model's ``optimizer/vars`` group (step count, rate,
+names its layer in its ``name`` attribute; and a lookup layer's learnt vocabulary as an asset,
+``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets, which reads it into the layer's
+config entry before the model is made). The model's ``optimizer/vars`` group (step count, rate,
 slots) is read into the compiled optimizer (glassnet._keras_optimizer_state): training continues
 where Keras stopped.
 
@@ -21,10 +23,13 @@ tree larger than ``MAX_H5_OBJECTS`` is refused, and each dataset's shape and dty
 the glassnet layer's weight before its data is read. h5py is needed (``pip install
 "glassnet[keras]"``), imported here, on the first such file only.
 """
+import contextlib
+import copy
 import io
 import json
 import zipfile
 
+from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
 from ._keras_h5 import h5py_module, weights_by_layer
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
@@ -46,14 +51,15 @@ def check_members(infos, max_bytes):
         name = info.filename
         if name in found:
             raise ModelFileError(f"member {name!r} appears twice")
-        if name not in MEMBERS:
-            what = ("Keras' assets (a lookup or TextVectorization layer's vocabulary files), which glassnet does "
-                    "not read" if name.startswith("assets/") else "not one of Keras' metadata.json, config.json, "
-                                                                  "model.weights.h5")
+        asset = is_asset(name)
+        if name not in MEMBERS and not asset:
+            what = ("not a lookup layer's assets/.../vocabulary.txt, the one asset Keras writes"
+                    if name.startswith("assets/") else "not one of Keras' metadata.json, config.json, "
+                                                      "model.weights.h5, assets/.../vocabulary.txt")
             raise ModelFileError(f"unexpected member {name[:100]!r}: {what}")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise ModelFileError(f"member {name!r}: zip method {info.compress_type} (Keras stores or deflates)")
-        cap = MEMBERS[name] or max_bytes
+        cap = MAX_ASSET_BYTES if asset else MEMBERS[name] or max_bytes
         if info.file_size > cap:
             raise ModelFileError(f"member {name!r} declares {info.file_size} bytes, more than glassnet reads "
                                  f"({cap})")
@@ -104,16 +110,19 @@ def load_keras(archive, max_bytes, compile):
                              "\"Functional\", \"config\": ...})")
     h5py = h5py_module()
     data = read_member(archive, infos["model.weights.h5"])
-    # parameters the file can hold: its weights member's bytes as float32 (Keras' weights' dtype)
-    model = model_from_keras(config, "config.json", len(data) // 4, "the file's model.weights.h5 holds")
-    try:
-        with h5py.File(io.BytesIO(data), "r") as h5:
-            _assign(model, weights_by_layer(h5py, h5))
-    except ModelFileError:
-        raise
-    except (OSError, KeyError, TypeError, ValueError) as exc:      # h5py's: a damaged file
-        raise ModelFileError(f"model.weights.h5: not a readable Keras weights file ({type(exc).__name__}: "
-                             f"{str(exc)[:200]})") from exc
+    assets = {name: info for name, info in infos.items() if name.startswith("assets/")}
+    with _h5_errors():
+        h5 = h5py.File(io.BytesIO(data), "r")
+    with h5:
+        with _h5_errors():
+            found = weights_by_layer(h5py, h5)
+            # a lookup layer's vocabulary (its asset) and a tf_idf one's idf_weights go into its
+            # config entry: it is made with them, and the layers after it are built for its width
+            config = read_vocabularies(copy.deepcopy(config), assets, found, lambda info: read_member(archive, info))
+        # parameters the file can hold: its weights member's bytes as float32 (Keras' weights' dtype)
+        model = model_from_keras(config, "config.json", len(data) // 4, "the file's model.weights.h5 holds")
+        with _h5_errors():
+            _assign(model, found)
     if compile:     # Keras marks a loss object given for several outputs with a shared_object_id
         compile_from_keras(model, _keras_compile_objects(_unshared(config.get("compile_config"))), "compile_config")
         if model.optimizer is not None:     # its state: step count, rate, slots
@@ -131,6 +140,18 @@ def _restore_optimizer(model, h5py, data):
         raise
     except (OSError, KeyError, TypeError, ValueError) as exc:      # h5py's, or set_state's
         raise ModelFileError(f"model.weights.h5: optimizer: {type(exc).__name__}: {str(exc)[:300]}") from exc
+
+
+@contextlib.contextmanager
+def _h5_errors():
+    """h5py's errors reading the weights member as ModelFileError (a damaged file)."""
+    try:
+        yield
+    except ModelFileError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"model.weights.h5: not a readable Keras weights file ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from exc
 
 
 def _assign(model, found):

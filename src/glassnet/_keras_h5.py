@@ -124,6 +124,8 @@ def _ordered(walk, group, path, skip=(), depth=0):
     arrays = []
     if "vars" in inner:
         own = walk.children(inner["vars"], f"{path}/vars")
+        if set(own) == {"idf_weights"}:     # a tf_idf lookup's (Keras' IndexLookup.save_own_variables)
+            own = {"0": own["idf_weights"]}
         if set(own) != {str(i) for i in range(len(own))}:
             raise ModelFileError(f"{walk.where}: {path}/vars holds {sorted(own)[:10]}, not 0, 1, ...")
         arrays = [walk.dataset(own[str(i)], f"{path}/vars/{i}") for i in range(len(own))]
@@ -147,6 +149,54 @@ def _ordered(walk, group, path, skip=(), depth=0):
     for key in keys:
         arrays.extend(subs[key])
     return arrays
+
+
+def editor_tree(walk, group, path="", metadata=None, skipped=None, depth=0):
+    """``(tree, metadata, skipped)`` of Keras 3.15's ``KerasFileEditor`` for the h5 ``group``:
+    ``tree`` a dict per group with its datasets read (NumPy arrays), a group holding ``vars``
+    replaced by the datasets of its ``vars`` (the layer's own weights), empty groups and groups of
+    empty ``vars`` left out; ``metadata`` {"/path": the attributes (``name``)} of each group read;
+    ``skipped`` the paths whose other subgroups Keras' walk leaves out (an LSTM's ``cell`` beside
+    its empty ``vars``), which may hold weights. Every step is ``walk``'s: hard links only, plain
+    numeric datasets, at most ``MAX_H5_OBJECTS`` objects."""
+    metadata = {} if metadata is None else metadata
+    skipped = [] if skipped is None else skipped
+    if depth > 64:
+        raise ModelFileError(f"{walk.where}: {path}: groups nested more than 64 deep")
+    attrs = {key: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+             for key, value in group.attrs.items()}
+    if attrs:
+        metadata[path] = attrs
+    tree = {}
+    for key, value in walk.children(group, path or "/").items():
+        where = f"{path}/{key}"
+        if isinstance(value, walk.h5py.Group):
+            if len(value) == 0:
+                continue
+            if "vars" in value:
+                own = walk.child(value, "vars", where)
+                if not isinstance(own, walk.h5py.Group):
+                    raise ModelFileError(f"{walk.where}: {where}/vars is not a group")
+                # (Keras reads a layer's own vars only: weights of its sublayers are left out)
+                if any(key != "vars" and _holds_data(walk, sub, f"{where}/{key}", depth + 1)
+                       for key, sub in walk.children(value, where).items()):
+                    skipped.append(where)
+                if len(own) == 0:
+                    continue
+                value = own
+            tree[key] = editor_tree(walk, value, where, metadata, skipped, depth + 1)[0]
+        elif isinstance(value, walk.h5py.Dataset):
+            tree[key] = walk.dataset(value, where)[()]
+    return tree, metadata, skipped
+
+
+def _holds_data(walk, obj, path, depth):
+    """Whether a dataset is at or under ``obj``."""
+    if depth > 64:
+        raise ModelFileError(f"{walk.where}: {path}: groups nested more than 64 deep")
+    if not isinstance(obj, walk.h5py.Group):
+        return isinstance(obj, walk.h5py.Dataset)
+    return any(_holds_data(walk, sub, f"{path}/{key}", depth + 1) for key, sub in walk.children(obj, path).items())
 
 
 def _group_at(walk, h5, path):
@@ -177,6 +227,8 @@ def weights_file_arrays(model, h5py, h5, where):
         used.add(group)
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):
             continue
+        if type(layer).__name__ in ("IntegerLookup", "StringLookup", "TextVectorization"):
+            continue        # a tf_idf layer's idf_weights go with its vocabulary, which the code adapts again
         current = layer.get_weights()
         found = _group_at(walk, h5, group)
         arrays = _ordered(walk, found, group) if found is not None else []
@@ -232,6 +284,13 @@ def _sublayers(layer, weights):
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
             (group, short, weights[k * per:(k + 1) * per])
             for k, (group, short) in enumerate(zip(_SUBLAYER_ORDERS[0], ("query", "key", "value", "attention_output")))]
+    if kind in ("IntegerLookup", "StringLookup", "TextVectorization"):
+        # Keras' IndexLookup.save_own_variables: a tf_idf layer's weights as vars/idf_weights; a
+        # TextVectorization's in its own vars and its inner lookup's (_lookup_layer, a StringLookup)
+        idf = {"idf_weights": np.asarray(layer.idf_weights, dtype=np.float32)} \
+            if layer.output_mode == "tf_idf" and layer.idf_weights is not None else []
+        parts = [("", layer.name, idf)]
+        return parts + [("_lookup_layer", "string_lookup", idf)] if kind == "TextVectorization" else parts
     if kind == "TimeDistributed":
         return [("", layer.name, []), ("layer", layer.layer.name, weights)]
     return [("", layer.name, weights)]
@@ -240,7 +299,7 @@ def _sublayers(layer, weights):
 def _write_vars(h5, path, name, arrays):
     group = h5.require_group(f"{path}/vars" if path else "vars")
     group.attrs["name"] = name
-    for k, array in enumerate(arrays):
+    for k, array in (arrays.items() if isinstance(arrays, dict) else enumerate(arrays)):
         group.create_dataset(str(k), data=np.asarray(array))
 
 

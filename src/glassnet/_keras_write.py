@@ -8,7 +8,9 @@ version's presence), ``config.json`` (the model as Keras serializes it: ``{"modu
 "registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``) and
 ``model.weights.h5`` (Keras' saving_lib layout: ``layers/<snake_case class>[_k]/vars/0..n-1``,
 ``k`` counting that class's layers in ``model.layers``' order, Keras' own; sublayers' weights in
-the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here).
+the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here), and a lookup layer's learnt
+vocabulary as Keras' ``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets; its config
+then says ``"vocabulary": null``, and a text model's Input ``dtype="string"``).
 
 A glassnet layer config is already Keras' for the layers both have (glassnet reads Keras' configs by
 these names); what differs is mended here: the input shape goes to ``build_config``, the dtype
@@ -32,6 +34,7 @@ import zipfile
 import numpy as np
 
 from ._flagless import own_mode
+from ._keras_assets import learnt, vocabulary_assets
 from ._keras_h5 import weights_bytes
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
@@ -133,8 +136,15 @@ def _entry_of(layer, dtype, carried=()):
     if getattr(layer, "is_model", False):
         return _model_config(layer)
     entry = serialize(layer)
-    return _layer_entry(entry["class_name"], entry["config"], layer.dtype or dtype, repr(layer.name),
-                        trainable=layer.trainable, registered=entry.get("registered_name"), carried=carried)
+    entry = _layer_entry(entry["class_name"], entry["config"], layer.dtype or dtype, repr(layer.name),
+                         trainable=layer.trainable, registered=entry.get("registered_name"), carried=carried)
+    if learnt(layer):
+        # a learnt vocabulary is an asset in Keras' file (assets/<group>/vocabulary.txt), a tf_idf
+        # layer's idf_weights a dataset of its weights group: the config says null, as Keras' does
+        entry["config"].update(vocabulary=None, idf_weights=None, has_input_vocabulary=False)
+    if getattr(layer, "takes_text", False):
+        entry.pop("build_config", None)         # (glassnet's input_shape there is its ids', not the texts')
+    return entry
 
 
 def _input_entry(name, shape, dtype, batch=None):
@@ -178,9 +188,13 @@ def _sequential(model, dtype):
     shape = getattr(model, "input_shape", None) if model.built else None
     layers = []
     if shape is not None:       # (a Sequential's InputLayer carries no entry name, as Keras writes it)
-        if model._takes_text():
-            _refuse(repr(model.name), "a model of text inputs (its TextVectorization's vocabulary is an asset)")
-        entry = _input_entry(getattr(model, "_declared_name", None) or f"{model.name}_input", shape[1:], dtype)
+        # texts: Keras' Input(shape=(1,), dtype="string") before its TextVectorization or StringLookup
+        text = model._takes_text()
+        if text and type(model.layers[0]).__name__ not in ("TextVectorization", "StringLookup"):
+            _refuse(repr(model.name), f"a model of raw inputs to its {type(model.layers[0]).__name__}, whose "
+                                      f"input dtype glassnet does not write in Keras' form")
+        entry = _input_entry(getattr(model, "_declared_name", None) or f"{model.name}_input", shape[1:],
+                             "string" if text else dtype)
         del entry["name"], entry["inbound_nodes"]
         layers.append(entry)
     layers += _sequential_entries(model.layers, getattr(model, "_nesting", ()) or (), dtype)
@@ -245,10 +259,11 @@ def _functional(model, dtype):
     if any(mode != own_mode(layer, None) for layer, mode in zip(model._calls, modes or ())):
         _refuse(where, "a call with its own training mode, which Keras' file cannot express")
     options = options or [None] * len(model._calls)
-    if model._takes_text():
-        _refuse(where, "a model of text inputs (its TextVectorization's vocabulary is an asset)")
     names = list(model._input_names)
-    inputs = [_input_entry(name, shape, dtype, getattr(tensor, "batch_size", None))
+    # a text input's shape is its texts' (1,), not the ids' its TextVectorization makes of them
+    inputs = [_input_entry(name, tuple(tensor.shape[1:]), "string", getattr(tensor, "batch_size", None))
+              if getattr(tensor, "dtype", None) == "string" else
+              _input_entry(name, shape, dtype, getattr(tensor, "batch_size", None))
               for name, shape, tensor in zip(names, model.input_shapes, model.inputs)]
     # each call as Keras' node: its layer's k-th call reads the tensors of the calls before
     made, histories = {}, []
@@ -359,11 +374,14 @@ def keras_bytes(model, include_optimizer=True):
         arrays = keras_optimizer_arrays(model)
     weights = weights_bytes(model, nested=not is_functional(model), more=None if arrays is None else
                             (lambda h5: write_keras_optimizer(h5, model, arrays)))
+    assets = vocabulary_assets(model)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:      # Keras stores its members
         archive.writestr("metadata.json", metadata)
         archive.writestr("config.json", config)
         archive.writestr("model.weights.h5", weights)
+        for name, data in assets:
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 

@@ -56,7 +56,8 @@ from .errors import UnknownObjectError
 
 __all__ = ["register_serializable", "register_keras_serializable", "get_registered_name", "get_registered_object",
            "custom_object_scope", "CustomObjectScope", "get_custom_objects", "serialize_keras_object",
-           "deserialize_keras_object", "save_weights", "load_weights"]     # and load_model, save_model: lazily
+           "deserialize_keras_object", "save_weights", "load_weights"]     # and load_model, save_model,
+# KerasFileEditor: lazily
 
 _OBJECTS = {}           # registered name -> class or function: what a file may name (get_custom_objects)
 _NAMES = {}             # class or function -> the name register_serializable gave it last
@@ -396,4 +397,6 @@ def __getattr__(name):
     # Keras has them here too; glassnet.io imports the model, so not at import time
     if name in ("load_model", "save_model"):
         return getattr(importlib.import_module(".io", __package__), name)
+    if name == "KerasFileEditor":       # (its module reads h5py files: imported when asked for)
+        return importlib.import_module("._file_editor", __package__).KerasFileEditor
     raise AttributeError(f"module 'glassnet.saving' has no attribute {name!r}")
