@@ -31,6 +31,7 @@ import numpy as np
 from . import backend
 from ._keras_h5 import h5py_module, layer_groups
 from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse, is_functional
+from .parameters import nested_scopes
 
 _MODELS = ("Sequential", "Functional")
 _LONG = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
@@ -78,19 +79,9 @@ def _entries(model, nested):
 
 def _scopes(model, nested):
     """{id(layer): the names Keras' paths give its weights before the layer's}: the Sequentials
-    around it (a functional model adds none)."""
+    around it (a functional model adds none), and the model's own names."""
     top = [] if is_functional(model) else [model.name]
-    scopes = {}
-
-    def walk(records, outer):
-        for record in records:
-            inner = outer + ([record.name] if record.kind != "Functional" else [])
-            for layer in record.layers:
-                scopes[id(layer)] = inner
-            walk(record.children, inner)
-    if nested:
-        walk(getattr(model, "_nesting", ()) or (), top)
-    return scopes, top
+    return (nested_scopes(getattr(model, "_nesting", ()), top) if nested else {}), top
 
 
 def _weights_of(layers, scopes, top):

@@ -50,6 +50,22 @@ def follow_weight(layer, old, new):
                 setattr(holder, name, new)
 
 
+def nested_scopes(nesting, top):
+    """``{id(layer): names}``: the names Keras' weight paths put before each layer's own, ``top``
+    (the model's, unless it is functional) and those of the models nested around the layer that
+    are not functional (``nesting``: the model's ``Nested`` records, each with its ``children``)."""
+    scopes = {}
+
+    def walk(records, outer):
+        for record in records:
+            inner = outer + ([record.name] if record.kind != "Functional" else [])
+            for layer in record.layers:
+                scopes[id(layer)] = inner
+            walk(record.children, inner)
+    walk(nesting or (), top)
+    return scopes
+
+
 class ParametersMixin:
 
     def _flatten_parameters(self):
@@ -164,16 +180,8 @@ class ParametersMixin:
         if cached is not None and cached[0] is self._views:
             return cached[1]
         from ._summary import kind_of
-        scopes = {}
-
-        def walk(records, outer):
-            for record in records:
-                inner = outer + ([record.name] if record.kind != "Functional" else [])
-                for layer in record.layers:
-                    scopes[id(layer)] = inner
-                walk(record.children, inner)
         top = [] if kind_of(self) == "Functional" else [self.name]
-        walk(getattr(self, "_nesting", ()), top)
+        scopes = nested_scopes(getattr(self, "_nesting", ()), top)
         paths = []
         for layer, key, _, _ in self._views:
             home, name = _root(layer, key)
