@@ -8,10 +8,11 @@ nodes of its converter (glassnet._onnx_layers). The file holds:
 * opset 17 of the default domain (ir_version 8), which onnxruntime 1.14 and later run;
 * one graph input per model input, named as the model's (a Sequential's ``input_layer`` or its
   Input's name), of shape ``(batch, *sample_shape)`` with a symbolic ``batch`` axis, so one file
-  takes any batch size; the model's dtype (float32 or float64; an input an ``Embedding`` reads
-  keeps its Input's integer dtype if it has one, and is cast to int64 for the lookup);
+  takes any batch size (an Input's open axis, None, stays of any size); the model's dtype
+  (float32 or float64; an input an ``Embedding`` reads keeps its Input's integer dtype if it has
+  one, and is cast to int64 for the lookup; any other layer reads it cast to the model's dtype);
 * one graph output per model output, named as ``model.output_names`` (a Sequential's: its last
-  layer's name);
+  layer's name; a name an Input or an earlier output took already gets a suffix, ``_1``);
 * the weights as initializers, in the model's dtype, named ``<layer>/<weight>``.
 
 Every call is converted before the file is opened: a layer, activation or setting with no ONNX
@@ -39,12 +40,16 @@ _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32
 class Builder:
     """The nodes and initializers of the graph being written, in the model's float ``dtype``."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, reserved=()):
         self.dtype, self.nodes, self.initializers, self._count, self.scope = np.dtype(dtype), [], [], 0, "graph"
+        # the graph's input and output names, which no node or initializer may take too (a
+        # layer named "a/MatMul_2" is an output name as "a"'s MatMul would be)
+        self._reserved = set(reserved)
 
     def _name(self, hint):
         self._count += 1
-        return f"{self.scope}/{hint}_{self._count}"
+        name = f"{self.scope}/{hint}_{self._count}"
+        return self._name(hint) if name in self._reserved else name
 
     def const(self, value, hint="const"):
         """An initializer holding ``value`` in the model's dtype (float64 numbers, such as SELU's
@@ -107,11 +112,21 @@ def _input_dtypes(model, count):
     return dtypes
 
 
-def _output_names(model, count):
+def _output_names(model, count, input_names):
     names = getattr(model, "output_names", None)
-    if names and len(names) == count:
-        return list(names)
-    return [model._output_layer.name] if count == 1 else [f"output_{k}" for k in range(count)]
+    if not (names and len(names) == count):
+        names = [model._output_layer.name] if count == 1 else [f"output_{k}" for k in range(count)]
+    # each name once in the graph (ONNX's single assignment): two calls of one shared layer, or an
+    # Input and a layer of one name, give the later ones a suffix, "dense_1"
+    taken, unique = set(input_names), []
+    for name in names:
+        candidate, k = name, 0
+        while candidate in taken:
+            k += 1
+            candidate = f"{name}_{k}"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
 
 
 def build_model_bytes(model):
@@ -121,7 +136,10 @@ def build_model_bytes(model):
     if dtype not in (np.float32, np.float64):
         raise Unsupported(f"export: model dtype {model.dtype!r} is not exported (float32 or float64)")
     names, shapes = _input_names_and_shapes(model)
-    b, outs, out_shapes = Builder(dtype), [], []
+    input_dtypes = _input_dtypes(model, len(names))
+    at = list(getattr(model, "_outputs_at", None) or [len(model._node_layers) - 1])
+    output_names = _output_names(model, len(at), names)
+    b, outs, out_shapes, cast = Builder(dtype, [*names, *output_names]), [], [], {}
     options = model._call_settings()[1]
     for i, (layer, parents) in enumerate(zip(model._node_layers, model._inbound)):
         kind = type(layer).__name__
@@ -132,18 +150,25 @@ def build_model_bytes(model):
             raise Unsupported(f"export: layer {layer.name!r} is called with arguments {sorted(options[i])}; "
                               "not exported")
         xs = [names[-1 - p] if p < 0 else outs[p] for p in parents]
+        if kind != "Embedding":
+            # an integer Input (int64 in the file) read as numbers, as glassnet and Keras read it,
+            # in the model's dtype: ONNX's MatMul, Add, ... take no int64 with a float
+            for k, p in enumerate(parents):
+                if p < 0 and input_dtypes[-1 - p] == "int64":
+                    if p not in cast:
+                        b.scope = "inputs"
+                        cast[p] = b.op("Cast", [xs[k]], to=proto.ELEM_TYPES[dtype])
+                    xs[k] = cast[p]
         in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
         b.scope = layer.name
         outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
         out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
-    at = list(getattr(model, "_outputs_at", None) or [len(outs) - 1])
-    output_names = _output_names(model, len(at))
     b.scope = "outputs"
     for k, (name, i) in enumerate(zip(output_names, at)):
         b.nodes.append(proto.node("Identity", [outs[i]], [name], f"outputs/{name}"))
     element = proto.ELEM_TYPES[dtype]
     inputs = [proto.value_info(name, proto.ELEM_TYPES[np.dtype(d)], [_BATCH, *shape])
-              for name, d, shape in zip(names, _input_dtypes(model, len(names)), shapes)]
+              for name, d, shape in zip(names, input_dtypes, shapes)]
     outputs = [proto.value_info(name, element, [_BATCH, *out_shapes[i]]) for name, i in zip(output_names, at)]
     graph = proto.graph(model.name, b.nodes, b.initializers, inputs, outputs)
     return proto.model(graph, OPSET, IR_VERSION, glassnet.__version__)

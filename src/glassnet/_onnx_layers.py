@@ -118,8 +118,18 @@ def _rescaling(b, layer, xs, shapes):
     return b.op("Add", [y, b.const(np.asarray(layer.offset, np.float64), "offset")])
 
 
+def _same_rank(b, xs, shapes):
+    """The merge's inputs with as many axes each: one of fewer axes gets axes of size 1 after the
+    batch's, Keras' ``expand_dims(x, axis=1)`` (glassnet's merges too); ONNX's broadcasting would
+    put them first, before the batch's, and mix samples up (or refuse other batch sizes)."""
+    rank = max(len(shape) for shape in shapes)
+    return [x if len(shape) == rank else b.op("Unsqueeze", [x, b.ints(list(range(1, 1 + rank - len(shape))))])
+            for x, shape in zip(xs, shapes)]
+
+
 def _chain(op):
     def convert(b, layer, xs, shapes):
+        xs = _same_rank(b, xs, shapes)
         y = xs[0]
         for x in xs[1:]:
             y = b.op(op, [y, x])
@@ -156,6 +166,15 @@ def _spatial(layer, shape):
     return shape[1:] if _channels_first(layer) else shape[:-1]
 
 
+def _static(layer, sizes, why):
+    """``sizes`` (spatial sizes), refused by name where one is None (an Input's open axis, such as
+    a sequence's length) and the nodes need it: ``why`` says which setting does."""
+    if any(n is None for n in sizes):
+        raise Unsupported(f"{layer.describe()}: {why} is exported for inputs of fixed sizes only, got the spatial "
+                          f"sizes {tuple(sizes)} (None: any size)")
+    return sizes
+
+
 def _pads(layer, sizes, kernel, strides, dilation, padding):
     """ONNX ``pads`` (all begins, then all ends) for Keras' ``padding``: "same" puts the odd
     pixel after, as TensorFlow does; "causal" pads (k - 1) d before."""
@@ -163,7 +182,10 @@ def _pads(layer, sizes, kernel, strides, dilation, padding):
     for n, k, s, d in zip(sizes, kernel, strides, dilation):
         span = (k - 1) * d + 1
         if padding == "same":
-            total = max((-(-n // s) - 1) * s + span - n, 0)
+            if n is None and s != 1:
+                _static(layer, sizes, f"padding='same' with strides {tuple(strides)}")
+            # strides 1 pad span - 1 in all, whatever the size (an open axis: n None)
+            total = span - 1 if s == 1 else max((-(-n // s) - 1) * s + span - n, 0)
             begins.append(total // 2)
             ends.append(total - total // 2)
         elif padding == "causal":
@@ -199,6 +221,8 @@ def _sliced_conv(b, layer, x, shape, kernel):
     if int(getattr(layer, "groups", 1)) != 1:
         raise Unsupported(f"{layer.describe()}: groups > 1 is exported for float32 models only")
     strides, dilation = list(layer.strides), list(layer.dilation_rate)
+    # the slices' ends are counted from the sizes
+    _static(layer, _spatial(layer, shape), f"a {b.dtype} convolution (window slices)")
     pads = _pads(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
     if _channels_first(layer):
         x = b.op("Transpose", [x], perm=[0, *range(2, rank), 1])
@@ -213,6 +237,7 @@ def _pool(op):
         pool, strides = list(layer.pool_size), list(layer.strides)
         pads = _pads(layer, _spatial(layer, shapes[0]), pool, strides, [1] * len(pool), layer.padding)
         if op == "AveragePool" and b.dtype != np.float32:        # no float64 AveragePool in onnxruntime
+            _static(layer, _spatial(layer, shapes[0]), f"a {b.dtype} average pooling (window slices)")
             x = b.op("Transpose", xs, perm=[0, *range(2, rank), 1]) if _channels_first(layer) else xs[0]
             y = windows.average_pool(b, x, list(_spatial(layer, shapes[0])), pool, strides, pads)
             return b.op("Transpose", [y], perm=[0, rank - 1, *range(1, rank - 1)]) if _channels_first(layer) else y
@@ -247,7 +272,7 @@ def _upsampling(b, layer, xs, shapes):
         raise Unsupported(f"{layer.describe()}: interpolation {layer.interpolation!r} is not exported (only 'nearest')")
     if _channels_first(layer):
         raise Unsupported(f"{layer.describe()}: data_format='channels_first' is not exported")
-    (h, w, c), (sh, sw) = shapes[0], layer.size
+    (h, w, c), (sh, sw) = _static(layer, shapes[0], "upsampling"), layer.size
     # repeat each pixel exactly: (N, H, 1, W, 1, C) broadcast to (N, H, sh, W, sw, C), then merged
     y = b.op("Reshape", [xs[0], b.ints([0, h, 1, w, 1, c])])
     y = b.op("Expand", [y, b.ints([1, h, sh, w, sw, c])])

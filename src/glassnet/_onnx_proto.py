@@ -115,9 +115,11 @@ def node(op_type, inputs, outputs, name, **attributes):
 
 
 def value_info(name, elem_type, shape):
-    """A ValueInfoProto of a tensor: ``shape`` a sequence of ints and strings (a string is a
-    symbolic dimension, such as the batch's)."""
-    dims = b"".join(bytes_field(1, bytes_field(2, d) if isinstance(d, str) else int_field(1, d)) for d in shape)
+    """A ValueInfoProto of a tensor: ``shape`` a sequence of ints, strings (a string is a
+    symbolic dimension, such as the batch's) and None (an axis of any size, as an Input's
+    ``(None, 8)``: a Dimension with neither a value nor a name)."""
+    dims = b"".join(bytes_field(1, b"" if d is None else bytes_field(2, d) if isinstance(d, str) else int_field(1, d))
+                    for d in shape)
     tensor_type = int_field(1, elem_type) + bytes_field(2, dims)
     return bytes_field(1, name) + bytes_field(2, bytes_field(1, tensor_type))
 

@@ -11,10 +11,11 @@ When a call's patch matrix would exceed ``conv_memory_limit()`` bytes, the convo
 chunks of the batch instead, each chunk's patches at most that size: forward keeps the padded input
 (not the patches) and backward rebuilds each chunk's patches, adds its share of the weight gradient
 and fills its rows of the input gradient. Outputs and input gradients are each sample's own
-computation either way (the same products, per row, as the whole batch's); the weight gradient sums
-the chunks in another order (float32 within 1e-6 relative, float64 1e-12). A call within the limit
-takes the code path of before, untouched. One sample's patches are the smallest chunk: a single
-image larger than the limit is still computed whole.
+computation either way (the same products, per row, as the whole batch's; equal to rounding, not
+always bit for bit: BLAS may block a product of fewer rows otherwise); the weight gradient sums the
+chunks in another order (float32 within a few 1e-6 of its largest value, float64 1e-14). A call
+within the limit takes the code path of before, untouched. One sample's patches are the smallest
+chunk: a single image larger than the limit is still computed whole.
 
 ``set_conv_memory_limit(bytes)`` / ``conv_memory_limit()`` (also in ``glassnet.config``): 64 MiB by
 default; None lifts the bound (the whole batch at once, whatever its size).

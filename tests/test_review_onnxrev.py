@@ -1,0 +1,110 @@
+"""Review of ``model.export(path, format="onnx")`` by a differential fuzzer (random Sequential and
+functional models exported, checked by onnx's checker and run by onnxruntime against ``predict``):
+the cases it found wrong, each against Keras 3.15 (or, for the file's own structure, onnx's checker
+and glassnet's ``predict``)."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+L = gn.layers
+onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
+
+
+def _session(model, tmp_path):
+    path = tmp_path / "model.onnx"
+    model.export(path, format="onnx")
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("merge", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"])
+def test_merge_of_inputs_of_different_ranks_expands_after_the_batch_axis(merge, keras, tmp_path, rng):
+    # Keras (and glassnet) expand_dims(x, axis=1) the input of fewer axes; ONNX's broadcasting put
+    # its new axis before the batch's: batch 3 silently mixed samples up, batch 17 failed
+    xa, xb = rng.normal(size=(17, 4)).astype("float32"), rng.normal(size=(17, 3, 4)).astype("float32")
+    a, c = gn.Input((4,), name="a"), gn.Input((3, 4), name="c")
+    session = _session(gn.Model([a, c], getattr(L, merge)()([a, c])), tmp_path)
+    ka, kc = keras.Input((4,)), keras.Input((3, 4))
+    oracle = keras.Model([ka, kc], getattr(keras.layers, merge)()([ka, kc]))
+    for n in (1, 3, 17):
+        got = session.run(None, {"a": xa[:n], "c": xb[:n]})[0]
+        np.testing.assert_allclose(got, oracle.predict([xa[:n], xb[:n]], verbose=0), rtol=1e-6, atol=1e-7)
+
+
+def test_outputs_of_one_name_get_distinct_names_in_the_file(tmp_path, rng):
+    # two calls of a shared layer as outputs (output_names ['head', 'head'], as Keras'), and an
+    # Input named as the output layer: ONNX's single assignment refused the file ("used as output
+    # names multiple times")
+    x = rng.normal(size=(5, 4)).astype("float32")
+    i = gn.Input((4,), name="x")
+    head = L.Dense(3, name="head")
+    model = gn.Model(i, [head(i), head(L.Dense(4)(i))])
+    assert model.output_names == ["head", "head"]
+    session = _session(model, tmp_path)
+    assert [o.name for o in session.get_outputs()] == ["head", "head_1"]
+    for got, want in zip(session.run(None, {"x": x}), model.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    gn.utils.clear_session()
+    same = gn.Sequential([gn.Input((4,), name="dense"), L.Dense(3, name="dense")])
+    session = _session(same, tmp_path)
+    assert [i.name for i in session.get_inputs()] == ["dense"]
+    assert [o.name for o in session.get_outputs()] == ["dense_1"]
+    np.testing.assert_allclose(session.run(None, {"dense": x})[0], same.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_an_output_name_is_never_an_inner_tensor_name(tmp_path, rng):
+    # a layer named like another layer's MatMul ("a/MatMul_2") wrote that name twice
+    x = rng.normal(size=(5, 4)).astype("float32")
+    i = gn.Input((4,), name="x")
+    h = L.Dense(3, name="a")(i)
+    model = gn.Model(i, [L.Dense(2, name="a/MatMul_2")(h), h])
+    for got, want in zip(_session(model, tmp_path).run(None, {"x": x}), model.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_integer_input_read_as_numbers(keras, tmp_path, rng):
+    # an Input of dtype int32 read by a Dense (glassnet and Keras cast it): the file's MatMul took
+    # int64 with a float kernel, a file onnx's checker and onnxruntime refuse
+    ids = rng.integers(0, 9, size=(6, 3))
+    i = gn.Input((3,), name="codes", dtype="int32")
+    model = gn.Model(i, L.Dense(2, activation="tanh")(L.Add()([i, L.Dense(3)(i)])))
+    ki = keras.Input((3,), dtype="int32")
+    oracle = keras.Model(ki, keras.layers.Dense(2, activation="tanh")(keras.layers.Add()([ki, keras.layers.Dense(3)(ki)])))
+    oracle.set_weights(model.get_weights())
+    got = _session(model, tmp_path).run(None, {"codes": ids.astype(np.int64)})[0]
+    np.testing.assert_allclose(got, oracle.predict(ids.astype(np.int32), verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_sequences_of_any_length(keras, tmp_path, rng):
+    # Keras' text classifier: Input((None,)) of ids. The export died of a TypeError (int(None))
+    # writing the input's shape
+    model = gn.Sequential([gn.Input((None,), dtype="int32", name="ids"), L.Embedding(30, 4),
+                           L.Conv1D(5, 3, padding="same", activation="relu"), L.GlobalAveragePooling1D(),
+                           L.Dense(2, activation="softmax")], seed=0)
+    oracle = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(30, 4),
+                               keras.layers.Conv1D(5, 3, padding="same", activation="relu"),
+                               keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2, activation="softmax")])
+    oracle.set_weights(model.get_weights())
+    session = _session(model, tmp_path)
+    assert [d.dim_param or d.dim_value for d in onnx.load(str(tmp_path / "model.onnx")).graph.input[0]
+            .type.tensor_type.shape.dim] == ["batch", 0]        # 0: no size, any length
+    for length in (3, 11):
+        ids = rng.integers(0, 30, size=(4, length))
+        got = session.run(None, {"ids": ids.astype(np.int64)})[0]
+        np.testing.assert_allclose(got, oracle.predict(ids.astype(np.int32), verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, dtype", [(lambda: L.Conv1D(2, 3, strides=2, padding="same"), "float32"),
+                                          (lambda: L.Conv1D(2, 3), "float64"),
+                                          (lambda: L.AveragePooling1D(2), "float64")])
+def test_open_sizes_a_layer_needs_are_refused_by_name_before_any_file(layer, dtype, tmp_path):
+    # what needs the sizes (pads of "same" with strides, float64's window slices) is refused by
+    # name, nothing written: the export died of a TypeError
+    model = gn.Sequential([gn.Input((None, 3)), layer(), L.GlobalMaxPooling1D()], dtype=dtype)
+    with pytest.raises(ValueError, match="fixed sizes only"):
+        model.export(tmp_path / "model.onnx", format="onnx")
+    assert list(tmp_path.iterdir()) == []
