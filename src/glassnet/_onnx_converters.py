@@ -4,5 +4,6 @@ Bidirectional; glassnet._onnx_shapes: cropping, upsampling, repeats, TimeDistrib
 and depthwise convolutions, attention)."""
 from ._onnx_layers import CONVERTERS as _CORE
 from ._onnx_recurrent import CONVERTERS as _RECURRENT
+from ._onnx_shapes import CONVERTERS as _SHAPES
 
-CONVERTERS = {**_CORE, **_RECURRENT}
+CONVERTERS = {**_CORE, **_RECURRENT, **_SHAPES}
