@@ -1,4 +1,4 @@
-"""Convolution and average pooling as window slices, for the dtypes onnxruntime has no Conv or
+"""Convolution, depthwise convolution and average pooling as window slices, for the dtypes onnxruntime has no Conv or
 AveragePool kernel for (float64: onnxruntime 1.32's CPU Conv and AveragePool are float32 only).
 
 Channels-last throughout (glassnet's layout, no transposes): the input is zero-padded (Pad), and
