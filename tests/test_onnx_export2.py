@@ -217,3 +217,18 @@ def test_against_keras(name, keras, rng, tmp_path):
     _, session = _exported(model, tmp_path)
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+def test_channels_first(rng, tmp_path):
+    """channels_first depthwise, separable and transposed convolutions and Cropping2D: ONNX's own
+    layout, no transposes around them; float64 depthwise there is refused by name."""
+    kw = dict(data_format="channels_first")
+    layers = [L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", **kw),
+              L.SeparableConv2D(4, 3, padding="same", **kw),
+              L.Conv2DTranspose(3, 3, strides=2, padding="same", **kw), L.Cropping2D(((1, 0), (0, 2)), **kw)]
+    model = _jitter(_model((3, 8, 7), layers), rng)
+    _check(model, rng.normal(size=(7, 3, 8, 7)).astype("float32"), tmp_path)
+    wide = _model((3, 8, 7), [L.DepthwiseConv2D(3, **kw)], "float64")
+    with pytest.raises(ValueError, match="float64 channels_first depthwise convolution is not exported"):
+        wide.export(tmp_path / "wide.onnx", format="onnx")
+    assert not (tmp_path / "wide.onnx").exists()

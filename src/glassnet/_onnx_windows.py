@@ -70,6 +70,7 @@ def depthwise(b, x, sizes, kernel, strides, dilation, pads):
     slices, out = _slices(b, x, sizes, kernel.shape[:dims], strides, dilation, pads)
     total = None
     for offset, piece in zip(itertools.product(*(range(k) for k in kernel.shape[:dims])), slices):
-        term = b.op("Mul", [b.op("Reshape", [piece, b.ints([0, *out, channels, 1])]), b.const(kernel[offset], "kernel")])
+        column = b.op("Reshape", [piece, b.ints([0, *out, channels, 1])])
+        term = b.op("Mul", [column, b.const(kernel[offset], "kernel")])
         total = term if total is None else b.op("Add", [total, term])
     return b.op("Reshape", [total, b.ints([0, *out, channels * multiplier])])
