@@ -243,12 +243,12 @@ def test_float32_stays_float32(tmp_path):
 
 
 @pytest.mark.parametrize("make, words", [
-    (lambda: gn.Sequential([gn.Input((4, 3)), L.LSTM(2)]), "'lstm' (LSTM)"),
+    (lambda: gn.Sequential([gn.Input((4, 3)), L.LSTM(2, stateful=True)]), "stateful=True"),
     (lambda: gn.Sequential([L.Dense(2, activation="mish", input_dim=3)]), "activation 'mish'"),
     (lambda: gn.Sequential([L.Dense(2, input_dim=3), L.Activation("softmax"),
                             L.Dense(2, activation="sparsemax")]), "activation 'sparsemax'"),
     (lambda: gn.Sequential([gn.Input((3,)), L.LayerNormalization(rms_scaling=True)]), "rms_scaling"),
-    (lambda: gn.Sequential([gn.Input((3, 3, 1)), L.UpSampling2D(interpolation="bilinear")]), "'bilinear'"),
+    (lambda: gn.Sequential([gn.Input((3, 3, 1)), L.UpSampling2D(interpolation="bicubic")]), "'bicubic'"),
     (lambda: gn.Sequential([gn.Input((3,)), L.Embedding(5, 2, mask_zero=True)]), "mask_zero"),
 ])
 @pytest.mark.filterwarnings("ignore:LayerNormalization. rms_scaling=True is deprecated")

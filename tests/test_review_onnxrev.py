@@ -100,7 +100,9 @@ def test_sequences_of_any_length(keras, tmp_path, rng):
 
 @pytest.mark.parametrize("layer, dtype", [(lambda: L.Conv1D(2, 3, strides=2, padding="same"), "float32"),
                                           (lambda: L.Conv1D(2, 3), "float64"),
-                                          (lambda: L.AveragePooling1D(2), "float64")])
+                                          (lambda: L.AveragePooling1D(2), "float64"),
+                                          (lambda: L.UpSampling1D(2), "float32"),
+                                          (lambda: L.Cropping1D((1, 1)), "float32")])
 def test_open_sizes_a_layer_needs_are_refused_by_name_before_any_file(layer, dtype, tmp_path):
     # what needs the sizes (pads of "same" with strides, float64's window slices) is refused by
     # name, nothing written: the export died of a TypeError

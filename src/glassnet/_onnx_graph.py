@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _onnx_proto as proto
 from ._atomic import write_atomically
-from ._onnx_layers import CONVERTERS
+from ._onnx_converters import CONVERTERS
 from ._onnx_ops import Unsupported
 from . import layers as layers_module
 
@@ -69,6 +69,14 @@ class Builder:
         output = self._name(hint or op_type)
         self.nodes.append(proto.node(op_type, inputs, [output], output, **attributes))
         return output
+
+    def op_outputs(self, op_type, inputs, wanted, hint=None, **attributes):
+        """A node with several outputs, of which those where ``wanted`` is true are named (the
+        others "", ONNX's unused optional output); returns the names, "" for those left out."""
+        first = self._name(hint or op_type)
+        outputs = [f"{first}:{k}" if keep else "" for k, keep in enumerate(wanted)]
+        self.nodes.append(proto.node(op_type, inputs, outputs, first, **attributes))
+        return outputs
 
 
 def _check_options(format, verbose, input_signature, kwargs):

@@ -267,18 +267,6 @@ def _zero_padding(b, layer, xs, shapes):
     return b.op("Pad", [xs[0], b.ints(pads)], mode="constant")
 
 
-def _upsampling(b, layer, xs, shapes):
-    if getattr(layer, "interpolation", "nearest") != "nearest":
-        raise Unsupported(f"{layer.describe()}: interpolation {layer.interpolation!r} is not exported (only 'nearest')")
-    if _channels_first(layer):
-        raise Unsupported(f"{layer.describe()}: data_format='channels_first' is not exported")
-    (h, w, c), (sh, sw) = _static(layer, shapes[0], "upsampling"), layer.size
-    # repeat each pixel exactly: (N, H, 1, W, 1, C) broadcast to (N, H, sh, W, sw, C), then merged
-    y = b.op("Reshape", [xs[0], b.ints([0, h, 1, w, 1, c])])
-    y = b.op("Expand", [y, b.ints([1, h, sh, w, sw, c])])
-    return b.op("Reshape", [y, b.ints([0, h * sh, w * sw, c])])
-
-
 CONVERTERS = {
     "Dense": _dense, "Activation": _activation, "LeakyReLU": _leaky, "ReLU": _relu_layer, "ELU": _elu_layer,
     "Softmax": _softmax_layer,
@@ -290,11 +278,13 @@ CONVERTERS = {
     "Add": _chain("Add"), "Subtract": _chain("Sub"), "Multiply": _chain("Mul"), "Maximum": _chain("Max"),
     "Minimum": _chain("Min"), "Average": _average, "Concatenate": _concatenate,
     "Embedding": _embedding,
-    "Conv1D": _conv, "Conv2D": _conv,
-    "MaxPooling1D": _pool("MaxPool"), "MaxPooling2D": _pool("MaxPool"),
+    "Conv1D": _conv, "Conv2D": _conv, "Conv3D": _conv,
+    "MaxPooling1D": _pool("MaxPool"), "MaxPooling2D": _pool("MaxPool"), "MaxPooling3D": _pool("MaxPool"),
     "AveragePooling1D": _pool("AveragePool"), "AveragePooling2D": _pool("AveragePool"),
+    "AveragePooling3D": _pool("AveragePool"),
     "GlobalAveragePooling1D": _global_pool("ReduceMean"), "GlobalAveragePooling2D": _global_pool("ReduceMean"),
+    "GlobalAveragePooling3D": _global_pool("ReduceMean"),
     "GlobalMaxPooling1D": _global_pool("ReduceMax"), "GlobalMaxPooling2D": _global_pool("ReduceMax"),
-    "ZeroPadding1D": _zero_padding, "ZeroPadding2D": _zero_padding,
-    "UpSampling2D": _upsampling,
+    "GlobalMaxPooling3D": _global_pool("ReduceMax"),
+    "ZeroPadding1D": _zero_padding, "ZeroPadding2D": _zero_padding, "ZeroPadding3D": _zero_padding,
 }

@@ -13,7 +13,7 @@ ModelProto          ir_version 1, producer_name 2, producer_version 3, graph 7, 
 OperatorSetIdProto  domain 1, version 2
 GraphProto          node 1, name 2, initializer 5, input 11, output 12
 NodeProto           input 1, output 2, name 3, op_type 4, attribute 5
-AttributeProto      name 1, f 2, i 3, s 4, floats 7, ints 8, type 20
+AttributeProto      name 1, f 2, i 3, s 4, floats 7, ints 8, strings 9, type 20
 TensorProto         dims 1, data_type 2, name 8, raw_data 9
 ValueInfoProto      name 1, type 2
 TypeProto           tensor_type 1 -> (elem_type 1, shape 2 -> dim 1 -> (dim_value 1, dim_param 2))
@@ -32,7 +32,7 @@ import numpy as np
 FLOAT, INT64, DOUBLE = 1, 7, 11
 ELEM_TYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64, np.dtype(np.float64): DOUBLE}
 # AttributeProto.AttributeType
-_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 3, 6, 7
+_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS, _ATTR_STRINGS = 1, 2, 3, 6, 7, 8
 
 
 def varint(value):
@@ -92,8 +92,8 @@ def tensor(name, array):
 
 
 def attribute(name, value):
-    """An AttributeProto: an int, a float, a string, or a list of ints or of floats (by the
-    Python type of ``value``; a list's first element decides)."""
+    """An AttributeProto: an int, a float, a string, or a list of ints, of floats or of strings
+    (by the Python type of ``value``; a list's elements decide)."""
     head = bytes_field(1, name)
     if isinstance(value, bool) or isinstance(value, (int, np.integer)):
         return head + int_field(3, value) + int_field(20, _ATTR_INT)
@@ -104,6 +104,8 @@ def attribute(name, value):
     values = list(value)
     if values and all(isinstance(v, (float, np.floating)) for v in values):
         return head + packed_floats(7, values) + int_field(20, _ATTR_FLOATS)
+    if values and all(isinstance(v, (str, bytes)) for v in values):      # (not packed: bytes each)
+        return head + b"".join(bytes_field(9, v) for v in values) + int_field(20, _ATTR_STRINGS)
     return head + packed_ints(8, values) + int_field(20, _ATTR_INTS)
 
 

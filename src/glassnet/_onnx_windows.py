@@ -1,4 +1,4 @@
-"""Convolution and average pooling as window slices, for the dtypes onnxruntime has no Conv or
+"""Convolution, depthwise convolution and average pooling as window slices, for the dtypes onnxruntime has no Conv or
 AveragePool kernel for (float64: onnxruntime 1.32's CPU Conv and AveragePool are float32 only).
 
 Channels-last throughout (glassnet's layout, no transposes): the input is zero-padded (Pad), and
@@ -59,3 +59,18 @@ def average_pool(b, x, sizes, pool, strides, pads):
     for offset in itertools.product(*(range(k) for k in pool)):
         counts += ones[tuple(slice(o, o + (n - 1) * s + 1, s) for o, n, s in zip(offset, out, strides))]
     return b.op("Div", [total, b.const(counts[..., None], "counts")])
+
+
+def depthwise(b, x, sizes, kernel, strides, dilation, pads):
+    """``x`` (batch, *sizes, C) convolved channel by channel with ``kernel`` (*k, C, M): each
+    offset's slice (batch, *out, C, 1) times its (C, M) weights, summed, then (batch, *out, C M)
+    (channel c's m-th filter at c M + m, Keras' order)."""
+    dims = len(sizes)
+    channels, multiplier = kernel.shape[-2:]
+    slices, out = _slices(b, x, sizes, kernel.shape[:dims], strides, dilation, pads)
+    total = None
+    for offset, piece in zip(itertools.product(*(range(k) for k in kernel.shape[:dims])), slices):
+        column = b.op("Reshape", [piece, b.ints([0, *out, channels, 1])])
+        term = b.op("Mul", [column, b.const(kernel[offset], "kernel")])
+        total = term if total is None else b.op("Add", [total, term])
+    return b.op("Reshape", [total, b.ints([0, *out, channels * multiplier])])

@@ -1,0 +1,153 @@
+"""ONNX forms of glassnet's recurrent layers: ``SimpleRNN``, ``LSTM``, ``GRU`` and ``Bidirectional``
+around one of them, as ONNX's own ``RNN``, ``LSTM`` and ``GRU`` operators (one node a layer).
+
+Layouts (Keras' weights are glassnet's, ONNX's are ``[num_directions, gates * units, ...]``):
+
+========== ====================================== ==========================================
+layer      glassnet / Keras                       ONNX
+========== ====================================== ==========================================
+kernel     (features, gates * units), columns in   W (dirs, gates * units, features), rows in
+           Keras' gate order: LSTM i f c o,         ONNX's: LSTM i o f c, GRU z r h (Keras' own)
+           GRU z r h
+recurrent  (units, gates * units)                   R (dirs, gates * units, units)
+bias       LSTM/SimpleRNN (gates * units,);          B (dirs, 2 * gates * units): the input
+           GRU (2, 3 units): input, recurrent       bias then the recurrent one (zeros for LSTM
+                                                    and SimpleRNN, which have one bias)
+========== ====================================== ==========================================
+
+Keras 3's GRU (``reset_after=True``, the only one glassnet has) applies its reset gate after
+the recurrent product and its bias: ONNX's ``linear_before_reset=1``. ``activations`` name the
+cell's activations (LSTM: f, g, h = recurrent_activation, activation, activation; GRU: f, g;
+RNN: f), from those ONNX defines whose numbers are glassnet's.
+
+onnxruntime (1.32) runs these operators with ``layout=0`` only, (steps, batch, features): the
+sequence is transposed to it and back, so tensors keep glassnet's (batch, steps, features)
+between layers. ``go_backwards`` reverses the sequence first (Slice with step -1) and runs the
+cell forwards, so the outputs come out in the reversed order, as Keras'. ``Bidirectional`` is
+one node with ``direction="bidirectional"``, whose backward outputs are already in the
+sequence's order (Keras reverses them back to it), merged as ``merge_mode`` says.
+
+Refused by name: float64 models (onnxruntime has no float64 kernel for these operators),
+``stateful`` (a file keeps no states), ``return_state``, an activation ONNX's recurrent
+operators do not define, and masks (already refused where they start: ``Embedding(mask_zero=True)``,
+``Masking``, a call's ``mask=``), since ONNX's ``sequence_lens`` does not keep a masked step's
+output the way Keras does.
+"""
+import numpy as np
+
+from ._onnx_ops import Unsupported, activation_of
+
+_OPS = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
+_ORDER = {"SimpleRNN": [0], "LSTM": [0, 3, 1, 2], "GRU": [0, 1, 2]}     # Keras' blocks in ONNX's order
+# glassnet activation -> (ONNX recurrent activation, alpha, beta); HardSigmoid is max(0, min(1, a x + b))
+_ACTIVATIONS = {"sigmoid": ("Sigmoid", None, None), "tanh": ("Tanh", None, None), "relu": ("Relu", None, None),
+                "hard_sigmoid": ("HardSigmoid", 1 / 6, 0.5), "softsign": ("Softsign", None, None),
+                "linear": ("Affine", 1.0, 0.0)}
+_INT64_MIN = -2 ** 63
+
+
+def _activation(activation, who):
+    op, settings = activation_of(activation, who)
+    if op not in _ACTIVATIONS or settings:
+        raise Unsupported(f"{who}: activation {op!r} has no ONNX recurrent form here; recurrent layers export "
+                          f"{', '.join(_ACTIVATIONS)}")
+    return _ACTIVATIONS[op]
+
+
+def _activations(layer, who):
+    kind = type(layer).__name__
+    if kind == "SimpleRNN":
+        return [_activation(layer.activation, who)]
+    gate, cell = _activation(layer.recurrent_activation, who), _activation(layer.activation, who)
+    return [gate, cell, cell] if kind == "LSTM" else [gate, cell]
+
+
+def _blocks(w, kind, units):
+    """The last axis's gate blocks of ``w`` put in ONNX's order."""
+    return np.concatenate([w[..., g * units:(g + 1) * units] for g in _ORDER[kind]], axis=-1)
+
+
+def _weights(layer):
+    """W (gates units, features), R (gates units, units), B (2 gates units,) or None, of one direction."""
+    kind, u = type(layer).__name__, layer.units
+    w = _blocks(np.asarray(layer.params["kernel"]), kind, u).T
+    r = _blocks(np.asarray(layer.params["recurrent_kernel"]), kind, u).T
+    if not layer.use_bias:
+        return w, r, None
+    bias = np.asarray(layer.params["bias"])
+    if kind == "GRU":
+        return w, r, np.concatenate([_blocks(bias[0], kind, u), _blocks(bias[1], kind, u)])
+    return w, r, np.concatenate([_blocks(bias, kind, u), np.zeros_like(bias)])
+
+
+def _check(b, layer, who):
+    if b.dtype != np.float32:
+        raise Unsupported(f"{who}: a {b.dtype} recurrent layer is not exported: onnxruntime runs ONNX's "
+                          f"{_OPS[type(layer).__name__]} in float32 only; export a float32 model")
+    if layer.stateful:
+        raise Unsupported(f"{who}: stateful=True is not exported (an ONNX file keeps no states between runs)")
+    if layer.return_state:
+        raise Unsupported(f"{who}: return_state=True is not exported")
+
+
+def _node(b, readers, x, direction, who):
+    """ONNX's node for ``readers`` (one layer, or the forward and backward ones) on ``x`` (steps,
+    batch, features); returns (Y (steps, dirs, batch, units), Y_h (dirs, batch, units))."""
+    first = readers[0]
+    kind = type(first).__name__
+    weights = [_weights(layer) for layer in readers]
+    activations = _activations(first, who) * len(readers)
+    inputs = [x, b.const(np.stack([w for w, _, _ in weights]), "W"), b.const(np.stack([r for _, r, _ in weights]), "R")]
+    if first.use_bias:
+        inputs.append(b.const(np.stack([bias for _, _, bias in weights]), "B"))
+    settings = dict(hidden_size=int(first.units), direction=direction,
+                    activations=[op for op, _, _ in activations])
+    alphas = [a for _, a, _ in activations if a is not None]
+    if alphas:      # consumed in the activations' order by those that take one (ONNX's rule)
+        settings.update(activation_alpha=[float(a) for a in alphas],
+                        activation_beta=[float(beta) for _, _, beta in activations if beta is not None])
+    if kind == "GRU":
+        settings["linear_before_reset"] = 1
+    wanted = [first.return_sequences, not first.return_sequences] + ([False] if kind == "LSTM" else [])
+    return b.op_outputs(_OPS[kind], inputs, wanted, kind, **settings)[:2]
+
+
+def _reader(b, layer, xs, shapes):
+    who = layer.describe()
+    _check(b, layer, who)
+    x = b.op("Transpose", xs, perm=[1, 0, 2])                    # (steps, batch, features)
+    if layer.go_backwards:
+        x = b.op("Slice", [x, b.ints([-1]), b.ints([_INT64_MIN]), b.ints([0]), b.ints([-1])], "reversed")
+    y, last = _node(b, [layer], x, "forward", who)
+    if layer.return_sequences:
+        y = b.op("Transpose", [y], perm=[2, 0, 1, 3])            # (batch, steps, 1, units)
+        return b.op("Reshape", [y, b.ints([0, 0, layer.units])])
+    return b.op("Reshape", [last, b.ints([-1, layer.units])])   # (1, batch, units) -> (batch, units)
+
+
+def _bidirectional(b, layer, xs, shapes):
+    who = layer.describe()
+    forward, backward = layer.forward_layer, layer.backward_layer
+    if type(forward).__name__ not in _OPS or type(backward) is not type(forward):
+        raise Unsupported(f"{who}: only SimpleRNN, LSTM and GRU readers are exported")
+    for inner in (forward, backward):
+        _check(b, inner, who)
+    x = b.op("Transpose", xs, perm=[1, 0, 2])
+    y, last = _node(b, [forward, backward], x, "bidirectional", who)
+    if forward.return_sequences:
+        y, axis = b.op("Transpose", [y], perm=[2, 0, 1, 3]), 2      # (batch, steps, 2, units)
+    else:
+        y, axis = b.op("Transpose", [last], perm=[1, 0, 2]), 1       # (batch, 2, units)
+    mode = layer.merge_mode
+    if mode == "concat":         # forward's units, then backward's: Keras' concatenation
+        return b.op("Reshape", [y, b.ints([0, 0, -1] if axis == 2 else [0, -1])])
+    if mode == "sum":
+        return b.op("ReduceSum", [y, b.ints([axis])], keepdims=0)
+    if mode == "mul":
+        return b.op("ReduceProd", [y], axes=[axis], keepdims=0)
+    if mode == "ave":
+        return b.op("ReduceMean", [y], axes=[axis], keepdims=0)
+    raise Unsupported(f"{who}: merge_mode {mode!r} is not exported")
+
+
+CONVERTERS = {"SimpleRNN": _reader, "LSTM": _reader, "GRU": _reader, "Bidirectional": _bidirectional}

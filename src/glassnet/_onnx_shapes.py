@@ -1,0 +1,170 @@
+"""ONNX forms of glassnet's depthwise, separable and transposed convolutions, and of the layers
+that cut, repeat or resize (Cropping, UpSampling, RepeatVector, TimeDistributed); see
+glassnet._onnx_ops for the converters' contract. Tensors stay channels-last between layers.
+
+* ``DepthwiseConv1D/2D``: ONNX Conv with ``group = C`` (one group a channel), the kernel (*k, C,
+  M) as (C M, 1, *k): output channel c M + m is channel c's m-th filter, Keras' order.
+  ``SeparableConv1D/2D``: that, then the pointwise kernel as a 1x1 Conv, then the bias. float64
+  (onnxruntime runs no float64 Conv): the depthwise product as window slices (each offset's
+  slice times its (C, M) weights), the pointwise one as a MatMul.
+* ``Conv1D/2D/3DTranspose``: ONNX ConvTranspose, the kernel (*k, out, in) as (in, out, *k); its
+  ``pads`` and ``output_padding`` are worked out from the layer's own output size, with Keras'
+  (TensorFlow's) placement: "same" crops ``(k - s) // 2`` before (the gradient of a "same"
+  convolution over the output's size), a larger output than ``(n - 1) s + k`` grows after.
+  float32 only (refused by name in float64).
+* ``UpSampling2D(interpolation="bilinear")``: Resize, ``mode="linear"`` with half-pixel centres
+  (``coordinate_transformation_mode="half_pixel"``), TensorFlow's resize that Keras uses, on the
+  two spatial axes of the channels-last tensor. ``UpSampling1D/3D`` and nearest: each value
+  repeated exactly (Reshape, Expand, Reshape).
+"""
+import numpy as np
+
+from . import _onnx_windows as windows
+from . import layers as layers_module
+from ._onnx_layers import _channels_first, _pads, _spatial, _static, _to_channels_first, _to_channels_last
+from ._onnx_ops import Unsupported, apply_activation
+
+
+def _depthwise_weight(kernel):
+    """(*k, C, M) -> ONNX's (C M, 1, *k) for ``group = C``."""
+    dims = kernel.ndim - 2
+    flat = np.reshape(kernel, (*kernel.shape[:dims], -1))
+    return np.expand_dims(np.transpose(flat, (dims, *range(dims))), 1)
+
+
+def _depthwise_part(b, layer, x, shape, kernel):
+    """The depthwise convolution of ``x`` (channels last), without bias or activation, channels last."""
+    rank, dims = len(shape) + 1, kernel.ndim - 2
+    strides, dilation = list(layer.strides), list(layer.dilation_rate or (1,) * dims)
+    pads = _pads(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
+    if b.dtype != np.float32:
+        if _channels_first(layer):
+            raise Unsupported(f"{layer.describe()}: a float64 channels_first depthwise convolution is not exported")
+        return windows.depthwise(b, x, list(_spatial(layer, shape)), kernel, strides, dilation, pads)
+    channels = kernel.shape[-2]
+    y = b.op("Conv", [_to_channels_first(b, layer, x, rank), b.const(_depthwise_weight(kernel), "depthwise_kernel")],
+             kernel_shape=list(kernel.shape[:dims]), strides=strides, dilations=dilation, group=int(channels),
+             pads=pads)
+    return _to_channels_last(b, layer, y, rank)
+
+
+def _depthwise(b, layer, xs, shapes):
+    kernel = np.asarray(layer.params.get("depthwise_kernel", layer.params.get("kernel")))
+    y = _depthwise_part(b, layer, xs[0], shapes[0], kernel)
+    axis = 1 if _channels_first(layer) else -1
+    if "pointwise_kernel" in layer.params:          # SeparableConv: the 1x1 product over the channels
+        pointwise = np.asarray(layer.params["pointwise_kernel"])
+        pointwise = np.reshape(pointwise, pointwise.shape[-2:])
+        if axis == 1:
+            rank = len(shapes[0]) + 1
+            y = b.op("Transpose", [y], perm=[0, *range(2, rank), 1])
+        y = b.op("MatMul", [y, b.const(pointwise, "pointwise_kernel")])
+        if axis == 1:
+            y = b.op("Transpose", [y], perm=[0, rank - 1, *range(1, rank - 1)])
+    if layer.use_bias:
+        bias = np.asarray(layer.params["bias"])
+        bias = np.reshape(bias, (-1,) + (1,) * (len(shapes[0]) - 1)) if axis == 1 else bias
+        y = b.op("Add", [y, b.const(bias, "bias")])
+    return apply_activation(b, layer.activation, y, layer.describe())
+
+
+def _transpose_pads(layer, sizes, outs, kernel, strides, dilation):
+    """ConvTranspose's pads (begins, ends) and output_padding giving the layer's output sizes."""
+    begins, ends, extra = [], [], []
+    for n, want, k, s, d in zip(sizes, outs, kernel, strides, dilation):
+        natural = (n - 1) * s + (k - 1) * d + 1
+        begin = max(natural - want, 0) // 2 if layer.padding == "same" else 0
+        rest = natural - begin - want
+        begins.append(begin)
+        ends.append(max(rest, 0))
+        extra.append(max(-rest, 0))
+    return begins + ends, extra
+
+
+def _conv_transpose(b, layer, xs, shapes):
+    who = layer.describe()
+    if b.dtype != np.float32:
+        raise Unsupported(f"{who}: a transposed convolution is exported for float32 models only (onnxruntime "
+                          "has no float64 ConvTranspose)")
+    if int(getattr(layer, "groups", 1)) != 1:
+        raise Unsupported(f"{who}: groups > 1 is not exported")
+    kernel, rank = np.asarray(layer.params["kernel"]), len(shapes[0]) + 1
+    dims = rank - 2
+    strides, dilation = list(layer.strides), list(layer.dilation_rate or (1,) * dims)
+    out = _spatial(layer, layer.output_shape(shapes[0]))
+    pads, extra = _transpose_pads(layer, _spatial(layer, shapes[0]), out, kernel.shape[:dims], strides, dilation)
+    if any(e >= max(s, d) for e, s, d in zip(extra, strides, dilation)):
+        raise Unsupported(f"{who}: output_padding {layer.output_padding!r} has no ONNX ConvTranspose form here")
+    # glassnet's kernel (*k, out, in); ONNX's (in, out, *k)
+    inputs = [_to_channels_first(b, layer, xs[0], rank),
+              b.const(np.transpose(kernel, (dims + 1, dims, *range(dims))), "kernel")]
+    if layer.use_bias:
+        inputs.append(b.const(layer.params["bias"], "bias"))
+    y = b.op("ConvTranspose", inputs, kernel_shape=list(kernel.shape[:dims]), strides=strides, dilations=dilation,
+             pads=pads, output_padding=extra)
+    return apply_activation(b, layer.activation, _to_channels_last(b, layer, y, rank), who)
+
+
+def _cropping(b, layer, xs, shapes):
+    spatial = _static(layer, _spatial(layer, shapes[0]), "cropping")
+    first = 2 if _channels_first(layer) else 1
+    crops = [tuple(c) for c in layer.cropping]
+    starts = [c[0] for c in crops]
+    ends = [n - c[1] for n, c in zip(spatial, crops)]
+    axes = list(range(first, first + len(spatial)))
+    return b.op("Slice", [xs[0], b.ints(starts), b.ints(ends), b.ints(axes)])
+
+
+def _upsampling(b, layer, xs, shapes):
+    who, size = layer.describe(), list(layer.size)
+    interpolation = getattr(layer, "interpolation", "nearest")
+    if interpolation not in ("nearest", "bilinear") or (interpolation == "bilinear" and len(size) != 2):
+        raise Unsupported(f"{who}: interpolation {interpolation!r} is not exported (nearest, and bilinear in 2D)")
+    if _channels_first(layer):
+        raise Unsupported(f"{who}: data_format='channels_first' is not exported")
+    *spatial, c = shapes[0]
+    spatial = _static(layer, spatial, "upsampling")         # (Reshape/Expand need the sizes)
+    if interpolation == "bilinear":
+        if b.dtype != np.float32:
+            raise Unsupported(f"{who}: bilinear upsampling is exported for float32 models only (onnxruntime has "
+                              "no float64 Resize)")
+        scales = b.const(np.asarray([1, *size, 1], np.float64), "scales")       # (float32: this model's dtype)
+        return b.op("Resize", [xs[0], "", scales], mode="linear",
+                    coordinate_transformation_mode="half_pixel")
+    # each value repeated exactly: (N, d1, 1, d2, 1, ..., C) broadcast to (N, d1, s1, ..., C), merged
+    split = [v for n in spatial for v in (n, 1)]
+    grown = [v for n, s in zip(spatial, size) for v in (n, s)]
+    y = b.op("Reshape", [xs[0], b.ints([0, *split, c])])
+    y = b.op("Expand", [y, b.ints([1, *grown, c])])
+    return b.op("Reshape", [y, b.ints([0, *(n * s for n, s in zip(spatial, size)), c])])
+
+
+def _repeat_vector(b, layer, xs, shapes):
+    (features,) = shapes[0]
+    y = b.op("Reshape", [xs[0], b.ints([0, 1, features])])
+    return b.op("Expand", [y, b.ints([1, layer.n, 1])])           # (batch, n, features)
+
+
+def _time_distributed(b, layer, xs, shapes):
+    from ._onnx_converters import CONVERTERS
+    inner, who = layer.layer, layer.describe()
+    kind = type(inner).__name__
+    if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(inner):
+        raise Unsupported(f"{who}: the wrapped {kind} has no ONNX form here")
+    steps, rest = shapes[0][0], tuple(shapes[0][1:])
+    if steps is None or None in rest:
+        raise Unsupported(f"{who}: a sequence of any length is not exported; give the steps in the Input")
+    # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them
+    merged = b.op("Reshape", [xs[0], b.ints([-1, *rest])])
+    y = CONVERTERS[kind](b, inner, [merged], [rest])
+    return b.op("Reshape", [y, b.ints([-1, steps, *inner.output_shape(rest)])])
+
+
+CONVERTERS = {
+    "DepthwiseConv1D": _depthwise, "DepthwiseConv2D": _depthwise, "SeparableConv1D": _depthwise,
+    "SeparableConv2D": _depthwise,
+    "Conv1DTranspose": _conv_transpose, "Conv2DTranspose": _conv_transpose, "Conv3DTranspose": _conv_transpose,
+    "Cropping1D": _cropping, "Cropping2D": _cropping, "Cropping3D": _cropping,
+    "UpSampling1D": _upsampling, "UpSampling2D": _upsampling, "UpSampling3D": _upsampling,
+    "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
+}
