@@ -346,7 +346,8 @@ def test_encoder_fields_read_back_by_onnx():
     assert [i.name for i in m.graph.input] == ["x"] and [o.name for o in m.graph.output] == ["y"]
     assert [t.name for t in m.graph.initializer] == ["c"]
     onnx.checker.check_model(m, full_check=True)
-    assert proto.varint(300) == bytes([0xAC, 0x02]) and proto.varint(-1) == b"\xff" * 9 + b"\x01"
+    from glassnet._protobuf import varint
+    assert varint(300) == bytes([0xAC, 0x02]) and varint(-1) == b"\xff" * 9 + b"\x01"
 
 
 @pytest.mark.parametrize("name", ["conv2d", "pool2d", "conv1d", "functional"])

@@ -1,10 +1,8 @@
 """A small protobuf wire-format writer for the ONNX messages glassnet's export needs (no ``onnx``
 package at run time).
 
-Protobuf's wire format: each field is a key, ``field_number << 3 | wire_type``, as a varint, then
-its value: a varint (wire type 0: ints, enums), 4 bytes little-endian (type 5: a float), or a
-length-delimited run of bytes (type 2: strings, bytes, nested messages, and packed repeated
-numbers). The field numbers are onnx.proto3's (onnx 1.x, the same in onnx.proto):
+The wire format's fields come from glassnet._protobuf. The field numbers are onnx.proto3's
+(onnx 1.x, the same in onnx.proto):
 
 =================== ==========================================================================
 message             fields written here
@@ -20,65 +18,16 @@ TypeProto           tensor_type 1 -> (elem_type 1, shape 2 -> dim 1 -> (dim_valu
 =================== ==========================================================================
 
 Each function returns the message's bytes; a parent takes them as a length-delimited field.
-
->>> varint(300).hex()
-'ac02'
 """
-import struct
-
 import numpy as np
+
+from ._protobuf import bytes_field, float_field, int_field, packed_floats, packed_ints
 
 # TensorProto.DataType
 FLOAT, INT64, DOUBLE = 1, 7, 11
 ELEM_TYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64, np.dtype(np.float64): DOUBLE}
 # AttributeProto.AttributeType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS, _ATTR_STRINGS = 1, 2, 3, 6, 7, 8
-
-
-def varint(value):
-    """``value`` (an int; a negative one as its 64-bit two's complement, as protobuf's int64) as
-    a base-128 varint: 7 bits a byte, low bits first, the top bit set on every byte but the last."""
-    value = int(value)
-    if value < 0:
-        value += 1 << 64
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
-
-
-def _key(field, wire_type):
-    return varint(field << 3 | wire_type)
-
-
-def int_field(field, value):
-    """A varint field (int64, int32, enum)."""
-    return _key(field, 0) + varint(value)
-
-
-def float_field(field, value):
-    """A 32-bit float field (wire type 5)."""
-    return _key(field, 5) + struct.pack("<f", value)
-
-
-def bytes_field(field, data):
-    """A length-delimited field: bytes, a UTF-8 string, or a nested message's bytes."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return _key(field, 2) + varint(len(data)) + data
-
-
-def packed_ints(field, values):
-    """A packed repeated varint field (proto3's default for repeated numbers)."""
-    return bytes_field(field, b"".join(varint(v) for v in values))
-
-
-def packed_floats(field, values):
-    return bytes_field(field, struct.pack(f"<{len(values)}f", *values))
 
 
 def tensor(name, array):

@@ -7,7 +7,7 @@ TensorFlow package is needed:
 
 * a TFRecord is ``length`` (uint64, little-endian), ``masked_crc32c(length)`` (uint32),
   ``data``, ``masked_crc32c(data)`` (uint32);
-* a protocol buffer field is a key ``(field_number << 3) | wire_type`` (a varint), then a varint
+* a protocol buffer field (glassnet._protobuf) is a key ``(field_number << 3) | wire_type`` (a varint), then a varint
   (wire type 0), 8 little-endian bytes (wire type 1) or a varint length and that many bytes (wire
   type 2: strings, bytes and nested messages).
 
@@ -23,6 +23,8 @@ import functools
 import struct
 
 import numpy as np
+
+from ._protobuf import bytes_field, double_field, int_field
 
 FILE_VERSION = "brain.Event:2"
 DEFAULT_BUCKET_COUNT = 30            # tf.summary.histogram's
@@ -72,66 +74,38 @@ def record(data):
             + struct.pack("<I", masked_crc32c(data)))
 
 
-# -- protocol buffer fields ---------------------------------------------------------------------
-def _varint(n):
-    out = bytearray()
-    n &= (1 << 64) - 1                 # a negative int64 is its two's complement, 10 bytes
-    while True:
-        low = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
-
-
-def _int_field(number, value):
-    return _varint(number << 3) + _varint(int(value))
-
-
-def _double_field(number, value):
-    return _varint(number << 3 | 1) + struct.pack("<d", value)
-
-
-def _bytes_field(number, data):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
 # -- messages -----------------------------------------------------------------------------------
 def event(wall_time, step=0, summary_values=(), file_version=None):
     """A serialised ``Event``: its time, step and either a file version or a ``Summary`` of the
     serialised ``Summary.Value`` messages given (the defaults 0 and empty are left out, as
     protobuf does)."""
-    out = _double_field(1, wall_time)
+    out = double_field(1, wall_time)
     if step:
-        out += _int_field(2, step)
+        out += int_field(2, step)
     if file_version is not None:
-        out += _bytes_field(3, file_version)
+        out += bytes_field(3, file_version)
     else:
-        out += _bytes_field(5, b"".join(_bytes_field(1, value) for value in summary_values))
+        out += bytes_field(5, b"".join(bytes_field(1, value) for value in summary_values))
     return out
 
 
 def _metadata(plugin_name, data_class, content=b""):
-    plugin = _bytes_field(1, plugin_name) + (_bytes_field(2, content) if content else b"")
-    return _bytes_field(1, plugin) + _int_field(4, data_class)
+    plugin = bytes_field(1, plugin_name) + (bytes_field(2, content) if content else b"")
+    return bytes_field(1, plugin) + int_field(4, data_class)
 
 
 def _tensor(dtype, shape, content=None, strings=()):
-    dims = b"".join(_bytes_field(2, _int_field(1, size) if size else b"") for size in shape)
-    out = _int_field(1, dtype) + _bytes_field(2, dims)
+    dims = b"".join(bytes_field(2, int_field(1, size) if size else b"") for size in shape)
+    out = int_field(1, dtype) + bytes_field(2, dims)
     if content is not None:
-        out += _bytes_field(4, content)
+        out += bytes_field(4, content)
     for string in strings:
-        out += _bytes_field(8, string)
+        out += bytes_field(8, string)
     return out
 
 
 def _value(tag, tensor, metadata):
-    return _bytes_field(1, tag) + _bytes_field(8, tensor) + _bytes_field(9, metadata)
+    return bytes_field(1, tag) + bytes_field(8, tensor) + bytes_field(9, metadata)
 
 
 def scalar_value(tag, value):
