@@ -9,8 +9,10 @@ groups: each ``add_optimizer_variables(vars, [names])`` call interleaves its nam
 Nadam ends with its momentum product (float32 scalar). An optimizer not built (saved before its
 first step) holds the count and the rate only; so does a momentum-free SGD, built or not.
 
-The trainable variables are glassnet's trained weights in its flat buffer's order (layers in
-order, each layer's weights in Keras' order, frozen layers left out): each dataset's shape is
+The trainable variables are glassnet's trained weights in ``model.layers``' order (Keras'
+``trainable_variables``: each layer's weights in Keras' order, frozen layers left out), which
+is not always the flat buffer's (a functional model's buffer keeps its first calls' order:
+``parameters._layout_layers``): ``_keras_order`` maps one to the other. Each dataset's shape is
 compared with its weight's before any is read.
 
 Where a slot's meaning differs, it is converted exactly (``_TO_GLASSNET``) or refused by name:
@@ -66,6 +68,16 @@ def _groups(optimizer):
     if kind in table:
         return table[kind]
     return f"{kind.__name__}'s state (Keras 3.15 has no optimizer keeping it as glassnet does)"
+
+
+def _keras_order(model, views):
+    """The indices of ``views`` (the flat buffer's order) in Keras' order of the trainable
+    variables, ``model.layers``' (as ``Model.trainable_weights``). A functional model whose
+    first calls are not in Keras' layer order (an output branch called before a longer one)
+    lays its buffer out otherwise: without this, one weight's moments went to another of the
+    same shape, silently."""
+    rank = {id(layer): k for k, layer in enumerate(model.layers)}
+    return sorted(range(len(views)), key=lambda index: rank[id(views[index][0])])      # stable: keys in order
 
 
 def _converted(optimizer, slot, array, to_glassnet):
@@ -151,7 +163,8 @@ def restore_keras_optimizer(model, h5py, h5):
     for group in groups if slots else []:
         for slot in group:
             arrays[slot] = [None] * len(views)
-        for index, (layer, key, param, _) in enumerate(views):
+        for index in _keras_order(model, views):       # the file's order; kept in the buffer's
+            layer, key, param, _ = views[index]
             for slot in group:
                 dataset = slots[k]
                 if tuple(dataset.shape) != param.shape or dataset.dtype.kind != "f":
@@ -189,7 +202,13 @@ def restore_keras_optimizer(model, h5py, h5):
             converted = [_converted(optimizer, slot, np.asarray(part, np.float64), True).ravel() for part in parts]
         except ValueError as exc:
             raise ModelFileError(f"{_WHERE}: {exc}") from None
-        values = np.concatenate(converted).astype(dtype)
+        with np.errstate(over="ignore"):
+            values = np.concatenate(converted).astype(dtype)
+        # finite in the file's float64 (or after SGD's division by a small rate) is not finite in
+        # the model's float32: 1e300 came in as inf, silently (Adam's v then froze its weight)
+        if not np.isfinite(values).all():
+            raise ModelFileError(f"{_WHERE}: {name}'s {slot!r} holds values beyond {np.dtype(dtype).name}'s range "
+                                 f"(the model's weights)")
         if slot in optimizer.non_negative_slots and (values < 0).any():
             raise ModelFileError(f"{_WHERE}: {name}'s {slot!r} holds negative values (a sum of squares)")
         flat[slot] = values
@@ -243,7 +262,8 @@ def keras_optimizer_arrays(model):
                 converted[slot] = _converted(optimizer, slot, values, False)
             except ValueError as exc:
                 raise ValueError(f"save_model: .keras: {exc}") from None
-        for index, (_, _, param, _) in enumerate(views):
+        for index in _keras_order(model, views):       # Keras' order, from the buffer's runs
+            param = views[index][2]
             for slot in group:
                 part = converted[slot][bounds[index]:bounds[index + 1]].reshape(param.shape)
                 out.append(part.astype(param.dtype))

@@ -36,6 +36,7 @@ import numpy as np
 from ._flagless import own_mode
 from ._keras_assets import learnt, vocabulary_assets
 from ._keras_h5 import weights_bytes
+from .optimizers import schedules as _schedules
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
 # glassnet's layers that Keras 3.15 has no class of the name for
@@ -54,6 +55,9 @@ _GLASSNET_ONLY = {"use_causal_mask": (False,), "input_length": (None,), "use_cud
                   "noise_shape": (None,), "interpolation": ("nearest",), "rms_scaling": (False,), "alpha": (None,)}
 _KERAS_OPTIMIZERS = frozenset({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl",
                                "Lion", "Lamb", "Muon"})
+# glassnet's schedules that Keras 3.15 has, of the same name and arguments
+_KERAS_SCHEDULES = frozenset({"ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay",
+                              "CosineDecay", "CosineDecayRestarts"})
 _MERGING = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
                       "Attention", "AdditiveAttention"})        # Keras' layers called on one list
 # {Keras 3.15 class: the keys of _GLASSNET_ONLY its constructor takes}, generated once from
@@ -323,9 +327,18 @@ def _compile_config(model):
     if name == "Nadam" and config.pop("momentum_decay", 1.0) != 1.0:
         _refuse("the optimizer", "Nadam's momentum_decay has no Keras counterpart: Keras 3's Nadam computes as "
                                  "momentum_decay=1.0 (glassnet's default 0.004 is PyTorch's)")
+    # a built-in schedule (what load_model makes of Keras' own) in Keras' form: the same class name
+    # and settings (glassnet's are Keras' arguments); before, it was refused, so a Keras model
+    # compiled with ExponentialDecay could not be saved back (nor as .h5) after loading
+    schedule = optimizer.schedule
+    if isinstance(config.get("learning_rate"), dict) and type(schedule).__name__ in _KERAS_SCHEDULES and \
+            type(schedule).__module__ == _schedules.__name__:
+        config["learning_rate"] = {"module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,
+                                   "config": dict(config["learning_rate"]["config"]), "registered_name": None}
     for key, value in config.items():
-        if isinstance(value, dict):
-            _refuse("the optimizer", f"{key}={value!r:.80} (a schedule or an object) is not written in Keras' form")
+        if isinstance(value, dict) and value.get("module") != "keras.optimizers.schedules":
+            _refuse("the optimizer", f"{key}={value!r:.80} (a schedule of yours or an object) is not written in "
+                                     f"Keras' form")
 
     def keras_form(value):
         """glassnet's {"module": "glassnet.losses", ...} of a built-in as Keras' "keras.losses"."""
