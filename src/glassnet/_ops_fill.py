@@ -242,6 +242,17 @@ def _tensordot_node(x1, x2, axes):
     from . import ops
     from .layers.symbolic import sample_shape_of
     if _is_tensor(x1) and _is_tensor(x2):
+        ranks = (1 + len(sample_shape_of(x1)), 1 + len(sample_shape_of(x2)))
+        if isinstance(axes, numbers.Integral) and axes == ranks[0] == ranks[1]:
+            # keras.io's RecommenderNet, ops.tensordot(user_vector, movie_vector, 2): every axis of
+            # both, the batch axis too, is one number for the whole batch in Keras (each sample's
+            # prediction then depends on the others in its batch); the einsum hint below does not
+            # fit these ranks, and what such code means is the per-sample dot product
+            raise TypeError(f"ops.tensordot: axes={axes} contracts every axis of x1 and x2, the batch axis too: Keras "
+                            f"gives one number for the whole batch, which glassnet's graph cannot (it computes each "
+                            f"sample on its own). The dot product of each sample's rows: ops.sum(x1 * x2, axis=-1, "
+                            f"keepdims=True) or layers.Dot(axes=-1)([x1, x2]) (its numbers differ from Keras' "
+                            f"batch-wide sum)")
         raise TypeError("ops.tensordot: x1 and x2 are both tensors of a model being drawn (the result would hold the "
                         "batch axis twice); per-sample products: ops.einsum('bij,bjk->bik', x1, x2) or ops.matmul")
     tensor_first = _is_tensor(x1)

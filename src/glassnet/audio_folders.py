@@ -10,7 +10,8 @@ gives class names ``["no", "yes"]`` (the sub-folders, sorted), labels 0 and 1, a
 float32 (batch, samples, channels) in [-1, 1], as TensorFlow's ``decode_wav`` gives them to Keras.
 The ``.wav`` files are listed, shuffled once and split as Keras does (the listing is
 ``image_dataset_from_directory``'s, with Keras' ``formats=(".wav",)``; other files are skipped), so
-the same folder gives the same files, labels and batches as Keras without shuffling; with
+the same folder gives the same files, labels and batches as Keras without shuffling (which ``fit``
+reads in that order, as Keras' fit reads its tf.data Dataset); with
 ``shuffle=True`` Keras also reshuffles the training files inside TensorFlow, draws NumPy cannot
 reproduce, and ``fit`` here shuffles the order of the batches each epoch instead.
 
@@ -26,7 +27,7 @@ file, as is a truncated one.
 import numpy as np
 
 from ._validation import check_flag, check_positive_int
-from .image_folders import FolderDataset, listed_files
+from .image_folders import FolderDataset, listed_files, returned
 
 WHERE = "audio_dataset_from_directory"
 
@@ -135,4 +136,4 @@ def audio_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                             "audio files")
     datasets = tuple(AudioFolderDataset(paths, targets, names, label_mode, int(batch_size), sampling_rate,
                                         output_sequence_length) for paths, targets in parts)
-    return datasets if subset == "both" else datasets[0]
+    return returned(datasets, subset, shuffle)

@@ -174,7 +174,11 @@ class Feed:
                 warn(f"{what}: shuffle=True is ignored for {type(data).__name__}, which has no end: it "
                      f"is expected to give its batches shuffled (Keras' warning)")
             self.length, self.steps = length, steps if steps is not None else length
-            self.shuffle = shuffle and length is not None
+            # Keras' timeseries_dataset_from_array and *_dataset_from_directory return tf.data
+            # Datasets, which its fit never shuffles: ours made without shuffle=True say so
+            # (served_in_order) and are read in order, as Keras reads them (fit's shuffling of the
+            # batches stands in for the reshuffle inside TensorFlow of those made with shuffle=True)
+            self.shuffle = shuffle and length is not None and not getattr(data, "served_in_order", False)
             # where the next epoch starts: an endless dataset's index, or a position in the order
             # of the current pass over a finite one (epochs of steps_per_epoch go on through it)
             self._next_index, self._order = 0, None

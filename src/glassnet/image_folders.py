@@ -71,6 +71,9 @@ class FolderDataset(PyDataset):
 
     def __init__(self, file_paths, labels, class_names, label_mode, batch_size):
         super().__init__()
+        # set by the *_dataset_from_directory functions: made with shuffle=False, fit reads the
+        # batches in order, as Keras' fit reads the tf.data Dataset Keras returns (glassnet.feeding)
+        self.served_in_order = False
         self.file_paths, self.labels, self.class_names = list(file_paths), labels, class_names
         self.label_mode, self.batch_size = label_mode, batch_size
 
@@ -154,7 +157,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     Keras' eight, TensorFlow's kernels: "bilinear", "nearest", "bicubic", "area", "lanczos3",
     "lanczos5", "gaussian", "mitchellcubic" (Keras 3.15 refuses the last two with
     ``crop_to_aspect_ratio``, its crop going through its backend's resize; glassnet takes them);
-    ``pad_to_aspect_ratio`` is not implemented. Shuffling is Keras' first one, of the file list, once;
+    ``pad_to_aspect_ratio`` is not implemented. With ``shuffle=False`` fit reads the batches in order,
+    whatever its ``shuffle``, as Keras' fit reads the tf.data Dataset Keras returns. Shuffling is Keras'
+    first one, of the file list, once;
     ``fit(shuffle=True)`` then shuffles the batches' order each epoch with the model's seed (Keras
     also reshuffles files inside TensorFlow, draws NumPy cannot reproduce). ``batch_size=None`` is
     refused: glassnet serves batches.
@@ -180,6 +185,15 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                             seed, validation_split, subset, follow_links, verbose, FORMATS, "images")
     settings = (names, label_mode, image_size, color_mode, int(batch_size), interpolation, crop_to_aspect_ratio)
     datasets = tuple(ImageFolderDataset(paths, targets, *settings) for paths, targets in parts)
+    return returned(datasets, subset, shuffle)
+
+
+def returned(datasets, subset, shuffle):
+    """What a ``*_dataset_from_directory`` function returns: both datasets with ``subset="both"``,
+    else the one. Made with ``shuffle=False``, each is read in order by ``fit``, as Keras' fit reads
+    the tf.data Dataset Keras returns (``FolderDataset.served_in_order``)."""
+    for dataset in datasets:
+        dataset.served_in_order = not shuffle
     return datasets if subset == "both" else datasets[0]
 
 

@@ -9,14 +9,15 @@ gives class names ``["neg", "pos"]`` (the sub-folders, sorted), labels 0 and 1, 
 whole text as a str (NumPy arrays of str, one text per sample), for a model that starts with a
 ``TextVectorization``. The ``.txt`` files are listed, shuffled once and split exactly as Keras does
 (the listing is ``image_dataset_from_directory``'s, with Keras' ``formats=(".txt",)``), so the same
-folder gives the same files, labels and batches as Keras without shuffling; with ``shuffle=True``
+folder gives the same files, labels and batches as Keras without shuffling (which ``fit`` reads in that
+order, as Keras' fit reads its tf.data Dataset); with ``shuffle=True``
 Keras also reshuffles the files inside TensorFlow, draws NumPy cannot reproduce, and ``fit`` here
 shuffles the order of the batches each epoch instead. A ``validation_split`` that leaves no
 validation file is refused (Keras gives its validation subset every file).
 """
 import numpy as np
 
-from .image_folders import FolderDataset, listed_files
+from .image_folders import FolderDataset, listed_files, returned
 
 
 class TextFolderDataset(FolderDataset):
@@ -73,4 +74,4 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
                                             "text files")
     datasets = tuple(TextFolderDataset(paths, targets, names, label_mode, int(batch_size), max_length)
                      for paths, targets in parts)
-    return datasets if subset == "both" else datasets[0]
+    return returned(datasets, subset, shuffle)

@@ -69,6 +69,9 @@ class TimeseriesDataset(PyDataset):
             seed = check_shuffle_seed(seed, "timeseries_dataset_from_array")
             np.random.RandomState(np.random.randint(1e6) if seed is None else seed).shuffle(self.starts)
         self._offsets = np.arange(self.sequence_length) * self.sampling_rate
+        # made without shuffle=True, fit reads the batches in order, as Keras' fit reads the
+        # tf.data Dataset Keras returns (glassnet.feeding)
+        self.served_in_order = not shuffle
 
     def __len__(self):
         return -(-len(self.starts) // self.batch_size)
@@ -85,7 +88,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
                                   batch_size=128, shuffle=False, seed=None, start_index=None, end_index=None):
     """Keras' ``timeseries_dataset_from_array``: sliding windows over ``data`` (steps first, (n,)
     or (n, features)) as a ``TimeseriesDataset`` for ``fit``, ``evaluate`` and ``predict``; the
-    same windows, targets and batches as Keras' without shuffling (where ``targets`` are shorter
+    same windows, targets and batches as Keras' without shuffling, which ``fit`` reads in that order
+    whatever its ``shuffle``, as Keras' fit reads the tf.data Dataset Keras returns (where ``targets`` are shorter
     than the data past ``start_index``, the windows without a target are left out; Keras fails
     while reading them). ``shuffle=True`` orders the
     windows as Keras first does (``numpy.random.RandomState(seed)``), once: which windows share a

@@ -157,6 +157,17 @@ class BinaryCrossentropy(_Logits, Loss):
                              f"from {y.min()} to {y.max()}")
         return y
 
+    def _targets(self, y_pred, y_true):
+        # the check of a direct call (fit checks its targets once, in prepare_targets): Keras'
+        # order, loss(y_true, y_pred), gave logits as targets and a plausible but wrong number
+        # (keras.io's GANs call loss_fn(labels, predictions), in a test_step or a logging step too)
+        y_true = super()._targets(y_pred, y_true)
+        if y_true.size and (y_true.min() < 0 or y_true.max() > 1):
+            raise ValueError(f"{self.name}: expects targets in [0, 1], got values from {y_true.min()} to "
+                             f"{y_true.max()}; called directly, a glassnet loss takes (y_pred, y_true), PyTorch's "
+                             f"order (Keras' is (y_true, y_pred))")
+        return y_true
+
     def __call__(self, y_pred, y_true):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
