@@ -364,7 +364,7 @@ def test_layers_without_a_spec_cost_no_call(monkeypatch, rng):
     from glassnet.layers import base
     calls = []
     checked = base._check_spec
-    monkeypatch.setattr(base, "_check_spec", lambda layer, x: calls.append(layer) or checked(layer, x))
+    monkeypatch.setattr(base, "_check_spec", lambda layer, x, **kw: calls.append(layer) or checked(layer, x, **kw))
     model = gn.Sequential([gn.Input((8,)), L.Dense(16, activation="relu"), L.Dense(1)], seed=0)
     model.compile(loss="mse", optimizer="adam")
     x = rng.normal(size=(32, 8)).astype(np.float32)

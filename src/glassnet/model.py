@@ -33,7 +33,7 @@ from .layers.base import (_assign as _assign_weights, _sample_shape, call_argume
                           sized_axes_needed, snake_case, stateful_layers)
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_graph_masks, plan_masks
-from ._compile_order import loss_and_optimizer
+from ._compile_order import keras_arguments, loss_and_optimizer
 from .outputs import OutputMetric, as_given, compile_heads, make_heads, set_layouts
 from .preparing import PreparingMixin
 from ._model_shapes import ModelShapesMixin
@@ -43,12 +43,17 @@ from . import _optimizer_claims as optimizer_claims
 
 
 def keras_compile_order_refused(compile):
-    """``compile`` refusing, by name, Keras' ``compile("adam", loss=...)``: Keras' optimizer given
-    by position (glassnet's first parameter is the loss) and the loss by keyword, as keras.io's
-    miniature GPT compiles. Python would say only "got multiple values for argument 'loss'"; the
-    positional form, ``compile("adam", "mse")``, is taken (glassnet._compile_order)."""
+    """``compile`` taking Keras' positional order (glassnet._compile_order): an optimizer first,
+    ``compile("adam", "mse", 0.5)`` or ``compile("adam", loss=...)`` (keras.io's miniature GPT),
+    each positional argument in Keras' place (the third is loss_weights, where glassnet's order has
+    metrics, and a Sequential's fourth weighted_metrics). Refused by name: a positional argument
+    that is not an optimizer with ``loss=`` (Python would say only "got multiple values for
+    argument 'loss'")."""
     @functools.wraps(compile)           # (inspect.signature still shows compile's own)
     def checked(self, *args, **kwargs):
+        keras_order = keras_arguments(args, kwargs)
+        if keras_order is not None:
+            return compile(self, **keras_order)
         if args and "loss" in kwargs:
             raise TypeError(f"compile: got loss= and a positional argument, {args[0]!r:.60}; compile takes "
                             f"(loss, optimizer), Keras' compile (optimizer, loss): pass them by keyword, "

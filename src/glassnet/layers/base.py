@@ -1255,12 +1255,19 @@ class StateSnapshot:
                 rng.bit_generator.state = position
 
 
-def _check_spec(layer, inputs):
+def _check_spec(layer, inputs, drawn=False):
     """Keras' ``assert_input_compatibility`` of ``layer.input_spec`` against ``inputs`` (arrays or
     symbolic tensors: each has Keras' full ``shape`` and a ``dtype``); nothing for an attribute
-    that holds no InputSpec (EinsumDense keeps its equation's letters under that name)."""
-    from .input_spec import assert_input_compatibility, specs_of
+    that holds no InputSpec (EinsumDense keeps its equation's letters under that name).
+    ``drawn``: tensors of a functional model being drawn, where a layer without a dtype of its
+    own computes in the model's, which ``Model(..., dtype=)`` sets after the drawing: the dtype of
+    their floating inputs is checked at the passes then."""
+    from .input_spec import as_computed, assert_input_compatibility, specs_of
     specs = specs_of(layer)
     if specs is not None:
+        if any(spec is not None and spec.dtype is not None for spec in specs):
+            # Keras casts floating inputs to the layer's dtype before it checks them (its autocast):
+            # float64 data meets InputSpec(dtype="float32"), and a float32 layer never meets "float64"
+            inputs = as_computed(inputs, None if drawn and layer.dtype is None else backend.resolve_dtype(layer.dtype))
         assert_input_compatibility(specs if isinstance(layer.input_spec, (list, tuple)) else specs[0], inputs,
                                    layer.name or type(layer).__name__)

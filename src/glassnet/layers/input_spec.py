@@ -132,6 +132,30 @@ def _dtype_name(x):
         return str(getattr(x.dtype, "name", x.dtype))
 
 
+class _Computed:
+    """An input as the layer computes on it, for the check: its shape, and its dtype after Keras'
+    cast of floating inputs (no copy of the values is made)."""
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    def __repr__(self):
+        return f"<input of shape {tuple(self.shape)} and dtype {self.dtype}>"
+
+
+def as_computed(inputs, dtype):
+    """``inputs`` (one, or a list) as a layer of ``dtype`` computes on them: Keras' layer casts a
+    floating input to its dtype before it checks its ``input_spec`` (``dtype_policy.convert_input``,
+    ``autocast``), integers and strings as they are. ``dtype`` None: not known yet (see
+    ``layers.base._check_spec``), the dtype of floating inputs is not checked."""
+    if isinstance(inputs, (list, tuple)):
+        return [as_computed(x, dtype) for x in inputs]
+    if inputs is None or not hasattr(inputs, "shape") or "float" not in _dtype_name(inputs):
+        return inputs
+    return _Computed(inputs.shape, dtype)
+
+
 def assert_input_compatibility(input_spec, inputs, layer_name):
     """Keras' ``assert_input_compatibility``: ValueError, in Keras' words, when ``inputs`` (one
     array or symbolic tensor, or a list of them) do not meet ``input_spec`` (an InputSpec or a list);
@@ -159,7 +183,7 @@ def assert_input_compatibility(input_spec, inputs, layer_name):
         if spec.min_ndim is not None and ndim < spec.min_ndim:
             raise ValueError(f"{head}expected min_ndim={spec.min_ndim}, found ndim={ndim}. Full shape received: "
                              f"{shape}")
-        if spec.dtype is not None and _dtype_name(x) != spec.dtype:
+        if spec.dtype is not None and x.dtype is not None and _dtype_name(x) != spec.dtype:
             raise ValueError(f"{head}expected dtype={spec.dtype}, found dtype={_dtype_name(x)}")
         for axis, value in spec.axes.items():
             if not -ndim <= axis < ndim:

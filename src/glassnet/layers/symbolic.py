@@ -200,7 +200,7 @@ def call_symbolic(layer, inputs, training=None, options=None):
                          f"sample: Keras' expand_dims before a lookup is not needed)")
     if getattr(layer, "input_spec", None) is not None:     # Keras' input_spec, on the tensors as drawn
         from .base import _check_spec
-        _check_spec(layer, parents if listed else parents[0])
+        _check_spec(layer, parents if listed else parents[0], drawn=True)
     if hasattr(layer, "bind_call"):     # a layer reading another call's values (layers/readers.py)
         layer.bind_call(parents[0])
     shapes = [sample_shape_of(p) for p in parents]
