@@ -114,6 +114,9 @@ def test_dtype_policy_like_keras(keras, name):
     assert (repr(p), p.name, p.compute_dtype, p.variable_dtype, p.quantization_mode, p.get_config()) == \
         (repr(kp), kp.name, kp.compute_dtype, kp.variable_dtype, kp.quantization_mode, kp.get_config())
     assert gn.dtype_policies.serialize(p) == keras.dtype_policies.serialize(kp)
+    assert (p == gn.FloatDTypePolicy(name)) == (kp == keras.FloatDTypePolicy(name))
+    assert (p == gn.DTypePolicy("float64")) == (kp == keras.DTypePolicy("float64"))
+    assert (p == p.name) == (kp == kp.name)
     fp, kfp = gn.FloatDTypePolicy(name), keras.FloatDTypePolicy(name)
     assert gn.dtype_policies.serialize(fp) == keras.dtype_policies.serialize(kfp)
     assert repr(gn.dtype_policies.deserialize(keras.dtype_policies.serialize(kfp))) == repr(kfp)
@@ -234,7 +237,7 @@ def test_symbolic_stateless_remat_scopes(keras):
         gn.RematScope(mode="bad")
     with pytest.raises(ValueError, match="Invalid mode"):
         keras.RematScope(mode="bad")
-    for mode in ["full", "activations", "larger_than", None]:
+    for mode in ["full", "activations", "larger_than", "list_of_layers", None]:
         with gn.RematScope(mode=mode), keras.RematScope(mode=mode):
             pass
     x = np.arange(3.0, dtype="float32")
@@ -257,3 +260,28 @@ def test_remat_scope_trains_as_without(rng):
         inside = trained()
     for a, b in zip(inside, trained()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_name_scope_paths_without_keras():
+    with gn.name_scope("blk"):
+        with gn.name_scope("inner"):
+            x = gn.Input((3,))
+            y = gn.layers.Dense(2, name="d")(x)
+    model = gn.Model(x, y)
+    assert model._weight_paths() == ["blk/inner/d/kernel", "blk/inner/d/bias"]
+    with gn.name_scope("z", override_parent="top"):
+        assert gn.scopes.current_path() == "top/z"
+
+
+def test_function_follows_its_layers_weights(rng):
+    """A Function runs the layers it was drawn with: training a model of the same layers moves it."""
+    x = gn.Input((3,))
+    dense = gn.layers.Dense(2)
+    y = dense(x)
+    model = gn.Model(x, y, seed=0)
+    f = gn.Function(x, y)
+    data = rng.normal(size=(8, 3)).astype("float32")
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(data, rng.normal(size=(8, 2)).astype("float32"), epochs=1, verbose=0)
+    kernel, bias = dense.get_weights()
+    np.testing.assert_allclose(f(data), data @ kernel + bias, rtol=1e-5, atol=1e-6)

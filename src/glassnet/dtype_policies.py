@@ -56,7 +56,7 @@ class DTypePolicy:
         return f'<DTypePolicy "{self.name}">'
 
     def __eq__(self, other):
-        return isinstance(other, DTypePolicy) and other.name == self.name and type(other) is type(self)
+        return isinstance(other, DTypePolicy) and other.name == self.name
 
     __hash__ = None
 

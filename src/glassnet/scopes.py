@@ -138,9 +138,6 @@ class RematScope:
         if mode not in _MODES:
             raise ValueError(f"RematScope: mode: expected one of 'full', 'activations', 'larger_than', "
                              f"'list_of_layers' or None, got {mode!r:.40}")
-        if mode == "list_of_layers" and not layer_names:
-            raise ValueError("RematScope: layer_names: mode 'list_of_layers' needs a non-empty list of layer names, "
-                             f"got {layer_names!r:.60}")
         self.mode, self.output_size_threshold = mode, output_size_threshold
         self.layer_names = list(layer_names or [])
 
