@@ -40,10 +40,11 @@ def version():
 
 _LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape",
          "random", "distillation", "config", "tree", "applications",
-         "visualization", "dtype_policies", "mixed_precision", "scopes"}
+         "visualization", "dtype_policies", "mixed_precision", "scopes", "quantizers"}
 # Keras 3.15's other top-level names, each from the small module that defines it, on first use
 _LAZY_NAMES = {"InputSpec": "layers.input_spec", "KerasTensor": "keras_tensor", "Operation": "keras_tensor",
-               "Function": "function", "DTypePolicy": "dtype_policies", "FloatDTypePolicy": "dtype_policies",
+               "Function": "function", "Quantizer": "quantizers",
+               "DTypePolicy": "dtype_policies", "FloatDTypePolicy": "dtype_policies",
                **{name: "scopes" for name in ("name_scope", "device", "StatelessScope", "SymbolicScope",
                                              "RematScope", "remat")}}
 
@@ -70,4 +71,4 @@ __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "ac
            # the base classes to subclass, at the top as Keras 3 has them (keras.Layer, ...)
            "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer",
            # Keras 3.15's other top-level names (see _LAZY_NAMES; docs/keras_parity.md, Top-level names)
-           "dtype_policies", "mixed_precision", *_LAZY_NAMES]
+           "dtype_policies", "mixed_precision", "quantizers", *_LAZY_NAMES]
