@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from test_fakecupy import fake_cupy
 
 NEW_MODULES = ("glassnet.keras_tensor", "glassnet.function", "glassnet.dtype_policies", "glassnet.mixed_precision",
                "glassnet.scopes", "glassnet.quantizers")
@@ -367,3 +368,30 @@ def test_int4_packing_refusals():
     packed, _, n = gn.quantizers.pack_int4(arr)
     assert packed.tolist() == [[45, -121], [1, 0]]
     np.testing.assert_array_equal(gn.quantizers.unpack_int4(packed, n), arr)
+
+
+def test_keras_tensor_and_operation_without_keras():
+    x = gn.Input((3,))
+    drawn = [x, gn.layers.Dense(2)(x), x * 2.0, gn.ops.sum(x, axis=-1), x[:, 0]]
+    assert all(isinstance(t, gn.KerasTensor) for t in drawn)
+    assert not any(isinstance(t, gn.KerasTensor) for t in (np.ones(3), 1.0, gn.layers.Dense(2)))
+    assert all(isinstance(t.layer, gn.Operation) for t in drawn[1:])
+    assert issubclass(type(x), gn.KerasTensor) and issubclass(gn.layers.Dense, gn.Operation)
+
+
+def test_device_gpu_under_the_cupy_backend():
+    """gn.device("gpu:0") enters cupy.cuda.Device(0) under the CuPy backend (the stand-in of
+    tests/fakecupy: a real GPU run is in tests/test_gpu.py's setting) and computes there."""
+    with fake_cupy() as cp:
+        gn.set_backend("cupy")
+        try:
+            with gn.device("gpu:0") as d, gn.device("CUDA"):
+                assert d._context.id == 0
+                model = gn.Sequential([gn.Input((3,)), gn.layers.Dense(2)], seed=0)
+                out = model.predict(np.ones((4, 3), "float32"), verbose=0)
+            assert out.shape == (4, 2)
+            with pytest.raises(ValueError, match="'cupy' backend is in force"):
+                gn.device("cpu")
+        finally:
+            gn.set_backend("numpy")
+    assert cp.__name__ == "cupy"
