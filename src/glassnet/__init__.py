@@ -40,13 +40,21 @@ def version():
 
 _LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape",
          "random", "distillation", "config", "tree", "applications",
-         "visualization"}
+         "visualization", "dtype_policies", "mixed_precision", "scopes", "quantizers"}
+# Keras 3.15's other top-level names, each from the small module that defines it, on first use
+_LAZY_NAMES = {"InputSpec": "layers.input_spec", "KerasTensor": "keras_tensor", "Operation": "keras_tensor",
+               "Function": "function", "Quantizer": "quantizers",
+               "DTypePolicy": "dtype_policies", "FloatDTypePolicy": "dtype_policies",
+               **{name: "scopes" for name in ("name_scope", "device", "StatelessScope", "SymbolicScope",
+                                             "RematScope", "remat")}}
 
 
 def __getattr__(name):
     # optional modules load on first access: glassnet.plot pulls in matplotlib only when used
     if name in _LAZY:
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
     if name in ("load_model", "save_model", "model_from_json"):     # Keras has them at the top
         return getattr(importlib.import_module(".io", __name__), name)
     if name == "GradientTape":      # custom training loops (glassnet.tape), imported on first use
@@ -61,4 +69,6 @@ __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "ac
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "TensorBoard", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "model_from_json", "GradientTape", "set_backend", "get_backend", "__version__", "version",
            # the base classes to subclass, at the top as Keras 3 has them (keras.Layer, ...)
-           "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer"]
+           "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer",
+           # Keras 3.15's other top-level names (see _LAZY_NAMES; docs/keras_parity.md, Top-level names)
+           "dtype_policies", "mixed_precision", "quantizers", *_LAZY_NAMES]

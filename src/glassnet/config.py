@@ -40,6 +40,7 @@ from . import backend as _backend
 from .backend import (epsilon, floatx, image_data_format, set_epsilon, set_floatx, set_image_data_format,
                       set_backend)
 from .layers.conv_memory import conv_memory_limit, set_conv_memory_limit
+from .dtype_policies import DTypePolicy
 
 __all__ = ["backend", "set_backend", "floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format", "dtype_policy", "set_dtype_policy", "DTypePolicy", "max_epochs", "set_max_epochs",
@@ -158,22 +159,6 @@ def is_unsafe_deserialization_enabled():
 def is_nnx_enabled():
     """False: NNX is the JAX backend's, and there is no JAX here."""
     return False
-
-
-class DTypePolicy:
-    """What ``dtype_policy()`` returns: Keras' ``DTypePolicy`` of a float dtype (``name``,
-    ``compute_dtype`` and ``variable_dtype`` all that dtype's name)."""
-
-    def __init__(self, name):
-        self.name = self.compute_dtype = self.variable_dtype = name
-
-    def __repr__(self):
-        return f'<DTypePolicy "{self.name}">'
-
-    def __eq__(self, other):
-        return isinstance(other, DTypePolicy) and other.name == self.name
-
-    __hash__ = None
 
 
 def set_dtype_policy(policy):

@@ -185,7 +185,9 @@ class ParametersMixin:
         paths = []
         for layer, key, _, _ in self._views:
             home, name = _root(layer, key)
-            paths.append("/".join([*scopes.get(id(home), top), home.name, *home.keras_weight_path(name)]))
+            # a layer built inside a gn.name_scope keeps its path (glassnet.scopes), as Keras' weights do
+            built_in = [getattr(home, "_scope_path", None)] if getattr(home, "_scope_path", None) else []
+            paths.append("/".join([*built_in, *scopes.get(id(home), top), home.name, *home.keras_weight_path(name)]))
         self._paths_cache = (self._views, paths)
         return paths
 

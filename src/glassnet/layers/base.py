@@ -62,6 +62,7 @@ import inspect
 import itertools
 import math
 import re
+import sys
 import threading
 import types
 
@@ -1052,6 +1053,9 @@ def _sized_build(build):
         # (a wrapper's super().build builds the layer it wraps: one that forgot it is still refused)
         if not self.built and shape is not None and not self.wrapped_layers():
             Layer.build(self, shape)        # input_shape and built, as super().build sets them
+        scopes = sys.modules.get("glassnet.scopes")     # (no name_scope can be open before it is imported)
+        if scopes is not None:
+            scopes.record_build_scope(self)             # Keras' weight paths keep the name_scope of their build
         return out
     return sized
 

@@ -6,6 +6,8 @@ it returns a ``SymbolicTensor`` that records the layer, the tensors it was calle
 of one sample of its output. ``glassnet.Model(x, y)`` then walks these records back from ``y`` to
 ``x`` to find its layers and how they connect (see ``glassnet.graph``).
 """
+import sys
+
 import numpy as np
 
 from .. import _dead_calls as dead_calls, backend
@@ -174,6 +176,11 @@ def call_symbolic(layer, inputs, training=None, options=None):
     """``layer(inputs)`` while a model is drawn: the ``SymbolicTensor`` of its output, its shape
     worked out by the layer's ``output_shape`` (nothing is built: ``Model`` builds every layer with
     the model's dtype and seed). A shape the layer cannot take is refused here, by name."""
+    scopes = sys.modules.get("glassnet.scopes")
+    if scopes is not None:
+        # the model builds the layer later: its Keras weight paths keep the gn.name_scope of this
+        # first call, where Keras builds it
+        scopes.record_build_scope(layer)
     merges = getattr(layer, "merges", False)
     listed = isinstance(inputs, (list, tuple))
     if merges and not listed:
