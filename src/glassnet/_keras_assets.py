@@ -50,12 +50,14 @@ def vocabulary_text(layer):
     return "\n".join(str(value) for value in values).encode("utf-8")
 
 
-def vocabulary_assets(model):
+def vocabulary_assets(model, nested=False):
     """``[(member name, bytes)]`` of ``model``'s learnt vocabularies, where Keras' ``save_assets``
-    writes them (a TextVectorization's twice: its own and its inner lookup's)."""
+    writes them (a TextVectorization's twice: its own and its inner lookup's). ``nested``: as the
+    weights and the config are written (a Sequential nested in a Sequential keeps its group, and
+    its layers' assets sit under it: ``assets/layers/sequential/layers/string_lookup/...``)."""
     from ._keras_h5 import layer_groups
     assets = []
-    for group, layer, _ in layer_groups(model, nested=False):
+    for group, layer, _ in layer_groups(model, nested=nested):
         if learnt(layer):
             data = vocabulary_text(layer)
             assets.append((f"assets/{group}/vocabulary.txt", data))

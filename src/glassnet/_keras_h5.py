@@ -347,24 +347,32 @@ def _groups(layers, nesting, inputs, path, nested=True):
     return groups
 
 
-def _write_layers(h5, model, path, nested=True):
+def _write_layers(h5, model, path, nested=True, archive=False):
     """Each of ``model.layers`` (and a functional model's Inputs) under ``path/layers``."""
+    from ._keras_assets import learnt
     for group, layer, name in layer_groups(model, path, nested):
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):     # an Input, a nested model
             _write_vars(h5, group, name, [])
             continue
         for sub, sub_name, arrays in _sublayers(layer, layer.get_weights()):
+            if archive and isinstance(arrays, dict) and learnt(layer):
+                # a .keras file's learnt tf_idf lookup: its idf_weights without pad_to_max_tokens'
+                # zeros. Keras 3.15's load_assets passes the weights it has just read to
+                # set_vocabulary, which refuses more weights than the file's vocabulary has and
+                # pads them itself: padded (as Keras writes them) its load_model fails on the file
+                arrays = {key: value[:layer.vocabulary_size()] for key, value in arrays.items()}
             _write_vars(h5, f"{group}/{sub}" if sub else group, sub_name, arrays)
 
 
-def weights_bytes(model, nested=True, more=None):
+def weights_bytes(model, nested=True, more=None, archive=False):
     """The bytes of Keras' weights file for ``model`` (``nested=False``: a ``.keras`` file's
-    ``model.weights.h5``, whose config has its nested Sequentials flattened); ``more(h5)`` writes
-    groups besides (the optimizer's, glassnet._keras_optimizer_state)."""
+    ``model.weights.h5``, whose config has its nested Sequentials flattened; ``archive``: it is a
+    ``.keras`` file's, beside its assets); ``more(h5)`` writes groups besides (the optimizer's,
+    glassnet._keras_optimizer_state)."""
     h5py = h5py_module("save_weights")
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
-        _write_layers(h5, model, "", nested)
+        _write_layers(h5, model, "", nested, archive)
         _write_vars(h5, "", model.name, [])
         if more is not None:
             more(h5)

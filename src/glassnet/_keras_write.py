@@ -234,9 +234,17 @@ def _nested_sequential(record, dtype):
         _refuse(repr(record.name), f"a {record.kind} model nested in a Sequential, which glassnet does not write "
                                    f"in Keras' form")
     shape = getattr(record.layers[0], "input_shape", None) if record.layers else None
+    # texts, as _sequential writes them: a text layer's input_shape is that of the ids it makes
+    # (Input((4,), "float32") before a one-hot StringLookup: Keras then casts the texts to float)
+    text = bool(record.layers) and getattr(record.layers[0], "takes_text", False)
+    if text and type(record.layers[0]).__name__ not in ("TextVectorization", "StringLookup"):
+        _refuse(repr(record.name), f"a model of raw inputs to its {type(record.layers[0]).__name__}, whose "
+                                   f"input dtype glassnet does not write in Keras' form")
+    if text and shape is not None:
+        shape = (1,)
     layers = []
     if shape is not None:
-        entry = _input_entry(f"{record.name}_input", list(shape), dtype)
+        entry = _input_entry(f"{record.name}_input", list(shape), "string" if text else dtype)
         del entry["name"], entry["inbound_nodes"]
         layers.append(entry)
     layers += _sequential_entries(record.layers, record.children, dtype)
@@ -385,9 +393,10 @@ def keras_bytes(model, include_optimizer=True):
     if compile_config is not None:      # Keras' optimizer/vars: its step count, rate and slots
         from ._keras_optimizer_state import keras_optimizer_arrays, write_keras_optimizer
         arrays = keras_optimizer_arrays(model)
-    weights = weights_bytes(model, nested=not is_functional(model), more=None if arrays is None else
+    nested = not is_functional(model)       # (a Sequential's nested Sequentials keep their groups)
+    weights = weights_bytes(model, nested=nested, archive=True, more=None if arrays is None else
                             (lambda h5: write_keras_optimizer(h5, model, arrays)))
-    assets = vocabulary_assets(model)
+    assets = vocabulary_assets(model, nested)       # at the groups the weights have
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:      # Keras stores its members
         archive.writestr("metadata.json", metadata)
