@@ -31,9 +31,9 @@ _BINARY = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "true_divide": "D
 _COMPARE = {"equal": "Equal", "not_equal": "Equal", "greater": "Greater", "greater_equal": "GreaterOrEqual",
             "less": "Less", "less_equal": "LessOrEqual"}
 _REDUCE = {"sum": "ReduceSum", "mean": "ReduceMean", "max": "ReduceMax", "min": "ReduceMin"}
-# cast's target dtypes -> TensorProto.DataType (the value rounded there, then back to the model's)
-_CAST = {"float16": 10, "float32": 1, "float64": 11, "int8": 3, "int16": 5, "int32": 6, "int64": 7, "uint8": 2,
-         "bool": 9}
+# cast's target dtypes (a drawn model's are floats) -> TensorProto.DataType: the value rounded
+# there, then back to the model's, as the node computes it
+_CAST = {"float16": 10, "float32": 1, "float64": 11}
 
 
 def _const(b, layer, value, hint="constant"):
