@@ -1,9 +1,13 @@
 """Every layer's ONNX converter, by layer class name: the families' tables joined
 (glassnet._onnx_layers: core, convolution, pooling; glassnet._onnx_recurrent: SimpleRNN, LSTM, GRU,
 Bidirectional; glassnet._onnx_shapes: cropping, upsampling, repeats, TimeDistributed, transposed
-and depthwise convolutions, attention)."""
+and depthwise convolutions, attention; glassnet._onnx_tensor_ops: a functional model's operation
+nodes, TensorOp and TensorFunction; glassnet._onnx_attention: MultiHeadAttention, Attention, ...,
+EinsumDense)."""
+from ._onnx_attention import CONVERTERS as _ATTENTION
 from ._onnx_layers import CONVERTERS as _CORE
 from ._onnx_recurrent import CONVERTERS as _RECURRENT
 from ._onnx_shapes import CONVERTERS as _SHAPES
+from ._onnx_tensor_ops import CONVERTERS as _TENSOR_OPS
 
-CONVERTERS = {**_CORE, **_RECURRENT, **_SHAPES}
+CONVERTERS = {**_CORE, **_RECURRENT, **_SHAPES, **_TENSOR_OPS, **_ATTENTION}

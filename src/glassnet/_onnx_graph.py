@@ -42,6 +42,7 @@ class Builder:
 
     def __init__(self, dtype, reserved=()):
         self.dtype, self.nodes, self.initializers, self._count, self.scope = np.dtype(dtype), [], [], 0, "graph"
+        self.call_options = {}          # the options of the call being converted (a converter may read them)
         # the graph's input and output names, which no node or initializer may take too (a
         # layer named "a/MatMul_2" is an output name as "a"'s MatMul would be)
         self._reserved = set(reserved)
@@ -154,9 +155,12 @@ def build_model_bytes(model):
         if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(layer):
             raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
                               f"{', '.join(sorted(CONVERTERS))}")
-        if options is not None and options[i]:
-            raise Unsupported(f"export: layer {layer.name!r} is called with arguments {sorted(options[i])}; "
-                              "not exported")
+        given = dict(options[i] or {}) if options is not None else {}
+        # a converter naming the call options it reads (attention's use_causal_mask) takes them
+        unread = sorted(set(given) - set(getattr(CONVERTERS[kind], "call_options", ())))
+        if unread:
+            raise Unsupported(f"export: layer {layer.name!r} is called with arguments {unread}; not exported")
+        b.call_options = given
         xs = [names[-1 - p] if p < 0 else outs[p] for p in parents]
         if kind != "Embedding":
             # an integer Input (int64 in the file) read as numbers, as glassnet and Keras read it,
