@@ -109,7 +109,7 @@ def test_build_with_keras_batch_shape_names_the_layer_and_the_sample_shape():
         layer.build((None, 5))
         assert layer.input_shape == (5,)
         with pytest.raises(ValueError, match=rf"layer {type(layer).__name__}: needs every axis of its input sized, "
-                                             r"got samples of shape \(5, None\)"):
+                                             r"got samples of shape \(None, 5, None\)"):
             type(layer)(*(((5, 1),) if isinstance(layer, gn.layers.Reshape) else ())).build((None, 5, None))
     prelu = gn.layers.PReLU()
     prelu.build((5,))               # the sample shape builds, as before

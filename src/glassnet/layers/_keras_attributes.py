@@ -40,7 +40,7 @@ _NEVER = {("Normalization", "count"): "glassnet's Normalization adapts without a
 def _table_of(cls):
     """The built-in class ``cls`` is or derives from that has a row, and its row; (None, None)."""
     for base in cls.__mro__:
-        if base.__name__ in KERAS_ATTRIBUTES and base.__module__.startswith("glassnet."):
+        if base.__name__ in KERAS_ATTRIBUTES and (base.__module__ or "").startswith("glassnet."):
             return base.__name__, KERAS_ATTRIBUTES[base.__name__]
     return None, None
 
@@ -126,7 +126,7 @@ def _sample_rank(layer):
 def _one_keras_shape(layer, shape, rank):
     """``shape`` without its batch axis when it is Keras' form: one axis more than a sample of
     ``rank`` axes, the first None or a positive int; where ``rank`` is not fixed, a leading None
-    (which glassnet's one-sample form would give a 1-axis sample only as (None,)). Else as given."""
+    before sized axes only. Else as given: glassnet's one-sample form."""
     if callable(getattr(shape, "as_list", None)):       # TensorFlow's TensorShape
         shape = shape.as_list()
     if hasattr(shape, "tolist") and getattr(shape, "ndim", None) == 1:
@@ -137,7 +137,9 @@ def _one_keras_shape(layer, shape, rank):
     if rank is not None:
         batch = first is None or (isinstance(first, int) and not isinstance(first, bool) and first > 0)
         return tuple(shape[1:]) if len(shape) == rank + 1 and batch else shape
-    return tuple(shape[1:]) if first is None else shape
+    # (None, None, 8): a sample of unknown height and width in glassnet's form (DepthToSpace's), or
+    # Keras' batch of sequences: ambiguous, so glassnet's form as before
+    return tuple(shape[1:]) if first is None and None not in shape[1:] else shape
 
 
 def sample_shape_of_keras(layer, shape):

@@ -502,6 +502,9 @@ class Layer(KerasSurface):
         # layers (dense.kernel, bn.moving_mean, lstm.cell.kernel), views onto params and state
         if name.startswith("__") or "params" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if any(name in vars(klass) for klass in type(self).__mro__):
+            # a property that raised AttributeError (layer.output before any call): its own message
+            return object.__getattribute__(self, name)
         from ._keras_attributes import weight_attribute
         return weight_attribute(self, name)
 
@@ -1080,7 +1083,7 @@ def _sized_build(build):
     make weights, and one ported as it is would otherwise make them again at every build. Not so
     for a ``Wrapper``: its base ``build`` builds the wrapped layer, which nothing else would."""
     ours = f"{__package__.split('.')[0]}."          # "glassnet."
-    built_in = build.__module__.startswith(ours)
+    built_in = (build.__module__ or "").startswith(ours)       # (None: a class made by exec)
 
     @functools.wraps(build)
     def sized(self, *args, **kwargs):
@@ -1089,7 +1092,7 @@ def _sized_build(build):
             # building its layers: keras.io's PixelCNN): read as the sample's shape (glassnet's own
             # callers, and a subclass' super().build, hand one sample's shape already)
             caller = sys._getframe(1)
-            if not caller.f_globals.get("__name__", "").startswith(ours) \
+            if not (caller.f_globals.get("__name__") or "").startswith(ours) \
                     and caller.f_locals.get("self") is not self:
                 from ._keras_attributes import sample_shape_of_keras
                 args = (sample_shape_of_keras(self, args[0]),)
