@@ -59,6 +59,8 @@ def __getattr__(name):
         return getattr(importlib.import_module(".io", __name__), name)
     if name == "GradientTape":      # custom training loops (glassnet.tape), imported on first use
         return importlib.import_module(".tape", __name__).GradientTape
+    if name == "Variable":          # Keras' keras.Variable (glassnet.variables), imported on first use
+        return importlib.import_module(".variables", __name__).Variable
     if name == "Model":             # the functional API (glassnet.graph), imported on first use
         return importlib.import_module(".graph", __name__).Model
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
@@ -67,7 +69,7 @@ def __getattr__(name):
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "regularizers", "constraints", "saving", "utils", "backend", "config", "tree", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "TensorBoard", "NonFiniteError", "ModelFileError", "to_categorical",
-           "load_model", "save_model", "model_from_json", "GradientTape", "set_backend", "get_backend", "__version__", "version",
+           "load_model", "save_model", "model_from_json", "GradientTape", "Variable", "set_backend", "get_backend", "__version__", "version",
            # the base classes to subclass, at the top as Keras 3 has them (keras.Layer, ...)
            "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer",
            # Keras 3.15's other top-level names (see _LAZY_NAMES; docs/keras_parity.md, Top-level names)

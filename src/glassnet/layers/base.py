@@ -497,6 +497,17 @@ class Layer(KerasSurface):
         this (``ParametersMixin._weight_paths``)."""
         return [key]
 
+    def __getattr__(self, name):
+        # only for a name no ordinary lookup found: Keras' weight attributes of the built-in
+        # layers (dense.kernel, bn.moving_mean, lstm.cell.kernel), views onto params and state
+        if name.startswith("__") or "params" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if any(name in vars(klass) for klass in type(self).__mro__):
+            # a property that raised AttributeError (layer.output before any call): its own message
+            return object.__getattribute__(self, name)
+        from ._keras_attributes import weight_attribute
+        return weight_attribute(self, name)
+
     def wrapped_layers(self):
         """The layers this one holds and whose weights are its own (a wrapper's: TimeDistributed's
         layer, Bidirectional's two readers), which a model checks, saves and releases with it;
@@ -895,6 +906,31 @@ def drawn_call():
     return names[-1] if names else None
 
 
+def drawing_kind():
+    """What this thread runs innermost of a block's own code: ``"draw"`` (its call, drawn once),
+    ``"build"`` (its build, run once as Keras runs it, even inside another's draw), or None.
+    A weight read as a value (``self.conv.kernel.numpy()``) is fine in a build and refused in a
+    draw, where it would be a constant that never trains (glassnet.variables)."""
+    kinds = getattr(_DRAWN_CALLS, "kinds", None)
+    return kinds[-1] if kinds else None
+
+
+@contextlib.contextmanager
+def _marked(kind):
+    if not hasattr(_DRAWN_CALLS, "kinds"):
+        _DRAWN_CALLS.kinds = []
+    _DRAWN_CALLS.kinds.append(kind)
+    try:
+        yield
+    finally:
+        _DRAWN_CALLS.kinds.pop()
+
+
+def building_block():
+    """Mark a block's own ``build`` running (graph.Model: ``_own_build``, ``_draw_from``)."""
+    return _marked("build")
+
+
 @contextlib.contextmanager
 def drawing_call(model_name):
     """Mark the block as the draw of ``model_name``'s call (graph.Model._symbolic_call)."""
@@ -902,7 +938,8 @@ def drawing_call(model_name):
         _DRAWN_CALLS.names = []
     _DRAWN_CALLS.names.append(model_name)
     try:
-        yield
+        with _marked("draw"):
+            yield
     finally:
         _DRAWN_CALLS.names.pop()
 
@@ -1045,8 +1082,20 @@ def _sized_build(build):
     same, as Keras' wrapper around ``build`` does: Keras' guide and examples write builds that only
     make weights, and one ported as it is would otherwise make them again at every build. Not so
     for a ``Wrapper``: its base ``build`` builds the wrapped layer, which nothing else would."""
+    ours = f"{__package__.split('.')[0]}."          # "glassnet."
+    built_in = (build.__module__ or "").startswith(ours)       # (None: a class made by exec)
+
     @functools.wraps(build)
     def sized(self, *args, **kwargs):
+        if built_in and args and len(args) == 1 and not kwargs:
+            # Keras' build((None, 8, 8, 1)), batch axis first, called by code of yours (a block's build
+            # building its layers: keras.io's PixelCNN): read as the sample's shape (glassnet's own
+            # callers, and a subclass' super().build, hand one sample's shape already)
+            caller = sys._getframe(1)
+            if not (caller.f_globals.get("__name__") or "").startswith(ours) \
+                    and caller.f_locals.get("self") is not self:
+                from ._keras_attributes import sample_shape_of_keras
+                args = (sample_shape_of_keras(self, args[0]),)
         shape = args[0] if args else kwargs.get("input_shape")
         with sized_axes_needed(self, shape):
             out = build(self, *args, **kwargs)
