@@ -147,6 +147,13 @@ def _holds_strings(x):
     return kind in "US" or (kind == "O" and any(isinstance(v, (str, bytes)) for v in x.flat))
 
 
+# Keras' weight attribute names on the built-in layers (layers/_keras_attributes.py's table, its
+# first names: "cell" for lstm.cell.kernel): Layer.__getattr__ looks a name up only if it is one
+KERAS_WEIGHT_ATTRIBUTES = frozenset({"kernel", "bias", "cell", "depthwise_kernel", "pointwise_kernel", "embeddings",
+                                     "gamma", "beta", "moving_mean", "moving_variance", "scale", "adapt_mean",
+                                     "adapt_variance", "count", "alpha"})
+
+
 class Layer(KerasSurface):
     """Base class. Subclasses override ``build``, ``forward``, ``backward`` and, when the shape
     changes, ``output_shape``; ``get_config`` must return the constructor's arguments.
@@ -214,6 +221,12 @@ class Layer(KerasSurface):
     # (``model(x)``, not predict) runs them in training mode (glassnet._flagless); a layer of your
     # own ported from a Keras ``call(x, training=True)`` sets it True too
     training_default = False
+    # a layer fed raw texts or values (TextVectorization, StringLookup, Hashing), and one holding
+    # code that a model file cannot keep (Lambda): read with getattr on every batch, so declared
+    # here, where a plain lookup finds them (not Layer.__getattr__)
+    takes_text = False
+    holds_code = False
+    merges = False              # takes a list of inputs (Add, Concatenate, a layer of yours that sets it)
 
     def passes_mask(self, within_steps):
         """Whether this layer's output keeps the mask it receives: ``supports_masking``, whatever
@@ -499,12 +512,14 @@ class Layer(KerasSurface):
 
     def __getattr__(self, name):
         # only for a name no ordinary lookup found: Keras' weight attributes of the built-in
-        # layers (dense.kernel, bn.moving_mean, lstm.cell.kernel), views onto params and state
-        if name.startswith("__") or "params" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        if any(name in vars(klass) for klass in type(self).__mro__):
+        # layers (dense.kernel, bn.moving_mean, lstm.cell.kernel), views onto params and state.
+        # Other names leave at once: the training loop's getattr(layer, "takes_text", False) and
+        # the like come here on every batch
+        if hasattr(type(self), name):
             # a property that raised AttributeError (layer.output before any call): its own message
             return object.__getattribute__(self, name)
+        if name not in KERAS_WEIGHT_ATTRIBUTES or "params" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         from ._keras_attributes import weight_attribute
         return weight_attribute(self, name)
 
