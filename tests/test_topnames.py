@@ -395,3 +395,13 @@ def test_device_gpu_under_the_cupy_backend():
         finally:
             gn.set_backend("numpy")
     assert cp.__name__ == "cupy"
+
+
+def test_utils_clear_session_resets_the_global_state_as_keras(keras):
+    # gn.utils.clear_session reset the default names only, so a policy set by one test leaked into
+    # the next (the glassnet.config doctest then built float32 models after set_floatx("float64"))
+    for lib in (gn, keras):
+        lib.config.set_dtype_policy("float64")
+        lib.utils.clear_session()
+    assert gn.utils.clear_session is gn.backend.clear_session
+    assert gn.config.dtype_policy().name == keras.config.dtype_policy().name == "float32"

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ._seeding import set_random_seed       # Keras' keras.utils.set_random_seed
-from ._names import clear_session           # Keras' keras.utils.clear_session: default model names anew
+from .backend import clear_session          # Keras' keras.utils.clear_session, the same as keras.backend's: names and global state anew
 from ._validation import check_choice, check_flag, check_positive_int, check_seed
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
 from .callbacks.progress import Progbar     # Keras' keras.utils.Progbar, beside fit's own bar
