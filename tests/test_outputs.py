@@ -231,7 +231,7 @@ def test_what_does_not_fit_is_refused_by_name(rng):
         model.compile(loss="mse", loss_weights=[1, -1])
     with pytest.raises(ValueError, match="metrics: the model has 2 outputs"):
         model.compile(loss="mse", metrics=["mae"])
-    with pytest.raises(ValueError, match="optimizer's name"):
+    with pytest.raises(ValueError, match="got 'adam', an optimizer, with optimizer='sgd'"):
         model.compile("adam")
     model.compile(loss="mse", metrics={"b": "mae"})
     x, y = rng.standard_normal((8, 6)), [rng.standard_normal((8, 2)), rng.standard_normal((8, 1))]
