@@ -99,7 +99,10 @@ def _layers_group(walk, group, path, found, depth):
             raise ModelFileError(f"{walk.where}: {where} is not a layer's group")
         inner = walk.children(sub, where)
         if "layers" in inner and isinstance(inner["layers"], walk.h5py.Group):     # a nested model
-            if _ordered(walk, sub, where, skip=("layers",)):
+            # a nested model compiled on its own (keras.io's text classification compiles and fits
+            # `model`, then saves `end_to_end_model` around it) has its optimizer's state beside its
+            # layers: training state, not weights of the outer model, left out as the top one's is
+            if _ordered(walk, sub, where, skip=("layers", "optimizer")):
                 raise ModelFileError(f"{walk.where}: {where}: a nested model holding weights of its own")
             _layers_group(walk, inner["layers"], f"{where}/layers", found, depth + 1)
             continue

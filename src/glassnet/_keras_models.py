@@ -157,8 +157,14 @@ class _Reader:
             if pending and not progress:
                 raise ModelFileError(f"{self.where}: the calls of {[item[0] for item in pending][:10]} read tensors no "
                                      f"layer of the config makes: not a graph")
-        inputs = _ends(config.get("input_layers"), tensors, "input_layers", self.where)
-        outputs = _ends(config.get("output_layers"), tensors, "output_layers", self.where)
+        # Keras numbers a nested Functional's calls from 1 in input_layers and output_layers (its
+        # get_config counts the node linking its own Inputs to its outputs first; functional_from_config
+        # takes the 1 off again), not in the nodes' keras_history: keras.io's end-to-end text model,
+        # whose output is the inner model's call, names it ["functional", 1, 0]
+        nested = {_entry_name(entry, self.where) for entry in entries if isinstance(entry, dict)
+                  and isinstance(entry.get("config"), dict) and "input_layers" in entry["config"]}
+        inputs = _ends(config.get("input_layers"), tensors, "input_layers", self.where, nested)
+        outputs = _ends(config.get("output_layers"), tensors, "output_layers", self.where, nested)
         return Model(inputs, outputs, name=_str(config.get("name"), "name", self.where))
 
     def node(self, node, tensors, name):
@@ -277,15 +283,24 @@ def _zero_mask(node, args, kwargs, masks, name, where):
     return _ZeroMask()
 
 
-def _ends(spec, tensors, key, where):
-    """The model's inputs or outputs: ``[name, node, index]`` (one), a list of them, or a dict."""
+def _ends(spec, tensors, key, where, nested=()):
+    """The model's inputs or outputs: ``[name, node, index]`` (one), a list of them, or a dict; a
+    call of a model in ``nested`` (functional ones) counted from 1, as Keras writes it there."""
+    def end(history):
+        name, node, index = _history(history, where)
+        if name in nested:
+            if node == 0:
+                raise ModelFileError(f"{where}: {key} reads call 0 of the nested functional model {name!r}, "
+                                     f"which Keras numbers from 1 there")
+            history = [name, node - 1, index]
+        return _tensor(history, tensors, where)
     try:
         if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
-            return _tensor(spec, tensors, where)
+            return end(spec)
         if isinstance(spec, list) and spec:
-            return [_tensor(s, tensors, where) for s in spec]
+            return [end(s) for s in spec]
         if isinstance(spec, dict) and spec:
-            return {k: _tensor(s, tensors, where) for k, s in spec.items()}
+            return {k: end(s) for k, s in spec.items()}
     except _NotReady:
         raise ModelFileError(f"{where}: {key} names a tensor no layer of the config makes: {str(spec)[:120]}") from None
     raise ModelFileError(f"{where}: {key} must be [name, node, index] or a list of them, got {str(spec)[:120]!r}")

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from . import activations
-from ._ops_arrays import _no_tensor
+from ._ops_arrays import _is_tensor, _no_tensor
 from ._ops_reading import _array
 from .losses.connectionist import forward_backward
 from .losses.decoding import ctc_decode as _decode
@@ -39,7 +39,13 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
     >>> float(ctc_loss([[1]], np.zeros((1, 2, 3), np.float32), [1], [2])[0])   # -log(3 / 9)
     1.0986123085021973
     """
-    _no_tensor("ctc_loss", target=target, output=output, target_length=target_length, output_length=output_length)
+    if any(_is_tensor(v) for v in (target, output, target_length, output_length)):
+        # keras.io's captcha OCR computes it in an endpoint layer's call and add_loss()es it: the
+        # general "compute it on arrays" would send its users away from the CTC loss glassnet trains
+        raise TypeError("ops.ctc_loss takes arrays, not tensors of a model being drawn (a CTC endpoint layer's "
+                        "call, add_loss): train the model's logits (its last Dense without softmax, class 0 the "
+                        "blank) with compile(loss=\"ctc\"), Keras' keras.losses.CTC(), and the label sequences as "
+                        "fit's targets (docs/guide/outputs.md)")
     logits = _array(output, "output", "ctc_loss")
     if logits.dtype.kind not in "biuf" or logits.ndim != 3 or 0 in logits.shape[1:]:
         raise ValueError(f"ops.ctc_loss: output must be logits of shape (batch, steps, classes), got {logits.dtype} "
