@@ -505,7 +505,7 @@ def per_output(value, heads, what, allow_missing=False):
         if twice is not None:       # one layer called more than once makes these outputs: same name
             at = [j for j, name in enumerate(names) if name == twice]
             # (or one nested model's call, or its calls, which name them: glassnet._output_models)
-            maker = (f"by layer {twice!r} (called more than once)" if all(heads[j].label is None for j in at)
+            maker = (f"made by layer {twice!r} (called more than once)" if all(heads[j].label is None for j in at)
                      else f"named {twice!r}, made by a model nested of that name (a model of several outputs, "
                           f"or called more than once)")
             raise ValueError(f"{what}: outputs {at} are all {maker}, so a dict by the outputs' names cannot "
