@@ -568,7 +568,7 @@ class DescribingMixin:
             return target._from_layers(layers, config["inbound"], config.get("inputs"), config.get("calls"),
                                        config.get("outputs"), config.get("modes"), config.get("options"),
                                        config.get("input_keys"), config.get("layer_order"),
-                                       config.get("added_losses"),
+                                       config.get("added_losses"), config.get("output_models"),
                                        name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "

@@ -80,6 +80,7 @@ from .model import Sequential, _keep_stream, defines_step, keras_compile_order_r
 from .model import runs_test_step as _runs_test_step       # (glassnet.own_steps reads it here)
 from ._compile_order import loss_and_optimizer
 from .outputs import Layout, as_given, make_heads, set_layouts
+from ._output_models import named_outputs, output_models
 
 
 def _inputs_through_identity(outputs):
@@ -328,6 +329,9 @@ class Model(Sequential):
     _building_in_call = False   # that build running before call is drawn inside another model
     _output_keys = None         # outputs given as a dict: its keys, in the order given (glassnet._dictoutputs)
     _input_keys = None          # inputs given as a dict: its keys, in the order given (glassnet._dictinputs)
+    # per output: the name of the model nested here whose call made it (Keras names that output
+    # by it), None for an output a layer's call made. None: none (a model pickled before)
+    _output_models = None
     # the layers in the order they joined (their first calls): their random streams' and the flat
     # buffer's order; model.layers is Keras' (glassnet._layer_order). None: the same as layers
     _join_order = None
@@ -394,7 +398,7 @@ class Model(Sequential):
         self._shared_outputs = {}
         self._loss_terms = None
         self._nesting = ()
-        self._output_keys = self._input_keys = None
+        self._output_keys = self._input_keys = self._output_models = None
         self._join_order = self._input_places = None
         self._forget_skips()
 
@@ -486,6 +490,10 @@ class Model(Sequential):
         self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
         self._outputs_at = [index[id(tensor)] for tensor in outputs]
         self._output_keys, self._input_keys = keys, input_keys
+        # an output a nested model's call made goes by that model's name (the outermost called
+        # here), as Keras 3.15 names an output by its node's operation: Model(x, inner(x)) ->
+        # ["inner"], not the name of inner's last layer (glassnet._output_models)
+        self._output_models = output_models(outputs)
         # _heads: several outputs (glassnet.outputs); _call_caches: a shared layer's forward cache
         # of each call (see _walk)
         self._input_names = [given.name for given in inputs]
@@ -520,7 +528,8 @@ class Model(Sequential):
             self.layers[:], self._input_places = keras_layer_order(inputs, outputs, layers, first)
             if len(outputs) > 1:        # each output's columns in the packed outputs (glassnet.outputs)
                 self._heads = make_heads([tensor.layer for tensor in outputs], self._outputs_at,
-                                         [tensor.shape[1:] for tensor in outputs], None if keys is None else sorted(keys))
+                                         [tensor.shape[1:] for tensor in outputs], None if keys is None else sorted(keys),
+                                         self._output_models)
                 self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in shared}
             self._declared_input = shape
             self._build_samples(shape)
@@ -536,6 +545,7 @@ class Model(Sequential):
                     layer.__dict__.pop("_auto_named", None)
             self._empty_graph()
             self._heads = self._input_shapes = self._declared_input = self._output_keys = None
+            self._output_models = None
             if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
                 raise ValueError("Model: " + str(exc)[5:]) from None
             raise
@@ -996,10 +1006,12 @@ class Model(Sequential):
     @property
     def output_names(self):
         """The outputs' names, their layers' (Keras' ``model.output_names``): the keys of the dicts
-        of losses, metrics and targets a model of several outputs takes, and of its logs. For
-        outputs given as a dict those keys are the dict's (``list(model.output)``), and this
-        stays the layers' names in the sorted keys' order, as Keras 3.15 gives it."""
-        return [self._calls[k].name for k in self._outputs_at]
+        of losses, metrics and targets a model of several outputs takes, and of its logs. An
+        output that a nested model's call makes (``Model(x, inner(x))``) goes by that model's
+        name, ``"inner"``, as Keras 3.15 names it. For outputs given as a dict those keys are the
+        dict's (``list(model.output)``), and this stays the layers' names in the sorted keys'
+        order, as Keras 3.15 gives it."""
+        return named_outputs(self._output_models, [self._calls[k] for k in self._outputs_at])
 
     def _output_labels(self):
         """The names the outputs go by in dicts and logs, in the order of ``outputs``: the dict's
@@ -1348,6 +1360,8 @@ class Model(Sequential):
             config["outputs"] = as_dict(self._output_keys, self._outputs_at)
         elif self._heads is not None:
             config["outputs"] = list(self._outputs_at)
+        if self._output_models is not None:      # its layers are kept, not the nested models naming outputs
+            config["output_models"] = list(self._output_models)
         if self._call_modes is not None:
             config["modes"] = list(self._call_modes)
         if self._call_options is not None:
@@ -1385,7 +1399,7 @@ class Model(Sequential):
 
     @classmethod
     def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None,
-                     input_keys=None, layer_order=None, added_losses=None, **kwargs):
+                     input_keys=None, layer_order=None, added_losses=None, output_models=None, **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
@@ -1401,7 +1415,11 @@ class Model(Sequential):
         weights, flags and random states onto it by layer: glassnet.io).
 
         ``added_losses``: the model's add_loss terms, by the calls they read (the graph lists the
-        calls made for them alone too): glassnet._added_loss_files."""
+        calls made for them alone too): glassnet._added_loss_files.
+
+        ``output_models``: per output, the nested model whose call made it, which names it (None:
+        its layer; absent: every output named by its layer, as files written before name them):
+        glassnet._output_models."""
         calls = list(range(len(layers))) if calls is None else calls      # each layer called once
         if not isinstance(calls, list) or not layers or not calls or not all(
                 isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers) for c in calls):
@@ -1468,7 +1486,11 @@ class Model(Sequential):
         if layer_order not in (None, "keras"):
             raise ValueError(f"config: 'layer_order' must be \"keras\" (or absent: a config of an older glassnet), "
                              f"got {layer_order!r:.40}")
+        from . import _output_models
+        output_models = _output_models.checked(output_models, 1 if outputs is None else len(outputs))
         model = cls(given, ends, **kwargs)
+        if output_models is not None:
+            _output_models.rename(model, output_models)
         # the calls in the order they were saved in (each after the calls it reads), each layer once
         if (len(model.layers) != len(layers) or {id(layer) for layer in model.layers} != {id(layer) for layer in layers}
                 or len(model._calls) != len(called) or not all(a is b for a, b in zip(model._calls, called))):

@@ -119,8 +119,9 @@ class Head:
     column in the packed outputs; ``target_start``, ``target_shape``: its targets' in the packed
     targets (a class label per sample for a sparse loss: shape (); a label sequence of any length for a
     loss that reads the whole output, CTC's: (None,)). Its ``name`` is its layer's,
-    as it is now (a model nested in another may have had its layers renamed), or its ``key`` in
-    a model whose outputs were given as a dict."""
+    as it is now (a model nested in another may have had its layers renamed), its ``label`` (the
+    nested model whose call made it, glassnet._output_models), or its ``key`` in a model whose
+    outputs were given as a dict."""
 
     layout = target_layout = None       # (a model pickled before outputs of any length has none)
     # this output's logits in the latest pass, where its layer is called more than once (a shared
@@ -130,6 +131,9 @@ class Head:
     # the output's key where the model's outputs were given as a dict (glassnet._dictoutputs),
     # which names it instead of its layer
     key = None
+    # the name of the nested model whose call made this output (Model(x, inner(x))), which names
+    # it where it has no key, as Keras names it (glassnet._output_models); None: its layer's
+    label = None
     # the loss's name as compile was given it, "crossentropy" or "ce" (any case), once the first batch
     # has picked the loss it stands for (pick_head_loss): what the compile config records
     loss_as_given = None
@@ -144,7 +148,7 @@ class Head:
 
     @property
     def name(self):
-        return self.layer.name if self.key is None else self.key
+        return self.key if self.key is not None else self.layer.name if self.label is None else self.label
 
     def logits(self):
         """This output's ``z`` (its layer's pre-activation values) in the latest pass, which a fused
@@ -217,17 +221,20 @@ class Head:
         return f"<output {self.name!r} shape={self.shape} loss={self.loss!r} weight={self.weight}>"
 
 
-def make_heads(layers, calls, shapes, keys=None):
+def make_heads(layers, calls, shapes, keys=None, labels=None):
     """The ``Head`` of each of a model's several outputs: made by the calls ``calls`` (indices
     into the model's calls) of ``layers`` (the layer of each of those calls), of sample shapes
     ``shapes``, in the model's order of outputs; ``keys``, for outputs given as a dict, are its
-    keys sorted (that order). Each output's columns follow the one before it in the packed rows."""
+    keys sorted (that order); ``labels``, the names of the nested models whose calls made them
+    (None for a layer's: glassnet._output_models). Each output's columns follow the one before
+    it in the packed rows."""
     layout = Layout(shapes)
     starts = np.cumsum([0] + [0 if layout.open else math.prod(shape) for shape in shapes])
     heads = [Head(layer, call, shape, int(start), index)
              for index, (layer, call, shape, start) in enumerate(zip(layers, calls, shapes, starts))]
-    for head, key in zip(heads, keys if keys is not None else [None] * len(heads)):
-        head.layout, head.key = layout, key
+    for head, key, label in zip(heads, keys if keys is not None else [None] * len(heads),
+                                labels if labels is not None else [None] * len(heads)):
+        head.layout, head.key, head.label = layout, key, label
     return heads
 
 
@@ -497,9 +504,12 @@ def per_output(value, heads, what, allow_missing=False):
         twice = next((key for key in value if names.count(key) > 1), None)
         if twice is not None:       # one layer called more than once makes these outputs: same name
             at = [j for j, name in enumerate(names) if name == twice]
-            raise ValueError(f"{what}: outputs {at} are all made by layer {twice!r} (called more than once), so "
-                             f"a dict by the outputs' names cannot tell them apart; give a list of {len(heads)} "
-                             f"in the outputs' order")
+            # (or one nested model's call, or its calls, which name them: glassnet._output_models)
+            maker = (f"made by layer {twice!r} (called more than once)" if all(heads[j].label is None for j in at)
+                     else f"named {twice!r}, made by a model nested of that name (a model of several outputs, "
+                          f"or called more than once)")
+            raise ValueError(f"{what}: outputs {at} are all {maker}, so a dict by the outputs' names cannot "
+                             f"tell them apart; give a list of {len(heads)} in the outputs' order")
         unknown = [key for key in value if key not in names]
         missing = [name for name in names if name not in value]
         if unknown or (missing and not allow_missing):
