@@ -241,7 +241,11 @@ def test_defaults_are_keras_defaults(name):
     theirs = getattr(keras.optimizers, KERAS_NAMES[name])()
     for arg, ours in _defaults(optimizers.OPTIMIZERS[name]).items():
         if (name, arg) == ("nadam", "momentum_decay"):     # PyTorch's argument; Keras 3 has none
-            assert not hasattr(theirs, arg) and ours == 0.004
+            # None: the rule's, PyTorch's 0.004 by default (test_optimizer_rule.py)
+            assert not hasattr(theirs, arg) and ours is None and optimizers.Nadam().momentum_decay == 0.004
+            continue
+        if arg == "rule":                                  # glassnet's own argument
+            assert not hasattr(theirs, arg) and ours == "pytorch"
             continue
         if (name, arg) == ("lion", "weight_decay"):        # Keras' None: no decay
             assert theirs.weight_decay is None and ours == 0.0

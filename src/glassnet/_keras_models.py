@@ -409,6 +409,12 @@ def _per_output(metrics, model, keras2):
     return [copy.deepcopy(list(metrics)) for _ in range(outputs)]
 
 
+# Keras' optimizers whose update glassnet computes otherwise by default: a Keras file's compiles
+# with rule="keras" (glassnet.optimizers.rules); Keras' string names of them
+_KERAS_RULED = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam")
+_KERAS_RULED_NAMES = {name.lower(): name for name in _KERAS_RULED}
+
+
 def compile_from_keras(model, compile_config, where, keras2=False):
     """Compile ``model`` as Keras' ``compile_config`` says: its optimizer (Keras' dict), loss and
     metrics by name. Nothing to do for an empty one (Keras' uncompiled model). ``keras2``: the
@@ -428,8 +434,16 @@ def compile_from_keras(model, compile_config, where, keras2=False):
         # Keras 3's Nadam warms its momentum up by 0.96^t, glassnet's momentum_decay=1.0 (glassnet's
         # default is PyTorch's 0.004); Keras' config has no such key
         spec = {**spec, "config": {"momentum_decay": 1.0, **spec["config"]}}
+    if isinstance(spec, dict) and spec.get("class_name") in _KERAS_RULED and isinstance(spec.get("config"), dict):
+        # Keras' update, not torch.optim's: training continues as it would in Keras (and its slots
+        # load 1:1); Keras' config has no such key
+        spec = {**spec, "config": {**spec["config"], "rule": "keras"}}
+    elif isinstance(spec, str) and spec.lower() in _KERAS_RULED_NAMES:
+        spec = {"class_name": _KERAS_RULED_NAMES[spec.lower()], "config": {"rule": "keras"}}
+    elif not spec:
+        spec = {"class_name": "RMSprop", "config": {"rule": "keras"}}
     try:
-        optimizer = optimizers.deserialize(spec) if spec else "rmsprop"
+        optimizer = optimizers.deserialize(spec)
         arguments = {"optimizer": optimizer, "loss": compile_config.get("loss")}
         for key in ("metrics", "loss_weights", "weighted_metrics"):
             if compile_config.get(key) is not None:

@@ -15,7 +15,9 @@ is not always the flat buffer's (a functional model's buffer keeps its first cal
 ``parameters._layout_layers``): ``_keras_order`` maps one to the other. Each dataset's shape is
 compared with its weight's before any is read.
 
-Where a slot's meaning differs, it is converted exactly (``_TO_GLASSNET``) or refused by name:
+An optimizer under ``rule="keras"`` (what ``load_model`` compiles a Keras file with) keeps Keras'
+slots as they are: they map 1:1 both ways. Under ``rule="pytorch"``, where a slot's meaning
+differs, it is converted exactly (``_converted``) or refused by name:
 
 - SGD's momentum: Keras' velocity holds steps (``v = momentum v - lr g``), glassnet's buffer
   gradients (PyTorch's ``buf = momentum buf + g``): ``buf = -v / lr``; RMSprop's momentum likewise
@@ -27,7 +29,8 @@ Where a slot's meaning differs, it is converted exactly (``_TO_GLASSNET``) or re
 - Nadam: Keras 3's momentum product is glassnet's ``momentum_decay=1.0``; another is refused.
 - The others' slots (Adam's, AdamW's, Nadam's m and v, RMSprop's v and average_gradient,
   Adagrad's accumulator, Adadelta's, Ftrl's, Lamb's, Lion's) mean what glassnet's mean; their
-  update formulas' own differences (where epsilon goes) are the optimizers' (docs/optimizers.md).
+  update formulas' own differences (where epsilon goes) are the optimizers' (docs/optimizers.md):
+  such a file continues training in Keras with Keras' formula, not the one glassnet trained with.
 - ``use_ema`` and ``gradient_accumulation_steps`` (whose variables come first in Keras' list) and
   the optimizers Keras lacks or computes otherwise (Muon, Adafactor, yours): refused on reading;
   on writing the state is left out with a warning (Keras then starts its optimizer afresh, as it
@@ -83,6 +86,8 @@ def _keras_order(model, views):
 def _converted(optimizer, slot, array, to_glassnet):
     """``array`` (float64) of ``slot`` in glassnet's meaning (``to_glassnet``) or Keras'."""
     kind = type(optimizer).__name__
+    if getattr(optimizer, "rule", "pytorch") == "keras":     # Keras' own update: Keras' slots as they are
+        return array
     if kind in ("SGD", "RMSprop") and slot == "momentum":
         sign = -1.0 if kind == "SGD" else 1.0           # SGD's velocity is minus the steps
         rate = optimizer.learning_rate
@@ -98,7 +103,8 @@ def _converted(optimizer, slot, array, to_glassnet):
 
 
 def _warn_schedule(optimizer, groups, verb):
-    if optimizer.schedule is not None and any("momentum" in group for group in groups):
+    if optimizer.schedule is not None and any("momentum" in group for group in groups) and \
+            getattr(optimizer, "rule", "pytorch") != "keras":
         warn(f"{verb} {type(optimizer).__name__}'s momentum with a learning-rate schedule: Keras' buffer holds "
              f"steps at past rates, glassnet's gradients (converted at the next step's rate, "
              f"{optimizer.learning_rate:g}); the runs agree for one step, then differ as the rate changes")

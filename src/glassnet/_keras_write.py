@@ -330,6 +330,8 @@ def _compile_config(model):
     if entry.get("registered_name") is not None or not isinstance(entry.get("config"), dict):
         _refuse("the optimizer", f"{name} of yours: Keras cannot rebuild it from a file")
     config = dict(entry["config"])
+    # glassnet's own argument: Keras computes its own update whichever rule glassnet trained with
+    config.pop("rule", None)
     # glassnet's Nadam warms its momentum up by 0.96^(momentum_decay t) (PyTorch's 0.004 by default);
     # Keras 3's by 0.96^t and takes no such argument: written at 1.0 only, refused otherwise
     if name == "Nadam" and config.pop("momentum_decay", 1.0) != 1.0:

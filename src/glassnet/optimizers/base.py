@@ -316,6 +316,11 @@ def keras_apply_form(triples, sizes):
     return isinstance(sizes, (list, tuple)) and any(isinstance(v, np.ndarray) for v in sizes)
 
 
+# the update rules an optimizer whose formula differs between PyTorch and Keras 3.15 computes (its
+# ``rule`` argument, glassnet's own): "pytorch" (torch.optim's step, the default) or "keras"
+RULES = ("pytorch", "keras")
+
+
 class Optimizer:
     """Base class: ``apply(triples)`` with ``(key, param, grad)`` triples performs one step.
 
@@ -448,6 +453,8 @@ class Optimizer:
         interval = self.hyper_parameters.get(name)
         if interval == "flag":
             value = check_flag(value, f"{type(self).__name__}: {name}")
+        elif interval == "rule":
+            value = self._check_rule(value)
         elif interval == "None or int >= 2":
             value = self._check_accumulation(value)
         elif interval is not None and interval.startswith("None or ") and value is None:
@@ -465,6 +472,22 @@ class Optimizer:
         elif name == "lr":        # Keras 2's name: an attribute of that name would change nothing
             raise AttributeError(f"{type(self).__name__}: the learning rate is learning_rate, not lr")
         super().__setattr__(name, value)
+
+    def _check_rule(self, value):
+        """``rule`` checked: "pytorch" or "keras" (see ``RULES``); changed only before the first
+        update, since the state kept means different things under the two (SGD's and RMSprop's
+        momentum, Adamax's u)."""
+        if not isinstance(value, str):
+            raise TypeError(f"{type(self).__name__}: rule must be one of {', '.join(map(repr, RULES))}, got "
+                            f"{type(value).__name__} {value!r:.40}")
+        if value not in RULES:
+            raise ValueError(f"{type(self).__name__}: rule must be one of {', '.join(map(repr, RULES))}, got "
+                             f"{value!r:.40}")
+        current = vars(self).get("rule")
+        if current is not None and value != current and self.slots:
+            raise ValueError(f"{type(self).__name__}: rule={value!r} after updates made under rule={current!r}: the "
+                             f"state means different things under the two; set it before training (or reset())")
+        return value
 
     def _check_accumulation(self, value):
         """``gradient_accumulation_steps`` checked (None, or an int >= 2 as Keras asks); changing it

@@ -10,6 +10,23 @@ from .. import backend
 from .base import Optimizer, keras_apply_form, pieces
 
 
+# the ``rule`` hyper-parameter of the optimizers whose update differs between PyTorch and Keras
+_RULE = {"rule": "rule"}
+
+
+def _keras_powers(b1, b2, t, dtype):
+    """Keras 3.15's bias corrections ``1 - b1^t`` and ``sqrt(1 - b2^t)``, computed as it computes them:
+    the betas rounded to float32 (its ``ops.cast`` of a Python float goes through a float32 tensor,
+    also for float64 weights: 0.999 becomes 0.99900001), then raised in the weights' ``dtype``."""
+    d = dtype.type
+    return d(1) - d(np.float32(b1)) ** d(t), np.sqrt(d(1) - d(np.float32(b2)) ** d(t))
+
+
+def _keras_rate(rate):
+    """The learning rate as Keras' update sees it: its variable is float32, whatever the weights'."""
+    return float(np.float32(rate))
+
+
 class SGD(Optimizer):
     """Gradient descent, with optional (Nesterov) momentum.
 
@@ -19,15 +36,25 @@ class SGD(Optimizer):
     so the two agree until the learning rate changes, and after a schedule lowers it Keras' old
     velocity still moves at the old rate for a while. A momentum raised from 0 during training
     starts its buffer as that step's gradient.
+
+    ``rule`` (glassnet's own argument; Keras and PyTorch have none): ``"pytorch"`` (the default)
+    computes the step as torch.optim does; ``"keras"`` as Keras 3.15's ``update_step`` does, whose velocity holds steps (``v = momentum v - lr g``, from 0; ``param += v``,
+    or ``momentum v - lr g`` with nesterov): the two differ once the rate changes.
+    The state kept is the rule's (under ``"keras"``, what Keras' slots hold: a ``.keras`` file's
+    state maps 1:1), so the rule is set before training. ``load_model`` of a Keras file (``.keras``,
+    ``.h5``) compiles with ``rule="keras"``: training continues as in Keras.
     """
     name = "sgd"
     slot_names = ("momentum",)
-    hyper_parameters = {**Optimizer.hyper_parameters, "momentum": "[0, 1)", "nesterov": "flag"}
+    hyper_parameters = {**Optimizer.hyper_parameters, "momentum": "[0, 1)", "nesterov": "flag", **_RULE}
+    omitted_at_default = {"rule": "pytorch"}
+    rule = "pytorch"            # also what an SGD pickled before rule existed reads
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **options):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, rule="pytorch", **options):
         super().__init__(learning_rate, **options)
         self.momentum = momentum
         self.nesterov = nesterov
+        self.rule = rule
         if self.nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
 
@@ -37,6 +64,8 @@ class SGD(Optimizer):
             np.multiply(grad, self.learning_rate, out=tmp)
             param -= tmp
             return
+        if self.rule == "keras":
+            return self._keras_update(key, param, grad)
         first = "momentum" not in self.slots.get(key, ())     # also when momentum was 0 until now
         slots, tmp = self._slot(key, param, "momentum")
         for param, grad, buf, tmp in pieces(param, grad, slots["momentum"], tmp):
@@ -52,6 +81,24 @@ class SGD(Optimizer):
                 tmp[...] = buf
             tmp *= self.learning_rate
             param -= tmp
+
+    def _keras_update(self, key, param, grad):
+        """Keras 3.15's step: the velocity holds steps, ``v = momentum v - lr g`` (from 0), then
+        ``param += v``, or with nesterov ``param += momentum v - lr g``."""
+        slots, tmp = self._slot(key, param, "momentum")
+        scaled = self._buffer((key, "scaled"), param)
+        # Keras casts both through float32 (its rate is a float32 variable), also for float64 weights
+        rate, momentum = _keras_rate(self.learning_rate), float(np.float32(self.momentum))
+        for param, grad, v, tmp, scaled in pieces(param, grad, slots["momentum"], tmp, scaled):
+            v *= momentum
+            np.multiply(grad, rate, out=scaled)
+            v -= scaled
+            if self.nesterov:
+                np.multiply(v, momentum, out=tmp)
+                tmp -= scaled
+                param += tmp
+            else:
+                param += v
 
 
 def _flagged(names, **flagged):
@@ -135,18 +182,29 @@ class Adam(_Moments):
     ``v_hat = max(v_hat, v)`` (taken before the bias correction, as both keep it), in v's place,
     so that no weight's rate grows back once its gradients shrink. ``v_hat`` is state of its own,
     kept (and in model files) only with amsgrad; turned on during training it starts at the v of
-    that step, turned off it is dropped."""
+    that step, turned off it is dropped.
+
+    ``rule`` (glassnet's own argument; Keras and PyTorch have none): ``"pytorch"`` (the default)
+    computes the step as torch.optim does; ``"keras"`` as Keras 3.15's ``update_step`` does, ``lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)``
+    with the betas' powers in the weights' dtype (float32's 0.999 is 0.99900001).
+    The state kept is the rule's (under ``"keras"``, what Keras' slots hold: a ``.keras`` file's
+    state maps 1:1), so the rule is set before training. ``load_model`` of a Keras file (``.keras``,
+    ``.h5``) compiles with ``rule="keras"``: training continues as in Keras.
+    """
     name = "adam"
     slot_names = always_slots = _flagged(("m", "v"), v_hat="amsgrad")
     non_negative_slots = _flagged(("v",), v_hat="amsgrad")
-    hyper_parameters = {**_Moments.hyper_parameters, "amsgrad": "flag"}
-    # a default Adam's config and files stay those of a glassnet before amsgrad
-    omitted_at_default = {"amsgrad": False}
+    hyper_parameters = {**_Moments.hyper_parameters, "amsgrad": "flag", **_RULE}
+    # a default Adam's config and files stay those of a glassnet before amsgrad (and rule)
+    omitted_at_default = {"amsgrad": False, "rule": "pytorch"}
     amsgrad = False             # also what an Adam pickled before amsgrad existed reads
+    rule = "pytorch"
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **options):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, rule="pytorch",
+                 **options):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, **options)
         self.amsgrad = amsgrad
+        self.rule = rule
 
     def _stale_slots(self):
         return super()._stale_slots() + (() if self.amsgrad else ("v_hat",))
@@ -163,25 +221,32 @@ class Adam(_Moments):
             slots, tmp = self._slot(key, param, "m", "v")
             slots.pop("v_hat", None)            # amsgrad turned off: its maximum would be stale
         b1, b2, t = self.beta_1, self.beta_2, self.iterations
-        # m / (sqrt(v) / c + eps) with c = sqrt(1 - b2^t) equals c m / (sqrt(v) + c eps): the same
-        # step with one pass over the parameters fewer
-        c = math.sqrt(1 - b2 ** t)
+        if self.rule == "keras":
+            # Keras' lr c / (1 - b1^t) m / (sqrt(v) + eps): the passes below with eps in c eps's
+            # place (PyTorch's step with epsilon_t = epsilon c), the powers as Keras computes them
+            correction, c = _keras_powers(b1, b2, t, param.dtype)
+            eps_c, step = self.epsilon, param.dtype.type(_keras_rate(self.learning_rate)) * c / correction
+        else:
+            # m / (sqrt(v) / c + eps) with c = sqrt(1 - b2^t) equals c m / (sqrt(v) + c eps): the same
+            # step with one pass over the parameters fewer
+            c = math.sqrt(1 - b2 ** t)
+            eps_c, step = self.epsilon * c, self.learning_rate * c / (1 - b1 ** t)
         kernel = _fused_adam(param, amsgrad)
         if kernel is not None:          # a GPU: the whole step in one kernel, not a dozen passes
-            kernel(grad, 1 - b1, 1 - b2, b1, b2, self.epsilon * c, self.learning_rate * c / (1 - b1 ** t),
+            kernel(grad, 1 - b1, 1 - b2, b1, b2, eps_c, step,
                    param, slots["m"], slots["v"], *((slots["v_hat"],) if amsgrad else ()))
             return
         if amsgrad:
             for param, grad, m, v, v_hat, tmp in pieces(param, grad, slots["m"], slots["v"], slots["v_hat"], tmp):
-                _moments(m, v, grad, tmp, b1, b2, self.epsilon * c, v_hat)
+                _moments(m, v, grad, tmp, b1, b2, eps_c, v_hat)
                 np.divide(m, tmp, out=tmp)
-                tmp *= self.learning_rate * c / (1 - b1 ** t)
+                tmp *= step
                 param -= tmp
             return
         for param, grad, m, v, tmp in pieces(param, grad, slots["m"], slots["v"], tmp):
-            _moments(m, v, grad, tmp, b1, b2, self.epsilon * c)
+            _moments(m, v, grad, tmp, b1, b2, eps_c)
             np.divide(m, tmp, out=tmp)              # param -= lr c / (1 - b1^t) m / (sqrt(v) + c eps)
-            tmp *= self.learning_rate * c / (1 - b1 ** t)
+            tmp *= step
             param -= tmp
 
 
@@ -189,14 +254,14 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW:
     ``param *= 1 - lr * weight_decay`` before the Adam step -- the ``weight_decay`` every optimizer
     takes (see ``Optimizer``), here on by default. Defaults are Keras' (weight_decay = 0.004;
-    PyTorch's is 0.01). ``amsgrad`` as Adam's."""
+    PyTorch's is 0.01). ``amsgrad`` and ``rule`` as Adam's."""
     name = "adamw"
     # 0 is plain Adam; a negative decay would grow the weights every step
     hyper_parameters = {**Adam.hyper_parameters, "weight_decay": ">= 0"}
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, **options):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **options)
+                 amsgrad=False, rule="pytorch", **options):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, rule, weight_decay=weight_decay, **options)
 
 
 class RMSprop(Optimizer):
@@ -217,23 +282,35 @@ class RMSprop(Optimizer):
     ``sqrt(v - a^2 + epsilon)``, epsilon inside as above). ``v - a^2`` is never negative in exact
     arithmetic; rounding can take it an ulp below 0, which is taken as 0 (PyTorch's step is then
     NaN, Keras' too once that ulp exceeds its epsilon). Turned on during training, ``a`` starts at 0;
-    turned off, it is dropped."""
+    turned off, it is dropped.
+
+    ``rule`` (glassnet's own argument; Keras and PyTorch have none): ``"pytorch"`` (the default)
+    computes the step as torch.optim does; ``"keras"`` as Keras 3.15's ``update_step`` does, ``lr g / sqrt(v + epsilon)`` (centered:
+    ``sqrt(v - a^2 + epsilon)``), the momentum buffer holding those steps (``buf = momentum buf +
+    lr g / ...``; ``param -= buf``).
+    The state kept is the rule's (under ``"keras"``, what Keras' slots hold: a ``.keras`` file's
+    state maps 1:1), so the rule is set before training. ``load_model`` of a Keras file (``.keras``,
+    ``.h5``) compiles with ``rule="keras"``: training continues as in Keras.
+    """
     name = "rmsprop"
     slot_names = _flagged(("v", "momentum"), average_gradient="centered")
     always_slots = _flagged(("v",), average_gradient="centered")
     non_negative_slots = ("v",)
     hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0",
-                        "centered": "flag"}
-    # a default RMSprop's config and files stay those of a glassnet before centered
-    omitted_at_default = {"centered": False}
+                        "centered": "flag", **_RULE}
+    # a default RMSprop's config and files stay those of a glassnet before centered (and rule)
+    omitted_at_default = {"centered": False, "rule": "pytorch"}
     centered = False            # also what an RMSprop pickled before centered existed reads
+    rule = "pytorch"
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **options):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, rule="pytorch",
+                 **options):
         super().__init__(learning_rate, **options)
         self.rho = rho
         self.momentum = momentum
         self.epsilon = epsilon
         self.centered = centered
+        self.rule = rule
 
     def _stale_slots(self):
         return super()._stale_slots() + (() if self.centered else ("average_gradient",))
@@ -252,6 +329,8 @@ class RMSprop(Optimizer):
             arrays += (self._slot(key, param, "average_gradient")[0]["average_gradient"],)
         else:
             slots.pop("average_gradient", None)     # centered turned off: its average would be stale
+        if self.rule == "keras":
+            return self._keras_update(arrays)
         for param, grad, v, buf, tmp, *average in pieces(*arrays):
             v *= self.rho
             np.multiply(grad, grad, out=tmp)
@@ -277,31 +356,78 @@ class RMSprop(Optimizer):
             tmp *= self.learning_rate
             param -= tmp
 
+    def _keras_update(self, arrays):
+        """Keras 3.15's step: epsilon inside the square root, ``lr g / sqrt(v + eps)`` (centered:
+        ``sqrt(v - a^2 + eps)``); the momentum buffer sums those steps, the rate in them."""
+        rate = _keras_rate(self.learning_rate)
+        for param, grad, v, buf, tmp, *average in pieces(*arrays):
+            v *= self.rho
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - self.rho
+            v += tmp
+            if average:
+                average, = average
+                average *= self.rho
+                np.multiply(grad, 1 - self.rho, out=tmp)
+                average += tmp
+                np.multiply(average, average, out=tmp)
+                np.subtract(v, tmp, out=tmp)
+                tmp += self.epsilon
+                np.maximum(tmp, 0, out=tmp)         # (Keras' is NaN there; v >= a^2 but for rounding)
+            else:
+                np.add(v, self.epsilon, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            np.divide(grad, tmp, out=tmp)
+            tmp *= rate
+            if self.momentum:
+                buf *= self.momentum
+                buf += tmp
+                param -= buf
+            else:
+                param -= tmp
+
 
 class Adagrad(Optimizer):
     """``s += g^2``; ``param -= lr g / (sqrt(s) + epsilon)`` (torch.optim.Adagrad); Keras defaults
     (the accumulator starts at 0.1). Epsilon is added after the square root, as PyTorch adds it;
-    Keras adds it inside (``sqrt(s + epsilon)``)."""
+    Keras adds it inside (``sqrt(s + epsilon)``).
+
+    ``rule`` (glassnet's own argument; Keras and PyTorch have none): ``"pytorch"`` (the default)
+    computes the step as torch.optim does; ``"keras"`` as Keras 3.15's ``update_step`` does, ``lr g / sqrt(s + epsilon)``.
+    The state kept is the rule's (under ``"keras"``, what Keras' slots hold: a ``.keras`` file's
+    state maps 1:1), so the rule is set before training. ``load_model`` of a Keras file (``.keras``,
+    ``.h5``) compiles with ``rule="keras"``: training continues as in Keras.
+    """
     name = "adagrad"
     slot_names = always_slots = non_negative_slots = ("sum",)
     slot_fills = {"sum": "initial_accumulator_value"}
     # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
-    hyper_parameters = {**Optimizer.hyper_parameters, "initial_accumulator_value": ">= 0", "epsilon": "> 0"}
+    hyper_parameters = {**Optimizer.hyper_parameters, "initial_accumulator_value": ">= 0", "epsilon": "> 0",
+                        **_RULE}
+    omitted_at_default = {"rule": "pytorch"}
+    rule = "pytorch"
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **options):
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, rule="pytorch", **options):
         super().__init__(learning_rate, **options)
         self.initial_accumulator_value = initial_accumulator_value
         self.epsilon = epsilon
+        self.rule = rule
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "sum", fill=self.initial_accumulator_value)
+        keras = self.rule == "keras"
+        rate = _keras_rate(self.learning_rate) if keras else self.learning_rate
         for param, grad, s, tmp in pieces(param, grad, slots["sum"], tmp):
             np.multiply(grad, grad, out=tmp)
             s += tmp
-            np.sqrt(s, out=tmp)
-            tmp += self.epsilon
+            if keras:                               # Keras: sqrt(s + eps)
+                np.add(s, self.epsilon, out=tmp)
+                np.sqrt(tmp, out=tmp)
+            else:
+                np.sqrt(s, out=tmp)
+                tmp += self.epsilon
             np.divide(grad, tmp, out=tmp)
-            tmp *= self.learning_rate
+            tmp *= rate
             param -= tmp
 
 
@@ -345,24 +471,49 @@ class Adamax(_Moments):
     """Adamax, Adam's infinity-norm variant (Kingma & Ba 2015, section 7.1), as torch.optim.Adamax:
     ``m = b1 m + (1 - b1) g``; ``u = max(b2 u, |g| + epsilon)``; ``param -= lr / (1 - b1^t) * m / u``.
     Defaults are Keras'. Epsilon joins |g| inside the maximum, as PyTorch adds it; Keras adds it to
-    ``u`` in the step (``m / (u + epsilon)``), so with a large epsilon the two differ."""
+    ``u`` in the step (``m / (u + epsilon)``), so with a large epsilon the two differ.
+
+    ``rule`` (glassnet's own argument; Keras and PyTorch have none): ``"pytorch"`` (the default)
+    computes the step as torch.optim does; ``"keras"`` as Keras 3.15's ``update_step`` does, ``u = max(b2 u, |g|)``, ``param -= lr m / ((1 - b1^t)
+    (u + epsilon))`` (``b1^t`` in the weights' dtype).
+    The state kept is the rule's (under ``"keras"``, what Keras' slots hold: a ``.keras`` file's
+    state maps 1:1), so the rule is set before training. ``load_model`` of a Keras file (``.keras``,
+    ``.h5``) compiles with ``rule="keras"``: training continues as in Keras.
+    """
     name = "adamax"
     slot_names = always_slots = ("m", "u")
     non_negative_slots = ("u",)
+    hyper_parameters = {**_Moments.hyper_parameters, **_RULE}
+    omitted_at_default = {"rule": "pytorch"}
+    rule = "pytorch"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, rule="pytorch", **options):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **options)
+        self.rule = rule
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m", "u")
         b1, b2 = self.beta_1, self.beta_2
-        step = self.learning_rate / (1 - b1 ** self.iterations)
+        keras = self.rule == "keras"
+        if keras:
+            d = param.dtype.type
+            step = d(_keras_rate(self.learning_rate)) / (d(1) - d(np.float32(b1)) ** d(self.iterations))
+        else:
+            step = self.learning_rate / (1 - b1 ** self.iterations)
         for param, grad, m, u, tmp in pieces(param, grad, slots["m"], slots["u"], tmp):
             m *= b1                                 # m = b1 m + (1 - b1) g
             np.multiply(grad, 1 - b1, out=tmp)
             m += tmp
             np.abs(grad, out=tmp)                   # u = max(b2 u, |g| + eps)
-            tmp += self.epsilon
+            if not keras:
+                tmp += self.epsilon
             u *= b2
             np.maximum(u, tmp, out=u)
-            np.divide(m, u, out=tmp)
+            if keras:                               # Keras: u = max(b2 u, |g|), m / (u + eps)
+                np.add(u, self.epsilon, out=tmp)
+                np.divide(m, tmp, out=tmp)
+            else:
+                np.divide(m, u, out=tmp)
             tmp *= step
             param -= tmp
 
@@ -381,20 +532,40 @@ class Nadam(_Moments):
     files): it is a product of the ``beta_1`` and ``momentum_decay`` of every step so far, which a
     resumed run could not recompute if they were changed during training. A state without it (set
     by hand) has it recomputed from the step count with the current settings.
+
+    ``rule`` (glassnet's own argument; Keras and PyTorch have none): ``"pytorch"`` (the default) or
+    ``"keras"``, Keras 3.15's Nadam: ``momentum_decay`` then defaults to (and must be) 1.0, and the
+    bias correction ``1 - b2^t`` is computed as Keras computes it, beta_2 cast to the weights'
+    dtype. Epsilon goes where PyTorch puts it in both. ``load_model`` of a Keras file compiles
+    with ``rule="keras"``.
     """
     name = "nadam"
     slot_names = always_slots = ("m", "v")
     non_negative_slots = ("v",)
-    hyper_parameters = {**_Moments.hyper_parameters, "momentum_decay": ">= 0"}
+    hyper_parameters = {**_Moments.hyper_parameters, "momentum_decay": ">= 0", **_RULE}
+    omitted_at_default = {"rule": "pytorch"}
+    rule = "pytorch"
     scalar_names = ("momentum_product",)
     _product = (0, 1.0)        # (t, P_t): P_0 = 1
 
     # momentum_decay by keyword only: Keras' fifth argument is weight_decay, so Keras'
-    # Nadam(0.001, 0.9, 0.999, 1e-7, 0.004) would have set it here, silently, with no decay
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, momentum_decay=0.004,
-                 **options):
+    # Nadam(0.001, 0.9, 0.999, 1e-7, 0.004) would have set it here, silently, with no decay.
+    # None: the rule's, PyTorch's 0.004 or Keras 3's 1.0
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, momentum_decay=None,
+                 rule="pytorch", **options):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, **options)
+        self.rule = rule
+        if momentum_decay is None:
+            momentum_decay = 1.0 if self.rule == "keras" else 0.004
         self.momentum_decay = momentum_decay
+
+    def __setattr__(self, name, value):
+        rule = value if name == "rule" else vars(self).get("rule", "pytorch")
+        decay = value if name == "momentum_decay" else vars(self).get("momentum_decay", 1.0)
+        if rule == "keras" and name in ("rule", "momentum_decay") and decay != 1.0:
+            raise ValueError(f"Nadam: rule='keras' computes Keras 3's Nadam, whose momentum warms up as 0.96^t "
+                             f"(momentum_decay=1.0), got momentum_decay={decay!r:.40}")
+        super().__setattr__(name, value)
 
     def _momentum(self, t):
         return self.beta_1 * (1 - 0.5 * 0.96 ** (t * self.momentum_decay))
@@ -449,12 +620,19 @@ class Nadam(_Moments):
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m", "v")
         part = self._buffer(key + "#nadam", param)
-        b1, b2, t = self.beta_1, self.beta_2, self.iterations
-        mu, mu_next, product = self._momentum(t), self._momentum(t + 1), self._momentum_product(t)
+        b1, b2, t, rate = self.beta_1, self.beta_2, self.iterations, self.learning_rate
+        if self.rule == "keras":
+            # Keras 3.15 casts beta_1, beta_2, 0.96 and its float32 rate through float32 for mu_t,
+            # mu_(t+1), b2^t and the moments' 1 - beta (its product P_t takes them unrounded)
+            product = self._momentum_product(t)
+            b1, b2, decay, rate = (float(np.float32(x)) for x in (b1, b2, 0.96, rate))
+            mu, mu_next = b1 * (1 - 0.5 * decay ** t), b1 * (1 - 0.5 * decay ** (t + 1))
+        else:
+            mu, mu_next, product = self._momentum(t), self._momentum(t + 1), self._momentum_product(t)
         # the denominator sqrt(v / (1 - b2^t)) + eps is (sqrt(v) + c eps) / c with c = sqrt(1 - b2^t)
         c = math.sqrt(1 - b2 ** t)
-        to_grad = self.learning_rate * c * (1 - mu) / (1 - product)
-        to_m = self.learning_rate * c * mu_next / (1 - product * mu_next)
+        to_grad = rate * c * (1 - mu) / (1 - product)
+        to_m = rate * c * mu_next / (1 - product * mu_next)
         for param, grad, m, v, tmp, part in pieces(param, grad, slots["m"], slots["v"], tmp, part):
             _moments(m, v, grad, tmp, b1, b2, self.epsilon * c)     # tmp: c times the denominator
             np.divide(grad, tmp, out=part)
