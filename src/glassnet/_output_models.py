@@ -26,13 +26,6 @@ def output_models(outputs):
     return None if all(name is None for name in names) else names
 
 
-def named_outputs(models, layers):
-    """The outputs' names: ``models``' (``output_models``) where given, else the ``layers``'
-    that make them, as they are named now."""
-    models = models or [None] * len(layers)
-    return [layer.name if name is None else name for name, layer in zip(models, layers)]
-
-
 def checked(value, count):
     """``value`` from a model file's ``"output_models"``: a list of ``count`` names or nulls."""
     if value is None:

@@ -80,7 +80,7 @@ from .model import Sequential, _keep_stream, defines_step, keras_compile_order_r
 from .model import runs_test_step as _runs_test_step       # (glassnet.own_steps reads it here)
 from ._compile_order import loss_and_optimizer
 from .outputs import Layout, as_given, make_heads, set_layouts
-from ._output_models import named_outputs, output_models
+from ._output_models import output_models
 
 
 def _inputs_through_identity(outputs):
@@ -1011,7 +1011,10 @@ class Model(Sequential):
         name, ``"inner"``, as Keras 3.15 names it. For outputs given as a dict those keys are the
         dict's (``list(model.output)``), and this stays the layers' names in the sorted keys'
         order, as Keras 3.15 gives it."""
-        return named_outputs(self._output_models, [self._calls[k] for k in self._outputs_at])
+        # (read on every batch, where the losses and logs are keyed: one comprehension, no call)
+        if self._output_models is None:
+            return [self._calls[k].name for k in self._outputs_at]
+        return [self._calls[k].name if name is None else name for name, k in zip(self._output_models, self._outputs_at)]
 
     def _output_labels(self):
         """The names the outputs go by in dicts and logs, in the order of ``outputs``: the dict's
