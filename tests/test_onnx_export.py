@@ -13,39 +13,7 @@ from glassnet import _onnx_proto as proto
 L = gn.layers
 onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
-
-TOLERANCES = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
-
-
-def _session(path):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1        # CI's two cores; also no reordered float sums
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _exported(model, tmp_path, name="model.onnx"):
-    path = tmp_path / name
-    assert model.export(path, format="onnx") is None
-    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-    return path, _session(path)
-
-
-def _check(model, xs, tmp_path, dtype="float32"):
-    """The ONNX file's outputs equal ``predict``'s for batches of 1 and 7 (``xs`` of 7 rows)."""
-    path, session = _exported(model, tmp_path)
-    names = [i.name for i in session.get_inputs()]
-    xs = xs if isinstance(xs, list) else [xs]
-    for rows in (slice(0, 1), slice(0, 7)):
-        feed = {name: x[rows] for name, x in zip(names, xs)}
-        got = session.run(None, feed)
-        want = model.predict([x[rows] for x in xs] if len(xs) > 1 else xs[0][rows], verbose=0)
-        want = want if isinstance(want, list) else [want]
-        assert len(got) == len(want)
-        for g, w in zip(got, want):
-            assert g.dtype == np.dtype(dtype) and g.shape == w.shape
-            np.testing.assert_allclose(g, w, **TOLERANCES[dtype])
-    return session
-
+from onnx_checks import TOLERANCES, check as _check, exported as _exported
 
 def _x(rng, shape, dtype="float32"):
     return rng.normal(size=(7, *shape)).astype(dtype)

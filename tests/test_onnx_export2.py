@@ -15,43 +15,7 @@ from glassnet import _onnx_proto as proto
 L = gn.layers
 onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
-
-TOLERANCES = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
-
-
-def _session(path):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _exported(model, tmp_path, name="model.onnx"):
-    path = tmp_path / name
-    assert model.export(path, format="onnx") is None
-    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-    return path, _session(path)
-
-
-def _check(model, x, tmp_path, dtype="float32"):
-    """The file's output equals ``predict``'s for batches of 1 and 7 (``x`` of 7 rows)."""
-    _, session = _exported(model, tmp_path)
-    name = session.get_inputs()[0].name
-    for rows in (slice(0, 1), slice(0, 7)):
-        (got,) = session.run(None, {name: x[rows]})
-        want = model.predict(x[rows], verbose=0)
-        assert got.dtype == np.dtype(dtype) and got.shape == want.shape
-        np.testing.assert_allclose(got, want, **TOLERANCES[dtype])
-    return session
-
-
-def _jitter(model, rng):
-    """Every weight moved off its initial value (biases off zero, LSTM's forget ones off one), so
-    that a bias or gate put in the wrong place shows."""
-    for layer in model.layers:
-        for key, value in layer.params.items():
-            value[...] += rng.normal(scale=0.3, size=value.shape).astype(value.dtype)
-    return model
-
+from onnx_checks import TOLERANCES, check as _check, exported as _exported, jitter as _jitter
 
 def _model(shape, layers, dtype="float32", seed=0):
     return gn.Sequential([gn.Input(shape), *layers], seed=seed, dtype=dtype)

@@ -15,44 +15,11 @@ import glassnet as gn
 L, ops = gn.layers, gn.ops
 onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
-
-TOLERANCES = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
-
-
-def _session(path):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+from onnx_checks import TOLERANCES, check as _check, exported as _exported, jitter as _jitter
 
 
-def _exported(model, tmp_path):
-    path = tmp_path / "model.onnx"
-    assert model.export(path, format="onnx") is None
-    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-    return _session(path)
-
-
-def _check(model, xs, tmp_path, dtype):
-    """Every output of the file equals ``predict``'s, for batches of 1 and 7 (``xs`` of 7 rows)."""
-    session = _exported(model, tmp_path)
-    names = [i.name for i in session.get_inputs()]
-    for rows in (slice(0, 1), slice(0, 7)):
-        got = session.run(None, {name: x[rows] for name, x in zip(names, xs)})
-        want = model.predict([x[rows] for x in xs] if len(xs) > 1 else xs[0][rows], verbose=0)
-        want = want if isinstance(want, list) else [want]
-        assert len(got) == len(want)
-        for g, w in zip(got, want):
-            assert g.dtype == np.dtype(dtype) and g.shape == w.shape
-            np.testing.assert_allclose(g, w, **TOLERANCES[dtype])
-    return session
-
-
-def _jitter(model, rng):
-    """Every weight moved off its initial value (biases off zero), so a misplaced bias shows."""
-    for layer in model.layers:
-        for value in layer.params.values():
-            value[...] += rng.normal(scale=0.3, size=value.shape).astype(value.dtype)
-    return model
+def _exported_session(model, tmp_path):
+    return _exported(model, tmp_path)[1]
 
 
 W = np.random.default_rng(5).normal(size=(4, 5))
@@ -154,7 +121,7 @@ def _against_keras(keras, make, xs, rng, tmp_path):
     theirs.set_weights(model.get_weights())
     want = theirs.predict(xs if len(xs) > 1 else xs[0], verbose=0)
     want = want if isinstance(want, list) else [want]
-    session = _exported(model, tmp_path)
+    session = _exported_session(model, tmp_path)
     got = session.run(None, dict(zip([i.name for i in session.get_inputs()], xs)))
     assert len(got) == len(want)
     for g, w in zip(got, want):
