@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from test_keras_optstate import _edited      # (a .keras file with its weights member edited)
 
 h5py = pytest.importorskip("h5py")
 
@@ -140,18 +141,6 @@ def test_schedule_continues_in_keras(keras, tmp_path, case):
 
 
 # -- a tampered file: huge values ----------------------------------------------------------------
-def _edited(path, edit):
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    buffer = io.BytesIO(members["model.weights.h5"])
-    with h5py.File(buffer, "r+") as h5:
-        edit(h5)
-    members["model.weights.h5"] = buffer.getvalue()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-
-
 @pytest.mark.parametrize("optimizer,index", [(lambda: gn.optimizers.Adam(0.01), 3),        # v of the kernel
                                              (lambda: gn.optimizers.SGD(0.01, momentum=0.9), 2)])
 def test_state_beyond_float32_is_refused(tmp_path, optimizer, index):
