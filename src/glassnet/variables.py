@@ -263,7 +263,10 @@ class WeightVariable(Variable):
         from .layers.base import snake_case
         # a layer not named yet (outside a model) under Keras' default name, its class's
         layer = self._layer.name or snake_case(type(self._layer).__name__)
-        return "/".join([layer, *self._layer.keras_weight_path(self._key)])
+        # a layer built (or drawn) inside a gn.name_scope keeps that scope first, as Keras' weights
+        # keep the scope of their making ("blk/d/kernel"; glassnet.scopes records it at the build)
+        scope = getattr(self._layer, "_scope_path", None)
+        return "/".join([*([scope] if scope else []), layer, *self._layer.keras_weight_path(self._key)])
 
     @property
     def trainable(self):
