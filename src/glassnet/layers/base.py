@@ -227,6 +227,15 @@ class Layer(KerasSurface):
     takes_text = False
     holds_code = False
     merges = False              # takes a list of inputs (Add, Concatenate, a layer of yours that sets it)
+    # read with getattr on every tape step and at every fit's start (StateSnapshot, the
+    # TrainingSwitch plan): declared for the same reason. A recurrent layer that carries its states
+    # from batch to batch sets stateful; SpectralNormalization's training_rewrites names the weight
+    # its training calls rewrite; a RandomDraw's draw_seed is its SeedGenerator; TrainingSwitch's
+    # unread_inputs(training) the input a pass leaves unread
+    stateful = False
+    training_rewrites = ()
+    draw_seed = None
+    unread_inputs = None
 
     def passes_mask(self, within_steps):
         """Whether this layer's output keeps the mask it receives: ``supports_masking``, whatever
@@ -1270,7 +1279,9 @@ class StateSnapshot:
     """
 
     def __init__(self, layers):
-        self._saved = [(layer, {key: value.copy() for key, value in getattr(layer, "state", {}).items()},
+        # (state, BatchNormalization's moving statistics, is set in the layer's __dict__ when it
+        # has any: read there, a layer without it would call Layer.__getattr__ on every tape step)
+        self._saved = [(layer, {key: value.copy() for key, value in layer.__dict__.get("state", {}).items()},
                         layer.rng, None if layer.rng is None else layer.rng.bit_generator.state)
                        for layer in layers]
         # a stateful recurrent layer's carried states: each pass replaces the list, so the list
