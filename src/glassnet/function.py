@@ -2,10 +2,11 @@
 ``Input``s to outputs, that can be called on arrays, without being a model (no ``fit``, no
 ``weights`` of its own: it runs the layers it was drawn with, whose weights stay theirs).
 
-Built on the functional graph code: it holds a ``glassnet.Model`` of the same tensors and calls it
-in inference mode (``training=False``). Inputs and outputs take the forms ``Model`` takes: one
-tensor, a list, or a dict; calling it takes arrays in the same form and gives NumPy arrays (a list
-or a dict by the outputs' form).
+Built on the functional graph code: it holds a ``glassnet.Model`` of the same tensors, flattened,
+and calls it in inference mode (``training=False``). Inputs and outputs take any nesting of lists,
+tuples and dicts, as Keras' (``{"p": [a, b], "q": c}``); calling it takes arrays in the inputs'
+structure and gives NumPy arrays in the outputs' structure (a list of one output: a list of one
+array, as Keras').
 
 >>> import numpy as np, glassnet as gn
 >>> x = gn.Input((3,))
@@ -13,15 +14,15 @@ or a dict by the outputs' form).
 >>> f(np.array([[-1.0, 0.5, 2.0]], "float32"))
 array([[0., 1., 4.]], dtype=float32)
 """
+from . import tree
 from .layers.symbolic import is_symbolic
 
 __all__ = ["Function"]
 
 
 def _flat(structure):
-    if isinstance(structure, dict):
-        return list(structure.values())
-    return list(structure) if isinstance(structure, (list, tuple)) else [structure]
+    # Keras' Function takes any nesting of lists, tuples and dicts (keras.tree's order)
+    return tree.flatten(structure)
 
 
 class Function:
@@ -49,7 +50,13 @@ class Function:
         from .graph import Model
         self.name = name or "function"
         self.inputs, self.outputs = inputs, outputs
-        self._model = Model(inputs, outputs, name=self.name)
+        # the Model of the flat lists: a Model takes no deeper nesting, and gives a list of one
+        # output as its array alone, where Keras' Function keeps the outputs' structure
+        # (each tensor once: Keras' outputs may repeat one, a Model's may not)
+        flat = _flat(outputs)
+        unique = list({id(t): t for t in flat}.values())
+        self._places = [[id(t) for t in unique].index(id(t)) for t in flat]
+        self._model = Model(_flat(inputs), unique, name=self.name)
 
     @property
     def operations(self):
@@ -57,7 +64,15 @@ class Function:
 
     def call(self, inputs):
         """The outputs for ``inputs`` (arrays in the form the Inputs were given), in inference mode."""
-        return self._model(inputs, training=False)
+        flat = _flat(inputs)
+        expected = len(_flat(self.inputs))
+        if len(flat) != expected:
+            raise ValueError(f"{self.name}: expected arrays in the structure of the Function's inputs "
+                             f"({expected} in all), got {len(flat)}")
+        outputs = self._model(flat, training=False)
+        if len(self._model.outputs) == 1:
+            outputs = [outputs]
+        return tree.pack_sequence_as(self.outputs, [outputs[i] for i in self._places])
 
     def __call__(self, inputs):
         return self.call(inputs)

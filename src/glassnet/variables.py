@@ -5,7 +5,8 @@ the very array the layer computes with and the optimizer updates.
 
 Both read as Keras' do: ``numpy()`` (a copy), ``value`` (the live array, read-only),
 ``shape``, ``ndim``, ``dtype`` (a name, ``"float32"``), ``name``, ``path``, ``trainable``,
-``np.asarray(v)``, arithmetic and comparisons (``v * 2``, ``x @ v``: NumPy arrays), indexing.
+``np.asarray(v)``, arithmetic and comparisons (``v * 2``, ``x @ v``: NumPy arrays, their dtypes
+promoted by Keras' rules, glassnet.ops': an int32 variable times 2.5 is float32), indexing.
 ``assign(value)`` writes in place, so a view's writes reach the layer, its model's flat buffer
 and the optimizer's slots (which stay attached: the array is not replaced); ``assign_add`` and
 ``assign_sub`` are ``assign(v + value)``, ``assign(v - value)``. As Keras', ``assign`` refuses a
@@ -222,10 +223,20 @@ def _binary(op, reflected=False):
     return method
 
 
-for _name, _op in {"add": np.add, "sub": np.subtract, "mul": np.multiply, "truediv": np.true_divide,
-                   "floordiv": np.floor_divide, "mod": np.mod, "pow": np.power, "matmul": np.matmul}.items():
-    setattr(Variable, f"__{_name}__", _binary(_op))
-    setattr(Variable, f"__r{_name}__", _binary(_op, reflected=True))
+def _keras_op(name):
+    """glassnet.ops' ``name``, which promotes dtypes by Keras' rules, as Keras' variables compute
+    (an int32 variable times 2.5 is float32, a float32 one plus an int64 array float32; NumPy's
+    table gives float64 for both)."""
+    def op(a, b):
+        from . import ops
+        return getattr(ops, name)(a, b)
+    return op
+
+
+for _name, _op in {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
+                   "floordiv": "floor_divide", "mod": "mod", "pow": "power", "matmul": "matmul"}.items():
+    setattr(Variable, f"__{_name}__", _binary(_keras_op(_op)))
+    setattr(Variable, f"__r{_name}__", _binary(_keras_op(_op), reflected=True))
 for _name, _op in {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
                    "eq": np.equal, "ne": np.not_equal}.items():
     setattr(Variable, f"__{_name}__", _binary(_op))
@@ -237,7 +248,8 @@ del _name, _op
 
 class WeightVariable(Variable):
     """A view onto weight ``key`` of ``layer`` (its ``params`` or ``state``), under Keras' path
-    (``"<layer name>/" + "/".join(layer.keras_weight_path(key))``). Nothing is copied: it looks the
+    (``"<layer name>/" + "/".join(layer.keras_weight_path(key))``, after the ``gn.name_scope``
+    path the layer was built in). Nothing is copied: it looks the
     array up at every use, so it follows the layer into a model's flat buffer. ``trainable``: the
     weight is a parameter and the layer is not frozen (set ``layer.trainable`` to change it)."""
 

@@ -550,7 +550,18 @@ class MultiHeadAttention(_Attention):
         return sum(math.prod(size or 1 for size in s) for s in shapes) + \
             2 * math.prod(size or 1 for size in self.scores_shape(shapes))
 
-    def build(self, input_shape):
+    def build(self, input_shape=None, value_shape=None, key_shape=None, *, query_shape=None):
+        if value_shape is not None or query_shape is not None:
+            # Keras' build(query_shape, value_shape, key_shape=None), as a block's build calls it
+            # (keras_hub's TransformerEncoder): Keras' shapes, batch axis first; glassnet's own
+            # callers hand the list of samples' shapes
+            query_shape = input_shape if query_shape is None else query_shape
+            given = [s for s in (query_shape, value_shape, key_shape) if s is not None]
+            if query_shape is None or value_shape is None or not all(
+                    isinstance(s, (list, tuple)) and len(s) >= 2 for s in given):
+                raise ValueError(f"{self.describe()}: build(query_shape, value_shape, key_shape=None) takes Keras' "
+                                 f"shapes, batch axis first, such as (None, 10, 64), got {given!r:.120}")
+            input_shape = [tuple(s)[1:] for s in given]
         shapes = self._checked_shapes(input_shape)
         (query, value), key = shapes[:2], shapes[2] if len(shapes) == 3 else shapes[1]
         heads, features = self.num_heads, self.features or query[-1]

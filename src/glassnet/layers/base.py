@@ -290,7 +290,7 @@ class Layer(KerasSurface):
             note_forward_subclass(cls, Layer)
         take_shapeless_build(cls)
         if "build" in vars(cls):
-            cls.build = _sized_build(vars(cls)["build"])
+            cls.build = _sized_build(vars(cls)["build"], _extends_built_in_build(cls))
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
             _take_masks_as_keras(cls)
         if "compute_mask" in vars(cls) and cls.makes_mask is False:
@@ -1097,7 +1097,17 @@ def take_shapeless_build(cls):
     cls.build = build_taking_a_shape
 
 
-def _sized_build(build):
+def _extends_built_in_build(cls):
+    """Whether ``cls``'s own ``build`` overrides a built-in layer's (``class MyConv(gn.layers.Conv2D)``
+    with a build calling ``super().build``): a layer computing in the forward it inherits, whose
+    build takes the shape the built-in one takes (a model hands it one sample's)."""
+    ours = f"{__package__.split('.')[0]}."
+    return cls.forward is not Layer.forward and any(
+        base is not Layer and "build" in vars(base) and (base.__module__ or "").startswith(ours)
+        for base in cls.__mro__[1:])
+
+
+def _sized_build(build, extends_built_in=False):
     """``build`` under ``sized_axes_needed``, as models and ``layer(x)`` call it: called directly
     with an axis of any size (Keras' ``layer.build((None, 5))``), a layer's ``int(None)`` would
     otherwise fail as a bare TypeError that names neither the layer nor the argument.
@@ -1108,6 +1118,10 @@ def _sized_build(build):
     for a ``Wrapper``: its base ``build`` builds the wrapped layer, which nothing else would."""
     ours = f"{__package__.split('.')[0]}."          # "glassnet."
     built_in = (build.__module__ or "").startswith(ours)       # (None: a class made by exec)
+    # a subclass' build over a built-in one takes Keras' shape as that one does: its super().build
+    # (called with self) cannot tell Keras' shape from the sample's the model hands (MyConv.build
+    # ((None, 8, 8, 2)) from a block's build was read as a 4-axis sample)
+    built_in = built_in or extends_built_in
 
     @functools.wraps(build)
     def sized(self, *args, **kwargs):
