@@ -117,7 +117,8 @@ def test_import_glassnet_imports_only_the_layer_modules_it_needs():
                     "print(*sorted(m for m in sys.modules if m.startswith('glassnet.layers.')))")
     assert set(loaded) <= {"glassnet.layers.base", "glassnet.layers.catalog", "glassnet.layers.dense",
                            "glassnet.layers.input", "glassnet.layers.masking",
-                           "glassnet.layers.keras_surface"}, loaded       # (a part of Layer)
+                           "glassnet.layers.keras_surface",                # (a part of Layer)
+                           "glassnet.layers._keras_attributes"}, loaded   # (Keras' weight attributes' table)
     first_use = _fresh("import sys, glassnet\n"
                        "model = glassnet.Sequential([glassnet.layers.Input((6, 6, 1)), glassnet.layers.Conv2D(2, 3)])\n"
                        "print('glassnet.layers.conv' in sys.modules, 'glassnet.layers.attention' in sys.modules)")

@@ -27,9 +27,9 @@ def test_weight_view_path_keeps_the_name_scope(keras):
     def paths(lib):
         with lib.name_scope("outer"):
             with lib.name_scope("block"):
-                dense = lib.layers.Dense(3)
-                dense.build((None, 5))
-                norm = lib.layers.BatchNormalization()
+                dense = lib.layers.Dense(3, name="dense")      # (named: Keras' default names count on
+                dense.build((None, 5))                          # over the tests run before this one)
+                norm = lib.layers.BatchNormalization(name="batch_normalization")
                 norm.build((None, 4))
         return dense.kernel.path, dense.bias.path, norm.moving_mean.path
     assert paths(gn) == paths(keras)

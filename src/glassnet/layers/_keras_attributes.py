@@ -37,6 +37,28 @@ KERAS_ATTRIBUTES = {
 _NEVER = {("Normalization", "count"): "glassnet's Normalization adapts without a running count"}
 
 
+def install_weight_attributes(cls):
+    """Keras' weight attributes of the table's row for ``cls`` (a built-in class of that name) as
+    properties on it, which its subclasses inherit: ``Dense.kernel``, ``LSTM.cell``. Called when
+    the class is made (Layer.__init_subclass__)."""
+    row = KERAS_ATTRIBUTES.get(cls.__name__)
+    for name in sorted({key.split(".")[0] for key in row or ()}):
+        if name in vars(cls):
+            raise TypeError(f"{cls.__name__}.{name}: Keras' weight attribute would replace what the class defines")
+        setattr(cls, name, _weight_property(name))
+
+
+def _weight_property(name):
+    def read(layer):
+        return weight_attribute(layer, name)
+
+    def refuse(layer, value):
+        raise AttributeError(f"{layer.describe()}: {name} is Keras' weight attribute, a view onto the layer's "
+                             f"weight: change the weight with layer.{name}.assign(value)")
+    return property(read, refuse, doc=f"Keras' ``{name}``: a ``gn.Variable`` view onto this layer's weight "
+                                      f"(None where the layer was made without it; glassnet.layers._keras_attributes)")
+
+
 def _table_of(cls):
     """The built-in class ``cls`` is or derives from that has a row, and its row; (None, None)."""
     for base in cls.__mro__:

@@ -147,12 +147,6 @@ def _holds_strings(x):
     return kind in "US" or (kind == "O" and any(isinstance(v, (str, bytes)) for v in x.flat))
 
 
-# Keras' weight attribute names on the built-in layers (layers/_keras_attributes.py's table, its
-# first names: "cell" for lstm.cell.kernel): Layer.__getattr__ looks a name up only if it is one
-KERAS_WEIGHT_ATTRIBUTES = frozenset({"kernel", "bias", "cell", "depthwise_kernel", "pointwise_kernel", "embeddings",
-                                     "gamma", "beta", "moving_mean", "moving_variance", "scale", "adapt_mean",
-                                     "adapt_variance", "count", "alpha"})
-
 
 class Layer(KerasSurface):
     """Base class. Subclasses override ``build``, ``forward``, ``backward`` and, when the shape
@@ -222,13 +216,13 @@ class Layer(KerasSurface):
     # own ported from a Keras ``call(x, training=True)`` sets it True too
     training_default = False
     # a layer fed raw texts or values (TextVectorization, StringLookup, Hashing), and one holding
-    # code that a model file cannot keep (Lambda): read with getattr on every batch, so declared
-    # here, where a plain lookup finds them (not Layer.__getattr__)
+    # code that a model file cannot keep (Lambda): read with getattr on every batch, declared here
+    # with the defaults those reads assume
     takes_text = False
     holds_code = False
     merges = False              # takes a list of inputs (Add, Concatenate, a layer of yours that sets it)
     # read with getattr on every tape step and at every fit's start (StateSnapshot, the
-    # TrainingSwitch plan): declared for the same reason. A recurrent layer that carries its states
+    # TrainingSwitch plan): declared likewise. A recurrent layer that carries its states
     # from batch to batch sets stateful; SpectralNormalization's training_rewrites names the weight
     # its training calls rewrite; a RandomDraw's draw_seed is its SeedGenerator; TrainingSwitch's
     # unread_inputs(training) the input a pass leaves unread
@@ -289,6 +283,12 @@ class Layer(KerasSurface):
             from .._call_bases import note_forward_subclass
             note_forward_subclass(cls, Layer)
         take_shapeless_build(cls)
+        if cls.__module__.startswith(f"{__package__}."):
+            # Keras' weight attributes (dense.kernel, bn.moving_mean, lstm.cell.kernel) on the
+            # built-in classes that have them: properties, not a __getattr__ on every layer, which
+            # would make each attribute read of every layer slower (no specialised lookups)
+            from ._keras_attributes import install_weight_attributes
+            install_weight_attributes(cls)
         if "build" in vars(cls):
             cls.build = _sized_build(vars(cls)["build"], _extends_built_in_build(cls))
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
@@ -518,19 +518,6 @@ class Layer(KerasSurface):
         EinsumDense), and a ``MultiOptimizer``'s patterns match those paths; such layers override
         this (``ParametersMixin._weight_paths``)."""
         return [key]
-
-    def __getattr__(self, name):
-        # only for a name no ordinary lookup found: Keras' weight attributes of the built-in
-        # layers (dense.kernel, bn.moving_mean, lstm.cell.kernel), views onto params and state.
-        # Other names leave at once: the training loop's getattr(layer, "takes_text", False) and
-        # the like come here on every batch
-        if hasattr(type(self), name):
-            # a property that raised AttributeError (layer.output before any call): its own message
-            return object.__getattribute__(self, name)
-        if name not in KERAS_WEIGHT_ATTRIBUTES or "params" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        from ._keras_attributes import weight_attribute
-        return weight_attribute(self, name)
 
     def wrapped_layers(self):
         """The layers this one holds and whose weights are its own (a wrapper's: TimeDistributed's
@@ -1294,7 +1281,7 @@ class StateSnapshot:
 
     def __init__(self, layers):
         # (state, BatchNormalization's moving statistics, is set in the layer's __dict__ when it
-        # has any: read there, a layer without it would call Layer.__getattr__ on every tape step)
+        # has any: read there)
         self._saved = [(layer, {key: value.copy() for key, value in layer.__dict__.get("state", {}).items()},
                         layer.rng, None if layer.rng is None else layer.rng.bit_generator.state)
                        for layer in layers]
