@@ -313,10 +313,13 @@ def layer_groups(model, path="", nested=True):
     it) is one entry, at its first layer's place: its group, then its own layout under
     ``<its group>/layers``. ``nested=False``: those layers in the outer model's list instead (as
     glassnet's .keras writer writes a nested Sequential's config: flattened)."""
+    from ._layer_order import flat_layer_order
     from .graph import Model
     inputs = list(model._input_names) if isinstance(model, Model) else []
     nesting = list(getattr(model, "_nesting", ()) or ()) if nested else []
-    return _groups(list(model.layers), nesting, inputs, path, nested)
+    # flattened, the nested models' layers are in the order Keras gives the flat graph's
+    layers = flat_layer_order(model) if not nested and isinstance(model, Model) else list(model.layers)
+    return _groups(layers, nesting, inputs, path, nested)
 
 
 def _groups(layers, nesting, inputs, path, nested=True):

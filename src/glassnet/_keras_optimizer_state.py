@@ -73,13 +73,14 @@ def _groups(optimizer):
     return f"{kind.__name__}'s state (Keras 3.15 has no optimizer keeping it as glassnet does)"
 
 
-def _keras_order(model, views):
+def _keras_order(model, views, layers=None):
     """The indices of ``views`` (the flat buffer's order) in Keras' order of the trainable
     variables, ``model.layers``' (as ``Model.trainable_weights``). A functional model whose
     first calls are not in Keras' layer order (an output branch called before a longer one)
     lays its buffer out otherwise: without this, one weight's moments went to another of the
-    same shape, silently."""
-    rank = {id(layer): k for k, layer in enumerate(model.layers)}
+    same shape, silently. ``layers``: that order given (a written file's: glassnet._layer_order's
+    ``flat_layer_order``)."""
+    rank = {id(layer): k for k, layer in enumerate(model.layers if layers is None else layers)}
     return sorted(range(len(views)), key=lambda index: rank[id(views[index][0])])      # stable: keys in order
 
 
@@ -255,6 +256,11 @@ def keras_optimizer_arrays(model):
     _warn_schedule(optimizer, groups, "save_model: .keras:")
     views = list(model._views)
     bounds = np.cumsum([0] + [param.size for _, _, param, _ in views])
+    # the file's order: a functional model's nested models flattened (glassnet._keras_write), whose
+    # layers Keras orders as the flat graph's
+    from ._layer_order import flat_layer_order
+    from .graph import Model
+    written = flat_layer_order(model) if isinstance(model, Model) else None
     out = list(head)
     for group in groups:
         converted = {}
@@ -268,7 +274,7 @@ def keras_optimizer_arrays(model):
                 converted[slot] = _converted(optimizer, slot, values, False)
             except ValueError as exc:
                 raise ValueError(f"save_model: .keras: {exc}") from None
-        for index in _keras_order(model, views):       # Keras' order, from the buffer's runs
+        for index in _keras_order(model, views, written):      # Keras' order, from the buffer's runs
             param = views[index][2]
             for slot in group:
                 part = converted[slot][bounds[index]:bounds[index + 1]].reshape(param.shape)

@@ -7,7 +7,8 @@ version's presence), ``config.json`` (the model as Keras serializes it: ``{"modu
 "compile_config"}``, each layer as ``{"module": "keras.layers", "class_name", "config",
 "registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``) and
 ``model.weights.h5`` (Keras' saving_lib layout: ``layers/<snake_case class>[_k]/vars/0..n-1``,
-``k`` counting that class's layers in ``model.layers``' order, Keras' own; sublayers' weights in
+``k`` counting that class's layers in ``model.layers``' order, Keras' own (a functional model's,
+its nested models flattened: the flat graph's order, which Keras gives the file's model); sublayers' weights in
 the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here), and a lookup layer's learnt
 vocabulary as Keras' ``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets; its config
 then says ``"vocabulary": null``, and a text model's Input ``dtype="string"``).

@@ -45,7 +45,9 @@ class _Graph:
     tensors one call of a nested model made (``nested_in``: the same record) are one call, of the
     model, on what it was called on (``called_on``)."""
 
-    def __init__(self):
+    def __init__(self, flat=False):
+        # flat: each nested model's calls as the layers' own, as a file that flattens them draws them
+        self.flat = flat
         self.sources = {}        # id(node) -> what the call read (tensors), in its order
         self.op_of = {}          # id(node) -> the operation: a layer, an InputLayer, a nested model's key
         self.keep = {}           # id -> the object (keeps the ids alive and unique while we work)
@@ -54,10 +56,10 @@ class _Graph:
     def node(self, tensor):
         """The node (its id) of ``tensor``: the InputLayer itself, the nested model's record, or
         the call."""
-        nested = getattr(tensor, "nested_in", None)
+        nested = None if self.flat else getattr(tensor, "nested_in", None)
         while nested is None and not isinstance(tensor, InputLayer) and isinstance(tensor.layer, CallReader):
             tensor = tensor.inputs[0]           # the call it reads made this tensor in Keras
-            nested = getattr(tensor, "nested_in", None)
+            nested = None if self.flat else getattr(tensor, "nested_in", None)
         node = nested if nested is not None else tensor
         if id(node) not in self.op_of:
             if isinstance(tensor, InputLayer):
@@ -106,11 +108,12 @@ def _walk(graph, outputs):
     return calls, numbers
 
 
-def keras_operations(inputs, outputs):
+def keras_operations(inputs, outputs, flat=False):
     """The operations of the graph from ``inputs`` (InputLayers) to ``outputs`` (symbolic tensors)
     in Keras 3.15's order (``map_graph``: see the module docstring): each a layer, an InputLayer,
-    or the ``Nested`` record of a model called in the graph (its first call's)."""
-    graph = _Graph()
+    or the ``Nested`` record of a model called in the graph (its first call's); ``flat``: that
+    model's layers instead, as in the graph of a file that flattens it."""
+    graph = _Graph(flat)
     calls, numbers = _walk(graph, outputs)
     in_graph = set(calls)
     depth_of_call, depth_of_op = {}, {}
@@ -137,12 +140,12 @@ def keras_operations(inputs, outputs):
     return [records.get(op, graph.keep[op]) for op in ordered]
 
 
-def keras_layer_order(inputs, outputs, layers, first=()):
+def keras_layer_order(inputs, outputs, layers, first=(), flat=False):
     """``layers`` (each layer of the graph once) in Keras' order, and where the Inputs fall.
 
     ``first``: layers that come first, in that order (a subclass' attributes: ``attribute_layers``),
-    then the others in the graph's order. A nested model stands for its layers, in its order; a
-    ``CallReader`` (no weights, no Keras layer) comes just after the layer it reads.
+    then the others in the graph's order. A nested model stands for its layers, in its order (``flat``:
+    its layers take their places in the graph as if called here); a ``CallReader`` (no weights, no Keras layer) comes just after the layer it reads.
 
     Returns ``(ordered layers, input_places)``: ``input_places[j]`` is ``(n, rank)``, ``n`` how
     many of the ordered layers come before ``inputs[j]`` in Keras' ``model.layers`` (which lists
@@ -158,7 +161,7 @@ def keras_layer_order(inputs, outputs, layers, first=()):
 
     for layer in first:
         place(layer)
-    for rank, op in enumerate(keras_operations(inputs, outputs)):
+    for rank, op in enumerate(keras_operations(inputs, outputs, flat)):
         if isinstance(op, InputLayer):
             places[id(op)] = (len(ordered), rank)
         elif isinstance(op, Nested):            # a nested model: its layers, in its order
@@ -176,6 +179,17 @@ def keras_layer_order(inputs, outputs, layers, first=()):
         placed.add(id(reader))
         places = {key: (p + (p >= at), rank) for key, (p, rank) in places.items()}
     return ordered, [places.get(id(given), (0, -1)) for given in inputs]
+
+
+def flat_layer_order(model):
+    """``model.layers`` in the order Keras gives the layers of ``model``'s graph with its nested
+    models flattened into it, as glassnet's ``.keras`` writer writes a functional model: Keras
+    names the weights' groups (``layers/dense_1``) and orders the optimizer's slots by that order,
+    which differs from the nested models' own where the outputs take their outputs in another
+    order (``t = two(x); Model(x, [t[1], t[0]])``)."""
+    if not getattr(model, "_nesting", None):
+        return list(model.layers)
+    return keras_layer_order(model.inputs, model.outputs, model.layers, flat=True)[0]
 
 
 def attribute_layers(model, skip=frozenset()):
