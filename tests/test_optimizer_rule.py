@@ -245,3 +245,22 @@ def test_keras_file_continues_as_keras(keras, tmp_path, case, suffix):
     ours.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+def test_adadelta_takes_the_rule_and_steps_alike_under_both():
+    # Keras 3.15 and PyTorch compute Adadelta alike: rule= is taken (a loop giving every optimizer
+    # rule="keras" works) and changes nothing; an unknown rule is refused as elsewhere
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(scale=1e-3, size=(3, 4)) for _ in range(4)]
+    weights = {}
+    for rule in ("pytorch", "keras"):
+        param = np.ones((3, 4))
+        opt = gn.optimizers.Adadelta(rho=0.95, epsilon=1e-7, rule=rule)
+        for g in grads:
+            opt.apply([("w", param, g.copy())])
+        weights[rule] = param
+    np.testing.assert_array_equal(weights["pytorch"], weights["keras"])
+    assert gn.optimizers.Adadelta(rule="keras").get_config()["rule"] == "keras"
+    assert "rule" not in gn.optimizers.Adadelta().get_config()
+    with pytest.raises(ValueError, match="rule must be one of 'pytorch', 'keras', got 'tf'"):
+        gn.optimizers.Adadelta(rule="tf")

@@ -435,15 +435,22 @@ class Adadelta(Optimizer):
     """Adadelta (Zeiler 2012) as torch.optim.Adadelta:
     ``v = rho v + (1 - rho) g^2``; ``d = sqrt(u + eps) / sqrt(v + eps) g``; ``u = rho u + (1 - rho) d^2``;
     ``param -= lr d``. Defaults are the paper's and PyTorch's (lr 1.0, rho 0.9, eps 1e-6): Keras 3's
-    lr of 0.001 barely moves a network."""
+    lr of 0.001 barely moves a network.
+
+    ``rule`` is taken as on the other optimizers (``"pytorch"`` or ``"keras"``) and changes
+    nothing: Keras 3.15 and PyTorch compute Adadelta's step alike, only their defaults differ (give
+    Keras' ``learning_rate=0.001, rho=0.95, epsilon=1e-7`` for its numbers)."""
     name = "adadelta"
     slot_names = always_slots = non_negative_slots = ("v", "u")
-    hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "epsilon": "> 0"}
+    hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "epsilon": "> 0", **_RULE}
+    omitted_at_default = {"rule": "pytorch"}
+    rule = "pytorch"
 
-    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **options):
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, rule="pytorch", **options):
         super().__init__(learning_rate, **options)
         self.rho = rho
         self.epsilon = epsilon
+        self.rule = rule
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "v", "u")
