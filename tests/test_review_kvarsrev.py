@@ -138,3 +138,12 @@ def test_subclass_build_in_a_block_build_and_in_a_model():
     # a model hands the subclass one sample's shape, as before
     model = gn.Sequential([gn.Input((5,)), _KerasSubclassDense(3)])
     assert model.layers[0].built_for == (5,) and model.predict(x, verbose=0).shape == (4, 3)
+
+
+def test_an_ambiguous_keras_build_shape_is_named_when_the_first_call_refuses():
+    # Keras' build((None, None, 8)) of a sequence layer is glassnet's one sample of any height and
+    # width; the refusal of the first (batch, steps, 8) call says how the shape was read
+    norm = gn.layers.LayerNormalization()
+    norm.build((None, None, 8))
+    with pytest.raises(ValueError, match=r"read as one sample's shape.*build\(\(None, 8\)\)"):
+        norm(np.ones((7, 5, 8), "float32"))

@@ -762,8 +762,14 @@ class Layer(KerasSurface):
 
     def check_input_shape(self, sample_shape):
         if self.input_shape is not None and not shape_fits(sample_shape, self.input_shape):
+            built, hint = tuple(self.input_shape), ""
+            if len(built) == len(sample_shape) + 1 and built[0] is None and shape_fits(sample_shape, built[1:]):
+                # Keras' build((None, None, 8)) of a sequence: read as glassnet's one sample of any
+                # height and width, where the two forms cannot be told apart
+                hint = (f" (the layer was built with {built}, read as one sample's shape: that form cannot be told "
+                        f"from Keras' batch-first one; build it with the sample's shape, build({built[1:]}))")
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
-                             f"got {tuple(sample_shape)}")
+                             f"got {tuple(sample_shape)}{hint}")
 
     # -- describing ---------------------------------------------------------------------------
     def get_config(self):
