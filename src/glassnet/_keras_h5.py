@@ -85,26 +85,13 @@ def weights_by_layer(h5py, h5):
     (a ``.keras`` file's, whose layers are those of its own config: matched by name)."""
     walk, found = _Walk(h5py), {}
     top = walk.children(h5, "")
-    if "layers" in top:
-        _layers_group(walk, top["layers"], "layers", found, 0)
-    return found
-
-
-def _layers_group(walk, group, path, found, depth):
-    if depth > 32:
-        raise ModelFileError(f"{walk.where}: {path}: models nested more than 32 deep")
-    for key, sub in walk.children(group, path).items():
-        where = f"{path}/{key}"
-        if not isinstance(sub, walk.h5py.Group):
-            raise ModelFileError(f"{walk.where}: {where} is not a layer's group")
-        inner = walk.children(sub, where)
-        if "layers" in inner and isinstance(inner["layers"], walk.h5py.Group):     # a nested model
+    for where, sub, inner, nested in (_layer_groups(walk, top["layers"], "layers") if "layers" in top else ()):
+        if nested:
             # a nested model compiled on its own (keras.io's text classification compiles and fits
             # `model`, then saves `end_to_end_model` around it) has its optimizer's state beside its
             # layers: training state, not weights of the outer model, left out as the top one's is
             if _ordered(walk, sub, where, skip=("layers", "optimizer")):
                 raise ModelFileError(f"{walk.where}: {where}: a nested model holding weights of its own")
-            _layers_group(walk, inner["layers"], f"{where}/layers", found, depth + 1)
             continue
         arrays = _ordered(walk, sub, where)
         if not arrays:
@@ -116,6 +103,24 @@ def _layers_group(walk, group, path, found, depth):
         if name in found:
             raise ModelFileError(f"{walk.where}: two layers named {name!r}")
         found[name] = arrays
+    return found
+
+
+def _layer_groups(walk, group, path, depth=0):
+    """``(path, group, its children, nested)`` of every layer group under a model's ``layers``
+    group, depth first: a nested model's own group (``nested``: it holds a ``layers`` group) comes
+    before its layers'. Shared by the reader and the check for weights left over."""
+    if depth > 32:
+        raise ModelFileError(f"{walk.where}: {path}: models nested more than 32 deep")
+    for key, sub in walk.children(group, path).items():
+        where = f"{path}/{key}"
+        if not isinstance(sub, walk.h5py.Group):
+            raise ModelFileError(f"{walk.where}: {where} is not a layer's group")
+        inner = walk.children(sub, where)
+        nested = isinstance(inner.get("layers"), walk.h5py.Group)
+        yield where, sub, inner, nested
+        if nested:
+            yield from _layer_groups(walk, inner["layers"], f"{where}/layers", depth + 1)
 
 
 def _ordered(walk, group, path, skip=(), depth=0):
@@ -248,18 +253,10 @@ def weights_file_arrays(model, h5py, h5, where):
             for layer, current, arrays in planned if arrays]
 
 
-def _left_over(walk, group, path, used, depth=0):
+def _left_over(walk, group, path, used):
     """Refuse a layer group with weights that ``model``'s layout has no place for."""
-    if depth > 32:
-        raise ModelFileError(f"{walk.where}: {path}: models nested more than 32 deep")
-    for key, sub in walk.children(group, path).items():
-        where = f"{path}/{key}"
-        if not isinstance(sub, walk.h5py.Group):
-            raise ModelFileError(f"{walk.where}: {where} is not a layer's group")
-        inner = walk.children(sub, where)
-        if isinstance(inner.get("layers"), walk.h5py.Group):        # a nested model's group
-            _left_over(walk, inner["layers"], f"{where}/layers", used, depth + 1)
-        elif where not in used and _ordered(walk, sub, where):
+    for where, sub, _, nested in _layer_groups(walk, group, path):
+        if not nested and where not in used and _ordered(walk, sub, where):
             raise ModelFileError(f"{walk.where}: {where} holds weights of a layer this model does not have (its "
                                  f"layers, in Keras' order: {[g for g in sorted(used)][:20]})")
 
