@@ -62,4 +62,5 @@ def packed_ints(field, values):
 
 
 def packed_floats(field, values):
+    """A packed repeated 32-bit float field (``values``: a sequence of numbers, little-endian)."""
     return bytes_field(field, struct.pack(f"<{len(values)}f", *values))

@@ -115,6 +115,7 @@ class SymbolicScope:
 
 
 def in_symbolic_scope():
+    """Whether a ``SymbolicScope`` is open now (Keras' ``in_symbolic_scope``)."""
     return bool(_symbolic)
 
 

@@ -173,9 +173,11 @@ class Variable:
         return np.array(target)
 
     def assign_add(self, value):
+        """``value`` (cast to the variable's dtype) added to it in place: Keras' ``assign_add``."""
         return self.assign(self._live() + np.asarray(value, dtype=self._live().dtype))
 
     def assign_sub(self, value):
+        """``assign`` of the variable less ``value`` (cast to its dtype), in place: Keras' ``assign_sub``."""
         return self.assign(self._live() - np.asarray(value, dtype=self._live().dtype))
 
     def __array__(self, dtype=None, copy=None):
