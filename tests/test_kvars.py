@@ -206,12 +206,15 @@ def test_assign_between_fits_keeps_the_optimizer_state_as_keras(keras):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((32, 5)).astype(np.float32)
     y = (x[:, :1] * 2 - x[:, 1:2]).astype(np.float32)
+    keras.utils.set_random_seed(0)              # the same initial weights every run
     theirs = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
     ours = gn.Sequential([gn.Input((5,)), L.Dense(4, activation="tanh"), L.Dense(1)])
     ours.set_weights(theirs.get_weights())
     fit = dict(batch_size=8, epochs=1, shuffle=False, verbose=0)
-    for model, module in ((theirs, keras), (ours, gn)):
-        model.compile(optimizer=module.optimizers.Adam(0.01), loss="mse")
+    # glassnet's Adam computing Keras' step (rule="keras"): the default, PyTorch's epsilon placement,
+    # drifted past 2e-5 from Keras' for some of the unseeded initial weights (a flaky failure)
+    for model, optimizer in ((theirs, keras.optimizers.Adam(0.01)), (ours, gn.optimizers.Adam(0.01, rule="keras"))):
+        model.compile(optimizer=optimizer, loss="mse")
         model.fit(x, y, **fit)
         first = model.layers[0]
         first.kernel.assign(first.kernel * 0.5)     # Adam's moments carry on through the assignment
