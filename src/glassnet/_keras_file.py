@@ -157,9 +157,10 @@ def _h5_errors():
 def _assign(model, found):
     """Each glassnet layer's weights from the file's datasets of the layer of its name, every shape
     and dtype checked before any data is read; then nothing in the file is left over."""
+    from .layers.lora import keras_weights, set_keras_weights
     planned = []
     for layer in model.layers:
-        current = layer.get_weights()
+        current = keras_weights(layer)      # with LoRA: the merged kernel and the bias (layers/lora.py)
         arrays = found.pop(layer.name, [])
         if len(arrays) != len(current):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
@@ -173,7 +174,8 @@ def _assign(model, found):
         raise ModelFileError(f"model.weights.h5: weights of layers the config does not build: {sorted(found)[:10]}")
     for layer, arrays, current in planned:
         if arrays:
-            layer.set_weights([dataset[()].astype(target.dtype, copy=False) for dataset, target in zip(arrays, current)])
+            set_keras_weights(layer, [dataset[()].astype(target.dtype, copy=False)
+                                      for dataset, target in zip(arrays, current)])
 
 
 def _keras_compile_objects(compile_config):

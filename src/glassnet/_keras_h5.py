@@ -24,6 +24,7 @@ import re
 import numpy as np
 
 from .errors import ModelFileError
+from .layers.lora import keras_weights
 
 MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in any real model
 # Keras' order of a layer's sublayers' weights (its weights property: its own, then each tracked
@@ -237,7 +238,7 @@ def weights_file_arrays(model, h5py, h5, where):
             continue
         if type(layer).__name__ in ("IntegerLookup", "StringLookup", "TextVectorization"):
             continue        # a tf_idf layer's idf_weights go with its vocabulary, which the code adapts again
-        current = layer.get_weights()
+        current = keras_weights(layer)          # with LoRA: the merged kernel and the bias, Keras' two
         found = _group_at(walk, h5, group)
         arrays = _ordered(walk, found, group) if found is not None else []
         if len(arrays) != len(current):
@@ -357,7 +358,7 @@ def _write_layers(h5, model, path, nested=True, archive=False):
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):     # an Input, a nested model
             _write_vars(h5, group, name, [])
             continue
-        for sub, sub_name, arrays in _sublayers(layer, layer.get_weights()):
+        for sub, sub_name, arrays in _sublayers(layer, keras_weights(layer)):
             if archive and isinstance(arrays, dict) and learnt(layer):
                 # a .keras file's learnt tf_idf lookup: its idf_weights without pad_to_max_tokens'
                 # zeros. Keras 3.15's load_assets passes the weights it has just read to
