@@ -353,7 +353,31 @@ def test_refusals():
     transposed.build((5, 5, 1))
     with pytest.raises(ValueError, match="transposed convolutions have no LoRA"):
         transposed.enable_lora(2)
+    with pytest.raises(ValueError, match="inside a wrapper .* not supported"):
+        L.TimeDistributed(L.Dense(3, lora_rank=2)).build((2, 4))
+    wrapped = L.TimeDistributed(L.Dense(3))
+    wrapped.build((2, 4))
+    with pytest.raises(ValueError, match="inside a wrapper .* not supported"):
+        wrapped.layer.enable_lora(2)
     reversible = L.ReversibleEmbedding(5, 2)
     reversible.build((3,))
     with pytest.raises(ValueError, match="not supported on ReversibleEmbedding"):
         reversible.enable_lora(2)
+
+
+def test_onnx_export_writes_the_merged_kernel(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    model = gn.Sequential([L.Input((4,)), L.Embedding(9, 6, lora_rank=2), L.Conv1D(3, 2, lora_rank=2),
+                           L.Dense(5, lora_rank=1), L.Flatten(),
+                           L.EinsumDense("ab,bc->ac", output_shape=2, bias_axes="c", lora_rank=2)], seed=0)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if getattr(layer, "lora_enabled", False):
+            b = layer.params[layer._lora.b_key]
+            b[...] = rng.normal(size=b.shape)
+    x = rng.integers(0, 9, (5, 4)).astype(np.float32)
+    model.export(tmp_path / "m.onnx", format="onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

@@ -31,6 +31,7 @@ from ._atomic import write_atomically
 from ._onnx_converters import CONVERTERS
 from ._onnx_ops import Unsupported
 from . import layers as layers_module
+from .layers.lora import merged_kernel
 
 OPSET, IR_VERSION = 17, 8
 _BATCH = "batch"
@@ -173,7 +174,8 @@ def build_model_bytes(model):
                     xs[k] = cast[p]
         in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
         b.scope = layer.name
-        outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
+        with merged_kernel(layer):          # a LoRA layer's merged kernel (layers/lora.py)
+            outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
         out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
     b.scope = "outputs"
     for k, (name, i) in enumerate(zip(output_names, at)):

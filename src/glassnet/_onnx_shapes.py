@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _onnx_windows as windows
 from . import layers as layers_module
+from .layers.lora import merged_kernel
 from ._onnx_layers import _channels_first, _pads, _spatial, _static, _to_channels_first, _to_channels_last
 from ._onnx_ops import Unsupported, apply_activation
 
@@ -156,7 +157,8 @@ def _time_distributed(b, layer, xs, shapes):
         raise Unsupported(f"{who}: a sequence of any length is not exported; give the steps in the Input")
     # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them
     merged = b.op("Reshape", [xs[0], b.ints([-1, *rest])])
-    y = CONVERTERS[kind](b, inner, [merged], [rest])
+    with merged_kernel(inner):          # a LoRA layer's merged kernel (layers/lora.py)
+        y = CONVERTERS[kind](b, inner, [merged], [rest])
     return b.op("Reshape", [y, b.ints([-1, steps, *inner.output_shape(rest)])])
 
 

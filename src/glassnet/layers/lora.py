@@ -20,6 +20,8 @@ The frozen ``W0`` moves from ``params`` (trained) to ``state`` (kept, saved, nev
 ``A``, ``B`` are trained parameters carrying the kernel's regularizer, as in Keras. A model takes the
 new layout up at its next ``compile``, ``fit`` or ``train_on_batch`` (as for a layer frozen then).
 """
+import contextlib
+
 import numpy as np
 
 from .. import backend, initializers
@@ -83,6 +85,10 @@ class LoraTarget:
             raise ValueError(f"{where}: cannot enable LoRA on a layer that isn't built yet (as Keras says): "
                              f"build it first (layer.build(input_shape), or call it on data), or give the "
                              f"constructor lora_rank=")
+        if "add_weight" in vars(self) or type(self.params) is not dict:
+            # a wrapper's layer: its weights are the wrapper's (TimeDistributed's), made by its add_weight
+            raise ValueError(f"{where}: LoRA on a layer inside a wrapper (TimeDistributed, a Wrapper of yours) is "
+                             f"not supported: its weights are the wrapper's; enable it on a layer of the model")
         if self.lora_enabled:
             raise ValueError(f"{where}: LoRA is already enabled (rank {self.lora_rank}); it can be enabled "
                              f"only once per layer, as in Keras")
@@ -254,3 +260,20 @@ def merged_attribute(layer, name):
     if lora is None or name != lora.key:
         return None
     return _merged_class()(layer, name)
+
+
+@contextlib.contextmanager
+def merged_kernel(layer):
+    """Within it, ``layer.params`` holds the merged kernel under the kernel's name when LoRA is on
+    (nothing changes otherwise): for code that reads a layer's weights to write them elsewhere
+    (glassnet's ONNX export), which then writes what the layer computes with."""
+    lora = layer.__dict__.get("_lora")
+    if lora is None:
+        yield layer
+        return
+    params = layer.params
+    layer.params = {**params, lora.key: lora.merged()}
+    try:
+        yield layer
+    finally:
+        layer.params = params
