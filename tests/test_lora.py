@@ -81,7 +81,7 @@ def test_training_is_keras(keras, kind, optimizer):
     theirs, ours = _models(keras, kind, rank=2, alpha=4)
     rng = np.random.default_rng(3)
     x, y = _data(kind, rng, 32), rng.normal(size=(32, 3)).astype(np.float32)
-    kernel, b = ours.layers[0].get_weights()[0], ours.layers[0].get_weights()[-1]
+    kernel, b0 = ours.layers[0].get_weights()[0], ours.layers[0].get_weights()[-1]
     if optimizer == "sgd":
         theirs.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
         ours.compile(optimizer=gn.optimizers.SGD(0.05), loss="mse")
@@ -94,7 +94,7 @@ def test_training_is_keras(keras, kind, optimizer):
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         _close(a, b)
     np.testing.assert_array_equal(ours.layers[0].get_weights()[0], kernel)        # frozen
-    assert np.abs(ours.layers[0].get_weights()[-1] - b).max() > 1e-3                # B trained
+    assert np.abs(ours.layers[0].get_weights()[-1] - b0).max() > 1e-3               # B trained
     _close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
 
 
@@ -198,6 +198,9 @@ def test_enable_lora_inside_a_trained_model_trains_only_lora_and_bias():
     model.fit(x, y, epochs=2, verbose=0)
     for layer in model.layers:
         layer.enable_lora(2)
+    # the model lays its weights out anew at once: its lists, predict and evaluate before any fit
+    assert [tuple(w.shape) for w in model.trainable_weights] == [(8,), (4, 2), (2, 8), (2,), (8, 2), (2, 2)]
+    assert model.predict(x, verbose=0).shape == (40, 2) and np.isfinite(model.evaluate(x, y, verbose=0))
     before = [layer.get_weights() for layer in model.layers]
     model.fit(x, y, epochs=2, verbose=0)
     for layer, old in zip(model.layers, before):
@@ -205,6 +208,31 @@ def test_enable_lora_inside_a_trained_model_trains_only_lora_and_bias():
         np.testing.assert_array_equal(new[0], old[0])            # frozen kernel
         assert not np.array_equal(new[1], old[1]) and not np.array_equal(new[3], old[3])   # bias, B
     assert len(model.trainable_weights) == 6 and len(model.non_trainable_weights) == 2
+
+
+def test_a_custom_training_loop_trains_lora(keras):
+    """GradientTape and apply_gradients on a LoRA layer, as Keras' loop: the same steps as Keras'."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), rng.normal(size=(16, 2)).astype(np.float32)
+    theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="d")])
+    ours = gn.Sequential([L.Input((4,)), L.Dense(2, name="d")], seed=0)
+    theirs.layers[0].enable_lora(2)
+    ours.layers[0].enable_lora(2)
+    weights = [w + 0.2 * rng.normal(size=w.shape).astype(np.float32) for w in theirs.get_weights()]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    import tensorflow as tf
+    optimizers = keras.optimizers.SGD(0.1), gn.optimizers.SGD(0.1)
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean((theirs(x) - y) ** 2)
+        optimizers[0].apply_gradients(zip(tape.gradient(loss, theirs.trainable_weights), theirs.trainable_weights))
+        with gn.GradientTape() as tape:
+            loss = gn.ops.mean((ours(x) - y) ** 2)
+        optimizers[1].apply_gradients(zip(tape.gradient(loss, ours.trainable_weights), ours.trainable_weights))
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        _close(a, b)
+    np.testing.assert_array_equal(ours.get_weights()[0], weights[0])
 
 
 def test_merged_kernel_attribute_and_weight_variables():

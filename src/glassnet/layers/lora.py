@@ -85,13 +85,14 @@ class LoraTarget:
             raise ValueError(f"{where}: cannot enable LoRA on a layer that isn't built yet (as Keras says): "
                              f"build it first (layer.build(input_shape), or call it on data), or give the "
                              f"constructor lora_rank=")
-        if "add_weight" in vars(self) or type(self.params) is not dict:
-            # a wrapper's layer: its weights are the wrapper's (TimeDistributed's), made by its add_weight
-            raise ValueError(f"{where}: LoRA on a layer inside a wrapper (TimeDistributed, a Wrapper of yours) is "
-                             f"not supported: its weights are the wrapper's; enable it on a layer of the model")
         if self.lora_enabled:
             raise ValueError(f"{where}: LoRA is already enabled (rank {self.lora_rank}); it can be enabled "
                              f"only once per layer, as in Keras")
+        if type(self.params) is not dict or key not in self.params:
+            # a wrapper's layer: its weights are the wrapper's (TimeDistributed's: its params a view of the
+            # wrapper's; while the wrapper builds it, they go to the wrapper)
+            raise ValueError(f"{where}: LoRA on a layer inside a wrapper (TimeDistributed, a Wrapper of yours) is "
+                             f"not supported: its weights are the wrapper's; enable it on a layer of the model")
         rank = _positive_int(rank, f"{where}: rank")
         alpha = rank if lora_alpha is None else _positive_number(lora_alpha, f"{where}: lora_alpha")
         a_init = initializers.get(a_initializer, f"{where}: a_initializer")
@@ -149,6 +150,8 @@ class LoraAdapter:
         from ..variables import WeightVariable
         setattr(layer, self.a_key, WeightVariable(layer, self.a_key))
         setattr(layer, self.b_key, WeightVariable(layer, self.b_key))
+        _relayout_models_of(layer)
+
 
     def merged(self):
         """The effective kernel ``W0 + scale * A @ B``, a new array of the kernel's shape."""
@@ -207,6 +210,17 @@ class LoraAdapter:
         _assign(own, arrays, f"{layer.describe()}: Keras weights")
         layer.params[self.a_key][...] = 0
         layer.params[self.b_key][...] = 0
+
+
+def _relayout_models_of(layer):
+    """Every model laying out ``layer``'s trained weights lays them out anew now (its optimizer
+    state starts again, as for a layer frozen): their flat buffers held the kernel, which is no
+    longer trained, and not A or B; reading ``model.trainable_weights`` or stepping before the next
+    ``fit`` would otherwise find the old layout."""
+    from .. import _tape_state
+    for model in list(_tape_state.OWNERS.values()):
+        if any(held is layer for held, *_ in getattr(model, "_views", ())):
+            model._apply_trainable_flags()
 
 
 def keras_weights(layer):
