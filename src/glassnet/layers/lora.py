@@ -17,14 +17,16 @@ holding ``W`` and its gradient), then turn dL/dW into the gradients of ``A`` and
                                                             to (-1, last axis), (-1, rank))
 
 The frozen ``W0`` moves from ``params`` (trained) to ``state`` (kept, saved, never trained), and
-``A``, ``B`` are trained parameters carrying the kernel's regularizer, as in Keras. A model takes the
-new layout up at its next ``compile``, ``fit`` or ``train_on_batch`` (as for a layer frozen then).
+``A``, ``B`` are trained parameters carrying the kernel's regularizer, as in Keras. A model holding
+the layer lays its trained weights out anew at once (its optimizer state starts again, as when a
+layer is frozen between fits).
 """
 import contextlib
 
 import numpy as np
 
 from .. import backend, initializers
+
 
 class LoraTarget:
     """What a layer that can take LoRA adds to its class: ``enable_lora`` and the flags Keras gives
@@ -124,17 +126,17 @@ class LoraAdapter:
         self.a_key, self.b_key = f"lora_{key}_a", f"lora_{key}_b"
         kernel = layer.params[key]
         regularizer = layer.regularizers.get(key)
-        # made before anything changes: a refused initializer leaves the layer as it was
-        a = layer.add_weight(self.a_key, (*kernel.shape[:-1], rank), a_initializer, regularizer)
-        b = layer.add_weight(self.b_key, (rank, kernel.shape[-1]), b_initializer, regularizer)
+        # A and B made first (enable_lora checked their initializers): the kernel's regularizer goes
+        # to them, and leaves the kernel (Keras penalises trained weights only)
+        layer.add_weight(self.a_key, (*kernel.shape[:-1], rank), a_initializer, regularizer)
+        layer.add_weight(self.b_key, (rank, kernel.shape[-1]), b_initializer, regularizer)
+        layer.regularizers = {k: v for k, v in layer.regularizers.items() if k != key}
         # the kernel becomes state: a copy, since inside a model it is a view of the flat buffer of
-        # trained weights, which the model lays out anew (without it) at its next fit
+        # trained weights, which the model lays out anew without it (_relayout_models_of)
         params = {k: v for k, v in layer.params.items() if k != key}
         layer.params = params
         layer.grads = {k: v for k, v in layer.grads.items() if k != key}
         layer.state = {key: backend.get_array_module(kernel).array(kernel), **(getattr(layer, "state", None) or {})}
-        layer.regularizers = {k: v for k, v in layer.regularizers.items() if k != key}      # Keras penalises
-        del a, b                                                                            # trained weights only
         self.order = [key, *(k for k in params if k not in (self.a_key, self.b_key)), self.a_key, self.b_key]
         self._kernel = self._kernel_grad = None
         # the layer's own methods now: the class's run with the effective kernel
@@ -151,7 +153,6 @@ class LoraAdapter:
         setattr(layer, self.a_key, WeightVariable(layer, self.a_key))
         setattr(layer, self.b_key, WeightVariable(layer, self.b_key))
         _relayout_models_of(layer)
-
 
     def merged(self):
         """The effective kernel ``W0 + scale * A @ B``, a new array of the kernel's shape."""
