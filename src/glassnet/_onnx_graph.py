@@ -28,12 +28,13 @@ import numpy as np
 
 from . import _onnx_proto as proto
 from ._atomic import write_atomically
+from . import _onnx_masks as masks
 from ._onnx_converters import CONVERTERS
 from ._onnx_ops import Unsupported
 from . import layers as layers_module
 
 OPSET, IR_VERSION = 17, 8
-_BATCH = "batch"
+_BATCH = proto.BATCH
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
@@ -43,6 +44,11 @@ class Builder:
     def __init__(self, dtype, reserved=()):
         self.dtype, self.nodes, self.initializers, self._count, self.scope = np.dtype(dtype), [], [], 0, "graph"
         self.call_options = {}          # the options of the call being converted (a converter may read them)
+        # masks (glassnet._onnx_masks): each maker's mask tensor by id(layer), and the one the
+        # call being converted reads (None: no mask reaches it)
+        self.masks, self.mask = {}, None
+        # a recurrent call's last states by id(layer), for return_state's LastState calls
+        self.states = {}
         # the graph's input and output names, which no node or initializer may take too (a
         # layer named "a/MatMul_2" is an output name as "a"'s MatMul would be)
         self._reserved = set(reserved)
@@ -51,6 +57,21 @@ class Builder:
         self._count += 1
         name = f"{self.scope}/{hint}_{self._count}"
         return self._name(hint) if name in self._reserved else name
+
+    def name(self, hint):
+        """A fresh name (a subgraph's input's)."""
+        return self._name(hint)
+
+    def body(self, hint):
+        """A Builder for a subgraph (a Scan's body) whose names go on from this one's count: a
+        subgraph sees the outer graph's names, so none may be taken twice. ``adopt`` it after."""
+        inner = Builder(self.dtype, self._reserved)
+        inner.scope, inner._count = f"{self.scope}/{hint}", self._count
+        return inner
+
+    def adopt(self, inner):
+        """Go on counting after the names ``inner`` (a ``body``) took."""
+        self._count = inner._count
 
     def const(self, value, hint="const"):
         """An initializer holding ``value`` in the model's dtype (float64 numbers, such as SELU's
@@ -150,9 +171,12 @@ def build_model_bytes(model):
     output_names = _output_names(model, len(at), names)
     b, outs, out_shapes, cast = Builder(dtype, [*names, *output_names]), [], [], {}
     options = model._call_settings()[1]
+    routes, makers = masks.plan(model)
+    b.masks = dict.fromkeys(makers)     # each maker's converter writes its mask's name here
     for i, (layer, parents) in enumerate(zip(model._node_layers, model._inbound)):
         kind = type(layer).__name__
-        if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(layer):
+        if kind not in CONVERTERS or (getattr(CONVERTERS[kind], "layer_class", None)
+                                      or getattr(layers_module, kind, None)) is not type(layer):
             raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
                               f"{', '.join(sorted(CONVERTERS))}")
         given = dict(options[i] or {}) if options is not None else {}
@@ -161,6 +185,8 @@ def build_model_bytes(model):
         if unread:
             raise Unsupported(f"export: layer {layer.name!r} is called with arguments {unread}; not exported")
         b.call_options = given
+        b.mask = b.masks[id(routes[id(layer)])] if id(layer) in routes else None
+        masks.refuse_unread(layer, CONVERTERS[kind], b.mask)
         xs = [names[-1 - p] if p < 0 else outs[p] for p in parents]
         if kind != "Embedding":
             # an integer Input (int64 in the file) read as numbers, as glassnet and Keras read it,

@@ -6,6 +6,7 @@ converted only when its class is glassnet's own of that name (a subclass may com
 """
 import numpy as np
 
+from . import _onnx_masks as masks
 from . import _onnx_windows as windows
 from ._onnx_ops import Unsupported, apply_activation
 
@@ -147,9 +148,9 @@ def _concatenate(b, layer, xs, shapes):
 
 
 def _embedding(b, layer, xs, shapes):
-    if layer.mask_zero:
-        raise Unsupported(f"{layer.describe()}: mask_zero=True is not exported (ONNX carries no masks)")
     ids = b.op("Cast", xs, to=7)        # TensorProto.INT64
+    if id(layer) in b.masks:            # mask_zero=True, and a layer after it reads the mask
+        b.masks[id(layer)] = masks.embedding_mask(b, ids)
     return b.op("Gather", [b.const(layer.params["embeddings"], "embeddings"), ids], axis=0)
 
 
