@@ -27,11 +27,14 @@ cell forwards, so the outputs come out in the reversed order, as Keras'. ``Bidir
 one node with ``direction="bidirectional"``, whose backward outputs are already in the
 sequence's order (Keras reverses them back to it), merged as ``merge_mode`` says.
 
-Refused by name: float64 models (onnxruntime has no float64 kernel for these operators),
-``stateful`` (a file keeps no states), ``return_state``, an activation ONNX's recurrent
-operators do not define, and masks (already refused where they start: ``Embedding(mask_zero=True)``,
-``Masking``, a call's ``mask=``), since ONNX's ``sequence_lens`` does not keep a masked step's
-output the way Keras does.
+A reader is written as an explicit Scan instead (glassnet._onnx_scan) where these operators
+cannot say what glassnet computes: with a mask (ONNX's ``sequence_lens`` covers right padding
+alone, and gives zeros where Keras repeats the last output), in float64 (onnxruntime has no
+float64 kernel for them), with an activation they do not define (gelu, a softmax gate, ...), with
+``return_state`` (each last state a ``LastState`` call: an Identity of the Scan's state output)
+or ``initial_state`` (the Scan starts from the call's state inputs).
+
+Refused by name: ``stateful`` (a file keeps no states), and ``initial_state`` together with a mask.
 """
 import numpy as np
 

@@ -151,6 +151,9 @@ def _time_distributed(b, layer, xs, shapes):
     kind = type(inner).__name__
     if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(inner):
         raise Unsupported(f"{who}: the wrapped {kind} has no ONNX form here")
+    # a mask of the steps goes no further than the wrapper (glassnet's, Keras'), and those with
+    # axes within the steps are refused where they are made (glassnet._onnx_masks.plan)
+    b.mask = None
     steps, rest = shapes[0][0], tuple(shapes[0][1:])
     if steps is None or None in rest:
         raise Unsupported(f"{who}: a sequence of any length is not exported; give the steps in the Input")
@@ -160,6 +163,7 @@ def _time_distributed(b, layer, xs, shapes):
     return b.op("Reshape", [y, b.ints([-1, steps, *inner.output_shape(rest)])])
 
 
+_time_distributed.reads_masks = True       # (and leaves it)
 CONVERTERS = {
     "DepthwiseConv1D": _depthwise, "DepthwiseConv2D": _depthwise, "SeparableConv1D": _depthwise,
     "SeparableConv2D": _depthwise,

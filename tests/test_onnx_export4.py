@@ -1,0 +1,208 @@
+"""``model.export(path, format="onnx")`` for what was refused before: masks (``Embedding(mask_zero=True)``,
+``Masking``) read by SimpleRNN/LSTM/GRU/Bidirectional and GlobalAveragePooling1D, written as an
+explicit Scan (glassnet._onnx_scan) with Keras' rule at a masked step, on masks with holes, left and
+right padding and rows with no real step; the same Scan for float64 recurrent layers, activations
+ONNX's recurrent nodes lack, ``return_state`` and ``initial_state``. Each file is read by onnx's
+checker (full_check) and run by onnxruntime on batches of 1 and 7: equal to glassnet's ``predict``
+within 1e-5 relative (float32) and 1e-10 (float64); several against Keras 3.15's ``predict`` of the
+same model (its .keras file); refusals by name before anything is written."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+L = gn.layers
+onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
+from onnx_checks import TOLERANCES, check as _check, exported as _exported, jitter as _jitter   # noqa: E402
+
+STEPS = 6
+
+
+def _ids(rng, vocabulary=10):
+    """7 rows of ids (0 the padding): right padding, left padding, holes, no real step, every
+    other step, all real, one real step at the end."""
+    ids = rng.integers(1, vocabulary, size=(7, STEPS))
+    ids[0, 3:] = 0
+    ids[1, :2] = 0
+    ids[2, [1, 3]] = 0
+    ids[3] = 0
+    ids[4, ::2] = 0
+    ids[6, :-1] = 0
+    return ids
+
+
+def _embedded(layers, dtype="float32", seed=0):
+    return gn.Sequential([gn.Input((STEPS,), dtype="int32"), L.Embedding(10, 4, mask_zero=True), *layers],
+                         seed=seed, dtype=dtype)
+
+
+MASKED = {
+    "simple_rnn_sequences": lambda: [L.SimpleRNN(3, return_sequences=True)],
+    "simple_rnn_last_backwards": lambda: [L.SimpleRNN(3, go_backwards=True)],
+    "lstm_sequences_backwards": lambda: [L.LSTM(3, return_sequences=True, go_backwards=True)],
+    "lstm_last": lambda: [L.LSTM(3)],
+    "gru_sequences": lambda: [L.GRU(3, return_sequences=True)],
+    "gru_last_backwards_no_bias": lambda: [L.GRU(3, go_backwards=True, use_bias=False)],
+    "zero_output_for_mask": lambda: [L.LSTM(3, return_sequences=True, zero_output_for_mask=True),
+                                     L.GRU(2, zero_output_for_mask=True, go_backwards=True)],
+    "stacked_dense_between": lambda: [L.LSTM(4, return_sequences=True), L.Dense(3, activation="tanh"),
+                                      L.GRU(3, return_sequences=True), L.TimeDistributed(L.Dense(2))],
+    "lstm_average_pool": lambda: [L.LSTM(3, return_sequences=True), L.GlobalAveragePooling1D()],
+    "average_pool_keepdims": lambda: [L.GlobalAveragePooling1D(keepdims=True)],
+    "bidirectional_concat_sequences": lambda: [L.Bidirectional(L.LSTM(3, return_sequences=True))],
+    "bidirectional_sum_last": lambda: [L.Bidirectional(L.GRU(3), merge_mode="sum")],
+    "bidirectional_mul_sequences": lambda: [L.Bidirectional(L.SimpleRNN(3, return_sequences=True),
+                                                            merge_mode="mul")],
+    "bidirectional_ave_last": lambda: [L.Bidirectional(L.LSTM(3), merge_mode="ave")],
+    "activations": lambda: [L.LSTM(3, activation="relu", recurrent_activation="hard_sigmoid",
+                                   return_sequences=True), L.SimpleRNN(2, activation="elu")],
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(MASKED))
+def test_masked_embedding_readers(name, dtype, rng, tmp_path):
+    model = _jitter(_embedded(MASKED[name](), dtype), rng)
+    ids = _ids(rng)
+    assert model._mask_plan, "the model hands a mask on"
+    _check(model, ids, tmp_path, dtype)
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
+    assert not ops & {"LSTM", "GRU", "RNN"}, ops            # the Scan, not ONNX's nodes (no sequence_lens)
+
+
+def _masked_steps(rng, value, dtype="float32"):
+    """7 sequences (6 steps, 3 features) with the ids' mask pattern: the padding steps all
+    ``value``, and a real step with one feature equal to it (still real)."""
+    x = rng.normal(size=(7, STEPS, 3))
+    x[_ids(rng) == 0] = value
+    x[5, 2, 0] = value
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_masking_layer(dtype, rng, tmp_path):
+    """Masking(-1.0): the output has the padding set to 0 and the mask reaches the readers."""
+    model = _jitter(gn.Sequential([gn.Input((STEPS, 3)), L.Masking(-1.0), L.GRU(4, return_sequences=True),
+                                   L.Bidirectional(L.LSTM(2)), L.Dense(2)], dtype=dtype), rng)
+    _check(model, _masked_steps(rng, -1.0, dtype), tmp_path, dtype)
+    alone = gn.Sequential([gn.Input((STEPS, 3)), L.Masking(-1.0)], dtype=dtype)
+    x = _masked_steps(rng, -1.0, dtype)
+    _, session = _exported(alone, tmp_path, "alone.onnx")
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    want = np.where((x != -1.0).any(axis=-1, keepdims=True), x, 0)      # by hand
+    np.testing.assert_array_equal(got, want)
+
+
+def test_masked_any_length(rng, tmp_path):
+    """A mask over Input((None,)): one file runs 6 and 9 steps."""
+    model = _jitter(gn.Sequential([gn.Input((None,), dtype="int32"), L.Embedding(10, 4, mask_zero=True),
+                                   L.Bidirectional(L.GRU(3, return_sequences=True)), L.LSTM(2)]), rng)
+    session = _check(model, _ids(rng), tmp_path)
+    longer = rng.integers(0, 10, size=(3, 9))
+    longer[0, :4] = 0
+    (got,) = session.run(None, {session.get_inputs()[0].name: longer})
+    np.testing.assert_allclose(got, model.predict(longer, verbose=0), **TOLERANCES["float32"])
+
+
+def test_functional_masked_branches(rng, tmp_path):
+    """One Embedding's mask read by two readers on two branches, a return_state LSTM among them."""
+    ids = gn.Input((STEPS,), dtype="int32", name="ids")
+    e = L.Embedding(10, 4, mask_zero=True)(ids)
+    seq, h, c = L.LSTM(3, return_sequences=True, return_state=True)(e)
+    pooled = L.GlobalAveragePooling1D()(seq)
+    last = L.GRU(2, go_backwards=True)(e)
+    model = _jitter(gn.Model(ids, [pooled, last, h, c]), rng)
+    _check(model, _ids(rng), tmp_path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_states_in_and_out(dtype, rng, tmp_path):
+    """return_state (LSTM's h and c, Bidirectional's four) and initial_state, unmasked."""
+    x, h0, c0 = gn.Input((5, 3)), gn.Input((2,)), gn.Input((2,))
+    seq, h, c = L.LSTM(2, return_sequences=True, return_state=True)(x, initial_state=[h0, c0])
+    both = L.Bidirectional(L.GRU(2, return_state=True))(seq)
+    model = _jitter(gn.Model([x, h0, c0], [seq, h, c, *both], dtype=dtype), rng)
+    data = [rng.normal(size=(7, *shape)).astype(dtype) for shape in ((5, 3), (2,), (2,))]
+    _check(model, data, tmp_path, dtype)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: [L.LSTM(3, return_sequences=True), L.GRU(2, go_backwards=True)],
+    lambda: [L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode="concat")],
+])
+def test_float64_recurrent(make, rng, tmp_path):
+    """float64 recurrent layers (refused before: onnxruntime has no float64 RNN/LSTM/GRU kernel)."""
+    model = _jitter(gn.Sequential([gn.Input((5, 3)), *make()], dtype="float64"), rng)
+    _check(model, rng.normal(size=(7, 5, 3)), tmp_path, "float64")
+
+
+def test_activations_onnx_nodes_lack(rng, tmp_path):
+    """gelu and a softmax gate (per gate block, as glassnet applies it): no ONNX RNN form, a Scan."""
+    model = _jitter(gn.Sequential([gn.Input((5, 3)), L.SimpleRNN(3, activation="gelu", return_sequences=True),
+                                   L.GRU(2, recurrent_activation="softmax", return_sequences=True),
+                                   L.LSTM(2, recurrent_activation="softmax")]), rng)
+    _check(model, rng.normal(size=(7, 5, 3)).astype("float32"), tmp_path)
+
+
+KERAS_MASKED = ["bidirectional_concat_sequences", "bidirectional_sum_last", "lstm_sequences_backwards",
+                "gru_last_backwards_no_bias", "stacked_dense_between", "lstm_average_pool"]
+
+
+@pytest.mark.parametrize("name", KERAS_MASKED)
+def test_masked_against_keras(name, keras, rng, tmp_path):
+    """Keras 3.15 reads the same model (glassnet's .keras file): its masked predict equals
+    onnxruntime's (the row with no real step left out of the averages: Keras' mean there is 0/0)."""
+    model = _jitter(_embedded(MASKED[name]()), rng)
+    ids = _ids(rng)
+    if "pool" in name:
+        ids = ids[[0, 1, 2, 4, 5, 6]]
+    model.save(tmp_path / "m.keras", save_format="keras")
+    want = keras.models.load_model(tmp_path / "m.keras").predict(ids, verbose=0)
+    _, session = _exported(model, tmp_path)
+    (got,) = session.run(None, {session.get_inputs()[0].name: ids})
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+def test_masking_against_keras(keras, rng, tmp_path):
+    model = _jitter(gn.Sequential([gn.Input((STEPS, 3)), L.Masking(-1.0), L.Bidirectional(L.GRU(3), merge_mode="ave"),
+                                   L.Dense(2)]), rng)
+    x = _masked_steps(rng, -1.0)
+    model.save(tmp_path / "m.keras", save_format="keras")
+    want = keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0)
+    _, session = _exported(model, tmp_path)
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+def _mask_into_attention():
+    ids = gn.Input((4,), dtype="int32")
+    e = L.Embedding(5, 4, mask_zero=True)(ids)
+    return gn.Model(ids, L.MultiHeadAttention(2, 2)(e, e))
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: gn.Sequential([gn.Input((4, 3), batch_size=2), L.Masking(), L.LSTM(2, stateful=True)]),
+     "stateful=True"),
+    (_mask_into_attention, "not exported"),
+    (lambda: gn.Sequential([gn.Input((3, 4), dtype="int32"), L.Embedding(5, 2, mask_zero=True),
+                            L.TimeDistributed(L.LSTM(2))]), "axes within the steps"),
+])
+def test_refused_before_writing(make, words, tmp_path):
+    model = make()
+    with pytest.raises(ValueError, match="export") as info:
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert words in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_scan_body_attribute():
+    """The writer's graph attribute (a Scan's body), parsed by onnx's own classes."""
+    from glassnet import _onnx_proto as proto
+    body = proto.graph("g", [proto.node("Identity", ["a"], ["b"], "n")], [],
+                       [proto.value_info("a", proto.BOOL, ["batch", 1])], [proto.value_info("b", proto.BOOL, [None])])
+    attr = onnx.AttributeProto.FromString(proto.attribute("body", proto.Subgraph(body)))
+    assert attr.type == onnx.AttributeProto.GRAPH and attr.g.node[0].op_type == "Identity"
+    assert attr.g.input[0].type.tensor_type.elem_type == onnx.TensorProto.BOOL
