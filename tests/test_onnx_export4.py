@@ -206,3 +206,52 @@ def test_scan_body_attribute():
     attr = onnx.AttributeProto.FromString(proto.attribute("body", proto.Subgraph(body)))
     assert attr.type == onnx.AttributeProto.GRAPH and attr.g.node[0].op_type == "Identity"
     assert attr.g.input[0].type.tensor_type.elem_type == onnx.TensorProto.BOOL
+
+
+SAME_OPEN = {
+    "conv2d_pools": ((None, None, 3), lambda: [L.Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+                                               L.MaxPooling2D(3, strides=2, padding="same"),
+                                               L.AveragePooling2D(2, padding="same")],
+                     [(11, 13), (16, 9), (3, 1)]),
+    "depthwise_separable": ((None, None, 3), lambda: [L.DepthwiseConv2D(3, strides=(2, 1), padding="same"),
+                                                      L.SeparableConv2D(2, 2, strides=2, padding="same")],
+                            [(9, 8), (12, 5)]),
+    "conv1d_pools": ((None, 2), lambda: [L.Conv1D(3, 4, strides=3, padding="same"),
+                                         L.AveragePooling1D(2, padding="same"), L.MaxPooling1D(1, strides=1)],
+                     [(17,), (12,), (2,)]),
+    "one_open_axis": ((None, 7, 2), lambda: [L.Conv2D(2, (2, 3), strides=(3, 2), padding="same")], [(10, 7), (4, 7)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAME_OPEN))
+def test_same_strides_over_open_sizes(name, rng, tmp_path):
+    """"same" with strides over Input(None) sizes: ONNX's auto_pad SAME_UPPER (the odd pixel after,
+    TensorFlow's rule); one file run at several sizes, odd and even, equal to predict."""
+    shape, make, sizes = SAME_OPEN[name]
+    model = _jitter(gn.Sequential([gn.Input(shape), *make()]), rng)
+    _, session = _exported(model, tmp_path)
+    for size in sizes:
+        x = rng.normal(size=(3, *size, shape[-1])).astype("float32")
+        (got,) = session.run(None, {session.get_inputs()[0].name: x})
+        want = model.predict(x, verbose=0)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, **TOLERANCES["float32"])
+
+
+def test_same_strides_open_against_keras(keras, rng, tmp_path):
+    model = _jitter(gn.Sequential([gn.Input((None, None, 2)), L.Conv2D(3, 3, strides=2, padding="same"),
+                                   L.AveragePooling2D(3, strides=2, padding="same")]), rng)
+    model.save(tmp_path / "m.keras", save_format="keras")
+    oracle = keras.models.load_model(tmp_path / "m.keras")
+    _, session = _exported(model, tmp_path)
+    for size in ((9, 14), (7, 7)):
+        x = rng.normal(size=(2, *size, 2)).astype("float32")
+        (got,) = session.run(None, {session.get_inputs()[0].name: x})
+        np.testing.assert_allclose(got, np.asarray(oracle.predict(x, verbose=0)), rtol=1e-5, atol=1e-5)
+
+
+def test_same_strides_open_float64_refused(tmp_path):
+    model = gn.Sequential([gn.Input((None, 2)), L.Conv1D(3, 3, strides=2, padding="same")], dtype="float64")
+    with pytest.raises(ValueError, match="fixed sizes only"):
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert os.listdir(tmp_path) == []

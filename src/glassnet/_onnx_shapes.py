@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _onnx_windows as windows
 from . import layers as layers_module
-from ._onnx_layers import _channels_first, _pads, _spatial, _static, _to_channels_first, _to_channels_last
+from ._onnx_layers import _channels_first, _padding, _spatial, _static, _to_channels_first, _to_channels_last
 from ._onnx_ops import Unsupported, apply_activation
 
 
@@ -36,15 +36,17 @@ def _depthwise_part(b, layer, x, shape, kernel):
     """The depthwise convolution of ``x`` (channels last), without bias or activation, channels last."""
     rank, dims = len(shape) + 1, kernel.ndim - 2
     strides, dilation = list(layer.strides), list(layer.dilation_rate or (1,) * dims)
-    pads = _pads(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
+    padding = _padding(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
     if b.dtype != np.float32:
         if _channels_first(layer):
             raise Unsupported(f"{layer.describe()}: a float64 channels_first depthwise convolution is not exported")
-        return windows.depthwise(b, x, list(_spatial(layer, shape)), kernel, strides, dilation, pads)
+        if "pads" not in padding:       # the window slices' ends are counted from the sizes
+            _static(layer, _spatial(layer, shape), f"padding='same' with strides {tuple(strides)} in {b.dtype}")
+        return windows.depthwise(b, x, list(_spatial(layer, shape)), kernel, strides, dilation, padding["pads"])
     channels = kernel.shape[-2]
     y = b.op("Conv", [_to_channels_first(b, layer, x, rank), b.const(_depthwise_weight(kernel), "depthwise_kernel")],
              kernel_shape=list(kernel.shape[:dims]), strides=strides, dilations=dilation, group=int(channels),
-             pads=pads)
+             **padding)
     return _to_channels_last(b, layer, y, rank)
 
 
