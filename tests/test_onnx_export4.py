@@ -180,7 +180,7 @@ def test_masking_against_keras(keras, rng, tmp_path):
 def _mask_into_attention():
     ids = gn.Input((4,), dtype="int32")
     e = L.Embedding(5, 4, mask_zero=True)(ids)
-    return gn.Model(ids, L.MultiHeadAttention(2, 2)(e, e))
+    return gn.Model(ids, L.GroupedQueryAttention(2, 2, 1)(e, e))
 
 
 @pytest.mark.parametrize("make, words", [
@@ -255,3 +255,76 @@ def test_same_strides_open_float64_refused(tmp_path):
     with pytest.raises(ValueError, match="fixed sizes only"):
         model.export(tmp_path / "m.onnx", format="onnx")
     assert os.listdir(tmp_path) == []
+
+
+def _attention_mask_model(dtype, dropout=0.0):
+    q, v, allowed = gn.Input((5, 4)), gn.Input((6, 3)), gn.Input((5, 6))
+    out = L.MultiHeadAttention(2, 3, dropout=dropout)(q, v, attention_mask=allowed)
+    return gn.Model([q, v, allowed], out, dtype=dtype)
+
+
+def _allowed(rng, dtype):
+    """0/1 (and a 2.5: nonzero allows) of shape (7, 5, 6), query step 2 of sample 0 allowing nothing."""
+    allowed = rng.integers(0, 2, size=(7, 5, 6)).astype(dtype)
+    allowed[0, 2], allowed[1, 0, 0] = 0, 2.5
+    return allowed
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_attention_mask_input(dropout, dtype, rng, tmp_path):
+    """MultiHeadAttention's attention_mask input; a row allowing nothing weighs evenly, or gets
+    zeros with dropout (Keras' masked softmax), as glassnet's predict."""
+    model = _jitter(_attention_mask_model(dtype, dropout), rng)
+    data = [rng.normal(size=(7, 5, 4)).astype(dtype), rng.normal(size=(7, 6, 3)).astype(dtype), _allowed(rng, dtype)]
+    _check(model, data, tmp_path, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_causal_any_length(dtype, rng, tmp_path):
+    """use_causal_mask over Input((None, 4)): the band built from the steps' sizes; 6 and 9 steps."""
+    x = gn.Input((None, 4))
+    model = _jitter(gn.Model(x, L.MultiHeadAttention(2, 3)(x, x, use_causal_mask=True), dtype=dtype), rng)
+    session = _check(model, rng.normal(size=(7, 6, 4)).astype(dtype), tmp_path, dtype)
+    longer = rng.normal(size=(2, 9, 4)).astype(dtype)
+    (got,) = session.run(None, {session.get_inputs()[0].name: longer})
+    np.testing.assert_allclose(got, model.predict(longer, verbose=0), **TOLERANCES[dtype])
+
+
+def _masked_attention(dtype="float32", causal=True):
+    ids = gn.Input((STEPS,), dtype="int32", name="ids")
+    e = L.Embedding(10, 4, mask_zero=True)(ids)
+    attended = L.MultiHeadAttention(2, 3)(e, e, use_causal_mask=causal)
+    return gn.Model(ids, L.GRU(2)(L.Add()([e, attended])), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_attention_reads_input_masks(dtype, rng, tmp_path):
+    """An Embedding's mask on the query and value of MultiHeadAttention (ANDed with the causal
+    band), and carried on past it (the query's, Keras' rule) to a GRU."""
+    model = _jitter(_masked_attention(dtype), rng)
+    _check(model, _ids(rng), tmp_path, dtype)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_masks_against_keras(causal, keras, rng, tmp_path):
+    model = _jitter(_masked_attention(causal=causal), rng)
+    ids = _ids(rng)
+    model.save(tmp_path / "m.keras", save_format="keras")
+    want = keras.models.load_model(tmp_path / "m.keras").predict(ids, verbose=0)
+    _, session = _exported(model, tmp_path)
+    (got,) = session.run(None, {"ids": ids})
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+def test_attention_mask_input_against_keras(keras, rng, tmp_path):
+    """The same attention_mask model drawn in Keras 3.15 with glassnet's weights."""
+    model = _jitter(_attention_mask_model("float32"), rng)
+    q, v, allowed = keras.Input((5, 4)), keras.Input((6, 3)), keras.Input((5, 6))
+    oracle = keras.Model([q, v, allowed], keras.layers.MultiHeadAttention(2, 3)(q, v, attention_mask=allowed))
+    oracle.set_weights(model.get_weights())
+    data = [rng.normal(size=(7, 5, 4)).astype("float32"), rng.normal(size=(7, 6, 3)).astype("float32"),
+            _allowed(rng, "float32")]
+    _, session = _exported(model, tmp_path)
+    got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), data)})[0]
+    np.testing.assert_allclose(got, np.asarray(oracle.predict(data, verbose=0)), rtol=1e-5, atol=1e-5)

@@ -45,8 +45,8 @@ class Builder:
         self.dtype, self.nodes, self.initializers, self._count, self.scope = np.dtype(dtype), [], [], 0, "graph"
         self.call_options = {}          # the options of the call being converted (a converter may read them)
         # masks (glassnet._onnx_masks): each maker's mask tensor by id(layer), and the one the
-        # call being converted reads (None: no mask reaches it)
-        self.masks, self.mask = {}, None
+        # call being converted reads (None: no mask reaches it), or its inputs' by position
+        self.masks, self.mask, self.input_masks = {}, None, {}
         # a recurrent call's last states by id(layer), for return_state's LastState calls
         self.states = {}
         # the graph's input and output names, which no node or initializer may take too (a
@@ -171,7 +171,7 @@ def build_model_bytes(model):
     output_names = _output_names(model, len(at), names)
     b, outs, out_shapes, cast = Builder(dtype, [*names, *output_names]), [], [], {}
     options = model._call_settings()[1]
-    routes, makers = masks.plan(model)
+    routes, input_routes, makers = masks.plan(model)
     b.masks = dict.fromkeys(makers)     # each maker's converter writes its mask's name here
     for i, (layer, parents) in enumerate(zip(model._node_layers, model._inbound)):
         kind = type(layer).__name__
@@ -186,6 +186,7 @@ def build_model_bytes(model):
             raise Unsupported(f"export: layer {layer.name!r} is called with arguments {unread}; not exported")
         b.call_options = given
         b.mask = b.masks[id(routes[id(layer)])] if id(layer) in routes else None
+        b.input_masks = {k: b.masks[id(maker)] for k, maker in input_routes.get(id(layer), {}).items()}
         masks.refuse_unread(layer, CONVERTERS[kind], b.mask)
         xs = [names[-1 - p] if p < 0 else outs[p] for p in parents]
         if kind != "Embedding":
@@ -200,6 +201,8 @@ def build_model_bytes(model):
         in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
         b.scope = layer.name
         outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
+        if given.get("attention_mask"):     # the call's last input, no query, value or key
+            in_shapes = in_shapes[:-1]
         out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
     b.scope = "outputs"
     for k, (name, i) in enumerate(zip(output_names, at)):

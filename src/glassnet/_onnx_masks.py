@@ -7,7 +7,8 @@ converter writes its mask as a tensor of booleans (batch, steps), ``Builder.mask
 the maker, and each reader's converter finds it in ``Builder.mask`` during its own call. A
 converter that can use a mask says so (``reads_masks = True``); a mask reaching any other reader
 is refused by name, as are the plans this does not cover (masks of several makers joined at a
-merge, masks read by the attention and merge layers, masks with axes within the steps).
+merge, masks read by the merge layers and by attention layers other than MultiHeadAttention,
+masks with axes within the steps).
 
 * ``Embedding(mask_zero=True)``: ``ids != 0``.
 * ``Masking(mask_value)``: a step is real where some feature differs from ``mask_value`` (a NaN
@@ -15,6 +16,8 @@ merge, masks read by the attention and merge layers, masks with axes within the 
 * ``GlobalAveragePooling1D`` reading a mask: each real step weighted by 1 / (its row's real
   steps, at least 1), summed: a row with no real step gives zeros, as glassnet's.
 * The recurrent readers: glassnet._onnx_scan.
+* ``MultiHeadAttention``: its inputs' masks (``Builder.input_masks``, by input position) ANDed
+  into the scores it allows, glassnet._onnx_attention.
 """
 import numpy as np
 
@@ -22,14 +25,17 @@ from . import _onnx_proto as proto
 from ._onnx_ops import Unsupported
 
 _MAKERS = ("Embedding", "Masking")
+_INPUT_MASK_READERS = ("MultiHeadAttention",)       # (glassnet._onnx_attention)
 
 
 def plan(model):
-    """``(routes, makers)``: id(reader layer) -> the layer whose mask it reads, and the ids of the
-    makers whose masks are read, from ``model``'s mask plan; Unsupported for what export does not
-    follow."""
+    """``(routes, input_routes, makers)``: id(reader layer) -> the layer whose mask it reads;
+    id(layer of several inputs) -> {input position: the layer whose mask that input carries} (a
+    MultiHeadAttention's query, value, key); and the ids of the makers whose masks are read, from
+    ``model``'s mask plan. Unsupported for what export does not follow."""
     from .layers.base import Layer
-    routes, makers, output_reader = {}, set(), getattr(model, "_output_mask", None)
+    from .layers.masking import InputMaskSlots
+    routes, input_routes, makers, output_reader = {}, {}, set(), getattr(model, "_output_mask", None)
     for maker, readers in getattr(model, "_mask_plan", ()):
         readers = [r for r in readers if r is not output_reader]    # (the loss's reader, not predict's)
         if not readers:
@@ -41,15 +47,22 @@ def plan(model):
             raise Unsupported(f"export: {maker.describe()} makes a mask with axes within the steps; not exported "
                               "(masks of shape (batch, steps) are)")
         for reader in readers:
+            if isinstance(reader, InputMaskSlots) and type(reader.owner).__name__ in _INPUT_MASK_READERS:
+                input_routes.setdefault(id(reader.owner), {}).update(dict.fromkeys(reader.positions, maker))
+                continue
             if not isinstance(reader, Layer):
                 raise Unsupported(f"export: the mask {maker.describe()} makes reaches {_describe(reader)}; not "
-                                  "exported (masks read by the recurrent layers and GlobalAveragePooling1D are)")
+                                  "exported (masks read by the recurrent layers, GlobalAveragePooling1D and "
+                                  "MultiHeadAttention are)")
             routes[id(reader)] = maker
         makers.add(id(maker))
-    return routes, makers
+    return routes, input_routes, makers
 
 
 def _describe(thing):
+    owner = getattr(thing, "owner", None)       # an InputMaskSlots: some inputs of a layer
+    if owner is not None and hasattr(owner, "describe"):
+        return f"the inputs of {owner.describe()}"
     return thing.describe() if hasattr(thing, "describe") else type(thing).__name__
 
 
