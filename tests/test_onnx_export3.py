@@ -175,8 +175,9 @@ def _op(make):
     (_over_axes, "attention over axes (1, 2) of inputs of 4 axes is not exported"),
     (lambda: (lambda x: gn.Model(x, L.MultiHeadAttention(2, 3, sliding_window=2)(x, x)))(gn.Input((4, 6))),
      "sliding_window is not exported"),
-    (_op(lambda x: ops.cumsum(x, axis=-1)), "ops.cumsum has no ONNX form here"),
-    (_op(lambda x: ops.sort(x)), "ops.sort has no ONNX form here"),
+    # (cumsum and sort are exported since session 44: tests/test_onnx_export4.py)
+    (_op(lambda x: ops.flip(x, axis=1)), "ops.flip has no ONNX form here"),
+    (_op(lambda x: ops.argmax(x, axis=-1)), "ops.argmax has no ONNX form here"),
 ])
 def test_refused_before_writing(make, words, tmp_path):
     model = make()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet import ops
 
 L = gn.layers
 onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
@@ -328,3 +329,56 @@ def test_attention_mask_input_against_keras(keras, rng, tmp_path):
     _, session = _exported(model, tmp_path)
     got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), data)})[0]
     np.testing.assert_allclose(got, np.asarray(oracle.predict(data, verbose=0)), rtol=1e-5, atol=1e-5)
+
+
+def _ops_model(make, dtype):
+    x, ids = gn.Input((3, 5), name="x"), gn.Input((3, 5), dtype="int32", name="ids")
+    return gn.Model([x, ids], make(x, ids), dtype=dtype)
+
+
+OPS = {
+    "cumsum": lambda x, ids: ops.cumsum(x, axis=-1),
+    "cumprod": lambda x, ids: ops.cumprod(x, axis=1),
+    "sort_last": lambda x, ids: ops.sort(x),
+    "sort_steps": lambda x, ids: ops.sort(x, axis=1),
+    "argsort": lambda x, ids: ops.argsort(x, axis=1),
+    "top_k_values": lambda x, ids: ops.top_k(x, 2)[0],
+    "top_k_indices": lambda x, ids: ops.top_k(x, 3, sorted=False)[1],
+    "one_hot": lambda x, ids: ops.one_hot(ids, 4),
+    "one_hot_axis": lambda x, ids: ops.one_hot(ids, 4, axis=1),
+    "take_constant_indices": lambda x, ids: ops.take(x, [[0, 2], [-1, 1]], axis=2),
+    "take_from_table": lambda x, ids: ops.take(np.arange(12.0).reshape(6, 2), ids, axis=0),
+    "take_along_axis": lambda x, ids: ops.take_along_axis(x, ids, axis=2),
+    "take_along_constant": lambda x, ids: ops.take_along_axis(x, np.array([[[0], [1], [4]]]), axis=2),
+    "take_along_broadcast": lambda x, ids: ops.take_along_axis(x, ops.take(ids, [1], axis=2), axis=2),
+    "sorted_sum": lambda x, ids: ops.cumsum(ops.sort(x, axis=-1), axis=1) + ops.one_hot(ids[:, :, 0], 5),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_ops_functions(name, dtype, rng, tmp_path):
+    """ops functions refused before: the file equals predict (ids of -1 and 4: outside one_hot's
+    classes, all zeros; a negative index reads from the end, as NumPy's)."""
+    model = _ops_model(OPS[name], dtype)
+    x = rng.normal(size=(7, 3, 5)).astype(dtype)
+    low = 0 if name.startswith(("take", "sorted")) else -1
+    ids = rng.integers(low, 5, size=(7, 3, 5)).astype(np.int64)
+    _check(model, [x, ids], tmp_path, dtype)
+
+
+def test_ops_sort_ties(rng, tmp_path):
+    """Ties keep their order (lower index first), as glassnet's stable argsort and TensorFlow's top_k."""
+    model = _ops_model(lambda x, ids: ops.argsort(x, axis=-1) * 10 + ops.top_k(x, 5)[1], "float32")
+    x = rng.integers(0, 3, size=(7, 3, 5)).astype("float32")
+    _check(model, [x, np.zeros((7, 3, 5), np.int64)], tmp_path)
+
+
+def test_ops_any_length(rng, tmp_path):
+    """sort and cumprod over an open axis (Input((None, 4))): 5 and 8 steps from one file."""
+    x = gn.Input((None, 4))
+    model = gn.Model(x, ops.cumprod(ops.sort(x, axis=1), axis=1))
+    session = _check(model, rng.normal(size=(7, 5, 4)).astype("float32"), tmp_path)
+    longer = rng.normal(size=(2, 8, 4)).astype("float32")
+    (got,) = session.run(None, {session.get_inputs()[0].name: longer})
+    np.testing.assert_allclose(got, model.predict(longer, verbose=0), **TOLERANCES["float32"])
