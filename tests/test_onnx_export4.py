@@ -382,3 +382,50 @@ def test_ops_any_length(rng, tmp_path):
     longer = rng.normal(size=(2, 8, 4)).astype("float32")
     (got,) = session.run(None, {session.get_inputs()[0].name: longer})
     np.testing.assert_allclose(got, model.predict(longer, verbose=0), **TOLERANCES["float32"])
+
+
+def _frames_model():
+    inner = gn.Sequential([gn.Input((8, 8, 1)), L.Conv2D(3, 3, padding="same", activation="relu"),
+                           L.MaxPooling2D(2), L.Flatten(), L.Dense(4)])
+    return gn.Sequential([gn.Input((5, 8, 8, 1)), L.TimeDistributed(inner), L.LSTM(3)])
+
+
+def test_time_distributed_sequential(rng, tmp_path):
+    """TimeDistributed around a Sequential CNN (the frames of a clip), then an LSTM."""
+    model = _jitter(_frames_model(), rng)
+    _check(model, rng.normal(size=(7, 5, 8, 8, 1)).astype("float32"), tmp_path)
+
+
+def test_time_distributed_functional_float64(rng, tmp_path):
+    a = gn.Input((6,))
+    inner = gn.Model(a, L.Add()([L.Dense(4, activation="tanh")(a), L.Dense(4)(a)]), dtype="float64")
+    model = _jitter(gn.Sequential([gn.Input((3, 6)), L.TimeDistributed(inner), L.Dense(2)], dtype="float64"), rng)
+    _check(model, rng.normal(size=(7, 3, 6)), tmp_path, "float64")
+
+
+def test_time_distributed_model_with_mask(rng, tmp_path):
+    """A wrapped model whose own Embedding mask is read by its GRU, on every step's ids."""
+    ids = gn.Input((4,), dtype="int32")
+    sentence = gn.Model(ids, L.GRU(2)(L.Embedding(9, 3, mask_zero=True)(ids)))
+    model = _jitter(gn.Sequential([gn.Input((5, 4), dtype="int32"), L.TimeDistributed(sentence), L.Dense(1)]), rng)
+    words = rng.integers(1, 9, size=(7, 5, 4))
+    words[:, :, 2:] = 0
+    words[0, 1] = 0
+    words[1, :, 0] = 0
+    _check(model, words, tmp_path)
+
+
+def test_time_distributed_model_against_keras(keras, rng, tmp_path):
+    """The same model drawn in Keras 3.15 with glassnet's weights (glassnet writes no .keras file
+    of a wrapped Sequential)."""
+    model = _jitter(_frames_model(), rng)
+    k = keras.layers
+    inner = keras.Sequential([keras.Input((8, 8, 1)), k.Conv2D(3, 3, padding="same", activation="relu"),
+                              k.MaxPooling2D(2), k.Flatten(), k.Dense(4)])
+    oracle = keras.Sequential([keras.Input((5, 8, 8, 1)), k.TimeDistributed(inner), k.LSTM(3)])
+    oracle.set_weights(model.get_weights())
+    x = rng.normal(size=(7, 5, 8, 8, 1)).astype("float32")
+    want = oracle.predict(x, verbose=0)
+    _, session = _exported(model, tmp_path)
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)

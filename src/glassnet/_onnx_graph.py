@@ -159,20 +159,15 @@ def _output_names(model, count, input_names):
     return unique
 
 
-def build_model_bytes(model):
-    """The ONNX bytes of ``model`` (built); Unsupported names the first layer that has no form."""
-    import glassnet
-    dtype = np.dtype(model.dtype)
-    if dtype not in (np.float32, np.float64):
-        raise Unsupported(f"export: model dtype {model.dtype!r} is not exported (float32 or float64)")
-    names, shapes = _input_names_and_shapes(model)
-    input_dtypes = _input_dtypes(model, len(names))
-    at = list(getattr(model, "_outputs_at", None) or [len(model._node_layers) - 1])
-    output_names = _output_names(model, len(at), names)
-    b, outs, out_shapes, cast = Builder(dtype, [*names, *output_names]), [], [], {}
+def convert_calls(b, model, names, shapes, input_dtypes):
+    """Every call of ``model`` converted into ``b``, reading its inputs from the tensors ``names``
+    (sample shapes ``shapes``, dtypes ``input_dtypes``): ``(outs, out_shapes)``, each call's
+    output name and sample shape. The exported model's own graph, and a model a TimeDistributed
+    wraps (glassnet._onnx_shapes), run through it."""
+    outs, out_shapes, cast = [], [], {}
     options = model._call_settings()[1]
     routes, input_routes, makers = masks.plan(model)
-    b.masks = dict.fromkeys(makers)     # each maker's converter writes its mask's name here
+    b.masks.update(dict.fromkeys(makers))       # each maker's converter writes its mask's name here
     for i, (layer, parents) in enumerate(zip(model._node_layers, model._inbound)):
         kind = type(layer).__name__
         if kind not in CONVERTERS or (getattr(CONVERTERS[kind], "layer_class", None)
@@ -196,7 +191,7 @@ def build_model_bytes(model):
                 if p < 0 and input_dtypes[-1 - p] == "int64":
                     if p not in cast:
                         b.scope = "inputs"
-                        cast[p] = b.op("Cast", [xs[k]], to=proto.ELEM_TYPES[dtype])
+                        cast[p] = b.op("Cast", [xs[k]], to=proto.ELEM_TYPES[b.dtype])
                     xs[k] = cast[p]
         in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
         b.scope = layer.name
@@ -204,6 +199,21 @@ def build_model_bytes(model):
         if given.get("attention_mask"):     # the call's last input, no query, value or key
             in_shapes = in_shapes[:-1]
         out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
+    return outs, out_shapes
+
+
+def build_model_bytes(model):
+    """The ONNX bytes of ``model`` (built); Unsupported names the first layer that has no form."""
+    import glassnet
+    dtype = np.dtype(model.dtype)
+    if dtype not in (np.float32, np.float64):
+        raise Unsupported(f"export: model dtype {model.dtype!r} is not exported (float32 or float64)")
+    names, shapes = _input_names_and_shapes(model)
+    input_dtypes = _input_dtypes(model, len(names))
+    at = list(getattr(model, "_outputs_at", None) or [len(model._node_layers) - 1])
+    output_names = _output_names(model, len(at), names)
+    b = Builder(dtype, [*names, *output_names])
+    outs, out_shapes = convert_calls(b, model, names, shapes, input_dtypes)
     b.scope = "outputs"
     for k, (name, i) in enumerate(zip(output_names, at)):
         b.nodes.append(proto.node("Identity", [outs[i]], [name], f"outputs/{name}"))

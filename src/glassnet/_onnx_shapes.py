@@ -151,7 +151,8 @@ def _time_distributed(b, layer, xs, shapes):
     from ._onnx_converters import CONVERTERS
     inner, who = layer.layer, layer.describe()
     kind = type(inner).__name__
-    if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(inner):
+    wraps_model = getattr(layer, "wrapped_model", None) is not None
+    if not wraps_model and (kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(inner)):
         raise Unsupported(f"{who}: the wrapped {kind} has no ONNX form here")
     # a mask of the steps goes no further than the wrapper (glassnet's, Keras'), and those with
     # axes within the steps are refused where they are made (glassnet._onnx_masks.plan)
@@ -161,8 +162,25 @@ def _time_distributed(b, layer, xs, shapes):
         raise Unsupported(f"{who}: a sequence of any length is not exported; give the steps in the Input")
     # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them
     merged = b.op("Reshape", [xs[0], b.ints([-1, *rest])])
-    y = CONVERTERS[kind](b, inner, [merged], [rest])
-    return b.op("Reshape", [y, b.ints([-1, steps, *inner.output_shape(rest)])])
+    if wraps_model:
+        y, out_shape = _wrapped_model(b, inner, merged, rest, who)
+    else:
+        y, out_shape = CONVERTERS[kind](b, inner, [merged], [rest]), inner.output_shape(rest)
+    return b.op("Reshape", [y, b.ints([-1, steps, *out_shape])])
+
+
+def _wrapped_model(b, model, x, shape, who):
+    """A model's calls (of one input and one output) on ``x`` (batch * steps, *shape), converted
+    as the exported model's own (glassnet._onnx_graph.convert_calls): ``(output, its shape)``."""
+    from ._onnx_graph import convert_calls
+    at = list(getattr(model, "_outputs_at", None) or [len(model._node_layers) - 1])
+    inputs = getattr(model, "_input_names", None) or [None]
+    if len(at) != 1 or len(inputs) != 1:
+        raise Unsupported(f"{who}: a wrapped model of {len(inputs)} inputs and {len(at)} outputs is not exported "
+                          "(one of each is)")
+    # (an integer Input of the model reads the wrapper's numbers, as glassnet's wrapper hands them)
+    outs, out_shapes = convert_calls(b, model, [x], [shape], [b.dtype.name])
+    return outs[at[0]], out_shapes[at[0]]
 
 
 _time_distributed.reads_masks = True       # (and leaves it)
