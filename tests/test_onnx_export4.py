@@ -129,6 +129,14 @@ def test_states_in_and_out(dtype, rng, tmp_path):
     _check(model, data, tmp_path, dtype)
 
 
+def test_initial_state_after_masking(rng, tmp_path):
+    """A call with initial_state reads no mask (glassnet's plan, Keras' rule), after a Masking too."""
+    x = gn.Input((STEPS, 3))
+    start = L.Dense(2)(L.Flatten()(x))
+    model = _jitter(gn.Model(x, L.GRU(2, return_sequences=True)(L.Masking(-1.0)(x), initial_state=[start])), rng)
+    _check(model, _masked_steps(rng, -1.0), tmp_path)
+
+
 @pytest.mark.parametrize("make", [
     lambda: [L.LSTM(3, return_sequences=True), L.GRU(2, go_backwards=True)],
     lambda: [L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode="concat")],
@@ -183,10 +191,22 @@ def _mask_into_attention():
     return gn.Model(ids, L.GroupedQueryAttention(2, 2, 1)(e, e))
 
 
+def _mask_argument():
+    x, given = gn.Input((4, 3)), gn.Input((4,))
+    return gn.Model([x, given], L.LSTM(2)(x, mask=given))
+
+
+def _merged_masks():
+    ids, x = gn.Input((4,), dtype="int32"), gn.Input((4, 3))
+    return gn.Model([ids, x], L.LSTM(2)(L.Add()([L.Embedding(5, 3, mask_zero=True)(ids), L.Masking()(x)])))
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda: gn.Sequential([gn.Input((4, 3), batch_size=2), L.Masking(), L.LSTM(2, stateful=True)]),
      "stateful=True"),
-    (_mask_into_attention, "not exported"),
+    (_mask_into_attention, "reaches the inputs of layer grouped_query_attention"),
+    (_mask_argument, "a call's mask=) is not exported"),
+    (_merged_masks, "reaches the inputs of layer add (Add); not exported"),
     (lambda: gn.Sequential([gn.Input((3, 4), dtype="int32"), L.Embedding(5, 2, mask_zero=True),
                             L.TimeDistributed(L.LSTM(2))]), "axes within the steps"),
 ])

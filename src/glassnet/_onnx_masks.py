@@ -41,8 +41,8 @@ def plan(model):
         if not readers:
             continue
         if not isinstance(maker, Layer) or type(maker).__name__ not in _MAKERS:
-            raise Unsupported(f"export: the masks joined at {_describe(maker)} are not exported (masks from "
-                              f"{' and '.join(_MAKERS)} read by the layers after them are)")
+            raise Unsupported(f"export: the mask {_describe(maker)} makes (masks joined at a merge, a call's mask=) "
+                              f"is not exported; masks from {' and '.join(_MAKERS)} read by the layers after them are")
         if maker.mask_within_steps():
             raise Unsupported(f"export: {maker.describe()} makes a mask with axes within the steps; not exported "
                               "(masks of shape (batch, steps) are)")

@@ -34,7 +34,8 @@ float64 kernel for them), with an activation they do not define (gelu, a softmax
 ``return_state`` (each last state a ``LastState`` call: an Identity of the Scan's state output)
 or ``initial_state`` (the Scan starts from the call's state inputs).
 
-Refused by name: ``stateful`` (a file keeps no states), and ``initial_state`` together with a mask.
+Refused by name: ``stateful`` (a file keeps no states). (A call with ``initial_state`` reads no
+mask, glassnet's plan and Keras' rule, so a Scan never starts from given states under a mask.)
 """
 import numpy as np
 
@@ -128,8 +129,6 @@ def _node(b, readers, x, direction, who):
 def _reader(b, layer, xs, shapes):
     who = layer.describe()
     _check(b, layer, who)
-    if len(xs) > 1 and b.mask is not None:
-        raise Unsupported(f"{who}: initial_state with a mask is not exported")
     if _scanned(b, layer) or len(xs) > 1:
         outputs, last, b.states[id(layer)] = scan(b, layer, xs[0], b.mask, who, start=xs[1:])
         return outputs if layer.return_sequences else last
@@ -150,8 +149,6 @@ def _bidirectional(b, layer, xs, shapes):
         raise Unsupported(f"{who}: only SimpleRNN, LSTM and GRU readers are exported")
     for inner in (forward, backward):
         _check(b, inner, who)
-    if len(xs) > 1 and b.mask is not None:
-        raise Unsupported(f"{who}: initial_state with a mask is not exported")
     if _scanned(b, forward) or len(xs) > 1:
         return _scanned_bidirectional(b, layer, xs, who)
     x = b.op("Transpose", xs, perm=[1, 0, 2])
