@@ -3,7 +3,9 @@ alone (glassnet._onnx_proto encodes the protobuf; no ``onnx`` package needed).
 
 The model's calls are walked in order (``_node_layers``, ``_inbound``: a Sequential's chain or a
 functional Model's graph, nested models already flattened into them); each call becomes the
-nodes of its converter (glassnet._onnx_layers). The file holds:
+nodes of its converter (glassnet._onnx_layers; ``convert_calls``, which a TimeDistributed model
+runs too). Masks follow the model's mask plan (glassnet._onnx_masks): a maker's converter writes
+its mask tensor, each reader's finds it in ``Builder.mask``. The file holds:
 
 * opset 17 of the default domain (ir_version 8), which onnxruntime 1.14 and later run;
 * one graph input per model input, named as the model's (a Sequential's ``input_layer`` or its
