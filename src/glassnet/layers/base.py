@@ -288,7 +288,9 @@ class Layer(KerasSurface):
             # built-in classes that have them: properties, not a __getattr__ on every layer, which
             # would make each attribute read of every layer slower (no specialised lookups)
             from ._keras_attributes import install_weight_attributes
+            from ._sublayer_views import install_sublayer_attributes
             install_weight_attributes(cls)
+            install_sublayer_attributes(cls)            # (mha.query_dense)
         if "build" in vars(cls):
             cls.build = _sized_build(vars(cls)["build"], _extends_built_in_build(cls))
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
