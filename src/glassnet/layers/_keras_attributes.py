@@ -45,18 +45,19 @@ def install_weight_attributes(cls):
     for name in sorted({key.split(".")[0] for key in row or ()}):
         if name in vars(cls):
             raise TypeError(f"{cls.__name__}.{name}: Keras' weight attribute would replace what the class defines")
-        setattr(cls, name, _weight_property(name))
+        setattr(cls, name, view_property(
+            name, lambda layer, name=name: weight_attribute(layer, name), "weight attribute", f"{name}.assign(value)",
+            f"Keras' ``{name}``: a ``gn.Variable`` view onto this layer's weight (None where the layer was made "
+            f"without it; glassnet.layers._keras_attributes)"))
 
 
-def _weight_property(name):
-    def read(layer):
-        return weight_attribute(layer, name)
-
+def view_property(name, read, what, change, doc):
+    """A property ``name`` on a layer class that gives ``read(layer)``, a view onto the layer's
+    weights (Keras' ``what``), and refuses an assignment, saying how to ``change`` the weight."""
     def refuse(layer, value):
-        raise AttributeError(f"{layer.describe()}: {name} is Keras' weight attribute, a view onto the layer's "
-                             f"weight: change the weight with layer.{name}.assign(value)")
-    return property(read, refuse, doc=f"Keras' ``{name}``: a ``gn.Variable`` view onto this layer's weight "
-                                      f"(None where the layer was made without it; glassnet.layers._keras_attributes)")
+        raise AttributeError(f"{layer.describe()}: {name} is Keras' {what}, a view onto the layer's weights: "
+                             f"change them with layer.{change}")
+    return property(read, refuse, doc=doc)
 
 
 def _table_of(cls):

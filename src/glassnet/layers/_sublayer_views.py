@@ -10,6 +10,8 @@ layers already (glassnet.layers.wrappers), and an ``RNN``'s cell reads its weigh
 the RNN made of it (glassnet.layers.rnn): neither needs a view.
 """
 
+from ._keras_attributes import view_property
+
 # class -> {attribute: Keras' name of the sub-layer, its weights' path below the layer's name}
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value",
                 "output_dense": "attention_output"}
@@ -25,18 +27,10 @@ def install_sublayer_attributes(cls):
     for name, sublayer in sorted((KERAS_SUBLAYERS.get(cls.__name__) or {}).items()):
         if name in vars(cls):
             raise TypeError(f"{cls.__name__}.{name}: Keras' sub-layer attribute would replace what the class defines")
-        setattr(cls, name, _sublayer_property(name, sublayer))
-
-
-def _sublayer_property(name, sublayer):
-    def read(layer):
-        return SublayerView(layer, sublayer)
-
-    def refuse(layer, value):
-        raise AttributeError(f"{layer.describe()}: {name} is Keras' sub-layer, a view onto the layer's weights: "
-                             f"change its weights with layer.{name}.kernel.assign(value)")
-    return property(read, refuse, doc=f"Keras' ``{name}``, the EinsumDense {sublayer!r}: a ``SublayerView`` onto "
-                                      f"this layer's weights (glassnet.layers._sublayer_views)")
+        setattr(cls, name, view_property(
+            name, lambda layer, sublayer=sublayer: SublayerView(layer, sublayer), "sub-layer",
+            f"{name}.kernel.assign(value)", f"Keras' ``{name}``, the EinsumDense {sublayer!r}: a ``SublayerView`` "
+                                            f"onto this layer's weights (glassnet.layers._sublayer_views)"))
 
 
 class SublayerView:
