@@ -18,6 +18,14 @@ def _fresh_names():
     gn.utils.clear_session()
 
 
+@pytest.fixture
+def keras(keras):
+    """Keras, its names counted afresh (Keras numbers a session's default names: a second
+    LSTMCell is "lstm_cell_1", where glassnet's paths read "lstm_cell")."""
+    keras.backend.clear_session()
+    return keras
+
+
 def _random_weights(keras_layer, seed=0):
     """Other values than Keras' initial ones (zeros, ones), to tell the weights apart."""
     rng = np.random.default_rng(seed)

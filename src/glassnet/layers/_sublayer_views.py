@@ -1,7 +1,8 @@
 """Keras 3.15's sub-layers of the built-in layers whose weights glassnet's layer holds itself:
 ``mha.query_dense``, ``.key_dense``, ``.value_dense``, ``.output_dense`` (Keras' EinsumDense
 layers ``query``, ``key``, ``value``, ``attention_output`` inside its MultiHeadAttention; its
-GroupQueryAttention keeps them as ``_query_dense``, ...), as ``SublayerView`` objects: their
+GroupQueryAttention keeps them as ``_query_dense``, ...), as ``SublayerView`` objects (the
+properties that give them: glassnet.layers._keras_attributes' ``KERAS_SUBLAYERS``): their
 ``kernel`` and ``bias`` are the ``gn.Variable`` views of glassnet.layers._keras_attributes onto
 the layer's live arrays, under Keras' paths (``"mha/query/kernel"``). Nothing is copied.
 
@@ -9,29 +10,6 @@ The wrappers' layers (``TimeDistributed.layer``, ``Bidirectional.forward_layer``
 layers already (glassnet.layers.wrappers), and an ``RNN``'s cell reads its weights from the layer
 the RNN made of it (glassnet.layers.rnn): neither needs a view.
 """
-
-from ._keras_attributes import view_property
-
-# class -> {attribute: Keras' name of the sub-layer, its weights' path below the layer's name}
-_PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value",
-                "output_dense": "attention_output"}
-KERAS_SUBLAYERS = {
-    # Keras' MultiHeadAttention has both the properties and the attributes behind them
-    "MultiHeadAttention": {**_PROJECTIONS, **{"_" + name: sub for name, sub in _PROJECTIONS.items()}},
-}
-
-
-def install_sublayer_attributes(cls):
-    """The sub-layer attributes of ``cls``'s row (a built-in class of that name) as properties on
-    it, which its subclasses (GroupedQueryAttention) inherit. Called when the class is made."""
-    for name, sublayer in sorted((KERAS_SUBLAYERS.get(cls.__name__) or {}).items()):
-        if name in vars(cls):
-            raise TypeError(f"{cls.__name__}.{name}: Keras' sub-layer attribute would replace what the class defines")
-        setattr(cls, name, view_property(
-            name, lambda layer, sublayer=sublayer: SublayerView(layer, sublayer), "sub-layer",
-            f"{name}.kernel.assign(value)", f"Keras' ``{name}``, the EinsumDense {sublayer!r}: a ``SublayerView`` "
-                                            f"onto this layer's weights (glassnet.layers._sublayer_views)"))
-
 
 class SublayerView:
     """Keras' sub-layer ``name`` of ``layer`` (an EinsumDense of MultiHeadAttention's): ``kernel``
@@ -130,4 +108,4 @@ class SublayerView:
         return f"<EinsumDense view {self._name!r} of {self._layer.name!r}>"
 
 
-__all__ = ["KERAS_SUBLAYERS", "SublayerView"]
+__all__ = ["SublayerView"]

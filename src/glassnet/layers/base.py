@@ -287,8 +287,7 @@ class Layer(KerasSurface):
             # Keras' weight attributes (dense.kernel, bn.moving_mean, lstm.cell.kernel) on the
             # built-in classes that have them: properties, not a __getattr__ on every layer, which
             # would make each attribute read of every layer slower (no specialised lookups)
-            from ._keras_attributes import install_weight_attributes
-            from ._sublayer_views import install_sublayer_attributes
+            from ._keras_attributes import install_sublayer_attributes, install_weight_attributes
             install_weight_attributes(cls)
             install_sublayer_attributes(cls)            # (mha.query_dense)
         if "build" in vars(cls):
