@@ -520,9 +520,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         offset, terms = len(self._node_layers), model._loss_terms
         start, before = len(self.layers), (self._graph_state(), self._loss_terms)
         from ._summary import record
-        # (its record, which the names of its layers' Keras paths read when they are built now)
-        self._nesting_now = (record(model),)
         try:
+            # (its record, which the names of its layers' Keras paths read when they are built now)
+            self._nesting_now = (record(model),)
             self._add_layers(list(model.layers), block)
             if terms is not None:       # its add_loss terms, on this model's calls (after the build:
                 # a refusal there leaves none)
@@ -535,7 +535,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._heads = self._output_keys = None
             raise
         finally:
-            del self._nesting_now
+            self.__dict__.pop("_nesting_now", None)
         if self._heads is not None:     # an output of a layer called more than once keeps its call's logits
             self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in self._shared}
         self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does

@@ -76,7 +76,9 @@ def record_build_path(model, layer):
     another model) keeps its path; but for one a drawn block's own build built (marked
     ``_path_from_model``), which Keras builds in the block's name scope: it is named below the
     block here."""
-    if getattr(layer, "_scope_path", None) is not None or (layer.built and not layer.__dict__.pop("_path_from_model", False)):
+    if getattr(layer, "_scope_path", None) is not None:
+        return
+    if layer.built and not layer.__dict__.pop("_path_from_model", False):
         return
     from . import scopes
     from ._summary import kind_of
