@@ -7,7 +7,8 @@ first, read as one sample's.
 compares): each of Keras' layer classes glassnet has, built, and every attribute of it (and of its
 ``cell``) holding a ``keras.Variable``, with that variable's path below the layer's name. The
 weight an attribute names is found by that path, ``Layer.keras_weight_path``, so no second table
-of glassnet's keys is kept.
+of glassnet's keys is kept. ``KERAS_SUBLAYERS`` names Keras' sub-layers whose weights glassnet's
+layer holds itself (``mha.query_dense``: glassnet.layers._sublayer_views).
 """
 from .base import drawing_kind
 
