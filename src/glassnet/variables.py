@@ -274,13 +274,8 @@ class WeightVariable(Variable):
 
     @property
     def path(self):
-        from .layers.base import snake_case
-        # a layer not named yet (outside a model) under Keras' default name, its class's
-        layer = self._layer.name or snake_case(type(self._layer).__name__)
-        # a layer built (or drawn) inside a gn.name_scope keeps that scope first, as Keras' weights
-        # keep the scope of their making ("blk/d/kernel"; glassnet.scopes records it at the build)
-        scope = getattr(self._layer, "_scope_path", None)
-        return "/".join([*([scope] if scope else []), layer, *self._layer.keras_weight_path(self._key)])
+        owner, key = weight_owner(self._layer, self._key)
+        return "/".join([*layer_path(owner), *owner.keras_weight_path(key)])
 
     @property
     def trainable(self):
@@ -290,3 +285,27 @@ class WeightVariable(Variable):
     def trainable(self, value):
         raise TypeError(f"{self.path}: trainable: glassnet freezes whole layers: set "
                         f"{type(self._layer).__name__}.trainable (layer.trainable = False)")
+
+
+def weight_owner(layer, key):
+    """The layer whose weight ``key`` of ``layer`` is, and its key there: a wrapped layer's
+    (``TimeDistributed.layer``, ``Bidirectional.forward_layer``, an ``RNN``'s cell layer) are its
+    wrapper's, under a prefix (its ``params`` are the wrapper's, glassnet.layers.wrappers'
+    ``_Prefixed``), and named below the wrapper's name as Keras' are
+    (``"time_distributed/dense/kernel"``); any other layer's are its own."""
+    from .layers.wrappers import _Prefixed
+    params = layer.__dict__.get("params")
+    if isinstance(params, _Prefixed):
+        return params._owner, params._prefix + key
+    return layer, key
+
+
+def layer_path(layer):
+    """Keras' path of ``layer`` as a list of names, what its weights' paths start with: the path
+    recorded when it was built (a ``gn.name_scope``'s, and the names of the Sequential and
+    subclassed models that built it, as Keras' name scopes give them: ``["sequential", "dense"]``;
+    a functional model adds none, and a layer built on its own keeps the path of that build), then
+    its name (its class's, snake_case, before it has one)."""
+    from .layers.base import snake_case
+    scope = getattr(layer, "_scope_path", None)
+    return [*([scope] if scope else []), layer.name or snake_case(type(layer).__name__)]
