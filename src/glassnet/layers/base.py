@@ -361,6 +361,12 @@ class Layer(KerasSurface):
         """Create the parameters once the shape of one input sample is known."""
         self.input_shape = tuple(input_shape)
         self.built = True
+        # a quantized layer read from a file (from_config): its float weights just made are
+        # quantized, and the file's integer ones then written over them
+        pending = self.__dict__.pop("_quantize_when_built", None)
+        if pending is not None:
+            from .. import quantization_config
+            self.quantize(config=quantization_config.deserialize(pending))
 
     def _reserve(self, name, shape):
         """Called by ``build`` before it makes an array that is not a weight, of ``shape`` values in
@@ -786,7 +792,12 @@ class Layer(KerasSurface):
         # (tuple(2.5) here was "'float' object is not iterable", and a dict's keys became a shape)
         if isinstance(config.get("input_shape"), list):
             config["input_shape"] = tuple(config["input_shape"])
-        return cls(**config)
+        # a quantized layer's config (layers/quantized.py) says how: it is quantized once built
+        pending = config.pop("quantization_config", None)
+        layer = cls(**config)
+        if pending is not None:
+            layer._quantize_when_built = pending
+        return layer
 
     def describe(self):
         # a layer used on its own has no name yet: its class alone, not "layer Conv2D (Conv2D)"
