@@ -235,9 +235,6 @@ def get(identifier, **kwargs):
                      f"serialize dict, got {identifier!r:.60}")
 
 
-def __getattr__(name):
-    # the configs live in their own module, loaded when first asked for
-    if name in ("QuantizationConfig", "Int8QuantizationConfig", "Int4QuantizationConfig"):
-        from . import quantization_config
-        return getattr(quantization_config, name)
-    raise AttributeError(f"module 'glassnet.quantizers' has no attribute {name!r}")
+
+# the configs model.quantize takes, in their own module (which reads this one's quantizers lazily)
+from .quantization_config import Int4QuantizationConfig, Int8QuantizationConfig, QuantizationConfig  # noqa: E402
