@@ -270,3 +270,10 @@ def test_configs_serialize_as_keras(keras):
     for ours, theirs in [(Int8QuantizationConfig(), keras.quantizers.Int8QuantizationConfig()),
                          (Int4QuantizationConfig(block_size=64), keras.quantizers.Int4QuantizationConfig(block_size=64))]:
         assert ours.get_config() == theirs.get_config()
+
+
+def test_onnx_export_refuses_a_quantized_model(tmp_path):
+    model = gn.Sequential([gn.Input((3,)), gn.layers.Dense(2)])
+    model.quantize("int8")
+    with pytest.raises(Exception, match="quantized"):
+        model.export(tmp_path / "m.onnx", format="onnx")
