@@ -277,3 +277,14 @@ def test_onnx_export_refuses_a_quantized_model(tmp_path):
     model.quantize("int8")
     with pytest.raises(Exception, match="quantized"):
         model.export(tmp_path / "m.onnx", format="onnx")
+
+
+def test_copies_keep_the_quantized_computation():
+    import copy
+    import pickle
+    model = gn.Sequential([gn.Input((5,)), gn.layers.Dense(3)])
+    model.quantize("int8")
+    x = np.random.default_rng(11).normal(size=(2, 5)).astype("float32")
+    for other in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert other.layers[0].forward.__self__ is other.layers[0]
+        np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))

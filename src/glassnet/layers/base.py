@@ -740,7 +740,17 @@ class Layer(KerasSurface):
         # a layer by its config and weights. A model keeps its layers' (SequentialTensorsMixin).
         state = dict(self.__dict__)
         state.pop("_first_call", None)
+        if state.get("quantization_mode") is not None:
+            # a quantized layer's own methods (layers/quantized.py) are put back by __setstate__
+            for name in ("forward", "backward", "backward_from_logits", "get_config"):
+                state.pop(name, None)
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if state.get("quantization_mode") is not None:
+            from .quantized import install_methods
+            install_methods(self)
 
     @property
     def output(self):

@@ -84,8 +84,14 @@ def quantize_layer(layer, mode=None, config=None, type_check=True):
     layer._quantized_policy = QuantizedDTypePolicy("int8", source) if config.mode == "int8" else \
         Int4DTypePolicy(f"int4/{config.block_size if config.grouped else -1}", source)
     layer.quantization_mode, layer.quantization_config = config.mode, config
-    # the instance's own methods from now on (the class's stay those of unquantized layers)
-    if kind == "dense":
+    install_methods(layer)
+
+
+def install_methods(layer):
+    """Give the quantized ``layer`` its own forward, backward and get_config: the instance's from
+    now on, while the class's stay those of unquantized layers (a pickled layer leaves them out
+    and gets them again here: Layer.__setstate__)."""
+    if _kind(type(layer), exact=False) == "dense":
         layer.forward = types.MethodType(_dense_forward, layer)
         layer.backward = types.MethodType(_dense_backward, layer)
         layer.backward_from_logits = types.MethodType(_dense_backward_from_logits, layer)
