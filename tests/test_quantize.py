@@ -108,8 +108,8 @@ def test_embedding_equals_keras(keras, mode, block):
     np.testing.assert_array_equal(ours(ids), np.asarray(theirs(ids)))
 
 
-def _models(keras, mode, block):
-    rng = np.random.default_rng(4)
+def _models(keras, mode, block, seed=4):
+    rng = np.random.default_rng(seed)
     ours = gn.Sequential([gn.Input((6,)), gn.layers.Dense(8, activation="relu"), gn.layers.Dense(3)])
     theirs = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
     theirs.set_weights([rng.normal(size=w.shape).astype("float32") for w in theirs.get_weights()])
@@ -288,3 +288,18 @@ def test_copies_keep_the_quantized_computation():
     for other in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert other.layers[0].forward.__self__ is other.layers[0]
         np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_weights_files_both_ways(keras, tmp_path):
+    ours, _ = _models(keras, "int8", None, seed=13)
+    _, theirs = _models(keras, "int8", None)         # other weights, overwritten from the file
+    x = np.random.default_rng(12).normal(size=(4, 6)).astype("float32")
+    ours.save_weights(tmp_path / "ours.weights.h5")
+    theirs.load_weights(tmp_path / "ours.weights.h5")
+    for a, b in zip(theirs.get_weights(), ours.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.asarray(theirs(x)), ours.predict(x, verbose=0))
+    theirs.save_weights(tmp_path / "keras.weights.h5")
+    fresh, _ = _models(keras, "int8", None)
+    fresh.load_weights(tmp_path / "keras.weights.h5")
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), ours.predict(x, verbose=0))
