@@ -303,3 +303,87 @@ def test_weights_files_both_ways(keras, tmp_path):
     fresh, _ = _models(keras, "int8", None)
     fresh.load_weights(tmp_path / "keras.weights.h5")
     np.testing.assert_array_equal(fresh.predict(x, verbose=0), ours.predict(x, verbose=0))
+
+
+# EinsumDense equations Keras 3.15 quantizes (not those with "..."): projections, heads, a kernel
+# summing two axes, and one whose summed axes outnumber the output axes the input lacks (squeezed)
+EINSUMS = [("ab,bc->ac", (5,), (4,), "c"), ("abc,cd->abd", (3, 5), (None, 4), "d"),
+           ("abc,cde->abde", (3, 5), (None, 2, 4), "de"), ("abc,bcd->ad", (3, 5), (4,), "d"),
+           ("abcd,cde->abe", (2, 3, 5), (None, 4), None)]
+
+
+def _einsum_pair(keras, equation, sample, output_shape, bias_axes, seed=0):
+    rng = np.random.default_rng(seed)
+    theirs = keras.layers.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes)
+    theirs.build((None, *sample))
+    weights = [rng.normal(size=w.shape).astype("float32") for w in theirs.get_weights()]
+    theirs.set_weights(weights)
+    ours = gn.layers.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes)
+    ours.build(sample)
+    ours.set_weights(weights)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("equation,sample,output_shape,bias_axes", EINSUMS)
+def test_einsum_dense_int8_equals_keras(keras, equation, sample, output_shape, bias_axes):
+    ours, theirs = _einsum_pair(keras, equation, sample, output_shape, bias_axes)
+    ours.quantize("int8")
+    theirs.quantize("int8")
+    _bits_equal(ours, theirs)       # the kernel scale in Keras' layout (transposed, expanded, squeezed)
+    assert ours.dtype_policy.name == theirs.dtype_policy.name == "int8_from_float32"
+    x = np.random.default_rng(1).normal(size=(4, *sample)).astype("float32")
+    np.testing.assert_array_equal(ours(x), np.asarray(theirs(x)))
+
+
+def test_einsum_dense_model_trains_and_files_both_ways(keras, tmp_path):
+    rng = np.random.default_rng(14)
+    theirs = keras.Sequential([keras.Input((3, 5)), keras.layers.EinsumDense("abc,cde->abde", (None, 2, 4),
+                                                                              bias_axes="de", activation="relu")])
+    theirs.set_weights([rng.normal(size=w.shape).astype("float32") for w in theirs.get_weights()])
+    ours = gn.Sequential([gn.Input((3, 5)), gn.layers.EinsumDense("abc,cde->abde", (None, 2, 4), bias_axes="de",
+                                                                  activation="relu")])
+    ours.set_weights(theirs.get_weights())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.quantize("int8")
+    ours.quantize("int8")
+    x, y = rng.normal(size=(8, 3, 5)).astype("float32"), rng.normal(size=(8, 3, 2, 4)).astype("float32")
+    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(learning_rate=0.1))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    for _ in range(3):
+        ours.train_on_batch(x, y)
+        theirs.train_on_batch(x, y)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    ours.save(tmp_path / "ours.keras", save_format="keras")
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "ours.keras").predict(x, verbose=0),
+                                  ours.predict(x, verbose=0))
+    theirs.save(tmp_path / "keras.keras")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "keras.keras").predict(x, verbose=0),
+                                  theirs.predict(x, verbose=0))
+    ours.save(tmp_path / "ours.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "ours.npz").predict(x, verbose=0), ours.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("make", [lambda: gn.layers.Dense(4, activation="tanh", dtype="float64", seed=0),
+                                  lambda: gn.layers.EinsumDense("abc,cd->abd", (None, 4), bias_axes="d",
+                                                                activation="tanh", dtype="float64", seed=0)])
+def test_int8_weight_only_gradients_by_finite_differences(make):
+    # without an activation quantizer the int8 layer is linear in x with the dequantized kernel:
+    # Keras' custom gradient is then the true one, checked in float64
+    layer = make()
+    layer.build((3, 7) if isinstance(layer, gn.layers.EinsumDense) else (7,))
+    layer.quantize(config=Int8QuantizationConfig(activation_quantizer=None))
+    shape = (2, 3, 7) if isinstance(layer, gn.layers.EinsumDense) else (3, 7)
+    gradcheck.check_layer(layer, np.random.default_rng(15).normal(size=shape))
+
+
+def test_einsum_dense_refusals():
+    layer = gn.layers.EinsumDense("ab,bc->ac", 3)
+    layer.build((4,))
+    with pytest.raises(NotImplementedError, match="'int8' only"):
+        layer.quantize("int4")
+    dots = gn.layers.EinsumDense("...b,bc->...c", 3)
+    dots.build((2, 4))
+    with pytest.raises(NotImplementedError, match=r"'\.\.\.'"):
+        dots.quantize("int8")

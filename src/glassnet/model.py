@@ -1494,8 +1494,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     reset_state = reset_states
 
     def quantize(self, mode=None, config=None, filters=None, **kwargs):
-        """Keras' ``model.quantize("int8")`` (or ``"int4"``, or ``config=``): every Dense and
-        Embedding (those ``filters`` pass: a regex on the name, a list of them, or a callable on
+        """Keras' ``model.quantize("int8")`` (or ``"int4"``, or ``config=``): every Dense,
+        Embedding and EinsumDense (int8 only) (those ``filters`` pass: a regex on the name, a list of them, or a callable on
         the layer) gets Keras' integer weights and quantized forward; other layers are warned
         about and left as they are. See glassnet.layers.quantized."""
         from .layers.quantized import quantize_model

@@ -28,8 +28,8 @@ class KerasSurface:
         return dtype_policies.get(None if self.dtype is None else np.dtype(self.dtype).name)
 
     def quantize(self, mode=None, type_check=True, config=None):
-        """Keras' ``layer.quantize(mode, config=None)``: Dense and Embedding to "int8" or "int4"
-        (glassnet.layers.quantized); NotImplementedError for other layers, as Keras'."""
+        """Keras' ``layer.quantize(mode, config=None)``: Dense and Embedding to "int8" or "int4",
+        EinsumDense to "int8" (glassnet.layers.quantized); NotImplementedError for other layers, as Keras'."""
         from .quantized import quantize_layer
         quantize_layer(self, mode, config, type_check)
 

@@ -28,8 +28,9 @@ past float32's 24-bit mantissa from ~1040 inputs on, so they are summed in float
 then rounded once to the layer's dtype, as Keras rounds its int32 sum.
 
 The quantized computation is put on the instance (its own ``forward`` / ``backward``) when it is
-quantized: an unquantized layer runs its class's code, unchanged. Left out: float8, GPTQ, AWQ,
-EinsumDense and LoRA on quantized layers (refused by name).
+quantized: an unquantized layer runs its class's code, unchanged. EinsumDense quantizes to int8
+(glassnet.layers.quantized_einsum). Left out: float8, GPTQ, AWQ, int4 EinsumDense and LoRA on
+quantized layers (refused by name).
 """
 import re
 import types
@@ -38,17 +39,20 @@ import numpy as np
 
 from .. import backend, quantization_config as qconfig, quantizers
 from .._warnings import warn
+from . import quantized_einsum
 
 
 def quantizable(cls):
-    """Whether ``cls`` is a layer class ``quantize`` takes (Dense, Embedding; not subclasses)."""
+    """Whether ``cls`` is a layer class ``quantize`` takes (Dense, Embedding, EinsumDense; not
+    subclasses)."""
     return _kind(cls) is not None
 
 
 def _kind(cls, exact=True):
     from .dense import Dense
+    from .einsum_dense import EinsumDense
     from .embedding import Embedding
-    for kind, base in (("dense", Dense), ("embedding", Embedding)):
+    for kind, base in (("dense", Dense), ("embedding", Embedding), ("einsum", EinsumDense)):
         if cls is base or (not exact and issubclass(cls, base)):
             return kind
     return None
@@ -61,8 +65,14 @@ def quantize_layer(layer, mode=None, config=None, type_check=True):
     kind = _kind(type(layer), exact=type_check)
     if kind is None:
         raise NotImplementedError(f"Layer {type(layer).__name__} does not have a `quantize` method implemented "
-                                  f"(glassnet quantizes Dense and Embedding; Keras' EinsumDense too, not built here)")
+                                  f"(glassnet quantizes Dense, Embedding and EinsumDense)")
     config = qconfig.resolve(mode, config, where)
+    if kind == "einsum" and config.mode != "int8":
+        raise NotImplementedError(f"{where}: glassnet quantizes EinsumDense to 'int8' only (Keras' int4 EinsumDense "
+                                  f"is not built), got {config.mode!r}")
+    if kind == "einsum" and layer.form != "none":
+        raise NotImplementedError(f"{where}: an equation with '...' ({layer.equation!r}) is not quantized: Keras 3.15's "
+                                  f"EinsumDense.quantize fails on it (TypeError), so there is nothing to agree with")
     if not layer.built:
         raise ValueError(f"{where}: the layer is not built yet: build it or call it on data first")
     if layer.quantization_mode is not None:
@@ -70,9 +80,10 @@ def quantize_layer(layer, mode=None, config=None, type_check=True):
                          f"got mode={config.mode!r}")
     if getattr(layer, "lora_enabled", False):
         raise NotImplementedError(f"{where}: LoRA on a quantized layer is not built in glassnet")
-    key = "kernel" if kind == "dense" else "embeddings"
+    key = "embeddings" if kind == "embedding" else "kernel"
     weight = backend.to_numpy(layer.params[key])
-    state = (_dense_weights if kind == "dense" else _embedding_weights)(weight, config)
+    state = quantized_einsum.weights(layer, weight, config) if kind == "einsum" else \
+        (_dense_weights if kind == "dense" else _embedding_weights)(weight, config)
     del layer.params[key], layer.grads[key]
     for table in ("regularizers", "constraints"):     # (they were the float weight's)
         if key in getattr(layer, table, {}):
@@ -91,10 +102,15 @@ def install_methods(layer):
     """Give the quantized ``layer`` its own forward, backward and get_config: the instance's from
     now on, while the class's stay those of unquantized layers (a pickled layer leaves them out
     and gets them again here: Layer.__setstate__)."""
-    if _kind(type(layer), exact=False) == "dense":
+    kind = _kind(type(layer), exact=False)
+    if kind == "dense":
         layer.forward = types.MethodType(_dense_forward, layer)
         layer.backward = types.MethodType(_dense_backward, layer)
         layer.backward_from_logits = types.MethodType(_dense_backward_from_logits, layer)
+    elif kind == "einsum":
+        layer.forward = types.MethodType(quantized_einsum.forward, layer)
+        layer.backward = types.MethodType(quantized_einsum.backward, layer)
+        layer.backward_from_logits = types.MethodType(quantized_einsum.backward_from_logits, layer)
     else:
         layer.forward = types.MethodType(_embedding_forward, layer)
         layer.backward = types.MethodType(_embedding_backward, layer)
@@ -261,7 +277,7 @@ def keras_store_order(layer, items):
     """``items`` (a layer's weights, or anything in their order) in the order of Keras' weights
     file, and back (the same swap): a quantized Dense's ``save_own_variables`` writes its kernel
     before its bias, while its ``weights`` list the trained bias first, as glassnet's do."""
-    if layer.__dict__.get("quantization_mode") is not None and _kind(type(layer), exact=False) == "dense" \
+    if layer.__dict__.get("quantization_mode") is not None and _kind(type(layer), exact=False) in ("dense", "einsum") \
             and "bias" in layer.params and len(items) > 1:
         return [items[1], items[0], *items[2:]]
     return items

@@ -304,7 +304,7 @@ def _quantization_entry(entry, quantized, cls, where):
     from .quantized import quantizable
     if not quantizable(cls):
         raise ValueError(f"{where}: {cls.__name__}: Keras' quantized layer is not read by glassnet, which quantizes "
-                         f"Dense and Embedding")
+                         f"Dense, Embedding and EinsumDense")
     if entry is None:
         mode = quantized[1] if isinstance(quantized[1], str) else ""
         if mode.startswith("int4/") and mode[5:].lstrip("-").isdigit():
