@@ -99,17 +99,16 @@ def quantize_layer(layer, mode=None, config=None, type_check=True):
 
 
 def install_methods(layer):
-    """Give the quantized ``layer`` its own forward, backward and get_config: the instance's from
+    """Give the quantized ``layer`` its own forward, backward and get_config (a Dense's and an
+    EinsumDense's backward: their class's, which calls the instance's ``backward_from_logits``): the instance's from
     now on, while the class's stay those of unquantized layers (a pickled layer leaves them out
     and gets them again here: Layer.__setstate__)."""
     kind = _kind(type(layer), exact=False)
     if kind == "dense":
         layer.forward = types.MethodType(_dense_forward, layer)
-        layer.backward = types.MethodType(_dense_backward, layer)
         layer.backward_from_logits = types.MethodType(_dense_backward_from_logits, layer)
     elif kind == "einsum":
         layer.forward = types.MethodType(quantized_einsum.forward, layer)
-        layer.backward = types.MethodType(quantized_einsum.backward, layer)
         layer.backward_from_logits = types.MethodType(quantized_einsum.backward_from_logits, layer)
     else:
         layer.forward = types.MethodType(_embedding_forward, layer)
@@ -182,15 +181,17 @@ def _dense_forward(self, x, training=False):
             z = (q_x.astype(np.float64) @ q.astype(np.float64)).astype(x.dtype) / (scale * scale_x)
         else:
             z = (rows @ q.astype(x.dtype)) / scale
-    if self.use_bias:
-        z += self.params["bias"]
-    self.z = z = z.reshape(*x.shape[:-1], self.units)
-    self.a = self.activation.forward(z)
-    return self.a
+    return biased_and_activated(self, z.reshape(*x.shape[:-1], self.units))
 
 
-def _dense_backward(self, grad_output):
-    return self.backward_from_logits(self.activation.backward(grad_output, self.z, self.a))
+def biased_and_activated(layer, z):
+    """``activation(z + bias)`` of a quantized Dense or EinsumDense, ``z`` and the output kept for
+    backward (the class's, which calls the instance's ``backward_from_logits``)."""
+    if "bias" in layer.params:
+        z += layer.params["bias"]
+    layer.z = z
+    layer.a = layer.activation.forward(z)
+    return layer.a
 
 
 def _dense_backward_from_logits(self, grad_z):

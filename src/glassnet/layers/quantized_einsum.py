@@ -90,15 +90,8 @@ def forward(self, x, training=False):
     else:
         z = np.einsum(f"{inputs},{kernel}->{outputs}", x, self.state["kernel"].astype(x.dtype), optimize=True)
         z /= self.state["kernel_scale"]
-    if self.bias_axes:
-        z += self.params["bias"]
-    self.z = z
-    self.a = self.activation.forward(z)
-    return self.a
-
-
-def backward(self, grad_output):
-    return self.backward_from_logits(self.activation.backward(grad_output, self.z, self.a))
+    from .quantized import biased_and_activated
+    return biased_and_activated(self, z)
 
 
 def backward_from_logits(self, grad_z):
