@@ -387,3 +387,20 @@ def test_einsum_dense_refusals():
     dots.build((2, 4))
     with pytest.raises(NotImplementedError, match=r"'\.\.\.'"):
         dots.quantize("int8")
+
+
+def test_int8_weight_only_config_equals_keras(keras):
+    # Int8QuantizationConfig(activation_quantizer=None): the input stays float, the kernel int8
+    rng = np.random.default_rng(16)
+    kernel, bias = rng.normal(size=(9, 4)).astype("float32"), rng.normal(size=4).astype("float32")
+    ours, theirs = gn.layers.Dense(4), keras.layers.Dense(4)
+    ours.build((9,))
+    theirs.build((None, 9))
+    for layer in (ours, theirs):
+        layer.set_weights([kernel, bias])
+    ours.quantize(config=Int8QuantizationConfig(activation_quantizer=None))
+    theirs.quantize(config=keras.quantizers.Int8QuantizationConfig(activation_quantizer=None))
+    _bits_equal(ours, theirs)
+    x = rng.normal(size=(5, 9)).astype("float32")
+    np.testing.assert_allclose(ours(x), np.asarray(theirs(x)), rtol=1e-6, atol=1e-6)
+    assert ours.get_config()["quantization_config"]["config"] == theirs.get_config()["quantization_config"]["config"]
