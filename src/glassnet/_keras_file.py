@@ -30,7 +30,7 @@ import json
 import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
-from ._keras_h5 import h5py_module, weights_by_layer
+from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -159,7 +159,7 @@ def _assign(model, found):
     and dtype checked before any data is read; then nothing in the file is left over."""
     planned = []
     for layer in model.layers:
-        current = layer.get_weights()
+        current = keras_store_order(layer, layer.get_weights())
         arrays = found.pop(layer.name, [])
         if len(arrays) != len(current):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
@@ -173,7 +173,8 @@ def _assign(model, found):
         raise ModelFileError(f"model.weights.h5: weights of layers the config does not build: {sorted(found)[:10]}")
     for layer, arrays, current in planned:
         if arrays:
-            layer.set_weights([dataset[()].astype(target.dtype, copy=False) for dataset, target in zip(arrays, current)])
+            layer.set_weights(keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False)
+                                                        for dataset, target in zip(arrays, current)]))
 
 
 def _keras_compile_objects(compile_config):

@@ -176,6 +176,9 @@ def convert_calls(b, model, names, shapes, input_dtypes):
                                       or getattr(layers_module, kind, None)) is not type(layer):
             raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
                               f"{', '.join(sorted(CONVERTERS))}")
+        if layer.quantization_mode is not None:
+            raise Unsupported(f"export: layer {layer.name!r} ({kind}) is quantized ({layer.dtype_policy.name}), which "
+                              f"has no ONNX form here; export the model before quantizing it")
         given = dict(options[i] or {}) if options is not None else {}
         # a converter naming the call options it reads (attention's use_causal_mask) takes them
         unread = sorted(set(given) - set(getattr(CONVERTERS[kind], "call_options", ())))

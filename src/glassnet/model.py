@@ -1499,6 +1499,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     reset_state = reset_states
 
+    def quantize(self, mode=None, config=None, filters=None, **kwargs):
+        """Keras' ``model.quantize("int8")`` (or ``"int4"``, or ``config=``): every Dense,
+        Embedding and EinsumDense (int8 only) (those ``filters`` pass: a regex on the name, a list of them, or a callable on
+        the layer) gets Keras' integer weights and quantized forward; other layers are warned
+        about and left as they are. See glassnet.layers.quantized."""
+        from .layers.quantized import quantize_model
+        quantize_model(self, mode, config, filters, **kwargs)
+
     def count_params(self):
         """Every weight of every layer, trained or not (Keras' count; the "Total params" of
         ``summary``). Refused before the model is built, as Keras refuses it: 0 would be untrue."""

@@ -362,6 +362,12 @@ class Layer(KerasSurface):
         """Create the parameters once the shape of one input sample is known."""
         self.input_shape = tuple(input_shape)
         self.built = True
+        # a quantized layer read from a file (from_config): its float weights just made are
+        # quantized, and the file's integer ones then written over them
+        pending = self.__dict__.pop("_quantize_when_built", None)
+        if pending is not None:
+            from .. import quantization_config
+            self.quantize(config=quantization_config.deserialize(pending))
 
     def _reserve(self, name, shape):
         """Called by ``build`` before it makes an array that is not a weight, of ``shape`` values in
@@ -735,7 +741,17 @@ class Layer(KerasSurface):
         # a layer by its config and weights. A model keeps its layers' (SequentialTensorsMixin).
         state = dict(self.__dict__)
         state.pop("_first_call", None)
+        if state.get("quantization_mode") is not None:
+            # a quantized layer's own methods (layers/quantized.py) are put back by __setstate__
+            for name in ("forward", "backward", "backward_from_logits", "get_config"):
+                state.pop(name, None)
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if state.get("quantization_mode") is not None:
+            from .quantized import install_methods
+            install_methods(self)
 
     @property
     def output(self):
@@ -787,7 +803,12 @@ class Layer(KerasSurface):
         # (tuple(2.5) here was "'float' object is not iterable", and a dict's keys became a shape)
         if isinstance(config.get("input_shape"), list):
             config["input_shape"] = tuple(config["input_shape"])
-        return cls(**config)
+        # a quantized layer's config (layers/quantized.py) says how: it is quantized once built
+        pending = config.pop("quantization_config", None)
+        layer = cls(**config)
+        if pending is not None:
+            layer._quantize_when_built = pending
+        return layer
 
     def describe(self):
         # a layer used on its own has no name yet: its class alone, not "layer Conv2D (Conv2D)"
