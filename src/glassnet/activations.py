@@ -39,6 +39,26 @@ class Activation:
         return f"<activation {self.name}>"
 
 
+class LayerSetting:
+    """A layer's ``activation`` (or ``recurrent_activation``) attribute, written as Keras code writes
+    it after construction: ``model.layers[-1].activation = None`` (keras.io's Grad-CAM and integrated
+    gradients take the logits so), ``= keras.activations.linear``, ``= "relu"``: each value goes
+    through ``get_for``, so the layer keeps an ``Activation`` its forward and backward can run (a
+    plain ``None`` there failed with "'NoneType' object has no attribute 'forward'" at the next
+    call), and a value it cannot take is refused naming the layer and the attribute.
+
+    A data descriptor with ``__set__`` only: reading the attribute is the plain instance lookup,
+    no Python call on the forward pass."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __set__(self, layer, value):
+        if not isinstance(value, Activation):
+            value = get_for(value, type(layer).__name__, self.name)
+        layer.__dict__[self.name] = value
+
+
 def linear(z):
     return z
 
