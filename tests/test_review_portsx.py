@@ -102,3 +102,179 @@ def test_keras_io_grad_cam_heatmap_as_keras(keras):
         got = make_gradcam_heatmap(gn, gn.GradientTape, img, gmodel, "last_conv", index)
         assert got.shape == expected.shape == (10, 10)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+# -- keras.io's neural style transfer: an image held in a Variable, optimized by a tape -------------
+def test_a_variable_of_ones_own_read_under_a_tape_gets_its_gradient(keras):
+    # gn.Variable as a source: "GradientTape.gradient: sources[0]: expected a weight array, a recorded
+    # value or a watched array, got Variable"; and the ops on it were constants (TF watches a trainable
+    # variable read under a tape); apply_gradients refused it ("must be a weight array")
+    tf = pytest.importorskip("tensorflow")
+    start = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+
+    def loss_of(K, v):
+        a = K.ops.square(v[:, :3, :] - v[:, 1:, :])
+        return (K.ops.sum(K.ops.power(a + 1.0, 1.25)) + K.ops.sum(K.ops.concatenate([v, -v * 2], axis=0) ** 2)
+                + K.ops.sum(abs(v)) + K.ops.sum(K.ops.matmul(v, K.ops.transpose(v, (0, 2, 1)))))
+
+    tv, gv = tf.Variable(start.copy()), gn.Variable(start.copy())
+    kopt = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=1, decay_rate=0.5))
+    gopt = gn.optimizers.SGD(gn.optimizers.schedules.ExponentialDecay(0.05, decay_steps=1, decay_rate=0.5))
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            expected_loss = loss_of(keras, tv)
+        expected = tape.gradient(expected_loss, tv)
+        with gn.GradientTape() as tape:
+            got_loss = loss_of(gn, gv)
+        got = tape.gradient(got_loss, gv)
+        np.testing.assert_allclose(float(got_loss), float(expected_loss), rtol=1e-5)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+        kopt.apply_gradients([(expected, tv)])
+        gopt.apply_gradients([(got, gv)])
+        np.testing.assert_allclose(gv.numpy(), tv.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_variable_is_watched_as_tf_watches_it():
+    v = gn.Variable(np.ones((2, 3), "float32"))
+    frozen = gn.Variable(np.ones(3, "float32"), trainable=False)
+    with gn.GradientTape(watch_accessed_variables=False) as tape:
+        loss = ops.sum(ops.square(v))
+    assert tape.gradient(loss, v) is None           # TF's: not watched
+    with gn.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(v)
+        loss = ops.sum(ops.square(v))
+    np.testing.assert_allclose(tape.gradient(loss, v), 2 * np.ones((2, 3)))
+    with gn.GradientTape() as tape:
+        loss = ops.sum(frozen * 3.0)
+    assert tape.gradient(loss, frozen) is None      # a variable not trainable is not watched (TF's)
+    with gn.GradientTape() as tape:
+        loss = ops.sum(v * 3.0)
+    assert tape.gradient(loss, [v, frozen])[1] is None
+    assert isinstance(v * 2, np.ndarray) and not isinstance(v[0], gn.tape.Recorded)   # no tape: plain values
+
+
+def test_keras_io_style_transfer_step_as_keras(keras):
+    tf = pytest.importorskip("tensorflow")
+    rows = cols = 8
+
+    def extractor(K):
+        inp = K.Input((rows, cols, 3))
+        x = K.layers.Conv2D(4, 3, padding="same", activation="relu", name="block1_conv1")(inp)
+        x = K.layers.MaxPooling2D(name="pool")(x)
+        x = K.layers.Conv2D(6, 3, padding="same", activation="relu", name="block2_conv1")(x)
+        model = K.Model(inp, x)
+        return K.Model(inputs=model.inputs, outputs={layer.name: layer.output for layer in model.layers})
+
+    def step_fn(K, tape_class, feature_extractor):
+        ops = K.ops
+
+        def gram_matrix(x):
+            x = ops.transpose(x, (2, 0, 1))
+            features = ops.reshape(x, (ops.shape(x)[0], -1))
+            return ops.matmul(features, ops.transpose(features))
+
+        def compute_loss(combination_image, base_image, style_reference_image):
+            features = feature_extractor(ops.concatenate([base_image, style_reference_image, combination_image], axis=0))
+            loss = ops.zeros(shape=())
+            layer_features = features["block2_conv1"]
+            loss = loss + 2.5e-2 * ops.sum(ops.square(layer_features[2, :, :, :] - layer_features[0, :, :, :]))
+            for name in ("block1_conv1", "block2_conv1"):
+                layer_features = features[name]
+                S, C = gram_matrix(layer_features[1, :, :, :]), gram_matrix(layer_features[2, :, :, :])
+                loss += (1e-2 / 2) * ops.sum(ops.square(S - C)) / (4.0 * (3 ** 2) * ((rows * cols) ** 2))
+            x = combination_image
+            a = ops.square(x[:, : rows - 1, : cols - 1, :] - x[:, 1:, : cols - 1, :])
+            b = ops.square(x[:, : rows - 1, : cols - 1, :] - x[:, : rows - 1, 1:, :])
+            loss += 1e-3 * ops.sum(ops.power(a + b, 1.25))
+            return loss
+
+        def compute_loss_and_grads(combination_image, base_image, style_reference_image):
+            with tape_class() as tape:
+                loss = compute_loss(combination_image, base_image, style_reference_image)
+            return loss, tape.gradient(loss, combination_image)
+        return compute_loss_and_grads
+
+    rng = np.random.default_rng(1)
+    base, style = (rng.uniform(-1, 1, (1, rows, cols, 3)).astype("float32") for _ in range(2))
+    kx, gx = extractor(keras), extractor(gn)
+    gx.set_weights(kx.get_weights())
+    kstep, gstep = step_fn(keras, tf.GradientTape, kx), step_fn(gn, gn.GradientTape, gx)
+    kimg, gimg = tf.Variable(base.copy()), gn.Variable(base.copy())
+    kopt = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(1.0, decay_steps=100, decay_rate=0.96))
+    gopt = gn.optimizers.SGD(gn.optimizers.schedules.ExponentialDecay(1.0, decay_steps=100, decay_rate=0.96))
+    for _ in range(3):
+        kloss, kgrads = kstep(kimg, base, style)
+        gloss, ggrads = gstep(gimg, base, style)
+        np.testing.assert_allclose(float(gloss), float(kloss), rtol=1e-5)
+        np.testing.assert_allclose(ggrads, kgrads, rtol=1e-4, atol=1e-6)
+        kopt.apply_gradients([(kgrads, kimg)])
+        gopt.apply_gradients([(ggrads, gimg)])
+    np.testing.assert_allclose(gimg.numpy(), kimg.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# -- keras.io's deep dream: ``loss = ops.zeros(shape=())`` then ``loss += ...`` on a tape -----------
+def test_plus_equals_on_a_plain_array_records_the_sum():
+    # "numpy.add on a value a GradientTape records: the tape does not see NumPy functions" for the
+    # deep dream's compute_loss; TF's += makes a new tensor (Python binds the name to it)
+    x = np.array([[1.0, -2.0, 3.0]], dtype="float32")
+    with gn.GradientTape() as tape:
+        tape.watch(x)
+        loss = ops.zeros(shape=())
+        start = loss
+        for coeff in (1.0, 1.5):
+            loss += coeff * ops.sum(ops.square(x))
+    np.testing.assert_allclose(tape.gradient(loss, x), 2.5 * 2 * x)
+    assert float(start) == 14.0             # NumPy's in-place write into the plain array, kept
+    with gn.GradientTape() as tape:
+        tape.watch(x)
+        t = ops.convert_to_tensor(x)
+        total = np.ones((1, 3), "float32")
+        total *= t                          # the other operators too
+        total -= t * 3.0
+    np.testing.assert_allclose(tape.gradient(total, x), [[-2.0, -2.0, -2.0]])
+    np.testing.assert_allclose(total, -2 * x)
+
+
+def test_keras_io_deep_dream_as_keras(keras):
+    tf = pytest.importorskip("tensorflow")
+    settings = {"mixed4": 1.0, "mixed5": 1.5}
+
+    def base_model(K):
+        inp = K.Input((None, None, 3))
+        x = K.layers.Conv2D(4, 3, activation="relu", name="mixed4")(inp)
+        x = K.layers.Conv2D(4, 3, activation="relu", name="mixed5", padding="same")(x)
+        return K.Model(inp, K.layers.GlobalAveragePooling2D()(x))
+
+    def dream(K, tape_class, model, original_img):
+        ops = K.ops
+        feature_extractor = K.Model(inputs=model.inputs,
+                                    outputs={name: model.get_layer(name).output for name in settings})
+
+        def compute_loss(input_image):
+            features = feature_extractor(input_image)
+            loss = ops.zeros(shape=())
+            for name in features.keys():
+                activation = features[name]
+                scaling = ops.prod(ops.cast(ops.shape(activation), "float32"))
+                loss += settings[name] * ops.sum(ops.square(activation[:, 2:-2, 2:-2, :])) / scaling
+            return loss
+
+        img = original_img
+        for shape in [(10, 10), (14, 14)]:
+            img = ops.image.resize(img, shape)
+            for _ in range(2):
+                with tape_class() as tape:
+                    tape.watch(img)
+                    loss = compute_loss(img)
+                grads = tape.gradient(loss, img)
+                grads = grads / ops.maximum(ops.mean(ops.abs(grads)), 1e-6)
+                img += 0.01 * grads
+        return ops.convert_to_numpy(img), float(loss)
+
+    image = np.random.default_rng(2).uniform(-1, 1, (1, 14, 14, 3)).astype("float32")
+    kmodel, gmodel = base_model(keras), base_model(gn)
+    gmodel.set_weights(kmodel.get_weights())
+    expected, expected_loss = dream(keras, tf.GradientTape, kmodel, tf.convert_to_tensor(image))
+    got, got_loss = dream(gn, gn.GradientTape, gmodel, image.copy())
+    np.testing.assert_allclose(got_loss, expected_loss, rtol=1e-5)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
