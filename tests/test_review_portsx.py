@@ -278,3 +278,149 @@ def test_keras_io_deep_dream_as_keras(keras):
     got, got_loss = dream(gn, gn.GradientTape, gmodel, image.copy())
     np.testing.assert_allclose(got_loss, expected_loss, rtol=1e-5)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+# -- keras.io's EANet (external attention) and SimSiam, as written but for the documented changes --
+def _eanet(K, is_glassnet):
+    layers, ops = K.layers, K.ops
+
+    class PatchExtract(layers.Layer):
+        def __init__(self, patch_size, **kwargs):
+            super().__init__(**kwargs)
+            self.patch_size = patch_size
+
+        def call(self, x):
+            B, C = ops.shape(x)[0], ops.shape(x)[-1]
+            x = ops.image.extract_patches(x, self.patch_size)
+            return ops.reshape(x, (B, -1, self.patch_size * self.patch_size * C))
+
+    class PatchEmbedding(layers.Layer):
+        def __init__(self, num_patch, embed_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.num_patch = num_patch
+            self.proj = layers.Dense(embed_dim)
+            self.pos_embed = layers.Embedding(input_dim=num_patch, output_dim=embed_dim)
+
+        def call(self, patch):
+            pos = ops.arange(start=0, stop=self.num_patch, step=1)
+            if is_glassnet:     # docs/layers.md: a weighted layer on a constant takes the batch axis
+                pos = ops.cast(patch[:, :, 0] * 0, "int32") + pos
+            return self.proj(patch) + self.pos_embed(pos)
+
+    def external_attention(x, dim, num_heads, dim_coefficient=4):
+        _, num_patch, channel = x.shape
+        num_heads = num_heads * dim_coefficient
+        x = layers.Dense(dim * dim_coefficient)(x)
+        x = ops.reshape(x, (-1, num_patch, num_heads, dim * dim_coefficient // num_heads))
+        x = ops.transpose(x, axes=[0, 2, 1, 3])
+        attn = layers.Dense(dim // dim_coefficient)(x)
+        attn = layers.Softmax(axis=2)(attn)
+
+        def double_normalization(attn):
+            return ops.divide(attn, ops.convert_to_tensor(1e-9) + ops.sum(attn, axis=-1, keepdims=True))
+        # docs/layers.md: a Lambda passes no gradient back; the function is called on the tensor
+        attn = double_normalization(attn) if is_glassnet else layers.Lambda(double_normalization)(attn)
+        x = layers.Dense(dim * dim_coefficient // num_heads)(attn)
+        x = ops.transpose(x, axes=[0, 2, 1, 3])
+        x = ops.reshape(x, [-1, num_patch, dim * dim_coefficient])
+        return layers.Dense(dim)(x)
+
+    inputs = layers.Input(shape=(8, 8, 3))
+    x = PatchEmbedding(16, 8)(PatchExtract(2)(inputs))
+    residual = x
+    x = layers.add([external_attention(layers.LayerNormalization(epsilon=1e-5)(x), 8, 2), residual])
+    residual = x
+    x = layers.Dense(8)(layers.Dense(16, activation=ops.gelu)(layers.LayerNormalization(epsilon=1e-5)(x)))
+    x = layers.GlobalAveragePooling1D()(layers.add([x, residual]))
+    return K.Model(inputs=inputs, outputs=layers.Dense(4, activation="softmax")(x))
+
+
+def test_keras_io_eanet_trains_as_keras(keras):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (24, 8, 8, 3)).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.integers(0, 4, 24)]
+    keras.utils.set_random_seed(0)
+    kmodel, gmodel = _eanet(keras, False), _eanet(gn, True)
+    gmodel.set_weights(kmodel.get_weights())
+    np.testing.assert_allclose(gmodel.predict(x, verbose=0), kmodel.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    kmodel.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-2, weight_decay=1e-4),
+                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["accuracy"],
+                   run_eagerly=True)       # (no tracing: faster for a model this small)
+    gmodel.compile(optimizer=gn.optimizers.AdamW(learning_rate=1e-2, weight_decay=1e-4, rule="keras"),
+                   loss=gn.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["accuracy"])
+    expected = kmodel.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, shuffle=False, verbose=0).history
+    got = gmodel.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, shuffle=False, verbose=0).history
+    for key in ("loss", "val_loss", "accuracy"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5)
+
+
+def _simsiam(K, tape_class):
+    layers, ops = K.layers, K.ops
+
+    def get_encoder():
+        inputs = layers.Input((6, 6, 3))
+        x = layers.Rescaling(scale=1.0 / 127.5, offset=-1)(inputs)
+        x = layers.Conv2D(4, 3, padding="same", use_bias=False)(x)
+        x = layers.Activation("relu")(layers.BatchNormalization()(x))
+        x = layers.GlobalAveragePooling2D(name="backbone_pool")(x)
+        x = layers.ReLU()(layers.BatchNormalization()(layers.Dense(8, use_bias=False)(x)))
+        outputs = layers.BatchNormalization()(layers.Dense(8, use_bias=False)(x))
+        return K.Model(inputs, outputs, name="encoder")
+
+    def get_predictor():
+        return K.Sequential([layers.Input((8,)), layers.Dense(4, use_bias=False), layers.ReLU(),
+                             layers.BatchNormalization(), layers.Dense(8)], name="predictor")
+
+    def compute_loss(p, z):
+        z = ops.stop_gradient(z)
+        p = ops.normalize(p, axis=1, order=2)
+        z = ops.normalize(z, axis=1, order=2)
+        return -ops.mean(ops.sum((p * z), axis=1))
+
+    class SimSiam(K.Model):
+        def __init__(self, encoder, predictor):
+            super().__init__()
+            self.encoder = encoder
+            self.predictor = predictor
+            self.loss_tracker = K.metrics.Mean(name="loss")
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker]
+
+        def train_step(self, data):
+            ds_one, ds_two = data
+            with tape_class() as tape:
+                z1, z2 = self.encoder(ds_one, training=True), self.encoder(ds_two, training=True)
+                p1, p2 = self.predictor(z1, training=True), self.predictor(z2, training=True)
+                loss = compute_loss(p1, z2) / 2 + compute_loss(p2, z1) / 2
+            learnable_params = self.encoder.trainable_variables + self.predictor.trainable_variables
+            gradients = tape.gradient(loss, learnable_params)
+            self.optimizer.apply_gradients(zip(gradients, learnable_params))
+            self.loss_tracker.update_state(loss)
+            return {"loss": self.loss_tracker.result()}
+
+    return get_encoder(), get_predictor(), SimSiam
+
+
+def test_keras_io_simsiam_trains_as_keras(keras):
+    # two views as fit(x1, x2) (keras.io zips two tf.data pipelines); SGD's momentum with a changing
+    # rate is Keras' under rule="keras" (docs/optimizers.md: the default is PyTorch's)
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(4)
+    x1, x2 = (rng.uniform(0, 255, (24, 6, 6, 3)).astype("float32") for _ in range(2))
+    keras.utils.set_random_seed(0)
+    kenc, kpred, KSim = _simsiam(keras, tf.GradientTape)
+    genc, gpred, GSim = _simsiam(gn, gn.GradientTape)
+    genc.set_weights(kenc.get_weights())
+    gpred.set_weights(kpred.get_weights())
+    kmodel, gmodel = KSim(kenc, kpred), GSim(genc, gpred)
+    kmodel.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(0.03, 6), momentum=0.6),
+                   run_eagerly=True)
+    gmodel.compile(optimizer=gn.optimizers.SGD(gn.optimizers.schedules.CosineDecay(0.03, 6), momentum=0.6,
+                                               rule="keras"))
+    expected = kmodel.fit(x1, x2, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    got = gmodel.fit(x1, x2, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    for mine, theirs in zip(genc.get_weights() + gpred.get_weights(), kenc.get_weights() + kpred.get_weights()):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
