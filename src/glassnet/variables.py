@@ -195,7 +195,11 @@ class Variable:
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self._live()}>"
 
     def __getitem__(self, index):
-        return np.array(self)[index]
+        value = self._operand()
+        if value is self._live():       # (recorded: glassnet.ops' indexing)
+            from .ops import get_item
+            return get_item(value, index)
+        return value[index]
 
     def __bool__(self):
         return bool(np.array(self))
@@ -210,12 +214,23 @@ class Variable:
         return id(self)
 
     # -- arithmetic: NumPy on the value (Keras: tensors) ------------------------------------------
+    def _operand(self):
+        """The value an operator computes with: a copy, or, while a GradientTape records and watches
+        this variable (a trainable one of its own, read under the tape: TF's rule), its live array,
+        which the tape records the operation on (glassnet._tape_values.accessed)."""
+        from . import _tape_state
+        if _tape_state.recording():
+            from ._tape_values import accessed, own_variable
+            if own_variable(self) and accessed(self) is not None:
+                return self._live()
+        return np.array(self)
+
     def _operands(self, other):
         if isinstance(other, Variable):
-            other = np.array(other)
+            other = other._operand()
         elif getattr(other, "is_symbolic", False) or type(other).__name__ in ("SymbolicTensor", "KerasTensor"):
             _refuse_in_draw(self, "used with a tensor")
-        return np.array(self), other
+        return self._operand(), other
 
 
 def _binary(op, reflected=False):
@@ -235,6 +250,14 @@ def _keras_op(name):
     return op
 
 
+def _unary(name, variable):
+    value = variable._operand()
+    if value is variable._live():       # (recorded: glassnet.ops')
+        from . import ops
+        return getattr(ops, name)(value)
+    return np.negative(value) if name == "negative" else np.abs(value)
+
+
 for _name, _op in {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
                    "floordiv": "floor_divide", "mod": "mod", "pow": "power", "matmul": "matmul"}.items():
     setattr(Variable, f"__{_name}__", _binary(_keras_op(_op)))
@@ -242,9 +265,9 @@ for _name, _op in {"add": "add", "sub": "subtract", "mul": "multiply", "truediv"
 for _name, _op in {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
                    "eq": np.equal, "ne": np.not_equal}.items():
     setattr(Variable, f"__{_name}__", _binary(_op))
-Variable.__neg__ = lambda self: -np.array(self)
+Variable.__neg__ = lambda self: _unary("negative", self)
 Variable.__pos__ = lambda self: np.array(self)
-Variable.__abs__ = lambda self: np.abs(np.array(self))
+Variable.__abs__ = lambda self: _unary("abs", self)
 del _name, _op
 
 
