@@ -49,3 +49,13 @@ def jitter(model, rng):
         for value in layer.params.values():
             value[...] += rng.normal(scale=0.3, size=value.shape).astype(value.dtype)
     return model
+
+
+def refused(model, tmp_path, words):
+    """``model.export`` refused by name (a ValueError holding ``words``), nothing written."""
+    import os
+    import pytest
+    with pytest.raises(ValueError, match="export") as info:
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert words in str(info.value)
+    assert os.listdir(tmp_path) == []

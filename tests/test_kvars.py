@@ -187,7 +187,8 @@ def test_views_write_in_place_and_follow_the_model_buffer():
     dense, bn = model.layers[0], model.layers[1]
     before = dense.params["kernel"]
     kernel = dense.kernel
-    assert np.shares_memory(kernel.value, before) and kernel.path == f"{dense.name}/kernel"
+    # Keras' path: the Sequential that built the layer first (tests/test_kvars_sub.py compares them)
+    assert np.shares_memory(kernel.value, before) and kernel.path == f"{model.name}/{dense.name}/kernel"
     kernel.assign(np.full((4, 3), 0.25))
     assert dense.params["kernel"] is before and np.all(before == 0.25)
     assert np.all(model.get_weights()[0] == 0.25)          # the model's flat buffer saw it

@@ -388,6 +388,13 @@ def test_refusals():
     wrapped.build((2, 4))
     with pytest.raises(ValueError, match="inside a wrapper .* not supported"):
         wrapped.layer.enable_lora(2)
+    quantized = L.Dense(3)
+    quantized.build((4,))
+    quantized.quantize("int8")
+    with pytest.raises(NotImplementedError, match="LoRA on a quantized layer"):
+        quantized.enable_lora(2)
+    with pytest.raises(NotImplementedError, match="LoRA on a quantized layer"):
+        layer.quantize("int8")              # (quantize's own refusal, layers/quantized.py)
     reversible = L.ReversibleEmbedding(5, 2)
     reversible.build((3,))
     with pytest.raises(ValueError, match="not supported on ReversibleEmbedding"):

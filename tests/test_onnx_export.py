@@ -217,7 +217,8 @@ def test_float32_stays_float32(tmp_path):
                             L.Dense(2, activation="sparsemax")]), "activation 'sparsemax'"),
     (lambda: gn.Sequential([gn.Input((3,)), L.LayerNormalization(rms_scaling=True)]), "rms_scaling"),
     (lambda: gn.Sequential([gn.Input((3, 3, 1)), L.UpSampling2D(interpolation="bicubic")]), "'bicubic'"),
-    (lambda: gn.Sequential([gn.Input((3,)), L.Embedding(5, 2, mask_zero=True)]), "mask_zero"),
+    (lambda: gn.Sequential([gn.Input((3, 2), dtype="int32"), L.Embedding(5, 2, mask_zero=True),
+                            L.TimeDistributed(L.GRU(2))]), "mask with axes within the steps"),
 ])
 @pytest.mark.filterwarnings("ignore:LayerNormalization. rms_scaling=True is deprecated")
 def test_unsupported_refused_before_writing(make, words, tmp_path):

@@ -30,7 +30,7 @@ import json
 import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
-from ._keras_h5 import h5py_module, weights_by_layer
+from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -160,7 +160,8 @@ def _assign(model, found):
     from .layers.lora import keras_weights, set_keras_weights
     planned = []
     for layer in model.layers:
-        current = keras_weights(layer)      # with LoRA: the merged kernel and the bias (layers/lora.py)
+        # with LoRA: the merged kernel and the bias (layers/lora.py); quantized: Keras' order
+        current = keras_store_order(layer, keras_weights(layer))
         arrays = found.pop(layer.name, [])
         if len(arrays) != len(current):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
@@ -174,8 +175,8 @@ def _assign(model, found):
         raise ModelFileError(f"model.weights.h5: weights of layers the config does not build: {sorted(found)[:10]}")
     for layer, arrays, current in planned:
         if arrays:
-            set_keras_weights(layer, [dataset[()].astype(target.dtype, copy=False)
-                                      for dataset, target in zip(arrays, current)])
+            set_keras_weights(layer, keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False)
+                                                               for dataset, target in zip(arrays, current)]))
 
 
 def _keras_compile_objects(compile_config):

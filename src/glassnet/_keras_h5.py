@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import ModelFileError
 from .layers.lora import keras_weights
+from .layers.quantized import keras_store_order
 
 MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in any real model
 # Keras' order of a layer's sublayers' weights (its weights property: its own, then each tracked
@@ -238,7 +239,8 @@ def weights_file_arrays(model, h5py, h5, where):
             continue
         if type(layer).__name__ in ("IntegerLookup", "StringLookup", "TextVectorization"):
             continue        # a tf_idf layer's idf_weights go with its vocabulary, which the code adapts again
-        current = keras_weights(layer)          # with LoRA: the merged kernel and the bias, Keras' two
+        # with LoRA: the merged kernel and the bias, Keras' two; quantized: Keras' order
+        current = keras_store_order(layer, keras_weights(layer))
         found = _group_at(walk, h5, group)
         arrays = _ordered(walk, found, group) if found is not None else []
         if len(arrays) != len(current):
@@ -250,7 +252,8 @@ def weights_file_arrays(model, h5py, h5, where):
                                      f"{target.shape}, the file has {tuple(dataset.shape)}")
         planned.append((layer, current, arrays))
     _left_over(walk, top["layers"], "layers", used)
-    return [(layer, [dataset[()].astype(target.dtype, copy=False) for target, dataset in zip(current, arrays)])
+    return [(layer, keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False)
+                                              for target, dataset in zip(current, arrays)]))
             for layer, current, arrays in planned if arrays]
 
 
@@ -294,7 +297,7 @@ def _sublayers(layer, weights):
         return parts + [("_lookup_layer", "string_lookup", idf)] if kind == "TextVectorization" else parts
     if kind == "TimeDistributed":
         return [("", layer.name, []), ("layer", layer.layer.name, weights)]
-    return [("", layer.name, weights)]
+    return [("", layer.name, keras_store_order(layer, weights))]
 
 
 def _write_vars(h5, path, name, arrays):

@@ -143,6 +143,9 @@ def _entry_of(layer, dtype, carried=()):
     entry = serialize(layer)
     entry = _layer_entry(entry["class_name"], entry["config"], layer.dtype or dtype, repr(layer.name),
                          trainable=layer.trainable, registered=entry.get("registered_name"), carried=carried)
+    if layer.quantization_mode is not None:         # Keras' quantized policy: its layer builds int8 weights
+        from .layers.quantized import keras_policy
+        entry["config"]["dtype"] = keras_policy(layer)
     if learnt(layer):
         # a learnt vocabulary is an asset in Keras' file (assets/<group>/vocabulary.txt), a tf_idf
         # layer's idf_weights a dataset of its weights group: the config says null, as Keras' does

@@ -5,8 +5,9 @@ contract), at inference (dropout is an identity there).
   Eq), value (batch, S, Ev), key (batch, S, Ek), the key the value when not given): each
   projection an ``Einsum`` with its kernel (E, heads, size) to (batch, heads, steps, size) plus
   its bias (heads, 1, size); the queries scaled by 1 / sqrt(key_dim) as Keras scales them; scores
-  ``q k^T`` (MatMul), a causal mask (``use_causal_mask``: a constant band of fixed T and S) as
-  ``Where`` setting later steps to -inf, ``Softmax`` over the key's steps, the weights times the
+  ``q k^T`` (MatMul), a causal mask (``use_causal_mask``: a band ``s <= t`` built from the
+  steps' sizes with Range, so any length) as ``Where`` setting later steps to -inf, ``Softmax``
+  over the key's steps, the weights times the
   values, and the output ``Einsum`` with the output kernel (heads, value_dim, features) plus its
   bias. GroupedQueryAttention repeats each key/value head for its group of query heads
   (Unsqueeze, Expand, Reshape: NumPy's ``repeat`` along the heads' axis).
@@ -14,32 +15,76 @@ contract), at inference (dropout is an identity there).
   ``Softmax`` over the value's steps, ``MatMul`` with the value.
 * ``EinsumDense``: ``Einsum`` with the layer's explicit equation, bias, activation.
 
-Refused by name: masks (an ``attention_mask`` argument; the inputs' masks are refused where they
-are made), ``sliding_window``, attention over other axes than a sequence's steps, and a causal
-mask over steps of any length (an Input's None).
+* MultiHeadAttention's masks: an ``attention_mask`` input (batch, T, S) (nonzero allows), its
+  inputs' masks (``Embedding(mask_zero=True)``, ``Masking``: the query's (batch, T, 1), the
+  value's and key's (batch, 1, S)) and the causal band, ANDed as glassnet's ``_allowed``; the
+  scores not allowed -inf, a row with nothing allowed even weights (zeros with dropout, Keras'
+  masked softmax), as glassnet's ``_weights``.
+
+Refused by name: an ``attention_mask`` or input masks for the other attention layers,
+``sliding_window``, and attention over other axes than a sequence's steps.
 """
 import math
 
 import numpy as np
 
+from . import _onnx_proto as proto
 from ._onnx_ops import Unsupported, apply_activation
 
 
-def _causal(b, layer, scores, query_shape, key_shape):
-    steps = (query_shape[0], key_shape[0])
-    if None in steps:
-        raise Unsupported(f"{layer.describe()}: use_causal_mask=True is exported for sequences of fixed lengths "
-                          f"only, got the query's and key's steps {steps} (None: any length)")
-    later = np.triu(np.ones(steps), k=1)            # 1 where key step s > query step t: masked
-    return b.op("Where", [b.op("Greater", [b.const(later, "causal"), b.const(0.5)]), b.const(-np.inf), scores])
+def _band(b, query, key, axis):
+    """(T, S) booleans, True where key step s <= query step t (what a causal mask allows), from
+    the steps of ``query`` and ``key`` (their axis ``axis``), fixed or not."""
+    def steps(x):
+        size = b.op("Squeeze", [b.op("Shape", [x], start=axis, end=axis + 1), b.ints([0])])
+        return b.op("Range", [b.ints(0), size, b.ints(1)])
+    t, s = b.op("Unsqueeze", [steps(query), b.ints([1])]), b.op("Unsqueeze", [steps(key), b.ints([0])])
+    return b.op("LessOrEqual", [s, t], "causal")
 
 
-def _options(b, layer):
-    """The call's options: an attention_mask is refused; use_causal_mask read (the layer's if none)."""
+def _causal(b, scores, query, key, axis):
+    """The scores of later key steps set to -inf (a causal mask alone leaves no row empty)."""
+    return b.op("Where", [_band(b, query, key, axis), scores, b.const(-np.inf)])
+
+
+def _options(b, layer, who=None):
+    """The call's options: ``(use_causal_mask (the layer's if none given), whether the call's last
+    input is an attention_mask)``; ``who`` (the layers other than MultiHeadAttention) refuses one."""
     options = dict(getattr(b, "call_options", None) or {})
-    if options.pop("attention_mask", False) or getattr(layer, "attention_mask", False):
-        raise Unsupported(f"{layer.describe()}: an attention_mask is not exported (ONNX carries no masks here)")
-    return options.pop("use_causal_mask", layer.causal)
+    given = bool(options.pop("attention_mask", False) or getattr(layer, "attention_mask", False))
+    if given and who is not None:
+        raise Unsupported(f"{who}: an attention_mask is not exported")
+    return options.pop("use_causal_mask", layer.causal), given
+
+
+def _allowed(b, xs, given, causal, steps):
+    """What glassnet's ``_allowed`` and causal mask allow, (batch, T, S) booleans (or (T, S)),
+    or None: the AND of the query's mask (batch, T, 1), the value's and key's (batch, 1, S), a
+    given attention_mask (nonzero allows) and the causal band. ``steps``: query, key (tensors)."""
+    parts = [b.op("Cast", [xs[-1]], to=proto.BOOL)] if given else []
+    for position, axis in ((0, 2), (1, 1), (2, 1)):
+        if position in b.input_masks:
+            parts.append(b.op("Unsqueeze", [b.input_masks[position], b.ints([axis])]))
+    if causal:
+        parts.append(_band(b, *steps, 1))
+    allowed = parts[0] if parts else None
+    for part in parts[1:]:
+        allowed = b.op("And", [allowed, part])
+    return allowed
+
+
+def _masked_softmax(b, layer, scores, allowed):
+    """glassnet's ``_weights`` at inference: the scores not allowed -inf, a row with nothing
+    allowed all zeros (even weights), the softmax over S; zeros in such a row where Keras' layer
+    takes its masked softmax (``_zeroes_empty_rows``: MultiHeadAttention with dropout)."""
+    allowed = b.op("Unsqueeze", [allowed, b.ints([1])]) if allowed is not None else None     # the heads' axis
+    scores = b.op("Where", [allowed, scores, b.const(-np.inf)])
+    empty = b.op("Not", [b.op("Cast", [b.op("ReduceMax", [b.op("Cast", [allowed], to=proto.ELEM_TYPES[b.dtype])],
+                                               axes=[-1], keepdims=1)], to=proto.BOOL)])
+    weights = b.op("Softmax", [b.op("Where", [empty, b.const(0.0), scores])], axis=-1)
+    if layer._zeroes_empty_rows():
+        weights = b.op("Where", [empty, b.const(0.0), weights])
+    return weights
 
 
 def _qkv(layer, xs, shapes):
@@ -70,12 +115,13 @@ def _repeat_heads(b, layer, x, steps, size):
 
 def _multi_head(b, layer, xs, shapes):
     who = layer.describe()
-    causal = _options(b, layer)
+    kind = type(layer).__name__
+    causal, given = _options(b, layer, None if kind == "MultiHeadAttention" else who)
     if getattr(layer, "sliding_window", None) is not None:
         raise Unsupported(f"{who}: sliding_window is not exported")
-    if len(xs) > 3:
-        raise Unsupported(f"{who}: an attention_mask is not exported (ONNX carries no masks here)")
-    (query, key, value), (qs, ks, vs) = _qkv(layer, xs, shapes)
+    if b.input_masks and kind != "MultiHeadAttention":
+        raise Unsupported(f"{who}: the masks of its inputs are not exported (MultiHeadAttention's are)")
+    (query, key, value), (qs, ks, vs) = _qkv(layer, xs[:len(xs) - given], shapes[:len(xs) - given])
     rank = len(qs) + 1
     if rank != 3 or layer._attended(rank) != (1,):
         raise Unsupported(f"{who}: attention over axes {layer._attended(rank)} of inputs of {rank} axes is not "
@@ -84,9 +130,11 @@ def _multi_head(b, layer, xs, shapes):
     k = _repeat_heads(b, layer, _project(b, layer, key, "key"), ks[0], layer.key_dim)
     v = _repeat_heads(b, layer, _project(b, layer, value, "value"), vs[0], layer.value_dim)
     scores = b.op("MatMul", [q, b.op("Transpose", [k], perm=[0, 1, 3, 2])])        # (batch, heads, T, S)
-    if causal:
-        scores = _causal(b, layer, scores, qs, ks)
-    context = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])              # (batch, heads, T, dv)
+    if given or b.input_masks:
+        weights = _masked_softmax(b, layer, scores, _allowed(b, xs, given, causal, (query, key)))
+    else:
+        weights = b.op("Softmax", [_causal(b, scores, query, key, 1) if causal else scores], axis=-1)
+    context = b.op("MatMul", [weights, v])                                          # (batch, heads, T, dv)
     out = b.op("Einsum", [context, b.const(layer.params["output_kernel"], "output_kernel")],
                equation="bhtd,hdo->bto")
     return b.op("Add", [out, b.const(layer.params["output_bias"], "output_bias")]) if layer.use_bias else out
@@ -94,9 +142,7 @@ def _multi_head(b, layer, xs, shapes):
 
 def _dot_attention(b, layer, xs, shapes):
     """Attention and AdditiveAttention: softmax of the scores (batch, Tq, Tv) times the value."""
-    causal = _options(b, layer)
-    if len(xs) > 3:
-        raise Unsupported(f"{layer.describe()}: an attention_mask is not exported")
+    causal, _ = _options(b, layer, layer.describe())
     (query, key, value), (qs, ks, _) = _qkv(layer, xs, shapes)
     kind = type(layer).__name__
     if kind == "Attention" and layer.score_mode == "dot":
@@ -117,7 +163,7 @@ def _dot_attention(b, layer, xs, shapes):
                 t = b.op("Mul", [t, b.const(layer.params["scale"], "scale")])
             scores = b.op("ReduceSum", [t, b.ints([-1])], keepdims=0)
     if causal:
-        scores = _causal(b, layer, scores, qs, ks)
+        scores = _causal(b, scores, query, key, 1)
     return b.op("MatMul", [b.op("Softmax", [scores], axis=-1), value])
 
 
@@ -131,6 +177,7 @@ def _einsum_dense(b, layer, xs, shapes):
 
 for _convert in (_multi_head, _dot_attention):
     _convert.call_options = ("use_causal_mask", "attention_mask")       # read by the converter itself
+_multi_head.reads_input_masks = True
 
 CONVERTERS = {"MultiHeadAttention": _multi_head, "GroupedQueryAttention": _multi_head,
               "Attention": _dot_attention, "AdditiveAttention": _dot_attention, "EinsumDense": _einsum_dense}

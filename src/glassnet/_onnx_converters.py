@@ -3,11 +3,12 @@
 Bidirectional; glassnet._onnx_shapes: cropping, upsampling, repeats, TimeDistributed, transposed
 and depthwise convolutions, attention; glassnet._onnx_tensor_ops: a functional model's operation
 nodes, TensorOp and TensorFunction; glassnet._onnx_attention: MultiHeadAttention, Attention, ...,
-EinsumDense)."""
+EinsumDense; glassnet._onnx_masks: Masking, and GlobalAveragePooling1D reading a mask)."""
 from ._onnx_attention import CONVERTERS as _ATTENTION
 from ._onnx_layers import CONVERTERS as _CORE
+from ._onnx_masks import CONVERTERS as _MASKS
 from ._onnx_recurrent import CONVERTERS as _RECURRENT
 from ._onnx_shapes import CONVERTERS as _SHAPES
 from ._onnx_tensor_ops import CONVERTERS as _TENSOR_OPS
 
-CONVERTERS = {**_CORE, **_RECURRENT, **_SHAPES, **_TENSOR_OPS, **_ATTENTION}
+CONVERTERS = {**_CORE, **_RECURRENT, **_SHAPES, **_TENSOR_OPS, **_ATTENTION, **_MASKS}

@@ -3,7 +3,9 @@ alone (glassnet._onnx_proto encodes the protobuf; no ``onnx`` package needed).
 
 The model's calls are walked in order (``_node_layers``, ``_inbound``: a Sequential's chain or a
 functional Model's graph, nested models already flattened into them); each call becomes the
-nodes of its converter (glassnet._onnx_layers). The file holds:
+nodes of its converter (glassnet._onnx_layers; ``convert_calls``, which a TimeDistributed model
+runs too). Masks follow the model's mask plan (glassnet._onnx_masks): a maker's converter writes
+its mask tensor, each reader's finds it in ``Builder.mask``. The file holds:
 
 * opset 17 of the default domain (ir_version 8), which onnxruntime 1.14 and later run;
 * one graph input per model input, named as the model's (a Sequential's ``input_layer`` or its
@@ -28,13 +30,14 @@ import numpy as np
 
 from . import _onnx_proto as proto
 from ._atomic import write_atomically
+from . import _onnx_masks as masks
 from ._onnx_converters import CONVERTERS
 from ._onnx_ops import Unsupported
 from . import layers as layers_module
 from .layers.lora import merged_kernel
 
 OPSET, IR_VERSION = 17, 8
-_BATCH = "batch"
+_BATCH = proto.BATCH
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
@@ -44,6 +47,11 @@ class Builder:
     def __init__(self, dtype, reserved=()):
         self.dtype, self.nodes, self.initializers, self._count, self.scope = np.dtype(dtype), [], [], 0, "graph"
         self.call_options = {}          # the options of the call being converted (a converter may read them)
+        # masks (glassnet._onnx_masks): each maker's mask tensor by id(layer), and the one the
+        # call being converted reads (None: no mask reaches it), or its inputs' by position
+        self.masks, self.mask, self.input_masks = {}, None, {}
+        # a recurrent call's last states by id(layer), for return_state's LastState calls
+        self.states = {}
         # the graph's input and output names, which no node or initializer may take too (a
         # layer named "a/MatMul_2" is an output name as "a"'s MatMul would be)
         self._reserved = set(reserved)
@@ -52,6 +60,21 @@ class Builder:
         self._count += 1
         name = f"{self.scope}/{hint}_{self._count}"
         return self._name(hint) if name in self._reserved else name
+
+    def name(self, hint):
+        """A fresh name (a subgraph's input's)."""
+        return self._name(hint)
+
+    def body(self, hint):
+        """A Builder for a subgraph (a Scan's body) whose names go on from this one's count: a
+        subgraph sees the outer graph's names, so none may be taken twice. ``adopt`` it after."""
+        inner = Builder(self.dtype, self._reserved)
+        inner.scope, inner._count = f"{self.scope}/{hint}", self._count
+        return inner
+
+    def adopt(self, inner):
+        """Go on counting after the names ``inner`` (a ``body``) took."""
+        self._count = inner._count
 
     def const(self, value, hint="const"):
         """An initializer holding ``value`` in the model's dtype (float64 numbers, such as SELU's
@@ -139,6 +162,53 @@ def _output_names(model, count, input_names):
     return unique
 
 
+def convert_calls(b, model, names, shapes, input_dtypes):
+    """Every call of ``model`` converted into ``b``, reading its inputs from the tensors ``names``
+    (sample shapes ``shapes``, dtypes ``input_dtypes``): ``(outs, out_shapes)``, each call's
+    output name and sample shape. The exported model's own graph, and a model a TimeDistributed
+    wraps (glassnet._onnx_shapes), run through it."""
+    outs, out_shapes, cast = [], [], {}
+    options = model._call_settings()[1]
+    routes, input_routes, makers = masks.plan(model)
+    b.masks.update(dict.fromkeys(makers))       # each maker's converter writes its mask's name here
+    for i, (layer, parents) in enumerate(zip(model._node_layers, model._inbound)):
+        kind = type(layer).__name__
+        if kind not in CONVERTERS or (getattr(CONVERTERS[kind], "layer_class", None)
+                                      or getattr(layers_module, kind, None)) is not type(layer):
+            raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
+                              f"{', '.join(sorted(CONVERTERS))}")
+        if layer.quantization_mode is not None:
+            raise Unsupported(f"export: layer {layer.name!r} ({kind}) is quantized ({layer.dtype_policy.name}), which "
+                              f"has no ONNX form here; export the model before quantizing it")
+        given = dict(options[i] or {}) if options is not None else {}
+        # a converter naming the call options it reads (attention's use_causal_mask) takes them
+        unread = sorted(set(given) - set(getattr(CONVERTERS[kind], "call_options", ())))
+        if unread:
+            raise Unsupported(f"export: layer {layer.name!r} is called with arguments {unread}; not exported")
+        b.call_options = given
+        b.mask = b.masks[id(routes[id(layer)])] if id(layer) in routes else None
+        b.input_masks = {k: b.masks[id(maker)] for k, maker in input_routes.get(id(layer), {}).items()}
+        masks.refuse_unread(layer, CONVERTERS[kind], b.mask)
+        xs = [names[-1 - p] if p < 0 else outs[p] for p in parents]
+        if kind != "Embedding":
+            # an integer Input (int64 in the file) read as numbers, as glassnet and Keras read it,
+            # in the model's dtype: ONNX's MatMul, Add, ... take no int64 with a float
+            for k, p in enumerate(parents):
+                if p < 0 and input_dtypes[-1 - p] == "int64":
+                    if p not in cast:
+                        b.scope = "inputs"
+                        cast[p] = b.op("Cast", [xs[k]], to=proto.ELEM_TYPES[b.dtype])
+                    xs[k] = cast[p]
+        in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
+        b.scope = layer.name
+        with merged_kernel(layer):          # a LoRA layer's merged kernel (layers/lora.py)
+            outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
+        if given.get("attention_mask"):     # the call's last input, no query, value or key
+            in_shapes = in_shapes[:-1]
+        out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
+    return outs, out_shapes
+
+
 def build_model_bytes(model):
     """The ONNX bytes of ``model`` (built); Unsupported names the first layer that has no form."""
     import glassnet
@@ -149,34 +219,8 @@ def build_model_bytes(model):
     input_dtypes = _input_dtypes(model, len(names))
     at = list(getattr(model, "_outputs_at", None) or [len(model._node_layers) - 1])
     output_names = _output_names(model, len(at), names)
-    b, outs, out_shapes, cast = Builder(dtype, [*names, *output_names]), [], [], {}
-    options = model._call_settings()[1]
-    for i, (layer, parents) in enumerate(zip(model._node_layers, model._inbound)):
-        kind = type(layer).__name__
-        if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(layer):
-            raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
-                              f"{', '.join(sorted(CONVERTERS))}")
-        given = dict(options[i] or {}) if options is not None else {}
-        # a converter naming the call options it reads (attention's use_causal_mask) takes them
-        unread = sorted(set(given) - set(getattr(CONVERTERS[kind], "call_options", ())))
-        if unread:
-            raise Unsupported(f"export: layer {layer.name!r} is called with arguments {unread}; not exported")
-        b.call_options = given
-        xs = [names[-1 - p] if p < 0 else outs[p] for p in parents]
-        if kind != "Embedding":
-            # an integer Input (int64 in the file) read as numbers, as glassnet and Keras read it,
-            # in the model's dtype: ONNX's MatMul, Add, ... take no int64 with a float
-            for k, p in enumerate(parents):
-                if p < 0 and input_dtypes[-1 - p] == "int64":
-                    if p not in cast:
-                        b.scope = "inputs"
-                        cast[p] = b.op("Cast", [xs[k]], to=proto.ELEM_TYPES[dtype])
-                    xs[k] = cast[p]
-        in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
-        b.scope = layer.name
-        with merged_kernel(layer):          # a LoRA layer's merged kernel (layers/lora.py)
-            outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
-        out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
+    b = Builder(dtype, [*names, *output_names])
+    outs, out_shapes = convert_calls(b, model, names, shapes, input_dtypes)
     b.scope = "outputs"
     for k, (name, i) in enumerate(zip(output_names, at)):
         b.nodes.append(proto.node("Identity", [outs[i]], [name], f"outputs/{name}"))

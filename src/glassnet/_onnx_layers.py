@@ -6,6 +6,7 @@ converted only when its class is glassnet's own of that name (a subclass may com
 """
 import numpy as np
 
+from . import _onnx_masks as masks
 from . import _onnx_windows as windows
 from ._onnx_ops import Unsupported, apply_activation
 
@@ -147,9 +148,9 @@ def _concatenate(b, layer, xs, shapes):
 
 
 def _embedding(b, layer, xs, shapes):
-    if layer.mask_zero:
-        raise Unsupported(f"{layer.describe()}: mask_zero=True is not exported (ONNX carries no masks)")
     ids = b.op("Cast", xs, to=7)        # TensorProto.INT64
+    if id(layer) in b.masks:            # mask_zero=True, and a layer after it reads the mask
+        b.masks[id(layer)] = masks.embedding_mask(b, ids)
     return b.op("Gather", [b.const(layer.params["embeddings"], "embeddings"), ids], axis=0)
 
 
@@ -199,6 +200,15 @@ def _pads(layer, sizes, kernel, strides, dilation, padding):
     return begins + ends
 
 
+def _padding(layer, sizes, kernel, strides, dilation, padding):
+    """A node's padding attributes: ``pads`` spelled out, or ``auto_pad="SAME_UPPER"`` for
+    "same" with strides over an open size (None), whose padding ONNX then works out from the
+    size it runs: its odd pixel after, as TensorFlow's (and so Keras') "same"."""
+    if padding == "same" and any(n is None and s != 1 for n, s in zip(sizes, strides)):
+        return {"auto_pad": "SAME_UPPER"}
+    return {"pads": _pads(layer, sizes, kernel, strides, dilation, padding)}
+
+
 def _conv(b, layer, xs, shapes):
     rank, kernel = len(shapes[0]) + 1, np.asarray(layer.params["kernel"])
     dims = rank - 2
@@ -211,7 +221,7 @@ def _conv(b, layer, xs, shapes):
     strides, dilation = list(layer.strides), list(layer.dilation_rate)
     y = b.op("Conv", inputs, kernel_shape=list(kernel.shape[:dims]), strides=strides, dilations=dilation,
              group=int(getattr(layer, "groups", 1)),
-             pads=_pads(layer, _spatial(layer, shapes[0]), kernel.shape[:dims], strides, dilation, layer.padding))
+             **_padding(layer, _spatial(layer, shapes[0]), kernel.shape[:dims], strides, dilation, layer.padding))
     return apply_activation(b, layer.activation, _to_channels_last(b, layer, y, rank), layer.describe())
 
 
@@ -235,15 +245,16 @@ def _pool(op):
     def convert(b, layer, xs, shapes):
         rank = len(shapes[0]) + 1
         pool, strides = list(layer.pool_size), list(layer.strides)
-        pads = _pads(layer, _spatial(layer, shapes[0]), pool, strides, [1] * len(pool), layer.padding)
+        padding = _padding(layer, _spatial(layer, shapes[0]), pool, strides, [1] * len(pool), layer.padding)
         if op == "AveragePool" and b.dtype != np.float32:        # no float64 AveragePool in onnxruntime
             _static(layer, _spatial(layer, shapes[0]), f"a {b.dtype} average pooling (window slices)")
+            pads = padding["pads"]
             x = b.op("Transpose", xs, perm=[0, *range(2, rank), 1]) if _channels_first(layer) else xs[0]
             y = windows.average_pool(b, x, list(_spatial(layer, shapes[0])), pool, strides, pads)
             return b.op("Transpose", [y], perm=[0, rank - 1, *range(1, rank - 1)]) if _channels_first(layer) else y
         x = _to_channels_first(b, layer, xs[0], rank)
         # AveragePool's count_include_pad=0 (the default): padding is left out of the mean, as Keras
-        y = b.op(op, [x], kernel_shape=pool, strides=strides, pads=pads)
+        y = b.op(op, [x], kernel_shape=pool, strides=strides, **padding)
         return _to_channels_last(b, layer, y, rank)
     return convert
 

@@ -11,7 +11,7 @@ ModelProto          ir_version 1, producer_name 2, producer_version 3, graph 7, 
 OperatorSetIdProto  domain 1, version 2
 GraphProto          node 1, name 2, initializer 5, input 11, output 12
 NodeProto           input 1, output 2, name 3, op_type 4, attribute 5
-AttributeProto      name 1, f 2, i 3, s 4, floats 7, ints 8, strings 9, type 20
+AttributeProto      name 1, f 2, i 3, s 4, g 6, floats 7, ints 8, strings 9, type 20
 TensorProto         dims 1, data_type 2, name 8, raw_data 9
 ValueInfoProto      name 1, type 2
 TypeProto           tensor_type 1 -> (elem_type 1, shape 2 -> dim 1 -> (dim_value 1, dim_param 2))
@@ -24,10 +24,15 @@ import numpy as np
 from ._protobuf import bytes_field, float_field, int_field, packed_floats, packed_ints
 
 # TensorProto.DataType
-FLOAT, INT64, DOUBLE = 1, 7, 11
+FLOAT, INT64, BOOL, DOUBLE = 1, 7, 9, 11
 ELEM_TYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64, np.dtype(np.float64): DOUBLE}
+BATCH = "batch"         # the symbolic name of every batch axis in a file
 # AttributeProto.AttributeType
-_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS, _ATTR_STRINGS = 1, 2, 3, 6, 7, 8
+_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_GRAPH, _ATTR_FLOATS, _ATTR_INTS, _ATTR_STRINGS = 1, 2, 3, 5, 6, 7, 8
+
+
+class Subgraph(bytes):
+    """A GraphProto's bytes given as an attribute (a Scan's ``body``), told apart from a string."""
 
 
 def tensor(name, array):
@@ -42,8 +47,10 @@ def tensor(name, array):
 
 def attribute(name, value):
     """An AttributeProto: an int, a float, a string, or a list of ints, of floats or of strings
-    (by the Python type of ``value``; a list's elements decide)."""
+    (by the Python type of ``value``; a list's elements decide), or a ``Subgraph``."""
     head = bytes_field(1, name)
+    if isinstance(value, Subgraph):
+        return head + bytes_field(6, bytes(value)) + int_field(20, _ATTR_GRAPH)
     if isinstance(value, bool) or isinstance(value, (int, np.integer)):
         return head + int_field(3, value) + int_field(20, _ATTR_INT)
     if isinstance(value, (float, np.floating)):

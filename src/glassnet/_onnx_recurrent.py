@@ -27,15 +27,21 @@ cell forwards, so the outputs come out in the reversed order, as Keras'. ``Bidir
 one node with ``direction="bidirectional"``, whose backward outputs are already in the
 sequence's order (Keras reverses them back to it), merged as ``merge_mode`` says.
 
-Refused by name: float64 models (onnxruntime has no float64 kernel for these operators),
-``stateful`` (a file keeps no states), ``return_state``, an activation ONNX's recurrent
-operators do not define, and masks (already refused where they start: ``Embedding(mask_zero=True)``,
-``Masking``, a call's ``mask=``), since ONNX's ``sequence_lens`` does not keep a masked step's
-output the way Keras does.
+A reader is written as an explicit Scan instead (glassnet._onnx_scan) where these operators
+cannot say what glassnet computes: with a mask (ONNX's ``sequence_lens`` covers right padding
+alone, and gives zeros where Keras repeats the last output), in float64 (onnxruntime has no
+float64 kernel for them), with an activation they do not define (gelu, a softmax gate, ...), with
+``return_state`` (each last state a ``LastState`` call: an Identity of the Scan's state output)
+or ``initial_state`` (the Scan starts from the call's state inputs).
+
+Refused by name: ``stateful`` (a file keeps no states). (A call with ``initial_state`` reads no
+mask, glassnet's plan and Keras' rule, so a Scan never starts from given states under a mask.)
 """
 import numpy as np
 
 from ._onnx_ops import Unsupported, activation_of
+from ._onnx_scan import scan
+from .layers.recurrent import LastState
 
 _OPS = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 _ORDER = {"SimpleRNN": [0], "LSTM": [0, 3, 1, 2], "GRU": [0, 1, 2]}     # Keras' blocks in ONNX's order
@@ -80,14 +86,22 @@ def _weights(layer):
     return w, r, np.concatenate([_blocks(bias, kind, u), np.zeros_like(bias)])
 
 
+def _scanned(b, layer):
+    """Whether ``layer`` (a reader) is written as a Scan (glassnet._onnx_scan): with a mask, in
+    float64 (onnxruntime runs ONNX's RNN, LSTM and GRU in float32 only), or with an activation
+    that ONNX's recurrent operators do not define (gelu, a softmax gate, ...)."""
+    if b.mask is not None or b.dtype != np.float32 or layer.return_state:
+        return True
+    try:
+        _activations(layer, layer.describe())
+    except Unsupported:
+        return True
+    return False
+
+
 def _check(b, layer, who):
-    if b.dtype != np.float32:
-        raise Unsupported(f"{who}: a {b.dtype} recurrent layer is not exported: onnxruntime runs ONNX's "
-                          f"{_OPS[type(layer).__name__]} in float32 only; export a float32 model")
     if layer.stateful:
         raise Unsupported(f"{who}: stateful=True is not exported (an ONNX file keeps no states between runs)")
-    if layer.return_state:
-        raise Unsupported(f"{who}: return_state=True is not exported")
 
 
 def _node(b, readers, x, direction, who):
@@ -115,6 +129,9 @@ def _node(b, readers, x, direction, who):
 def _reader(b, layer, xs, shapes):
     who = layer.describe()
     _check(b, layer, who)
+    if _scanned(b, layer) or len(xs) > 1:
+        outputs, last, b.states[id(layer)] = scan(b, layer, xs[0], b.mask, who, start=xs[1:])
+        return outputs if layer.return_sequences else last
     x = b.op("Transpose", xs, perm=[1, 0, 2])                    # (steps, batch, features)
     if layer.go_backwards:
         x = b.op("Slice", [x, b.ints([-1]), b.ints([_INT64_MIN]), b.ints([0]), b.ints([-1])], "reversed")
@@ -132,6 +149,8 @@ def _bidirectional(b, layer, xs, shapes):
         raise Unsupported(f"{who}: only SimpleRNN, LSTM and GRU readers are exported")
     for inner in (forward, backward):
         _check(b, inner, who)
+    if _scanned(b, forward) or len(xs) > 1:
+        return _scanned_bidirectional(b, layer, xs, who)
     x = b.op("Transpose", xs, perm=[1, 0, 2])
     y, last = _node(b, [forward, backward], x, "bidirectional", who)
     if forward.return_sequences:
@@ -150,4 +169,33 @@ def _bidirectional(b, layer, xs, shapes):
     raise Unsupported(f"{who}: merge_mode {mode!r} is not exported")
 
 
-CONVERTERS = {"SimpleRNN": _reader, "LSTM": _reader, "GRU": _reader, "Bidirectional": _bidirectional}
+def _scanned_bidirectional(b, layer, xs, who):
+    """Two Scans, the backward one's outputs put back in the sequence's order, merged as glassnet's
+    (``xs``: the sequence, then any initial states, the forward reader's first)."""
+    x, given = xs[0], xs[1:]
+    count = layer.forward_layer.state_count
+    ahead, ahead_last, ahead_states = scan(b, layer.forward_layer, x, b.mask, who, start=given[:count])
+    behind, behind_last, behind_states = scan(b, layer.backward_layer, x, b.mask, who, output_reversed=True,
+                                              start=given[count:])
+    b.states[id(layer)] = [*ahead_states, *behind_states]
+    pair = [ahead, behind] if layer.return_sequences else [ahead_last, behind_last]
+    mode = layer.merge_mode
+    if mode == "concat":
+        return b.op("Concat", pair, axis=-1)
+    if mode in ("sum", "ave"):
+        total = b.op("Add", pair)
+        return total if mode == "sum" else b.op("Div", [total, b.const(2.0)])
+    if mode == "mul":
+        return b.op("Mul", pair)
+    raise Unsupported(f"{who}: merge_mode {mode!r} is not exported")
+
+
+def _last_state(b, layer, xs, shapes):
+    """``return_state``'s state ``layer.index`` of the recurrent call it reads (written by its Scan)."""
+    return b.op("Identity", [b.states[id(layer.source)][layer.index]])
+
+
+_reader.reads_masks = _bidirectional.reads_masks = True
+_last_state.layer_class = LastState        # (glassnet.layers does not name it: a model's calls make it)
+CONVERTERS = {"SimpleRNN": _reader, "LSTM": _reader, "GRU": _reader, "Bidirectional": _bidirectional,
+              "LastState": _last_state}

@@ -21,8 +21,7 @@ import numpy as np
 
 from . import _onnx_windows as windows
 from . import layers as layers_module
-from .layers.lora import merged_kernel
-from ._onnx_layers import _channels_first, _pads, _spatial, _static, _to_channels_first, _to_channels_last
+from ._onnx_layers import _channels_first, _padding, _spatial, _static, _to_channels_first, _to_channels_last
 from ._onnx_ops import Unsupported, apply_activation
 
 
@@ -37,15 +36,17 @@ def _depthwise_part(b, layer, x, shape, kernel):
     """The depthwise convolution of ``x`` (channels last), without bias or activation, channels last."""
     rank, dims = len(shape) + 1, kernel.ndim - 2
     strides, dilation = list(layer.strides), list(layer.dilation_rate or (1,) * dims)
-    pads = _pads(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
+    padding = _padding(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
     if b.dtype != np.float32:
         if _channels_first(layer):
             raise Unsupported(f"{layer.describe()}: a float64 channels_first depthwise convolution is not exported")
-        return windows.depthwise(b, x, list(_spatial(layer, shape)), kernel, strides, dilation, pads)
+        if "pads" not in padding:       # the window slices' ends are counted from the sizes
+            _static(layer, _spatial(layer, shape), f"padding='same' with strides {tuple(strides)} in {b.dtype}")
+        return windows.depthwise(b, x, list(_spatial(layer, shape)), kernel, strides, dilation, padding["pads"])
     channels = kernel.shape[-2]
     y = b.op("Conv", [_to_channels_first(b, layer, x, rank), b.const(_depthwise_weight(kernel), "depthwise_kernel")],
              kernel_shape=list(kernel.shape[:dims]), strides=strides, dilations=dilation, group=int(channels),
-             pads=pads)
+             **padding)
     return _to_channels_last(b, layer, y, rank)
 
 
@@ -150,18 +151,39 @@ def _time_distributed(b, layer, xs, shapes):
     from ._onnx_converters import CONVERTERS
     inner, who = layer.layer, layer.describe()
     kind = type(inner).__name__
-    if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(inner):
+    wraps_model = getattr(layer, "wrapped_model", None) is not None
+    if not wraps_model and (kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(inner)):
         raise Unsupported(f"{who}: the wrapped {kind} has no ONNX form here")
+    # a mask of the steps goes no further than the wrapper (glassnet's, Keras'), and those with
+    # axes within the steps are refused where they are made (glassnet._onnx_masks.plan)
+    b.mask = None
     steps, rest = shapes[0][0], tuple(shapes[0][1:])
     if steps is None or None in rest:
         raise Unsupported(f"{who}: a sequence of any length is not exported; give the steps in the Input")
     # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them
     merged = b.op("Reshape", [xs[0], b.ints([-1, *rest])])
-    with merged_kernel(inner):          # a LoRA layer's merged kernel (layers/lora.py)
-        y = CONVERTERS[kind](b, inner, [merged], [rest])
-    return b.op("Reshape", [y, b.ints([-1, steps, *inner.output_shape(rest)])])
+    if wraps_model:
+        y, out_shape = _wrapped_model(b, inner, merged, rest, who)
+    else:
+        y, out_shape = CONVERTERS[kind](b, inner, [merged], [rest]), inner.output_shape(rest)
+    return b.op("Reshape", [y, b.ints([-1, steps, *out_shape])])
 
 
+def _wrapped_model(b, model, x, shape, who):
+    """A model's calls (of one input and one output) on ``x`` (batch * steps, *shape), converted
+    as the exported model's own (glassnet._onnx_graph.convert_calls): ``(output, its shape)``."""
+    from ._onnx_graph import convert_calls
+    at = list(getattr(model, "_outputs_at", None) or [len(model._node_layers) - 1])
+    inputs = getattr(model, "_input_names", None) or [None]
+    if len(at) != 1 or len(inputs) != 1:
+        raise Unsupported(f"{who}: a wrapped model of {len(inputs)} inputs and {len(at)} outputs is not exported "
+                          "(one of each is)")
+    # (an integer Input of the model reads the wrapper's numbers, as glassnet's wrapper hands them)
+    outs, out_shapes = convert_calls(b, model, [x], [shape], [b.dtype.name])
+    return outs[at[0]], out_shapes[at[0]]
+
+
+_time_distributed.reads_masks = True       # (and leaves it)
 CONVERTERS = {
     "DepthwiseConv1D": _depthwise, "DepthwiseConv2D": _depthwise, "SeparableConv1D": _depthwise,
     "SeparableConv2D": _depthwise,

@@ -15,12 +15,15 @@ glassnet._onnx_ops for the converters' contract.
 * ``ops.einsum``: ONNX's ``Einsum`` with the equation glassnet computes (the batch's letter
   included), constants as initializers.
 
+* cumsum, cumprod, sort, argsort, top_k, one_hot, take, take_along_axis: glassnet._onnx_tensor_more.
+
 Any other op, or a setting with no exact form here, is refused by name (Unsupported).
 """
 import numpy as np
 
 from . import _onnx_proto as proto
 from ._onnx_ops import _ELEMENTWISE, Unsupported, _softplus
+from ._onnx_tensor_more import CONVERTERS as _MORE
 
 _BIG = np.iinfo(np.int64).max
 _UNARY = {"exp": "Exp", "log": "Log", "sqrt": "Sqrt", "tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu",
@@ -184,6 +187,8 @@ def convert_tensor_function(b, layer, xs, shapes):
         return _where(b, layer, xs)
     if op == "einsum":
         return _einsum(b, layer, xs, shapes)
+    if op in _MORE:
+        return _MORE[op](b, layer, xs, shapes)
     raise Unsupported(f"{who}: ops.{op} has no ONNX form here; exported ops: {', '.join(EXPORTED_OPS)}")
 
 
@@ -208,6 +213,6 @@ def _einsum(b, layer, xs, shapes):
 EXPORTED_OPS = sorted({*_UNARY, "square", "softplus", "rsqrt", "round", "cast", "clip", *_REDUCE, "softmax",
                        "log_softmax", "reshape", "expand_dims", "squeeze", "transpose", "concatenate", "stack",
                        *_BINARY, *_COMPARE, "logical_and", "logical_or", "logical_xor", "logical_not", "where",
-                       "einsum", *(op for op in _ELEMENTWISE if op != "linear")})
+                       "einsum", *(op for op in _ELEMENTWISE if op != "linear"), *_MORE})
 
 CONVERTERS = {"TensorOp": convert_tensor_op, "TensorFunction": convert_tensor_function}

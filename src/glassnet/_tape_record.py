@@ -9,7 +9,7 @@ without gradient (comparisons, indices, rounding) are computed on the plain valu
 import numpy as np
 
 from ._tape_calls import _record
-from ._tape_values import Recorded, _holds_live, _paused, _plain, node_of, watched_node
+from ._tape_values import Recorded, _holds_live, _paused, _plain, accessed, node_of, own_variable, watched_node
 
 
 class _GetItem:
@@ -247,4 +247,18 @@ def record_conv(op, x, kernel, arguments):
 
 def record_ops_call(name, function, args, kwargs):
     """``glassnet.ops``' hook: a call holding a recorded value while a tape records."""
+    args = tuple(_read(a) for a in args)
+    kwargs = {k: _read(v) for k, v in kwargs.items()}
     return _record_op(name, args, kwargs, function)
+
+
+def _read(value):
+    """An argument with each ``glassnet.Variable`` of its own (alone, or in a list or tuple: a
+    concatenate's) as its live array, which a recording tape watches once read (TF's rule,
+    glassnet._tape_values.accessed): the op would otherwise compute on a copy, a constant."""
+    if isinstance(value, (list, tuple)) and any(own_variable(v) for v in value):
+        return type(value)(_read(v) for v in value)
+    if own_variable(value):
+        live = accessed(value)
+        return value if live is None else live
+    return value

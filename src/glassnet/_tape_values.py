@@ -56,6 +56,8 @@ class Recorded(np.ndarray):
         live = any(_live(v) or getattr(v, "_derived", False) for v in inputs)
         if live and _tape_state.recording():
             name = ufunc.__name__
+            if method == "__call__" and name in _UFUNC_OPS and _into_plain_operand(inputs, kwargs):
+                return _augmented(_UFUNC_OPS[name], inputs, kwargs["out"][0])
             if method == "__call__" and not kwargs:
                 if name in _UFUNC_OPS:
                     from ._tape_record import _record_op
@@ -99,6 +101,28 @@ class Recorded(np.ndarray):
 
     def __itruediv__(self, other):
         return self / other if _in_place_recorded(self, other) else super().__itruediv__(other)
+
+
+def _into_plain_operand(inputs, kwargs):
+    """Whether a ufunc call is ``plain += recorded`` (NumPy's ``add(plain, recorded, out=(plain,))``):
+    its one ``out`` an array of no tape that is one of its operands."""
+    out = kwargs.get("out")
+    return (set(kwargs) == {"out"} and isinstance(out, tuple) and len(out) == 1 and isinstance(out[0], np.ndarray)
+            and not isinstance(out[0], Recorded) and any(out[0] is v for v in inputs))
+
+
+def _augmented(op, inputs, out):
+    """``plain += recorded`` while a tape records (keras.io's deep dream: ``loss = ops.zeros(())``, then
+    ``loss += coeff * ...``): TF's ``+=`` makes a new tensor, so the op is recorded and its value
+    returned, which Python binds to the name; the values are written into the plain array too, as
+    NumPy's in-place operation writes them (where they fit it)."""
+    from ._tape_record import _record_op
+    # (the node keeps its operands for the backward pass: the plain one copied, before it is written)
+    result = _record_op(op, [v.copy() if v is out else v for v in inputs], {})
+    values = _plain(result)
+    if values.shape == out.shape and np.can_cast(values.dtype, out.dtype, "same_kind"):
+        np.copyto(out, values, casting="same_kind")
+    return result
 
 
 def _in_place_recorded(*values):
@@ -159,8 +183,34 @@ def _plain(value):
     return np.asarray(value) if isinstance(value, Recorded) else value
 
 
+def own_variable(value):
+    """Whether ``value`` is a ``glassnet.Variable`` holding an array of its own (not a view onto a
+    layer's weight, which the tape finds through the layer's recorded calls)."""
+    from .variables import Variable, WeightVariable
+    return isinstance(value, Variable) and not isinstance(value, WeightVariable)
+
+
+def accessed(variable):
+    """The live array of ``variable`` (a ``glassnet.Variable`` of its own) read while tapes record:
+    TF's rule, a trainable variable read under a tape is watched by it (``watch_accessed_variables``,
+    the default; ``tape.watch(v)`` otherwise), so ops on it are recorded and ``tape.gradient(loss, v)``
+    gives its gradient (keras.io's neural style transfer and deep dream optimize an image held in a
+    variable). None where no recording tape watches it (its value is then a constant)."""
+    live = variable._live()
+    found = None
+    for tape in _tape_state.recording():
+        entry = tape._watched.get(id(live))
+        if (entry is None or entry[0] is not live) and variable.trainable and tape.watch_accessed_variables:
+            entry = tape._watched[id(live)] = (live, _Leaf(tape))
+        if entry is not None and entry[0] is live and found is None:
+            found = live
+    return found
+
+
 def watched_node(value):
     """The leaf node of ``value`` when a recording tape watches that very array, else None."""
+    if own_variable(value):
+        value = accessed(value)
     if not isinstance(value, np.ndarray) or isinstance(value, Recorded):
         return None
     for tape in _tape_state.recording():

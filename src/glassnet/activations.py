@@ -39,6 +39,26 @@ class Activation:
         return f"<activation {self.name}>"
 
 
+class LayerSetting:
+    """A layer's ``activation`` (or ``recurrent_activation``) attribute, written as Keras code writes
+    it after construction: ``model.layers[-1].activation = None`` (keras.io's Grad-CAM and integrated
+    gradients take the logits so), ``= keras.activations.linear``, ``= "relu"``: each value goes
+    through ``get_for``, so the layer keeps an ``Activation`` its forward and backward can run (a
+    plain ``None`` there failed with "'NoneType' object has no attribute 'forward'" at the next
+    call), and a value it cannot take is refused naming the layer and the attribute.
+
+    A data descriptor with ``__set__`` only: reading the attribute is the plain instance lookup,
+    no Python call on the forward pass."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __set__(self, layer, value):
+        if not isinstance(value, Activation):
+            value = get_for(value, type(layer).__name__, self.name)
+        layer.__dict__[self.name] = value
+
+
 def linear(z):
     return z
 
@@ -713,6 +733,24 @@ ACTIVATIONS = {
 }
 
 
+_OPS_OF = {"exponential": "exp"}
+
+
+def _through_ops(name, z):
+    """For a model's tensor or a value a GradientTape records (Keras code's
+    ``keras.activations.elu(x) + 1`` in a functional model, a ``call`` or a tape: keras.io's mixture
+    density network), the ``glassnet.ops`` function of activation ``name`` (Keras' arguments), whose
+    node passes the gradient; None for anything else, computed here."""
+    from ._ops_reading import _is_tensor
+    from ._tape_values import Recorded
+    if not (_is_tensor(z) or isinstance(z, Recorded)):
+        return None
+    if name == "linear":
+        return lambda x: x
+    from . import ops
+    return getattr(ops, _OPS_OF.get(name, name), None)
+
+
 def _takes_array_likes(forward):
     """``forward`` as a public function: it also takes what Keras' ``keras.activations.relu(x)``
     takes, a Python number, a list, a 0-d array or integers, as a float32 array (Keras' floatx; a
@@ -722,6 +760,9 @@ def _takes_array_likes(forward):
     def public(z, *args, **kwargs):
         if type(z) is np.ndarray and z.dtype.kind == "f" and z.ndim:
             return forward(z, *args, **kwargs)
+        through = _through_ops(forward.__name__, z)
+        if through is not None:
+            return through(z, *args, **kwargs)
         if not isinstance(getattr(z, "dtype", None), np.dtype):
             # a number or a list (a SymbolicTensor, whose dtype is a name, refuses here by name)
             z = np.asarray(z).astype(np.float32, copy=False)
@@ -950,6 +991,15 @@ def get(identifier, reshaping=False):
                          f"backprop_{identifier} with functools.partial, under a name of its own")
     if isinstance(identifier, functools.partial):
         _refuse_partial(identifier)
+    if callable(identifier) and not isinstance(identifier, type):
+        # Keras' activation=f, f written with keras.ops (keras.io's mixture density network:
+        # elu(x) + 1 + epsilon): glassnet's layers run an activation's backward pass too
+        name = getattr(identifier, "__name__", type(identifier).__name__)
+        raise ValueError(f"activation: the function {name!r:.60} gives the forward pass alone, and a layer needs "
+                         f"its backward one too; call it on the tensor instead, f(x) or f(Dense(units)(x)) in a "
+                         f"functional model or a call (glassnet.ops on a model's tensors are nodes that pass the "
+                         f"gradient back), or give an Activation(name, forward, backward) of your own; the names "
+                         f"taken: {sorted(ACTIVATIONS)}")
     raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, None or an Activation, "
                      f"got {identifier!r}")
 

@@ -7,13 +7,17 @@ its policies are Keras' float policies of those two: ``compute_dtype == variable
 Keras' mixed policies (``"mixed_float16"``, ``"mixed_bfloat16"``: half-precision compute over
 float32 weights) and half precision are refused by name: glassnet has no float16 kernels, and a
 model silently computing in float32 under a policy saying float16 would not be Keras' model.
-Keras' quantized policies (``int8_from_float32``, ...) are refused as well.
+A quantized layer (``layer.quantize("int8")``, glassnet.layers.quantized) has Keras' quantized
+policy, ``QuantizedDTypePolicy("int8", "float32")`` named ``"int8_from_float32"`` (int4:
+``Int4DTypePolicy("int4/128", "float32")``, ``"int4/128_from_float32"``); ``get`` of those names
+is refused, as Keras' float8, GPTQ and AWQ ones: quantize a layer with ``quantize``.
 
 >>> from glassnet import dtype_policies
 >>> dtype_policies.get("float64"), dtype_policies.serialize(dtype_policies.DTypePolicy())["config"]
 (<DTypePolicy "float64">, {'name': 'float32'})
 """
-__all__ = ["DTypePolicy", "FloatDTypePolicy", "get", "serialize", "deserialize"]
+__all__ = ["DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy", "Int4DTypePolicy", "get", "serialize",
+           "deserialize"]
 
 _NAMES = ("float32", "float64")
 _REFUSED = ("float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
@@ -66,7 +70,47 @@ class FloatDTypePolicy(DTypePolicy):
     Keras 3.15 keeps it as a subclass for old configs."""
 
 
-_CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy}
+class QuantizedDTypePolicy(DTypePolicy):
+    """Keras' ``QuantizedDTypePolicy(mode, source_name=None)`` of a quantized layer: ``name``
+    ``f"{mode}_from_{source_name}"``, ``quantization_mode`` ``mode`` ("int8"), computing in
+    ``source_name`` ("float32", "float64"; None: the global policy's). ``get_config``:
+    ``{"mode", "source_name"}``, Keras'."""
+
+    def __init__(self, mode, source_name=None):
+        if mode not in ("int8", "int4"):
+            raise ValueError(f"{type(self).__name__}: mode: expected 'int8' or 'int4', got {mode!r:.40}")
+        source = DTypePolicy(source_name).name
+        self.compute_dtype = self.variable_dtype = self.source_name = source
+        self.quantization_mode = mode
+        self.name = f"{mode}_from_{source}"
+
+    def get_config(self):
+        return {"mode": self.quantization_mode, "source_name": self.source_name}
+
+    def __repr__(self):
+        return f'<{type(self).__name__} "{self.name}">'
+
+
+class Int4DTypePolicy(QuantizedDTypePolicy):
+    """Keras' ``Int4DTypePolicy("int4/<block_size>", source_name)``: int4 weights in groups of
+    ``block_size`` input rows (-1: one scale per output unit); ``name`` ``"int4/128_from_float32"``."""
+
+    def __init__(self, mode, source_name=None):
+        parts = mode.split("/") if isinstance(mode, str) else ()
+        block = parts[1] if len(parts) == 2 and parts[0] == "int4" else ""
+        if not block.lstrip("-").isdigit() or int(block) < -1 or int(block) == 0:
+            raise ValueError(f"Int4DTypePolicy: mode: expected 'int4/<block_size>' with block_size -1 or positive, "
+                             f"got {mode!r:.40}")
+        super().__init__("int4", source_name)
+        self.block_size = int(block)
+        self.name = f"int4/{self.block_size}_from_{self.source_name}"
+
+    def get_config(self):
+        return {"mode": f"int4/{self.block_size}", "source_name": self.source_name}
+
+
+_CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy,
+            "QuantizedDTypePolicy": QuantizedDTypePolicy, "Int4DTypePolicy": Int4DTypePolicy}
 
 
 def get(identifier):

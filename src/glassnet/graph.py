@@ -64,7 +64,7 @@ from ._flagless import TRUE_IF_UNSET, call_default, mark, unfixed, valid_mode
 from . import metrics as metrics_module
 from .step_metrics import lists_own_metrics
 from ._validation import as_array, check_flag
-from .layers.base import building_block, call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
+from .layers.base import building, building_block, call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
@@ -872,7 +872,9 @@ class Model(Sequential):
         """A build of the subclass' own, run once before its call is drawn inside another model."""
         self._own_build_ran = self._building_in_call = True
         try:
-            with building_block():      # its weights read as values there (glassnet.variables), as Keras'
+            # its weights read as values there (glassnet.variables), as Keras'; the layers it builds named
+            # below it in their Keras paths (glassnet.parameters.record_build_path)
+            with building_block(), building(self):
                 self.build(*args, **kwargs)
         finally:
             self._building_in_call = False
@@ -974,7 +976,7 @@ class Model(Sequential):
         self._own_build_ran = True
         # Keras' form, (None, *sample shape), as Keras hands a build of the subclass' own (one that
         # unpacks it, keras.io's `(_, height, width, channels) = input_shape`, needs the batch axis)
-        with building_block():
+        with building_block(), building(self):
             self.build([(None, *s) for s in shape] if isinstance(shape, list) else
                        {key: (None, *s) for key, s in shape.items()} if isinstance(shape, dict) else (None, *shape))
         if not self._calls:

@@ -494,7 +494,10 @@ def _load(npz, infos, meta, compile):
     # uint8 "weights" for a float64 model would buy eight times their size in parameters (and
     # their gradients) before their dtype is compared (a 38 MiB file allocated 921 MiB)
     itemsize = backend.resolve_dtype(meta["model"].get("dtype", "float32")).itemsize   # "f8" too
-    budget = sum(math.prod(shape) * dtype.itemsize for shape, dtype in
+    # (a quantized layer's int8 weights count as the float values they stand for, two a byte for
+    # int4's packed ones: the layer makes its float kernel before quantizing it, layers/quantized.py;
+    # the other integer dtypes still count by their bytes)
+    budget = sum(math.prod(shape) * (2 * itemsize if dtype == np.int8 else dtype.itemsize) for shape, dtype in
                  (headers[f"weights/{i:03d}.npy"] for i in range(n_weights))) // itemsize
     found, subclass = subclass_files.resolve(meta["model"], "load_model")
     model, listed = _build(meta["model"], budget, target=subclass_files.graph_class(found, subclass) or Sequential)

@@ -27,7 +27,7 @@ from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
 from .inference import InferenceMixin
-from .parameters import ParametersMixin, follow_weight
+from .parameters import ParametersMixin, follow_weight, record_build_path
 from .layers import Layer
 from .layers.base import (_assign as _assign_weights, _sample_shape, call_arguments_set, free_name, shape_fits,
                           sized_axes_needed, snake_case, stateful_layers)
@@ -519,7 +519,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             warn_nested_model_given_mask(model)
         offset, terms = len(self._node_layers), model._loss_terms
         start, before = len(self.layers), (self._graph_state(), self._loss_terms)
+        from ._summary import record
         try:
+            # (its record, which the names of its layers' Keras paths read when they are built now)
+            self._nesting_now = (record(model),)
             self._add_layers(list(model.layers), block)
             if terms is not None:       # its add_loss terms, on this model's calls (after the build:
                 # a refusal there leaves none)
@@ -531,9 +534,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._declared_input, self._declared_text, self._declared_name, self._declared_input_layer = declared
             self._heads = self._output_keys = None
             raise
+        finally:
+            self.__dict__.pop("_nesting_now", None)
         if self._heads is not None:     # an output of a layer called more than once keeps its call's logits
             self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in self._shared}
-        from ._summary import record
         self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does
         if getattr(type(model), "_draws_call", False) and callable(getattr(model, "call", None)):
             note_block(self, model, self._nesting[-1], start, *before)     # a block: pop takes it out whole
@@ -986,6 +990,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         Records where its weights were drawn from (``_weights_origin``), for configs."""
         if layer.built:
             layer.__dict__.pop("_build_origin", None)       # (built before it joined: nothing to draw)
+            record_build_path(self, layer)          # (one a drawn block's build built: named below the block)
             try:
                 layer.check_input_shape(shape)
             except ValueError as exc:
@@ -1040,6 +1045,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         rng, build_origin = layer.rng, layer.__dict__.get("_build_origin")
         if build_origin is not None and build_origin[0] != layer.__dict__.get("_stream_origin"):
             layer.rng = _seeding.stream(build_origin[0])    # not the stream it draws from later
+        record_build_path(self, layer)         # the Keras path of its weights: "sequential/dense/kernel"
         try:
             with sized_axes_needed(layer, shape):
                 layer.build(shape)
@@ -1492,6 +1498,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             layer.reset_state()
 
     reset_state = reset_states
+
+    def quantize(self, mode=None, config=None, filters=None, **kwargs):
+        """Keras' ``model.quantize("int8")`` (or ``"int4"``, or ``config=``): every Dense,
+        Embedding and EinsumDense (int8 only) (those ``filters`` pass: a regex on the name, a list of them, or a callable on
+        the layer) gets Keras' integer weights and quantized forward; other layers are warned
+        about and left as they are. See glassnet.layers.quantized."""
+        from .layers.quantized import quantize_model
+        quantize_model(self, mode, config, filters, **kwargs)
 
     def count_params(self):
         """Every weight of every layer, trained or not (Keras' count; the "Total params" of

@@ -66,6 +66,29 @@ def nested_scopes(nesting, top):
     return scopes
 
 
+def record_build_path(model, layer):
+    """Keep on ``layer``, which ``model`` is about to build, the Keras path its weights' paths start
+    with (``layer._scope_path``): the ``gn.name_scope`` open now, then the names of ``model`` (unless
+    it is functional) and of the models nested in it around the layer that are not functional, as
+    Keras' name scopes give them when a Sequential or subclassed model builds its layers
+    (``"sequential"``, ``"outer/inner"``; ``""`` for a functional model's own). Kept once: Keras fixes
+    a variable's path when it is made, so a layer built before (on its own, in a name scope, or in
+    another model) keeps its path; but for one a drawn block's own build built (marked
+    ``_path_from_model``), which Keras builds in the block's name scope: it is named below the
+    block here."""
+    if getattr(layer, "_scope_path", None) is not None:
+        return
+    if layer.built and not layer.__dict__.pop("_path_from_model", False):
+        return
+    from . import scopes
+    from ._summary import kind_of
+    top = [] if kind_of(model) == "Functional" else [model.name]
+    # (with the model being nested now, whose layers Sequential.add builds before it records it)
+    nesting = [*getattr(model, "_nesting", ()), *model.__dict__.get("_nesting_now", ())]
+    names = [scopes.current_path(), *nested_scopes(nesting, top).get(id(layer), top)]
+    layer._scope_path = "/".join(name for name in names if name)
+
+
 class ParametersMixin:
 
     def _flatten_parameters(self):
@@ -185,9 +208,11 @@ class ParametersMixin:
         paths = []
         for layer, key, _, _ in self._views:
             home, name = _root(layer, key)
-            # a layer built inside a gn.name_scope keeps its path (glassnet.scopes), as Keras' weights do
-            built_in = [getattr(home, "_scope_path", None)] if getattr(home, "_scope_path", None) else []
-            paths.append("/".join([*built_in, *scopes.get(id(home), top), home.name, *home.keras_weight_path(name)]))
+            # the path kept when the layer was built (record_build_path, glassnet.scopes: a gn.name_scope's
+            # and the models' that built it), as Keras fixes it then; else the models around it now
+            built_in = getattr(home, "_scope_path", None)
+            before = scopes.get(id(home), top) if built_in is None else [built_in] if built_in else []
+            paths.append("/".join([*before, home.name, *home.keras_weight_path(name)]))
         self._paths_cache = (self._views, paths)
         return paths
 

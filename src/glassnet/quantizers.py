@@ -15,15 +15,17 @@ within half a step. ``round`` is NumPy's (halves to even), as TensorFlow's.
 (0.5 gives 63, not 64: ``epsilon`` puts the scale a hair under 127, and 63.49999 rounds down, in
 Keras too.)
 
-Not built: ``model.quantize`` and the quantized layers (Keras' int8/int4/float8 modes of Dense,
-EinsumDense, Embedding), ``QuantizationConfig`` and its subclasses, GPTQ and AWQ,
-``abs_max_quantize_grouped_with_zero_point``, ``fake_quant_with_min_max_vars``,
-``quantize_and_dequantize`` (float8 needs ml_dtypes).
+``QuantizationConfig``, ``Int8QuantizationConfig`` and ``Int4QuantizationConfig`` (what
+``model.quantize`` takes, glassnet.quantization_config) and
+``abs_max_quantize_grouped_with_zero_point`` (int4's default sub-channel weights) are here too;
+the quantized layers are glassnet.layers.quantized. Not built: float8, GPTQ and AWQ and their
+configs, ``fake_quant_with_min_max_vars``, ``quantize_and_dequantize`` (float8 needs ml_dtypes).
 """
 import numpy as np
 
-__all__ = ["Quantizer", "AbsMaxQuantizer", "abs_max_quantize", "compute_float8_scale", "compute_float8_amax_history",
-           "pack_int4", "unpack_int4", "get", "serialize", "deserialize"]
+__all__ = ["Quantizer", "AbsMaxQuantizer", "abs_max_quantize", "abs_max_quantize_grouped_with_zero_point",
+           "compute_float8_scale", "compute_float8_amax_history", "pack_int4", "unpack_int4", "get", "serialize",
+           "deserialize", "QuantizationConfig", "Int8QuantizationConfig", "Int4QuantizationConfig"]
 
 _EPSILON = 1e-7         # Keras' backend.epsilon() when its module is imported
 
@@ -47,6 +49,35 @@ def abs_max_quantize(inputs, axis, value_range=(-127, 127), dtype="int8", epsilo
     scale = np.divide(x.dtype.type(hi), peak + x.dtype.type(epsilon)).astype(x.dtype)
     outputs = np.clip(np.round(x * scale), lo, hi).astype(dtype)
     return outputs, scale
+
+
+def abs_max_quantize_grouped_with_zero_point(inputs, block_size, value_range=(-8, 7), dtype="int8",
+                                             epsilon=_EPSILON, to_numpy=False):
+    """Keras' grouped asymmetric quantization of a 2-D ``inputs`` (in, out): ``(quantized, scale,
+    zero)``, each run of ``block_size`` rows (the last one zero-padded) with its own ``scale``
+    and int8 ``zero`` point per column, both (ceil(in / block_size), out); ``quantized`` (in,
+    out) of ``dtype`` is ``clip(round(x / scale) + zero)``, so ``(quantized - zero) * scale`` is
+    ``x`` to within half a step. Each step in the inputs' dtype, as Keras' NumPy path."""
+    x = _float_array(inputs, "abs_max_quantize_grouped_with_zero_point: inputs")
+    if x.ndim != 2:
+        raise ValueError(f"abs_max_quantize_grouped_with_zero_point: inputs: expected a 2-D array (in, out), got "
+                         f"shape {x.shape}")
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size <= 0:
+        raise ValueError(f"abs_max_quantize_grouped_with_zero_point: block_size: expected a positive integer, got "
+                         f"{block_size!r:.40}")
+    lo, hi = _value_range(value_range, "abs_max_quantize_grouped_with_zero_point")
+    rows, cols = x.shape
+    groups = -(-rows // block_size)
+    padded = np.concatenate([x, np.zeros((groups * block_size - rows, cols), x.dtype)]) if groups * block_size > rows \
+        else x
+    blocks = padded.reshape(groups, block_size, cols)
+    low, high = blocks.min(axis=1, keepdims=True), blocks.max(axis=1, keepdims=True)
+    # Python numbers with float arrays keep the arrays' dtype (NumPy 2), as in Keras' own NumPy code
+    scale = (high - low + epsilon) / (hi - lo)
+    zero = np.clip(np.round(-low / scale) + lo, lo, hi)
+    outputs = np.clip(np.round(blocks / scale) + zero, lo, hi).astype(dtype)
+    outputs = outputs.reshape(groups * block_size, cols)[:rows]
+    return outputs, scale[:, 0].astype(x.dtype), zero[:, 0].astype("int8")
 
 
 def _value_range(value_range, where):
@@ -202,3 +233,8 @@ def get(identifier, **kwargs):
         return _CLASSES[identifier](**kwargs)
     raise ValueError(f"quantizers.get: identifier: expected None, a Quantizer, one of {sorted(_CLASSES)} or a "
                      f"serialize dict, got {identifier!r:.60}")
+
+
+
+# the configs model.quantize takes, in their own module (which reads this one's quantizers lazily)
+from .quantization_config import Int4QuantizationConfig, Int8QuantizationConfig, QuantizationConfig  # noqa: E402

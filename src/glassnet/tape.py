@@ -44,10 +44,11 @@ from . import _tape_state
 from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, record_layer_call, record_model_call
 from ._tape_losses import compute_loss, record_loss, record_loss_function, record_losses
 from ._tape_record import record_conv, record_ops_call
-from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, node_of, watched_node
+from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, node_of, own_variable, watched_node
 from ._tape_weights import WeightKeys, owner as _owner
 from ._tree import flatten, map_structure
 from ._warnings import warn
+from .variables import Variable
 
 # the hooks other modules call while a tape records (ops, layers, models, losses, optimizers) are
 # imported from here (each imports glassnet.tape on first use, which brings every piece)
@@ -99,6 +100,8 @@ class GradientTape:
         for item in items:
             if isinstance(item, Recorded):
                 continue            # recorded already
+            if own_variable(item):
+                item = item._live()         # a Variable's own array, by identity (glassnet._tape_values.accessed)
             if not isinstance(item, np.ndarray) or item.dtype.kind != "f":
                 raise TypeError(f"GradientTape.watch: expected a float array (the data whose gradient is asked), got "
                                 f"{type(item).__name__}{' of ' + str(item.dtype) if hasattr(item, 'dtype') else ''}")
@@ -418,7 +421,8 @@ def _flatten(sources):
     def rebuild(results):
         gradients = iter(results)
         return map_structure(lambda _: next(gradients), sources)
-    return flatten(sources), rebuild
+    # a glassnet.Variable of its own is its live array, which the tape watched when it was read
+    return [s._live() if own_variable(s) else s for s in flatten(sources)], rebuild
 
 
 # -- applying gradients ------------------------------------------------------------------------------
@@ -436,6 +440,8 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
             raise TypeError(f"{caller}: expected (gradient, weight) pairs, zip(grads, model.trainable_weights); "
                             f"item {k} is {type(pair).__name__}")
         grad, var = pair
+        if isinstance(var, Variable):
+            var = var._live()       # (keras.Variable: its array, in place; a layer weight's view: the weight)
         if not isinstance(var, np.ndarray) or isinstance(var, Recorded):
             raise TypeError(f"{caller}: the weight of pair {k} must be a weight array (model.trainable_weights' "
                             f"items), got {type(var).__name__}")

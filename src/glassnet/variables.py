@@ -195,7 +195,11 @@ class Variable:
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self._live()}>"
 
     def __getitem__(self, index):
-        return np.array(self)[index]
+        value = self._operand()
+        if value is self._live():       # (recorded: glassnet.ops' indexing)
+            from .ops import get_item
+            return get_item(value, index)
+        return value[index]
 
     def __bool__(self):
         return bool(np.array(self))
@@ -210,12 +214,23 @@ class Variable:
         return id(self)
 
     # -- arithmetic: NumPy on the value (Keras: tensors) ------------------------------------------
+    def _operand(self):
+        """The value an operator computes with: a copy, or, while a GradientTape records and watches
+        this variable (a trainable one of its own, read under the tape: TF's rule), its live array,
+        which the tape records the operation on (glassnet._tape_values.accessed)."""
+        from . import _tape_state
+        if _tape_state.recording():
+            from ._tape_values import accessed, own_variable
+            if own_variable(self) and accessed(self) is not None:
+                return self._live()
+        return np.array(self)
+
     def _operands(self, other):
         if isinstance(other, Variable):
-            other = np.array(other)
+            other = other._operand()
         elif getattr(other, "is_symbolic", False) or type(other).__name__ in ("SymbolicTensor", "KerasTensor"):
             _refuse_in_draw(self, "used with a tensor")
-        return np.array(self), other
+        return self._operand(), other
 
 
 def _binary(op, reflected=False):
@@ -235,6 +250,14 @@ def _keras_op(name):
     return op
 
 
+def _unary(name, variable):
+    value = variable._operand()
+    if value is variable._live():       # (recorded: glassnet.ops')
+        from . import ops
+        return getattr(ops, name)(value)
+    return np.negative(value) if name == "negative" else np.abs(value)
+
+
 for _name, _op in {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
                    "floordiv": "floor_divide", "mod": "mod", "pow": "power", "matmul": "matmul"}.items():
     setattr(Variable, f"__{_name}__", _binary(_keras_op(_op)))
@@ -242,9 +265,9 @@ for _name, _op in {"add": "add", "sub": "subtract", "mul": "multiply", "truediv"
 for _name, _op in {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
                    "eq": np.equal, "ne": np.not_equal}.items():
     setattr(Variable, f"__{_name}__", _binary(_op))
-Variable.__neg__ = lambda self: -np.array(self)
+Variable.__neg__ = lambda self: _unary("negative", self)
 Variable.__pos__ = lambda self: np.array(self)
-Variable.__abs__ = lambda self: np.abs(np.array(self))
+Variable.__abs__ = lambda self: _unary("abs", self)
 del _name, _op
 
 
@@ -274,13 +297,8 @@ class WeightVariable(Variable):
 
     @property
     def path(self):
-        from .layers.base import snake_case
-        # a layer not named yet (outside a model) under Keras' default name, its class's
-        layer = self._layer.name or snake_case(type(self._layer).__name__)
-        # a layer built (or drawn) inside a gn.name_scope keeps that scope first, as Keras' weights
-        # keep the scope of their making ("blk/d/kernel"; glassnet.scopes records it at the build)
-        scope = getattr(self._layer, "_scope_path", None)
-        return "/".join([*([scope] if scope else []), layer, *self._layer.keras_weight_path(self._key)])
+        owner, key = weight_owner(self._layer, self._key)
+        return "/".join([*layer_path(owner), *owner.keras_weight_path(key)])
 
     @property
     def trainable(self):
@@ -290,3 +308,27 @@ class WeightVariable(Variable):
     def trainable(self, value):
         raise TypeError(f"{self.path}: trainable: glassnet freezes whole layers: set "
                         f"{type(self._layer).__name__}.trainable (layer.trainable = False)")
+
+
+def weight_owner(layer, key):
+    """The layer whose weight ``key`` of ``layer`` is, and its key there: a wrapped layer's
+    (``TimeDistributed.layer``, ``Bidirectional.forward_layer``, an ``RNN``'s cell layer) are its
+    wrapper's, under a prefix (its ``params`` are the wrapper's, glassnet.layers.wrappers'
+    ``_Prefixed``), and named below the wrapper's name as Keras' are
+    (``"time_distributed/dense/kernel"``); any other layer's are its own."""
+    from .layers.wrappers import _Prefixed
+    params = layer.__dict__.get("params")
+    if isinstance(params, _Prefixed):
+        return params._owner, params._prefix + key
+    return layer, key
+
+
+def layer_path(layer):
+    """Keras' path of ``layer`` as a list of names, what its weights' paths start with: the path
+    recorded when it was built (a ``gn.name_scope``'s, and the names of the Sequential and
+    subclassed models that built it, as Keras' name scopes give them: ``["sequential", "dense"]``;
+    a functional model adds none, and a layer built on its own keeps the path of that build), then
+    its name (its class's, snake_case, before it has one)."""
+    from .layers.base import snake_case
+    scope = getattr(layer, "_scope_path", None)
+    return [*([scope] if scope else []), layer.name or snake_case(type(layer).__name__)]

@@ -7,7 +7,8 @@ first, read as one sample's.
 compares): each of Keras' layer classes glassnet has, built, and every attribute of it (and of its
 ``cell``) holding a ``keras.Variable``, with that variable's path below the layer's name. The
 weight an attribute names is found by that path, ``Layer.keras_weight_path``, so no second table
-of glassnet's keys is kept.
+of glassnet's keys is kept. ``KERAS_SUBLAYERS`` names Keras' sub-layers whose weights glassnet's
+layer holds itself (``mha.query_dense``: glassnet.layers._sublayer_views).
 """
 from .base import drawing_kind
 
@@ -33,6 +34,11 @@ KERAS_ATTRIBUTES = {
     "PReLU": {"alpha": "alpha"},
     "Attention": {"scale": "scale"}, "AdditiveAttention": {"scale": "scale"},
 }
+# Keras' sub-layers whose weights glassnet's layer holds itself: class -> {attribute: the sub-layer's
+# name, its weights' path below the layer's} (glassnet.layers._sublayer_views); Keras' MultiHeadAttention
+# has the properties and the attributes behind them, its GroupQueryAttention the latter only
+_PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output"}
+KERAS_SUBLAYERS = {"MultiHeadAttention": {**_PROJECTIONS, **{"_" + name: sub for name, sub in _PROJECTIONS.items()}}}
 # weights Keras keeps that glassnet's layer never has (an AttributeError saying so, not None)
 _NEVER = {("Normalization", "count"): "glassnet's Normalization adapts without a running count"}
 
@@ -45,18 +51,37 @@ def install_weight_attributes(cls):
     for name in sorted({key.split(".")[0] for key in row or ()}):
         if name in vars(cls):
             raise TypeError(f"{cls.__name__}.{name}: Keras' weight attribute would replace what the class defines")
-        setattr(cls, name, _weight_property(name))
+        setattr(cls, name, view_property(
+            name, lambda layer, name=name: weight_attribute(layer, name), "weight attribute", f"{name}.assign(value)",
+            f"Keras' ``{name}``: a ``gn.Variable`` view onto this layer's weight (None where the layer was made "
+            f"without it; glassnet.layers._keras_attributes)"))
 
 
-def _weight_property(name):
-    def read(layer):
-        return weight_attribute(layer, name)
+def install_sublayer_attributes(cls):
+    """The sub-layer attributes of ``cls``'s row of ``KERAS_SUBLAYERS`` (``mha.query_dense``) as
+    properties on it, which its subclasses (GroupedQueryAttention) inherit. Called when the class
+    is made."""
+    for name, sublayer in sorted((KERAS_SUBLAYERS.get(cls.__name__) or {}).items()):
+        if name in vars(cls):
+            raise TypeError(f"{cls.__name__}.{name}: Keras' sub-layer attribute would replace what the class defines")
+        setattr(cls, name, view_property(
+            name, lambda layer, sublayer=sublayer: _sublayer(layer, sublayer), "sub-layer",
+            f"{name}.kernel.assign(value)", f"Keras' ``{name}``, the EinsumDense {sublayer!r}: a ``SublayerView`` "
+                                            f"onto this layer's weights (glassnet.layers._sublayer_views)"))
 
+
+def _sublayer(layer, name):
+    from ._sublayer_views import SublayerView       # (imported on a first read: not at import glassnet)
+    return SublayerView(layer, name)
+
+
+def view_property(name, read, what, change, doc):
+    """A property ``name`` on a layer class that gives ``read(layer)``, a view onto the layer's
+    weights (Keras' ``what``), and refuses an assignment, saying how to ``change`` the weight."""
     def refuse(layer, value):
-        raise AttributeError(f"{layer.describe()}: {name} is Keras' weight attribute, a view onto the layer's "
-                             f"weight: change the weight with layer.{name}.assign(value)")
-    return property(read, refuse, doc=f"Keras' ``{name}``: a ``gn.Variable`` view onto this layer's weight "
-                                      f"(None where the layer was made without it; glassnet.layers._keras_attributes)")
+        raise AttributeError(f"{layer.describe()}: {name} is Keras' {what}, a view onto the layer's weights: "
+                             f"change them with layer.{change}")
+    return property(read, refuse, doc=doc)
 
 
 def _table_of(cls):
@@ -180,4 +205,4 @@ def sample_shape_of_keras(layer, shape):
     return _one_keras_shape(layer, shape, _sample_rank(layer))
 
 
-__all__ = ["KERAS_ATTRIBUTES", "weight_attribute", "sample_shape_of_keras"]
+__all__ = ["KERAS_ATTRIBUTES", "KERAS_SUBLAYERS", "weight_attribute", "sample_shape_of_keras"]

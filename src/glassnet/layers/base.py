@@ -287,8 +287,9 @@ class Layer(KerasSurface):
             # Keras' weight attributes (dense.kernel, bn.moving_mean, lstm.cell.kernel) on the
             # built-in classes that have them: properties, not a __getattr__ on every layer, which
             # would make each attribute read of every layer slower (no specialised lookups)
-            from ._keras_attributes import install_weight_attributes
+            from ._keras_attributes import install_sublayer_attributes, install_weight_attributes
             install_weight_attributes(cls)
+            install_sublayer_attributes(cls)            # (mha.query_dense)
         if "build" in vars(cls):
             cls.build = _sized_build(vars(cls)["build"], _extends_built_in_build(cls))
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
@@ -361,6 +362,12 @@ class Layer(KerasSurface):
         """Create the parameters once the shape of one input sample is known."""
         self.input_shape = tuple(input_shape)
         self.built = True
+        # a quantized layer read from a file (from_config): its float weights just made are
+        # quantized, and the file's integer ones then written over them
+        pending = self.__dict__.pop("_quantize_when_built", None)
+        if pending is not None:
+            from .. import quantization_config
+            self.quantize(config=quantization_config.deserialize(pending))
 
     def _reserve(self, name, shape):
         """Called by ``build`` before it makes an array that is not a weight, of ``shape`` values in
@@ -734,7 +741,17 @@ class Layer(KerasSurface):
         # a layer by its config and weights. A model keeps its layers' (SequentialTensorsMixin).
         state = dict(self.__dict__)
         state.pop("_first_call", None)
+        if state.get("quantization_mode") is not None:
+            # a quantized layer's own methods (layers/quantized.py) are put back by __setstate__
+            for name in ("forward", "backward", "backward_from_logits", "get_config"):
+                state.pop(name, None)
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if state.get("quantization_mode") is not None:
+            from .quantized import install_methods
+            install_methods(self)
 
     @property
     def output(self):
@@ -786,7 +803,12 @@ class Layer(KerasSurface):
         # (tuple(2.5) here was "'float' object is not iterable", and a dict's keys became a shape)
         if isinstance(config.get("input_shape"), list):
             config["input_shape"] = tuple(config["input_shape"])
-        return cls(**config)
+        # a quantized layer's config (layers/quantized.py) says how: it is quantized once built
+        pending = config.pop("quantization_config", None)
+        layer = cls(**config)
+        if pending is not None:
+            layer._quantize_when_built = pending
+        return layer
 
     def describe(self):
         # a layer used on its own has no name yet: its class alone, not "layer Conv2D (Conv2D)"
@@ -1128,16 +1150,47 @@ def _sized_build(build, extends_built_in=False):
                 from ._keras_attributes import sample_shape_of_keras
                 args = (sample_shape_of_keras(self, args[0]),)
         shape = args[0] if args else kwargs.get("input_shape")
-        with sized_axes_needed(self, shape):
-            out = build(self, *args, **kwargs)
+        _BUILDING.stack.append(self)
+        try:
+            with sized_axes_needed(self, shape):
+                out = build(self, *args, **kwargs)
+        finally:
+            _BUILDING.stack.pop()
         # (a wrapper's super().build builds the layer it wraps: one that forgot it is still refused)
         if not self.built and shape is not None and not self.wrapped_layers():
             Layer.build(self, shape)        # input_shape and built, as super().build sets them
+        outer = _BUILDING.stack[-1] if _BUILDING.stack else None
+        if outer is not None and outer is not self and getattr(self, "_scope_path", None) is None:
+            # built by another layer's build (a block's self.conv.build(...)): Keras builds it in that
+            # layer's name scope ("s/block/conv2d/kernel"), which the model building the block keeps
+            # for it (glassnet.parameters.record_build_path)
+            self._path_from_model = True
         scopes = sys.modules.get("glassnet.scopes")     # (no name_scope can be open before it is imported)
         if scopes is not None:
             scopes.record_build_scope(self)             # Keras' weight paths keep the name_scope of their build
         return out
     return sized
+
+
+class _Builds(threading.local):
+    """The layers whose ``build`` is running in this thread, innermost last (``_sized_build``,
+    ``building``)."""
+    def __init__(self):
+        self.stack = []
+
+
+_BUILDING = _Builds()
+
+
+@contextlib.contextmanager
+def building(layer):
+    """Mark ``layer``'s build as running (a drawn block's own build, which no ``_sized_build`` wraps):
+    the layers it builds take their Keras paths from the model that builds it."""
+    _BUILDING.stack.append(layer)
+    try:
+        yield
+    finally:
+        _BUILDING.stack.pop()
 
 
 def shape_fits(actual, declared):

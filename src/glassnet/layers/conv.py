@@ -480,6 +480,8 @@ def checked_sample(layer, sample_shape):
 class _Conv(LoraTarget, DataFormat, RankOneAsTwo, Layer):
     """Shared by Conv1D (rank 1), Conv2D (rank 2) and Conv3D (rank 3): the 1-D case runs as 2-D with
     height 1 (``RankOneAsTwo``), the others as they are."""
+    activation = activations.LayerSetting()     # set as Keras code sets it: layer.activation = None
+
     rank = 2
     # for a layer pickled before regularizers and constraints, or before dilation
     kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = dilation_rate = None

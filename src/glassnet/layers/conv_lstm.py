@@ -16,7 +16,7 @@ images and volumes alike (a 1-D layer runs as 2-D on images of height 1).
 """
 import math
 
-from .. import backend, constraints, initializers, regularizers
+from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_choice, check_flag, check_number
 from . import masking
 from .base import LAYERS, Layer
@@ -30,6 +30,9 @@ from .recurrent import (CarriesStates, StatefulLoop, _activation, dropout_masks,
 class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
     """Shared by ConvLSTM1D (rank 1), ConvLSTM2D and ConvLSTM3D. States in and out, stateful and
     the dropout masks are the recurrent layers' own mechanisms (layers/recurrent.py)."""
+    activation = activations.LayerSetting()     # set as Keras code sets it: layer.activation = None
+    recurrent_activation = activations.LayerSetting()     # (the same)
+
     rank = 2
     state_count = 2           # h and c, each (batch, *output spatial, filters)
     _drawn_shape = None       # the samples' shape of the last call, which the states' shape follows

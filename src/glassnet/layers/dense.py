@@ -63,6 +63,8 @@ class Dense(LoraTarget, Layer):
     # on the class too: a Dense pickled before these arguments existed lacks them
     use_bias, kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint = True, None, None, None, None
 
+    activation = activations.LayerSetting()     # set as Keras code sets it: layer.activation = None
+
     def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, use_bias=True,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None, **kwargs):

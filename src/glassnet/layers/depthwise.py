@@ -12,7 +12,7 @@ input, as conv's ``col2im`` adds its fields back.
 """
 import math
 
-from .. import backend, constraints, initializers, regularizers
+from .. import activations, backend, constraints, initializers, regularizers
 from .base import LAYERS, Layer
 from .data_format import DataFormat, config_entry, refuse_last_axis_activation, set_data_format
 from .conv import (RankOneAsTwo, _crop, _pad, checked_sample, conv_output_length, positive_int,
@@ -77,6 +77,8 @@ def depthwise_backward(grad_z, cache, kernel, x, input_gradient=True):
 class _Depthwise(DataFormat, RankOneAsTwo, Layer):
     """DepthwiseConv2D's settings and passes; the 1-D layers run as 2-D with height 1, and the
     separable ones add a pointwise matrix product (``_pointwise``)."""
+    activation = activations.LayerSetting()     # set as Keras code sets it: layer.activation = None
+
     rank = 2
     depthwise_regularizer = bias_regularizer = depthwise_constraint = bias_constraint = dilation_rate = None
     _KERNEL = "kernel"          # Keras' name for the depthwise weight (SeparableConv: depthwise_kernel)

@@ -122,6 +122,8 @@ class EinsumDense(LoraTarget, Layer):
     ((2, 5, 4, 8), (16, 4, 8), (4, 8))
     """
 
+    activation = activations.LayerSetting()     # set as Keras code sets it: layer.activation = None
+
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, lora_rank=None, lora_alpha=None, **kwargs):

@@ -13,6 +13,26 @@ def _several(shapes):
 
 class KerasSurface:
 
+    # Keras' quantization surface: None until ``quantize`` (layers/quantized.py) sets the
+    # instance's own, with its ``quantization_config`` and quantized ``dtype_policy``
+    quantization_mode = quantization_config = None
+
+    @property
+    def dtype_policy(self):
+        """Keras' ``layer.dtype_policy``: ``<DTypePolicy "float32">`` (the layer's dtype, the global
+        policy's before it has one); a quantized layer's ``<QuantizedDTypePolicy "int8_from_float32">``."""
+        from .. import dtype_policies
+        quantized = self.__dict__.get("_quantized_policy")
+        if quantized is not None:
+            return quantized
+        return dtype_policies.get(None if self.dtype is None else np.dtype(self.dtype).name)
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras' ``layer.quantize(mode, config=None)``: Dense and Embedding to "int8" or "int4",
+        EinsumDense to "int8" (glassnet.layers.quantized); NotImplementedError for other layers, as Keras'."""
+        from .quantized import quantize_layer
+        quantize_layer(self, mode, config, type_check)
+
     @property
     def weights(self):
         """Every weight, live (the arrays the layer computes with, not copies), in Keras' order

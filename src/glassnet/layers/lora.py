@@ -90,6 +90,10 @@ class LoraTarget:
         if self.lora_enabled:
             raise ValueError(f"{where}: LoRA is already enabled (rank {self.lora_rank}); it can be enabled "
                              f"only once per layer, as in Keras")
+        if getattr(self, "quantization_mode", None) is not None:
+            # (Keras 3.15 takes int8/int4 with LoRA; glassnet's quantize refuses the other order too)
+            raise NotImplementedError(f"{where}: LoRA on a quantized layer ({self.quantization_mode}) is not built in "
+                                      f"glassnet: enable LoRA on the float layer, or quantize after training")
         if type(self.params) is not dict or key not in self.params:
             # a wrapper's layer: its weights are the wrapper's (TimeDistributed's: its params a view of the
             # wrapper's; while the wrapper builds it, they go to the wrapper)

@@ -202,6 +202,8 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
     # gradient; GRU scales the recurrent product's candidate block by its reset gate first
     one_sum = True
 
+    activation = activations.LayerSetting()     # set as Keras code sets it: layer.activation = None
+
     def keras_weight_path(self, key):
         # Keras' layer makes its weights in a cell of its own: "lstm/lstm_cell/kernel"
         return [self.keras_cell, key]
@@ -560,6 +562,8 @@ class SimpleRNN(_Recurrent):
 class _Gated(_Recurrent):
     """What LSTM and GRU add to SimpleRNN's settings: the gates' ``recurrent_activation``, in
     Keras' positional place (after ``activation``)."""
+
+    recurrent_activation = activations.LayerSetting()     # (the same)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",

@@ -30,6 +30,8 @@ from .wrappers import _Wrapper
 _COMMON = ("units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
            "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
            "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout")
+# Keras' weight attributes of a cell (cell.kernel), read off the layer an RNN made of it
+_CELL_WEIGHTS = ("kernel", "recurrent_kernel", "bias")
 # the arguments that belong to the RNN layer around a cell, not to the cell
 _LAYER_ONLY = ("return_sequences", "return_state", "go_backwards", "stateful", "zero_output_for_mask")
 
@@ -77,7 +79,14 @@ class _Cell:
         # the settings as the layer holds them (units, activation, dropout, ...), read-only
         if key in type(self).arguments and key != "seed" and "template" in self.__dict__:
             return getattr(self.template, key)
-        raise AttributeError(f"{type(self).__name__} has no attribute {key!r}")
+        layer = self.__dict__.get("_layer")
+        if key in _CELL_WEIGHTS and layer is not None and layer.built:
+            # Keras' cell.kernel, ...: views onto the weights of the layer the RNN made of this cell,
+            # under Keras' paths ("rnn/lstm_cell/kernel"; glassnet.variables.weight_owner)
+            return getattr(layer.cell, key)
+        raise AttributeError(f"{type(self).__name__} has no attribute {key!r}"
+                             + (" (an RNN around the cell makes its weights when it is built)" if key in _CELL_WEIGHTS
+                                else ""))
 
     @property
     def state_size(self):
@@ -310,6 +319,9 @@ class RNN(CarriesStates, _Wrapper):
             return_sequences=return_sequences if k == last else True,
             go_backwards=go_backwards and k == 0,
             zero_output_for_mask=self.zero_output_for_mask if k == last else False) for k, cell in enumerate(cells)]
+        for cell, layer in zip(cells, self.cell_layers):
+            if isinstance(cell, _Cell):         # (its weights read off the layer: cell.kernel, as Keras')
+                cell._layer = layer
         self._adopt()
 
     @property

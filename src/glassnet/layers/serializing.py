@@ -175,13 +175,19 @@ def _glassnet_config(cls, config, where, depth=0):
     (TimeDistributed's ``layer``, each of Pipeline's ``layers``) as glassnet's. Keys neither
     ``cls`` nor this table knows are left for ``cls`` to refuse, by name."""
     config = dict(config)
+    quantized = None
     if isinstance(config.get("dtype"), dict):
-        config["dtype"] = _policy_dtype(config["dtype"], where)
+        quantized = _quantized_policy(config["dtype"])
+        config["dtype"] = _policy_dtype(config["dtype"], where) if quantized is None else quantized[0]
+    if quantized is not None or config.get("quantization_config") is not None:
+        # a Keras quantized layer: quantized once built (Layer.from_config, layers/quantized.py)
+        config["quantization_config"] = _quantization_entry(config.get("quantization_config"), quantized, cls, where)
     if config.get("dtype") == "int64" and _makes_int64_bins(cls):
         # Keras' int-mode Hashing and HashedCrossing declare their int64 bins as their dtype;
         # glassnet's give int64 bins called alone and the model's floats inside one, as its None
         config["dtype"] = None
-    takes = set(own_arguments(cls)) | set(_LAYER_ARGUMENTS)
+    takes = set(own_arguments(cls)) | set(_LAYER_ARGUMENTS) | ({"quantization_config"} if config.get(
+        "quantization_config") is not None else set())
     for key in [key for key in config if key not in takes]:
         value = config[key]
         if key in _KERAS_INFORMATION:
@@ -279,6 +285,38 @@ def _policy_dtype(policy, where):
         return inner["name"]
     raise ValueError(f"{where}: dtype: expected a dtype or Keras' DTypePolicy of one (float32, float64), got "
                      f"{policy!r:.120}; glassnet computes in one dtype, without mixed precision or quantization")
+
+
+def _quantized_policy(policy):
+    """``(source dtype, mode)`` of Keras' quantized policy dict (``QuantizedDTypePolicy`` {"mode":
+    "int8", "source_name": "float32"}, ``Int4DTypePolicy`` {"mode": "int4/128", ...}); None for
+    any other dict."""
+    inner = policy.get("config")
+    if policy.get("class_name") not in ("QuantizedDTypePolicy", "Int4DTypePolicy") or not isinstance(inner, dict):
+        return None
+    return inner.get("source_name"), inner.get("mode")
+
+
+def _quantization_entry(entry, quantized, cls, where):
+    """The quantization config a Keras layer's dict gives: its ``quantization_config``, else the
+    one its quantized policy names (Keras writes both; the policy alone says the mode)."""
+    from .. import quantization_config
+    from .quantized import quantizable
+    if not quantizable(cls):
+        raise ValueError(f"{where}: {cls.__name__}: Keras' quantized layer is not read by glassnet, which quantizes "
+                         f"Dense, Embedding and EinsumDense")
+    if entry is None:
+        mode = quantized[1] if isinstance(quantized[1], str) else ""
+        if mode.startswith("int4/") and mode[5:].lstrip("-").isdigit():
+            block = int(mode[5:])
+            return quantization_config.serialize(quantization_config.Int4QuantizationConfig(
+                block_size=None if block == -1 else block))
+        entry = mode if mode != "int4" else quantization_config.serialize(     # Keras' older per-unit int4
+            quantization_config.Int4QuantizationConfig(block_size=None))
+    config = quantization_config.resolve(None, entry if isinstance(entry, str) else
+                                         quantization_config.deserialize(entry, f"{where}: quantization_config"),
+                                         f"{where}: quantization_config")
+    return quantization_config.serialize(config)
 
 
 def _same_initializer(value, name):
