@@ -30,6 +30,7 @@ import numpy as np
 
 from . import backend
 from ._keras_h5 import h5py_module, layer_groups
+from ._keras_nesting import writes_nested
 from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse, is_functional
 from .parameters import nested_scopes
 
@@ -106,7 +107,7 @@ def h5_bytes(model, include_optimizer=True):
     """The bytes of the legacy ``.h5`` file of ``model``: every refusal comes before anything is made."""
     if not model.built:
         _refuse(repr(model.name), "not built: fit, build or call it first (Keras' file holds the built weights)")
-    nested = not is_functional(model)
+    nested = not is_functional(model) or writes_nested(model)     # (as the .keras writer's weights)
     try:
         spec = legacy_entry(_model_config(model))
         training = _training_config(model) if include_optimizer else None
