@@ -277,3 +277,20 @@ def test_subclass_block_nested_still_written_flat(keras, tmp_path):
     loaded = keras.saving.load_model(str(tmp_path / "m.keras"))
     assert [layer.name for layer in loaded.layers] == ["x", "bd", "out"]
     _assert_close(model.predict(data, verbose=0), loaded.predict(data, verbose=0), 1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
+def test_glassnet_reads_keras_legacy_h5_and_writes_it_back(keras, tmp_path, case):
+    """The same through Keras' legacy .h5: read (an unread branch's weights kept), written back in
+    Keras' own layout, and Keras' load of that holds Keras' weights."""
+    theirs = _keras_made(keras, case)
+    x, _ = _data(theirs)
+    keras.saving.save_model(theirs, str(tmp_path / "k.h5"))
+    ours = gn.load_model(str(tmp_path / "k.h5"))
+    assert ours.output_names == theirs.output_names
+    _assert_close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), 1e-6)
+    ours.save(str(tmp_path / "g.h5"), save_format="h5")
+    assert _legacy_file(tmp_path / "g.h5") == _legacy_file(tmp_path / "k.h5")
+    back = keras.saving.load_model(str(tmp_path / "g.h5"))
+    for a, b in zip(back.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
