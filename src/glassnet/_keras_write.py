@@ -5,10 +5,11 @@ The file is what ``keras_model.save`` writes (see glassnet._keras_file for the r
 version's presence), ``config.json`` (the model as Keras serializes it: ``{"module": "keras",
 "class_name": "Sequential" or "Functional", "config", "registered_name", "build_config",
 "compile_config"}``, each layer as ``{"module": "keras.layers", "class_name", "config",
-"registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``) and
+"registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``, a model
+nested in it as one entry, its own config, with a node per call: glassnet._keras_nesting) and
 ``model.weights.h5`` (Keras' saving_lib layout: ``layers/<snake_case class>[_k]/vars/0..n-1``,
-``k`` counting that class's layers in ``model.layers``' order, Keras' own (a functional model's,
-its nested models flattened: the flat graph's order, which Keras gives the file's model); sublayers' weights in
+``k`` counting that class's layers in ``model.layers``' order, Keras' own; a nested model's
+group ``layers/functional`` or ``layers/sequential`` holding its own layout; sublayers' weights in
 the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here), and a lookup layer's learnt
 vocabulary as Keras' ``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets; its config
 then says ``"vocabulary": null``, and a text model's Input ``dtype="string"``).
@@ -160,8 +161,9 @@ def _input_entry(name, shape, dtype, batch=None):
 
 
 def is_functional(model):
-    """Whether ``model`` is written as Keras' Functional (its nested models flattened into its
-    calls), not as a Sequential (its nested Sequentials nested, as Keras writes them)."""
+    """Whether ``model`` is written as Keras' Functional, not as a Sequential. Its nested models
+    are written nested, as Keras writes them, where each is a plain Sequential or functional Model
+    (glassnet._keras_nesting.writes_nested); flattened into its calls otherwise."""
     from .graph import Model
     return isinstance(model, Model)
 
