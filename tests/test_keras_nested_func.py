@@ -82,7 +82,20 @@ def unread_output(mod):
     return mod.Model(x, [_two(mod)(x)[0], mod.layers.Dense(1, name="plain")(x)], name="outer")
 
 
-CASES = [nested_functional, nested_sequential, shared_twice, nested_in_nested, several_in_out, unread_output]
+def shared_layer_around(mod):
+    """A nested model of two inputs, one made by a layer the outer model calls again on its output
+    (the inner model's first call reads its other input: its node waits for both)."""
+    a, b = mod.Input((3,), name="ia"), mod.Input((2,), name="ib")
+    inner = mod.Model([a, b], mod.layers.Concatenate(name="ic")([mod.layers.Dense(2, name="ia_d")(a), b]),
+                      name="inner")
+    x, y = mod.Input((3,), name="x"), mod.Input((2,), name="y")
+    shared = mod.layers.Dense(2, name="shared")
+    joined = inner([x, shared(y)])
+    return mod.Model([x, y], [shared(mod.layers.Dense(2, name="d2")(joined)), joined], name="outer")
+
+
+CASES = [nested_functional, nested_sequential, shared_twice, nested_in_nested, several_in_out, unread_output,
+         shared_layer_around]
 
 
 def _data(model, seed=0):

@@ -75,6 +75,15 @@ def _entries(model, nested):
             entries.append((name, []))
         if layer is not None and hasattr(layer, "get_weights") and not getattr(layer, "is_model", False):
             entries[-1][1].append(layer)
+    # a functional model's Inputs where Keras' model.layers lists them, at their depth (an Input
+    # read only deeper in the graph after the layers before it), as its summary shows them
+    from .graph import Model
+    if isinstance(model, Model) and model._input_places is not None:
+        listed = [name for name, _ in model._with_input_entries(model._summary_entries())]
+        names = [name for name, _ in entries]
+        if sorted(listed) == sorted(names) and len(set(names)) == len(names):
+            held = dict(entries)
+            entries = [(name, held[name]) for name in listed]
     return entries
 
 
