@@ -94,8 +94,16 @@ def shared_layer_around(mod):
     return mod.Model([x, y], [shared(mod.layers.Dense(2, name="d2")(joined)), joined], name="outer")
 
 
+def unread_deeper(mod):
+    """An unread output of a model nested in a nested model: its weights are the middle model's."""
+    i = mod.Input((4,), name="mid_in")
+    mid = mod.Model(i, _two(mod)(i)[0], name="mid")
+    x = mod.Input((4,), name="x")
+    return mod.Model(x, mod.layers.Dense(1, name="out")(mid(x)), name="outer")
+
+
 CASES = [nested_functional, nested_sequential, shared_twice, nested_in_nested, several_in_out, unread_output,
-         shared_layer_around]
+         shared_layer_around, unread_deeper]
 
 
 def _data(model, seed=0):

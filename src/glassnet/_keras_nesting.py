@@ -57,15 +57,19 @@ def output_index(record, tensor):
 def keras_layers(model):
     """``model.layers`` as Keras lists its weights' layers in a file written nested: each nested
     model's every layer at its place (``model.layers`` holds only those the outer outputs reach),
-    in that model's order."""
+    in that model's order, and so for the models nested in those."""
+    return _every_layer(model.layers, getattr(model, "_nesting", ()) or ())
+
+
+def _every_layer(layers, records):
     owner = {}
-    for record in getattr(model, "_nesting", ()) or ():
+    for record in records:
         for layer in record.layers:
             owner.setdefault(id(layer), record)
     ordered, seen = [], set()
-    for layer in model.layers:
+    for layer in layers:
         record = owner.get(id(layer))
-        for held in ([layer] if record is None else record.layers):
+        for held in ([layer] if record is None else _every_layer(record.layers, record.children)):
             if id(held) not in seen:
                 seen.add(id(held))
                 ordered.append(held)
