@@ -1,0 +1,85 @@
+"""Regressions found by the differential fuzz of glassnet.metrics against Keras 3.15 (review session 44)."""
+import os
+
+import numpy as np
+import pytest
+
+from glassnet import metrics as M
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return pytest.importorskip("keras")
+
+
+_RNG = np.random.default_rng(44)
+_YT3 = (_RNG.random((6, 3)) < 0.5).astype("float32")
+_YP3 = _RNG.random((6, 3)).astype("float32")
+_W = np.array([1.0, 2.0, 0.0, 3.0, 1.0, 2.0], "float32")     # whole: Keras' IoUs truncate weights to integers
+_ONEHOT = np.eye(3, dtype="float32")[[0, 2, 1, 1, 0, 2]]
+_SOFT = (_YP3 / _YP3.sum(1, keepdims=True)).astype("float32")
+
+# (class name, constructor kwargs, y_true, y_pred): metrics whose values are per sample, where
+# Keras' (n, 1) sample_weight is one weight per sample
+_COLUMN_CASES = [
+    ("MeanSquaredError", {}, _YT3, _YP3),
+    ("MeanAbsoluteError", {}, _YT3, _YP3),
+    ("RootMeanSquaredError", {}, _YT3, _YP3),
+    ("BinaryAccuracy", {}, _YT3, _YP3),
+    ("CategoricalAccuracy", {}, _ONEHOT, _SOFT),
+    ("TopKCategoricalAccuracy", {"k": 2}, _ONEHOT, _SOFT),
+    ("SparseCategoricalAccuracy", {}, np.array([0, 2, 1, 1, 0, 2], "float32"), _SOFT),
+    ("CategoricalCrossentropy", {}, _ONEHOT, _SOFT),
+    ("BinaryCrossentropy", {}, _YT3, _YP3),
+    ("KLDivergence", {}, _ONEHOT, _SOFT),
+    ("Hinge", {}, _YT3, _YP3),
+    ("LogCoshError", {}, _YT3, _YP3),
+    ("CosineSimilarity", {}, _YT3, _YP3),
+    ("Poisson", {}, _YT3, _YP3),
+    ("OneHotMeanIoU", {"num_classes": 3}, _ONEHOT, _SOFT),
+    ("R2Score", {}, _YT3, _YP3),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,y_true,y_pred", _COLUMN_CASES, ids=[c[0] for c in _COLUMN_CASES])
+def test_column_sample_weights_are_one_per_sample(name, kwargs, y_true, y_pred):
+    # found by the fuzz: update_state(..., sample_weight=w[:, None]) was refused ("expected one weight
+    # per sample (6,) ..., got shape (6, 1)") by every metric whose values are one per sample, where
+    # Keras 3.15 (squeeze_or_expand_to_same_rank) and glassnet's own fit take the column
+    column = getattr(M, name)(**kwargs)
+    column.update_state(y_true, y_pred, sample_weight=_W[:, None])
+    vector = getattr(M, name)(**kwargs)
+    vector.update_state(y_true, y_pred, sample_weight=_W)
+    np.testing.assert_allclose(column.result(), vector.result(), rtol=1e-12)
+    keras = _keras()
+    k = getattr(keras.metrics, name)(**kwargs)
+    k.update_state(y_true, y_pred, sample_weight=_W[:, None])
+    np.testing.assert_allclose(column.result(), float(k.result()), rtol=1e-5, atol=1e-6)
+
+
+def test_column_weights_other_shapes_still_refused():
+    m = M.MeanSquaredError()
+    for bad in (np.ones((6, 2)), np.ones((6, 1, 1)), np.ones((3, 1))):
+        with pytest.raises(ValueError, match="mean_squared_error: sample_weight: expected one weight per sample"):
+            m.update_state(_YT3, _YP3, sample_weight=bad)
+    assert m.count == 0
+
+
+@pytest.mark.parametrize("name", ["BinaryAccuracy", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError"])
+def test_column_targets_for_a_vector_output(name):
+    # found by the fuzz: (n, 1) targets for (n,) outputs were refused by the accuracy and error
+    # means ("expected targets of the output's shape (6,), got shape (6, 1)"), where the other
+    # means, the confusion metrics and Keras take them; scored one row per sample as (n,) targets
+    y_true, y_pred = _YT3[:, :1], _YP3[:, 0]
+    got = getattr(M, name)()
+    got.update_state(y_true, y_pred, sample_weight=_W)
+    want = getattr(M, name)()
+    want.update_state(y_true, y_pred[:, None], sample_weight=_W)
+    assert got.result() == pytest.approx(want.result(), rel=1e-12)
+    unweighted = getattr(M, name)()
+    unweighted.update_state(y_true, y_pred)
+    reference = getattr(M, name)()
+    reference.update_state(y_true[:, 0], y_pred)
+    assert unweighted.result() == pytest.approx(reference.result(), rel=1e-12)
