@@ -83,3 +83,27 @@ def test_column_targets_for_a_vector_output(name):
     reference = getattr(M, name)()
     reference.update_state(y_true[:, 0], y_pred)
     assert unweighted.result() == pytest.approx(reference.result(), rel=1e-12)
+
+
+def test_fscore_per_class_result_after_reset_keeps_its_classes():
+    # found by the fuzz: F1Score/FBetaScore(average=None) gave a scalar 0.0 after reset_state, where
+    # Keras 3.15 gives one 0 per class counted (its variables stay built), so a custom loop reading
+    # result() at an epoch's start got another shape
+    y_true, y_pred = _ONEHOT, _SOFT
+    for cls, kwargs in ((M.F1Score, {}), (M.FBetaScore, {"beta": 2.0, "threshold": 0.3})):
+        m = cls(**kwargs)
+        assert m.result() == 0.0                 # nothing counted yet: no classes known
+        m.update_state(y_true, y_pred)
+        m.reset_state()
+        assert np.shape(m.result()) == (3,) and not np.any(m.result())
+        m.update_state(y_true[:, :2], y_pred[:, :2])     # a new count after a reset may have other classes
+        assert np.shape(m.result()) == (2,)
+    macro = M.F1Score(average="macro")
+    macro.update_state(y_true, y_pred)
+    macro.reset_state()
+    assert macro.result() == 0.0
+    keras = _keras()
+    k = keras.metrics.F1Score()
+    k.update_state(y_true, y_pred)
+    k.reset_state()
+    assert np.shape(k.result()) == (3,) and not np.any(np.asarray(k.result()))
