@@ -107,3 +107,34 @@ def test_fscore_per_class_result_after_reset_keeps_its_classes():
     k.update_state(y_true, y_pred)
     k.reset_state()
     assert np.shape(k.result()) == (3,) and not np.any(np.asarray(k.result()))
+
+
+def test_counts_below_the_lowest_threshold_are_exactly_zero_with_fractional_weights():
+    # found by the fuzz (silently wrong): fn and tn were the weights' total minus the counts above
+    # each threshold, which left rounding where nothing is below (fn 4.4e-16, tn -3.6e-15), so
+    # PrecisionAtRecall(recall=1.0) found no threshold with recall >= 1 and gave 0 (Keras 0.5747),
+    # and SensitivityAtSpecificity(specificity=0.0) left out the lowest threshold (0.919, Keras 1)
+    rng = np.random.default_rng(9)
+    y_true = (rng.random(40) < 0.5).astype("float32")
+    y_pred = rng.random(40).astype("float32")
+    w = rng.random(40) * 2                      # float64 weights, fractional
+    par = M.PrecisionAtRecall(recall=1.0, num_thresholds=10)
+    par.update_state(y_true, y_pred, sample_weight=w)
+    sas = M.SensitivityAtSpecificity(specificity=0.0, num_thresholds=10)
+    sas.update_state(y_true, y_pred, sample_weight=w)
+    assert sas.false_negatives[0] == 0 and sas.true_negatives[0] == 0
+    assert sas.result() == 1.0
+    # at the lowest threshold every output is a positive prediction: precision = positives' share
+    share = float((w * y_true).sum() / w.sum())
+    assert par.result() == pytest.approx(share, rel=1e-12)
+    auc = M.AUC(num_thresholds=10, thresholds=None)
+    auc.update_state(y_true, y_pred, sample_weight=w)
+    assert auc.false_negatives[0] == 0 and auc.true_negatives[0] == 0
+    listed = M.AUC(thresholds=[0.9, 0.2, 0.5], multi_label=True)
+    listed.update_state(y_true[:, None], y_pred[:, None], sample_weight=w)
+    assert listed.false_negatives[0, 0] == 0 and listed.true_negatives[0, 0] == 0    # -1e-7 first
+    keras = _keras()
+    for ours, theirs in ((par, keras.metrics.PrecisionAtRecall(recall=1.0, num_thresholds=10)),
+                         (sas, keras.metrics.SensitivityAtSpecificity(specificity=0.0, num_thresholds=10))):
+        theirs.update_state(y_true, y_pred, sample_weight=w.astype("float32"))
+        assert ours.result() == pytest.approx(float(theirs.result()), rel=1e-5, abs=1e-6)
