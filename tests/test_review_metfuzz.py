@@ -138,3 +138,24 @@ def test_counts_below_the_lowest_threshold_are_exactly_zero_with_fractional_weig
                          (sas, keras.metrics.SensitivityAtSpecificity(specificity=0.0, num_thresholds=10))):
         theirs.update_state(y_true, y_pred, sample_weight=w.astype("float32"))
         assert ours.result() == pytest.approx(float(theirs.result()), rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("cls,value", [(M.SensitivityAtSpecificity, 0.8), (M.RecallAtPrecision, 0.8),
+                                       (M.PrecisionAtRecall, 0.6), (M.SpecificityAtSensitivity, 0.6)])
+def test_a_rate_tied_with_its_constraint_stays_feasible_under_one_weight_for_all(cls, value):
+    # found by the fuzz (silently wrong): one weight 0.31 for the batch made the specificity
+    # 4 * 0.31 / (5 * 0.31) = 0.7999999999999999 < 0.8, so SensitivityAtSpecificity(0.8) gave 0
+    # where unweighted (and Keras 3.15) it is 0.554; a weight for all must not change a ratio
+    y_true = np.array([1, 0, 0, 0, 0, 1, 0, 1, 1, 1], "float32")
+    y_pred = np.array([0.6236, 0.0007, 0.348, 0.0123, 0.7313, 0.5542, 0.14, 0.5, 0.25, 0.9], "float32")
+    plain = cls(value)
+    plain.update_state(y_true, y_pred)
+    for w in (0.31, 1.73, 2.56):
+        weighted = cls(value)
+        weighted.update_state(y_true, y_pred, sample_weight=w)
+        assert weighted.result() == pytest.approx(plain.result(), rel=1e-12)
+    assert plain.result() > 0
+    keras = _keras()
+    k = getattr(keras.metrics, cls.__name__)(value)
+    k.update_state(y_true, y_pred, sample_weight=0.31)
+    assert cls(value)(y_true, y_pred, sample_weight=0.31) == pytest.approx(float(k.result()), rel=1e-5, abs=1e-6)
