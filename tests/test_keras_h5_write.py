@@ -210,6 +210,10 @@ def test_keras_loads_what_glassnet_wrote(keras, tmp_path, name, fmt):
         assert [layer.name for layer in loaded.layers] == ["d0", "inner", "top"]
         assert [layer.name for layer in loaded.layers[1].layers] == ["d1", "bn", "inner2"]
         assert [layer.name for layer in loaded.layers[1].layers[2].layers] == ["d2"]
+    elif name == "nested_functional":     # written nested too (tests/test_keras_nested_func.py)
+        names = [layer.name for layer in loaded.layers if not isinstance(layer, keras.layers.InputLayer)]
+        assert names == ["sub", "out"]
+        assert [layer.name for layer in loaded.get_layer("sub").layers] == ["a", "h"]
     else:
         names = [layer.name for layer in loaded.layers if not isinstance(layer, keras.layers.InputLayer)]
         assert names == [layer.name for layer in model.layers]

@@ -157,9 +157,13 @@ def _h5_errors():
 def _assign(model, found):
     """Each glassnet layer's weights from the file's datasets of the layer of its name, every shape
     and dtype checked before any data is read; then nothing in the file is left over."""
+    from ._keras_nesting import unread_layers
     from .layers.lora import keras_weights, set_keras_weights
     planned = []
-    for layer in model.layers:
+    # (a nested model's layers making an output the outer model does not read hold weights too:
+    # kept on them, so that a re-save writes them, glassnet._keras_nesting)
+    unread = unread_layers(model) if getattr(model, "_nesting", None) else []
+    for layer in [*model.layers, *unread]:
         # with LoRA: the merged kernel and the bias (layers/lora.py); quantized: Keras' order
         current = keras_store_order(layer, keras_weights(layer))
         arrays = found.pop(layer.name, [])

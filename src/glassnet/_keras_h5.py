@@ -373,7 +373,7 @@ def _write_layers(h5, model, path, nested=True, archive=False):
 
 def weights_bytes(model, nested=True, more=None, archive=False):
     """The bytes of Keras' weights file for ``model`` (``nested=False``: a ``.keras`` file's
-    ``model.weights.h5``, whose config has its nested Sequentials flattened; ``archive``: it is a
+    ``model.weights.h5``, whose config has its nested models flattened; ``archive``: it is a
     ``.keras`` file's, beside its assets); ``more(h5)`` writes groups besides (the optimizer's,
     glassnet._keras_optimizer_state)."""
     h5py = h5py_module("save_weights")

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import backend
 from ._keras_h5 import h5py_module, layer_groups
+from ._keras_nesting import writes_nested
 from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse, is_functional
 from .parameters import nested_scopes
 
@@ -74,6 +75,15 @@ def _entries(model, nested):
             entries.append((name, []))
         if layer is not None and hasattr(layer, "get_weights") and not getattr(layer, "is_model", False):
             entries[-1][1].append(layer)
+    # a functional model's Inputs where Keras' model.layers lists them, at their depth (an Input
+    # read only deeper in the graph after the layers before it), as its summary shows them
+    from .graph import Model
+    if isinstance(model, Model) and model._input_places is not None:
+        listed = [name for name, _ in model._with_input_entries(model._summary_entries())]
+        names = [name for name, _ in entries]
+        if sorted(listed) == sorted(names) and len(set(names)) == len(names):
+            held = dict(entries)
+            entries = [(name, held[name]) for name in listed]
     return entries
 
 
@@ -106,7 +116,7 @@ def h5_bytes(model, include_optimizer=True):
     """The bytes of the legacy ``.h5`` file of ``model``: every refusal comes before anything is made."""
     if not model.built:
         _refuse(repr(model.name), "not built: fit, build or call it first (Keras' file holds the built weights)")
-    nested = not is_functional(model)
+    nested = not is_functional(model) or writes_nested(model)     # (as the .keras writer's weights)
     try:
         spec = legacy_entry(_model_config(model))
         training = _training_config(model) if include_optimizer else None

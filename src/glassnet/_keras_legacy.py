@@ -125,6 +125,9 @@ def legacy_weights(model, h5py, h5, where):
     walk = _Walk(h5py, where)
     found = file_layers(walk, h5)
     layers = _flat(model)
+    if getattr(model, "_nesting", None):       # a nested model's layers whose output the model leaves
+        from ._keras_nesting import unread_layers     # unread: their weights are in its group too
+        layers += [layer for layer in unread_layers(model) if layer.get_weights()]
     by_name = {layer.name: layer for layer in layers}
     plan = {}
     for name, pairs in found:

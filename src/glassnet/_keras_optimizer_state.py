@@ -81,7 +81,26 @@ def _keras_order(model, views, layers=None):
     same shape, silently. ``layers``: that order given (a written file's: glassnet._layer_order's
     ``flat_layer_order``)."""
     rank = {id(layer): k for k, layer in enumerate(model.layers if layers is None else layers)}
-    return sorted(range(len(views)), key=lambda index: rank[id(views[index][0])])      # stable: keys in order
+    order = sorted(range(len(views)), key=lambda index: rank[id(views[index][0])])      # stable: keys in order
+    unread = _unread(model) if layers is None else []
+    if not unread:
+        return order
+    # Keras' trainable_variables also hold the weights of a nested model's layers the outer model's
+    # outputs do not reach (glassnet._keras_nesting): ``(shape, dtype)`` at their places
+    from ._keras_nesting import keras_layers
+    by_layer = {}
+    for index in order:
+        by_layer.setdefault(id(views[index][0]), []).append(index)
+    dtype, unread = views[0][2].dtype if views else np.float32, {id(layer) for layer in unread}
+    return [entry for layer in keras_layers(model) for entry in by_layer.get(id(layer), (
+        [(tuple(layer.params[key].shape), dtype) for key in layer.params] if layer.trainable and id(layer) in unread
+        else []))]
+
+
+def _unread(model):
+    from ._keras_nesting import unread_layers
+    from .graph import Model
+    return unread_layers(model) if isinstance(model, Model) and getattr(model, "_nesting", None) else []
 
 
 def _converted(optimizer, slot, array, to_glassnet):
@@ -153,15 +172,16 @@ def restore_keras_optimizer(model, h5py, h5):
     if slots:
         if not views:
             raise ModelFileError(f"{_WHERE}: {len(slots)} slot variables for a model with no trained weights")
-        per = sum(len(group) for group in groups) * len(views)
+        order = _keras_order(model, views)
+        per = sum(len(group) for group in groups) * len(order)
         scalar = name == "Nadam"
         expected = per + (1 if scalar else 0)
         if len(slots) != expected:
             raise ModelFileError(
                 f"{_WHERE}: {len(slots)} slot variables after the step count"
                 f"{'' if head == 1 else ' and the rate'}; {name}({_settings(optimizer)}) on this model's "
-                f"{len(views)} trained weights keeps {expected} "
-                f"({' + '.join(f'{len(g)} x {len(views)} {g}' for g in groups)}{' + its momentum product' if scalar else ''})"
+                f"{len(order)} trained weights keeps {expected} "
+                f"({' + '.join(f'{len(g)} x {len(order)} {g}' for g in groups)}{' + its momentum product' if scalar else ''})"
                 f": a file of other settings or layers (Keras skips such a state, glassnet refuses it)")
     else:
         scalar, groups = False, [] if isinstance(groups, str) else groups
@@ -171,6 +191,9 @@ def restore_keras_optimizer(model, h5py, h5):
         for slot in group:
             arrays[slot] = [None] * len(views)
         for index in _keras_order(model, views):       # the file's order; kept in the buffer's
+            if isinstance(index, tuple):        # an unread layer's weight: its slots are not kept
+                k += len(group)
+                continue
             layer, key, param, _ = views[index]
             for slot in group:
                 dataset = slots[k]
@@ -257,10 +280,14 @@ def keras_optimizer_arrays(model):
     views = list(model._views)
     bounds = np.cumsum([0] + [param.size for _, _, param, _ in views])
     # the file's order: a functional model's nested models flattened (glassnet._keras_write), whose
-    # layers Keras orders as the flat graph's
+    # layers Keras orders as the flat graph's; or, written nested, Keras' trainable_variables of the
+    # nested models, whose unread layers' (never trained here) slots are zeros, as Keras' are
+    from ._keras_nesting import writes_nested
     from ._layer_order import flat_layer_order
     from .graph import Model
-    written = flat_layer_order(model) if isinstance(model, Model) else None
+    written = None
+    if isinstance(model, Model):
+        written = None if writes_nested(model) else flat_layer_order(model)
     out = list(head)
     for group in groups:
         converted = {}
@@ -275,6 +302,9 @@ def keras_optimizer_arrays(model):
             except ValueError as exc:
                 raise ValueError(f"save_model: .keras: {exc}") from None
         for index in _keras_order(model, views, written):      # Keras' order, from the buffer's runs
+            if isinstance(index, tuple):        # an unread layer's weight: (its shape, dtype)
+                out += [np.zeros(*index) for _ in group]
+                continue
             param = views[index][2]
             for slot in group:
                 part = converted[slot][bounds[index]:bounds[index + 1]].reshape(param.shape)

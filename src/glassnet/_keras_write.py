@@ -5,10 +5,11 @@ The file is what ``keras_model.save`` writes (see glassnet._keras_file for the r
 version's presence), ``config.json`` (the model as Keras serializes it: ``{"module": "keras",
 "class_name": "Sequential" or "Functional", "config", "registered_name", "build_config",
 "compile_config"}``, each layer as ``{"module": "keras.layers", "class_name", "config",
-"registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``) and
+"registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``, a model
+nested in it as one entry, its own config, with a node per call: glassnet._keras_nesting) and
 ``model.weights.h5`` (Keras' saving_lib layout: ``layers/<snake_case class>[_k]/vars/0..n-1``,
-``k`` counting that class's layers in ``model.layers``' order, Keras' own (a functional model's,
-its nested models flattened: the flat graph's order, which Keras gives the file's model); sublayers' weights in
+``k`` counting that class's layers in ``model.layers``' order, Keras' own; a nested model's
+group ``layers/functional`` or ``layers/sequential`` holding its own layout; sublayers' weights in
 the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here), and a lookup layer's learnt
 vocabulary as Keras' ``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets; its config
 then says ``"vocabulary": null``, and a text model's Input ``dtype="string"``).
@@ -37,6 +38,7 @@ import numpy as np
 from ._flagless import own_mode
 from ._keras_assets import learnt, vocabulary_assets
 from ._keras_h5 import weights_bytes
+from ._keras_nesting import call_tensors, node_kwargs, output_index, writes_nested
 from .optimizers import schedules as _schedules
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
@@ -162,8 +164,9 @@ def _input_entry(name, shape, dtype, batch=None):
 
 
 def is_functional(model):
-    """Whether ``model`` is written as Keras' Functional (its nested models flattened into its
-    calls), not as a Sequential (its nested Sequentials nested, as Keras writes them)."""
+    """Whether ``model`` is written as Keras' Functional, not as a Sequential. Its nested models
+    are written nested, as Keras writes them, where each is a plain Sequential or functional Model
+    (glassnet._keras_nesting.writes_nested); flattened into its calls otherwise."""
     from .graph import Model
     return isinstance(model, Model)
 
@@ -281,21 +284,42 @@ def _functional(model, dtype):
               if getattr(tensor, "dtype", None) == "string" else
               _input_entry(name, shape, dtype, getattr(tensor, "batch_size", None))
               for name, shape, tensor in zip(names, model.input_shapes, model.inputs)]
-    # each call as Keras' node: its layer's k-th call reads the tensors of the calls before
-    made, histories = {}, []
+    # each call as Keras' node: its layer's k-th call reads the tensors of the calls before; a
+    # nested model's call (written nested: glassnet._keras_nesting) one node of that model
+    tensors = call_tensors(model) if writes_nested(model) else None
+    histories, order = _histories(model, tensors)
+    known = {id(given): (name, 0, 0) for given, name in zip(model.inputs, names)}
+    if tensors is not None:
+        known.update((id(tensor), history) for tensor, history in zip(tensors, histories) if history is not None)
     nodes = {id(layer): [] for layer in model.layers}
-    for layer, parents, option in zip(model._calls, model._graph, options):
+    for call in order:
+        if not isinstance(call, int):       # a nested model's call: its args are the tensors it read
+            record = call
+            read = [_tensor(known[id(t)]) for t in record.called_on]
+            nodes.setdefault(id(record.key), []).append(
+                {"args": read if len(read) == 1 else [read], "kwargs": node_kwargs(len(read))})
+            continue
+        layer, parents, option = model._calls[call], model._graph[call], options[call]
         if getattr(layer, "is_model", False):
             _refuse(where, f"the nested model {layer.name!r} called as one layer")
-        tensors = [_tensor(names[-1 - p] if p < 0 else histories[p]) for p in parents]
-        single = len(tensors) == 1
-        args = tensors if single or type(layer).__name__ not in _MERGING else [tensors]
+        read = [_tensor(names[-1 - p] if p < 0 else histories[p]) for p in parents]
+        single = len(read) == 1
+        args = read if single or type(layer).__name__ not in _MERGING else [read]
         # a call's own arguments (MultiHeadAttention's use_causal_mask) are Keras' call's keywords
         nodes[id(layer)].append({"args": args, "kwargs": dict(option or {})})
-        histories.append((layer.name, made.get(id(layer), 0)))
-        made[id(layer)] = made.get(id(layer), 0) + 1
     layers = list(inputs)
+    owner = {}
+    for record in (model._nesting if tensors is not None else ()):
+        for layer in record.layers:
+            owner.setdefault(id(layer), record)
     for layer in model.layers:
+        record = owner.get(id(layer))
+        if record is not None:
+            if id(record.key) in nodes:         # (written at its first layer's place)
+                entry = _model_config(record.model)
+                entry.update(name=record.model.name, inbound_nodes=nodes.pop(id(record.key)))
+                layers.append(entry)
+            continue
         # an attention layer's use_causal_mask in its config is its calls' flag in a model drawn:
         # Keras takes it as each call's keyword (written in its nodes), its constructor not at all
         calls = [node["kwargs"] for node in nodes[id(layer)]]
@@ -306,18 +330,46 @@ def _functional(model, dtype):
         layers.append(entry)
 
     def end(call):
-        return [*histories[call], 0]
+        name, node, index = histories[call]
+        # Keras counts a nested functional model's nodes from 1 here (its own graph is node 0)
+        functional = tensors is not None and tensors[call].nested_in is not None and \
+            tensors[call].nested_in.kind == "Functional"
+        return [name, node + functional, index]
     outputs = list(model._outputs_at)
     return {"name": model.name, "trainable": bool(model.trainable), "layers": layers,
             "input_layers": [[n, 0, 0] for n in names] if len(names) > 1 else [names[0], 0, 0],
             "output_layers": [end(c) for c in outputs] if len(outputs) > 1 else end(outputs[0])}
 
 
+def _histories(model, tensors):
+    """``(histories, order)``: each call's ``(name, node, tensor index)`` as Keras' ``keras_history``
+    (a layer's k-th call is its node k; a call inside a nested model's call, written nested
+    (``tensors`` given), is that model's node by the calls' order, its output's index, or None
+    for a call inside it that it does not return), and Keras' nodes in order: a call's index,
+    or the ``Nested`` record of a model's call, at its first call."""
+    made, numbered, histories, order = {}, {}, [], []
+    for call, layer in enumerate(model._calls):
+        record = None if tensors is None else tensors[call].nested_in
+        if record is None:
+            histories.append((layer.name, made.get(id(layer), 0), 0))
+            made[id(layer)] = made.get(id(layer), 0) + 1
+            order.append(call)
+            continue
+        if id(record) not in numbered:
+            numbered[id(record)] = made.get(id(record.key), 0)
+            made[id(record.key)] = numbered[id(record)] + 1
+            order.append(record)
+        index = output_index(record, tensors[call])
+        histories.append(None if index is None else (record.model.name, numbered[id(record)], index))
+    return histories, order
+
+
 def _tensor(history):
-    name, node = history if isinstance(history, tuple) else (history, 0)
+    """Keras' ``__keras_tensor__`` of ``history``: ``(name, node, index)`` or an Input's name."""
+    name, node, index = history if isinstance(history, tuple) else (history, 0, 0)
     # (Keras reads only keras_history to find the tensor; shape and dtype must be there, as placeholders)
     return {"class_name": "__keras_tensor__", "config": {"shape": [None], "dtype": "float32",
-                                                         "keras_history": [name, node, 0]}}
+                                                         "keras_history": [name, node, index]}}
 
 
 def _compile_config(model):
@@ -399,7 +451,9 @@ def keras_bytes(model, include_optimizer=True):
     if compile_config is not None:      # Keras' optimizer/vars: its step count, rate and slots
         from ._keras_optimizer_state import keras_optimizer_arrays, write_keras_optimizer
         arrays = keras_optimizer_arrays(model)
-    nested = not is_functional(model)       # (a Sequential's nested Sequentials keep their groups)
+    # (a Sequential's nested Sequentials keep their groups; so do a functional model's nested
+    # models where it writes them nested: glassnet._keras_nesting)
+    nested = not is_functional(model) or writes_nested(model)
     weights = weights_bytes(model, nested=nested, archive=True, more=None if arrays is None else
                             (lambda h5: write_keras_optimizer(h5, model, arrays)))
     assets = vocabulary_assets(model, nested)       # at the groups the weights have

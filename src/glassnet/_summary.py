@@ -22,15 +22,20 @@ class Nested:
     as a dict, in their order; None otherwise), ``inputs`` (a functional model's Inputs,
     ``(name, sample shape)``, which Keras lists under it when expanded; empty for the others) and
     ``called_on`` (the tensors this call of the model read, in order: where its Keras node sits in
-    the graph drawn on it, glassnet._layer_order; empty for a record that is no call)."""
-    __slots__ = ("name", "kind", "layers", "children", "key", "outputs", "output_keys", "inputs", "called_on")
+    the graph drawn on it, glassnet._layer_order; empty for a record that is no call), ``model``
+    (the nested model itself, whose own config a Keras file writes as the nested entry; None
+    where unknown) and ``returned`` (the tensors this call of it returned, in its outputs' order:
+    which output of the call an outer layer reads, glassnet._keras_nesting; empty otherwise)."""
+    __slots__ = ("name", "kind", "layers", "children", "key", "outputs", "output_keys", "inputs", "called_on",
+                 "model", "returned")
 
     def __init__(self, name, kind, layers, children, key=None, outputs=None, output_keys=None, inputs=()):
         self.name, self.kind, self.layers, self.children, self.key = name, kind, list(layers), list(children), key
         self.outputs = None if outputs is None else list(outputs)
         self.output_keys = None if output_keys is None else list(output_keys)
         self.inputs = list(inputs)
-        self.called_on = ()
+        self.called_on = self.returned = ()
+        self.model = None
 
 
 def key_of(model):
@@ -54,9 +59,11 @@ def record(model, layers=None):
     layers are those its call used), with the records of the models nested in it."""
     calls, kind = model._node_layers, kind_of(model)
     inputs = list(zip(model._input_names, model._declared_input_shapes())) if kind == "Functional" else ()
-    return Nested(model.name, kind, model.layers if layers is None else layers,
-                  getattr(model, "_nesting", ()), key=key_of(model), outputs=[calls[k] for k in model._output_calls],
-                  output_keys=getattr(model, "_output_keys", None), inputs=inputs)
+    nested = Nested(model.name, kind, model.layers if layers is None else layers,
+                    getattr(model, "_nesting", ()), key=key_of(model), outputs=[calls[k] for k in model._output_calls],
+                    output_keys=getattr(model, "_output_keys", None), inputs=inputs)
+    nested.model = model
+    return nested
 
 
 def check_options(line_length, positions, layer_range):

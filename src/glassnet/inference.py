@@ -502,6 +502,7 @@ class InferenceMixin:
         for tensor in tensors:
             tensor.nested_in = nested
         outputs = [tensors[k] for k in self._output_calls]
+        nested.returned = tuple(outputs)        # (which output an outer call reads: glassnet._keras_nesting)
         if getattr(self, "_loss_terms", None) is not None:
             # its add_loss terms, read from the calls made again: the model drawn takes them up (they
             # were dropped, the loss trained without them), as Keras runs the nested model's call

@@ -138,7 +138,8 @@ def value_weights(sample_weight, shape, caller, xp=np):
 
     As Keras broadcasts them: a number weighs everything; an array of fewer axes is read with axes
     of size 1 added at its end ((n,) weights against (n, k) values weigh each sample's row), then
-    broadcast. Anything else, a non-numeric, non-finite or negative weight is refused by name:
+    broadcast; one axis more than the values, of size 1 ((n, 1) weights for (n,) values), is
+    squeezed, as Keras' ``squeeze_or_expand_to_same_rank``. Anything else, a non-numeric, non-finite or negative weight is refused by name:
     broadcasting (n,) against (n, 1) from the left would silently make an (n, n) table.
 
     >>> value_weights([1, 0], (2, 3), "m").tolist()
@@ -150,6 +151,10 @@ def value_weights(sample_weight, shape, caller, xp=np):
     if weights.dtype.kind not in "biuf":
         raise TypeError(f"{caller}: sample_weight: expected numbers, got an array of dtype {weights.dtype}")
     weights = weights.astype(np.float64)
+    if weights.ndim == len(shape) + 1 and weights.ndim > 1 and weights.shape[-1] == 1:
+        # Keras' squeeze_or_expand_to_same_rank: (n, 1) weights for (n,) values (a mean's per-sample
+        # values, an (n,) output) are one per sample, the column form keras.io's examples use
+        weights = weights[..., 0]
     fits = weights.ndim <= len(shape) and all(w in (1, s) for w, s in zip(weights.shape, shape))
     if weights.ndim and weights.shape[0] != shape[0] and weights.size > 1:
         fits = False

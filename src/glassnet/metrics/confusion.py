@@ -434,8 +434,7 @@ def threshold_counts(positive, p, num_thresholds, weights=None, per_unit=False, 
     bucket = xp.where(bucket > 0, bucket, 0).astype(np.intp)
     if per_unit:        # one row of T buckets per unit: unit u's in u*T .. u*T + T-1
         bucket = bucket + xp.arange(units) * t
-    tp, fp = _above(positive, bucket, counted, t, units, weights, xp)
-    return _with_negatives(tp, fp, positive, weights, per_unit, xp)
+    return _per_unit(_above(positive, bucket, counted, t, units, weights, xp), per_unit)
 
 
 def listed_threshold_counts(positive, p, thresholds, weights=None, per_unit=False):
@@ -459,34 +458,42 @@ def listed_threshold_counts(positive, p, thresholds, weights=None, per_unit=Fals
     bucket = xp.where(counted, bucket, 0)
     if per_unit:
         bucket = bucket + xp.arange(units) * t
-    tp, fp = _above(positive, bucket, counted, t, units, weights, xp)
+    counts = _above(positive, bucket, counted, t, units, weights, xp)
     # back from sorted order to the thresholds' own: threshold i is the rank[i]-th smallest
     rank = np.argsort(order, kind="stable")
-    return _with_negatives(tp[rank], fp[rank], positive, weights, per_unit, xp)
+    return _per_unit(tuple(c[rank] for c in counts), per_unit)
 
 
 def _above(positive, bucket, counted, t, units, weights, xp):
-    """Weighted counts of positive and negative targets whose output is above each of ``t``
-    thresholds (arrays of shape (t, units)), from each output's ``bucket`` (unit u's buckets are
-    u*t .. u*t + t-1; bucket i: above thresholds 0..i) where ``counted``."""
+    """Weighted ``(tp, fp, fn, tn)`` at each of ``t`` thresholds (arrays of shape (t, units)), from
+    each output's ``bucket`` (unit u's buckets are u*t .. u*t + t-1; bucket i: above thresholds
+    0..i) where ``counted`` (the others are above none). The counts below a threshold are summed
+    from the buckets below it, never taken as a total minus the counts above: with fractional
+    weights that difference leaves rounding (fn 4e-16, tn -4e-15 where nothing is below), and a
+    recall of 1 - 1e-16 fails ``PrecisionAtRecall(recall=1.0)``'s constraint."""
     ones = xp.ones(bucket.shape) if weights is None else weights
-    # (float64 always: NumPy's bincount of no values gives integers, weights or not)
-    per_bucket = [backend.to_numpy(xp.bincount(bucket[mask & counted].reshape(-1), minlength=t * units,
-                                               weights=ones[mask & counted].reshape(-1)))
-                  .astype(np.float64).reshape(units, t).T for mask in (positive, ~positive)]
-    # above threshold i: the outputs in buckets i and higher
-    return (np.cumsum(counts[::-1], axis=0)[::-1] for counts in per_bucket)
+
+    def tally(selected):
+        # (float64 always: NumPy's bincount of no values gives integers, weights or not)
+        return (backend.to_numpy(xp.bincount(bucket[selected].reshape(-1), minlength=t * units,
+                                             weights=ones[selected].reshape(-1)))
+                .astype(np.float64).reshape(units, t).T)
+
+    out = []
+    for mask in (positive, ~positive):
+        counts = tally(mask & counted)
+        above = np.cumsum(counts[::-1], axis=0)[::-1]          # buckets i and higher
+        # buckets under i, and the values above no threshold (NaN; 0 or less without below_first)
+        below = np.concatenate([np.zeros((1, units)), np.cumsum(counts[:-1], axis=0)]) \
+            + tally(mask & ~counted).sum(axis=0)
+        out.append((above, below))
+    (tp, fn), (fp, tn) = out
+    return tp, fp, fn, tn
 
 
-def _with_negatives(tp, fp, positive, weights, per_unit, xp):
-    """``(tp, fp, fn, tn)`` from the counts above each threshold and the targets' totals."""
-    ones = xp.ones(positive.shape) if weights is None else weights
-    axis = 0 if per_unit else None          # per unit, or over every output value
-    positives = backend.to_numpy((ones * positive).sum(axis=axis))
-    negatives = backend.to_numpy((ones * ~positive).sum(axis=axis))
-    if not per_unit:
-        tp, fp = tp[:, 0], fp[:, 0]
-    return tp, fp, positives - tp, negatives - fp
+def _per_unit(counts, per_unit):
+    """``(tp, fp, fn, tn)`` of shape (T, units), as (T,) each for one pooled unit."""
+    return counts if per_unit else tuple(c[:, 0] for c in counts)
 
 
 def _interpolated_pr_areas(tp, fp, fn):

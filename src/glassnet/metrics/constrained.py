@@ -80,7 +80,11 @@ class _AtConstraint(Metric):
 
     def result(self):
         rates = self.rates()
-        feasible = rates[self.constraint] >= self.value
+        # a rate equal to the value required, summed from fractional weights, can round below it
+        # (one weight 0.31 for every sample: specificity 4 * 0.31 / (5 * 0.31) = 0.7999999999999999);
+        # a slack of 1e-12, far above float64 sums' rounding and far below any weight's share,
+        # keeps such a tie feasible, as it is unweighted
+        feasible = rates[self.constraint] >= self.value - 1e-12
         return float(np.max(rates[self.reported], where=feasible, initial=0.0))
 
     def get_config(self):

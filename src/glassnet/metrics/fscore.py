@@ -57,7 +57,11 @@ class FBetaScore(Metric):
         super().__init__(name, dtype)
 
     def reset_state(self):
-        # per class (or pooled, "micro"), made by the first batch
+        # per class (or pooled, "micro"), made by the first batch; the classes counted before a
+        # reset are kept for result(), which gives their scores of 0 until the next batch, as
+        # Keras' built variables do (a scalar 0 would change the result's shape in a custom loop)
+        counted = getattr(self, "true_positives", None)
+        self._reset_classes = getattr(self, "_reset_classes", None) if counted is None else counted.shape
         self.true_positives = self.false_positives = self.false_negatives = self.class_weights = None
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -114,6 +118,9 @@ class FBetaScore(Metric):
     def result(self):
         scores = self.scores()
         if self.true_positives is None:
+            shape = self._reset_classes
+            if self.average is None and shape is not None and int(np.prod(shape)) > 1:
+                return np.zeros(shape)
             return 0.0
         if self.average == "weighted":
             return float(np.sum(scores * self.class_weights / (np.sum(self.class_weights) + backend.epsilon())))

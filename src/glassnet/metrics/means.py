@@ -37,6 +37,8 @@ class _Mean(Average):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = backend.get_array_module(y_pred).asarray(y_pred)      # lists too, as Keras takes them
+        if y_pred.ndim == 1 and np.shape(y_true) == (*y_pred.shape, 1):
+            y_pred = y_pred[:, None]     # (n, 1) targets for (n,) outputs: one row per sample, as (n,) targets
         n = y_pred.shape[0]
         if n == 0:                  # nothing to count (a mean of no values would be NaN)
             return
