@@ -1,0 +1,43 @@
+"""Regressions found by a differential fuzz of the preprocessing layers against Keras 3.15
+(configurations, inputs, adapt, configs and model files compared with Keras' outputs)."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+
+def _keras():
+    for key, value in (("CUDA_VISIBLE_DEVICES", ""), ("TF_CPP_MIN_LOG_LEVEL", "3"),
+                       ("KERAS_BACKEND", "tensorflow"), ("TF_ENABLE_ONEDNN_OPTS", "0")):
+        os.environ.setdefault(key, value)
+    return pytest.importorskip("keras")
+
+
+def test_normalization_mean_and_variance_read_as_keras():
+    """Keras' ``normalizer.mean.numpy()`` (the TensorFlow regression tutorial) read None after
+    adapt: glassnet kept the constructor's argument under that name."""
+    data = np.array([[1.0, 2.0, 0.0], [3.0, 6.0, 0.0], [2.0, 7.0, 0.0]], np.float32)
+    layer = gn.layers.Normalization(axis=-1)
+    assert layer.mean is None and layer.variance is None           # Keras': None until built
+    layer.adapt(data)
+    np.testing.assert_allclose(layer.mean.numpy(), data.mean(0, keepdims=True), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(layer.variance), data.var(0, keepdims=True), rtol=1e-6)
+    assert layer.mean.shape == (1, 3)
+    given = gn.layers.Normalization(mean=[1.0, 2.0], variance=[4.0, 9.0])
+    given(np.zeros((1, 2), np.float32))
+    assert given.mean.numpy().tolist() == [[1.0, 2.0]] and given.variance.numpy().tolist() == [[4.0, 9.0]]
+    assert given.input_mean == [1.0, 2.0] and given.get_config()["mean"] == [1.0, 2.0]
+    assert gn.layers.Normalization.from_config(given.get_config()).input_variance == [4.0, 9.0]
+    keras = _keras()
+    for axis, shape in ((-1, (5, 3)), (None, (4, 2)), ((1, 2), (3, 2, 4, 1)), (1, (4, 3, 2))):
+        x = np.random.default_rng(0).normal(2, 3, shape).astype(np.float32)
+        ours, theirs = gn.layers.Normalization(axis=axis), keras.layers.Normalization(axis=axis)
+        ours.adapt(x)
+        theirs.adapt(x)
+        for name in ("mean", "variance"):
+            want = keras.ops.convert_to_numpy(getattr(theirs, name))
+            got = getattr(ours, name).numpy()
+            assert got.shape == want.shape, (axis, name)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
