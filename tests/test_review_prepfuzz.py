@@ -41,3 +41,17 @@ def test_normalization_mean_and_variance_read_as_keras():
             got = getattr(ours, name).numpy()
             assert got.shape == want.shape, (axis, name)
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_keras_dtype_policy_dict_is_named():
+    """``Rescaling.from_config(keras_layer.get_config())`` failed in NumPy's structured-dtype
+    parser, "entry not a 2- or 3- tuple"; deserialize reads Keras' dicts."""
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+    with pytest.raises(TypeError, match="DTypePolicy.*deserialize"):
+        gn.layers.Rescaling.from_config({"name": "r", "trainable": True, "dtype": policy, "scale": 2.0, "offset": 0.0})
+    with pytest.raises(TypeError, match="dtype: expected 'float32' or 'float64'"):
+        gn.layers.Dense(2, dtype=[("a", 3)])
+    layer = gn.layers.deserialize({"module": "keras.layers", "class_name": "Rescaling", "registered_name": None,
+                                   "config": {"name": "r", "trainable": True, "dtype": policy,
+                                              "scale": 2.0, "offset": 0.0}})
+    assert layer(np.ones((1, 2), np.float32)).tolist() == [[2.0, 2.0]]
