@@ -29,7 +29,7 @@ import json
 import numpy as np
 
 from . import backend
-from ._keras_h5 import h5py_module, layer_groups
+from ._keras_h5 import h5py_module, keras_only_weights, layer_groups
 from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse, is_functional
 from .parameters import nested_scopes
 
@@ -94,6 +94,8 @@ def _weights_of(layers, scopes, top):
             (trained if layer.trainable else other).append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
         for key, array in getattr(layer, "state", {}).items():
             other.append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
+        for name, array in keras_only_weights(layer, layer.get_weights()):
+            other.append(("/".join([*prefix, name]), array))      # Keras' Normalization count
     return trained + other
 
 

@@ -84,6 +84,8 @@ class Normalization(Layer):
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and not axis:
+            axis = None         # Keras' own form of None, (), which its config (and file) holds as []
         self.axis = None if axis is None else check_axis(axis, "Normalization")
         if (mean is None) != (variance is None):
             raise ValueError(f"Normalization: give mean and variance together, or neither (and call "
