@@ -131,3 +131,16 @@ def test_a_learnt_vocabulary_in_a_legacy_h5_file(tmp_path, kind):
         back = keras.saving.load_model(tmp_path / "v.h5")
         got = keras.ops.convert_to_numpy(back(tf.constant(data)))
         np.testing.assert_allclose(got.astype(np.float64), want, rtol=1e-5, atol=1e-6)
+
+
+def test_hashing_hashes_bools_as_keras():
+    """Keras' Hashing hashes a bool as TensorFlow's as_string makes it, "true"/"false"; glassnet
+    refused bools ("hashes strings or integers")."""
+    keras = _keras()
+    x = np.array([[True, False], [False, False]])
+    for kw in ({"num_bins": 5}, {"num_bins": 7, "salt": 3}, {"num_bins": 9, "output_mode": "multi_hot"}):
+        want = keras.ops.convert_to_numpy(keras.layers.Hashing(**kw)(x))
+        np.testing.assert_array_equal(gn.layers.Hashing(**kw)(x), want)
+    layer = gn.layers.Hashing(num_bins=5)
+    assert layer(np.array([True, "true", "false", False], dtype=object)).tolist() == layer(
+        np.array(["true", "true", "false", "false"])).tolist()
