@@ -144,3 +144,26 @@ def test_hashing_hashes_bools_as_keras():
     layer = gn.layers.Hashing(num_bins=5)
     assert layer(np.array([True, "true", "false", False], dtype=object)).tolist() == layer(
         np.array(["true", "true", "false", "false"])).tolist()
+
+
+@pytest.mark.parametrize("name, kw", [("RandomSaturation", {"factor": 0.3}), ("RandomColorDegeneration", {"factor": 0.3}),
+                                      ("RandomShear", {"x_factor": 0.2, "y_factor": 0.1}),
+                                      ("RandomGaussianBlur", {"kernel_size": 5, "sigma": 0.5})])
+def test_keras_configs_of_image_layers_read(tmp_path, name, kw):
+    """Keras writes a factor given as a number f as the pair (-f, f), and a blur's kernel_size k as
+    (k, k): glassnet refused Keras' layer dicts and .keras files of these four layers."""
+    keras = _keras()
+    ours = gn.layers.deserialize(keras.layers.serialize(getattr(keras.layers, name)(**kw)))
+    want = getattr(gn.layers, name)(**kw).get_config()
+    if name == "RandomGaussianBlur":
+        # Keras writes its number sigma as the range it draws from, (0, sigma), which is read so
+        assert ours.get_config()["sigma"] == [0.0, 0.5]
+        want["sigma"] = [0.0, 0.5]
+    assert {k: v for k, v in ours.get_config().items() if k != "name"} == {k: v for k, v in want.items() if k != "name"}
+    pytest.importorskip("h5py")
+    x = np.random.default_rng(0).random((2, 8, 8, 3)).astype(np.float32) * 255
+    theirs = keras.Sequential([keras.Input((8, 8, 3)), getattr(keras.layers, name)(**kw), keras.layers.Conv2D(2, 3),
+                               keras.layers.GlobalAveragePooling2D()])
+    theirs.save(tmp_path / "a.keras")
+    np.testing.assert_allclose(gn.load_model(str(tmp_path / "a.keras")).predict(x, verbose=0),
+                               theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-3)
