@@ -167,3 +167,17 @@ def test_keras_configs_of_image_layers_read(tmp_path, name, kw):
     theirs.save(tmp_path / "a.keras")
     np.testing.assert_allclose(gn.load_model(str(tmp_path / "a.keras")).predict(x, verbose=0),
                                theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-3)
+
+
+def test_normalization_adapts_on_an_unbatched_dataset_as_keras():
+    """Keras' Normalization.adapt batches a tf.data.Dataset of single feature vectors (rank-1
+    elements, or (x, y) pairs of them); glassnet refused its first element as a batch."""
+    keras = _keras()
+    tf = pytest.importorskip("tensorflow")
+    x = np.random.default_rng(0).normal(2, 3, (300, 3)).astype(np.float32)
+    for data in (lambda: tf.data.Dataset.from_tensor_slices(x),
+                 lambda: tf.data.Dataset.from_tensor_slices((x, np.arange(300)))):
+        ours, theirs = gn.layers.Normalization(), keras.layers.Normalization()
+        ours.adapt(data())
+        theirs.adapt(data())
+        np.testing.assert_allclose(ours(x[:4]), keras.ops.convert_to_numpy(theirs(x[:4])), rtol=1e-5, atol=1e-5)

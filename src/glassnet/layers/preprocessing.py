@@ -184,6 +184,13 @@ class Normalization(Layer):
         if self.input_mean is not None:
             raise ValueError(f"{self.describe()}: mean and variance were given when it was made; adapt "
                              f"learns them from data: make the layer without them to adapt it")
+        spec = getattr(data, "element_spec", None)
+        if spec is not None and callable(getattr(data, "batch", None)):
+            # a tf.data.Dataset of single feature vectors: Keras' Normalization.adapt batches one whose
+            # elements (or (x, y) pairs' x) are of rank 1, by 128, where its batches are refused here
+            shape = getattr(spec[0] if isinstance(spec, tuple) and spec else spec, "shape", None)
+            if shape is not None and len(shape) == 1:
+                data = data.batch(128)
         count, mean, deviations = 0, 0.0, 0.0
         for what, batch in adapt_batches(self, data):
             if not self.built:
