@@ -30,7 +30,7 @@ import json
 import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
-from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer
+from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer, without_keras_only
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -164,7 +164,7 @@ def _assign(model, found):
     unread = unread_layers(model) if getattr(model, "_nesting", None) else []
     for layer in [*model.layers, *unread]:
         current = keras_store_order(layer, layer.get_weights())
-        arrays = found.pop(layer.name, [])
+        arrays = without_keras_only(layer, found.pop(layer.name, []), current)
         if len(arrays) != len(current):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
                                  f"the file {len(arrays)}")
