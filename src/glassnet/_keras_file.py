@@ -30,7 +30,7 @@ import json
 import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
-from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer
+from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer, without_keras_only
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -166,7 +166,7 @@ def _assign(model, found):
     for layer in [*model.layers, *unread]:
         # with LoRA: the merged kernel and the bias (layers/lora.py); quantized: Keras' order
         current = keras_store_order(layer, keras_weights(layer))
-        arrays = found.pop(layer.name, [])
+        arrays = without_keras_only(layer, found.pop(layer.name, []), current)
         if len(arrays) != len(current):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
                                  f"the file {len(arrays)}")
