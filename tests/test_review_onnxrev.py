@@ -112,3 +112,27 @@ def test_open_sizes_a_layer_needs_are_refused_by_name_before_any_file(layer, dty
     with pytest.raises(ValueError, match="fixed sizes only"):
         model.export(tmp_path / "model.onnx", format="onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+# session 44's review (the masks, "same" strides over open sizes, attention masks, ops functions
+# and TimeDistributed models, fuzzed against onnxruntime and predict)
+
+@pytest.mark.parametrize("shape, layer, sizes", [
+    ((None, 2), lambda: L.MaxPooling1D(1, strides=3, padding="same"), [(2,), (5,), (6,), (7,)]),
+    ((None, 2), lambda: L.AveragePooling1D(2, strides=3, padding="same"), [(3,), (4,), (8,)]),
+    # the window smaller than its stride on the fixed axis, the open one's padding from its size
+    ((None, 4, 2), lambda: L.MaxPooling2D((4, 1), strides=(3, 2), padding="same"), [(4, 4), (9, 4)]),
+    ((None, None, 1), lambda: L.AveragePooling2D((1, 3), strides=(2, 2), padding="same"), [(5, 7), (6, 2)]),
+])
+def test_same_pooling_window_smaller_than_stride_over_open_sizes(shape, layer, sizes, keras, tmp_path, rng):
+    # auto_pad="SAME_UPPER" came out negative there (k - n % s < 0), and onnxruntime's pooling
+    # refused to run the file ("padding values must be non-negative"); TensorFlow pads nothing
+    model = gn.Sequential([gn.Input(shape), layer()])
+    model.save(tmp_path / "m.keras", save_format="keras")
+    oracle = keras.models.load_model(tmp_path / "m.keras")
+    session = _session(model, tmp_path)
+    for size in sizes:
+        x = rng.normal(size=(3, *size, shape[-1])).astype("float32")
+        got = session.run(None, {session.get_inputs()[0].name: x})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got, np.asarray(oracle.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
