@@ -136,3 +136,30 @@ def test_same_pooling_window_smaller_than_stride_over_open_sizes(shape, layer, s
         got = session.run(None, {session.get_inputs()[0].name: x})[0]
         np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(got, np.asarray(oracle.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+
+
+def test_time_distributed_model_holding_a_bidirectional(keras, tmp_path, rng):
+    # TimeDistributed refused a model with a Bidirectional ("already held by a wrapper (another
+    # TimeDistributed of this model?)"): the Bidirectional's own readers are held by it, within
+    # the model. Keras 3.15 runs it; so do predict and the ONNX file
+    ids = gn.Input((4,), dtype="int32")
+    inner = gn.Model(ids, L.Bidirectional(L.GRU(2), merge_mode="sum")(L.Embedding(7, 3, mask_zero=True)(ids)))
+    model = gn.Sequential([gn.Input((3, 4), dtype="int32"), L.TimeDistributed(inner), L.Dense(2)], seed=0)
+    k = keras.layers
+    ki = keras.Input((4,), dtype="int32")
+    kinner = keras.Model(ki, k.Bidirectional(k.GRU(2), merge_mode="sum")(k.Embedding(7, 3, mask_zero=True)(ki)))
+    oracle = keras.Sequential([keras.Input((3, 4), dtype="int32"), k.TimeDistributed(kinner), k.Dense(2)])
+    oracle.set_weights(model.get_weights())
+    x = rng.integers(0, 7, size=(5, 3, 4))
+    x[0, 0, 2:], x[1, 1] = 0, 0
+    want = np.asarray(oracle.predict(x, verbose=0))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    got = _session(model, tmp_path).run(None, {"input_layer": x.astype(np.int64)})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_time_distributed_still_refuses_a_layer_another_wrapper_holds():
+    inner = L.Dense(2)
+    L.TimeDistributed(inner).build((None, 3, 4))
+    with pytest.raises(ValueError, match="held by a wrapper"):
+        L.TimeDistributed(gn.Sequential([gn.Input((4,)), inner]))
