@@ -163,3 +163,27 @@ def test_time_distributed_still_refuses_a_layer_another_wrapper_holds():
     L.TimeDistributed(inner).build((None, 3, 4))
     with pytest.raises(ValueError, match="held by a wrapper"):
         L.TimeDistributed(gn.Sequential([gn.Input((4,)), inner]))
+
+
+def test_returned_attention_scores_refused_by_the_attention_layers_name(tmp_path):
+    # the refusal named glassnet's own reader of the scores, "layer 'attention_scores'
+    # (AttentionScores) has no ONNX form here", a layer the user never made
+    x = gn.Input((4, 5))
+    out, scores = L.MultiHeadAttention(2, 2, name="mha")(x, x, return_attention_scores=True)
+    with pytest.raises(ValueError, match=r"layer mha \(MultiHeadAttention\): its attention scores "
+                                         r"\(return_attention_scores=True\) are not exported") as info:
+        gn.Model(x, [out, scores]).export(tmp_path / "m.onnx", format="onnx")
+    assert "AttentionScores" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="exported layers: ") as info:       # the list leaves it out
+        gn.Sequential([gn.Input((4,)), L.UnitNormalization()]).export(tmp_path / "m.onnx", format="onnx")
+    assert "AttentionScores" not in str(info.value) and "MultiHeadAttention" in str(info.value)
+
+
+def test_a_calls_mask_argument_refusal_names_the_layer_reading_it(tmp_path):
+    # it named glassnet's SetMask alone, not the user's layer called with mask=
+    x, given = gn.Input((4, 3)), gn.Input((4,))
+    model = gn.Model([x, given], L.LSTM(2, name="reader")(x, mask=given))
+    with pytest.raises(ValueError, match=r"a call's mask=\) is not exported \(read by layer reader \(LSTM\)\)"):
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert list(tmp_path.iterdir()) == []

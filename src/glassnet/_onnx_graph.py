@@ -175,7 +175,7 @@ def convert_calls(b, model, names, shapes, input_dtypes):
         if kind not in CONVERTERS or (getattr(CONVERTERS[kind], "layer_class", None)
                                       or getattr(layers_module, kind, None)) is not type(layer):
             raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
-                              f"{', '.join(sorted(CONVERTERS))}")
+                              f"{', '.join(sorted(k for k, c in CONVERTERS.items() if not getattr(c, 'refused', False)))}")
         given = dict(options[i] or {}) if options is not None else {}
         # a converter naming the call options it reads (attention's use_causal_mask) takes them
         unread = sorted(set(given) - set(getattr(CONVERTERS[kind], "call_options", ())))
