@@ -187,3 +187,16 @@ def test_a_calls_mask_argument_refusal_names_the_layer_reading_it(tmp_path):
     with pytest.raises(ValueError, match=r"a call's mask=\) is not exported \(read by layer reader \(LSTM\)\)"):
         model.export(tmp_path / "m.onnx", format="onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("layer", [lambda: L.DepthwiseConv1D(3), lambda: L.SeparableConv1D(2, 2, padding="same"),
+                                   lambda: L.DepthwiseConv2D(2, strides=2, padding="same")])
+def test_float64_depthwise_over_open_sizes_refused_by_name(layer, tmp_path):
+    # float64's window slices need the sizes: "valid" (or "same" without strides) over an open
+    # size died of a TypeError (None + int) instead of the refusal the convolutions give
+    shape = (None, 3) if "1D" in type(layer()).__name__ else (None, None, 3)
+    model = gn.Sequential([gn.Input(shape), layer()], dtype="float64")
+    with pytest.raises(ValueError, match=r"float64 depthwise convolution \(window slices\) is exported for "
+                                         r"inputs of fixed sizes only"):
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert list(tmp_path.iterdir()) == []
