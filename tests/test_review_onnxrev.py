@@ -200,3 +200,21 @@ def test_float64_depthwise_over_open_sizes_refused_by_name(layer, tmp_path):
                                          r"inputs of fixed sizes only"):
         model.export(tmp_path / "m.onnx", format="onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_time_distributed_model_scan_outputs_of_the_folded_batch(dtype, tmp_path, rng):
+    # a Scan's body named its batch axis "batch", the graph's: inside a TimeDistributed model that
+    # axis is batch * steps, and onnxruntime, taking both for one size, failed to run the file
+    # ("Shape mismatch attempting to re-use buffer. {2,2,2} != {4,2,2}") for every batch size
+    ids = gn.Input((2,), dtype="int32")
+    h = L.LSTM(2, return_sequences=True, go_backwards=True)(L.Embedding(7, 3, mask_zero=True)(ids))
+    inner = gn.Model(ids, L.GlobalAveragePooling1D()(h), dtype=dtype)
+    model = gn.Sequential([gn.Input((2, 2), dtype="int32"), L.TimeDistributed(inner), L.Dense(2)], dtype=dtype, seed=1)
+    session = _session(model, tmp_path)
+    tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    for n in (1, 2, 3):
+        x = rng.integers(0, 7, size=(n, 2, 2))
+        x[0, 0, 1] = 0
+        got = session.run(None, {"input_layer": x.astype(np.int64)})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), **tolerance)
