@@ -96,6 +96,7 @@ from .overlap import Dice, Tversky
 from .picked import PendingCrossentropy, names_pending
 from .persample import CategoricalHinge, CosineSimilarity
 from .similarity import Circle
+from .taped import FunctionLoss
 from . import functions
 from .functions import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
                         categorical_focal_crossentropy, categorical_generalized_cross_entropy, categorical_hinge,
@@ -110,7 +111,7 @@ __all__ = ["EPSILON", "REDUCTIONS", "Loss", "aligned_targets", "plain_type", "pe
            "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
-           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ctc_decode", "LOSSES",
+           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ctc_decode", "FunctionLoss", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get", "for_compile", "PendingCrossentropy", "serialize", "deserialize",
            # Keras' per-sample functions (glassnet.losses.functions) and their Keras 2 names
            "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
@@ -195,22 +196,15 @@ def _from_function(fn):
     """The loss ``compile(loss=fn)`` trains on: for one of this module's functions (Keras'
     ``keras.losses.mean_squared_error``), its class at the defaults, as Keras trains on the mean of
     the function's values (the name ``"mean_squared_error"`` gives the same loss). Any other
-    function is refused: glassnet trains on a loss's value and its gradient, which a function
-    ``f(y_true, y_pred)`` does not give."""
+    function ``fn(y_true, y_pred)`` is Keras' custom loss, written with glassnet.ops: a
+    ``FunctionLoss``, differentiated by a GradientTape (glassnet.losses.taped)."""
     name = functions.TRAINS_AS.get(fn)
     if name == "categorical_generalized_cross_entropy":
         raise ValueError("loss: categorical_generalized_cross_entropy takes q, which has no default (Keras' compile "
                          "fails on the function too); compile with CategoricalGeneralizedCrossEntropy(q=...)")
     if name is not None:
         return LOSSES[name]()
-    label = getattr(fn, "__name__", type(fn).__name__)
-    own = getattr(functions, label, None) if label in functions.__all__ else None
-    hint = (f"compile(loss={label!r}) trains on {label}" if own is not None else
-            "pass a loss's name ('mse', 'binary_crossentropy', ...), one of glassnet.losses' functions "
-            "(glassnet.losses.mean_squared_error, ...) or a Loss instance; for a loss of your own, subclass "
-            "glassnet.Loss with __call__(y_pred, y_true) and gradient(y_pred, y_true)")
-    raise ValueError(f"loss: got the callable {label!r:.60}, which glassnet cannot train on: it takes a loss's value "
-                     f"and its gradient, which a function f(y_true, y_pred) does not give; {hint}")
+    return FunctionLoss(fn)
 
 
 def deserialize(config, custom_objects=None):
