@@ -168,6 +168,8 @@ def get(identifier):
     if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
         return _from_class_config(identifier)
     if saving.is_entry(identifier):
+        if "config" not in identifier:      # a function of yours, by the name the file gives it (FunctionLoss)
+            return _from_function(saving.deserialize(identifier, "loss", (Loss,), functions=True))
         return saving.deserialize(identifier, "loss", (Loss,))
     if isinstance(identifier, str):
         name = ALIASES.get(identifier) or CLASS_NAMES.get(identifier) or identifier
@@ -235,11 +237,14 @@ def _from_class_config(entry):
 
 
 def serialize(loss):
-    """How a config names ``loss``: a built-in loss by its name (its settings go beside it:
+    """How a config names ``loss``: a function of yours (``FunctionLoss``) by its registered name or
+    its ``__name__`` (Keras'), ``{"registered_name": name}``; a built-in loss by its name (its settings go beside it:
     ``changed_settings``), a loss of your own registered with ``glassnet.saving`` by its entry
     ``{"registered_name", "config"}`` (its ``get_config()``, when that returns a dict, else no
     settings, and the base's ``reduction`` and ``name`` where its constructor takes them:
     ``_base_config``), any other by its ``get_config()`` (which ``save_model`` refuses)."""
+    if isinstance(loss, FunctionLoss):      # by the function's name: loading finds it registered or in custom_objects
+        return saving.serialize(loss.fn, "loss") or {"registered_name": loss.fn.__name__}
     if isinstance(loss, Loss) and plain_type(loss) not in LOSSES.values() and saving.is_registered(loss):
         own = plain_type(loss).get_config is not Loss.get_config
         config = loss.get_config() if own else {}
