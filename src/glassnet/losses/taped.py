@@ -98,8 +98,10 @@ class Taped:
         dtype = values.dtype if values.dtype.kind == "f" else np.float64
         w = None if sample_weight is None else self._weights(values.shape, None, sample_weight, dtype)
         weighted = values if w is None else values * w
-        if self.reduction in (None, "none") or weighted.shape in ((), (0,)) and w is None:
+        if self.reduction in (None, "none"):
             return weighted, None
+        if weighted.shape == ():        # one number already (Keras reduces it no further)
+            return float(weighted), np.ones((), dtype)
         if weighted.size == 0:
             return 0.0, np.zeros(values.shape, dtype)
         total = float(np.sum(weighted, dtype=np.float64))
@@ -113,7 +115,7 @@ class Taped:
         seed = np.full(weighted.shape, factor, dtype) if w is None else (w * factor).astype(dtype)
         if seed.shape != values.shape:      # one value weighted by each sample's weight
             seed = np.asarray(seed.sum(), dtype).reshape(values.shape)
-        return total * factor, np.ascontiguousarray(seed)
+        return total * factor, seed
 
     def __call__(self, y_pred, y_true):
         """The reduced loss (a float) of predictions ``y_pred`` (n, ...) against ``y_true``."""
