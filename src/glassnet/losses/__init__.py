@@ -206,6 +206,13 @@ def _from_function(fn):
                          "fails on the function too); compile with CategoricalGeneralizedCrossEntropy(q=...)")
     if name is not None:
         return LOSSES[name]()
+    label = getattr(fn, "__name__", type(fn).__name__)
+    if str(getattr(fn, "__module__", "")).split(".")[0] == "keras":
+        # Keras' own functions compute with its backend, which no glassnet tape records
+        hint = (f"compile(loss={label!r}) trains on glassnet's {label}" if label in functions.__all__ else
+                "pass a loss's name ('mse', ...) or a function of yours written with glassnet.ops")
+        raise ValueError(f"loss: got Keras' function {label!r:.60}, which computes with Keras' backend, not "
+                         f"glassnet.ops, so glassnet cannot train on it; {hint}")
     return FunctionLoss(fn)
 
 
