@@ -370,3 +370,40 @@ def test_glassnet_loss_api_unchanged():
     assert Taped not in Mine.__mro__
     a = np.ones((2, 2))
     assert Mine()(a, np.zeros((2, 2))) == 1.0
+
+
+def test_keras_style_subclass_saves_when_registered(tmp_path):
+    @gn.saving.register_serializable(package="CustomLossTest")
+    class Margin(gn.losses.Loss):
+        def __init__(self, margin=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.margin = margin
+
+        def call(self, y_true, y_pred):
+            return gops.mean(gops.maximum(self.margin - y_true * y_pred, 0.0), axis=-1)
+
+        def get_config(self):
+            return {**super().get_config(), "margin": self.margin}
+    loss = Margin(0.5, reduction="sum", name="m")
+    assert loss.get_config() == {"name": "m", "reduction": "sum", "margin": 0.5}
+    model = _model(loss)
+    path = str(tmp_path / "m.npz")
+    model.save(path)
+    loaded = gn.load_model(path).loss
+    assert type(loaded) is Margin and loaded.get_config() == loss.get_config()
+    # Keras' constructor: name first, then reduction, then dtype
+    assert Margin().name == "margin" and Margin(name="q").name == "q"
+    with pytest.raises(ValueError, match="dtype: expected a float dtype"):
+        Margin(dtype="int32")
+    a = np.array([[0.2, -0.4]], "float32")
+    as64 = Margin(dtype="float64")
+    assert as64.gradient(a, np.ones((1, 2), "float32")).dtype == np.float32       # the output's dtype back
+
+
+def test_keras_style_subclass_unregistered_refused_at_save(tmp_path):
+    class Unsaved(gn.losses.Loss):
+        def call(self, y_true, y_pred):
+            return gops.mean(gops.square(y_true - y_pred), axis=-1)
+    model = _model(Unsaved())
+    with pytest.raises(ValueError, match="register_serializable"):
+        model.save(str(tmp_path / "m.npz"))
