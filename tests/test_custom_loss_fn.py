@@ -67,6 +67,21 @@ def weighted_columns(ops):
     return weighted_columns
 
 
+def sparse_one_hot(ops):
+    def sparse_one_hot(y_true, y_pred):     # integer labels (n,) against outputs (n, 3)
+        t = ops.one_hot(ops.cast(y_true, "int32"), 3)
+        return -ops.sum(t * ops.log(ops.clip(y_pred, 1e-7, 1.0)), axis=-1)
+    return sparse_one_hot
+
+
+def twice_huber(ops):
+    losses = gn.losses if ops is gops else __import__("keras").losses
+
+    def twice_huber(y_true, y_pred):       # the library's own per-sample function inside
+        return 2.0 * losses.huber(y_true, y_pred, delta=0.5)
+    return twice_huber
+
+
 # name: (function maker, output activation, units, targets kind, fit's extra arguments)
 CASES = {
     "mse_like": (mse_like, "tanh", 2, "real", {}),
@@ -78,6 +93,8 @@ CASES = {
     "scalar_mae": (scalar_mae, None, 2, "real", {}),
     "log_cosh_like": (log_cosh_like, None, 2, "real", {}),
     "weighted_columns": (weighted_columns, None, 2, "real", {}),
+    "sparse_one_hot": (sparse_one_hot, "softmax", 3, "labels", {}),
+    "twice_huber": (twice_huber, None, 2, "real", {}),
     "mse_sample_weight": (mse_like, None, 2, "real", {"sample_weight": "w"}),
     "scalar_sample_weight": (scalar_mae, None, 2, "real", {"sample_weight": "w"}),
 }
@@ -92,6 +109,8 @@ def _data(kind, units, n=48):
         y = (rng.random((n, units)) < 0.5).astype("float32")
     elif kind == "onehot":
         y = np.eye(units, dtype="float32")[rng.integers(0, units, n)]
+    elif kind == "labels":
+        y = rng.integers(0, units, n)
     else:       # pairs: a label per sample, 1 for "far"
         y = rng.integers(0, 2, n).astype("float32")
     return x, y, rng.uniform(0.2, 2.0, n).astype("float32")
@@ -349,6 +368,16 @@ def test_refusals():
         _model(FunctionLoss(mse_like(gops), reduction="none"))
     with pytest.raises(ValueError, match="a function named '<lambda>'"):
         _model(lambda t, p: gops.mean(gops.square(t - p))).save("/nonexistent/never.npz")
+
+
+    class Callable:         # an object with __call__: named by its class, which no file can name
+        def __call__(self, y_true, y_pred):
+            return gops.mean(gops.square(y_true - y_pred), axis=-1)
+    model = _model(Callable())
+    assert model.loss.name == "Callable" and model.get_compile_config()["loss"] == {"registered_name": "Callable"}
+    model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="a Callable object, no function"):
+        model.save("/nonexistent/never.npz")
     with pytest.raises(TypeError, match="fn: expected a function"):
         FunctionLoss(3)
     with pytest.raises(ValueError, match="reduction must be one of"):

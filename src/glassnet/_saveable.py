@@ -135,10 +135,11 @@ def _check_function_loss_saveable(loss):
     """A function of yours is saved by name, as Keras saves it: loading needs it registered or in
     ``custom_objects``. Refused: a function without a name to find it by (a lambda: Keras saves
     its bytecode, glassnet never code), and a FunctionLoss with settings the name does not carry."""
-    name = getattr(loss.fn, "__name__", "")
-    if not name.isidentifier():
-        raise ValueError(f"save_model: loss {loss!r:.80} is a function named {name!r:.60}, which a model file cannot "
-                         f"name for loading (glassnet never saves code); define it with def and a name")
+    name = getattr(loss.fn, "__name__", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        what = f"a function named {name!r:.60}" if isinstance(name, str) else f"a {type(loss.fn).__name__} object, no function"
+        raise ValueError(f"save_model: loss {loss!r:.80} is {what}, which a model file cannot name for loading "
+                         f"(glassnet never saves code); define it with def and a name")
     if loss.reduction != "sum_over_batch_size" or loss.name != name:
         raise ValueError(f"save_model: loss {loss!r:.80} has reduction={loss.reduction!r} and name={loss.name!r}, "
                          f"which the file, naming the function alone, would not keep; compile with the function "

@@ -251,7 +251,7 @@ def serialize(loss):
     settings, and the base's ``reduction`` and ``name`` where its constructor takes them:
     ``_base_config``), any other by its ``get_config()`` (which ``save_model`` refuses)."""
     if isinstance(loss, FunctionLoss):      # by the function's name: loading finds it registered or in custom_objects
-        return saving.serialize(loss.fn, "loss") or {"registered_name": loss.fn.__name__}
+        return saving.serialize(loss.fn, "loss") or {"registered_name": getattr(loss.fn, "__name__", loss.name)}
     if isinstance(loss, Loss) and plain_type(loss) not in LOSSES.values() and saving.is_registered(loss):
         own = plain_type(loss).get_config is not Loss.get_config
         config = loss.get_config() if own else {}

@@ -135,6 +135,17 @@ class Taped:
             raise TypeError(f"{self._label()}: expected numbers from the loss, got an array of {values.dtype}")
         return values
 
+    def prepare_output_targets(self, y, shape, dtype, name, output="the model's output"):
+        """Targets that are not shaped like the output (labels (n,) for outputs (n, k)) go to the
+        function as given, in the output's dtype, as Keras hands them over (the function reads
+        them as it likes); None, the usual checks, for targets of the output's shape (or (n,) and
+        (n, steps) for outputs ending in 1)."""
+        from ..layers.base import shape_fits
+        shape = tuple(shape)
+        if shape_fits(y.shape[1:], shape) or shape and shape[-1] == 1 and shape_fits(y.shape[1:], shape[:-1]):
+            return None
+        return y.astype(dtype, copy=False)
+
     def gradient(self, y_pred, y_true):
         return self.weighted_gradient(y_pred, y_true, None)
 
