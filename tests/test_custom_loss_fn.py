@@ -436,3 +436,33 @@ def test_keras_style_subclass_unregistered_refused_at_save(tmp_path):
     model = _model(Unsaved())
     with pytest.raises(ValueError, match="register_serializable"):
         model.save(str(tmp_path / "m.npz"))
+
+
+def test_sequence_outputs_as_keras(keras):
+    """Embedding(mask_zero=True) -> LSTM(return_sequences=True) -> Dense: the masked steps left out
+    of the mean; and without a mask the function sees the whole (n, steps, k) output, so one
+    reducing over the steps trains as Keras'."""
+    rng = np.random.default_rng(9)
+    tokens = rng.integers(1, 12, (24, 7))
+    lengths = rng.integers(3, 8, 24)
+    tokens[np.arange(7)[None, :] >= lengths[:, None]] = 0
+    y = rng.normal(size=(24, 7, 2)).astype("float32")
+
+    def over_steps(ops):
+        def over_steps(y_true, y_pred):
+            return ops.mean(ops.square(ops.sum(y_true - y_pred, axis=1)), axis=-1)
+        return over_steps
+    for mask_zero, make, rate in ((True, huber_like, 0.1), (False, over_steps, 0.002)):
+        def build(lib):
+            return lib.Sequential([lib.Input((7,), dtype="int32"), lib.layers.Embedding(12, 4, mask_zero=mask_zero),
+                                   lib.layers.LSTM(5, return_sequences=True), lib.layers.Dense(2)])
+        model = build(gn)
+        theirs = build(keras)
+        model.build((None, 7))
+        theirs.set_weights(model.get_weights())
+        # (SGD: with Adam, Embedding(mask_zero=True) -> LSTM drifts from Keras by 5e-2 in the
+        # embeddings with the built-in "mse" too, measured: not the loss's doing)
+        model.compile(loss=make(gops), optimizer=gn.optimizers.SGD(rate, rule="keras"))
+        theirs.compile(loss=make(keras.ops), optimizer=keras.optimizers.SGD(rate))
+        kwargs = dict(epochs=3, batch_size=8, shuffle=False, verbose=0)
+        _assert_same(model, theirs, model.fit(tokens, y, **kwargs).history, theirs.fit(tokens, y, **kwargs).history)
