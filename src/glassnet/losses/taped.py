@@ -79,7 +79,7 @@ class Taped:
         y_true, y_pred = _same_rank(ops, y_true, y_pred)
         return self.call(y_true, y_pred)
 
-    def _weights(self, values_shape, n, sample_weight, dtype):
+    def _weights(self, values_shape, sample_weight, dtype):
         """The weights each value gets, broadcast to the weighted values' shape (a value already
         reduced to one number is weighted by every sample's weight: Keras' ``values * sample_weight``)."""
         w = np.asarray(sample_weight, dtype=dtype)
@@ -96,7 +96,7 @@ class Taped:
         """``(value, seed)``: the reduced value (or the weighted values for reduction "none") and
         d value / d values (None for "none")."""
         dtype = values.dtype if values.dtype.kind == "f" else np.float64
-        w = None if sample_weight is None else self._weights(values.shape, None, sample_weight, dtype)
+        w = None if sample_weight is None else self._weights(values.shape, sample_weight, dtype)
         weighted = values if w is None else values * w
         if self.reduction in (None, "none"):
             return weighted, None
