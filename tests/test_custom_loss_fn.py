@@ -466,3 +466,30 @@ def test_sequence_outputs_as_keras(keras):
         theirs.compile(loss=make(keras.ops), optimizer=keras.optimizers.SGD(rate))
         kwargs = dict(epochs=3, batch_size=8, shuffle=False, verbose=0)
         _assert_same(model, theirs, model.fit(tokens, y, **kwargs).history, theirs.fit(tokens, y, **kwargs).history)
+
+
+@pytest.mark.parametrize("case", ["huber_like", "cce_clip", "contrastive", "sparse_one_hot"])
+def test_model_gradient_matches_finite_differences(case):
+    """Through a float64 model's own training path (gradcheck.check_model), with sample weights;
+    and gradcheck.check_loss takes the function as compile does."""
+    make, activation, units, kind, _ = CASES[case]
+    x, y, w = _data(kind, units, 10)
+    model = gn.Sequential([gn.Input((5,)), gn.layers.Dense(4, activation="tanh"),
+                           gn.layers.Dense(units, activation=activation)], seed=2, dtype="float64")
+    model.compile(loss=make(gops))
+    report = gn.gradcheck.check_model(model, x.astype("float64"), y, sample_weight=w.astype("float64"))
+    assert report["max_error"] < 1e-6 and not report["skipped"]
+    out = model.predict(x.astype("float64"), verbose=0)
+    assert gn.gradcheck.check_loss(make(gops), out, y)["max_error"] < 1e-6
+
+
+def test_gradcheck_fails_on_a_wrong_gradient():
+    """The finite-difference comparison above can fail: a loss whose tape gradient is scaled."""
+    class Wrong(FunctionLoss):
+        def weighted_gradient(self, y_pred, y_true, sample_weight):
+            return 1.5 * super().weighted_gradient(y_pred, y_true, sample_weight)
+    x, y, _ = _data("real", 2, 10)
+    model = gn.Sequential([gn.Input((5,)), gn.layers.Dense(2)], seed=2, dtype="float64")
+    model.compile(loss=Wrong(mse_like(gops)))
+    with pytest.raises(gn.gradcheck.GradientCheckError, match="dense/kernel: analytic and numerical gradients differ"):
+        gn.gradcheck.check_model(model, x.astype("float64"), y.astype("float64"))
