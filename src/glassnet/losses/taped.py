@@ -17,16 +17,10 @@ tape's gradient of the values with respect to a watched ``y_pred``, seeded with 
 
 The built-in losses never come here: nothing on their path changes.
 """
-import re
-
 import numpy as np
 
+from .._names import auto_name
 from .base import DEFAULT_REDUCTION, Loss, check_reduction
-
-
-def _keras_name(cls_name):
-    """Keras' ``auto_name`` of a class: ``MyLoss`` -> ``"my_loss"``."""
-    return re.sub(r"(?<!^)(?=[A-Z][a-z])|(?<=[a-z0-9])(?=[A-Z])", "_", cls_name).lower()
 
 
 def _same_rank(ops, y_true, y_pred):
@@ -61,7 +55,8 @@ class Taped:
         if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 200):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string of at most 200 characters, "
                              f"got {name!r:.60}")
-        self.name = name or vars(self).get("name") or _keras_name(type(self).__name__)
+        # Keras' auto_name: the class's name in snake case, numbered per session (my_loss, my_loss_1)
+        self.name = name or vars(self).get("name") or auto_name(type(self).__name__)
 
     def _label(self):
         return f"{type(self).__name__} {self.name!r}"
