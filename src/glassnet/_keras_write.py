@@ -411,7 +411,11 @@ def _compile_config(model):
                                      f"Keras' form")
 
     def keras_form(value):
-        """glassnet's {"module": "glassnet.losses", ...} of a built-in as Keras' "keras.losses"."""
+        """glassnet's {"module": "glassnet.losses", ...} of a built-in as Keras' "keras.losses"; a
+        loss function of yours, {"registered_name": name}, as Keras names it (loading needs it too)."""
+        if isinstance(value, dict) and set(value) == {"registered_name"} and isinstance(value["registered_name"], str):
+            return {"module": "builtins", "class_name": "function", "config": value["registered_name"],
+                    "registered_name": "function"}
         if isinstance(value, dict) and "class_name" in value:
             module = value.get("module") or ""
             if value.get("registered_name") not in (None, "function") or not (module.startswith("glassnet.")
