@@ -156,8 +156,8 @@ def test_more_refusals_by_name(rng):
         IntegerLookup().adapt(np.zeros((0, 3), int))
     with pytest.raises(ValueError, match=r"a vocabulary was given when the layer was made \(vocabulary=\), which adapt would replace"):
         IntegerLookup(vocabulary=[1, 2]).adapt(np.array([[1, 2]]))
-    with pytest.raises(ValueError, match="max_tokens must leave room for a value after the 3 special indices"):
-        IntegerLookup(max_tokens=3, num_oov_indices=2, mask_token=0)
+    with pytest.raises(ValueError, match="adapt: max_tokens=3 leaves no room for a value after the 3 special indices"):
+        IntegerLookup(max_tokens=3, num_oov_indices=2, mask_token=0).adapt(np.array([5, 6]))
     with pytest.raises(ValueError, match="expected 2 finite idf_weights, one per entry of the vocabulary, got 2, not all finite"):
         IntegerLookup(vocabulary=[1, 2], output_mode="tf_idf", idf_weights=[1.0, float("nan")])
     with pytest.raises(ValueError, match="takes values of int64's range, got 9223372036854775813"):

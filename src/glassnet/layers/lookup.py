@@ -54,7 +54,9 @@ class IntegerLookup(Layer):
     ----------
     max_tokens : int > 1, optional
         The vocabulary's size with its special indices (mask and OOV); ``adapt`` keeps the most
-        frequent values that fit. None: every value seen.
+        frequent values that fit. None: every value seen. One no larger than the special indices
+        is taken when the layer is made (as Keras) but refused by ``adapt`` and ``set_vocabulary``
+        (Keras' adapt fails in TensorFlow or keeps values beyond it) and with ``pad_to_max_tokens``.
     num_oov_indices : int >= 0
         Indices for values outside the vocabulary; 0 refuses such values (a ValueError naming them).
     mask_token : int, optional
@@ -140,9 +142,9 @@ class IntegerLookup(Layer):
             # refused here, not at build: "tf_idf" pads its weights to max_tokens as it is made
             # (a config's max_tokens=10**10 made a list of 10**10 floats: glassnet._bounds)
             check_sample_values(self, self.max_tokens, "its vectors (pad_to_max_tokens=True: max_tokens wide)")
-        if self.max_tokens is not None and self.max_tokens <= self._token_start():
-            raise ValueError(f"{cls}: max_tokens must leave room for a value after the {self._token_start()} "
-                             f"special indices (mask and OOV), so be at least {self._token_start() + 1}; got {max_tokens}")
+        if self.pad_to_max_tokens and self.max_tokens is not None and self.max_tokens <= self._token_start():
+            # vectors max_tokens wide could not hold the special indices (Keras' call fails on them too)
+            self._check_room("pad_to_max_tokens=True")
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(f"{cls}: idf_weights go with output_mode='tf_idf', got output_mode={output_mode!r}")
         self.tokens, self.idf_weights = None, None          # set by adapt or set_vocabulary
@@ -233,6 +235,7 @@ class IntegerLookup(Layer):
                 rows += values.shape[0]
         if not counts:
             raise ValueError(f"{self.describe()}: adapt: the data holds no values")
+        self._check_room("adapt")
         for special in (self.mask_token, self.oov_token):
             counts.pop(special, None)
         ranked = sorted(counts.items(), key=lambda item: (item[1], item[0]), reverse=True)
@@ -321,6 +324,16 @@ class IntegerLookup(Layer):
         order = np.argsort(np.asarray(tokens, dtype=np.int64), kind="stable")
         self._sorted = np.asarray(tokens, dtype=np.int64)[order]
         self._order = order
+
+    def _check_room(self, what):
+        """Refuse ``what`` by name when ``max_tokens`` leaves no index for a value after the special
+        ones. Keras takes such a layer when it is made (glassnet too: a config may hold one) but
+        its adapt then fails in TensorFlow (an empty table) or keeps values beyond max_tokens."""
+        start = self._token_start()
+        if self.max_tokens is not None and self.max_tokens <= start:
+            raise ValueError(f"{self.describe()}: {what}: max_tokens={self.max_tokens} leaves no room for a value "
+                             f"after the {start} special indices (mask and OOV); give max_tokens of at least "
+                             f"{start + 1}, or fewer num_oov_indices")
 
     def _require_vocabulary(self):
         if self.tokens is None:
