@@ -428,3 +428,25 @@ def test_legacy_h5_with_lora_is_written_for_keras(keras, tmp_path, kind, trainab
     again = gn.load_model(tmp_path / "g.h5")
     for a, b in zip(again.get_weights(), ours.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["multi_hot", "count", "tf_idf"])
+@pytest.mark.parametrize("cls,data,vocabulary,mask", [
+    ("StringLookup", [[["a", "b"], ["a", "c"], ["z", "c"]], [["d", "d"], ["b", ""], ["b", "b"]]], ["a", "b", "c", "d"], ""),
+    ("IntegerLookup", [[[5, 6], [5, 7], [9, 7]], [[8, 8], [6, 0], [6, 6]]], [5, 6, 7, 8], 0)])
+def test_lookups_count_along_axis_1_as_keras(keras, mode, cls, data, vocabulary, mask):
+    x = np.array(data)
+    weights = {"idf_weights": [0.5, 1.0, 1.5, 2.0]} if mode == "tf_idf" else {}
+    for token in (None, mask):
+        ours = getattr(L, cls)(vocabulary=vocabulary, output_mode=mode, mask_token=token, **weights)(x)
+        theirs = np.asarray(getattr(keras.layers, cls)(vocabulary=vocabulary, output_mode=mode, mask_token=token,
+                                                       **weights)(x))
+        assert ours.shape == theirs.shape == (2, 2, 5) and ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    inputs = gn.Input((3, 2))
+    if cls == "IntegerLookup":
+        model = gn.Model(inputs, L.IntegerLookup(vocabulary=vocabulary, output_mode=mode, **weights)(inputs))
+        assert model.output_shape == (None, 2, 5)
+        np.testing.assert_allclose(model.predict(x.astype(np.float32), verbose=0),
+                                   getattr(keras.layers, cls)(vocabulary=vocabulary, output_mode=mode, **weights)(x),
+                                   rtol=1e-6)

@@ -80,7 +80,8 @@ class IntegerLookup(Layer):
 
     Shapes: "int" (batch, ...) -> the same shape; "one_hot" (batch, ...) -> (batch, ..., size), a
     last axis of 1 replaced; the others (batch, k) -> (batch, size), size the vocabulary's with its
-    special indices (or ``max_tokens``). Inside a model the values come in and go out as floats of
+    special indices (or ``max_tokens``), and (batch, k, d, ...) -> (batch, d, ..., size), counted
+    along axis 1 as Keras does. Inside a model the values come in and go out as floats of
     the model's dtype. Called on its own (``layer(x)``) it returns Keras' dtypes, as Keras does:
     int64 indices of any shape (a scalar, 1-D, ...), int64 vectors (float32 for "tf_idf"; a 1-D
     array is one sample's values, a scalar one value), and with ``invert=True`` the int64 values of
@@ -396,10 +397,10 @@ class IntegerLookup(Layer):
             width = None
         if self.output_mode == "one_hot":
             return (*shape[:-1], width) if shape and shape[-1] == 1 else (*shape, width)
-        if len(shape) != 1:
+        if not shape:
             raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k values, "
-                             f"inputs (batch, k); got samples of shape {shape}")
-        return (width,)
+                             f"inputs (batch, k, ...); got samples of shape {shape}")
+        return (*shape[1:], width)          # counted along the sample's first axis (Keras' axis 1)
 
     def build(self, input_shape):
         self.output_shape(input_shape)
@@ -494,12 +495,7 @@ class IntegerLookup(Layer):
             indices = indices[None]
         if indices.ndim == 1 and self.output_mode != "one_hot":      # one sample's values: one vector (Keras)
             return self._encode(indices[None], dtype)[0]
-        if indices.ndim > 2 and self.output_mode != "one_hot":
-            # one vector per sample of k values; Keras' vectors of a 3-D input count along its axis 1
-            # (out[b, j] counts x[b, :, j]), and flattening the sample into one bag would be a third
-            # answer: refused, as a model refuses such samples
-            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k {self._kinds}, "
-                             f"inputs (batch, k); got shape {indices.shape}")
+        # more axes: counted along axis 1, as Keras (out[b, j] counts x[b, :, j])
         return self._encode(indices, dtype)
 
     def _encode(self, indices, dtype):
@@ -510,7 +506,7 @@ class IntegerLookup(Layer):
             vectors = encode_categories(np.where(indices < 0, depth, indices), depth + 1, "one_hot", dtype)[..., :depth]
             return vectors.reshape(indices.shape[0], *shape)
         counts = np.ascontiguousarray(encode_categories(np.where(indices < 0, depth, indices), depth + 1, "count",
-                                                        dtype)[:, :depth])
+                                                        dtype)[..., :depth])
         if self.output_mode == "multi_hot":
             return (counts > 0).astype(dtype)
         if self.output_mode == "tf_idf":
