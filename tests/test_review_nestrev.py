@@ -1,6 +1,9 @@
 """Review of glassnet._nested_build: a model nested before it was built waits for its outer model."""
 import threading
 
+import numpy as np
+import pytest
+
 import glassnet as gn
 
 L = gn.layers
@@ -49,3 +52,52 @@ def test_a_model_built_in_another_thread_does_not_build_a_model_nested_in_one_st
     assert outer.built and enc.built and enc.input_shape == (None, 4)
     features = gn.Model(outer.inputs, outer.get_layer("d1").output)
     assert features.output_shape == (None, 3)
+
+
+# -- Review nestrev (session 44): Keras files of models nested in functional models, fuzzed against
+# Keras 3.15 (random graphs of nested Sequential and functional models, shared, several and dict
+# inputs and outputs, unread outputs, BatchNormalization, RNNs); each test a case the fuzzer found.
+
+
+def _x(*dims, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(5, d)).astype("float32") for d in dims]
+
+
+def _dict_in_nested(mod):
+    """A functional model of dict inputs nested in a functional model: Keras writes the call's
+    ``mask`` as a dict, ``{"inner_in": null}``."""
+    i = mod.Input((4,), name="inner_in")
+    inner = mod.Model({"inner_in": i}, mod.layers.Dense(3, name="inner_d")(i), name="inner")
+    x = mod.Input((4,), name="x")
+    return mod.Model(x, mod.layers.Dense(2, name="out")(inner({"inner_in": x})), name="outer")
+
+
+def _dict_out_nested(mod):
+    """A nested model of dict outputs, its values read by the outer model: Keras' keras_history
+    numbers them in its tree's order (the keys sorted), not the dict's own order."""
+    i = mod.Input((4,), name="inner_in")
+    inner = mod.Model(i, {"zb": mod.layers.Dense(3, name="zb_d")(i), "ab": mod.layers.Dense(2, name="ab_d")(i)},
+                      name="inner")
+    x = mod.Input((4,), name="x")
+    res = inner(x)
+    return mod.Model(x, [mod.layers.Dense(1, name="out")(res["zb"]), res["ab"]], name="outer")
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+@pytest.mark.parametrize("case", [_dict_in_nested, _dict_out_nested], ids=lambda c: c.__name__)
+def test_keras_file_of_nested_dict_model_loads(keras, tmp_path, case, fmt):
+    """Crash before: the dict mask was refused ('unexpected keyword argument mask'), and a dict
+    output's tensor index read the whole dict ('takes one input, got a dict')."""
+    pytest.importorskip("h5py")
+    theirs = case(keras)
+    path = str(tmp_path / f"k.{fmt}")
+    keras.saving.save_model(theirs, path)
+    ours = gn.load_model(path)
+    x = _x(4)[0]
+    want = theirs.predict(x, verbose=0)
+    got = ours.predict(x, verbose=0)
+    for a, b in zip(got if isinstance(got, list) else [got], want if isinstance(want, list) else [want],
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert ours.output_names == theirs.output_names

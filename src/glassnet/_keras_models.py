@@ -204,7 +204,10 @@ def _default_training(layer, flag):
 
 def _no_mask(mask):
     """Whether a call's ``mask=`` is none or an Embedding's mask_zero mask: Keras' call of a model of
-    several inputs passes one per input (``"mask": [null, null]``)."""
+    several inputs passes one per input (``"mask": [null, null]``), of dict inputs one per key
+    (``"mask": {"a": null}``)."""
+    if isinstance(mask, dict):
+        return all(_no_mask(m) for m in mask.values())
     if isinstance(mask, (list, tuple)):
         return all(_no_mask(m) for m in mask)
     return mask is None or isinstance(mask, _ZeroMask)
@@ -247,6 +250,8 @@ def _tensor(history, tensors, where):
     if (name, node) not in tensors:
         raise _NotReady
     out = tensors[(name, node)]
+    if isinstance(out, dict):           # a nested model's dict outputs: Keras numbers them flattened,
+        out = [out[key] for key in sorted(out)]     # its tree's order (the keys sorted)
     if isinstance(out, (list, tuple)):
         if index >= len(out):
             raise ModelFileError(f"{where}: {name!r} makes {len(out)} tensors, the config reads its tensor {index}")
