@@ -101,3 +101,39 @@ def test_keras_file_of_nested_dict_model_loads(keras, tmp_path, case, fmt):
                     strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert ours.output_names == theirs.output_names
+
+
+def _ignored_input(mod):
+    """A nested model of two inputs whose output reads one: the outer model's layer making the
+    other input makes nothing its output needs (glassnet's graph leaves that call out; Keras'
+    node of the nested call names it)."""
+    a, b = mod.Input((4,), name="ia"), mod.Input((4,), name="ib")
+    inner = mod.Model([a, b], mod.layers.Dense(3, name="inner_d")(b), name="inner")
+    x = mod.Input((4,), name="x")
+    return mod.Model(x, inner([mod.layers.Dense(4, name="ignored")(x), x]), name="outer")
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_nested_call_reading_an_ignored_tensor_is_written(keras, tmp_path, fmt):
+    """Crash before (KeyError: the writer looked for the call making the ignored tensor): written
+    flattened, its graph's own calls, and Keras loads it with glassnet's predictions."""
+    pytest.importorskip("h5py")
+    ours = _ignored_input(gn)
+    path = str(tmp_path / f"g.{fmt}")
+    ours.save(path, save_format=fmt)
+    loaded = keras.saving.load_model(path)
+    x = _x(4)[0]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_keras_file_with_ignored_nested_input_refused_saying_why(keras, tmp_path, fmt):
+    """Keras' file of it holds the ignored layer's weights, which glassnet's graph has no place
+    for: refused naming the layer and why (it read 'weights of layers the config does not build',
+    though the config builds it, and the legacy reader counted layers)."""
+    pytest.importorskip("h5py")
+    path = str(tmp_path / f"k.{fmt}")
+    keras.saving.save_model(_ignored_input(keras), path)
+    with pytest.raises(gn.errors.ModelFileError, match=r"\['ignored'\] hold weights but make only what a nested "
+                                                        r"model's call reads and ignores"):
+        gn.load_model(path)
