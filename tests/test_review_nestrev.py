@@ -161,3 +161,31 @@ def test_unread_nested_branch_batchnorm_statistics_as_keras(keras):
     ours.train_on_batch(x, ys)
     np.testing.assert_allclose(ours.get_layer("bn").get_weights()[2],
                                theirs.get_layer("inner").get_layer("bn").get_weights()[2], rtol=0, atol=1e-6)
+
+
+def _ignored_inner_output(mod):
+    """A nested model called twice, its first call's output ``u`` read only by the second call's
+    input that the second call's read output ignores: ``u``'s layer is the nested model's."""
+    a, b = mod.Input((4,), name="ia"), mod.Input((4,), name="ib")
+    inner = mod.Model([a, b], [mod.layers.Dense(4, name="u")(a), mod.layers.Dense(2, name="v")(b)], name="inner")
+    x = mod.Input((4,), name="x")
+    first = inner([x, x])
+    second = inner([first[0], x])
+    return mod.Model(x, [first[1], second[1]], name="outer")
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_keras_file_with_ignored_nested_output_loads_and_resaves(keras, tmp_path, fmt):
+    """Keras' file loads (the layer is the nested model's: kept as an unread output's); its re-save
+    crashed (KeyError) and is now written flattened, which Keras loads with the same predictions."""
+    pytest.importorskip("h5py")
+    theirs = _ignored_inner_output(keras)
+    keras.saving.save_model(theirs, str(tmp_path / f"k.{fmt}"))
+    ours = gn.load_model(str(tmp_path / f"k.{fmt}"))
+    x = _x(4)[0]
+    want = theirs.predict(x, verbose=0)
+    ours.save(str(tmp_path / f"g.{fmt}"), save_format=fmt)
+    back = keras.saving.load_model(str(tmp_path / f"g.{fmt}"))
+    for got in (ours.predict(x, verbose=0), back.predict(x, verbose=0)):
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
