@@ -100,10 +100,15 @@ def _weights_of(layers, scopes, top):
     trained, other = [], []
     for layer in layers:
         prefix = [*scopes.get(id(layer), top), layer.name]
-        for key, array in layer.params.items():
-            (trained if layer.trainable else other).append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
-        for key, array in getattr(layer, "state", {}).items():
-            other.append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
+        if layer.trainable or layer.__dict__.get("_lora") is None:
+            for key, array in layer.params.items():
+                (trained if layer.trainable else other).append(("/".join([*prefix, *layer.keras_weight_path(key)]),
+                                                                array))
+            for key, array in getattr(layer, "state", {}).items():
+                other.append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
+        else:       # a frozen LoRA layer: Keras lists its weights (kernel, bias, A, B) as non-trainable
+            for key, array in layer._weight_items():
+                other.append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
         for name, array in keras_only_weights(layer, layer.get_weights()):
             other.append(("/".join([*prefix, name]), array))      # Keras' Normalization count
     return trained + other

@@ -154,7 +154,7 @@ def legacy_weights(model, h5py, h5, where):
     out = []
     for layer, datasets in planned:
         current = layer.get_weights()
-        datasets = without_keras_only(layer, datasets, current)
+        datasets = _in_weights_order(layer, without_keras_only(layer, datasets, current))
         if len(datasets) != len(current):
             raise ModelFileError(f"{where}: layer {layer.name!r} has {len(current)} weights in glassnet, the file "
                                  f"{len(datasets)}")
@@ -165,6 +165,20 @@ def legacy_weights(model, h5py, h5, where):
         out.append((layer, current, datasets))
     return [(layer, [d[()].astype(t.dtype, copy=False) for t, d in zip(current, datasets)])
             for layer, current, datasets in out]
+
+
+def _in_weights_order(layer, datasets):
+    """A LoRA layer's weights from Keras' ``_legacy_weights`` order (its trainable weights, bias, A
+    and B, then the frozen kernel) into its ``get_weights`` order (kernel, bias, A, B); a frozen
+    layer's file lists them in that order already (Keras' ``non_trainable_weights`` of a frozen layer
+    are its ``weights``). Other layers' come as they are."""
+    if layer.__dict__.get("_lora") is None or not layer.trainable:
+        return datasets
+    names = [name for name, _ in layer._weight_items()]
+    legacy = [*layer.params, *layer.state]
+    if len(datasets) != len(names) or sorted(legacy) != sorted(names):
+        return datasets
+    return [datasets[legacy.index(name)] for name in names]
 
 
 # -- Keras 2's config, in Keras 3's form -----------------------------------------------------------
