@@ -113,7 +113,7 @@ class _Reader:
             first = _input(entries.pop(0), self.where)
         elif _shape(config.get("build_input_shape")):
             first = Input(shape=tuple(config["build_input_shape"][1:]))
-        model = Sequential(name=_str(config.get("name"), "name", self.where), dtype=_policy(config.get("dtype")))
+        model = Sequential(name=_str(config.get("name"), "name", self.where), dtype=_model_dtype(config))
         if first is not None:
             model.add(first)
         for entry in entries:
@@ -165,7 +165,7 @@ class _Reader:
                   and isinstance(entry.get("config"), dict) and "input_layers" in entry["config"]}
         inputs = _ends(config.get("input_layers"), tensors, "input_layers", self.where, nested)
         outputs = _ends(config.get("output_layers"), tensors, "output_layers", self.where, nested)
-        return Model(inputs, outputs, name=_str(config.get("name"), "name", self.where))
+        return Model(inputs, outputs, name=_str(config.get("name"), "name", self.where), dtype=_model_dtype(config))
 
     def node(self, node, tensors, name):
         if not (isinstance(node, dict) and set(node) <= {"args", "kwargs"} and isinstance(node.get("args", []), list)
@@ -350,6 +350,30 @@ def _policy(dtype):
     if isinstance(dtype, dict):
         dtype = (dtype.get("config") or {}).get("name")
     return dtype if dtype in ("float32", "float64") else "float32"
+
+
+def _model_dtype(config):
+    """The dtype of the model a Keras model config becomes: its policy's, or float64 where every layer
+    with a float policy computes in float64 (quantized ones: from float64). Keras' model keeps its own
+    policy at floatx (float32) whatever its layers' (``keras.Sequential([Dense(2, dtype="float64")])``
+    writes "float32" for the model), where a glassnet model takes its layers' one dtype."""
+    dtype = _policy(config.get("dtype"))
+    layers = config.get("layers")
+    if dtype == "float64" or not isinstance(layers, list):
+        return dtype
+    found = set()
+    for entry in layers:
+        layer_config = entry.get("config") if isinstance(entry, dict) else None
+        if not isinstance(layer_config, dict) or entry.get("class_name") == "InputLayer" or "layers" in layer_config:
+            continue        # (a nested model's own policy is Keras' floatx too: its layers decide it)
+        policy = layer_config.get("dtype")
+        if isinstance(policy, dict):
+            policy = (policy.get("config") or {}).get("source_name") or (policy.get("config") or {}).get("name")
+        if isinstance(policy, str):
+            policy = policy.rpartition("_from_")[2]
+        if policy in ("float32", "float64"):
+            found.add(policy)
+    return "float64" if found == {"float64"} else dtype
 
 
 def model_from_keras(spec, where, budget, limit, custom_objects=None):

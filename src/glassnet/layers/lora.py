@@ -280,10 +280,11 @@ def keras_weights(layer):
 
 
 def set_keras_weights(layer, arrays):
-    """Set what ``keras_weights`` lists (``layer.set_weights`` without LoRA)."""
+    """Set what ``keras_weights`` lists (``layer.set_weights`` without LoRA, or given every weight of
+    the layer, as a legacy ``.h5`` holds them)."""
     lora = layer.__dict__.get("_lora")
-    if lora is None:
-        layer.set_weights(arrays)
+    if lora is None or len(arrays) == len(lora.order):
+        layer.set_weights(arrays)       # (a legacy .h5 holds every weight: W0, A and B as they were)
     else:
         lora.set_keras_weights(arrays)
 
