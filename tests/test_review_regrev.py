@@ -78,3 +78,32 @@ def test_fbeta_and_logcosh_names_written_as_keras_takes_them(tmp_path):
     assert [m["class_name"] for m in _config(path)["compile_config"]["metrics"]] == ["FBetaScore", "LogCoshError"]
     back = gn.load_model(path)
     assert back.evaluate(x, y, verbose=0, return_dict=True) == model.evaluate(x, y, verbose=0, return_dict=True)
+
+
+def test_layer_built_alone_in_a_scope_keeps_its_build_path_in_a_sequential():
+    # docs/keras_parity.md and utilities.md said such a layer "also gets the Sequential's name"
+    # ("blk/sequential/a/kernel"); since weight paths are fixed at build (as Keras fixes them) it reads
+    # Keras 3.15's "blk/a/kernel". One built alone outside any scope still gets the Sequential's name
+    # (Keras: "b/kernel"), the difference the docs now name.
+    with gn.name_scope("blk"):
+        a = L.Dense(3, name="a")
+        a.build((4,))
+    b = L.Dense(2, name="b")
+    b.build((3,))
+    model = gn.Sequential([L.Input((4,)), a, b, L.Dense(1, name="c")], name="seq")
+    assert model._weight_paths() == ["blk/a/kernel", "blk/a/bias", "seq/b/kernel", "seq/b/bias",
+                                     "seq/c/kernel", "seq/c/bias"]
+    assert a.kernel.path == "blk/a/kernel"
+
+
+def test_scope_paths_as_keras():
+    keras = _keras()
+    with keras.name_scope("blk"):
+        a = keras.layers.Dense(3, name="a")
+        a.build((None, 4))
+    kmodel = keras.Sequential([keras.Input((4,)), a, keras.layers.Dense(1, name="c")], name="seq")
+    with gn.name_scope("blk"):
+        ours = L.Dense(3, name="a")
+        ours.build((4,))
+    model = gn.Sequential([L.Input((4,)), ours, L.Dense(1, name="c")], name="seq")
+    assert model._weight_paths() == [v.path for v in kmodel.weights]
