@@ -389,17 +389,26 @@ def _built_in_metric(entry):
 # Keras 3.15's does not ("Could not interpret metric identifier"), nor its snake-case class names
 # (Keras would log them under those): written as Keras' entry of the class with its defaults
 _KERAS_METRIC_NAMES = {"fbeta_score": "FBetaScore", "logcosh": "LogCoshError"}
+# loss names glassnet takes as metrics (the loss's value) and keras.metrics.get does not: written as
+# Keras' entry of the loss class named so (Keras' compile takes a Loss as a metric and logs its name)
+_KERAS_LOSS_METRICS = ("huber", "log_cosh", "binary_focal_crossentropy", "categorical_focal_crossentropy", "dice",
+                       "tversky", "circle", "ctc")
 
 
 def _keras_metric_names(value):
     """compile's ``metrics`` (a list, or per output a list or dict of lists) with the names Keras
-    3.15 does not take (``_KERAS_METRIC_NAMES``) as Keras' entries of their classes."""
+    3.15 does not take (``_KERAS_METRIC_NAMES``, ``_KERAS_LOSS_METRICS``) as Keras' entries of their
+    classes, logged under the same names."""
     if isinstance(value, str) and value in _KERAS_METRIC_NAMES:
         from . import metrics
         made = metrics.METRIC_CLASSES[_KERAS_METRIC_NAMES[value]]()
         # (in glassnet's module: keras_form writes it as Keras')
         return {"module": "glassnet.metrics", "class_name": type(made).__name__, "config": made.get_config(),
                 "registered_name": None}
+    if isinstance(value, str) and value in _KERAS_LOSS_METRICS:
+        from . import losses
+        return {"module": "glassnet.losses", "class_name": losses.plain_type(losses.get(value)).__name__,
+                "config": {"name": value}, "registered_name": None}
     if isinstance(value, list):
         return [_keras_metric_names(v) for v in value]
     if isinstance(value, dict) and "class_name" not in value and "registered_name" not in value:
