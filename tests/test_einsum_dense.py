@@ -126,8 +126,9 @@ def test_refusals_name_what_was_expected_and_what_came():
         EinsumDense("ab,bc->ac", (None,))
     with pytest.raises(ValueError, match=r"'abc,cd->abd' takes inputs of 3 axes with the batch's, got 2"):
         EinsumDense("abc,cd->abd", (None, 4))(np.ones((2, 5)))
-    with pytest.raises(ValueError, match="lora_rank=4 is not supported"):
-        EinsumDense("ab,bc->ac", 3, lora_rank=4)
+    # (lora_rank is taken now, tests/test_lora.py; a bad one is refused by name)
+    with pytest.raises(ValueError, match="EinsumDense: lora_rank: expected a positive integer, got -4"):
+        EinsumDense("ab,bc->ac", 3, lora_rank=-4)
 
 
 def test_structured_initializers_get_the_kernel_s_own_shape_and_sizes_may_be_numpy_ints():

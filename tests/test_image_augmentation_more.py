@@ -174,7 +174,7 @@ def test_blur_gradient_matches_torch_autograd(rng, torch):
 @pytest.mark.parametrize("make, message", [
     (lambda: RandomGaussianBlur(1.5), r"RandomGaussianBlur: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got 1.5"),
     (lambda: RandomGaussianBlur(kernel_size=4), r"RandomGaussianBlur: kernel_size must be an odd positive integer .*got 4"),
-    (lambda: RandomGaussianBlur(kernel_size=(3, 3)), r"RandomGaussianBlur: kernel_size must be an odd positive integer .*got \(3, 3\)"),
+    (lambda: RandomGaussianBlur(kernel_size=(3, 5)), r"RandomGaussianBlur: kernel_size must be an odd positive integer .*got \(3, 5\)"),
     (lambda: RandomGaussianBlur(sigma=-1.0), r"RandomGaussianBlur: sigma must be a number or a pair \(lower, upper\) of finite numbers >= 0, got -1.0"),
     (lambda: RandomGaussianBlur(sigma=float("inf")), r"RandomGaussianBlur: sigma must be .* of finite numbers >= 0, got inf"),
     (lambda: RandomGaussianBlur(sigma=(1, 2, 3)), r"RandomGaussianBlur: sigma must be"),

@@ -272,4 +272,4 @@ def test_its_config_is_a_copy(rng):
     config = layer.get_config()
     config["mean"][0][0] = 99.0
     config["axis"].append(3)
-    assert layer.mean == [[1.0, 2.0]] and layer.axis == [1, 2]
+    assert layer.input_mean == [[1.0, 2.0]] and layer.axis == [1, 2]

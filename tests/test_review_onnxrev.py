@@ -112,3 +112,109 @@ def test_open_sizes_a_layer_needs_are_refused_by_name_before_any_file(layer, dty
     with pytest.raises(ValueError, match="fixed sizes only"):
         model.export(tmp_path / "model.onnx", format="onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+# session 44's review (the masks, "same" strides over open sizes, attention masks, ops functions
+# and TimeDistributed models, fuzzed against onnxruntime and predict)
+
+@pytest.mark.parametrize("shape, layer, sizes", [
+    ((None, 2), lambda: L.MaxPooling1D(1, strides=3, padding="same"), [(2,), (5,), (6,), (7,)]),
+    ((None, 2), lambda: L.AveragePooling1D(2, strides=3, padding="same"), [(3,), (4,), (8,)]),
+    # the window smaller than its stride on the fixed axis, the open one's padding from its size
+    ((None, 4, 2), lambda: L.MaxPooling2D((4, 1), strides=(3, 2), padding="same"), [(4, 4), (9, 4)]),
+    ((None, None, 1), lambda: L.AveragePooling2D((1, 3), strides=(2, 2), padding="same"), [(5, 7), (6, 2)]),
+])
+def test_same_pooling_window_smaller_than_stride_over_open_sizes(shape, layer, sizes, keras, tmp_path, rng):
+    # auto_pad="SAME_UPPER" came out negative there (k - n % s < 0), and onnxruntime's pooling
+    # refused to run the file ("padding values must be non-negative"); TensorFlow pads nothing
+    model = gn.Sequential([gn.Input(shape), layer()])
+    model.save(tmp_path / "m.keras", save_format="keras")
+    oracle = keras.models.load_model(tmp_path / "m.keras")
+    session = _session(model, tmp_path)
+    for size in sizes:
+        x = rng.normal(size=(3, *size, shape[-1])).astype("float32")
+        got = session.run(None, {session.get_inputs()[0].name: x})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got, np.asarray(oracle.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+
+
+def test_time_distributed_model_holding_a_bidirectional(keras, tmp_path, rng):
+    # TimeDistributed refused a model with a Bidirectional ("already held by a wrapper (another
+    # TimeDistributed of this model?)"): the Bidirectional's own readers are held by it, within
+    # the model. Keras 3.15 runs it; so do predict and the ONNX file
+    ids = gn.Input((4,), dtype="int32")
+    inner = gn.Model(ids, L.Bidirectional(L.GRU(2), merge_mode="sum")(L.Embedding(7, 3, mask_zero=True)(ids)))
+    model = gn.Sequential([gn.Input((3, 4), dtype="int32"), L.TimeDistributed(inner), L.Dense(2)], seed=0)
+    k = keras.layers
+    ki = keras.Input((4,), dtype="int32")
+    kinner = keras.Model(ki, k.Bidirectional(k.GRU(2), merge_mode="sum")(k.Embedding(7, 3, mask_zero=True)(ki)))
+    oracle = keras.Sequential([keras.Input((3, 4), dtype="int32"), k.TimeDistributed(kinner), k.Dense(2)])
+    oracle.set_weights(model.get_weights())
+    x = rng.integers(0, 7, size=(5, 3, 4))
+    x[0, 0, 2:], x[1, 1] = 0, 0
+    want = np.asarray(oracle.predict(x, verbose=0))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    got = _session(model, tmp_path).run(None, {"input_layer": x.astype(np.int64)})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_time_distributed_still_refuses_a_layer_another_wrapper_holds():
+    inner = L.Dense(2)
+    L.TimeDistributed(inner).build((None, 3, 4))
+    with pytest.raises(ValueError, match="held by a wrapper"):
+        L.TimeDistributed(gn.Sequential([gn.Input((4,)), inner]))
+
+
+def test_returned_attention_scores_refused_by_the_attention_layers_name(tmp_path):
+    # the refusal named glassnet's own reader of the scores, "layer 'attention_scores'
+    # (AttentionScores) has no ONNX form here", a layer the user never made
+    x = gn.Input((4, 5))
+    out, scores = L.MultiHeadAttention(2, 2, name="mha")(x, x, return_attention_scores=True)
+    with pytest.raises(ValueError, match=r"layer mha \(MultiHeadAttention\): its attention scores "
+                                         r"\(return_attention_scores=True\) are not exported") as info:
+        gn.Model(x, [out, scores]).export(tmp_path / "m.onnx", format="onnx")
+    assert "AttentionScores" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="exported layers: ") as info:       # the list leaves it out
+        gn.Sequential([gn.Input((4,)), L.UnitNormalization()]).export(tmp_path / "m.onnx", format="onnx")
+    assert "AttentionScores" not in str(info.value) and "MultiHeadAttention" in str(info.value)
+
+
+def test_a_calls_mask_argument_refusal_names_the_layer_reading_it(tmp_path):
+    # it named glassnet's SetMask alone, not the user's layer called with mask=
+    x, given = gn.Input((4, 3)), gn.Input((4,))
+    model = gn.Model([x, given], L.LSTM(2, name="reader")(x, mask=given))
+    with pytest.raises(ValueError, match=r"a call's mask=\) is not exported \(read by layer reader \(LSTM\)\)"):
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("layer", [lambda: L.DepthwiseConv1D(3), lambda: L.SeparableConv1D(2, 2, padding="same"),
+                                   lambda: L.DepthwiseConv2D(2, strides=2, padding="same")])
+def test_float64_depthwise_over_open_sizes_refused_by_name(layer, tmp_path):
+    # float64's window slices need the sizes: "valid" (or "same" without strides) over an open
+    # size died of a TypeError (None + int) instead of the refusal the convolutions give
+    shape = (None, 3) if "1D" in type(layer()).__name__ else (None, None, 3)
+    model = gn.Sequential([gn.Input(shape), layer()], dtype="float64")
+    with pytest.raises(ValueError, match=r"float64 depthwise convolution \(window slices\) is exported for "
+                                         r"inputs of fixed sizes only"):
+        model.export(tmp_path / "m.onnx", format="onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_time_distributed_model_scan_outputs_of_the_folded_batch(dtype, tmp_path, rng):
+    # a Scan's body named its batch axis "batch", the graph's: inside a TimeDistributed model that
+    # axis is batch * steps, and onnxruntime, taking both for one size, failed to run the file
+    # ("Shape mismatch attempting to re-use buffer. {2,2,2} != {4,2,2}") for every batch size
+    ids = gn.Input((2,), dtype="int32")
+    h = L.LSTM(2, return_sequences=True, go_backwards=True)(L.Embedding(7, 3, mask_zero=True)(ids))
+    inner = gn.Model(ids, L.GlobalAveragePooling1D()(h), dtype=dtype)
+    model = gn.Sequential([gn.Input((2, 2), dtype="int32"), L.TimeDistributed(inner), L.Dense(2)], dtype=dtype, seed=1)
+    session = _session(model, tmp_path)
+    tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    for n in (1, 2, 3):
+        x = rng.integers(0, 7, size=(n, 2, 2))
+        x[0, 0, 1] = 0
+        got = session.run(None, {"input_layer": x.astype(np.int64)})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), **tolerance)

@@ -145,9 +145,27 @@ def test_pipeline_dtype_against_keras(keras):
     assert ours.dtype == theirs.dtype == "float32"
 
 
-def test_array_code_on_a_drawn_tensor_is_still_refused_by_name():
-    # silu read x.dtype.char: with .dtype a name that was "'str' object has no attribute 'char'"
-    x = L.Dense(3)(L.Input((3,)))
+def test_activation_functions_on_a_drawn_tensor_draw_their_op():
+    # silu read x.dtype.char: with .dtype a name that was "'str' object has no attribute 'char'";
+    # then refused by name; now (as keras.activations.silu(keras_tensor)) drawn as glassnet.ops' function
+    inputs = L.Input((3,))
+    x = L.Dense(3, kernel_initializer="ones")(inputs)
+    data = np.array([[-1.0, 0.25, 2.0]], dtype=np.float32)
     for name in ("silu", "sigmoid", "tanh", "gelu"):
-        with pytest.raises(TypeError, match="holds no values yet"):
-            getattr(gn.activations, name)(x)
+        model = gn.Model(inputs, getattr(gn.activations, name)(x))
+        z = np.full((1, 3), data.sum(), dtype=np.float32)
+        np.testing.assert_allclose(model.predict(data, verbose=0), getattr(gn.activations, name)(z), rtol=1e-6)
+
+
+def test_activation_functions_on_a_drawn_tensor_keep_their_own_defaults():
+    # gn.activations.gelu is exact and leaky_relu's slope is its own, where glassnet.ops' defaults are
+    # the tanh form and 0.2: drawn on a model's tensor the function computed the op's defaults
+    inputs = L.Input((3,))
+    data = np.array([[-1.5, 0.25, 1.25]], dtype=np.float32)
+    for name, kwargs in (("gelu", {}), ("gelu", {"approximate": True}), ("leaky_relu", {}),
+                         ("leaky_relu", {"negative_slope": 0.3}), ("relu", {})):
+        model = gn.Model(inputs, getattr(gn.activations, name)(inputs, **kwargs))
+        np.testing.assert_allclose(model.predict(data, verbose=0), getattr(gn.activations, name)(data, **kwargs),
+                                   rtol=1e-6, err_msg=f"{name} {kwargs}")
+    with pytest.raises(TypeError, match="max_value"):
+        gn.activations.relu(inputs, max_value=6.0)

@@ -30,7 +30,7 @@ import json
 import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
-from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer
+from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer, without_keras_only
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -158,13 +158,15 @@ def _assign(model, found):
     """Each glassnet layer's weights from the file's datasets of the layer of its name, every shape
     and dtype checked before any data is read; then nothing in the file is left over."""
     from ._keras_nesting import unread_layers
+    from .layers.lora import keras_weights, set_keras_weights
     planned = []
     # (a nested model's layers making an output the outer model does not read hold weights too:
     # kept on them, so that a re-save writes them, glassnet._keras_nesting)
     unread = unread_layers(model) if getattr(model, "_nesting", None) else []
     for layer in [*model.layers, *unread]:
-        current = keras_store_order(layer, layer.get_weights())
-        arrays = found.pop(layer.name, [])
+        # with LoRA: the merged kernel and the bias (layers/lora.py); quantized: Keras' order
+        current = keras_store_order(layer, keras_weights(layer))
+        arrays = without_keras_only(layer, found.pop(layer.name, []), current)
         if len(arrays) != len(current):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
                                  f"the file {len(arrays)}")
@@ -177,8 +179,8 @@ def _assign(model, found):
         raise ModelFileError(f"model.weights.h5: weights of layers the config does not build: {sorted(found)[:10]}")
     for layer, arrays, current in planned:
         if arrays:
-            layer.set_weights(keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False)
-                                                        for dataset, target in zip(arrays, current)]))
+            set_keras_weights(layer, keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False)
+                                                               for dataset, target in zip(arrays, current)]))
 
 
 def _keras_compile_objects(compile_config):

@@ -24,6 +24,7 @@ import re
 import numpy as np
 
 from .errors import ModelFileError
+from .layers.lora import keras_weights
 from .layers.quantized import keras_store_order
 
 MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in any real model
@@ -34,6 +35,27 @@ _SUBLAYER_ORDERS = (("query_dense", "key_dense", "value_dense", "output_dense"),
 _INSTALL = ('reading or writing Keras\' HDF5 files (.keras, .weights.h5, .h5) needs h5py: pip install '
             '"glassnet[keras]" (or pip install h5py)')
 _RNN = frozenset({"LSTM", "GRU", "SimpleRNN"})
+# weights Keras' layer has after the ones glassnet's has, never read by Keras' computation: written
+# as Keras 3.15 writes them (an adapted Normalization's count, int64 0), dropped when a file is read
+_KERAS_ONLY = {"Normalization": (("count", np.int64(0)),)}
+
+
+def keras_only_weights(layer, weights):
+    """``[(name, array)]`` of the weights Keras' counterpart of ``layer`` has beyond ``weights``
+    (glassnet's): Normalization's ``count`` where the layer has its learnt mean and variance (given
+    ones are no weights in either)."""
+    extra = _KERAS_ONLY.get(type(layer).__name__, ())
+    return list(extra) if extra and len(weights) == 2 else []
+
+
+def without_keras_only(layer, arrays, current):
+    """The file's ``arrays`` of ``layer`` less Keras' weights glassnet's layer lacks (scalars after
+    its own), so that a Keras file of an adapted Normalization loads; ``arrays`` otherwise."""
+    extra = keras_only_weights(layer, current)
+    if extra and len(arrays) == len(current) + len(extra) and all(
+            tuple(a.shape) == () for a in arrays[len(current):]):
+        return arrays[:len(current)]
+    return arrays
 
 
 def h5py_module(caller="load_model"):
@@ -238,9 +260,10 @@ def weights_file_arrays(model, h5py, h5, where):
             continue
         if type(layer).__name__ in ("IntegerLookup", "StringLookup", "TextVectorization"):
             continue        # a tf_idf layer's idf_weights go with its vocabulary, which the code adapts again
-        current = keras_store_order(layer, layer.get_weights())
+        # with LoRA: the merged kernel and the bias, Keras' two; quantized: Keras' order
+        current = keras_store_order(layer, keras_weights(layer))
         found = _group_at(walk, h5, group)
-        arrays = _ordered(walk, found, group) if found is not None else []
+        arrays = without_keras_only(layer, _ordered(walk, found, group) if found is not None else [], current)
         if len(arrays) != len(current):
             raise ModelFileError(f"{where}: layer {name!r} ({group}) has {len(current)} weights in glassnet, the file "
                                  f"{len(arrays)} there")
@@ -295,7 +318,8 @@ def _sublayers(layer, weights):
         return parts + [("_lookup_layer", "string_lookup", idf)] if kind == "TextVectorization" else parts
     if kind == "TimeDistributed":
         return [("", layer.name, []), ("layer", layer.layer.name, weights)]
-    return [("", layer.name, keras_store_order(layer, weights))]
+    return [("", layer.name, [*keras_store_order(layer, weights),
+                              *(array for _, array in keras_only_weights(layer, weights))])]
 
 
 def _write_vars(h5, path, name, arrays):
@@ -359,7 +383,7 @@ def _write_layers(h5, model, path, nested=True, archive=False):
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):     # an Input, a nested model
             _write_vars(h5, group, name, [])
             continue
-        for sub, sub_name, arrays in _sublayers(layer, layer.get_weights()):
+        for sub, sub_name, arrays in _sublayers(layer, keras_weights(layer)):
             if archive and isinstance(arrays, dict) and learnt(layer):
                 # a .keras file's learnt tf_idf lookup: its idf_weights without pad_to_max_tokens'
                 # zeros. Keras 3.15's load_assets passes the weights it has just read to

@@ -29,7 +29,7 @@ import json
 import numpy as np
 
 from . import backend
-from ._keras_h5 import h5py_module, layer_groups
+from ._keras_h5 import h5py_module, keras_only_weights, layer_groups
 from ._keras_nesting import writes_nested
 from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse, is_functional
 from .parameters import nested_scopes
@@ -124,7 +124,42 @@ def _weights_of(layers, scopes, top):
             (trained if layer.trainable else other).append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
         for key, array in getattr(layer, "state", {}).items():
             other.append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
+        for name, array in keras_only_weights(layer, layer.get_weights()):
+            other.append(("/".join([*prefix, name]), array))      # Keras' Normalization count
     return trained + other
+
+
+def _inline_vocabularies(spec, model):
+    """``spec`` with each learnt lookup's vocabulary (and a tf_idf one's idf_weights) in its config, as
+    a vocabulary given: a legacy .h5 has no assets, where the .keras writer puts them, so the
+    file read back (by Keras or glassnet) had a lookup without its vocabulary, refused when called."""
+    from ._keras_assets import LOOKUPS, learnt
+    layers = {layer.name: layer for layer in _every_layer(model)}
+
+    def walk(value):
+        if isinstance(value, dict):
+            config = value.get("config")
+            layer = layers.get(config.get("name")) if isinstance(config, dict) else None
+            if value.get("class_name") in LOOKUPS and layer is not None and learnt(layer) and layer.vocabulary_size():
+                vocabulary = [v.item() if isinstance(v, np.generic) else v
+                              for v in layer.get_vocabulary(include_special_tokens=True)]
+                config.update(vocabulary=vocabulary, has_input_vocabulary=True)
+                if layer.output_mode == "tf_idf" and layer.idf_weights is not None:
+                    config["idf_weights"] = [float(w) for w in np.asarray(layer.idf_weights)[:len(vocabulary)]]
+            for inner in value.values():
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+    walk(spec)
+    return spec
+
+
+def _every_layer(model):
+    for layer in model.layers:
+        yield layer
+        if getattr(layer, "is_model", False):
+            yield from _every_layer(layer)
 
 
 def _names_attr(names):
@@ -138,7 +173,7 @@ def h5_bytes(model, include_optimizer=True):
         _refuse(repr(model.name), "not built: fit, build or call it first (Keras' file holds the built weights)")
     nested = not is_functional(model) or writes_nested(model)     # (as the .keras writer's weights)
     try:
-        spec = legacy_entry(_model_config(model))
+        spec = _inline_vocabularies(legacy_entry(_model_config(model)), model)
         training = _training_config(model) if include_optimizer else None
     except ValueError as exc:       # the .keras writer's refusals, said of this file's format
         prefix = "save_model: .keras: "

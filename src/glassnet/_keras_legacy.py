@@ -24,7 +24,7 @@ import json
 
 import numpy as np
 
-from ._keras_h5 import _Walk, h5py_module
+from ._keras_h5 import _Walk, h5py_module, without_keras_only
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -154,6 +154,7 @@ def legacy_weights(model, h5py, h5, where):
     out = []
     for layer, datasets in planned:
         current = layer.get_weights()
+        datasets = without_keras_only(layer, datasets, current)
         if len(datasets) != len(current):
             raise ModelFileError(f"{where}: layer {layer.name!r} has {len(current)} weights in glassnet, the file "
                                  f"{len(datasets)}")

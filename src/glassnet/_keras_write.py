@@ -132,6 +132,10 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
     if class_name not in _NO_TRAINABLE:
         config["trainable"] = bool(trainable)
     config["dtype"] = _policy(config.get("dtype") or dtype)
+    if class_name in ("Hashing", "HashedCrossing") and config.get("output_mode", "int") == "int":
+        # Keras' int-mode hashing layers take an integer dtype, their bins' (int64, Keras' default),
+        # and refuse a float one: a file of glassnet's float32 failed in keras.saving.load_model
+        config["dtype"] = _policy("int64")
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
     if shape is not None and all(d is None or isinstance(d, int) for d in shape):
         entry["build_config"] = {"input_shape": [None, *shape]}

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _onnx_proto as proto
 from ._onnx_ops import Unsupported, apply_activation
+from .layers.attention import AttentionScores
 
 
 def _band(b, query, key, axis):
@@ -175,9 +176,20 @@ def _einsum_dense(b, layer, xs, shapes):
     return apply_activation(b, layer.activation, y, layer.describe())
 
 
+def _scores(b, layer, xs, shapes):
+    """``return_attention_scores=True``'s scores (an ``AttentionScores`` call): refused, by the
+    attention layer's name (the call reading them is glassnet's own, which the user never made)."""
+    source = layer._bound[0] if getattr(layer, "_bound", None) else layer
+    raise Unsupported(f"{source.describe()}: its attention scores (return_attention_scores=True) are not exported; "
+                      "export a model of its output alone")
+
+
 for _convert in (_multi_head, _dot_attention):
     _convert.call_options = ("use_causal_mask", "attention_mask")       # read by the converter itself
 _multi_head.reads_input_masks = True
+_scores.refused = True          # (left out of the exported layers a refusal lists)
+_scores.layer_class = AttentionScores
 
 CONVERTERS = {"MultiHeadAttention": _multi_head, "GroupedQueryAttention": _multi_head,
-              "Attention": _dot_attention, "AdditiveAttention": _dot_attention, "EinsumDense": _einsum_dense}
+              "Attention": _dot_attention, "AdditiveAttention": _dot_attention, "EinsumDense": _einsum_dense,
+              "AttentionScores": _scores}

@@ -34,6 +34,7 @@ from . import _onnx_masks as masks
 from ._onnx_converters import CONVERTERS
 from ._onnx_ops import Unsupported
 from . import layers as layers_module
+from .layers.lora import merged_kernel
 
 OPSET, IR_VERSION = 17, 8
 _BATCH = proto.BATCH
@@ -175,7 +176,7 @@ def convert_calls(b, model, names, shapes, input_dtypes):
         if kind not in CONVERTERS or (getattr(CONVERTERS[kind], "layer_class", None)
                                       or getattr(layers_module, kind, None)) is not type(layer):
             raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
-                              f"{', '.join(sorted(CONVERTERS))}")
+                              f"{', '.join(sorted(k for k, c in CONVERTERS.items() if not getattr(c, 'refused', False)))}")
         if layer.quantization_mode is not None:
             raise Unsupported(f"export: layer {layer.name!r} ({kind}) is quantized ({layer.dtype_policy.name}), which "
                               f"has no ONNX form here; export the model before quantizing it")
@@ -200,7 +201,8 @@ def convert_calls(b, model, names, shapes, input_dtypes):
                     xs[k] = cast[p]
         in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
         b.scope = layer.name
-        outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
+        with merged_kernel(layer):          # a LoRA layer's merged kernel (layers/lora.py)
+            outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
         if given.get("attention_mask"):     # the call's last input, no query, value or key
             in_shapes = in_shapes[:-1]
         out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))

@@ -253,6 +253,12 @@ def _pool(op):
             y = windows.average_pool(b, x, list(_spatial(layer, shapes[0])), pool, strides, pads)
             return b.op("Transpose", [y], perm=[0, rank - 1, *range(1, rank - 1)]) if _channels_first(layer) else y
         x = _to_channels_first(b, layer, xs[0], rank)
+        sizes = _spatial(layer, shapes[0])
+        if "auto_pad" in padding and any(k < s for k, s in zip(pool, strides)):
+            # a window smaller than its stride (on any axis: auto_pad is the node's, for all of
+            # them): SAME_UPPER's padding can come out negative there
+            y = windows.open_same_pool(b, op, x, list(sizes), pool, strides)
+            return _to_channels_last(b, layer, y, rank)
         # AveragePool's count_include_pad=0 (the default): padding is left out of the mean, as Keras
         y = b.op(op, [x], kernel_shape=pool, strides=strides, **padding)
         return _to_channels_last(b, layer, y, rank)

@@ -41,8 +41,10 @@ def plan(model):
         if not readers:
             continue
         if not isinstance(maker, Layer) or type(maker).__name__ not in _MAKERS:
+            read_by = " and ".join(_describe(r) for r in readers)
             raise Unsupported(f"export: the mask {_describe(maker)} makes (masks joined at a merge, a call's mask=) "
-                              f"is not exported; masks from {' and '.join(_MAKERS)} read by the layers after them are")
+                              f"is not exported (read by {read_by}); masks from {' and '.join(_MAKERS)} read by the "
+                              "layers after them are")
         if maker.mask_within_steps():
             raise Unsupported(f"export: {maker.describe()} makes a mask with axes within the steps; not exported "
                               "(masks of shape (batch, steps) are)")

@@ -88,7 +88,10 @@ def scan(b, layer, x, mask, who, output_reversed=False, start=None):
         new = [body.op("Where", [real, s, old], "kept") for s, old in zip(new, states)]
     zeroed = mask is not None and layer.zero_output_for_mask
     output = body.op("Where", [real, new[0], body.const(0.0)], "zeroed") if zeroed else body.op("Identity", [new[0]])
-    batch = lambda n: [proto.BATCH, n]          # noqa: E731
+    # the body's batch axis has no name: the graph's "batch" is the model's, and a TimeDistributed
+    # model's steps folded into it make another size, which onnxruntime then took for the same
+    # (it planned a buffer of the model's batch for the Scan's outputs: "Shape mismatch")
+    batch = lambda n: [None, n]          # noqa: E731
     graph_inputs = [proto.value_info(s, element, batch(u)) for s in states]
     graph_inputs.append(proto.value_info(xw, element, batch(_GATES[kind] * u)))
     if mask is not None:

@@ -60,7 +60,8 @@ def _cumprod(b, layer, xs, shapes):
     before, entry = body.name("product"), body.name("entry")
     after = body.op("Mul", [before, entry])
     out = body.op("Identity", [after])
-    slice_info = lambda name: proto.value_info(name, element, [proto.BATCH, *[None] * (rank - 2)])  # noqa: E731
+    # (no named batch axis in the body: a TimeDistributed model's is not the graph's "batch")
+    slice_info = lambda name: proto.value_info(name, element, [None] * (rank - 1))  # noqa: E731
     graph = proto.graph(f"{layer.name}_running", body.nodes, body.initializers,
                         [slice_info(before), slice_info(entry)], [slice_info(after), slice_info(out)])
     b.adopt(body)

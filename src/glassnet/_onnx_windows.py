@@ -74,3 +74,40 @@ def depthwise(b, x, sizes, kernel, strides, dilation, pads):
         term = b.op("Mul", [column, b.const(kernel[offset], "kernel")])
         total = term if total is None else b.op("Add", [total, term])
     return b.op("Reshape", [total, b.ints([0, *out, channels * multiplier])])
+
+
+def open_same_pool(b, op, x, sizes, pool, strides):
+    """MaxPool or AveragePool ``op`` with "same" padding over ``x`` (batch, C, *sizes), channels
+    first, with an open size (None) and a window smaller than its stride on some axis: there TensorFlow's
+    padding (the odd pixel after) can be none at all, and ONNX's ``auto_pad="SAME_UPPER"`` works
+    out a negative one that onnxruntime's pooling refuses at run time ("padding values must be
+    non-negative"; its Conv takes no padding instead). The pads are worked out here from the
+    sizes the file runs, ``max((ceil(n / s) - 1) s + k - n, 0)``, the odd one after, and put on
+    with ``Pad``: -inf for MaxPool; for AveragePool zeros, each window's sum divided by its share
+    of real values (the same pooling over ones), Keras' mean without the padding."""
+    dims = len(sizes)
+    begins, ends = [], []
+    for i, (n, k, s) in enumerate(zip(sizes, pool, strides)):
+        if n is None:
+            n = b.op("Shape", [x], start=2 + i, end=3 + i)
+            out = b.op("Div", [b.op("Add", [n, b.ints([s - 1])]), b.ints([s])])
+            need = b.op("Sub", [b.op("Add", [b.op("Mul", [b.op("Sub", [out, b.ints([1])]), b.ints([s])]),
+                                             b.ints([k])]), n])
+            total = b.op("Max", [need, b.ints([0])])
+            begin = b.op("Div", [total, b.ints([2])])
+            begins.append(begin)
+            ends.append(b.op("Sub", [total, begin]))
+        else:
+            total = max((-(-n // s) - 1) * s + k - n, 0)
+            begins.append(b.ints([total // 2]))
+            ends.append(b.ints([total - total // 2]))
+    pads = b.op("Concat", [b.ints([0, 0]), *begins, b.ints([0, 0]), *ends], axis=0)
+    window = dict(kernel_shape=list(pool), strides=list(strides), pads=[0] * (2 * dims))
+    if op == "MaxPool":
+        return b.op("MaxPool", [b.op("Pad", [x, pads, b.const(-np.inf)], mode="constant")], **window)
+    one_channel = b.op("Concat", [b.op("Shape", [x], start=0, end=1), b.ints([1]), b.op("Shape", [x], start=2)],
+                       axis=0)
+    ones = b.op("Expand", [b.const(1.0, "one"), one_channel])
+    sums = b.op("AveragePool", [b.op("Pad", [x, pads], mode="constant")], count_include_pad=1, **window)
+    shares = b.op("AveragePool", [b.op("Pad", [ones, pads], mode="constant")], count_include_pad=1, **window)
+    return b.op("Div", [sums, shares])

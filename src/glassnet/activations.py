@@ -748,7 +748,25 @@ def _through_ops(name, z):
     if name == "linear":
         return lambda x: x
     from . import ops
-    return getattr(ops, _OPS_OF.get(name, name), None)
+    op = getattr(ops, _OPS_OF.get(name, name), None)
+    if op is None:
+        return None
+    # the activation's own defaults, where the op's differ (gelu is exact here, the tanh form in
+    # ops; leaky_relu's slope): the same call gives the same values on arrays and on tensors
+    import inspect
+    own = inspect.signature(globals()[f"_raw_{name}"]).parameters
+    takes = inspect.signature(op).parameters
+
+    def drawn(x, *args, **kwargs):
+        settings = {k: v.default for k, v in list(own.items())[1:] if v.default is not inspect.Parameter.empty}
+        settings.update(zip(list(own)[1:], args))
+        settings.update(kwargs)
+        for key, value in settings.items():
+            if key not in takes and value != own[key].default:
+                raise TypeError(f"activations.{name}({key}={value!r}) on a model's tensor: glassnet.ops.{op.__name__} "
+                                f"takes no {key}; compute it with glassnet.ops functions, or an Activation layer")
+        return op(x, **{k: v for k, v in settings.items() if k in takes})
+    return drawn
 
 
 def _takes_array_likes(forward):

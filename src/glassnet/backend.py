@@ -30,10 +30,16 @@ def resolve_dtype(dtype):
     """
     if dtype is None:
         return np.dtype(_settings["dtype_policy"] or _settings["floatx"])
+    if isinstance(dtype, dict):
+        # NumPy reads a dict as a structured dtype ("entry not a 2- or 3- tuple"): Keras' DTypePolicy
+        # config, from a Keras layer's get_config, is read by layers.deserialize
+        raise TypeError(f"dtype: expected 'float32' or 'float64', got a dict {dtype!r:.120} (Keras' DTypePolicy "
+                        f"config? glassnet.layers.deserialize(keras.layers.serialize(layer)) reads a Keras "
+                        f"layer's config, its dtype policy included)")
     try:
         name = np.dtype(dtype).name
-    except TypeError:
-        raise TypeError(f"dtype: expected 'float32' or 'float64', got {dtype!r}") from None
+    except (TypeError, ValueError):
+        raise TypeError(f"dtype: expected 'float32' or 'float64', got {dtype!r:.120}") from None
     if name not in _ALLOWED_DTYPES:
         raise ValueError(f"dtype: expected 'float32' or 'float64', got {name!r}")
     return np.dtype(name)

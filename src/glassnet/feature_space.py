@@ -284,7 +284,7 @@ class FeatureSpace:
         """The features whose preprocessor learns from data and has not been given what it learns."""
         out = []
         for key, layer in self.preprocessors.items():
-            if isinstance(layer, Normalization) and layer.mean is not None:
+            if isinstance(layer, Normalization) and layer.input_mean is not None:
                 continue        # mean and variance given
             if isinstance(layer, Discretization) and layer.num_bins is None:
                 continue        # bin_boundaries given (Keras would fail in adapt here)

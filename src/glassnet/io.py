@@ -582,8 +582,9 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
         return read_weights_h5(model, data), None
     weights, hint = _open_file(path, max_bytes, "load_weights", read, hdf5=hdf5)
     if hint is None:
+        from .layers.lora import set_keras_weights
         for layer, arrays in weights:
-            layer.set_weights(arrays)
+            set_keras_weights(layer, arrays)        # with LoRA: Keras' merged kernel, A and B zeroed
         return
     _assign_weights(items, weights, caller, hint)
 

@@ -107,6 +107,11 @@ def weight_attribute(layer, name):
         return _CellView(layer, owner, {key[5:]: path for key, path in row.items() if key.startswith("cell.")})
     if name not in row:
         raise _no_attribute(layer, name)
+    if "_lora" in layer.__dict__:        # LoRA on: Keras' kernel is the merged one (layers/lora.py)
+        from .lora import merged_attribute
+        merged = merged_attribute(layer, name)
+        if merged is not None:
+            return merged
     return _weight(layer, owner, name, row[name])
 
 

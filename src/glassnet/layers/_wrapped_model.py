@@ -79,7 +79,8 @@ class WrappedModel:
             if layer.activity_regularizer is not None:
                 raise ValueError(f"{what}: {layer.describe()} has an activity_regularizer, whose penalty would not "
                                  f"reach the outer model's loss; give the {name} layer one instead")
-            if getattr(layer, "in_wrapper", False):
+            if getattr(layer, "in_wrapper", False) and layer in model.layers:
+                # (a Bidirectional's readers are held by that wrapper, within the model)
                 raise ValueError(f"{what} holds {layer.describe()}, already held by a wrapper (another {name} of "
                                  f"this model?), whose weights it uses; give each {name} a model of its own")
             held = getattr(layer, "_model", None)

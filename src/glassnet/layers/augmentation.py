@@ -54,6 +54,17 @@ def _factor_pair(factor, caller, name, low=-1.0, high=1.0):
     return lower, upper
 
 
+def keras_number(factor):
+    """Keras' config of a factor given as a number f holds the range it drew from, the pair (-f, f);
+    that pair as the number f again (so a Keras file's layer reads as the layer Keras was made as),
+    anything else as it is."""
+    if isinstance(factor, (tuple, list)) and len(factor) == 2 and all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in factor) \
+            and factor[0] < 0 and factor[0] == -factor[1]:
+        return float(factor[1])
+    return factor
+
+
 def _check_images(layer, sample_shape):
     """``check_rank``, saying what an input one axis short is likely to be (Keras' image layers
     take a single image (H, W, C) unbatched; glassnet's see batches)."""
@@ -519,8 +530,9 @@ class RandomShear(_AffineImage):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)
         # Keras' reading: a number f is (-f, f), a pair (lower, upper) within [0, 1] is sorted
-        self.x_factor = _factor_pair(x_factor, "RandomShear", "x_factor", 0.0, 1.0)
-        self.y_factor = _factor_pair(y_factor, "RandomShear", "y_factor", 0.0, 1.0)
+        # (Keras' config of a number f says (-f, f), which Keras 3.15 itself then refuses: read as f)
+        self.x_factor = _factor_pair(keras_number(x_factor), "RandomShear", "x_factor", 0.0, 1.0)
+        self.y_factor = _factor_pair(keras_number(y_factor), "RandomShear", "y_factor", 0.0, 1.0)
 
     def _matrices(self, n, height, width):
         sx, sy = self._uniform(*self.x_factor, n), self._uniform(*self.y_factor, n)

@@ -74,6 +74,8 @@ class RandomGaussianBlur(_RandomIntensity):
         super().__init__(value_range, seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _unsigned_pair(factor, "RandomGaussianBlur", "factor")
+        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 2 and kernel_size[0] == kernel_size[1]:
+            kernel_size = kernel_size[0]        # Keras' config form, (k, k); glassnet's kernels are square
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
                 or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"RandomGaussianBlur: kernel_size must be an odd positive integer (the kernel is "

@@ -15,7 +15,7 @@ from .. import backend
 
 from .._validation import check_number
 from .data_format import set_data_format
-from .augmentation import _RandomImage, _RandomIntensity, _unsigned_pair, _where
+from .augmentation import keras_number, _RandomImage, _RandomIntensity, _unsigned_pair, _where
 
 # ITU-R 601 luma, as Keras' (TensorFlow's) rgb_to_grayscale weighs red, green and blue
 LUMA = (0.2989, 0.5870, 0.1140)
@@ -197,7 +197,8 @@ class RandomColorDegeneration(_Channels, _RandomIntensity):
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)
-        self.factor = _unsigned_pair(factor, "RandomColorDegeneration", "factor")
+        # Keras' config of a number f is (-f, f) (its range, against its docs): the number f again
+        self.factor = _unsigned_pair(keras_number(factor), "RandomColorDegeneration", "factor")
 
     def _augment(self, x):
         self._check_range(x)

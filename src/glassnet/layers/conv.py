@@ -27,6 +27,7 @@ from .._bounds import check_sample_values
 from .base import LAYERS, Layer, _unexpected_arguments
 from .conv_memory import Chunked, batch_step
 from .data_format import DataFormat, config_entry, refuse_last_axis_activation, sample_first, set_data_format
+from .lora import LoraTarget
 
 PADDINGS = ("valid", "same")
 
@@ -476,7 +477,7 @@ def checked_sample(layer, sample_shape):
     return sample_shape
 
 
-class _Conv(DataFormat, RankOneAsTwo, Layer):
+class _Conv(LoraTarget, DataFormat, RankOneAsTwo, Layer):
     """Shared by Conv1D (rank 1), Conv2D (rank 2) and Conv3D (rank 3): the 1-D case runs as 2-D with
     height 1 (``RankOneAsTwo``), the others as they are."""
     activation = activations.LayerSetting()     # set as Keras code sets it: layer.activation = None
@@ -489,7 +490,8 @@ class _Conv(DataFormat, RankOneAsTwo, Layer):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, dilation_rate=1, groups=1, data_format=None, **kwargs):
+                 bias_constraint=None, dilation_rate=1, groups=1, data_format=None, lora_rank=None, lora_alpha=None,
+                 **kwargs):
         super().__init__(**kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py: channels first by transposes)
         self.filters = positive_int(filters, "filters", type(self).__name__)
@@ -504,6 +506,7 @@ class _Conv(DataFormat, RankOneAsTwo, Layer):
         refuse_last_axis_activation(self)
         weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
+        self._lora_settings(lora_rank, lora_alpha)      # Keras' LoRA (layers/lora.py)
 
     def _check(self, sample_shape):
         """Rank, channels and window size of one input sample; returns the output sample shape."""
@@ -526,6 +529,7 @@ class _Conv(DataFormat, RankOneAsTwo, Layer):
             self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
                             self.bias_constraint)
         super().build(input_shape)
+        self._build_lora()
 
     def output_shape(self, input_shape):
         return self._check(input_shape)
@@ -597,7 +601,7 @@ class _Conv(DataFormat, RankOneAsTwo, Layer):
                 "bias_initializer": initializers.name_of(self.bias_initializer),
                 **regularizers.config_entries(self), **constraints.config_entries(self),
                 # only when grouped: an ungrouped layer's config and model files stay those of before
-                **({"groups": self.groups} if self.groups > 1 else {}), **config_entry(self)}
+                **({"groups": self.groups} if self.groups > 1 else {}), **config_entry(self), **self._lora_config()}
 
 
 del LAYERS["_Conv"]     # a shared base, not a layer that configs may name
@@ -693,13 +697,13 @@ class _ConvTranspose(_Conv):
     """Shared by Conv2DTranspose and Conv1DTranspose: the adjoint of the convolution that takes
     the output's size to the input's, with that convolution's kernel, strides and padding."""
 
-    _not_taken = ("groups",)        # Keras' transposed convolutions have none
+    _not_taken = ("groups", "lora_rank", "lora_alpha")        # Keras' transposed convolutions have none
 
     shape_arguments = ('strides', 'kernel_size')        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, **kwargs):
-        if "groups" in kwargs:
-            raise _unexpected_arguments(type(self), ["groups"])
+        if set(kwargs) & set(self._not_taken):
+            raise _unexpected_arguments(type(self), sorted(set(kwargs) & set(self._not_taken)))
         super().__init__(filters, kernel_size, strides, padding, **kwargs)
         cls = type(self).__name__
         if output_padding is not None:
@@ -723,6 +727,11 @@ class _ConvTranspose(_Conv):
                                  f"convolution of kernel {k} and stride {s} does not take back to {size}")
             out.append(length)
         return (*out, self.filters)
+
+    def enable_lora(self, rank, lora_alpha=None, a_initializer="he_uniform", b_initializer="zeros"):
+        """Refused: Keras 3.15's transposed convolutions have no LoRA."""
+        raise ValueError(f"{self.describe()}: enable_lora: Keras 3.15's transposed convolutions have no LoRA "
+                         f"(Conv1D, Conv2D, Conv3D, Dense, EinsumDense and Embedding take it)")
 
     def _kernel_shape(self, channels):
         # Keras' layout: (kh, kw, filters, C_in), the kernel of the convolution it is the adjoint of

@@ -4,6 +4,7 @@ import numpy as np
 from .. import _numpy_c, activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag
 from .base import Layer, shape_fits
+from .lora import LoraTarget
 
 # from this many kernel entries on, a one-sample kernel gradient (an outer product) goes through
 # np.einsum rather than a broadcast multiply (measured: the multiply wins at 500 entries,
@@ -21,7 +22,7 @@ _EINSUM_OUTER_MIN_SIZE = 4096
 _DOT_MAX_MACS = 2 ** 17
 
 
-class Dense(Layer):
+class Dense(LoraTarget, Layer):
     """Fully connected layer with an optional activation.
 
     Parameters
@@ -43,6 +44,8 @@ class Dense(Layer):
     kernel_constraint, bias_constraint : Constraint or str, optional
         A projection of the weight after every update (``glassnet.constraints``: ``MaxNorm(3)``,
         ``"non_neg"``, ...), as in Keras; norms over axis 0 are per unit.
+    lora_rank, lora_alpha : optional
+        Keras' LoRA: build with ``enable_lora(lora_rank, lora_alpha)`` (glassnet.layers.lora).
 
     Shapes: ``x`` (batch, in) -> output (batch, units); ``kernel`` (in, units), ``bias`` (units,).
     On input with more axes, (batch, ..., in), it acts on the last axis, as Keras' and PyTorch's do:
@@ -64,7 +67,7 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, use_bias=True,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
@@ -78,6 +81,7 @@ class Dense(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint, "Dense: kernel_constraint")
         self.bias_constraint = constraints.get(bias_constraint, "Dense: bias_constraint")
         self._ones = None        # a cached vector of ones for the bias gradient
+        self._lora_settings(lora_rank, lora_alpha)
 
     def build(self, input_shape):
         if len(input_shape) < 1:
@@ -89,6 +93,7 @@ class Dense(Layer):
             self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                             self.bias_constraint)
         super().build(input_shape)
+        self._build_lora()
 
     def output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
@@ -192,4 +197,4 @@ class Dense(Layer):
                 "bias_initializer": initializers.name_of(self.bias_initializer),
                 **regularizers.config_entries(self), **constraints.config_entries(self),
                 # only when off: a file of a network with biases still loads in a glassnet before it
-                **({} if self.use_bias else {"use_bias": False})}
+                **({} if self.use_bias else {"use_bias": False}), **self._lora_config()}

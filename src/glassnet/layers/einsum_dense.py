@@ -22,6 +22,7 @@ import numpy as np
 from .. import activations, backend, constraints, initializers, regularizers
 from .base import Layer
 from .conv import weight_settings
+from .lora import LoraTarget
 
 # the initializers whose scale follows the kernel's fans (Keras passes the axes to these only; the
 # others, orthogonal and identity among them, get the kernel's own shape)
@@ -90,7 +91,7 @@ def _onto_diagonal(xp, spec, shape, values):
     return out
 
 
-class EinsumDense(Layer):
+class EinsumDense(LoraTarget, Layer):
     """``a = activation(einsum(equation, x, kernel) + bias)`` (Keras' ``EinsumDense``).
 
     Parameters
@@ -109,7 +110,9 @@ class EinsumDense(Layer):
     kernel's input axes as its fan in and its output axes as its fan out, as Keras does.
 
     Shapes: the input's and the output's parts of the equation; ``kernel`` the kernel's part,
-    ``bias`` Keras' shape. Keras' ``lora_rank`` and quantization are not offered.
+    ``bias`` Keras' shape. ``lora_rank``, ``lora_alpha``: Keras' LoRA (glassnet.layers.lora;
+    ``lora_kernel_a`` the kernel's shape with ``rank`` last, ``lora_kernel_b`` (rank, its last
+    axis)). Quantization is not offered.
 
     Example
     -------
@@ -123,10 +126,9 @@ class EinsumDense(Layer):
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, lora_rank=None, **kwargs):
+                 bias_constraint=None, lora_rank=None, lora_alpha=None, **kwargs):
         super().__init__(**kwargs)
-        if lora_rank is not None:
-            raise ValueError(f"EinsumDense: lora_rank={lora_rank!r:.40} is not supported (only None)")
+        self._lora_settings(lora_rank, lora_alpha)
         self.form, self.input_spec, self.kernel_spec, self.output_spec = parse_equation(equation)
         self.equation = equation
         sizes = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
@@ -227,6 +229,7 @@ class EinsumDense(Layer):
             self.add_weight("bias", self._bias_shape(sizes), self.bias_initializer, self.bias_regularizer,
                             self.bias_constraint)
         super().build(input_shape)
+        self._build_lora()
 
     # -- forward and backward ----------------------------------------------------------------------
     def forward(self, x, training=False):
@@ -276,4 +279,4 @@ class EinsumDense(Layer):
                 "activation": self.activation.name, "bias_axes": self.bias_axes,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
-                **regularizers.config_entries(self), **constraints.config_entries(self)}
+                **regularizers.config_entries(self), **constraints.config_entries(self), **self._lora_config()}

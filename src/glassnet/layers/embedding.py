@@ -5,6 +5,7 @@ from .. import backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_positive_int
 from . import masking
 from .base import Layer
+from .lora import LoraTarget
 
 # float32 holds every integer up to 2**24 exactly, and fit casts a model's input to its dtype: an
 # index above that would arrive rounded to a neighbouring one, a different word, without a sign
@@ -17,7 +18,7 @@ _FLOAT32_EXACT = 2 ** 24
 _COLUMNWISE_MAX = 32
 
 
-class Embedding(Layer):
+class Embedding(LoraTarget, Layer):
     """``output[..., :] = embeddings[index]``: each integer of the input picks a row of a trained
     ``(input_dim, output_dim)`` table (Keras' ``Embedding``, PyTorch's ``nn.Embedding``).
 
@@ -42,6 +43,9 @@ class Embedding(Layer):
         ``trainable=False``. Not part of the config; a model file holds the table itself.
     input_length : int, optional
         Keras 2's way to give the sequence length: the same as ``input_shape=(input_length,)``.
+    lora_rank, lora_alpha : optional
+        Keras' LoRA of the table: build with ``enable_lora(lora_rank, lora_alpha)``
+        (glassnet.layers.lora; ``lora_embeddings_a`` (input_dim, rank), ``lora_embeddings_b``).
 
     Shapes: input (batch, ...) of integer indices -- any integer dtype, or floats holding whole
     numbers, as ``fit`` passes them in the model's dtype -- to output (batch, ..., output_dim) in the
@@ -66,9 +70,11 @@ class Embedding(Layer):
     # the input is indices: a finite-difference check (glassnet.gradcheck) cannot nudge it
     discrete_input = True
     embeddings_regularizer = embeddings_constraint = None
+    _lora_key = "embeddings"
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, weights=None, input_length=None, **kwargs):
+                 embeddings_constraint=None, mask_zero=False, weights=None, input_length=None, lora_rank=None,
+                 lora_alpha=None, **kwargs):
         if input_length is not None:
             if kwargs.get("input_shape") is not None or kwargs.get("input_dim") is not None:
                 raise ValueError("Embedding: give input_length or input_shape, not both")
@@ -81,6 +87,7 @@ class Embedding(Layer):
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer, "Embedding: embeddings_regularizer")
         self.embeddings_constraint = constraints.get(embeddings_constraint, "Embedding: embeddings_constraint")
         self._initial_table = None
+        self._lora_settings(lora_rank, lora_alpha)
         if weights is not None:
             if isinstance(weights, (list, tuple)) and len(weights) == 1:
                 weights = weights[0]
@@ -103,6 +110,7 @@ class Embedding(Layer):
             self.params["embeddings"][...] = self._initial_table
             self._initial_table = None
         super().build(input_shape)
+        self._build_lora()
 
     def output_shape(self, input_shape):
         return (*tuple(input_shape), self.output_dim)
@@ -161,7 +169,7 @@ class Embedding(Layer):
                 "embeddings_initializer": initializers.name_of(self.embeddings_initializer),
                 "mask_zero": self.mask_zero,
                 **regularizers.config_entries(self, ("embeddings_regularizer",)),
-                **constraints.config_entries(self, ("embeddings_constraint",))}
+                **constraints.config_entries(self, ("embeddings_constraint",)), **self._lora_config()}
 
 
 def check_indices(x, size, name, what, bound):

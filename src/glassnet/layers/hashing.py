@@ -31,11 +31,18 @@ def host_array(data):
     return array
 
 
-def value_keys(x, name, who):
+def value_keys(x, name, who, bools=False):
     """``x`` (any shape) as an object array of the values to hash: str, or int (Hashing hashes an
     integer's decimal digits, HashedCrossing its 64 bits). A float is taken when it is a whole
-    number; anything else is refused, naming ``name`` and ``who`` (the layer)."""
+    number; ``bools``: a bool is the string TensorFlow's ``as_string`` makes of it, "true" or
+    "false" (Keras' Hashing hashes those); anything else is refused, naming ``name`` and ``who``
+    (the layer)."""
     array = host_array(x.to_numpy() if hasattr(x, "to_numpy") else x)
+    if bools and array.dtype.kind == "b":
+        array = np.where(array, "true", "false").astype(object)
+    elif bools and array.dtype.kind == "O":
+        array = np.vectorize(lambda v: ("true" if v else "false") if isinstance(v, (bool, np.bool_)) else v,
+                             otypes=[object])(array) if array.size else array
     if array.dtype.kind in "SUO":
         flat = array.ravel().tolist()
         for i, value in enumerate(flat):
@@ -325,7 +332,7 @@ class Hashing(Layer):
             raise ValueError(f"{name}: {self.describe()} makes bins up to {self.num_bins - 1}, which a "
                              f"{np.dtype(dtype)} model holds exactly up to {exact} only; use fewer bins or "
                              f"dtype='float64'")
-        keys = value_keys(data, name, self.describe())
+        keys = value_keys(data, name, self.describe(), bools=True)
         if keys.ndim == 2 and keys.shape[1] == 1:
             keys = keys[:, 0]
         if keys.ndim != 1:
@@ -344,7 +351,7 @@ class Hashing(Layer):
         from .symbolic import is_symbolic
         if is_symbolic(x):
             return super().__call__(x, training=training, mask=mask)
-        return self._numbers(value_keys(x, self.describe(), self.describe()), None)
+        return self._numbers(value_keys(x, self.describe(), self.describe(), bools=True), None)
 
     # -- inside a model: the bins it made pass through ----------------------------------------------
     def check_input_values(self, x, name):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend
 from .data_format import set_data_format
-from .augmentation import _RandomIntensity, _unsigned_pair, _where
+from .augmentation import keras_number, _RandomIntensity, _unsigned_pair, _where
 from .color_augmentation import _Channels
 
 
@@ -48,7 +48,8 @@ class RandomSaturation(_Channels, _RandomIntensity):
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)
-        self.factor = _unsigned_pair(factor, "RandomSaturation", "factor")
+        # Keras' config of a number f is (-f, f) (its range, against its docs): the number f again
+        self.factor = _unsigned_pair(keras_number(factor), "RandomSaturation", "factor")
 
     def _augment(self, x):
         self._check_range(x)

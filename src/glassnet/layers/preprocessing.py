@@ -84,18 +84,22 @@ class Normalization(Layer):
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and not axis:
+            axis = None         # Keras' own form of None, (), which its config (and file) holds as []
         self.axis = None if axis is None else check_axis(axis, "Normalization")
         if (mean is None) != (variance is None):
             raise ValueError(f"Normalization: give mean and variance together, or neither (and call "
                              f"adapt); got mean={mean!r:.60} and variance={variance!r:.60}")
-        self.mean = self.variance = None
+        # the given statistics, under Keras' names (its config's "mean" and "variance"); ``mean`` and
+        # ``variance`` are Keras' broadcast tensors of the statistics in use (the properties below)
+        self.input_mean = self.input_variance = None
         if mean is not None:
-            self.mean = _statistic(mean, "mean")
-            self.variance = _statistic(variance, "variance")
-            if np.shape(self.mean) != np.shape(self.variance):
+            self.input_mean = _statistic(mean, "mean")
+            self.input_variance = _statistic(variance, "variance")
+            if np.shape(self.input_mean) != np.shape(self.input_variance):
                 raise ValueError(f"Normalization: mean and variance must have one shape, got "
-                                 f"{np.shape(self.mean)} and {np.shape(self.variance)}")
-            if (np.asarray(self.variance) < 0).any():
+                                 f"{np.shape(self.input_mean)} and {np.shape(self.input_variance)}")
+            if (np.asarray(self.input_variance) < 0).any():
                 raise ValueError(f"Normalization: variance must be >= 0, got {variance!r:.80}")
         self.invert = check_flag(invert, "Normalization: invert")
         self.state = {}
@@ -113,14 +117,15 @@ class Normalization(Layer):
         xp = backend.xp()
         dtype = self.dtype or np.float32
         self._reserve("mean and variance", (2, *shape))
-        if self.mean is None:
+        if self.input_mean is None:
             # mean 0 and variance 1 until adapt: the layer passes its input on (Keras)
             self.state = {"mean": xp.zeros(shape, dtype), "variance": xp.ones(shape, dtype)}
         else:
             try:
-                fixed = [np.broadcast_to(np.asarray(v, np.float64), shape) for v in (self.mean, self.variance)]
+                fixed = [np.broadcast_to(np.asarray(v, np.float64), shape)
+                         for v in (self.input_mean, self.input_variance)]
             except ValueError:
-                raise ValueError(f"{self.describe()}: mean and variance of shape {np.shape(self.mean)} do "
+                raise ValueError(f"{self.describe()}: mean and variance of shape {np.shape(self.input_mean)} do "
                                  f"not broadcast to the kept axes' shape {shape} (axis={self.axis!r} of "
                                  f"samples of shape {tuple(input_shape)})") from None
             with np.errstate(over="ignore"):
@@ -176,9 +181,16 @@ class Normalization(Layer):
         >>> float(layer.state["mean"]), float(layer.state["variance"])
         (3.0, 2.0)
         """
-        if self.mean is not None:
+        if self.input_mean is not None:
             raise ValueError(f"{self.describe()}: mean and variance were given when it was made; adapt "
                              f"learns them from data: make the layer without them to adapt it")
+        spec = getattr(data, "element_spec", None)
+        if spec is not None and callable(getattr(data, "batch", None)):
+            # a tf.data.Dataset of single feature vectors: Keras' Normalization.adapt batches one whose
+            # elements (or (x, y) pairs' x) are of rank 1, by 128, where its batches are refused here
+            shape = getattr(spec[0] if isinstance(spec, tuple) and spec else spec, "shape", None)
+            if shape is not None and len(shape) == 1:
+                data = data.batch(128)
         count, mean, deviations = 0, 0.0, 0.0
         for what, batch in adapt_batches(self, data):
             if not self.built:
@@ -238,8 +250,28 @@ class Normalization(Layer):
 
     def get_config(self):
         # copies: a caller editing the config must not edit the layer
-        return {**super().get_config(), "axis": copy.deepcopy(self.axis), "mean": copy.deepcopy(self.mean),
-                "variance": copy.deepcopy(self.variance), "invert": self.invert}
+        return {**super().get_config(), "axis": copy.deepcopy(self.axis), "mean": copy.deepcopy(self.input_mean),
+                "variance": copy.deepcopy(self.input_variance), "invert": self.invert}
+
+    # Keras' ``layer.mean`` / ``layer.variance`` (the TensorFlow regression tutorial's
+    # ``normalizer.mean.numpy()``): None until the layer is built, then the statistics in use,
+    # learnt or given, shaped to broadcast against a batch (``(1, F)`` after inputs ``(N, F)``)
+    @property
+    def mean(self):
+        return self._keras_statistic(0, "mean")
+
+    @property
+    def variance(self):
+        return self._keras_statistic(1, "variance")
+
+    def _keras_statistic(self, which, name):
+        if not self.built:
+            return None
+        from ..variables import Variable
+        value = (self.state["mean"], self.state["variance"])[which] if self.state else self._fixed[which]
+        value = backend.to_numpy(value).reshape((1, *self._broadcast))
+        # a copy read now (Keras' is a tensor made at each adapt): adapt again, and read it again
+        return Variable(value, dtype=value.dtype, trainable=False, name=name)
 
 
 _FLOAT64_HINT = ", or use dtype='float64'"

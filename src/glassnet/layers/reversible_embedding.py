@@ -57,6 +57,11 @@ class ReversibleEmbedding(Embedding):
     call_arguments = ("reverse",)
     reverse = False         # this call's direction: set around a call (__call__, a drawn model's calls)
 
+    def enable_lora(self, rank, lora_alpha=None, a_initializer="he_uniform", b_initializer="zeros"):
+        """Refused: LoRA is not built for this layer (its reverse product reads the table itself)."""
+        raise ValueError(f"{self.describe()}: enable_lora is not supported on ReversibleEmbedding (Keras' LoRA "
+                         f"is not built here); Embedding, Dense, EinsumDense and Conv1D/2D/3D take it")
+
     def __init__(self, input_dim, output_dim, tie_weights=True, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False, reverse_dtype=None,
                  logit_soft_cap=None, **kwargs):
