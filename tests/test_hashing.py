@@ -113,7 +113,6 @@ def test_a_functional_model_and_a_keras_config(keras):
 
 @pytest.mark.parametrize("make,error,message", [
     (lambda: Hashing(0), ValueError, "Hashing: num_bins"),
-    (lambda: Hashing(1, mask_value=""), ValueError, "num_bins must be at least 2, got 1"),
     (lambda: Hashing(4, output_mode="tf_idf"), ValueError, "Hashing: output_mode must be one of"),
     (lambda: Hashing(4, sparse=True), ValueError, r"Hashing: sparse=True is not supported \(only False\)"),
     (lambda: Hashing(4, salt=[1, 2, 3]), ValueError, "salt must be an integer or a pair of them"),

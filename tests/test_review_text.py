@@ -66,23 +66,27 @@ def test_endless_dataset_matches_keras():
 
 
 @pytest.mark.parametrize("mode", ["multi_hot", "count", "tf_idf"])
-def test_string_lookup_vectors_refuse_samples_of_more_than_one_axis(mode):
-    # a (2, 2, 3) input was flattened into one bag per sample, (2, width), silently; Keras' answer
-    # counts along axis 1 instead, (2, 3, width): neither is a vector per sample of k strings
+def test_string_lookup_vectors_of_more_than_one_axis_count_along_axis_1(mode):
+    # a (2, 2, 3) input was flattened into one bag per sample, (2, width), silently, then refused;
+    # Keras counts along axis 1, (2, 3, width), and so does glassnet now (tests/test_gaps44.py)
     x = np.array([[["a", "b", "a"], ["c", "c", "q"]], [["b", "b", "b"], ["a", "q", "q"]]])
     layer = StringLookup(vocabulary=["a", "b", "c"], output_mode=mode,
                          idf_weights=[1.0, 2.0, 3.0] if mode == "tf_idf" else None)
-    with pytest.raises(ValueError, match=r"inputs \(batch, k\); got shape \(2, 2, 3\)"):
-        layer(x)
+    out = layer(x)
+    assert out.shape == (2, 3, 4)
+    for j in range(3):                                 # position j: the bag x[:, :, j]
+        np.testing.assert_array_equal(out[:, j], layer(x[:, :, j]))
     assert layer(x[:, 0]).shape == (2, 4)              # (batch, k) still gives (batch, width)
 
 
 @pytest.mark.parametrize("mode", ["multi_hot", "count"])
-def test_hashing_vectors_refuse_samples_of_more_than_one_axis(mode):
+def test_hashing_vectors_of_more_than_one_axis_count_along_axis_1(mode):
     from glassnet.layers import Hashing
     x = np.array([[["a", "b", "a"], ["c", "c", "q"]], [["b", "b", "b"], ["a", "q", "q"]]])
-    with pytest.raises(ValueError, match=r"inputs \(batch, k\); got shape \(2, 2, 3\)"):
-        Hashing(4, output_mode=mode)(x)
+    out = Hashing(4, output_mode=mode)(x)               # Keras' reduction over axis 1 (tests/test_gaps44.py)
+    assert out.shape == (2, 3, 4)
+    for j in range(3):
+        np.testing.assert_array_equal(out[:, j], Hashing(4, output_mode=mode)(x[:, :, j]))
     assert Hashing(4, output_mode=mode)(x[:, 0]).shape == (2, 4)
     assert Hashing(4, output_mode="one_hot")(x).shape == (2, 2, 3, 4)     # one vector per value: any shape
 

@@ -120,6 +120,11 @@ def _weights_of(layers, scopes, top):
     trained, other = [], []
     for layer in layers:
         prefix = [*scopes.get(id(layer), top), layer.name]
+        if not layer.trainable and "_lora" in layer.__dict__:
+            # a frozen LoRA layer's weights are all Keras' non-trainable ones, in its weights' order:
+            # the frozen kernel first (glassnet holds it in state, after A and B)
+            other += [("/".join([*prefix, *layer.keras_weight_path(k)]), a) for k, a in layer._weight_items()]
+            continue
         for key, array in layer.params.items():
             (trained if layer.trainable else other).append(("/".join([*prefix, *layer.keras_weight_path(key)]), array))
         for key, array in getattr(layer, "state", {}).items():

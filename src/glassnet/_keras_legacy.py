@@ -153,6 +153,7 @@ def legacy_weights(model, h5py, h5, where):
         planned = [(layer, [d for _, d in pairs]) for layer, (_, pairs) in zip(top, found)]
     out = []
     for layer, datasets in planned:
+        datasets = _lora_order(layer, datasets)
         current = layer.get_weights()
         datasets = without_keras_only(layer, datasets, current)
         if len(datasets) != len(current):
@@ -165,6 +166,19 @@ def legacy_weights(model, h5py, h5, where):
         out.append((layer, current, datasets))
     return [(layer, [d[()].astype(t.dtype, copy=False) for t, d in zip(current, datasets)])
             for layer, current, datasets in out]
+
+
+def _lora_order(layer, datasets):
+    """A LoRA layer's ``datasets`` in its ``get_weights`` order (Keras' ``weights``: kernel, bias, A,
+    B). Keras' legacy writer puts the trainable weights first, so the frozen kernel (W0, not
+    merged) comes last: matched by name; any other layer's (or names that do not match) as given."""
+    if "_lora" not in layer.__dict__:
+        return datasets
+    by_name = {d.name.rsplit("/", 1)[-1]: d for d in datasets}
+    names = [layer.keras_weight_path(key)[-1] for key, _ in layer._weight_items()]
+    if len(by_name) != len(datasets) or sorted(by_name) != sorted(names):
+        return datasets             # the shapes are checked next, by position
+    return [by_name[name] for name in names]
 
 
 # -- Keras 2's config, in Keras 3's form -----------------------------------------------------------

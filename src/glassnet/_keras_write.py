@@ -458,11 +458,15 @@ def _compile_config(model):
         """glassnet's {"module": "glassnet.losses", ...} of a built-in as Keras' "keras.losses"; a
         built-in metric object's {"class_name", "config"} (metrics.serialize's form for AUC(),
         SparseTopKCategoricalAccuracy(k=2), a loss with settings as a metric) as Keras' entry of it
-        (it was refused as "of yours")."""
+        (it was refused as "of yours"); a loss function of yours, {"registered_name": name}, as Keras
+        names it (loading needs it too)."""
         if isinstance(value, dict) and "class_name" in value and "module" not in value and \
                 set(value) <= {"class_name", "config", "loss"} and _built_in_metric(value):
             return {"module": "keras.losses" if value.get("loss") else "keras.metrics",
                     "class_name": value["class_name"], "config": value["config"], "registered_name": None}
+        if isinstance(value, dict) and set(value) == {"registered_name"} and isinstance(value["registered_name"], str):
+            return {"module": "builtins", "class_name": "function", "config": value["registered_name"],
+                    "registered_name": "function"}
         if isinstance(value, dict) and "class_name" in value:
             module = value.get("module") or ""
             if value.get("registered_name") not in (None, "function") or not (module.startswith("glassnet.")

@@ -103,6 +103,9 @@ def _check_one_loss_saveable(loss):
         return          # "crossentropy"/"ce" not picked yet: the file records the name, and loading picks again
     if getattr(loss, "added_losses_only", False):
         return          # compile(loss=None), add_loss terms alone: the file records None (the terms: the graph's)
+    if isinstance(loss, losses.FunctionLoss):
+        _check_function_loss_saveable(loss)
+        return
     entry = losses.serialize(loss)          # (a registered loss of yours: a TypeError for a config not JSON)
     if saving.is_entry(entry):
         try:
@@ -126,6 +129,22 @@ def _check_one_loss_saveable(loss):
                      f"{outcome}; only those can be saved: compile with one of {sorted(losses.LOSSES)}, register "
                      f"your class with @glassnet.saving.register_serializable() (its get_config() returning "
                      f"its constructor's arguments as a dict), or save the weights only (model.get_weights())")
+
+
+def _check_function_loss_saveable(loss):
+    """A function of yours is saved by name, as Keras saves it: loading needs it registered or in
+    ``custom_objects``. Refused: a function without a name to find it by (a lambda: Keras saves
+    its bytecode, glassnet never code), and a FunctionLoss with settings the name does not carry."""
+    name = getattr(loss.fn, "__name__", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        what = f"a function named {name!r:.60}" if isinstance(name, str) else f"a {type(loss.fn).__name__} object, no function"
+        raise ValueError(f"save_model: loss {loss!r:.80} is {what}, which a model file cannot name for loading "
+                         f"(glassnet never saves code); define it with def and a name")
+    if loss.reduction != "sum_over_batch_size" or loss.name != name:
+        raise ValueError(f"save_model: loss {loss!r:.80} has reduction={loss.reduction!r} and name={loss.name!r}, "
+                         f"which the file, naming the function alone, would not keep; compile with the function "
+                         f"itself, or write a Loss subclass (call(y_true, y_pred)) registered with "
+                         f"@glassnet.saving.register_serializable()")
 
 
 def _check_metrics_saveable(model):

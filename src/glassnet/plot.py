@@ -455,14 +455,17 @@ def _filters(layer):
     """The kernel of a 2-D convolution as (kh, kw, C_in, filters), whatever layout the layer keeps:
     Conv2D's own (a grouped one's (kh, kw, C_in / groups, filters) spread over every channel),
     Conv2DTranspose's (kh, kw, filters, C_in) turned round, and DepthwiseConv2D's
-    (kh, kw, C, multiplier) as C * multiplier filters of one input channel each."""
+    (kh, kw, C, multiplier) as C * multiplier filters of one input channel each; with LoRA on,
+    the merged kernel the layer computes with."""
     from .layers import Conv2D, Conv2DTranspose, DepthwiseConv2D
     if not isinstance(layer, (Conv2D, Conv2DTranspose, DepthwiseConv2D)):
         raise TypeError(f"conv_filters: layer: expected a Conv2D, Conv2DTranspose or DepthwiseConv2D, got "
                         f"{getattr(layer, 'describe', lambda: type(layer).__name__)()}")
     if not layer.built:
         raise ValueError(f"conv_filters: {layer.describe()} is not built yet: it has no weights to draw")
-    kernel = to_numpy(layer.params["kernel"])
+    from .layers.lora import merged_kernel
+    with merged_kernel(layer):          # with LoRA on, the kernel it computes with, W0 + s * A @ B
+        kernel = to_numpy(layer.params["kernel"])
     if isinstance(layer, Conv2DTranspose):
         return kernel.transpose(0, 1, 3, 2)
     if isinstance(layer, DepthwiseConv2D):

@@ -57,7 +57,9 @@ class RandomGaussianBlur(_RandomIntensity):
 
     ``sigma``: a number is the standard deviation, a pair (lower, upper) draws one per image (its
     documentation). Keras 3.15 instead draws even a number's, from [0, sigma] with sigma at most 1,
-    and one draw (per axis) for the whole batch; glassnet follows the documentation. Keras' 1e-6 is
+    and one draw (per axis) for the whole batch; glassnet follows the documentation. Keras' config
+    holds a number as the range it draws from, ``[0, sigma]``, so a Keras file's layer reads as
+    that range and draws from it as Keras' does. Keras' 1e-6 is
     added to every sigma, so 0 is allowed (a kernel of one pixel). The last training call's choices
     are kept in ``_drawn``: ``should_apply_blur`` (n,) and ``blur_factor`` (n,) (the sigmas).
 

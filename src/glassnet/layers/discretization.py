@@ -74,7 +74,8 @@ class Discretization(Layer):
         ``CategoryEncoding`` does, with one entry per bucket.
 
     Shapes: "int" and "one_hot" (batch, ...) -> (batch, ...) and (batch, ..., buckets) (a last
-    axis of 1 replaced); "multi_hot" and "count" (batch, k) -> (batch, buckets). The boundaries are
+    axis of 1 replaced); "multi_hot" and "count" (batch, k) -> (batch, buckets), and (batch, k, d, ...)
+    -> (batch, d, ..., buckets), counted along axis 1 as Keras does. The boundaries are
     compared in the input's dtype (float32 boundaries in a float32 model, as TensorFlow's). A bucket
     number does not change when the value moves a little, so the input gradient is 0. The
     boundaries are kept in the config (``get_config``, model files), as in Keras; ``sparse`` is not
@@ -118,10 +119,10 @@ class Discretization(Layer):
             return shape
         if self.output_mode == "one_hot":
             return (*shape[:-1], self.depth) if shape and shape[-1] == 1 else (*shape, self.depth)
-        if len(shape) != 1:
+        if not shape:
             raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k values, "
-                             f"inputs (batch, k); got samples of shape {shape}")
-        return (self.depth,)
+                             f"inputs (batch, k, ...); got samples of shape {shape}")
+        return (*shape[1:], self.depth)         # counted along the sample's first axis (Keras' axis 1)
 
     def build(self, input_shape):
         self.output_shape(input_shape)          # refuses samples it cannot take, by name

@@ -71,6 +71,7 @@ class Embedding(LoraTarget, Layer):
     discrete_input = True
     embeddings_regularizer = embeddings_constraint = None
     _lora_key = "embeddings"
+    _lora_rows = True       # LoRA looks up rows of A, never the whole merged table (layers/lora.py)
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, input_length=None, lora_rank=None,
@@ -170,6 +171,20 @@ class Embedding(LoraTarget, Layer):
                 "mask_zero": self.mask_zero,
                 **regularizers.config_entries(self, ("embeddings_regularizer",)),
                 **constraints.config_entries(self, ("embeddings_constraint",)), **self._lora_config()}
+
+
+def sum_rows(out, flat, rows):
+    """``out[r] = sum of rows[k] over the k with flat[k] == r``: ``out`` (n_rows, d) filled from
+    indices ``flat`` (m,) and ``rows`` (m, d), by bincount (see _COLUMNWISE_MAX). Embedding's
+    LoRA uses it for A's rows; ``Embedding.backward`` runs the same inline (its hot path spares the call)."""
+    xp = backend.get_array_module(rows)
+    n, d = out.shape
+    if d <= _COLUMNWISE_MAX:
+        for j in range(d):
+            out[:, j] = xp.bincount(flat, weights=rows[:, j], minlength=n)
+    else:
+        cells = (flat[:, None] * d + xp.arange(d)).reshape(-1)
+        out[...] = xp.bincount(cells, weights=rows.reshape(-1), minlength=out.size).reshape(out.shape)
 
 
 def check_indices(x, size, name, what, bound):

@@ -23,12 +23,18 @@ def encode_categories(categories, num_tokens, output_mode, dtype):
     """Whole-number categories in [0, num_tokens) as vectors of ``num_tokens`` numbers of ``dtype``.
 
     "one_hot": (batch, ...) -> (batch, ..., num_tokens), each value its own vector; "multi_hot" and
-    "count": (batch, k) -> (batch, num_tokens), each sample's categories present (1) or counted.
+    "count": (batch, k) -> (batch, num_tokens), each sample's categories present (1) or counted;
+    (batch, k, d, ...) -> (batch, d, ..., num_tokens), counted along axis 1 as Keras does.
     """
     xp = backend.get_array_module(categories)
     categories = categories.astype(np.intp)
     if output_mode == "one_hot":
         return (categories[..., None] == xp.arange(num_tokens)).astype(dtype)
+    if categories.ndim > 2:
+        # Keras reduces its one-hot vectors over axis 1 only: each (batch, d, ...) position is a bag
+        bags = xp.moveaxis(categories, 1, -1)
+        flat = encode_categories(bags.reshape(-1, bags.shape[-1]), num_tokens, output_mode, dtype)
+        return flat.reshape(*bags.shape[:-1], num_tokens)
     # each sample's categories counted by one bincount over (sample, category) cells
     cells = (xp.arange(categories.shape[0])[:, None] * num_tokens + categories).reshape(-1)
     out = xp.bincount(cells, minlength=categories.shape[0] * num_tokens).reshape(categories.shape[0], num_tokens)
@@ -49,7 +55,9 @@ class CategoryEncoding(Layer):
         is taken as "multi_hot", as Keras 3 takes it.
 
     Shapes: "one_hot" (batch, ..., k) -> (batch, ..., k, num_tokens), or (batch, ..., num_tokens)
-    for k = 1; "multi_hot" and "count" (batch, k) -> (batch, num_tokens). Unlike Keras,
+    for k = 1; "multi_hot" and "count" (batch, k) -> (batch, num_tokens), and as Keras
+    (batch, k, d, ...) -> (batch, d, ..., num_tokens): each position after axis 1 counts its own
+    k values (Keras reduces over axis 1 only; its docs do not say so). Unlike Keras,
     values outside [0, num_tokens) or not whole are refused (Keras makes zero rows of those, or
     truncates them), and there is no ``count_weights`` or ``sparse``. The input gradient is 0 (the
     values are categories).
@@ -86,11 +94,12 @@ class CategoryEncoding(Layer):
 
     def output_shape(self, input_shape):
         shape = tuple(input_shape)
-        if self.output_mode != "one_hot" and len(shape) != 1:
-            # Keras' layer takes (batch, k) there; what it makes of more axes is not documented
-            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k categories, "
-                             f"inputs (batch, k); got samples of shape {shape}")
-        if self.output_mode == "one_hot" and (not shape or shape[-1] != 1):
+        if self.output_mode != "one_hot":
+            if not shape:
+                raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k categories, "
+                                 f"inputs (batch, k, ...); got samples of shape {shape}")
+            return (*shape[1:], self.num_tokens)        # counted along the sample's first axis (Keras' axis 1)
+        if not shape or shape[-1] != 1:
             return (*shape, self.num_tokens)
         return (*shape[:-1], self.num_tokens)
 

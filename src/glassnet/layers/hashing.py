@@ -236,7 +236,8 @@ class Hashing(Layer):
     ----------
     num_bins : int
         How many bins. With ``mask_value``, bin 0 is the mask's and the others share the rest:
-        ``1 + hash mod (num_bins - 1)``.
+        ``1 + hash mod (num_bins - 1)``; with ``num_bins=1`` every value, the mask too, is bin 0
+        (as Keras).
     mask_value : str or int, optional
         A value that stands for padding: bin 0.
     salt : int or (int, int), optional
@@ -244,7 +245,8 @@ class Hashing(Layer):
     output_mode : {"int", "one_hot", "multi_hot", "count"}
 
     Shapes: "int" the same shape, bins; "one_hot" (batch, ...) -> (batch, ..., num_bins), a last
-    axis of 1 replaced; "multi_hot", "count" (batch, k) -> (batch, num_bins). In a model it comes
+    axis of 1 replaced; "multi_hot", "count" (batch, k) -> (batch, num_bins) (more axes: counted
+    along axis 1, (batch, k, d) -> (batch, d, num_bins), as Keras). In a model it comes
     first, as ``TextVectorization`` and ``StringLookup`` do: the model hands it one value per sample
     (strings, or integer codes; ``(batch,)`` or ``(batch, 1)``) and it makes bins ``(batch, 1)`` or
     vectors ``(batch, num_bins)`` of the model's dtype as they come in. In a functional Model its
@@ -283,9 +285,6 @@ class Hashing(Layer):
         if mask_value is not None and not isinstance(mask_value, (str, bytes)):
             mask_value = _integer(mask_value, "Hashing: mask_value must be a string or an integer")
         self.mask_value = mask_value.decode("utf-8") if isinstance(mask_value, bytes) else mask_value
-        if self.mask_value is not None and self.num_bins < 2:
-            raise ValueError(f"Hashing: with a mask_value, bin 0 is the mask's and the values need another: "
-                             f"num_bins must be at least 2, got {self.num_bins}")
         self.salt = _salt(salt)
 
     # -- values to bins ---------------------------------------------------------------------------
@@ -293,7 +292,8 @@ class Hashing(Layer):
         """The bin of each value of ``keys`` (an object array from ``value_keys``), int64, same shape."""
         salt = None if self.salt is None else tuple(v & _M64 for v in self.salt)    # TensorFlow's int64 key as uint64
         hash_of = fingerprint64 if salt is None else (lambda data: siphash(salt, data))
-        masked = self.mask_value is not None
+        # one bin holds everything, the mask too: Keras reserves bin 0 only when there are others
+        masked = self.mask_value is not None and self.num_bins > 1
         spread = self.num_bins - 1 if masked else self.num_bins
         out = np.empty(keys.size, dtype=np.int64)
         for i, key in enumerate(keys.ravel().tolist()):
@@ -315,12 +315,8 @@ class Hashing(Layer):
             return vectors.reshape(*bins.shape[:-1], self.num_bins) if bins.ndim > 1 and bins.shape[-1] == 1 else vectors
         if bins.ndim == 1:          # one sample's values: one vector (Keras)
             return encode_categories(bins[None], self.num_bins, self.output_mode, dtype)[0]
-        if bins.ndim > 2:
-            # one vector per sample of k values; Keras' vectors of a 3-D input count along its axis 1,
-            # and flattening the sample into one bag would be a third answer: refused by name
-            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k values, "
-                             f"inputs (batch, k); got shape {bins.shape}")
-        return encode_categories(bins.reshape(bins.shape[0], -1), self.num_bins, self.output_mode, dtype)
+        # (batch, k) -> (batch, num_bins); more axes counted along axis 1, as Keras
+        return encode_categories(bins, self.num_bins, self.output_mode, dtype)
 
     def encode(self, data, name="x", dtype=None, min_length=0):
         """One value per sample, ``(n,)`` or ``(n, 1)`` (a model's input), as bins ``(n, 1)`` or
@@ -345,7 +341,7 @@ class Hashing(Layer):
         return (1,) if self.output_mode == "int" else (self.num_bins,)
 
     def __call__(self, x, training=None, mask=None):
-        """Values in (strings or integers, any shape; (batch, k) for "multi_hot" and "count"): their
+        """Values in (strings or integers, any shape; "multi_hot" and "count" count along axis 1): their
         bins or vectors, Keras' dtypes. (A model runs ``forward``, which takes the bins the model
         made; drawn on an ``Input``, the layer joins a functional Model.)"""
         from .symbolic import is_symbolic

@@ -54,7 +54,9 @@ class IntegerLookup(Layer):
     ----------
     max_tokens : int > 1, optional
         The vocabulary's size with its special indices (mask and OOV); ``adapt`` keeps the most
-        frequent values that fit. None: every value seen.
+        frequent values that fit. None: every value seen. One no larger than the special indices
+        is taken when the layer is made (as Keras) but refused by ``adapt`` and ``set_vocabulary``
+        (Keras' adapt fails in TensorFlow or keeps values beyond it) and with ``pad_to_max_tokens``.
     num_oov_indices : int >= 0
         Indices for values outside the vocabulary; 0 refuses such values (a ValueError naming them).
     mask_token : int, optional
@@ -78,7 +80,8 @@ class IntegerLookup(Layer):
 
     Shapes: "int" (batch, ...) -> the same shape; "one_hot" (batch, ...) -> (batch, ..., size), a
     last axis of 1 replaced; the others (batch, k) -> (batch, size), size the vocabulary's with its
-    special indices (or ``max_tokens``). Inside a model the values come in and go out as floats of
+    special indices (or ``max_tokens``), and (batch, k, d, ...) -> (batch, d, ..., size), counted
+    along axis 1 as Keras does. Inside a model the values come in and go out as floats of
     the model's dtype. Called on its own (``layer(x)``) it returns Keras' dtypes, as Keras does:
     int64 indices of any shape (a scalar, 1-D, ...), int64 vectors (float32 for "tf_idf"; a 1-D
     array is one sample's values, a scalar one value), and with ``invert=True`` the int64 values of
@@ -140,9 +143,9 @@ class IntegerLookup(Layer):
             # refused here, not at build: "tf_idf" pads its weights to max_tokens as it is made
             # (a config's max_tokens=10**10 made a list of 10**10 floats: glassnet._bounds)
             check_sample_values(self, self.max_tokens, "its vectors (pad_to_max_tokens=True: max_tokens wide)")
-        if self.max_tokens is not None and self.max_tokens <= self._token_start():
-            raise ValueError(f"{cls}: max_tokens must leave room for a value after the {self._token_start()} "
-                             f"special indices (mask and OOV), so be at least {self._token_start() + 1}; got {max_tokens}")
+        if self.pad_to_max_tokens and self.max_tokens is not None and self.max_tokens <= self._token_start():
+            # vectors max_tokens wide could not hold the special indices (Keras' call fails on them too)
+            self._check_room("pad_to_max_tokens=True")
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(f"{cls}: idf_weights go with output_mode='tf_idf', got output_mode={output_mode!r}")
         self.tokens, self.idf_weights = None, None          # set by adapt or set_vocabulary
@@ -233,6 +236,7 @@ class IntegerLookup(Layer):
                 rows += values.shape[0]
         if not counts:
             raise ValueError(f"{self.describe()}: adapt: the data holds no values")
+        self._check_room("adapt")
         for special in (self.mask_token, self.oov_token):
             counts.pop(special, None)
         ranked = sorted(counts.items(), key=lambda item: (item[1], item[0]), reverse=True)
@@ -322,6 +326,16 @@ class IntegerLookup(Layer):
         self._sorted = np.asarray(tokens, dtype=np.int64)[order]
         self._order = order
 
+    def _check_room(self, what):
+        """Refuse ``what`` by name when ``max_tokens`` leaves no index for a value after the special
+        ones. Keras takes such a layer when it is made (glassnet too: a config may hold one) but
+        its adapt then fails in TensorFlow (an empty table) or keeps values beyond max_tokens."""
+        start = self._token_start()
+        if self.max_tokens is not None and self.max_tokens <= start:
+            raise ValueError(f"{self.describe()}: {what}: max_tokens={self.max_tokens} leaves no room for a value "
+                             f"after the {start} special indices (mask and OOV); give max_tokens of at least "
+                             f"{start + 1}, or fewer num_oov_indices")
+
     def _require_vocabulary(self):
         if self.tokens is None:
             raise ValueError(f"{self.describe()}: has no vocabulary yet; call adapt(values) or give vocabulary=[...]")
@@ -383,10 +397,10 @@ class IntegerLookup(Layer):
             width = None
         if self.output_mode == "one_hot":
             return (*shape[:-1], width) if shape and shape[-1] == 1 else (*shape, width)
-        if len(shape) != 1:
+        if not shape:
             raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k values, "
-                             f"inputs (batch, k); got samples of shape {shape}")
-        return (width,)
+                             f"inputs (batch, k, ...); got samples of shape {shape}")
+        return (*shape[1:], width)          # counted along the sample's first axis (Keras' axis 1)
 
     def build(self, input_shape):
         self.output_shape(input_shape)
@@ -481,12 +495,7 @@ class IntegerLookup(Layer):
             indices = indices[None]
         if indices.ndim == 1 and self.output_mode != "one_hot":      # one sample's values: one vector (Keras)
             return self._encode(indices[None], dtype)[0]
-        if indices.ndim > 2 and self.output_mode != "one_hot":
-            # one vector per sample of k values; Keras' vectors of a 3-D input count along its axis 1
-            # (out[b, j] counts x[b, :, j]), and flattening the sample into one bag would be a third
-            # answer: refused, as a model refuses such samples
-            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k {self._kinds}, "
-                             f"inputs (batch, k); got shape {indices.shape}")
+        # more axes: counted along axis 1, as Keras (out[b, j] counts x[b, :, j])
         return self._encode(indices, dtype)
 
     def _encode(self, indices, dtype):
@@ -497,7 +506,7 @@ class IntegerLookup(Layer):
             vectors = encode_categories(np.where(indices < 0, depth, indices), depth + 1, "one_hot", dtype)[..., :depth]
             return vectors.reshape(indices.shape[0], *shape)
         counts = np.ascontiguousarray(encode_categories(np.where(indices < 0, depth, indices), depth + 1, "count",
-                                                        dtype)[:, :depth])
+                                                        dtype)[..., :depth])
         if self.output_mode == "multi_hot":
             return (counts > 0).astype(dtype)
         if self.output_mode == "tf_idf":

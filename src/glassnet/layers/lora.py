@@ -33,6 +33,7 @@ class LoraTarget:
     (``lora_enabled``, ``lora_rank``, ``lora_alpha``). Not a layer itself (a mixin before ``Layer``)."""
 
     _lora_key = "kernel"            # the weight LoRA adapts (Embedding's: "embeddings")
+    _lora_rows = False              # a table looked up by rows (Embedding): RowsLoraAdapter
     lora_enabled = False
     lora_rank = lora_alpha = None       # (on the class too: a layer pickled before LoRA lacks them)
 
@@ -103,7 +104,7 @@ class LoraTarget:
         alpha = rank if lora_alpha is None else _positive_number(lora_alpha, f"{where}: lora_alpha")
         a_init = initializers.get(a_initializer, f"{where}: a_initializer")
         b_init = initializers.get(b_initializer, f"{where}: b_initializer")
-        LoraAdapter(self, key, rank, alpha, a_init, b_init)
+        (RowsLoraAdapter if self._lora_rows else LoraAdapter)(self, key, rank, alpha, a_init, b_init)
 
 
 def _positive_int(value, what):
@@ -215,6 +216,49 @@ class LoraAdapter:
         _assign(own, arrays, f"{layer.describe()}: Keras weights")
         layer.params[self.a_key][...] = 0
         layer.params[self.b_key][...] = 0
+
+
+class RowsLoraAdapter(LoraAdapter):
+    """The LoRA of a table looked up by rows (Embedding): only the rows the indices ``i`` pick,
+    never the whole merged table, so a large vocabulary costs what its batch reads::
+
+        out = W0[i] + s * A[i] @ B        dB = s * A[i].T @ g        dA[r] = s * sum over i == r of g @ B.T
+
+    with ``g`` the output gradient (positions, out). The values equal the merged table's rows
+    (``LoraAdapter``) up to rounding; W0 gets no gradient (frozen), the indices none (categories)."""
+
+    def __init__(self, layer, key, rank, alpha, a_initializer, b_initializer):
+        super().__init__(layer, key, rank, alpha, a_initializer, b_initializer)
+        from .embedding import sum_rows
+        self._sum_rows, self._rows_a = sum_rows, None
+
+    def forward(self, x, training=False):
+        layer = self.layer
+        params = layer.params
+        # the class's own forward over the frozen table: W0's rows, the mask and the kept indices
+        layer.params = {**params, self.key: layer.state[self.key]}
+        try:
+            out = self._forward(layer, x, training)
+        finally:
+            layer.params = params
+        xp = backend.get_array_module(out)
+        self._rows_a = rows_a = xp.take(params[self.a_key], layer.indices, axis=0)     # (..., rank)
+        delta = rows_a @ params[self.b_key]
+        delta *= self.scale
+        out += delta
+        return out
+
+    def backward(self, grad):
+        layer = self.layer
+        a, b = layer.params[self.a_key], layer.params[self.b_key]
+        rows = grad.reshape(-1, b.shape[-1])
+        layer.grads[self.b_key][...] = self.scale * (self._rows_a.reshape(-1, a.shape[-1]).T @ rows)
+        d_rows = rows @ b.T
+        d_rows *= self.scale
+        self._sum_rows(layer.grads[self.a_key], layer.indices.reshape(-1), d_rows)
+        if not layer.needs_input_gradient:
+            return None
+        return backend.get_array_module(grad).zeros(layer.x.shape, dtype=grad.dtype)
 
 
 def _relayout_models_of(layer):

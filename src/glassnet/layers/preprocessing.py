@@ -57,7 +57,8 @@ class Normalization(Layer):
         images (N, H, W, C); None, one mean and variance for every value.
     mean, variance : float or array-like, optional
         Given together, instead of ``adapt``: a number, or values that broadcast (NumPy's rule,
-        aligned on the right) to the kept axes' shape; variance >= 0.
+        aligned on the right) to the kept axes' shape, of no more axes than ``axis`` names (Keras'
+        rule: a (1, F) mean for ``axis=-1`` is refused when the layer is made); variance >= 0.
     invert : bool
         Apply the inverse: turn normalised values back into the data's scale (targets, say).
 
@@ -99,6 +100,12 @@ class Normalization(Layer):
             if np.shape(self.input_mean) != np.shape(self.input_variance):
                 raise ValueError(f"Normalization: mean and variance must have one shape, got "
                                  f"{np.shape(self.input_mean)} and {np.shape(self.input_variance)}")
+            # one number per index of the kept axes: more axes would broadcast into axes the layer
+            # does not keep, which Keras refuses when the layer is made
+            axes = 0 if self.axis is None else len(self.axis) if isinstance(self.axis, list) else 1
+            if np.ndim(self.input_mean) > axes:
+                raise ValueError(f"Normalization: mean and variance must have at most as many axes as axis names "
+                                 f"({axes}: axis={self.axis!r}), got shape {np.shape(self.input_mean)}")
             if (np.asarray(self.input_variance) < 0).any():
                 raise ValueError(f"Normalization: variance must be >= 0, got {variance!r:.80}")
         self.invert = check_flag(invert, "Normalization: invert")

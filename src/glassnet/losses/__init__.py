@@ -96,6 +96,7 @@ from .overlap import Dice, Tversky
 from .picked import PendingCrossentropy, names_pending
 from .persample import CategoricalHinge, CosineSimilarity
 from .similarity import Circle
+from .taped import FunctionLoss
 from . import functions
 from .functions import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
                         categorical_focal_crossentropy, categorical_generalized_cross_entropy, categorical_hinge,
@@ -110,7 +111,7 @@ __all__ = ["EPSILON", "REDUCTIONS", "Loss", "aligned_targets", "plain_type", "pe
            "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
-           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ctc_decode", "LOSSES",
+           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ctc_decode", "FunctionLoss", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get", "for_compile", "PendingCrossentropy", "serialize", "deserialize",
            # Keras' per-sample functions (glassnet.losses.functions) and their Keras 2 names
            "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
@@ -167,6 +168,8 @@ def get(identifier):
     if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
         return _from_class_config(identifier)
     if saving.is_entry(identifier):
+        if "config" not in identifier:      # a function of yours, by the name the file gives it (FunctionLoss)
+            return _from_function(saving.deserialize(identifier, "loss", (Loss,), functions=True))
         return saving.deserialize(identifier, "loss", (Loss,))
     if isinstance(identifier, str):
         name = ALIASES.get(identifier) or CLASS_NAMES.get(identifier) or identifier
@@ -195,8 +198,8 @@ def _from_function(fn):
     """The loss ``compile(loss=fn)`` trains on: for one of this module's functions (Keras'
     ``keras.losses.mean_squared_error``), its class at the defaults, as Keras trains on the mean of
     the function's values (the name ``"mean_squared_error"`` gives the same loss). Any other
-    function is refused: glassnet trains on a loss's value and its gradient, which a function
-    ``f(y_true, y_pred)`` does not give."""
+    function ``fn(y_true, y_pred)`` is Keras' custom loss, written with glassnet.ops: a
+    ``FunctionLoss``, differentiated by a GradientTape (glassnet.losses.taped)."""
     name = functions.TRAINS_AS.get(fn)
     if name == "categorical_generalized_cross_entropy":
         raise ValueError("loss: categorical_generalized_cross_entropy takes q, which has no default (Keras' compile "
@@ -204,13 +207,13 @@ def _from_function(fn):
     if name is not None:
         return LOSSES[name]()
     label = getattr(fn, "__name__", type(fn).__name__)
-    own = getattr(functions, label, None) if label in functions.__all__ else None
-    hint = (f"compile(loss={label!r}) trains on {label}" if own is not None else
-            "pass a loss's name ('mse', 'binary_crossentropy', ...), one of glassnet.losses' functions "
-            "(glassnet.losses.mean_squared_error, ...) or a Loss instance; for a loss of your own, subclass "
-            "glassnet.Loss with __call__(y_pred, y_true) and gradient(y_pred, y_true)")
-    raise ValueError(f"loss: got the callable {label!r:.60}, which glassnet cannot train on: it takes a loss's value "
-                     f"and its gradient, which a function f(y_true, y_pred) does not give; {hint}")
+    if str(getattr(fn, "__module__", "")).split(".")[0] == "keras":
+        # Keras' own functions compute with its backend, which no glassnet tape records
+        hint = (f"compile(loss={label!r}) trains on glassnet's {label}" if label in functions.__all__ else
+                "pass a loss's name ('mse', ...) or a function of yours written with glassnet.ops")
+        raise ValueError(f"loss: got Keras' function {label!r:.60}, which computes with Keras' backend, not "
+                         f"glassnet.ops, so glassnet cannot train on it; {hint}")
+    return FunctionLoss(fn)
 
 
 def deserialize(config, custom_objects=None):
@@ -241,11 +244,14 @@ def _from_class_config(entry):
 
 
 def serialize(loss):
-    """How a config names ``loss``: a built-in loss by its name (its settings go beside it:
+    """How a config names ``loss``: a function of yours (``FunctionLoss``) by its registered name or
+    its ``__name__`` (Keras'), ``{"registered_name": name}``; a built-in loss by its name (its settings go beside it:
     ``changed_settings``), a loss of your own registered with ``glassnet.saving`` by its entry
     ``{"registered_name", "config"}`` (its ``get_config()``, when that returns a dict, else no
     settings, and the base's ``reduction`` and ``name`` where its constructor takes them:
     ``_base_config``), any other by its ``get_config()`` (which ``save_model`` refuses)."""
+    if isinstance(loss, FunctionLoss):      # by the function's name: loading finds it registered or in custom_objects
+        return saving.serialize(loss.fn, "loss") or {"registered_name": getattr(loss.fn, "__name__", loss.name)}
     if isinstance(loss, Loss) and plain_type(loss) not in LOSSES.values() and saving.is_registered(loss):
         own = plain_type(loss).get_config is not Loss.get_config
         config = loss.get_config() if own else {}

@@ -132,6 +132,11 @@ class Loss:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        from .taped import Taped, is_keras_style
+        if is_keras_style(cls):
+            # Keras' form, call(y_true, y_pred) and no gradient: the tape differentiates it, with
+            # Taped's methods (and Keras' constructor) ahead of glassnet's (glassnet.losses.taped)
+            cls.__bases__ = (Taped, *cls.__bases__)
         # the __call__ its instances run (its own, or _Reduced's for a class of another reduction)
         call = cls.__call__
         if not getattr(call, "takes_sample_weight", False) and "sample_weight" not in inspect.signature(call).parameters:

@@ -28,7 +28,9 @@ _AVERAGES = (None, "micro", "macro", "weighted")
 
 class FBetaScore(Metric):
     """The F-beta score (see the module docstring): ``beta`` > 0 weighs recall beta times as much
-    as precision. Outputs and targets of shape (n, classes).
+    as precision. Outputs and targets of shape (n, classes); (n,) ones are read as (n, 1) where
+    Keras takes them (after (n, classes) ones, one class or "micro", with a ``threshold``, no
+    ``sample_weight``; elsewhere Keras' answer is wrong and they are refused by name).
 
     A log holds one number per metric, so in ``compile`` ``average=None`` (Keras' default, one
     score per class) works for a one-unit output only; a softmax output needs "macro", "micro"
@@ -68,6 +70,8 @@ class FBetaScore(Metric):
         caller = type(self).__name__
         xp = backend.get_array_module(y_pred)
         y_pred = xp.asarray(y_pred)
+        if y_pred.ndim == 1:
+            y_pred = self._one_class(y_pred, sample_weight)
         if y_pred.ndim != 2:
             raise ValueError(f"{caller}: expected outputs of shape (n, classes), got shape {tuple(y_pred.shape)}")
         y_true = aligned_targets(y_pred, y_true, caller)
@@ -104,6 +108,30 @@ class FBetaScore(Metric):
         self.false_positives += counts[1]
         self.false_negatives += counts[2]
         self.class_weights += counts[3]
+
+    def _one_class(self, y_pred, sample_weight):
+        """Outputs of shape (n,) as (n, 1), where Keras takes them: once the metric has counted
+        (n, classes) outputs (Keras builds its counts from the first batch and refuses (n,) before),
+        with one class counted, or pooled ("micro"), and a ``threshold``. Elsewhere Keras' result
+        is wrong, so it is refused: without a threshold it compares each output with the batch's
+        highest (not the sample's), a ``sample_weight`` multiplies into an (n, n) product, and
+        several classes would each receive the one count."""
+        caller = type(self).__name__
+        counted = self.true_positives.shape if self.true_positives is not None else self._reset_classes
+        if counted is None:
+            raise ValueError(f"{caller}: expected outputs of shape (n, classes), got shape {tuple(y_pred.shape)}; "
+                             f"Keras takes (n,) only once it has counted (n, classes) outputs: give (n, 1)")
+        if self.threshold is None:
+            raise ValueError(f"{caller}: outputs of shape {tuple(y_pred.shape)} need a threshold: without one Keras "
+                             f"compares each with the batch's highest output, not its own sample's; give (n, 1) "
+                             f"outputs or threshold=")
+        if sample_weight is not None:
+            raise ValueError(f"{caller}: sample_weight with outputs of shape {tuple(y_pred.shape)}: Keras weighs "
+                             f"them as an (n, n) product; give (n, 1) outputs")
+        if self.average != "micro" and counted != (1,):
+            raise ValueError(f"{caller}: counted {counted[0]} classes so far, got outputs of shape "
+                             f"{tuple(y_pred.shape)} (one class)")
+        return y_pred.reshape(-1, 1)
 
     def scores(self):
         """The score of each class (or the pooled one, "micro") so far."""
