@@ -176,7 +176,9 @@ def _assign(model, found):
                                      f"shape {target.shape}, the file has {tuple(dataset.shape)}")
         planned.append((layer, arrays, current))
     if found:
-        raise ModelFileError(f"model.weights.h5: weights of layers the config does not build: {sorted(found)[:10]}")
+        from ._keras_models import unreached_refusal
+        raise unreached_refusal(model, sorted(found), "model.weights.h5") or ModelFileError(
+            f"model.weights.h5: weights of layers the config does not build: {sorted(found)[:10]}")
     for layer, arrays, current in planned:
         if arrays:
             set_keras_weights(layer, keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False)

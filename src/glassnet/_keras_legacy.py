@@ -148,6 +148,10 @@ def legacy_weights(model, h5py, h5, where):
     else:
         top = [layer for layer in model.layers if layer.get_weights()]
         if len(top) != len(found):
+            from ._keras_models import unreached_refusal
+            refusal = unreached_refusal(model, [n for n, _ in found], where)
+            if refusal is not None:
+                raise refusal
             raise ModelFileError(f"{where}: the file has {len(found)} layers with weights ({[n for n, _ in found][:10]}), "
                                  f"the model {len(top)}")
         planned = [(layer, [d for _, d in pairs]) for layer, (_, pairs) in zip(top, found)]

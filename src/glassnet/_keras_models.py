@@ -204,7 +204,10 @@ def _default_training(layer, flag):
 
 def _no_mask(mask):
     """Whether a call's ``mask=`` is none or an Embedding's mask_zero mask: Keras' call of a model of
-    several inputs passes one per input (``"mask": [null, null]``)."""
+    several inputs passes one per input (``"mask": [null, null]``), of dict inputs one per key
+    (``"mask": {"a": null}``)."""
+    if isinstance(mask, dict):
+        return all(_no_mask(m) for m in mask.values())
     if isinstance(mask, (list, tuple)):
         return all(_no_mask(m) for m in mask)
     return mask is None or isinstance(mask, _ZeroMask)
@@ -247,6 +250,8 @@ def _tensor(history, tensors, where):
     if (name, node) not in tensors:
         raise _NotReady
     out = tensors[(name, node)]
+    if isinstance(out, dict):           # a nested model's dict outputs: Keras numbers them flattened,
+        out = [out[key] for key in sorted(out)]     # its tree's order (the keys sorted)
     if isinstance(out, (list, tuple)):
         if index >= len(out):
             raise ModelFileError(f"{where}: {name!r} makes {len(out)} tensors, the config reads its tensor {index}")
@@ -361,10 +366,38 @@ def model_from_keras(spec, where, budget, limit, custom_objects=None):
     reader = _Reader(where, prepare)
     try:
         with saving.scope_of(custom_objects, where):
-            return reader.model(_unshared(spec))
+            model = reader.model(_unshared(spec))
+        _mark_unreached(model, reader.made)
+        return model
     finally:
         for layer in reader.made:
             del layer.add_weight, layer._reserve     # back to the class's methods
+
+
+def _mark_unreached(model, made):
+    """Record on ``model`` (``_keras_unreached``) the names of the layers its config
+    made and called that its graph leaves out: a layer making only a tensor that a nested model's
+    call reads and the outputs read of that call ignore (Keras' node of the call needs it; glassnet's
+    graph holds the calls its outputs need), so that the weights readers can say so."""
+    from ._keras_nesting import keras_layers
+    if not getattr(model, "_nesting", None):
+        return
+    present = {id(layer) for layer in keras_layers(model)}
+    names = [layer.name for layer in made if id(layer) not in present]
+    if names:
+        model._keras_unreached = names
+
+
+def unreached_refusal(model, names, where):
+    """The refusal of a file whose weights ``names`` are those of layers ``_mark_unreached`` found."""
+    unreached = [name for name in names if name in getattr(model, "_keras_unreached", ())]
+    if not unreached:
+        return None
+    return ModelFileError(
+        f"{where}: layers {unreached[:10]} hold weights but make only what a nested model's call reads and "
+        f"ignores (an input of the nested model that the outputs read of that call do not use); glassnet's "
+        f"graph leaves such calls out, so it does not read this file. Make the nested model of the inputs "
+        f"its outputs use, or read its outputs in the outer model")
 
 
 def _unshared(value, depth=0):

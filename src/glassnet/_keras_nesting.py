@@ -34,7 +34,13 @@ def writes_nested(model):
         return False
     # a layer of a nested model called outside it too: Keras' entry of the model holds it
     held = {id(layer) for r in records for layer in r.layers}
-    return not any(t.nested_in is None and id(t.layer) in held for t in tensors)
+    if any(t.nested_in is None and id(t.layer) in held for t in tensors):
+        return False
+    # a nested call reading a tensor its outputs the outer model reads do not need (an input of
+    # the nested model that its read outputs ignore): the graph holds no call making it, which
+    # Keras' node of the nested call names; written flattened, the graph's own calls
+    made = {id(t) for t in tensors} | {id(t) for t in model.inputs}
+    return all(id(t) in made for r in records for t in r.called_on)
 
 
 def call_tensors(model):
