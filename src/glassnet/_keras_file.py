@@ -206,5 +206,20 @@ def _keras_compile_objects(compile_config):
         if isinstance(value, list):
             return [objects(v, depth + 1) for v in value]
         return value
-    return {key: objects(value) if key in ("loss", "metrics", "weighted_metrics") else value
-            for key, value in compile_config.items()}
+    def metric_objects(value, depth=0):
+        """``objects``, but a loss given as a metric keeps the name Keras logs it under: its config's
+        (``Huber(delta=0.5, name="hub")`` logs "hub"; losses.deserialize drops Keras' names, its
+        default ones differing from glassnet's, and the metric was logged "huber")."""
+        if isinstance(value, list) and depth <= 8:
+            return [metric_objects(v, depth + 1) for v in value]
+        if isinstance(value, dict) and "class_name" not in value and depth <= 8:
+            return {k: metric_objects(v, depth + 1) for k, v in value.items()}
+        made = objects(value, depth)
+        name = value["config"].get("name") if isinstance(value, dict) and value.get("module") == "keras.losses" \
+            and isinstance(value.get("config"), dict) else None
+        if isinstance(made, Loss) and isinstance(name, str) and 0 < len(name) <= 200:
+            made.name = name
+        return made
+    from .losses import Loss
+    return {key: objects(value) if key == "loss" else metric_objects(value) if key in ("metrics", "weighted_metrics")
+            else value for key, value in compile_config.items()}

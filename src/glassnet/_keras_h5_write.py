@@ -49,6 +49,17 @@ def legacy_entry(entry):
     return out
 
 
+def _loss_entries(value):
+    """The class names of the loss entries (module "keras.losses") among compile's ``metrics``."""
+    if isinstance(value, list):
+        return [name for v in value for name in _loss_entries(v)]
+    if isinstance(value, dict):
+        if "class_name" in value:
+            return [value["class_name"]] if value.get("module") == "keras.losses" else []
+        return [name for v in value.values() for name in _loss_entries(v)]
+    return []
+
+
 def _training_config(model):
     """Keras' ``training_config``: the compile config with its optimizer as ``optimizer_config``."""
     config = _compile_config(model)
@@ -61,6 +72,15 @@ def _training_config(model):
         config["loss"] = (_LONG.get(loss, loss) if isinstance(loss, str) else
                           [_LONG.get(v, v) if isinstance(v, str) else v for v in loss] if isinstance(loss, list) else
                           {k: _LONG.get(v, v) if isinstance(v, str) else v for k, v in loss.items()})
+    # Keras 3.15's legacy loader looks metrics up among its metrics alone: a loss given as a metric
+    # (Huber(delta=0.5), "huber"), which its .keras files keep, fails its first evaluate there
+    # ("Could not interpret metric identifier: Huber"); refused by name, as what Keras cannot read
+    for key in ("metrics", "weighted_metrics"):
+        found = _loss_entries(config.get(key))
+        if found:
+            _refuse("compile", f"{key}: the loss {found[0]} as a metric, which Keras 3.15's legacy .h5 loader "
+                               f"cannot read back (it looks metrics up among its metrics); save as .keras, or "
+                               f"compile with the metric class of that name where Keras has one")
     optimizer = config.pop("optimizer")
     config["optimizer_config"] = {"class_name": optimizer["class_name"], "config": optimizer["config"]}
     return config

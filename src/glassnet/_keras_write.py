@@ -376,6 +376,50 @@ def _tensor(history):
                                                          "keras_history": [name, node, index]}}
 
 
+def _built_in_metric(entry):
+    """Whether ``{"class_name", "config"}`` (``metrics.serialize``'s entry) names a built-in
+    metric class (or, marked ``"loss"``, a built-in loss class), which Keras 3.15 has by that name."""
+    from . import losses, metrics
+    name = entry.get("class_name")
+    if not isinstance(entry.get("config"), dict):
+        return False
+    if entry.get("loss"):
+        # (SquaredError, the seeds' half summed squares, is glassnet's own)
+        return name in {cls.__name__ for cls in losses.LOSSES.values()} - {"SquaredError"}
+    return name in {cls.__name__ for cls in metrics.METRIC_CLASSES.values()}
+
+
+# the names FBetaScore() and LogCoshError() log under, which glassnet's metrics.get takes and
+# Keras 3.15's does not ("Could not interpret metric identifier"), nor its snake-case class names
+# (Keras would log them under those): written as Keras' entry of the class with its defaults
+_KERAS_METRIC_NAMES = {"fbeta_score": "FBetaScore", "logcosh": "LogCoshError"}
+# loss names glassnet takes as metrics (the loss's value) and keras.metrics.get does not: written as
+# Keras' entry of the loss class named so (Keras' compile takes a Loss as a metric and logs its name)
+_KERAS_LOSS_METRICS = ("huber", "log_cosh", "binary_focal_crossentropy", "categorical_focal_crossentropy", "dice",
+                       "tversky", "circle", "ctc")
+
+
+def _keras_metric_names(value):
+    """compile's ``metrics`` (a list, or per output a list or dict of lists) with the names Keras
+    3.15 does not take (``_KERAS_METRIC_NAMES``, ``_KERAS_LOSS_METRICS``) as Keras' entries of their
+    classes, logged under the same names."""
+    if isinstance(value, str) and value in _KERAS_METRIC_NAMES:
+        from . import metrics
+        made = metrics.METRIC_CLASSES[_KERAS_METRIC_NAMES[value]]()
+        # (in glassnet's module: keras_form writes it as Keras')
+        return {"module": "glassnet.metrics", "class_name": type(made).__name__, "config": made.get_config(),
+                "registered_name": None}
+    if isinstance(value, str) and value in _KERAS_LOSS_METRICS:
+        from . import losses
+        return {"module": "glassnet.losses", "class_name": losses.plain_type(losses.get(value)).__name__,
+                "config": {"name": value}, "registered_name": None}
+    if isinstance(value, list):
+        return [_keras_metric_names(v) for v in value]
+    if isinstance(value, dict) and "class_name" not in value and "registered_name" not in value:
+        return {k: _keras_metric_names(v) for k, v in value.items()}
+    return value
+
+
 def _compile_config(model):
     """Keras' ``compile_config``, or None for a model not compiled."""
     from ._keras_objects import serialize_keras_object
@@ -412,7 +456,14 @@ def _compile_config(model):
 
     def keras_form(value):
         """glassnet's {"module": "glassnet.losses", ...} of a built-in as Keras' "keras.losses"; a
-        loss function of yours, {"registered_name": name}, as Keras names it (loading needs it too)."""
+        built-in metric object's {"class_name", "config"} (metrics.serialize's form for AUC(),
+        SparseTopKCategoricalAccuracy(k=2), a loss with settings as a metric) as Keras' entry of it
+        (it was refused as "of yours"); a loss function of yours, {"registered_name": name}, as Keras
+        names it (loading needs it too)."""
+        if isinstance(value, dict) and "class_name" in value and "module" not in value and \
+                set(value) <= {"class_name", "config", "loss"} and _built_in_metric(value):
+            return {"module": "keras.losses" if value.get("loss") else "keras.metrics",
+                    "class_name": value["class_name"], "config": value["config"], "registered_name": None}
         if isinstance(value, dict) and set(value) == {"registered_name"} and isinstance(value["registered_name"], str):
             return {"module": "builtins", "class_name": "function", "config": value["registered_name"],
                     "registered_name": "function"}
@@ -437,7 +488,8 @@ def _compile_config(model):
             "loss": keras_form(plain(loss) if not isinstance(loss, (list, dict)) else
                                [plain(v) for v in loss] if isinstance(loss, list) else {k: plain(v) for k, v in loss.items()}),
             "loss_weights": settings.get("loss_weights"),
-            "metrics": keras_form(metrics), "weighted_metrics": keras_form(settings.get("weighted_metrics")),
+            "metrics": keras_form(_keras_metric_names(metrics)),
+            "weighted_metrics": keras_form(_keras_metric_names(settings.get("weighted_metrics"))),
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
