@@ -109,22 +109,12 @@ def test_scope_paths_as_keras():
     assert model._weight_paths() == [v.path for v in kmodel.weights]
 
 
-def _regression_model(metrics):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(20, 4)).astype("float32")
-    y = rng.integers(0, 2, (20, 1)).astype("float32")
-    model = gn.Sequential([L.Input((4,)), L.Dense(1, activation="sigmoid")], seed=1)
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=metrics)
-    model.fit(x, y, epochs=1, verbose=0)
-    return model, x, y
-
-
 def test_loss_names_as_metrics_keras_reads_them(tmp_path):
     # "huber", "log_cosh", "dice", ... (loss names glassnet takes as metrics) were written as those
     # names, which keras.metrics.get refuses: Keras loaded the .keras file and failed at its first
     # evaluate. Written as Keras' entries of the loss classes, logged under the same names
     keras = _keras()
-    model, x, y = _regression_model(["huber", gn.losses.LogCosh(), "binary_focal_crossentropy", "dice"])
+    model, x, y = _binary_model(["huber", gn.losses.LogCosh(), "binary_focal_crossentropy", "dice"])
     path = str(tmp_path / "m.keras")
     model.save(path, save_format="keras")
     ours = model.evaluate(x, y, verbose=0, return_dict=True)
@@ -139,7 +129,7 @@ def test_loss_names_as_metrics_keras_reads_them(tmp_path):
 def test_loss_as_metric_refused_by_the_legacy_h5_writer(tmp_path):
     # Keras 3.15's legacy loader looks metrics up among its metrics alone and fails on a loss class
     pytest.importorskip("h5py")
-    model, _, _ = _regression_model(["mae", gn.losses.Huber(delta=0.5, name="hub")])
+    model, _, _ = _binary_model(["mae", gn.losses.Huber(delta=0.5, name="hub")])
     with pytest.raises(ValueError, match=r"save_model: \.h5: compile: metrics: the loss Huber as a metric"):
         model.save(str(tmp_path / "m.h5"), save_format="h5")
     assert not (tmp_path / "m.h5").exists()
@@ -149,7 +139,7 @@ def test_keras_file_loss_as_metric_keeps_its_name(tmp_path):
     # a Keras entry {"module": "keras.losses", "class_name": "Huber", "config": {"name": "hub", ...}}
     # among the metrics is logged "hub", as Keras 3.15 logs it (read back, it was "huber")
     pytest.importorskip("h5py")
-    model, x, y = _regression_model([gn.losses.Huber(delta=0.5, name="hub"), "huber"])
+    model, x, y = _binary_model([gn.losses.Huber(delta=0.5, name="hub"), "huber"])
     path = str(tmp_path / "m.keras")
     model.save(path, save_format="keras")
     assert _config(path)["compile_config"]["metrics"][0]["module"] == "keras.losses"
