@@ -109,13 +109,15 @@ def import_time(repeats=5, cached=True):
     install; a checkout writes it on its first import). The bytecode goes to a temporary folder
     (PYTHONPYCACHEPREFIX), filled by one import first. A machine that forbids bytecode
     (PYTHONDONTWRITEBYTECODE, set on some CI hosts) compiles every module at every import instead:
-    ``cached=False`` measures that, about 0.1 s more."""
+    ``cached=False`` measures that: about 0.2 s more on a 2-core AMD EPYC
+    (0.09 s cached, 0.29 s compiling)."""
     code = "import time; t = time.perf_counter(); import glassnet; print(time.perf_counter() - t)"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
     with tempfile.TemporaryDirectory() as cache:
-        if cached:
-            env["PYTHONPYCACHEPREFIX"] = cache
-        else:
+        # the bytecode is looked for under the empty temporary folder only, never in a checkout's
+        # own __pycache__ (which would make the uncached import read it and measure the cached one)
+        env["PYTHONPYCACHEPREFIX"] = cache
+        if not cached:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         times = []
         for i in range(repeats + cached):
