@@ -393,3 +393,62 @@ def test_conv_lstm_refusals(tmp_path):
              "data_format='channels_first' is not exported")
     _refused(gn.Sequential([gn.Input((3, 5, 5, 2), batch_size=2), L.ConvLSTM2D(2, 2, stateful=True)]), tmp_path,
              "stateful=True")
+
+
+# -- ops: flip, argmax, argmin -------------------------------------------------------------------
+def _awkward(rng, shape, dtype="float32"):
+    """Numbers with ties, NaN, infinities, -0.0 and 0.0, and rows of NaN only."""
+    x = rng.integers(-2, 3, size=(7, *shape)).astype(dtype)
+    x[0, 0, :2] = np.nan
+    x[1, 1] = np.nan
+    x[2, 0, 0], x[2, 0, 1], x[2, 1, 2] = np.inf, -np.inf, -np.inf
+    x[3] = 0.0
+    x[3, 0, [1, 3]] = -0.0
+    x[3, 1] = -0.0
+    x[4, 2, :] = -np.inf
+    return x
+
+
+OPS = {
+    "flip_steps": lambda x: gn.ops.flip(x, axis=1),
+    "flip_both": lambda x: gn.ops.flip(x, axis=[-1, 1]),
+    "argmax_last": lambda x: gn.ops.argmax(x, axis=-1),
+    "argmax_steps_keepdims": lambda x: gn.ops.argmax(x, axis=1, keepdims=True),
+    "argmin_last": lambda x: gn.ops.argmin(x, axis=2),
+    "argmin_steps_keepdims": lambda x: gn.ops.argmin(x, axis=-2, keepdims=True),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_ops(name, dtype, rng, tmp_path):
+    """Against predict on finite numbers (ties, -0.0), and against the same glassnet.ops on arrays
+    where predict refuses the data (NaN, infinities)."""
+    x = gn.Input((3, 4))
+    model = gn.Model(x, OPS[name](L.Dense(4)(x) if "flip" in name else x), dtype=dtype)
+    awkward = _awkward(rng, (3, 4), dtype)
+    finite = np.where(np.isfinite(awkward), awkward, 1.0).astype(dtype)
+    _, session = _exported(model, tmp_path)
+    name_in = session.get_inputs()[0].name
+    for rows in (slice(0, 1), slice(0, 7)):
+        (got,) = session.run(None, {name_in: finite[rows]})
+        want = model.predict(finite[rows], verbose=0)
+        assert got.dtype == np.dtype(dtype) and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == "float32" else 1e-10)
+    if "arg" in name:
+        (got,) = session.run(None, {name_in: awkward})
+        np.testing.assert_array_equal(got, np.asarray(OPS[name](awkward)).astype(dtype))
+
+
+@pytest.mark.parametrize("name", ["argmax_last", "argmin_steps_keepdims", "flip_both"])
+def test_ops_against_keras(name, keras, rng, tmp_path):
+    """Keras 3.15's ops on TensorFlow (NaN passed over, -0.0 below 0.0), by hand-made Keras model."""
+    data = _awkward(rng, (3, 4))
+    x = gn.Input((3, 4))
+    _, session = _exported(gn.Model(x, OPS[name](x)), tmp_path)
+    (got,) = session.run(None, {session.get_inputs()[0].name: data})
+    k = keras.Input((3, 4))
+    theirs = keras.Model(k, {"argmax_last": lambda t: keras.ops.argmax(t, axis=-1),
+                             "argmin_steps_keepdims": lambda t: keras.ops.argmin(t, axis=-2, keepdims=True),
+                             "flip_both": lambda t: keras.ops.flip(t, axis=[-1, 1])}[name](k))
+    np.testing.assert_array_equal(got, np.asarray(theirs.predict(data, verbose=0)).astype("float32"))
