@@ -237,6 +237,16 @@ def test_call_mask_argument_against_keras(keras, rng, tmp_path):
     _against_keras_weights(model, theirs, data, tmp_path)
 
 
+def test_shared_merge_joining_masks_refused(tmp_path):
+    """One merge layer called twice, each call joining masks that are read: refused by name (the
+    model's plan does not say which call each joined mask belongs to)."""
+    ids, x = gn.Input((STEPS,), dtype="int32"), gn.Input((STEPS, 3))
+    pairs = [[L.Embedding(10, 3, mask_zero=True)(ids), L.Masking(-1.0)(x)] for _ in range(2)]
+    add = L.Add(name="shared_add")
+    model = gn.Model([ids, x], [L.LSTM(2)(add(pairs[0])), L.GRU(2)(add(pairs[1]))])
+    _refused(model, tmp_path, "layer shared_add (Add) is called more than once with masked inputs")
+
+
 # -- attention layers' masks --------------------------------------------------------------------
 def _attention(make, dtype="float32", key=False):
     """query ids (Embedding mask), value x (Masking), the attention layer on them."""
@@ -452,3 +462,31 @@ def test_ops_against_keras(name, keras, rng, tmp_path):
                              "argmin_steps_keepdims": lambda t: keras.ops.argmin(t, axis=-2, keepdims=True),
                              "flip_both": lambda t: keras.ops.flip(t, axis=[-1, 1])}[name](k))
     np.testing.assert_array_equal(got, np.asarray(theirs.predict(data, verbose=0)).astype("float32"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("merge_mode, sequences", [("concat", True), ("sum", False), ("mul", True), ("ave", False)])
+def test_bidirectional_conv_lstm_masked(merge_mode, sequences, dtype, rng, tmp_path):
+    """Bidirectional around ConvLSTM2D: two Scans, the backward one's outputs in the sequence's order."""
+    shape = (STEPS, 5, 4, 2)
+    x, m = gn.Input(shape), gn.Input(shape[:1])
+    out = L.Bidirectional(L.ConvLSTM2D(2, 3, padding="same", return_sequences=sequences), merge_mode=merge_mode)(
+        x, mask=m)
+    model = _jitter(gn.Model([x, m], out, dtype=dtype), rng)
+    _check(model, _masked_frames(rng, shape, dtype), tmp_path, dtype)
+
+
+def test_bidirectional_conv_lstm_states(rng, tmp_path):
+    x = gn.Input((4, 7, 2))
+    out, *states = L.Bidirectional(L.ConvLSTM1D(3, 2, return_state=True))(x)
+    model = _jitter(gn.Model(x, [out, *states]), rng)
+    _check(model, rng.normal(size=(7, 4, 7, 2)).astype("float32"), tmp_path)
+
+
+def test_bidirectional_conv_lstm_against_keras(keras, rng, tmp_path):
+    shape = (STEPS, 5, 4, 2)
+    model = _jitter(gn.Sequential([gn.Input(shape), L.Bidirectional(L.ConvLSTM2D(2, 3, padding="same",
+                                                                                 return_sequences=True))]), rng)
+    theirs = keras.Sequential([keras.Input(shape), keras.layers.Bidirectional(
+        keras.layers.ConvLSTM2D(2, 3, padding="same", return_sequences=True))])
+    _against_keras_weights(model, theirs, [rng.normal(size=(7, *shape)).astype("float32")], tmp_path)

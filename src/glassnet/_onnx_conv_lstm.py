@@ -18,6 +18,9 @@ The convolutions are channels last, as glassnet's tensors: ONNX's ``Conv`` betwe
 in float32, window slices (glassnet._onnx_windows) in float64, which onnxruntime runs (its Conv
 is float32 only). Frames have fixed sizes (only the steps may be open), so both forms apply.
 
+``Bidirectional`` around a ConvLSTM is two such Scans (glassnet._onnx_recurrent), the backward one's
+outputs put back in the sequence's order.
+
 Refused by name: ``data_format="channels_first"`` and ``stateful=True``.
 """
 import numpy as np
@@ -56,13 +59,21 @@ def _step(body, layer, states, xz, sizes, who):
     return [body.op("Mul", [gate(o), act(c)]), c]
 
 
-def _conv_lstm(b, layer, xs, shapes):
-    who = layer.describe()
+def _check(layer, who):
     if layer.data_format == "channels_first":
         raise Unsupported(f"{who}: data_format='channels_first' is not exported (channels_last is)")
     if layer.stateful:
         raise Unsupported(f"{who}: stateful=True is not exported (an ONNX file keeps no states between runs)")
-    x, shape, mask, f = xs[0], shapes[0], b.mask, layer.filters
+
+
+def scan(b, layer, x, shape, mask, who, output_reversed=False, start=None):
+    """``layer`` (a ConvLSTM) over ``x`` (batch, steps, *spatial, channels) of sample ``shape``
+    with ``mask`` (batch, steps) booleans or None: ``(outputs, last, states)``, every step's output
+    (batch, steps, *output spatial, filters), the output glassnet returns without
+    ``return_sequences`` and the last h and c. ``output_reversed``: a backward reader's outputs
+    put back in the sequence's order (Bidirectional); ``start``: the initial states (None: zeros)."""
+    _check(layer, who)
+    f = layer.filters
     sizes, channels = list(shape[1:-1]), shape[-1]
     state = list(layer._state_shape(shape)[:-1])            # the output's spatial sizes
     # every step's input product: the steps folded into the batch
@@ -89,22 +100,25 @@ def _conv_lstm(b, layer, xs, shapes):
     graph_outputs = [proto.value_info(s, element, image) for s in (*new, output)]
     graph = proto.graph(f"{layer.name}_step", body.nodes, body.initializers, graph_inputs, graph_outputs)
     b.adopt(body)
-    if len(xs) > 1:
-        start = list(xs[1:3])
-    else:
+    if not start:
         size = b.op("Concat", [b.op("Shape", [x], start=0, end=1), b.ints([*state, f])], axis=0)
         start = [b.op("Expand", [b.const(np.zeros(f), "zeros"), size])] * 2
     direction = int(bool(layer.go_backwards))
     h_last, c_last, outputs = b.op_outputs(
         "Scan", [*start, *sequences], [True] * 3, "Scan", body=proto.Subgraph(graph),
         num_scan_inputs=len(sequences), scan_input_axes=[1] * len(sequences),
-        scan_input_directions=[direction] * len(sequences), scan_output_axes=[1], scan_output_directions=[0])
-    b.states[id(layer)] = [h_last, c_last]
-    if layer.return_sequences:
-        return outputs
+        scan_input_directions=[direction] * len(sequences), scan_output_axes=[1],
+        scan_output_directions=[int(output_reversed)])
+    last = h_last
     if zeroed:          # the last step read's output, zeros where it is masked
-        return b.op("Gather", [outputs, b.ints(-1)], axis=1)
-    return b.op("Identity", [h_last])
+        last = b.op("Gather", [outputs, b.ints(0 if output_reversed else -1)], axis=1)
+    return outputs, last, [h_last, c_last]
+
+
+def _conv_lstm(b, layer, xs, shapes):
+    outputs, last, b.states[id(layer)] = scan(b, layer, xs[0], shapes[0], b.mask, layer.describe(),
+                                              start=xs[1:3])
+    return outputs if layer.return_sequences else last
 
 
 _conv_lstm.reads_masks = True
