@@ -16,22 +16,9 @@ L = gn.layers
 onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
 from onnx_checks import TOLERANCES, check as _check, exported as _exported, jitter as _jitter, \
-    refused as _refused   # noqa: E402
+    masked_ids as _ids, refused as _refused   # noqa: E402
 
 STEPS = 6
-
-
-def _ids(rng, vocabulary=10):
-    """7 rows of ids (0 the padding): right padding, left padding, holes, no real step, every
-    other step, all real, one real step at the end."""
-    ids = rng.integers(1, vocabulary, size=(7, STEPS))
-    ids[0, 3:] = 0
-    ids[1, :2] = 0
-    ids[2, [1, 3]] = 0
-    ids[3] = 0
-    ids[4, ::2] = 0
-    ids[6, :-1] = 0
-    return ids
 
 
 def _embedded(layers, dtype="float32", seed=0):
