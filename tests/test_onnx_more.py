@@ -478,3 +478,30 @@ def test_bidirectional_conv_lstm_against_keras(keras, rng, tmp_path):
     theirs = keras.Sequential([keras.Input(shape), keras.layers.Bidirectional(
         keras.layers.ConvLSTM2D(2, 3, padding="same", return_sequences=True))])
     _against_keras_weights(model, theirs, [rng.normal(size=(7, *shape)).astype("float32")], tmp_path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op, k", [("tril", 0), ("tril", -1), ("triu", 1), ("triu", -2)])
+def test_tril_triu(op, k, dtype, rng, tmp_path):
+    """Against predict, and one file on matrices of another size (Input((None, None)))."""
+    x = gn.Input((None, None))
+    model = gn.Model(x, getattr(gn.ops, op)(x, k=k), dtype=dtype)
+    session = _check(model, rng.normal(size=(7, 3, 5)).astype(dtype), tmp_path, dtype)
+    other = rng.normal(size=(2, 6, 4)).astype(dtype)
+    (got,) = session.run(None, {session.get_inputs()[0].name: other})
+    np.testing.assert_array_equal(got, getattr(np, op)(other, k))       # NumPy's on each matrix
+
+
+def test_det(keras, rng, tmp_path):
+    x = gn.Input((2, 4, 4))
+    model = _jitter(gn.Model(x, gn.ops.det(L.Dense(4)(x))), rng)
+    data = rng.normal(size=(7, 2, 4, 4)).astype("float32")
+    _check(model, data, tmp_path)
+    (tmp_path / "f64").mkdir()
+    _refused(gn.Model(x, gn.ops.det(x), dtype="float64"), tmp_path / "f64",
+             "ops.det is exported for float32 models only")
+    k = keras.Input((2, 4, 4))
+    _, session = _exported(gn.Model(x, gn.ops.det(x)), tmp_path)
+    (got,) = session.run(None, {session.get_inputs()[0].name: data})
+    np.testing.assert_allclose(got, np.asarray(keras.Model(k, keras.ops.det(k)).predict(data, verbose=0)),
+                               rtol=1e-5, atol=1e-6)

@@ -17,6 +17,9 @@ carried as floats of the model's dtype as glassnet carries them:
   other axes (``Expand``), as NumPy's take_along_axis broadcasts them.
 
 * ``flip``: a ``Slice`` with step -1 along each named axis;
+* ``tril`` / ``triu``: ``Where`` over the band ``column - row <= k`` (``>= k``) of the last two
+  axes, built with Range (any size); ``det``: ONNX's ``Det`` (float32: onnxruntime has no
+  float64 kernel);
 * ``argmax`` / ``argmin``: ONNX's ArgMax/ArgMin (first index of ties) after glassnet's
   TensorFlow-like handling of NaN, infinities and -0.0 (see ``_arg``).
 
@@ -169,5 +172,28 @@ def _arg(b, layer, xs, shapes):
     return _numbers(b, found)
 
 
-CONVERTERS = {"flip": _flip, "argmax": _arg, "argmin": _arg, "cumsum": _cumsum, "cumprod": _cumprod, "sort": _sorted, "argsort": _sorted, "top_k": _top_k,
+def _triangle(b, layer, xs, shapes):
+    """``tril``/``triu`` on the last two axes: the entries with ``column - row <= k`` (tril) or
+    ``>= k`` (triu) kept, the others 0 (``Where`` over a band built with Range: any size, any dtype)."""
+    x, k = xs[0], int(layer.arguments["k"])
+    rank = len(shapes[0]) + 1
+
+    def positions(axis):
+        size = b.op("Squeeze", [b.op("Shape", [x], start=axis, end=axis + 1), b.ints([0])])
+        return b.op("Range", [b.ints(0), size, b.ints(1)])
+    offset = b.op("Sub", [b.op("Unsqueeze", [positions(rank - 1), b.ints([0])]),
+                          b.op("Unsqueeze", [positions(rank - 2), b.ints([1])])])           # (rows, columns)
+    keep = b.op("LessOrEqual" if layer.op == "tril" else "GreaterOrEqual", [offset, b.ints(k)], "band")
+    return b.op("Where", [keep, x, b.const(0.0)])
+
+
+def _det(b, layer, xs, shapes):
+    """ONNX's Det over the last two axes; onnxruntime 1.32 runs it in float32 only."""
+    if b.dtype != np.float32:
+        raise Unsupported(f"{layer.describe()}: ops.det is exported for float32 models only (onnxruntime 1.32 has "
+                          "no float64 Det kernel)")
+    return b.op("Det", xs)
+
+
+CONVERTERS = {"flip": _flip, "tril": _triangle, "triu": _triangle, "det": _det, "argmax": _arg, "argmin": _arg, "cumsum": _cumsum, "cumprod": _cumprod, "sort": _sorted, "argsort": _sorted, "top_k": _top_k,
               "one_hot": _one_hot, "take": _take, "take_along_axis": _take_along_axis}
