@@ -386,9 +386,23 @@ def test_conv_lstm_masked_against_keras(options, keras, rng, tmp_path):
     _against_keras_weights(model, theirs, _masked_frames(rng, shape), tmp_path)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv_lstm_channels_first(dtype, rng, tmp_path):
+    """Channels first: frames (batch, steps, channels, *spatial), states and outputs (batch,
+    filters, *spatial), masked, with given and returned states."""
+    x, m, h0, c0 = gn.Input((STEPS, 2, 5, 4)), gn.Input((STEPS,)), gn.Input((3, 5, 4)), gn.Input((3, 5, 4))
+    seq, h, c = L.ConvLSTM2D(3, 3, padding="same", data_format="channels_first", return_sequences=True,
+                             return_state=True)(x, initial_state=[h0, c0])
+    last = L.ConvLSTM1D(2, 2, data_format="channels_first", go_backwards=True)(L.Reshape((STEPS, 2, 20))(x), mask=m)
+    model = _jitter(gn.Model([x, m, h0, c0], [seq, h, c, last], dtype=dtype), rng)
+    data = [rng.normal(size=(7, *shape)).astype(dtype) for shape in ((STEPS, 2, 5, 4), (STEPS,), (3, 5, 4), (3, 5, 4))]
+    data[1] = (_ids(rng) != 0).astype(dtype)
+    _check(model, data, tmp_path, dtype)
+
+
 def test_conv_lstm_refusals(tmp_path):
-    _refused(gn.Sequential([gn.Input((3, 2, 5, 5)), L.ConvLSTM2D(2, 2, data_format="channels_first")]), tmp_path,
-             "data_format='channels_first' is not exported")
+    _refused(gn.Sequential([gn.Input((3, 2, 5, 5)), L.Bidirectional(L.ConvLSTM2D(2, 2, data_format="channels_first"))]),
+             tmp_path, "data_format='channels_first' is not exported inside a Bidirectional")
     _refused(gn.Sequential([gn.Input((3, 5, 5, 2), batch_size=2), L.ConvLSTM2D(2, 2, stateful=True)]), tmp_path,
              "stateful=True")
 
