@@ -400,9 +400,16 @@ def test_conv_lstm_channels_first(dtype, rng, tmp_path):
     _check(model, data, tmp_path, dtype)
 
 
+def test_bidirectional_conv_lstm_channels_first(rng, tmp_path):
+    """Channels first inside a Bidirectional (concatenated on the last axis, as glassnet and Keras do)."""
+    x = gn.Input((STEPS, 2, 5, 4))
+    out = L.Bidirectional(L.ConvLSTM2D(2, 2, data_format="channels_first", return_sequences=True))(x)
+    model = _jitter(gn.Model(x, [out, L.Bidirectional(L.ConvLSTM2D(3, 2, data_format="channels_first"),
+                                                      merge_mode="sum")(x)]), rng)
+    _check(model, rng.normal(size=(7, STEPS, 2, 5, 4)).astype("float32"), tmp_path)
+
+
 def test_conv_lstm_refusals(tmp_path):
-    _refused(gn.Sequential([gn.Input((3, 2, 5, 5)), L.Bidirectional(L.ConvLSTM2D(2, 2, data_format="channels_first"))]),
-             tmp_path, "data_format='channels_first' is not exported inside a Bidirectional")
     _refused(gn.Sequential([gn.Input((3, 5, 5, 2), batch_size=2), L.ConvLSTM2D(2, 2, stateful=True)]), tmp_path,
              "stateful=True")
 

@@ -24,7 +24,7 @@ outputs put back in the sequence's order.
 A channels-first layer's frames (batch, steps, channels, *spatial) and given states have their
 channels moved last (Transpose) and its outputs and states moved back, as glassnet's forward does.
 
-Refused by name: ``stateful=True``, and ``data_format="channels_first"`` inside a Bidirectional.
+Refused by name: ``stateful=True``.
 """
 import numpy as np
 
@@ -62,24 +62,19 @@ def _step(body, layer, states, xz, sizes, who):
     return [body.op("Mul", [gate(o), act(c)]), c]
 
 
-def _check(layer, who, channels_first=False):
-    """Refuse ``stateful`` and, unless the caller moves the channels (``channels_first``), a
-    channels-first layer."""
-    if layer.data_format == "channels_first" and not channels_first:
-        raise Unsupported(f"{who}: data_format='channels_first' is not exported inside a Bidirectional "
-                          "(channels_last is)")
+def _check(layer, who):
     if layer.stateful:
         raise Unsupported(f"{who}: stateful=True is not exported (an ONNX file keeps no states between runs)")
 
 
-def scan(b, layer, x, shape, mask, who, output_reversed=False, start=None, channels_first=False):
+def scan(b, layer, x, shape, mask, who, output_reversed=False, start=None):
     """``layer`` (a ConvLSTM) over ``x`` (batch, steps, *spatial, channels) of sample ``shape``
     with ``mask`` (batch, steps) booleans or None: ``(outputs, last, states)``, every step's output
     (batch, steps, *output spatial, filters), the output glassnet returns without
     ``return_sequences`` and the last h and c. ``output_reversed``: a backward reader's outputs
     put back in the sequence's order (Bidirectional); ``start``: the initial states (None: zeros).
-    Channels last throughout (``channels_first``: the caller moved a channels-first layer's)."""
-    _check(layer, who, channels_first=channels_first)
+    Channels last throughout (``run`` moves a channels-first layer's)."""
+    _check(layer, who)
     f = layer.filters
     sizes, channels = list(shape[1:-1]), shape[-1]
     state = list(layer._state_shape(shape)[:-1])            # the output's spatial sizes
@@ -129,20 +124,24 @@ def _moved(b, x, rank, source, target):
     return b.op("Transpose", [x], perm=order)
 
 
-def _conv_lstm(b, layer, xs, shapes):
-    """A ConvLSTM's call; a channels-first one's frames and given states have their channels
-    moved last for the Scan, its outputs and last states moved back (as glassnet's forward)."""
-    who, first = layer.describe(), layer.data_format == "channels_first"
-    x, shape, start = xs[0], tuple(shapes[0]), list(xs[1:3])
+def run(b, layer, x, shape, mask, who, output_reversed=False, start=None):
+    """``scan`` in the layer's own layout: a channels-first layer's frames and given states have
+    their channels moved last for the Scan, its outputs and last states moved back (as glassnet's
+    forward). Returns ``(outputs, last, states)``."""
+    first, start = layer.data_format == "channels_first", list(start or [])
     rank = len(shape) + 1                     # the frames' axes, batch and steps included
     if first:
-        x, shape = _moved(b, x, rank, 2, -1), layer._sample_last(shape)
+        x, shape = _moved(b, x, rank, 2, -1), layer._sample_last(tuple(shape))
         start = [_moved(b, s, rank - 1, 1, -1) for s in start]
-    outputs, last, states = scan(b, layer, x, shape, b.mask, who, start=start, channels_first=first)
+    outputs, last, states = scan(b, layer, x, shape, mask, who, output_reversed, start)
     if first:
         outputs = _moved(b, outputs, rank, -1, 2)
         last, *states = (_moved(b, t, rank - 1, -1, 1) for t in (last, *states))
-    b.states[id(layer)] = states
+    return outputs, last, states
+
+
+def _conv_lstm(b, layer, xs, shapes):
+    outputs, last, b.states[id(layer)] = run(b, layer, xs[0], shapes[0], b.mask, layer.describe(), start=xs[1:3])
     return outputs if layer.return_sequences else last
 
 

@@ -184,7 +184,7 @@ def _scanned_bidirectional(b, layer, xs, who, conv_shape=None):
     def run(inner, **options):
         if conv_shape is None:
             return scan(b, inner, x, b.mask, who, **options)
-        return conv_lstm.scan(b, inner, x, conv_shape, b.mask, who, **options)
+        return conv_lstm.run(b, inner, x, conv_shape, b.mask, who, **options)
     ahead, ahead_last, ahead_states = run(layer.forward_layer, start=given[:count])
     behind, behind_last, behind_states = run(layer.backward_layer, output_reversed=True, start=given[count:])
     b.states[id(layer)] = [*ahead_states, *behind_states]
