@@ -42,6 +42,19 @@ def check(model, xs, tmp_path, dtype="float32"):
     return run
 
 
+def masked_ids(rng, vocabulary=10, steps=6):
+    """7 rows of ids (0 the padding): right padding, left padding, holes, no real step, every
+    other step, all real, one real step at the end."""
+    ids = rng.integers(1, vocabulary, size=(7, steps))
+    ids[0, 3:] = 0
+    ids[1, :2] = 0
+    ids[2, [1, 3]] = 0
+    ids[3] = 0
+    ids[4, ::2] = 0
+    ids[6, :-1] = 0
+    return ids
+
+
 def jitter(model, rng):
     """Every weight moved off its initial value (biases off zero, LSTM's forget ones off one), so
     that a bias or gate put in the wrong place shows."""

@@ -15,14 +15,19 @@ contract), at inference (dropout is an identity there).
   ``Softmax`` over the value's steps, ``MatMul`` with the value.
 * ``EinsumDense``: ``Einsum`` with the layer's explicit equation, bias, activation.
 
-* MultiHeadAttention's masks: an ``attention_mask`` input (batch, T, S) (nonzero allows), its
-  inputs' masks (``Embedding(mask_zero=True)``, ``Masking``: the query's (batch, T, 1), the
-  value's and key's (batch, 1, S)) and the causal band, ANDed as glassnet's ``_allowed``; the
-  scores not allowed -inf, a row with nothing allowed even weights (zeros with dropout, Keras'
-  masked softmax), as glassnet's ``_weights``.
+* MultiHeadAttention's and GroupedQueryAttention's masks: an ``attention_mask`` input (batch, T,
+  S) (nonzero allows), their inputs' masks (``Embedding(mask_zero=True)``, ``Masking``, a merge's
+  joined mask, a call's ``mask=``: the query's (batch, T, 1), the value's and key's (batch, 1,
+  S)), GroupedQueryAttention's ``sliding_window`` (a band ``|t - s| < window`` built with Range,
+  any length) and the causal band, ANDed as glassnet's ``_allowed``; the scores not allowed
+  -inf, a row with nothing allowed even weights (zeros with dropout, Keras' masked softmax), as
+  glassnet's ``_weights``.
+* Attention's and AdditiveAttention's masks (Keras' BaseDenseAttention): the value's mask
+  (batch, 1, S) and the causal band keep each query from those steps, as above; a masked query
+  step's output is zeros (the output times its mask); Keras reads no key mask.
 
-Refused by name: an ``attention_mask`` or input masks for the other attention layers,
-``sliding_window``, and attention over other axes than a sequence's steps.
+Refused by name: an ``attention_mask`` for Attention and AdditiveAttention (Keras' have none),
+and attention over other axes than a sequence's steps.
 """
 import math
 
@@ -58,14 +63,27 @@ def _options(b, layer, who=None):
     return options.pop("use_causal_mask", layer.causal), given
 
 
-def _allowed(b, xs, given, causal, steps):
+def _window(b, query, key, width):
+    """(T, S) booleans, True where |t - s| < ``width`` (GroupedQueryAttention's sliding_window)."""
+    def steps(x):
+        size = b.op("Squeeze", [b.op("Shape", [x], start=1, end=2), b.ints([0])])
+        return b.op("Range", [b.ints(0), size, b.ints(1)])
+    gap = b.op("Sub", [b.op("Unsqueeze", [steps(query), b.ints([1])]), b.op("Unsqueeze", [steps(key), b.ints([0])])])
+    return b.op("Less", [b.op("Abs", [gap]), b.ints(int(width))], "window")
+
+
+def _allowed(b, xs, given, causal, steps, positions=((0, 2), (1, 1), (2, 1)), window=None):
     """What glassnet's ``_allowed`` and causal mask allow, (batch, T, S) booleans (or (T, S)),
-    or None: the AND of the query's mask (batch, T, 1), the value's and key's (batch, 1, S), a
-    given attention_mask (nonzero allows) and the causal band. ``steps``: query, key (tensors)."""
+    or None: the AND of the query's mask (batch, T, 1), the value's and key's (batch, 1, S)
+    (``positions``: the inputs whose masks count, and where each gets its axis of 1), a given
+    attention_mask (nonzero allows), a sliding ``window`` and the causal band. ``steps``: query,
+    key (tensors)."""
     parts = [b.op("Cast", [xs[-1]], to=proto.BOOL)] if given else []
-    for position, axis in ((0, 2), (1, 1), (2, 1)):
+    for position, axis in positions:
         if position in b.input_masks:
             parts.append(b.op("Unsqueeze", [b.input_masks[position], b.ints([axis])]))
+    if window is not None:
+        parts.append(_window(b, *steps, window))
     if causal:
         parts.append(_band(b, *steps, 1))
     allowed = parts[0] if parts else None
@@ -74,11 +92,13 @@ def _allowed(b, xs, given, causal, steps):
     return allowed
 
 
-def _masked_softmax(b, layer, scores, allowed):
+def _masked_softmax(b, layer, scores, allowed, heads=True):
     """glassnet's ``_weights`` at inference: the scores not allowed -inf, a row with nothing
     allowed all zeros (even weights), the softmax over S; zeros in such a row where Keras' layer
-    takes its masked softmax (``_zeroes_empty_rows``: MultiHeadAttention with dropout)."""
-    allowed = b.op("Unsqueeze", [allowed, b.ints([1])]) if allowed is not None else None     # the heads' axis
+    takes its masked softmax (``_zeroes_empty_rows``: MultiHeadAttention with dropout).
+    ``heads``: the scores have a heads' axis (batch, heads, T, S), which ``allowed`` lacks."""
+    if heads:
+        allowed = b.op("Unsqueeze", [allowed, b.ints([1])])
     scores = b.op("Where", [allowed, scores, b.const(-np.inf)])
     empty = b.op("Not", [b.op("Cast", [b.op("ReduceMax", [b.op("Cast", [allowed], to=proto.ELEM_TYPES[b.dtype])],
                                                axes=[-1], keepdims=1)], to=proto.BOOL)])
@@ -116,12 +136,8 @@ def _repeat_heads(b, layer, x, steps, size):
 
 def _multi_head(b, layer, xs, shapes):
     who = layer.describe()
-    kind = type(layer).__name__
-    causal, given = _options(b, layer, None if kind == "MultiHeadAttention" else who)
-    if getattr(layer, "sliding_window", None) is not None:
-        raise Unsupported(f"{who}: sliding_window is not exported")
-    if b.input_masks and kind != "MultiHeadAttention":
-        raise Unsupported(f"{who}: the masks of its inputs are not exported (MultiHeadAttention's are)")
+    causal, given = _options(b, layer)
+    window = getattr(layer, "sliding_window", None)
     (query, key, value), (qs, ks, vs) = _qkv(layer, xs[:len(xs) - given], shapes[:len(xs) - given])
     rank = len(qs) + 1
     if rank != 3 or layer._attended(rank) != (1,):
@@ -131,8 +147,8 @@ def _multi_head(b, layer, xs, shapes):
     k = _repeat_heads(b, layer, _project(b, layer, key, "key"), ks[0], layer.key_dim)
     v = _repeat_heads(b, layer, _project(b, layer, value, "value"), vs[0], layer.value_dim)
     scores = b.op("MatMul", [q, b.op("Transpose", [k], perm=[0, 1, 3, 2])])        # (batch, heads, T, S)
-    if given or b.input_masks:
-        weights = _masked_softmax(b, layer, scores, _allowed(b, xs, given, causal, (query, key)))
+    if given or b.input_masks or window is not None:
+        weights = _masked_softmax(b, layer, scores, _allowed(b, xs, given, causal, (query, key), window=window))
     else:
         weights = b.op("Softmax", [_causal(b, scores, query, key, 1) if causal else scores], axis=-1)
     context = b.op("MatMul", [weights, v])                                          # (batch, heads, T, dv)
@@ -163,6 +179,15 @@ def _dot_attention(b, layer, xs, shapes):
             if layer.use_scale:
                 t = b.op("Mul", [t, b.const(layer.params["scale"], "scale")])
             scores = b.op("ReduceSum", [t, b.ints([-1])], keepdims=0)
+    if b.input_masks:   # the value's mask (Keras reads no key's), then the query's on the output
+        allowed = _allowed(b, xs, False, causal, (query, key), positions=((1, 1),))
+        weights = _masked_softmax(b, layer, scores, allowed, heads=False) if allowed is not None else \
+            b.op("Softmax", [_causal(b, scores, query, key, 1) if causal else scores], axis=-1)
+        out = b.op("MatMul", [weights, value])
+        if 0 in b.input_masks:
+            kept = b.op("Cast", [b.op("Unsqueeze", [b.input_masks[0], b.ints([2])])], to=proto.ELEM_TYPES[b.dtype])
+            out = b.op("Mul", [out, kept])
+        return out
     if causal:
         scores = _causal(b, scores, query, key, 1)
     return b.op("MatMul", [b.op("Softmax", [scores], axis=-1), value])
@@ -186,7 +211,7 @@ def _scores(b, layer, xs, shapes):
 
 for _convert in (_multi_head, _dot_attention):
     _convert.call_options = ("use_causal_mask", "attention_mask")       # read by the converter itself
-_multi_head.reads_input_masks = True
+_multi_head.reads_input_masks = _dot_attention.reads_input_masks = True
 _scores.refused = True          # (left out of the exported layers a refusal lists)
 _scores.layer_class = AttentionScores
 

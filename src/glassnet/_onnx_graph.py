@@ -169,7 +169,7 @@ def convert_calls(b, model, names, shapes, input_dtypes):
     wraps (glassnet._onnx_shapes), run through it."""
     outs, out_shapes, cast = [], [], {}
     options = model._call_settings()[1]
-    routes, input_routes, makers = masks.plan(model)
+    routes, input_routes, makers, combiners = masks.plan(model)
     b.masks.update(dict.fromkeys(makers))       # each maker's converter writes its mask's name here
     for i, (layer, parents) in enumerate(zip(model._node_layers, model._inbound)):
         kind = type(layer).__name__
@@ -203,6 +203,10 @@ def convert_calls(b, model, names, shapes, input_dtypes):
         b.scope = layer.name
         with merged_kernel(layer):          # a LoRA layer's merged kernel (layers/lora.py)
             outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
+        if id(layer) in combiners:          # a merge's mask joined from its inputs' (masks.combined)
+            combiner = combiners[id(layer)]
+            b.input_masks = {k: b.masks[id(maker)] for k, maker in input_routes[id(combiner)].items()}
+            b.masks[id(combiner)] = masks.combined(b, combiner, xs, in_shapes)
         if given.get("attention_mask"):     # the call's last input, no query, value or key
             in_shapes = in_shapes[:-1]
         out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))

@@ -34,11 +34,14 @@ float64 kernel for them), with an activation they do not define (gelu, a softmax
 ``return_state`` (each last state a ``LastState`` call: an Identity of the Scan's state output)
 or ``initial_state`` (the Scan starts from the call's state inputs).
 
+``Bidirectional`` around a ConvLSTM is two Scans of glassnet._onnx_conv_lstm, merged the same way.
+
 Refused by name: ``stateful`` (a file keeps no states). (A call with ``initial_state`` reads no
 mask, glassnet's plan and Keras' rule, so a Scan never starts from given states under a mask.)
 """
 import numpy as np
 
+from . import _onnx_conv_lstm as conv_lstm
 from ._onnx_ops import Unsupported, activation_of
 from ._onnx_scan import scan
 from .layers.recurrent import LastState
@@ -145,8 +148,10 @@ def _reader(b, layer, xs, shapes):
 def _bidirectional(b, layer, xs, shapes):
     who = layer.describe()
     forward, backward = layer.forward_layer, layer.backward_layer
+    if type(forward).__name__.startswith("ConvLSTM") and type(backward) is type(forward):
+        return _scanned_bidirectional(b, layer, xs, who, conv_shape=shapes[0])
     if type(forward).__name__ not in _OPS or type(backward) is not type(forward):
-        raise Unsupported(f"{who}: only SimpleRNN, LSTM and GRU readers are exported")
+        raise Unsupported(f"{who}: only SimpleRNN, LSTM, GRU and ConvLSTM readers are exported")
     for inner in (forward, backward):
         _check(b, inner, who)
     if _scanned(b, forward) or len(xs) > 1:
@@ -169,14 +174,19 @@ def _bidirectional(b, layer, xs, shapes):
     raise Unsupported(f"{who}: merge_mode {mode!r} is not exported")
 
 
-def _scanned_bidirectional(b, layer, xs, who):
+def _scanned_bidirectional(b, layer, xs, who, conv_shape=None):
     """Two Scans, the backward one's outputs put back in the sequence's order, merged as glassnet's
-    (``xs``: the sequence, then any initial states, the forward reader's first)."""
+    (``xs``: the sequence, then any initial states, the forward reader's first). ``conv_shape``:
+    the sample shape of a ConvLSTM's frames (glassnet._onnx_conv_lstm's Scan), None for the others."""
     x, given = xs[0], xs[1:]
     count = layer.forward_layer.state_count
-    ahead, ahead_last, ahead_states = scan(b, layer.forward_layer, x, b.mask, who, start=given[:count])
-    behind, behind_last, behind_states = scan(b, layer.backward_layer, x, b.mask, who, output_reversed=True,
-                                              start=given[count:])
+
+    def run(inner, **options):
+        if conv_shape is None:
+            return scan(b, inner, x, b.mask, who, **options)
+        return conv_lstm.run(b, inner, x, conv_shape, b.mask, who, **options)
+    ahead, ahead_last, ahead_states = run(layer.forward_layer, start=given[:count])
+    behind, behind_last, behind_states = run(layer.backward_layer, output_reversed=True, start=given[count:])
     b.states[id(layer)] = [*ahead_states, *behind_states]
     pair = [ahead, behind] if layer.return_sequences else [ahead_last, behind_last]
     mode = layer.merge_mode

@@ -1,4 +1,4 @@
-"""ONNX forms of the ``glassnet.ops`` functions that gather, sort and count along an axis, drawn on
+"""ONNX forms of the ``glassnet.ops`` functions that gather, sort, flip and count along an axis, drawn on
 tensors (``TensorFunction`` nodes; glassnet._onnx_tensor_ops writes the others). Each is what the
 node's forward computes (layers/tensor_math.py, layers/tensor_structure.py), ids and indices
 carried as floats of the model's dtype as glassnet carries them:
@@ -16,6 +16,13 @@ carried as floats of the model's dtype as glassnet carries them:
 * ``take_along_axis``: ``GatherElements``, both operands first broadcast to each other on the
   other axes (``Expand``), as NumPy's take_along_axis broadcasts them.
 
+* ``flip``: a ``Slice`` with step -1 along each named axis;
+* ``tril`` / ``triu``: ``Where`` over the band ``column - row <= k`` (``>= k``) of the last two
+  axes, built with Range (any size); ``det``: ONNX's ``Det`` (float32: onnxruntime has no
+  float64 kernel);
+* ``argmax`` / ``argmin``: ONNX's ArgMax/ArgMin (first index of ties) after glassnet's
+  TensorFlow-like handling of NaN, infinities and -0.0 (see ``_arg``).
+
 NaN among sorted values has no fixed place in ONNX's TopK (NumPy puts it last): not checked.
 """
 import numpy as np
@@ -24,6 +31,7 @@ from . import _onnx_proto as proto
 from ._onnx_ops import Unsupported
 
 _INT64 = 7
+_INT64_MIN = -2 ** 63
 
 
 def _ids(b, x):
@@ -135,5 +143,57 @@ def _along(b, rank, axis):
     return b.op("Equal", [b.op("Range", [b.ints(0), b.ints(rank), b.ints(1)]), b.ints(axis)])
 
 
-CONVERTERS = {"cumsum": _cumsum, "cumprod": _cumprod, "sort": _sorted, "argsort": _sorted, "top_k": _top_k,
+def _flip(b, layer, xs, shapes):
+    """Each named axis read backwards: a Slice with step -1 (from the end to before the first)."""
+    axis = layer.arguments["axis"]
+    rank = len(shapes[0]) + 1
+    axes = sorted({_axis(layer, a, rank) for a in (axis if isinstance(axis, list) else [axis])})
+    n = len(axes)
+    return b.op("Slice", [xs[0], b.ints([-1] * n), b.ints([_INT64_MIN] * n), b.ints(axes), b.ints([-1] * n)])
+
+
+def _arg(b, layer, xs, shapes):
+    """``argmax``/``argmin`` as glassnet's ``arg`` (TensorFlow's kernel, which Keras 3.15 runs): -0.0
+    counted as -tiny, NaN and the entries beyond the finite range clamped to the lowest (argmin:
+    highest) finite value, so that they never win; then the first index of the best (ONNX's
+    ArgMax/ArgMin, ``select_last_index=0``), as a number of the model's dtype."""
+    x, args = xs[0], layer.arguments
+    axis = _axis(layer, args["axis"], len(shapes[0]) + 1)
+    info = np.finfo(b.dtype)
+    zero = b.const(0.0)
+    # -0.0: 0 whose reciprocal is -inf (ONNX has no signbit)
+    negative_zero = b.op("And", [b.op("Equal", [x, zero]), b.op("Less", [b.op("Reciprocal", [x]), zero])])
+    x = b.op("Where", [negative_zero, b.const(-info.tiny, "minus_tiny"), x])
+    start = b.const(info.min if layer.op == "argmax" else info.max, "start")
+    clamped = b.op("Max" if layer.op == "argmax" else "Min", [x, start])
+    x = b.op("Where", [b.op("IsNaN", [x]), start, clamped])
+    found = b.op("ArgMax" if layer.op == "argmax" else "ArgMin", [x], axis=axis,
+                 keepdims=int(bool(args.get("keepdims", False))), select_last_index=0)
+    return _numbers(b, found)
+
+
+def _triangle(b, layer, xs, shapes):
+    """``tril``/``triu`` on the last two axes: the entries with ``column - row <= k`` (tril) or
+    ``>= k`` (triu) kept, the others 0 (``Where`` over a band built with Range: any size, any dtype)."""
+    x, k = xs[0], int(layer.arguments["k"])
+    rank = len(shapes[0]) + 1
+
+    def positions(axis):
+        size = b.op("Squeeze", [b.op("Shape", [x], start=axis, end=axis + 1), b.ints([0])])
+        return b.op("Range", [b.ints(0), size, b.ints(1)])
+    offset = b.op("Sub", [b.op("Unsqueeze", [positions(rank - 1), b.ints([0])]),
+                          b.op("Unsqueeze", [positions(rank - 2), b.ints([1])])])           # (rows, columns)
+    keep = b.op("LessOrEqual" if layer.op == "tril" else "GreaterOrEqual", [offset, b.ints(k)], "band")
+    return b.op("Where", [keep, x, b.const(0.0)])
+
+
+def _det(b, layer, xs, shapes):
+    """ONNX's Det over the last two axes; onnxruntime 1.32 runs it in float32 only."""
+    if b.dtype != np.float32:
+        raise Unsupported(f"{layer.describe()}: ops.det is exported for float32 models only (onnxruntime 1.32 has "
+                          "no float64 Det kernel)")
+    return b.op("Det", xs)
+
+
+CONVERTERS = {"flip": _flip, "tril": _triangle, "triu": _triangle, "det": _det, "argmax": _arg, "argmin": _arg, "cumsum": _cumsum, "cumprod": _cumprod, "sort": _sorted, "argsort": _sorted, "top_k": _top_k,
               "one_hot": _one_hot, "take": _take, "take_along_axis": _take_along_axis}
