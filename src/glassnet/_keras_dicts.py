@@ -55,10 +55,12 @@ def keyed_compile(model, config):
     names = [head.name for head in heads]
     given = model.loss.given
     order = list(names)
+    loss = config["loss"]
     if isinstance(given, dict):
         order = [name for name in given if name in names]
-        loss = config["loss"]
         config["loss"] = {name: loss[names.index(name)] for name in order}
+    elif not isinstance(given, (list, tuple)) and isinstance(loss, list) and all(each == loss[0] for each in loss):
+        config["loss"] = loss[0]            # one loss given for every output: Keras keeps the one
     weights = config.get("loss_weights")
     if forms["loss_weights"] is None:
         config["loss_weights"] = None
