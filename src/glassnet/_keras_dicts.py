@@ -39,7 +39,6 @@ def call_node(model, read):
     return {"args": [read], "kwargs": {"mask": [None] * len(read)}}
 
 
-
 def keyed_compile(model, config):
     """Keras' ``compile_config`` (``config``, its entries one per output in the flat order) of a
     model of several outputs in the forms compile was given them, as Keras keeps its arguments:

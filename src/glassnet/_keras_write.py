@@ -22,9 +22,9 @@ such a class computes as (``_GLASSNET_ONLY``; kept for the classes of ``_KERAS_T
 constructors take them). Refused by name, before anything is written (ValueError): a layer
 class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours, a glassnet-only setting at another
 value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
-own arguments or mode, a model with ``add_loss`` terms, an optimizer
-Keras lacks. The optimizer's state (step count, rate, slots) is written in Keras' layout
-(glassnet._keras_optimizer_state), so that Keras continues training where glassnet stopped.
+own arguments or mode, a model with ``add_loss`` terms, an optimizer Keras lacks. The optimizer's
+state (step count, rate, slots) is written in Keras' layout (glassnet._keras_optimizer_state), so
+that Keras continues training where glassnet stopped.
 
 Everything is made in memory, then written with glassnet's atomic write (a temporary file renamed
 onto the target): a failure at any point leaves the previous file, or none.
