@@ -338,3 +338,35 @@ def test_glassnet_reads_keras_file_and_round_trips(keras, tmp_path, rng, fmt):
     _assert_same_logs(back.evaluate(x, y, verbose=0, return_dict=True),
                       keras.saving.load_model(tmp_path / f"k2.{fmt}").evaluate(x, y, verbose=0, return_dict=True))
     assert back._input_keys == ["b", "a"] and back._output_keys == ["z", "y"] and list(back.loss.given) == ["y", "z"]
+
+
+def _shared(lib):
+    """A nested model of dict inputs called twice (two nodes, each a dict of tensors)."""
+    i, j = lib.Input((4,), name="ii"), lib.Input((2,), name="jj")
+    joined = lib.layers.Concatenate(name="c")([i, j])
+    inner = lib.Model({"q": i, "p": j}, {"s": lib.layers.Dense(3, name="sd")(joined)}, name="inner")
+    x, w, v = lib.Input((4,), name="x"), lib.Input((2,), name="w"), lib.Input((2,), name="v")
+    a, b = inner({"q": x, "p": w})["s"], inner({"q": x, "p": v})["s"]
+    return {"x": x, "w": w, "v": v}, {"out": lib.layers.Add(name="add")([a, b])}
+
+
+def test_a_shared_nested_dict_model_is_written_as_keras_writes_it(keras, tmp_path, rng):
+    ours, theirs = gn.Model(*_shared(gn), seed=0), keras.Model(*_shared(keras))
+    ours.save(tmp_path / "g.keras", save_format="keras")
+    theirs.save(tmp_path / "k.keras")
+    mine, their = _config(tmp_path / "g.keras")["config"], _config(tmp_path / "k.keras")["config"]
+
+    def nodes(config):
+        def history(arg):
+            if isinstance(arg, dict) and arg.get("class_name") != "__keras_tensor__":
+                return {key: t["config"]["keras_history"] for key, t in arg.items()}
+            return [t["config"]["keras_history"] for t in (arg if isinstance(arg, list) else [arg])]
+        return [(e["name"], [(history(n["args"][0]), n["kwargs"]) for n in e["inbound_nodes"]])
+                for e in config["layers"]]
+    assert nodes(mine) == nodes(their)
+    for key in ("input_layers", "output_layers"):
+        assert json.dumps(mine[key]) == json.dumps(their[key])
+    x = _inputs_of(ours, rng)
+    for fmt in ("keras", "h5"):
+        ours.save(tmp_path / f"g.{fmt}", save_format=fmt)
+        _assert_same(keras.saving.load_model(tmp_path / f"g.{fmt}").predict(x, verbose=0), ours.predict(x, verbose=0))
