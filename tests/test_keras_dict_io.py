@@ -166,6 +166,26 @@ def test_an_output_given_no_loss_keeps_its_none_and_nothing_not_given_is_written
     assert compiled["loss_weights"] == [0.3, 1.0] and compiled["metrics"] == [["mae"], ["accuracy"]]
 
 
+def test_a_module_less_metric_entry_of_a_legacy_file_is_read_as_keras_reads_it(tmp_path, rng):
+    """Keras 3.15's .h5 of a model its legacy loader compiled holds ``"mae"`` as
+    ``{"class_name": "MeanAbsoluteError", "config": {...}}``, no module (refused before)."""
+    h5py = pytest.importorskip("h5py")
+    model = gn.Model(*_two_by_two(gn), seed=0)
+    model.compile(optimizer="sgd", **_COMPILE)
+    model.save(tmp_path / "m.h5", save_format="h5")
+    with h5py.File(tmp_path / "m.h5", "r+") as f:
+        training = json.loads(f.attrs["training_config"])
+        training["metrics"]["y"] = [{"class_name": "MeanAbsoluteError",
+                                     "config": {"name": "mean_absolute_error", "dtype": "float32"}}]
+        f.attrs["training_config"] = json.dumps(training)
+    back = gn.load_model(tmp_path / "m.h5")
+    x, y = _data(rng)
+    logs = back.evaluate(x, y, verbose=0, return_dict=True)
+    want = np.mean(np.abs(back.predict(x, verbose=0)["y"] - y["y"]))
+    assert set(logs) == {"loss", "y_loss", "z_loss", "y_mean_absolute_error", "z_accuracy"}
+    np.testing.assert_allclose(logs["y_mean_absolute_error"], want, rtol=1e-6)
+
+
 @pytest.mark.parametrize("build", [_two_by_two, _nested, _reordered], ids=lambda b: b.__name__)
 def test_glassnet_reads_its_keras_file_back_and_fit_goes_on(tmp_path, rng, build):
     model = gn.Model(*build(gn), seed=0)
