@@ -31,7 +31,7 @@ import numpy as np
 from . import backend
 from ._keras_h5 import h5py_module, keras_only_weights, layer_groups
 from ._keras_nesting import writes_nested
-from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse, is_functional
+from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse, is_functional, keras_listed
 from .parameters import nested_scopes
 
 _MODELS = ("Sequential", "Functional")
@@ -98,8 +98,8 @@ def _entries(model, nested):
     # a functional model's Inputs where Keras' model.layers lists them, at their depth (an Input
     # read only deeper in the graph after the layers before it), as its summary shows them
     from .graph import Model
-    if isinstance(model, Model) and model._input_places is not None:
-        listed = [name for name, _ in model._with_input_entries(model._summary_entries())]
+    listed = keras_listed(model) if isinstance(model, Model) else None
+    if listed is not None:
         names = [name for name, _ in entries]
         if sorted(listed) == sorted(names) and len(set(names)) == len(names):
             held = dict(entries)

@@ -266,7 +266,26 @@ def _compile_config(training):
             settings.pop("decay")
         config["optimizer"] = {"module": "keras.optimizers", "class_name": name, "config": settings,
                                "registered_name": None}
+    for key in ("metrics", "weighted_metrics"):
+        if key in config:
+            config[key] = _metric_modules(config[key])
     return config
+
+
+def _metric_modules(value):
+    """compile's metrics (a list, or per output a list or dict of lists) with each metric object's
+    entry given Keras' module: Keras 3.15 writes ``{"class_name": "MeanAbsoluteError", "config"}``,
+    no module, in the .h5 of a model its legacy loader compiled ("mae" read back as that object),
+    which its loader reads as a metric."""
+    if isinstance(value, list):
+        return [_metric_modules(v) for v in value]
+    if isinstance(value, dict) and "class_name" in value:
+        if "module" in value or not isinstance(value.get("config"), dict):
+            return value
+        return {"module": "keras.metrics", "registered_name": None, **value}
+    if isinstance(value, dict):
+        return {k: _metric_modules(v) for k, v in value.items()}
+    return value
 
 
 def load_legacy(data, compile):

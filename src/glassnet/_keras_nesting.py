@@ -89,7 +89,3 @@ def unread_layers(model):
     present = {id(layer) for layer in model.layers}
     return [layer for layer in keras_layers(model) if id(layer) not in present]
 
-
-def node_kwargs(count):
-    """The ``kwargs`` Keras 3.15 writes for a model's call on ``count`` tensors: no masks."""
-    return {"mask": None if count == 1 else [None] * count}

@@ -6,7 +6,8 @@ version's presence), ``config.json`` (the model as Keras serializes it: ``{"modu
 "class_name": "Sequential" or "Functional", "config", "registered_name", "build_config",
 "compile_config"}``, each layer as ``{"module": "keras.layers", "class_name", "config",
 "registered_name", "build_config"}``, a functional model's calls as ``inbound_nodes``, a model
-nested in it as one entry, its own config, with a node per call: glassnet._keras_nesting) and
+nested in it as one entry, its own config, with a node per call: glassnet._keras_nesting; a
+model of dict inputs or outputs with its ends as dicts: glassnet._keras_dicts) and
 ``model.weights.h5`` (Keras' saving_lib layout: ``layers/<snake_case class>[_k]/vars/0..n-1``,
 ``k`` counting that class's layers in ``model.layers``' order, Keras' own; a nested model's
 group ``layers/functional`` or ``layers/sequential`` holding its own layout; sublayers' weights in
@@ -21,9 +22,9 @@ such a class computes as (``_GLASSNET_ONLY``; kept for the classes of ``_KERAS_T
 constructors take them). Refused by name, before anything is written (ValueError): a layer
 class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours, a glassnet-only setting at another
 value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
-own arguments or mode, a model of dict inputs or outputs or with ``add_loss`` terms, an optimizer
-Keras lacks. The optimizer's state (step count, rate, slots) is written in Keras' layout
-(glassnet._keras_optimizer_state), so that Keras continues training where glassnet stopped.
+own arguments or mode, a model with ``add_loss`` terms, an optimizer Keras lacks. The optimizer's
+state (step count, rate, slots) is written in Keras' layout (glassnet._keras_optimizer_state), so
+that Keras continues training where glassnet stopped.
 
 Everything is made in memory, then written with glassnet's atomic write (a temporary file renamed
 onto the target): a failure at any point leaves the previous file, or none.
@@ -38,7 +39,8 @@ import numpy as np
 from ._flagless import own_mode
 from ._keras_assets import learnt, vocabulary_assets
 from ._keras_h5 import weights_bytes
-from ._keras_nesting import call_tensors, node_kwargs, output_index, writes_nested
+from ._keras_dicts import call_node, keras_ends, keyed_compile
+from ._keras_nesting import call_tensors, output_index, writes_nested
 from .optimizers import schedules as _schedules
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
@@ -271,10 +273,8 @@ def _nested_sequential(record, dtype):
 
 def _functional(model, dtype):
     where = repr(model.name)
-    for attribute, what in (("_input_keys", "dict inputs"), ("_output_keys", "dict outputs"),
-                            ("_loss_terms", "add_loss terms")):
-        if getattr(model, attribute, None) is not None:
-            _refuse(where, f"a model of {what}, which glassnet does not write in Keras' form")
+    if getattr(model, "_loss_terms", None) is not None:
+        _refuse(where, "a model of add_loss terms, which glassnet does not write in Keras' form")
     modes, options = model._call_settings()
     # a call given no flag records its layer's own default: an image preprocessing layer's is
     # TRUE_IF_UNSET (Keras' call(self, data, training=True)), which Keras' node without a
@@ -300,8 +300,7 @@ def _functional(model, dtype):
         if not isinstance(call, int):       # a nested model's call: its args are the tensors it read
             record = call
             read = [_tensor(known[id(t)]) for t in record.called_on]
-            nodes.setdefault(id(record.key), []).append(
-                {"args": read if len(read) == 1 else [read], "kwargs": node_kwargs(len(read))})
+            nodes.setdefault(id(record.key), []).append(call_node(record.model, read))
             continue
         layer, parents, option = model._calls[call], model._graph[call], options[call]
         if getattr(layer, "is_model", False):
@@ -333,16 +332,30 @@ def _functional(model, dtype):
         entry["inbound_nodes"] = nodes[id(layer)]
         layers.append(entry)
 
+    # the Inputs where Keras' model.layers lists them (an Input read first by a later layer comes
+    # later: a dict's keys sort its Inputs, not the order the graph reads them), as Keras writes them
+    listed = keras_listed(model)
+    if listed is not None and sorted(listed) == sorted(e["name"] for e in layers) and len(set(listed)) == len(listed):
+        by_name = {e["name"]: e for e in layers}
+        layers = [by_name[name] for name in listed]
+
     def end(call):
         name, node, index = histories[call]
         # Keras counts a nested functional model's nodes from 1 here (its own graph is node 0)
         functional = tensors is not None and tensors[call].nested_in is not None and \
             tensors[call].nested_in.kind == "Functional"
         return [name, node + functional, index]
-    outputs = list(model._outputs_at)
     return {"name": model.name, "trainable": bool(model.trainable), "layers": layers,
-            "input_layers": [[n, 0, 0] for n in names] if len(names) > 1 else [names[0], 0, 0],
-            "output_layers": [end(c) for c in outputs] if len(outputs) > 1 else end(outputs[0])}
+            "input_layers": keras_ends(model._input_keys, [[n, 0, 0] for n in names]),
+            "output_layers": keras_ends(model._output_keys, [end(c) for c in model._outputs_at])}
+
+
+def keras_listed(model):
+    """The names of Keras' ``model.layers`` of the functional ``model``, its Inputs among them where
+    Keras lists them (as its summary shows them); None where glassnet does not know that order."""
+    if model._input_places is None:
+        return None
+    return [name for name, _ in model._with_input_entries(model._summary_entries())]
 
 
 def _histories(model, tensors):
@@ -483,14 +496,15 @@ def _compile_config(model):
         return keras_form(serialize_keras_object(value)) if not isinstance(value, (str, type(None))) else value
     loss = settings.get("loss")
     metrics = settings.get("metrics")
-    return {"optimizer": {"module": "keras.optimizers", "class_name": name, "config": config,
+    return keyed_compile(model, {
+            "optimizer": {"module": "keras.optimizers", "class_name": name, "config": config,
                           "registered_name": None},
             "loss": keras_form(plain(loss) if not isinstance(loss, (list, dict)) else
                                [plain(v) for v in loss] if isinstance(loss, list) else {k: plain(v) for k, v in loss.items()}),
             "loss_weights": settings.get("loss_weights"),
             "metrics": keras_form(_keras_metric_names(metrics)),
             "weighted_metrics": keras_form(_keras_metric_names(settings.get("weighted_metrics"))),
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False})
 
 
 def keras_bytes(model, include_optimizer=True):

@@ -324,9 +324,12 @@ class Heads(Loss):
     (``as_given``), each output's loss as it was, the loss weights not carried (Keras' are not)."""
     name = "heads"
     given = None        # (a model pickled before it kept what compile was given: see ``_given``)
+    # {"loss_weights", "metrics", "weighted_metrics": "dict", "list" or None}: the form compile was given
+    # each in, which Keras' compile config keeps (glassnet._keras_dicts); None: not known
+    forms = None
 
-    def __init__(self, heads, given=None):
-        self.heads, self.given = heads, given
+    def __init__(self, heads, given=None, forms=None):
+        self.heads, self.given, self.forms = heads, given, forms
 
     def _given(self):
         # what compile was given; for a Heads made without it, each output's loss, None unscored
@@ -626,7 +629,10 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
     place_targets(heads, chosen, [1.0 if weight is None else float(weight) for weight in weights])
     for head in heads:
         head.loss_as_given = None       # a loss named "crossentropy" is picked at the first batch (pick_head_loss)
-    return Heads(heads, loss), compiled
+    forms = {key: "dict" if isinstance(value, dict) else "list" if isinstance(value, (list, tuple)) else None
+             for key, value in (("loss_weights", loss_weights), ("metrics", metrics),
+                                ("weighted_metrics", weighted_metrics))}
+    return Heads(heads, loss, forms), compiled
 
 
 def as_given(loss):
