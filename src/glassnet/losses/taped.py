@@ -34,6 +34,49 @@ def _same_rank(ops, y_true, y_pred):
     return y_true, y_pred
 
 
+class _Forward:
+    """One recorded forward pass of a taped loss: ``call``'s ``values`` on ``watched`` (``y_pred``,
+    which the ``tape`` watches), and copies of the arrays, which ``fits`` compares a later call's with."""
+
+    def __init__(self, loss, y_pred, y_true):
+        from .._tape_values import _paused, _wrap, watched_node
+        from ..tape import GradientTape
+        # the tape watches an array by identity: y_pred itself, so that call computes on the array as
+        # it lies (a model of several outputs gives column views, whose sums round as plain calls' do)
+        self.watched = y_pred if type(y_pred) is np.ndarray else np.array(y_pred, copy=True)
+        # what fits compares later calls with, by value (a buffer may be refilled in place)
+        self.y_pred, self.y_true = np.array(y_pred, copy=True), np.array(y_true, copy=True)
+        # and the loss's settings, by identity: loss.delta = 2.0 after a call is another call
+        self.settings = self._settings(loss)
+        self.sample_weight = self.seed = None
+        # outer tapes paused: this record is the loss's own, never part of a step of yours being recorded
+        with _paused(), GradientTape() as self.tape:
+            self.tape.watch(self.watched)
+            # the watched array as a recorded value, so that Python operators on it are recorded too
+            self.values = loss._values(_wrap(self.watched, watched_node(self.watched)), y_true)
+
+    @staticmethod
+    def _settings(loss):
+        return [(key, value) for key, value in vars(loss).items() if key != "_forward"]
+
+    def fits(self, loss, y_pred, y_true, sample_weight):
+        """Whether the gradient ``loss`` is asked of ``(y_pred, y_true, sample_weight)`` is this record's."""
+        if (sample_weight is None) != (self.sample_weight is None):
+            return False
+        settings = self._settings(loss)
+        if len(settings) != len(self.settings) or any(a[0] != b[0] or a[1] is not b[1]
+                                                      for a, b in zip(settings, self.settings)):
+            return False
+        pairs = [(self.y_pred, y_pred), (self.y_true, y_true)]
+        if sample_weight is not None:
+            pairs.append((self.sample_weight, sample_weight))
+        for kept, given in pairs:
+            given = np.asarray(given)
+            if kept.shape != given.shape or kept.dtype != given.dtype or not np.array_equal(kept, given):
+                return False
+        return True
+
+
 class Taped:
     """The methods of a loss whose values come from ``self.call(y_true, y_pred)`` (Keras' order),
     in glassnet's protocol: ``__call__``, ``weighted``, ``gradient``, ``weighted_gradient`` and
@@ -117,7 +160,21 @@ class Taped:
         return self.weighted(y_pred, y_true, None)
 
     def weighted(self, y_pred, y_true, sample_weight):
-        value, _ = self._reduce(self._plain_values(y_pred, y_true), sample_weight)
+        """The reduced value, from ``call`` recorded by a GradientTape: the training step's
+        ``weighted_gradient`` that follows on the same arrays takes its gradient from that record,
+        so ``call`` runs once per step. A ``call`` the tape cannot record (NumPy on ``y_pred``) runs
+        on plain arrays here, for its value (its gradient then says why there is none)."""
+        if self.reduction in (None, "none"):       # per-sample values: no gradient will follow
+            return self._reduce(self._plain_values(y_pred, y_true), sample_weight)[0]
+        try:
+            forward = _Forward(self, y_pred, y_true)
+        except TypeError as exc:
+            if "GradientTape" not in str(exc):
+                raise
+            return self._reduce(self._plain_values(y_pred, y_true), sample_weight)[0]
+        value, forward.seed = self._reduce(self._checked(np.asarray(forward.values)), sample_weight)
+        forward.sample_weight = None if sample_weight is None else np.array(sample_weight, copy=True)
+        self._forward = forward
         return value
 
     def per_sample(self, y_pred, y_true):
@@ -125,7 +182,9 @@ class Taped:
         return self._plain_values(y_pred, y_true)
 
     def _plain_values(self, y_pred, y_true):
-        values = np.asarray(self._values(np.asarray(y_pred), y_true))
+        return self._checked(np.asarray(self._values(np.asarray(y_pred), y_true)))
+
+    def _checked(self, values):
         if values.dtype.kind not in "fiu":
             raise TypeError(f"{self._label()}: expected numbers from the loss, got an array of {values.dtype}")
         return values
@@ -146,20 +205,17 @@ class Taped:
 
     def weighted_gradient(self, y_pred, y_true, sample_weight):
         """dL/d(y_pred), y_pred's shape: the tape's gradient of ``call``'s values, seeded with the
-        reduction's derivative."""
-        from .._tape_values import _wrap, watched_node
-        from ..tape import GradientTape
+        reduction's derivative. Right after ``weighted`` on the same arrays (the training step's
+        order) it is the gradient of that call's record; otherwise ``call`` is recorded here."""
         if self.reduction in (None, "none"):
             raise ValueError(f"{self._label()} has reduction={self.reduction!r}, one loss per sample, which has no "
                              f"gradient to train on; use reduction='sum_over_batch_size' (the default) or 'sum'")
-        watched = np.array(y_pred, copy=True)       # an array of its own: the tape watches it by identity
+        forward = self.__dict__.pop("_forward", None)       # (taken once: a tape gives its gradient once)
         try:
-            with GradientTape() as tape:
-                tape.watch(watched)
-                # the watched array as a recorded value, so that Python operators on it are recorded too
-                values = self._values(_wrap(watched, watched_node(watched)), y_true)
-            _, seed = self._reduce(np.asarray(values), sample_weight)
-            grad = None if seed is None else tape.gradient(values, watched, output_gradients=seed)
+            if forward is None or not forward.fits(self, y_pred, y_true, sample_weight):
+                forward = _Forward(self, y_pred, y_true)
+                _, forward.seed = self._reduce(np.asarray(forward.values), sample_weight)
+            grad = forward.tape.gradient(forward.values, forward.watched, output_gradients=forward.seed)
         except TypeError as exc:
             if "GradientTape" not in str(exc):
                 raise
@@ -171,6 +227,12 @@ class Taped:
                             f"gradient to train on; write it with glassnet.ops (ops.mean, ops.square, ops.where, "
                             f"...) and Python operators")
         return np.asarray(grad, dtype=np.asarray(y_pred).dtype)
+
+    def __getstate__(self):
+        # copies and pickles leave the latest recorded forward pass behind (it holds a tape)
+        state = dict(self.__dict__)
+        state.pop("_forward", None)
+        return state
 
     def get_config(self):
         """Keras' ``Loss.get_config``: ``{"name", "reduction"}`` (a class of yours adds its own)."""
