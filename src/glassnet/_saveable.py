@@ -160,8 +160,8 @@ def _check_wrapper_saveable(loss):
     try:
         json.dumps(loss.get_config(), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"save_model: loss {loss!r:.80}: its keyword arguments must be JSON values (numbers, "
-                         f"strings, lists, dicts) for a model file to keep them: {exc}") from None
+        raise ValueError(f"save_model: loss {loss!r:.80}: its keyword arguments must be numbers, strings, lists, "
+                         f"dicts or NumPy arrays for a model file to keep them: {exc}") from None
 
 
 def _check_metrics_saveable(model):

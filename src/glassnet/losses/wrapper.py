@@ -25,7 +25,7 @@ class LossFunctionWrapper(Taped, Loss):
         ``@glassnet.saving.register_serializable()``, or in ``load_model``'s ``custom_objects``).
     reduction, name, dtype : Keras' ``Loss`` arguments (``name`` None: ``loss_function_wrapper``,
         numbered, Keras' ``auto_name``).
-    **kwargs : passed to ``fn`` at every call (JSON values, for a model file).
+    **kwargs : passed to ``fn`` at every call (numbers, strings, lists, NumPy arrays, for a model file).
 
     >>> import numpy as np
     >>> from glassnet import ops
@@ -54,6 +54,8 @@ class LossFunctionWrapper(Taped, Loss):
         (``"dtype"`` too where one was given)."""
         from .._keras_objects import serialize_keras_object
         config = super().get_config()
+        # the keyword arguments as Keras writes them (NumPy numbers as Python's, arrays as its "__numpy__")
+        kwargs = serialize_keras_object(self._fn_kwargs)
         name = getattr(self.fn, "__name__", None)
         try:
             entry = serialize_keras_object(self.fn)
@@ -61,7 +63,7 @@ class LossFunctionWrapper(Taped, Loss):
             entry = None
         if not isinstance(entry, dict):     # a function of yours not registered: by its name (Keras')
             entry = {"module": "builtins", "class_name": "function", "config": name, "registered_name": "function"}
-        return {**config, "fn": entry, **self._fn_kwargs}
+        return {**config, "fn": entry, **kwargs}
 
     @classmethod
     def from_config(cls, config):
@@ -70,9 +72,11 @@ class LossFunctionWrapper(Taped, Loss):
         functions (``"huber"``)."""
         if not isinstance(config, dict) or "fn" not in config:
             raise ValueError(f"LossFunctionWrapper.from_config: expected a dict with 'fn', got {config!r:.120}")
+        from .._keras_objects import deserialize_keras_object
         config = dict(config)
         fn = find_function(config.pop("fn"))
-        return cls(fn, **config)
+        own = {key: config.pop(key) for key in _OWN[1:] if key in config}
+        return cls(fn, **own, **deserialize_keras_object(config))
 
     def __repr__(self):
         return f"<LossFunctionWrapper({getattr(self.fn, '__qualname__', self.fn)!r}, kwargs={self._fn_kwargs})>"
