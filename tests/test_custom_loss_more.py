@@ -19,18 +19,7 @@ import pytest
 import glassnet as gn
 from glassnet import ops as gops
 from glassnet.losses import FunctionLoss, LossFunctionWrapper
-
-
-def _central(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        a[i] += eps
-        up = f(a)
-        a[i] -= 2 * eps
-        down = f(a)
-        a[i] += eps
-        g[i] = (up - down) / (2 * eps)
-    return g
+from test_custom_loss_fn import _central
 
 
 def _losses_of(ops):
@@ -83,6 +72,22 @@ def test_masked_sequence_runs_once_per_step():
     assert fn.calls == 2
 
 
+def test_several_outputs_run_once_per_step():
+    """Each output's function once a step: its "<output>_loss" log takes the value its gradient
+    came from (the loss of the same outputs, weights and targets)."""
+    x, y, w = _regression(32, 2)
+    fa, fb = _Counted(), _Counted()
+    fa.__name__, fb.__name__ = "fa", "fb"
+    inputs = gn.Input((5,))
+    hidden = gn.layers.Dense(4, activation="tanh")(inputs)
+    model = gn.Model(inputs, [gn.layers.Dense(2, name="a")(hidden), gn.layers.Dense(2, name="b")(hidden)], seed=0)
+    model.compile(loss={"a": fa, "b": fb}, loss_weights={"a": 0.5, "b": 2.0}, optimizer="sgd")
+    history = model.fit(x, [y, -y], epochs=2, batch_size=16, verbose=0, sample_weight=w).history
+    assert fa.calls == fb.calls == 2 * 2
+    np.testing.assert_allclose(history["loss"], 0.5 * np.array(history["a_loss"]) + 2.0 * np.array(history["b_loss"]),
+                               rtol=1e-6)
+
+
 def _functions():
     def cce_clip(y_true, y_pred):
         p = y_pred / gops.sum(y_pred, axis=-1, keepdims=True)
@@ -112,9 +117,12 @@ def test_value_from_the_record_is_bit_identical_to_a_plain_call(dtype, reduction
             for weights in (None, w):
                 plain = loss._reduce(loss._plain_values(y_pred, y), weights)[0]
                 value = loss.weighted(y_pred, y, weights)
+                assert not vars(loss)["_forward"].spent         # the value came from a record
                 assert np.float64(value).tobytes() == np.float64(plain).tobytes(), fn.__name__
                 reused = loss.weighted_gradient(y_pred, y, weights)
-                assert "_forward" not in vars(loss)          # taken once
+                assert vars(loss)["_forward"].tape is None      # its tape given up once used
+                # the value asked again of the same arrays (an output's log) is that record's
+                assert loss.weighted(y_pred, y, weights) == value and "_forward" not in vars(loss)
                 fresh = loss.weighted_gradient(y_pred, y, weights)
                 np.testing.assert_array_equal(reused, fresh)
                 assert reused.dtype == np.dtype(dtype)
@@ -147,6 +155,28 @@ def test_the_record_is_not_reused_for_other_arrays_or_settings():
     np.testing.assert_allclose(loss.gradient(p + 1.0, y), expected(3.0, y) + 3.0 * 2 / p.size)
     loss.weighted(p, y, np.ones(4))
     np.testing.assert_allclose(loss.weighted_gradient(p, y, 2 * np.ones(4)), 2 * expected(3.0, y))
+
+
+def test_values_asked_alone_come_from_plain_calls():
+    """A value not followed by its gradient (evaluate, validation): the next values are computed on
+    plain arrays, until a gradient is asked again (a training step), which records the next one."""
+    fn = _Counted()
+    loss = FunctionLoss(fn)
+    rng = np.random.default_rng(0)
+    p, y = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    loss(p, y)
+    assert not vars(loss)["_forward"].spent
+    loss(p + 1.0, y)
+    assert "_forward" not in vars(loss) and loss._record_values is False
+    assert loss(p, y) == loss._reduce(loss._plain_values(p, y), None)[0]
+    fn.calls = 0
+    np.testing.assert_allclose(loss.gradient(p, y), 2 * (p - y) / p.size)
+    assert fn.calls == 1 and loss._record_values is True
+    loss(p + 2.0, y)
+    assert not vars(loss)["_forward"].spent
+    fn.calls = 0
+    loss.gradient(p + 2.0, y)
+    assert fn.calls == 0
 
 
 def test_a_function_the_tape_refuses_still_gives_its_value():

@@ -36,9 +36,10 @@ def _same_rank(ops, y_true, y_pred):
 
 class _Forward:
     """One recorded forward pass of a taped loss: ``call``'s ``values`` on ``watched`` (``y_pred``,
-    which the ``tape`` watches), and copies of the arrays, which ``fits`` compares a later call's with."""
+    which the ``tape`` watches), their reduced ``value`` and its derivative ``seed``, and copies of
+    the arrays, which ``fits`` compares a later call's with."""
 
-    def __init__(self, loss, y_pred, y_true):
+    def __init__(self, loss, y_pred, y_true, sample_weight):
         from .._tape_values import _paused, _wrap, watched_node
         from ..tape import GradientTape
         # the tape watches an array by identity: y_pred itself, so that call computes on the array as
@@ -48,19 +49,25 @@ class _Forward:
         self.y_pred, self.y_true = np.array(y_pred, copy=True), np.array(y_true, copy=True)
         # and the loss's settings, by identity: loss.delta = 2.0 after a call is another call
         self.settings = self._settings(loss)
-        self.sample_weight = self.seed = None
+        self.sample_weight = None if sample_weight is None else np.array(sample_weight, copy=True)
+        self.spent = False          # True once the tape gave its gradient (the value is kept)
         # outer tapes paused: this record is the loss's own, never part of a step of yours being recorded
         with _paused(), GradientTape() as self.tape:
             self.tape.watch(self.watched)
             # the watched array as a recorded value, so that Python operators on it are recorded too
             self.values = loss._values(_wrap(self.watched, watched_node(self.watched)), y_true)
+        self.value, self.seed = loss._reduce(loss._checked(np.asarray(self.values)), sample_weight)
+
+    def spend(self):
+        """The tape has given its gradient: let go of it and of the recorded values."""
+        self.spent, self.tape, self.values, self.watched = True, None, None, None
 
     @staticmethod
     def _settings(loss):
-        return [(key, value) for key, value in vars(loss).items() if key != "_forward"]
+        return [(key, value) for key, value in vars(loss).items() if key not in ("_forward", "_record_values")]
 
     def fits(self, loss, y_pred, y_true, sample_weight):
-        """Whether the gradient ``loss`` is asked of ``(y_pred, y_true, sample_weight)`` is this record's."""
+        """Whether ``loss`` asked of ``(y_pred, y_true, sample_weight)`` is this record's call."""
         if (sample_weight is None) != (self.sample_weight is None):
             return False
         settings = self._settings(loss)
@@ -159,23 +166,33 @@ class Taped:
         """The reduced loss (a float) of predictions ``y_pred`` (n, ...) against ``y_true``."""
         return self.weighted(y_pred, y_true, None)
 
+    # whether a value asked is computed on a recorded forward pass, for the gradient that follows it
+    # (a training step), or on plain arrays (values asked alone: evaluate, validation), as last seen
+    _record_values = True
+
     def weighted(self, y_pred, y_true, sample_weight):
-        """The reduced value, from ``call`` recorded by a GradientTape: the training step's
-        ``weighted_gradient`` that follows on the same arrays takes its gradient from that record,
-        so ``call`` runs once per step. A ``call`` the tape cannot record (NumPy on ``y_pred``) runs
-        on plain arrays here, for its value (its gradient then says why there is none)."""
-        if self.reduction in (None, "none"):       # per-sample values: no gradient will follow
+        """The reduced value. In a training step, from ``call`` recorded by a GradientTape, whose
+        gradient the ``weighted_gradient`` that follows on the same arrays takes: ``call`` runs once
+        per step. Asked again after that gradient, of the same arrays (an output's
+        ``"<output>_loss"`` log), the value of that record. Values asked alone (a value not followed
+        by its gradient: ``evaluate``, validation) come from plain calls until a gradient is asked
+        again. A ``call`` the tape cannot record (NumPy on ``y_pred``) runs on plain arrays, for its
+        value (its gradient then says why there is none)."""
+        last = self.__dict__.pop("_forward", None)
+        if last is not None and last.spent and last.fits(self, y_pred, y_true, sample_weight):
+            return last.value
+        if last is not None and not last.spent:
+            self._record_values = False         # the last value was not followed by its gradient
+        if self.reduction in (None, "none") or not self._record_values:
             return self._reduce(self._plain_values(y_pred, y_true), sample_weight)[0]
         try:
-            forward = _Forward(self, y_pred, y_true)
+            forward = _Forward(self, y_pred, y_true, sample_weight)
         except TypeError as exc:
             if "GradientTape" not in str(exc):
                 raise
             return self._reduce(self._plain_values(y_pred, y_true), sample_weight)[0]
-        value, forward.seed = self._reduce(self._checked(np.asarray(forward.values)), sample_weight)
-        forward.sample_weight = None if sample_weight is None else np.array(sample_weight, copy=True)
         self._forward = forward
-        return value
+        return forward.value
 
     def per_sample(self, y_pred, y_true):
         """What ``call`` gives: one loss per sample (and position), Keras' ``reduction="none"``."""
@@ -210,11 +227,11 @@ class Taped:
         if self.reduction in (None, "none"):
             raise ValueError(f"{self._label()} has reduction={self.reduction!r}, one loss per sample, which has no "
                              f"gradient to train on; use reduction='sum_over_batch_size' (the default) or 'sum'")
-        forward = self.__dict__.pop("_forward", None)       # (taken once: a tape gives its gradient once)
+        forward = self.__dict__.pop("_forward", None)
         try:
-            if forward is None or not forward.fits(self, y_pred, y_true, sample_weight):
-                forward = _Forward(self, y_pred, y_true)
-                _, forward.seed = self._reduce(np.asarray(forward.values), sample_weight)
+            if forward is None or forward.spent or not forward.fits(self, y_pred, y_true, sample_weight):
+                forward = _Forward(self, y_pred, y_true, sample_weight)
+                self._record_values = True      # a gradient follows values: record the next value
             grad = forward.tape.gradient(forward.values, forward.watched, output_gradients=forward.seed)
         except TypeError as exc:
             if "GradientTape" not in str(exc):
@@ -226,6 +243,8 @@ class Taped:
                             f"records (plain NumPy on the values, np.asarray, .numpy(), or a constant), so it has no "
                             f"gradient to train on; write it with glassnet.ops (ops.mean, ops.square, ops.where, "
                             f"...) and Python operators")
+        forward.spend()
+        self._forward = forward             # its value, for a log of the same arrays that follows
         return np.asarray(grad, dtype=np.asarray(y_pred).dtype)
 
     def __getstate__(self):
