@@ -138,6 +138,8 @@ def _entry(obj, kind):
             return {"registered_name": entry["registered_name"], "config": entry["config"]}
         return entry
     cls = plain_type(obj) if kind == "losses" else type(obj)
+    if kind == "losses" and cls is losses.LossFunctionWrapper:
+        return losses.serialize(obj)
     if kind == "losses" and cls in losses.LOSSES.values():
         # the settings that differ from the class's defaults (name and reduction among them):
         # losses.serialize gives the name alone, a model file keeping the settings beside it
@@ -250,6 +252,8 @@ def _kind(module):
     give ``"losses"``; None for any other module."""
     if not isinstance(module, str):
         return None
+    if module == "keras.src.losses.losses":     # Keras' own LossFunctionWrapper (not exported)
+        return "losses"
     for prefix in ("glassnet.", "keras."):
         if module.startswith(prefix) and module[len(prefix):] in KINDS:
             return module[len(prefix):]

@@ -480,6 +480,11 @@ def _compile_config(model):
         if isinstance(value, dict) and set(value) == {"registered_name"} and isinstance(value["registered_name"], str):
             return {"module": "builtins", "class_name": "function", "config": value["registered_name"],
                     "registered_name": "function"}
+        if isinstance(value, dict) and value.get("class_name") == "LossFunctionWrapper" and \
+                value.get("module", "glassnet.losses") == "glassnet.losses":
+            # Keras' own class, which it keeps (unexported) in keras.src.losses.losses
+            return {"module": "keras.src.losses.losses", "class_name": "LossFunctionWrapper",
+                    "config": value["config"], "registered_name": "LossFunctionWrapper"}
         if isinstance(value, dict) and "class_name" in value:
             module = value.get("module") or ""
             if value.get("registered_name") not in (None, "function") or not (module.startswith("glassnet.")

@@ -106,6 +106,9 @@ def _check_one_loss_saveable(loss):
     if isinstance(loss, losses.FunctionLoss):
         _check_function_loss_saveable(loss)
         return
+    if type(loss) is losses.LossFunctionWrapper:
+        _check_wrapper_saveable(loss)
+        return
     entry = losses.serialize(loss)          # (a registered loss of yours: a TypeError for a config not JSON)
     if saving.is_entry(entry):
         try:
@@ -145,6 +148,20 @@ def _check_function_loss_saveable(loss):
                          f"which the file, naming the function alone, would not keep; compile with the function "
                          f"itself, or write a Loss subclass (call(y_true, y_pred)) registered with "
                          f"@glassnet.saving.register_serializable()")
+
+
+def _check_wrapper_saveable(loss):
+    """A ``LossFunctionWrapper`` is saved as Keras saves it: its function by name (loading needs it
+    registered or in ``custom_objects``), its keyword arguments beside, which must be JSON values."""
+    name = getattr(loss.fn, "__name__", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"save_model: loss {loss!r:.80} wraps {name!r:.60}, which a model file cannot name for "
+                         f"loading (glassnet never saves code); define it with def and a name")
+    try:
+        json.dumps(loss.get_config(), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"save_model: loss {loss!r:.80}: its keyword arguments must be numbers, strings, lists, "
+                         f"dicts or NumPy arrays for a model file to keep them: {exc}") from None
 
 
 def _check_metrics_saveable(model):

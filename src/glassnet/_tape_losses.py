@@ -1,5 +1,5 @@
-"""The losses a ``GradientTape`` records (glassnet.tape): glassnet Loss objects, Keras' per-sample
-loss functions, ``Model.compute_loss`` and ``model.losses``.
+"""The losses a ``GradientTape`` records (glassnet.tape): glassnet Loss objects, ``Model.compute_loss``
+and ``model.losses`` (Keras' per-sample loss functions: glassnet._tape_loss_functions).
 
 A loss is a node with its own gradient, fused with the sigmoid or softmax of the model call that
 gave ``y_pred`` (its node's kept logits ``z``), as training (and Keras on TensorFlow, which reads the
@@ -11,8 +11,7 @@ import numpy as np
 from . import _tape_state
 from ._tape_activity import recorded_activity
 from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, _recorded_terms
-from ._tape_record import _keras_arguments
-from ._tape_values import Node, _Logits, _holds_live, _paused, _plain, _wrap, node_of
+from ._tape_values import Node, _Logits, _paused, _plain, _wrap, node_of
 
 
 def record_losses(model, values, penalties, activity=()):
@@ -111,62 +110,6 @@ def _logits_of(node):
     if isinstance(node, _LayerNode) and isinstance(node.layer, _HeadOutput) and node.layer.z is not None:
         return node.layer.z, node.layer.head.layer
     return None, None
-
-
-def record_loss_function(function, args, kwargs, noted):
-    """Keras' per-sample loss function ``function(y_true, y_pred, ...)`` (glassnet.losses.functions)
-    on a recorded ``y_pred``, recorded: its values (n, ...) now; at ``gradient``, each value's
-    gradient from its loss class: the class's value is the mean of the function's N values, each
-    reading its own sample's (and position's) entries, so d(sum g_i value_i)/d y_pred is N g times
-    the class's gradient (dL/dz, fused with the sigmoid or softmax of the model call that gave
-    y_pred, as ``record_loss`` and Keras on TensorFlow, which reads the logits)."""
-    from .model import fuses_with
-    name = function.__name__
-    bound = _keras_arguments(function, args, kwargs, 0)
-    y_true, y_pred = bound["y_true"], bound["y_pred"]
-    parent = node_of(y_pred, "y_pred")
-    if node_of(y_true, "y_true") is not None or _holds_live([v for k, v in bound.items() if k not in ("y_true", "y_pred")]):
-        raise TypeError(f"losses.{name}: y_true is a recorded value; the tape takes the targets as constants. "
-                        + _recorded_targets_hint(parent, "Keras' loss functions take (y_true, y_pred), the targets "
-                                                 "first (glassnet's Loss objects take (y_pred, y_true))"))
-    plain = {k: _plain(v) for k, v in bound.items()}
-    noted.seen = seen = []
-    try:
-        with _paused():
-            values = np.asarray(function(**plain))
-    finally:
-        noted.seen = None
-    a = np.asarray(plain["y_pred"])
-    loss, scored, y = seen[0] if len(seen) == 1 else (None, None, None)
-    count = values.size
-    if loss is None or np.shape(scored) != a.shape or values.shape != a.shape[:values.ndim] or \
-            not np.isclose(float(np.mean(values, dtype=np.float64)), float(loss(scored, y)), rtol=1e-4, atol=1e-6):
-        raise TypeError(f"losses.{name} on a value a GradientTape records: not recorded for these arguments (its "
-                        f"values are not the mean of its loss class's on y_pred as given); use the loss class, "
-                        f"glassnet.losses.{type(loss).__name__ if loss is not None else 'Loss'}(...)(y_pred, y_true)")
-    if parent is None:
-        return values
-    activation = loss.fused_activation()
-    fused = (isinstance(parent, _ModelCall) and activation is not None and parent.z is not None
-             and fuses_with(parent.model._output_layer, activation) and a.shape == parent.z.shape)
-
-    def spread(g):          # each value's g over the entries it reads, times N (the class takes the mean)
-        return np.reshape(np.asarray(g), values.shape + (1,) * (a.ndim - values.ndim)) * count
-
-    def unfused(g):
-        with _paused():
-            grad = loss.gradient(a, y)
-        return (np.asarray(grad) * spread(g)).astype(a.dtype, copy=False)
-
-    def backward(g):
-        if not fused:
-            return unfused(g)
-        with _paused():
-            dz = loss.gradient_from_logits(a, y)
-        return _Logits((np.asarray(dz) * spread(g)).astype(a.dtype, copy=False), lambda: unfused(g))
-    node = _LossNode(parent, backward)
-    node.what = f"losses.{name}"
-    return _wrap(values.astype(a.dtype, copy=False), node)
 
 
 class _Penalty(Node):

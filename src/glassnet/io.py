@@ -751,8 +751,10 @@ def _compile(model, settings):
     # the shape first: a string or a list here failed as "string indices must be integers"
     several = isinstance(settings, dict) and isinstance(settings.get("loss"), list)     # one per output
 
-    def named(loss):                # a built-in's name, or the entry of a registered loss of yours
-        return isinstance(loss, str) or saving.is_entry(loss)
+    def named(loss):                # a built-in's name, the entry of a registered loss of yours, or of a LossFunctionWrapper
+        return isinstance(loss, str) or saving.is_entry(loss) or (
+            isinstance(loss, dict) and set(loss) == {"class_name", "config"}
+            and loss["class_name"] == "LossFunctionWrapper" and isinstance(loss["config"], dict))
 
     def listed(metrics):
         return metrics is None or (isinstance(metrics, list) and all(_metric_names(m) for m in metrics)

@@ -42,7 +42,8 @@ import numpy as np
 
 from . import _tape_state
 from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, record_layer_call, record_model_call
-from ._tape_losses import compute_loss, record_loss, record_loss_function, record_losses
+from ._tape_loss_functions import record_loss_function
+from ._tape_losses import compute_loss, record_loss, record_losses
 from ._tape_record import record_conv, record_ops_call
 from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, node_of, own_variable, watched_node
 from ._tape_weights import WeightKeys, owner as _owner

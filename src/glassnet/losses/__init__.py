@@ -97,6 +97,7 @@ from .picked import PendingCrossentropy, names_pending
 from .persample import CategoricalHinge, CosineSimilarity
 from .similarity import Circle
 from .taped import FunctionLoss
+from .wrapper import LossFunctionWrapper
 from . import functions
 from .functions import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
                         categorical_focal_crossentropy, categorical_generalized_cross_entropy, categorical_hinge,
@@ -111,7 +112,7 @@ __all__ = ["EPSILON", "REDUCTIONS", "Loss", "aligned_targets", "plain_type", "pe
            "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
-           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ctc_decode", "FunctionLoss", "LOSSES",
+           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ctc_decode", "FunctionLoss", "LossFunctionWrapper", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get", "for_compile", "PendingCrossentropy", "serialize", "deserialize",
            # Keras' per-sample functions (glassnet.losses.functions) and their Keras 2 names
            "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
@@ -165,6 +166,10 @@ def get(identifier):
         # Keras' serialize() of its function (a compile config of compile(loss=keras.losses.huber))
         return _from_function(getattr(functions, identifier["config"]))
     identifier = _settings.keras_entry(identifier, "loss")
+    if isinstance(identifier, dict) and identifier.get("class_name") == "LossFunctionWrapper" and \
+            set(identifier) == {"class_name", "config"}:
+        # Keras' (and a model file's) entry of a function with its keyword arguments
+        return LossFunctionWrapper.from_config(identifier["config"])
     if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
         return _from_class_config(identifier)
     if saving.is_entry(identifier):
@@ -252,6 +257,8 @@ def serialize(loss):
     ``_base_config``), any other by its ``get_config()`` (which ``save_model`` refuses)."""
     if isinstance(loss, FunctionLoss):      # by the function's name: loading finds it registered or in custom_objects
         return saving.serialize(loss.fn, "loss") or {"registered_name": getattr(loss.fn, "__name__", loss.name)}
+    if type(loss) is LossFunctionWrapper:   # Keras' entry: the function's, its keyword arguments beside
+        return {"class_name": "LossFunctionWrapper", "config": loss.get_config()}
     if isinstance(loss, Loss) and plain_type(loss) not in LOSSES.values() and saving.is_registered(loss):
         own = plain_type(loss).get_config is not Loss.get_config
         config = loss.get_config() if own else {}

@@ -116,13 +116,16 @@ def _smoothed(y_true, label_smoothing, classes):
 _noted = threading.local()
 
 
-def _scored(loss, y_pred, y_true):
-    """``loss.per_sample(y_pred, y_true)``, the function's values, noting the loss and the arrays
-    it scored when a tape records the call (glassnet.tape.record_loss_function)."""
+def _scored(loss, y_pred, y_true, axis=-1, keep=None):
+    """``loss.per_sample(y_pred, y_true)``, the function's values, noting what the class scored when
+    a tape records the call (glassnet.tape.record_loss_function): the loss, the arrays, its values,
+    the caller's class ``axis`` (which ``y_pred`` has last here) and ``keep``, a boolean array of
+    the values' shape where the function keeps them (False: it gives 0, ``ignore_class``)."""
+    values = loss.per_sample(y_pred, y_true)
     seen = getattr(_noted, "seen", None)
     if seen is not None:
-        seen.append((loss, y_pred, y_true))
-    return loss.per_sample(y_pred, y_true)
+        seen.append((loss, y_pred, y_true, values, axis, keep))
+    return values
 
 
 def _taped(function):
@@ -226,7 +229,7 @@ def cosine_similarity(y_true, y_pred, axis=-1):
     y_true, y_pred = _same_rank(y_true, y_pred, "cosine_similarity")
     y_true, y_pred = _class_axis_last(aligned_targets(y_pred, y_true, "cosine_similarity"), y_pred, axis,
                                       "cosine_similarity")
-    return _scored(CosineSimilarity(), y_pred, y_true)
+    return _scored(CosineSimilarity(), y_pred, y_true, axis)
 
 
 # --- cross-entropies ----------------------------------------------------------------------------
@@ -239,7 +242,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     y_true, y_pred = _pair(y_true, y_pred, "binary_crossentropy")
     y_true, y_pred = _class_axis_last(aligned_targets(y_pred, y_true, "binary_crossentropy"), y_pred, axis,
                                       "binary_crossentropy")
-    return _scored(BinaryCrossentropy(from_logits, label_smoothing), y_pred, y_true)
+    return _scored(BinaryCrossentropy(from_logits, label_smoothing), y_pred, y_true, axis)
 
 
 def _categorical(y_true, y_pred, label_smoothing, axis, caller):
@@ -260,7 +263,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     ``y (1 - s) + s / k``. y_true, y_pred (n, ..., k); returns (n, ...)."""
     CategoricalCrossentropy(from_logits, label_smoothing)         # the settings' checks
     y_true, y_pred = _categorical(y_true, y_pred, label_smoothing, axis, "categorical_crossentropy")
-    return _scored(CategoricalCrossentropy(from_logits), y_pred, y_true)     # rescales rows itself
+    return _scored(CategoricalCrossentropy(from_logits), y_pred, y_true, axis)     # rescales rows itself
 
 
 @_taped
@@ -271,7 +274,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     [1e-7, 1 - 1e-7]; ``alpha`` a number or one per class. Returns (n, ...)."""
     CategoricalFocalCrossentropy(alpha, gamma, from_logits, label_smoothing)
     y_true, y_pred = _categorical(y_true, y_pred, label_smoothing, axis, "categorical_focal_crossentropy")
-    return _scored(CategoricalFocalCrossentropy(alpha, gamma, from_logits), y_pred, y_true)   # rescales itself
+    return _scored(CategoricalFocalCrossentropy(alpha, gamma, from_logits), y_pred, y_true, axis)   # rescales itself
 
 
 @_taped
@@ -283,7 +286,7 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
     y_true, y_pred = _class_axis_last(aligned_targets(y_pred, y_true, "binary_focal_crossentropy"), y_pred, axis,
                                       "binary_focal_crossentropy")
     loss = BinaryFocalCrossentropy(apply_class_balancing, alpha, gamma, from_logits, label_smoothing)
-    return _scored(loss, y_pred, y_true)
+    return _scored(loss, y_pred, y_true, axis)
 
 
 @_taped
@@ -313,7 +316,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         labels = np.where(valid, labels, 0)
     rows = y_pred.reshape(-1, y_pred.shape[-1])
     # the class divides each row by its sum before the clip (as the categorical one does): not again here
-    values = SparseCategoricalCrossentropy(from_logits).per_sample(rows, labels.reshape(-1)).reshape(labels.shape)
+    values = _scored(SparseCategoricalCrossentropy(from_logits), rows, labels.reshape(-1),
+                     keep=None if valid is None else valid.reshape(-1)).reshape(labels.shape)
     return values if valid is None else np.where(valid, values, 0).astype(values.dtype, copy=False)
 
 

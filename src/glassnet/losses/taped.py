@@ -20,6 +20,7 @@ The built-in losses never come here: nothing on their path changes.
 import numpy as np
 
 from .._names import auto_name
+from ._forward import _Forward
 from .base import DEFAULT_REDUCTION, Loss, check_reduction
 
 
@@ -116,16 +117,42 @@ class Taped:
         """The reduced loss (a float) of predictions ``y_pred`` (n, ...) against ``y_true``."""
         return self.weighted(y_pred, y_true, None)
 
+    # whether a value asked is computed on a recorded forward pass, for the gradient that follows it
+    # (a training step), or on plain arrays (values asked alone: evaluate, validation), as last seen
+    _record_values = True
+
     def weighted(self, y_pred, y_true, sample_weight):
-        value, _ = self._reduce(self._plain_values(y_pred, y_true), sample_weight)
-        return value
+        """The reduced value. In a training step, from ``call`` recorded by a GradientTape, whose
+        gradient the ``weighted_gradient`` that follows on the same arrays takes: ``call`` runs once
+        per step. Asked again after that gradient, of the same arrays (an output's
+        ``"<output>_loss"`` log), the value of that record. Values asked alone (a value not followed
+        by its gradient: ``evaluate``, validation) come from plain calls until a gradient is asked
+        again. A ``call`` the tape cannot record (NumPy on ``y_pred``) runs on plain arrays, for its
+        value (its gradient then says why there is none)."""
+        last = self.__dict__.pop("_forward", None)
+        if last is not None and last.spent and last.fits(self, y_pred, y_true, sample_weight):
+            return last.value
+        if last is not None and not last.spent:
+            self._record_values = False         # the last value was not followed by its gradient
+        if self.reduction in (None, "none") or not self._record_values:
+            return self._reduce(self._plain_values(y_pred, y_true), sample_weight)[0]
+        try:
+            forward = _Forward(self, y_pred, y_true, sample_weight)
+        except TypeError as exc:
+            if "GradientTape" not in str(exc):
+                raise
+            return self._reduce(self._plain_values(y_pred, y_true), sample_weight)[0]
+        self._forward = forward
+        return forward.value
 
     def per_sample(self, y_pred, y_true):
         """What ``call`` gives: one loss per sample (and position), Keras' ``reduction="none"``."""
         return self._plain_values(y_pred, y_true)
 
     def _plain_values(self, y_pred, y_true):
-        values = np.asarray(self._values(np.asarray(y_pred), y_true))
+        return self._checked(np.asarray(self._values(np.asarray(y_pred), y_true)))
+
+    def _checked(self, values):
         if values.dtype.kind not in "fiu":
             raise TypeError(f"{self._label()}: expected numbers from the loss, got an array of {values.dtype}")
         return values
@@ -146,20 +173,17 @@ class Taped:
 
     def weighted_gradient(self, y_pred, y_true, sample_weight):
         """dL/d(y_pred), y_pred's shape: the tape's gradient of ``call``'s values, seeded with the
-        reduction's derivative."""
-        from .._tape_values import _wrap, watched_node
-        from ..tape import GradientTape
+        reduction's derivative. Right after ``weighted`` on the same arrays (the training step's
+        order) it is the gradient of that call's record; otherwise ``call`` is recorded here."""
         if self.reduction in (None, "none"):
             raise ValueError(f"{self._label()} has reduction={self.reduction!r}, one loss per sample, which has no "
                              f"gradient to train on; use reduction='sum_over_batch_size' (the default) or 'sum'")
-        watched = np.array(y_pred, copy=True)       # an array of its own: the tape watches it by identity
+        forward = self.__dict__.pop("_forward", None)
         try:
-            with GradientTape() as tape:
-                tape.watch(watched)
-                # the watched array as a recorded value, so that Python operators on it are recorded too
-                values = self._values(_wrap(watched, watched_node(watched)), y_true)
-            _, seed = self._reduce(np.asarray(values), sample_weight)
-            grad = None if seed is None else tape.gradient(values, watched, output_gradients=seed)
+            if forward is None or forward.spent or not forward.fits(self, y_pred, y_true, sample_weight):
+                forward = _Forward(self, y_pred, y_true, sample_weight)
+                self._record_values = True      # a gradient follows values: record the next value
+            grad = forward.tape.gradient(forward.values, forward.watched, output_gradients=forward.seed)
         except TypeError as exc:
             if "GradientTape" not in str(exc):
                 raise
@@ -170,7 +194,15 @@ class Taped:
                             f"records (plain NumPy on the values, np.asarray, .numpy(), or a constant), so it has no "
                             f"gradient to train on; write it with glassnet.ops (ops.mean, ops.square, ops.where, "
                             f"...) and Python operators")
+        forward.spend()
+        self._forward = forward             # its value, for a log of the same arrays that follows
         return np.asarray(grad, dtype=np.asarray(y_pred).dtype)
+
+    def __getstate__(self):
+        # copies and pickles leave the latest recorded forward pass behind (it holds a tape)
+        state = dict(self.__dict__)
+        state.pop("_forward", None)
+        return state
 
     def get_config(self):
         """Keras' ``Loss.get_config``: ``{"name", "reduction"}`` (a class of yours adds its own)."""
