@@ -38,7 +38,9 @@ _MAX_DEPTH = 32         # models nested deeper than this in a config: malformed
 # how deep the nested model being made now is, per thread: counted here, not read from the config,
 # which a file could set to anything
 _READING = threading.local()
-_KINDS = {"Sequential": "Sequential", "Functional": "Functional"}
+_KINDS = ("Sequential", "Functional")
+# what a layer's joining a model sets of its random streams (Sequential's join: glassnet.model)
+_STREAM_KEYS = ("_config_origins", "_rng_from_seed", "_stream_origin", "_build_origin")
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -137,8 +139,17 @@ def _made(entry, layers):
     """One nested model made again on ``layers`` (its own, in its order)."""
     from .graph import Model
     from .model import Sequential
-    config = {**entry["config"], "layers": [None] * len(layers), "compile": None}
     cls = Sequential if entry["class_name"] == "Sequential" else Model
+    config = {**entry["config"], "layers": [None] * len(layers), "compile": None}
+    waits = cls is Sequential and config.get("input") is None
+    if waits:
+        # a Sequential without an Input of its own was built on its layers once the outer model
+        # built them (glassnet._nested_build), from the outer model's seed or the streams its layers'
+        # "seed_origin" gives: so again, not by its own build now (its first layer's input shape
+        # would start one), which would draw other weights
+        config["input_shape"] = None
+        first_shape = layers[0].input_shape
+        layers[0].input_shape = None
     if (cls is Model) != (config.get("inbound") is not None):
         raise ValueError(f"config: a 'nested' {entry['class_name']}'s config "
                          f"{'lacks' if cls is Model else 'has'} a graph ('inbound')")
@@ -146,10 +157,22 @@ def _made(entry, layers):
     if depth >= _MAX_DEPTH:
         raise ValueError(f"config: models nested more than {_MAX_DEPTH} deep")
     _READING.depth = depth + 1
+    # the streams the layers' entries in the outer config record ("seed_origin") are the outer
+    # model's to give when the layers join it, as in a config read flattened: joining this model
+    # first must not take them, nor leave this model's streams on the layers
+    before = [(layer.rng, {key: layer.__dict__[key] for key in _STREAM_KEYS if key in layer.__dict__})
+              for layer in layers]
     try:        # (its own nested models, in its config, are made one level deeper)
         model = cls._from_config_layers(config, layers)
     finally:
         _READING.depth = depth
+        if waits:
+            layers[0].input_shape = first_shape
+        for layer, (rng, kept) in zip(layers, before):
+            for key in _STREAM_KEYS:
+                layer.__dict__.pop(key, None)
+            layer.__dict__.update(kept)
+            layer.rng = rng
     if not model.built:
         # drawn by the outer model, which builds its layers: built on them then (glassnet._nested_build)
         from ._nested_build import wait_for_layers
