@@ -46,13 +46,11 @@ _STREAM_KEYS = ("_config_origins", "_rng_from_seed", "_stream_origin", "_build_o
 # -- writing ---------------------------------------------------------------------------------------
 def _model_entries(models, layers):
     """Each of ``models`` as ``{"class_name", "layers", "config"}``, its layers by their places in
-    ``layers`` (the outer config's); None when one holds a layer not there."""
+    ``layers`` (the outer config's)."""
     from ._summary import kind_of
     position = {id(layer): k for k, layer in enumerate(layers)}
     entries = []
     for model in models:
-        if any(id(layer) not in position for layer in model.layers):
-            return None
         config = model._config(with_compile=False)
         config.pop("layers", None)
         config.pop("compile", None)
@@ -65,42 +63,52 @@ def _plain(records):
     return all(r.model is not None and r.kind in _KINDS for r in records)
 
 
-def sequential_config(model):
-    """The ``"nested"`` entry of a Sequential's config, or None (nothing nested, or a nested
-    model that a config cannot describe: written flattened)."""
+def top_models(model):
+    """``(models, calls)``: the models nested in ``model`` (not those nested in them), in the order
+    its config's ``"nested"`` lists them, and for a functional model each call of one (the
+    ``"calls"`` entries); None when the config cannot describe them (written flattened)."""
+    from .graph import Model
     records = list(getattr(model, "_nesting", ()) or ())
     if not records or not _plain(records):
         return None
-    entries = _model_entries([r.model for r in records], model.layers)
-    return None if entries is None else {"models": entries}
-
-
-def functional_config(model):
-    """The ``"nested"`` entry of a functional Model's config, or None (see the module docstring)."""
-    records = list(getattr(model, "_nesting", ()) or ())
-    if not records or not writes_nested(model) or unread_layers(model):
+    if not isinstance(model, Model):        # a Sequential: its nested models in order, each once
+        models, calls = [r.model for r in records], None
+    else:
+        if not writes_nested(model) or unread_layers(model):
+            return None
+        tensors = call_tensors(model)
+        place = {id(t): k for k, t in enumerate(tensors)}
+        place.update({id(t): -1 - j for j, t in enumerate(model.inputs)})
+        # each call of a nested model, in the order of its first call; a model called twice is one model
+        found, models, index = {}, [], {}
+        for k, tensor in enumerate(tensors):
+            record = tensor.nested_in
+            if record is None:
+                continue
+            if id(record) not in found:
+                if id(record.model) not in index:
+                    index[id(record.model)] = len(models)
+                    models.append(record.model)
+                found[id(record)] = {"model": index[id(record.model)], "calls": [],
+                                     "called_on": [place[id(t)] for t in record.called_on],
+                                     "returned": [place.get(id(t)) for t in record.returned]}
+            found[id(record)]["calls"].append(k)
+        calls = list(found.values())
+    held = {id(layer) for layer in model.layers}
+    if any(id(layer) not in held for nested in models for layer in nested.layers):
         return None
-    tensors = call_tensors(model)
-    place = {id(t): k for k, t in enumerate(tensors)}
-    place.update({id(t): -1 - j for j, t in enumerate(model.inputs)})
-    # each call of a nested model, in the order of its first call; a model called twice is one model
-    calls, models, index = {}, [], {}
-    for k, tensor in enumerate(tensors):
-        record = tensor.nested_in
-        if record is None:
-            continue
-        if id(record) not in calls:
-            if id(record.model) not in index:
-                index[id(record.model)] = len(models)
-                models.append(record.model)
-            calls[id(record)] = {"model": index[id(record.model)], "calls": [],
-                                 "called_on": [place[id(t)] for t in record.called_on],
-                                 "returned": [place.get(id(t)) for t in record.returned]}
-        calls[id(record)]["calls"].append(k)
+    return models, calls
+
+
+def nested_config(model):
+    """The ``"nested"`` entry of ``model``'s config (a Sequential's or a functional Model's), or
+    None (nothing nested, or a nested model that a config cannot describe: written flattened)."""
+    found = top_models(model)
+    if found is None:
+        return None
+    models, calls = found
     entries = _model_entries(models, model.layers)
-    if entries is None:
-        return None
-    return {"models": entries, "calls": list(calls.values())}
+    return {"models": entries, **({} if calls is None else {"calls": calls})}
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -120,8 +128,11 @@ def made_models(nested, layers):
     entries = nested["models"]
     if len(entries) > len(layers):      # each nested model holds one layer at least
         raise ValueError(f"config: 'nested' lists {len(entries)} models for {len(layers)} layers")
+    # models a clone_function made for the outermost config's nested models (glassnet._clone_functions)
+    given = getattr(_READING, "given", None) or {}
+    _READING.given = None
     models, taken = [], set()
-    for entry in entries:
+    for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or set(entry) != {"class_name", "layers", "config"} \
                 or entry["class_name"] not in _KINDS or not isinstance(entry["config"], dict):
             raise ValueError(f"config: a 'nested' model must be {{'class_name': 'Sequential' or 'Functional', "
@@ -131,8 +142,18 @@ def made_models(nested, layers):
             raise ValueError(f"config: a 'nested' model's 'layers' must name layers of the model, each once and "
                              f"in one nested model only, got {held!r:.100}")
         taken |= set(held)
-        models.append(_made(entry, [layers[k] for k in held]))
+        own = [layers[k] for k in held]
+        if index in given:      # (its layers are those the outer model was given: checked there)
+            models.append(given[index])
+            continue
+        models.append(_made(entry, own))
     return models
+
+
+def given_models(models):
+    """Let the next ``made_models`` take ``models`` (``{index: model}``) for the nested models of
+    those indices rather than make them: a ``clone_function``'s results."""
+    _READING.given = models
 
 
 def _made(entry, layers):

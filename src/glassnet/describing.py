@@ -474,8 +474,8 @@ class DescribingMixin:
 
     def _nested_config(self):
         """A config's ``"nested"``: the models nested in this one (glassnet._nested_configs)."""
-        from ._nested_configs import sequential_config
-        return sequential_config(self)
+        from ._nested_configs import nested_config
+        return nested_config(self)
 
     def _seed_origin(self, i, layer):
         """The ``"seed_origin"`` of the config entry of ``layer``, the i-th to join the model (``_seeding.origin_config``), or

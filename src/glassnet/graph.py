@@ -1381,10 +1381,6 @@ class Model(Sequential):
             config[KEY] = entry(self)
         return config
 
-    def _nested_config(self):
-        from ._nested_configs import functional_config
-        return functional_config(self)
-
     def _call_settings(self):
         return self._call_modes, self._call_options
 
