@@ -39,7 +39,7 @@ def clone_with(model, config, clone_function, recursive):
         clone = clone_function(nested)
         if not isinstance(clone, Sequential) or len(clone.layers) != len(nested.layers):
             raise TypeError(f"clone_model: clone_function must return a glassnet Sequential or Model of "
-                            f"{len(nested.layers)} layers for the model {nested.name!r} nested in this one (pass "
+                            f"{len(nested.layers)} layer(s) for the model {nested.name!r} nested in this one (pass "
                             f"recursive=True to have it clone each of its layers instead), got "
                             f"{_described(clone)}")
         for layer, new in zip(nested.layers, clone.layers):
