@@ -284,6 +284,14 @@ def test_models_nested_too_deep_are_refused_and_files_stay_capped(tmp_path):
     config["nested"]["models"][0] = entry
     with pytest.raises(ValueError, match="nested more than 32 deep"):
         gn.Sequential.from_config(config)
+    # calls of nested models count against a file's cap on calls, all models together
+    inputs = L.Input((4,))
+    feat = gn.Model(inputs, L.Dense(4)(inputs), name="feat")
+    config = gn.Sequential([feat, L.Dense(1)]).get_config()
+    graph = config["nested"]["models"][0]["config"]
+    graph["calls"], graph["inbound"] = [0] * 6000, [[-1]] * 6000
+    with pytest.raises(ValueError, match="more than 5000 models and calls together"):
+        gn.Sequential.from_config(config)
     # a file's nested models are made of its layers, whose weights its bytes cap (glassnet.io)
     model.save(tmp_path / "m.npz")
     assert gn.load_model(tmp_path / "m.npz", max_bytes=10_000).count_params() == model.count_params()

@@ -131,6 +131,9 @@ def made_models(nested, layers):
     # models a clone_function made for the outermost config's nested models (glassnet._clone_functions)
     given = getattr(_READING, "given", None) or {}
     _READING.given = None
+    if getattr(_READING, "depth", 0) == 0:        # the outermost config: the cap counts from here (_made)
+        from .io import MAX_LAYERS
+        _READING.left = MAX_LAYERS
     models, taken = [], set()
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or set(entry) != {"class_name", "layers", "config"} \
@@ -177,6 +180,17 @@ def _made(entry, layers):
     depth = getattr(_READING, "depth", 0)
     if depth >= _MAX_DEPTH:
         raise ValueError(f"config: models nested more than {_MAX_DEPTH} deep")
+    # each nested model's graph is drawn again: a config of tiny models nested in each other, or of
+    # a million calls of one layer, would replay for minutes; a model file's cap on layers and calls
+    # holds for all of them together, counted from the outermost one read
+    graph = config.get("graph") if isinstance(config.get("graph"), dict) else config
+    calls = graph.get("calls") if isinstance(graph.get("calls"), list) else []
+    left = _READING.left - 1 - len(calls)
+    if left < 0:
+        from .io import MAX_LAYERS
+        raise ValueError(f"config: its nested models hold more than {MAX_LAYERS} models and calls together, more "
+                         f"than a model file holds")
+    _READING.left = left
     _READING.depth = depth + 1
     # the streams the layers' entries in the outer config record ("seed_origin") are the outer
     # model's to give when the layers join it, as in a config read flattened: joining this model
