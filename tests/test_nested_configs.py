@@ -295,3 +295,25 @@ def test_models_nested_too_deep_are_refused_and_files_stay_capped(tmp_path):
     # a file's nested models are made of its layers, whose weights its bytes cap (glassnet.io)
     model.save(tmp_path / "m.npz")
     assert gn.load_model(tmp_path / "m.npz", max_bytes=10_000).count_params() == model.count_params()
+
+
+def test_a_model_nesting_a_block_at_any_depth_is_saved_flattened_as_before(tmp_path):
+    """A subclass' drawn call (a block) has no config of a model's form: the model nesting it, at
+    any depth, is saved flattened, as before (documented), and predicts alike."""
+    class Residual(gn.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = L.Dense(4)
+
+        def call(self, x):
+            return self.dense(x) + x
+    blocks = gn.Sequential([Residual()], name="blocks")
+    inputs = L.Input((4,))
+    model = gn.Model(inputs, L.Dense(1)(blocks(inputs)))
+    assert "nested" not in model.get_config()
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    x = np.random.default_rng(6).normal(size=(8, 4)).astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="no layer named 'blocks'"):
+        loaded.get_layer("blocks")

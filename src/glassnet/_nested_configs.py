@@ -60,7 +60,10 @@ def _model_entries(models, layers):
 
 
 def _plain(records):
-    return all(r.model is not None and r.kind in _KINDS for r in records)
+    """Whether each of ``records`` and of those nested in them is a plain Sequential or functional
+    Model's: a subclass' drawn call (a block) has no config of this form, so a model nesting one
+    at any depth is written flattened, as before."""
+    return all(r.model is not None and r.kind in _KINDS and _plain(r.children) for r in records)
 
 
 def top_models(model):
