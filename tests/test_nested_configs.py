@@ -324,3 +324,20 @@ def test_a_model_nesting_a_block_at_any_depth_is_saved_flattened_as_before(tmp_p
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(ValueError, match="no layer named 'blocks'"):
         loaded.get_layer("blocks")
+
+
+@pytest.mark.parametrize("outer", ["functional", "sequential"])
+def test_a_nested_model_changed_since_it_was_nested_is_saved_flattened(outer):
+    """``base.pop()`` after nesting leaves the outer model as it was (documented): base no longer
+    describes the calls the outer graph holds, so the config is the flattened one, which reads back."""
+    base = gn.Sequential([L.Input((4,)), L.Dense(3), L.Dense(3)], name="base")
+    if outer == "functional":
+        inputs = L.Input((4,))
+        model = gn.Model(inputs, L.Dense(1)(base(inputs)))
+    else:
+        model = gn.Sequential([base, L.Dense(1)])
+    base.pop()
+    config = model.get_config()
+    assert "nested" not in config
+    back = type(model).from_config(config)
+    assert [layer.name for layer in back.layers] == [layer.name for layer in model.layers]

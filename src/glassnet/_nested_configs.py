@@ -61,9 +61,11 @@ def _model_entries(models, layers):
 
 def _plain(records):
     """Whether each of ``records`` and of those nested in them is a plain Sequential or functional
-    Model's: a subclass' drawn call (a block) has no config of this form, so a model nesting one
-    at any depth is written flattened, as before."""
-    return all(r.model is not None and r.kind in _KINDS and _plain(r.children) for r in records)
+    Model's, which holds the layers it held when it was nested: a subclass' drawn call (a block)
+    has no config of this form, and a model changed since (``base.pop()``) no longer describes
+    the calls the outer graph holds, so a model nesting either at any depth is written flattened."""
+    return all(r.model is not None and r.kind in _KINDS and _plain(r.children)
+               and [id(layer) for layer in r.model.layers] == [id(layer) for layer in r.layers] for r in records)
 
 
 def top_models(model):
