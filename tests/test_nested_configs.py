@@ -270,7 +270,10 @@ def _bad(config, key, value):
     (("models", 0, "layers"), [True], "must be a list of integers"),
     (("calls", 0, "calls"), [1, 2], "names a call of a layer it does not hold"),
     (("calls", 0, "called_on"), [-5], r"call's 'called_on' must be a list of integers"),
-    (("calls", 0, "returned"), [2], "'returned' must name its own calls"),
+    (("calls", 0, "returned"), [2], "'returned' must name its own call"),
+    (("calls", 0, "returned"), [True], "'returned' must name its own call"),
+    (("calls", 0, "returned"), [1, 1], "'returned' must name its own call"),
+    (("calls", 0, "called_on"), [-1, -1], "'called_on' must name what model 'base' reads, one per input"),
     (("calls", 0, "model"), 3, "a 'nested' call must be"),
     (("calls",), [], "must list its nested models' 'calls'"),
     (("models", 0, "config", "inbound"), [[-1]], "a 'nested' Sequential's config has a graph"),
@@ -279,6 +282,14 @@ def test_a_config_s_nested_record_is_checked(key, value, match):
     config = _bad(transfer(gn).get_config(), key, value)
     with pytest.raises(ValueError, match=match):
         gn.Model.from_config(config)
+
+
+def test_a_sequential_s_nested_model_holds_consecutive_layers():
+    base = gn.Sequential([L.Input((4,)), L.Dense(3), L.Dense(3)], name="base")
+    config = gn.Sequential([base, L.Dense(3)]).get_config()
+    config["nested"]["models"][0]["layers"] = [0, 2]
+    with pytest.raises(ValueError, match="'base' of a Sequential must hold consecutive layers"):
+        gn.Sequential.from_config(config)
 
 
 def test_models_nested_too_deep_are_refused_and_files_stay_capped(tmp_path):

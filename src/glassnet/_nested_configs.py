@@ -170,15 +170,6 @@ def _made(entry, layers):
     from .model import Sequential
     cls = Sequential if entry["class_name"] == "Sequential" else Model
     config = {**entry["config"], "layers": [None] * len(layers), "compile": None}
-    waits = cls is Sequential and config.get("input") is None
-    if waits:
-        # a Sequential without an Input of its own was built on its layers once the outer model
-        # built them (glassnet._nested_build), from the outer model's seed or the streams its layers'
-        # "seed_origin" gives: so again, not by its own build now (its first layer's input shape
-        # would start one), which would draw other weights
-        config["input_shape"] = None
-        first_shape = layers[0].input_shape
-        layers[0].input_shape = None
     if (cls is Model) != (config.get("inbound") is not None):
         raise ValueError(f"config: a 'nested' {entry['class_name']}'s config "
                          f"{'lacks' if cls is Model else 'has'} a graph ('inbound')")
@@ -196,6 +187,15 @@ def _made(entry, layers):
         raise ValueError(f"config: its nested models hold more than {MAX_LAYERS} models and calls together, more "
                          f"than a model file holds")
     _READING.left = left
+    waits = cls is Sequential and config.get("input") is None
+    if waits:
+        # a Sequential without an Input of its own was built on its layers once the outer model
+        # built them (glassnet._nested_build), from the outer model's seed or the streams its layers'
+        # "seed_origin" gives: so again, not by its own build now (its first layer's input shape
+        # would start one), which would draw other weights
+        config["input_shape"] = None
+        first_shape = layers[0].input_shape
+        layers[0].input_shape = None
     _READING.depth = depth + 1
     # the streams the layers' entries in the outer config record ("seed_origin") are the outer
     # model's to give when the layers join it, as in a config read flattened: joining this model
@@ -225,6 +225,7 @@ def mark_calls(nested, models, tensors, sources):
     back (``tensors``: each call's, ``sources``: its Inputs) as that call's, as a live call of
     the nested model marks them, so that the model drawn from them keeps the records."""
     from ._summary import record
+    from .model import Sequential
     calls = nested.get("calls")
     if not isinstance(calls, list) or not calls:
         raise ValueError(f"config: 'nested' of a functional model must list its nested models' 'calls', got "
@@ -245,12 +246,16 @@ def mark_calls(nested, models, tensors, sources):
             raise ValueError(f"config: a 'nested' call's 'calls' must name calls of the graph, each in one call "
                              f"only, got {own!r:.100}")
         marked |= set(own)
+        model = models[call["model"]]
         called_on = _index_list(call["called_on"], count, "call's 'called_on'", low=-len(sources))
         returned = call["returned"]
-        if not isinstance(returned, list) or not all(k is None or k in own for k in returned):
-            raise ValueError(f"config: a 'nested' call's 'returned' must name its own calls (or null), got "
-                             f"{returned!r:.100}")
-        model = models[call["model"]]
+        if not isinstance(returned, list) or len(returned) != len(model._output_calls) or not all(
+                k is None or isinstance(k, int) and not isinstance(k, bool) and k in own for k in returned):
+            raise ValueError(f"config: a 'nested' call's 'returned' must name its own call (or null) for each of "
+                             f"model {model.name!r}'s {len(model._output_calls)} outputs, got {returned!r:.100}")
+        if len(called_on) != (len(model.inputs) if type(model) is not Sequential else 1):
+            raise ValueError(f"config: a 'nested' call's 'called_on' must name what model {model.name!r} reads, one "
+                             f"per input, got {called_on!r:.100}")
         held = {id(layer) for layer in model.layers}
         if any(id(tensors[k].layer) not in held for k in own):
             raise ValueError(f"config: a 'nested' call of model {model.name!r} names a call of a layer it does not hold")
@@ -265,6 +270,13 @@ def mark_calls(nested, models, tensors, sources):
 
 
 def sequential_records(model, models):
-    """The records of the models nested in a Sequential read back, in order."""
+    """The records of the models nested in a Sequential read back, in order: each one's layers
+    together, in its order, as nesting a model put them (checked: a file may say anything)."""
     from ._summary import record
+    place = {id(layer): k for k, layer in enumerate(model.layers)}
+    for nested in models:
+        at = [place.get(id(layer)) for layer in nested.layers]
+        if None in at or at != list(range(at[0], at[0] + len(at))):
+            raise ValueError(f"config: the 'nested' model {nested.name!r} of a Sequential must hold consecutive "
+                             f"layers of it, in order")
     model._nesting = [record(nested) for nested in models]
