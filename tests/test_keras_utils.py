@@ -190,10 +190,14 @@ def test_clone_model_of_a_subclass_is_the_model_of_its_graph(rng):
 
 def test_clone_model_refuses_what_it_cannot_rebuild():
     model = gn.Sequential([L.Dense(2, input_shape=(3,))], seed=0)
-    for kwargs, match in ((dict(clone_function=lambda layer: layer), "clone_function is not supported"),
-                          (dict(input_tensors=[gn.Input((3,))]), "input_tensors is not supported"),
-                          (dict(recursive=True), "recursive is not supported")):
+    for kwargs, match in ((dict(call_function=lambda layer, *args: layer(*args)), "call_function is not supported"),
+                          (dict(input_tensors=[gn.Input((3,))]), "input_tensors is not supported")):
         with pytest.raises(ValueError, match=f"clone_model: {match}"):
+            gn.models.clone_model(model, **kwargs)
+    # (clone_function and recursive are taken: tests/test_nested_configs.py; bad values refused by name)
+    for kwargs, match in ((dict(clone_function="dense"), "clone_function must be a callable"),
+                          (dict(recursive=1), "recursive must be True or False")):
+        with pytest.raises(TypeError, match=f"clone_model: {match}"):
             gn.models.clone_model(model, **kwargs)
     with pytest.raises(TypeError, match="clone_model: model must be a glassnet Sequential or Model, got Dense"):
         gn.models.clone_model(L.Dense(2))

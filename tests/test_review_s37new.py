@@ -76,9 +76,8 @@ def test_get_layer_of_a_nested_model_s_name_says_its_layers_joined(keras):
     k_blocks = keras.Sequential([_residual_block_class(keras)(4)], name="blocks")
     k_inputs = keras.layers.Input((4,))
     assert keras.Model(k_inputs, k_blocks(k_inputs)).get_layer("blocks") is k_blocks
-    with pytest.raises(ValueError, match=r"'blocks' is a model nested in this one \(Sequential\).*"
-                                         r"\['dense', 'layer_normalization', 'add', 'dense_1'"):
-        model.get_layer("blocks")
+    # a nested Sequential is given, as Keras gives it (test_nested_configs: also once read back)
+    assert model.get_layer("blocks") is blocks
     # a block inside it (numbered per session, as Keras': block, block_1)
     with pytest.raises(ValueError, match=r"'block_1' is a model nested in this one \(Block\).*\['dense_1'"):
         model.get_layer("block_1")

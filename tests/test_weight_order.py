@@ -291,12 +291,13 @@ def test_files_and_configs_keep_the_order_a_nested_model_gave(tmp_path, rng):
     assert config["layer_order"] == "keras"
     assert [layer.name for layer in gn.Model.from_config(config).layers] == kept
     # a config of the older order (no "layer_order"; the layers at their first calls): the Keras
-    # order of its graph, flat (a config records no nested model)
+    # order of its graph, flat (such a config records no nested model: no "nested", which later
+    # configs have, glassnet._nested_configs)
     older_names = ["c1", "c2", "c3", "side1", "side2", "add"]
     place = {kept.index(name): k for k, name in enumerate(older_names)}
     older = {**config, "layers": [config["layers"][kept.index(name)] for name in older_names],
              "calls": [place[c] for c in config["calls"]]}
-    del older["layer_order"]
+    del older["layer_order"], older["nested"]
     rebuilt = gn.Model.from_config(older)
     assert [layer.name for layer in rebuilt.layers] == ["c1", "c2", "side1", "c3", "side2", "add"]
     with pytest.raises(ValueError, match="'layer_order' must be"):

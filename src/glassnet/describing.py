@@ -459,6 +459,9 @@ class DescribingMixin:
             # its last layer a functional Model of a dict output: the dict's key (Sequential._nested_dict_key)
             **({"output_key": key} if (key := self._nested_dict_key()) is not None else {}),
         }
+        nested = self._nested_config()
+        if nested is not None:      # the models nested in it, to be made again (glassnet._nested_configs)
+            config["nested"] = nested
         if subclass_files.is_own_sequential(type(self)):
             # a Sequential subclass of the user's: its name, so that a reader given the class
             # makes it again, with its own methods (glassnet._subclass_files)
@@ -468,6 +471,11 @@ class DescribingMixin:
             for entry in config["layers"]:
                 entry["config"].pop("input_shape", None)
         return config
+
+    def _nested_config(self):
+        """A config's ``"nested"``: the models nested in this one (glassnet._nested_configs)."""
+        from ._nested_configs import nested_config
+        return nested_config(self)
 
     def _seed_origin(self, i, layer):
         """The ``"seed_origin"`` of the config entry of ``layer``, the i-th to join the model (``_seeding.origin_config``), or
@@ -569,10 +577,12 @@ class DescribingMixin:
                                        config.get("outputs"), config.get("modes"), config.get("options"),
                                        config.get("input_keys"), config.get("layer_order"),
                                        config.get("added_losses"), config.get("output_models"),
-                                       name=config.get("name", "model"), **settings)
+                                       config.get("nested"), name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
                              f"'inbound'); rebuild it with Sequential.from_config")
+        # the models nested in it, made again on their layers before it builds them (glassnet._nested_configs)
+        nested = None if config.get("nested") is None else _nested_configs().made_models(config["nested"], layers)
         if config.get("graph") is not None:        # a functional Model nested: its calls join with their graph
             model = cls._made(cls._config_layers(config, []), name=config.get("name", "sequential"), **settings)
             block = check_graph_config(config["graph"], layers)
@@ -605,6 +615,8 @@ class DescribingMixin:
         else:
             model = cls._made(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
         model._build_from_config_shape(config.get("input_shape"))
+        if nested is not None:
+            _nested_configs().sequential_records(model, nested)
         return model
 
     @classmethod
@@ -707,3 +719,9 @@ def _added_loss_files():
     (not at ``import glassnet``: most models have none)."""
     from . import _added_loss_files
     return _added_loss_files
+
+
+def _nested_configs():
+    """glassnet._nested_configs, imported when a config of nested models is read."""
+    from . import _nested_configs
+    return _nested_configs

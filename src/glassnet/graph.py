@@ -1404,7 +1404,8 @@ class Model(Sequential):
 
     @classmethod
     def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None,
-                     input_keys=None, layer_order=None, added_losses=None, output_models=None, **kwargs):
+                     input_keys=None, layer_order=None, added_losses=None, output_models=None, nested=None,
+                     **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
@@ -1424,7 +1425,10 @@ class Model(Sequential):
 
         ``output_models``: per output, the nested model whose call made it, which names it (None:
         its layer; absent: every output named by its layer, as files written before name them):
-        glassnet._output_models."""
+        glassnet._output_models.
+
+        ``nested``: the models nested in it, made again on their layers, their calls marked as
+        theirs (glassnet._nested_configs); None: flattened (a config written before)."""
         calls = list(range(len(layers))) if calls is None else calls      # each layer called once
         if not isinstance(calls, list) or not layers or not calls or not all(
                 isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers) for c in calls):
@@ -1475,7 +1479,12 @@ class Model(Sequential):
                              f"(ReversibleEmbedding), each true or false, and 'keras_order' (attention layers: "
                              f"an order of the call's inputs)")
         link_weights(layers)        # nodes reading a drawn call's weights: to their CallWeights, by name
+        if nested is not None:      # made before the graph is drawn, as they were (their own draws first)
+            from . import _nested_configs
+            models = _nested_configs.made_models(nested, layers)
         tensors = replay(called, inbound, sources, modes, options)
+        if nested is not None:
+            _nested_configs.mark_calls(nested, models, tensors, sources)
         ends = tensors[-1] if outputs is None else {key: tensors[k] for key, k in outputs.items()} \
             if isinstance(outputs, dict) else [tensors[k] for k in outputs]
         if added_losses is not None:        # the add_loss terms, on the outputs: the model takes them up

@@ -826,9 +826,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 raise TypeError(f"get_layer: name must be a string, got {type(name).__name__} {name!r}")
             if name not in names:
                 # Keras' get_layer finds a model nested in this one by its name (a summary row:
-                # model.get_layer("sequential"), keras.io's get_layer("mlp_mixer_layer")); here
-                # its layers joined this model, and the error says so rather than only that none is
+                # model.get_layer("sequential"), keras.io's get_layer("mlp_mixer_layer")): a nested
+                # Sequential or functional Model is given (its layers joined this model; a model read
+                # back from a file or config has it again: glassnet._nested_configs), so that
+                # get_layer("base").trainable = False freezes it; a block's record says its layers
                 nested = _nested_named(getattr(self, "_nesting", ()), name)
+                if nested is not None and nested.model is not None and nested.kind in ("Sequential", "Functional"):
+                    return nested.model
                 if nested is not None:
                     raise ValueError(f"get_layer: {name!r} is a model nested in this one ({nested.kind}), not one of "
                                      f"its layers: its layers joined this model, {[layer.name for layer in nested.layers]}; "

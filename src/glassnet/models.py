@@ -51,19 +51,33 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     Frozen layers stay frozen. A subclass of ``Model`` that draws its graph in ``call`` is cloned as the
     functional ``Model`` of that graph, as ``load_model`` gives it back.
 
-    Keras' other arguments (``input_tensors``, ``clone_function``, ``call_function``, ``recursive``)
-    change the graph with code of one's own; glassnet does not take them, and refuses them by name.
-    Layers that their config cannot rebuild (a custom layer whose ``get_config`` leaves out one of
-    its arguments) are refused, as ``to_json`` refuses them.
+    A model nested in ``model`` (``base(x)``, ``Sequential([base, ...])``) is cloned nested, as
+    Keras clones it, a model called twice once (glassnet._nested_configs).
+
+    ``clone_function`` (Keras'): called on each layer instead, its result taking the layer's place
+    (``lambda layer: layer`` shares the layers; a function returning a changed copy edits them);
+    a nested model is passed whole and must give a model of as many layers, or, with
+    ``recursive=True``, its layers are passed one by one (glassnet._clone_functions). Keras' other
+    arguments (``input_tensors``, ``call_function``) change the graph with code of one's own;
+    glassnet does not take them, and refuses them by name. Without ``clone_function``, layers
+    that their config cannot rebuild (a custom layer whose ``get_config`` leaves out one of its
+    arguments) are refused, as ``to_json`` refuses them.
     """
-    for name, value in (("input_tensors", input_tensors), ("clone_function", clone_function),
-                        ("call_function", call_function)):
+    for name, value in (("input_tensors", input_tensors), ("call_function", call_function)):
         if value is not None:
             raise ValueError(f"clone_model: {name} is not supported (only None), got {value!r:.60}")
-    if recursive is not False:
-        raise ValueError(f"clone_model: recursive is not supported (only False), got {recursive!r:.40}")
+    if clone_function is not None and not callable(clone_function):
+        raise TypeError(f"clone_model: clone_function must be a callable (layer -> new layer) or None, got "
+                        f"{clone_function!r:.60}")
+    if not isinstance(recursive, bool):
+        raise TypeError(f"clone_model: recursive must be True or False, got {recursive!r:.40}")
     if not isinstance(model, Sequential):
         raise TypeError(f"clone_model: model must be a glassnet Sequential or Model, got {type(model).__name__}")
+    if clone_function is not None:
+        config = model._config(with_compile=False)
+        config.pop("subclass", None)
+        from ._clone_functions import clone_with
+        return clone_with(model, config, clone_function, recursive)
     from ._saveable import check_saveable
     try:
         check_saveable(model, include_optimizer=False)
