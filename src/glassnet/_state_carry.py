@@ -9,7 +9,7 @@ glassnet keeps each slot as one flat array laid out like the model's flat buffer
 the runs of the weights still trained are copied into arrays of the new layout.
 
 Only a pure freeze is carried: when the new layout holds a weight the old one did not (a layer
-unfrozen, added or popped), the optimizer is reset as before, since a new weight's slots would
+unfrozen or added), or a layer left the model (``pop``), the optimizer is reset as before, since a new weight's slots would
 need each optimizer's initial values (Adagrad's ``initial_accumulator_value``), and Keras 3.15
 refuses that case outright ("Unknown variable ... This optimizer can only be called for the
 variables it was originally built with"). So are optimizers whose state is not laid out like
@@ -42,6 +42,10 @@ def carry_state(model, runs, old_total, entries):
     # another key (optimizers._shared): left to the reset
     others = set(getattr(optimizer, "_weight_layouts", None) or ()) - {key}
     if runs is None or key is None or type(optimizer).reset is not Optimizer.reset or others:
+        return False
+    # a freeze only: the same layers (a pop or an add resets, its state laid out for other layers)
+    present = {id(layer) for layer in model._layout_layers()}
+    if any(layer_id not in present for layer_id, _ in runs):
         return False
     pieces = [runs.get((id(layer), key)) for layer, key in entries]
     if None in pieces or any(stop - start != layer.params[key].size

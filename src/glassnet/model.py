@@ -847,9 +847,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def trainable(self):
         """Freeze or unfreeze the whole model: ``model.trainable = False`` sets every layer's
         ``trainable`` flag to False (Keras' rule: setting it on a model sets it on each layer), and
-        ``model.trainable = True`` sets them all back. Like a layer's flag, it takes effect from the
-        next ``compile``, ``fit`` or ``train_on_batch`` (set by a callback during ``fit``: from the
-        next batch); ``summary`` counts the frozen weights as non-trainable at once.
+        ``model.trainable = True`` sets them all back. Like a layer's flag, it takes effect in
+        training from the next ``compile``, ``fit`` or ``train_on_batch`` (set by a callback during
+        ``fit``: from the next batch); ``trainable_weights``, ``non_trainable_weights`` and
+        ``summary``'s counts follow it at once, as Keras 3.15's.
 
         Reading it tells whether every layer trains. Keras keeps a separate flag on the model
         instead, which also stops layers unfrozen afterwards; glassnet has only the layers' flags,
