@@ -393,3 +393,37 @@ def test_the_state_carried_is_the_state_kept():
         m.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     assert model.optimizer.iterations == 4
     _close(model.get_weights(), twin.get_weights(), 0)
+
+
+def test_transfer_learning_with_a_nested_base_is_keras(keras):
+    """keras.io's recipe: a base model called in a functional model, frozen after compile and a
+    fit, the lists read at once, then compile again and fit: the head alone trains, as Keras'."""
+    kl = keras.layers
+    keras.utils.set_random_seed(0)
+    k_base = keras.Sequential([keras.Input((4,)), kl.Dense(5, activation="relu", name="b1"),
+                               kl.Dense(3, activation="tanh", name="b2")], name="base")
+    k_in = keras.Input((4,))
+    theirs = keras.Model(k_in, kl.Dense(1, name="head")(k_base(k_in)))
+    base = gn.Sequential([gn.Input((4,)), L.Dense(5, activation="relu", name="b1"),
+                          L.Dense(3, activation="tanh", name="b2")], name="base")
+    g_in = gn.Input((4,))
+    ours = gn.Model(g_in, L.Dense(1, name="head")(base(g_in)))
+    ours.set_weights(theirs.get_weights())
+    x, y = _data(32)
+    theirs.compile(keras.optimizers.Adam(0.01), "mse")
+    ours.compile(gn.optimizers.Adam(0.01, rule="keras"), "mse")
+    for model in (theirs, ours):
+        model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    _close(ours.get_weights(), theirs.get_weights(), 1e-5)
+    k_base.trainable = False
+    base.trainable = False
+    assert _lists(ours) == (_keras_names(theirs.trainable_weights), _keras_names(theirs.non_trainable_weights))
+    assert _lists(ours)[0] == ["head/kernel", "head/bias"]
+    theirs.compile(keras.optimizers.Adam(0.001), "mse")
+    ours.compile(gn.optimizers.Adam(0.001, rule="keras"), "mse")
+    frozen = [w.copy() for w in base.get_weights()]
+    for model in (theirs, ours):
+        model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(base.get_weights(), frozen):
+        np.testing.assert_array_equal(a, b)
+    _close(ours.get_weights(), theirs.get_weights(), 1e-5)
