@@ -427,3 +427,24 @@ def test_transfer_learning_with_a_nested_base_is_keras(keras):
     for a, b in zip(base.get_weights(), frozen):
         np.testing.assert_array_equal(a, b)
     _close(ours.get_weights(), theirs.get_weights(), 1e-5)
+
+
+def test_unfreeze_then_compile_with_a_new_optimizer_is_keras(keras):
+    """Frozen from the first fit, then unfrozen: Keras 3.15 refuses its first optimizer (built
+    without the layer: "Unknown variable"), so both compile a new one and train every layer alike."""
+    theirs = _theirs(keras)
+    ours = _ours(theirs.get_weights())
+    x, y = _data()
+    theirs.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")
+    ours.compile(gn.optimizers.SGD(0.05, momentum=0.9), "mse")
+    for model in (theirs, ours):
+        model.layers[0].trainable = False
+        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        model.layers[0].trainable = True
+    theirs.compile(keras.optimizers.Adam(0.01), "mse")
+    ours.compile(gn.optimizers.Adam(0.01, rule="keras"), "mse")
+    before = ours.get_weights()[0].copy()
+    for model in (theirs, ours):
+        model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert not np.array_equal(ours.get_weights()[0], before)
+    _close(ours.get_weights(), theirs.get_weights(), 1e-5)

@@ -8,12 +8,13 @@ function made again) leaves the others' Adam moments, momentum and iteration cou
 glassnet keeps each slot as one flat array laid out like the model's flat buffer of weights, so
 the runs of the weights still trained are copied into arrays of the new layout.
 
-Only a pure freeze is carried: when the new layout holds a weight the old one did not (a layer
-unfrozen or added), or a layer left the model (``pop``), the optimizer is reset as before, since a new weight's slots would
-need each optimizer's initial values (Adagrad's ``initial_accumulator_value``), and Keras 3.15
-refuses that case outright ("Unknown variable ... This optimizer can only be called for the
-variables it was originally built with"). So are optimizers whose state is not laid out like
-the weights (a ``MultiOptimizer``, Adafactor's factored moments, weights shared between models).
+Only a pure freeze is carried. When the new layout holds a weight the old one did not (a layer
+unfrozen or added) the optimizer is reset as before: a new weight's slots would need each
+optimizer's initial values (Adagrad's ``initial_accumulator_value``), and Keras 3.15 refuses that
+case outright ("Unknown variable ... This optimizer can only be called for the variables it was
+originally built with"). So is it when a layer left the model (``pop``: glassnet's rule from before,
+kept), and for optimizers whose state is not laid out like the weights (a ``MultiOptimizer``,
+Adafactor's factored moments, an optimizer stepping weights shared with another model).
 """
 import numpy as np
 
