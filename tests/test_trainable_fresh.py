@@ -32,6 +32,16 @@ def _theirs(keras):
     return keras.Sequential([keras.Input((4,)), kl.Dense(3, name="a"), kl.Dense(2, name="b"), kl.Dense(1, name="c")])
 
 
+def _pair(keras, theirs_optimizer, ours_optimizer):
+    """Keras' model and ours from the same weights, each compiled with its optimizer for the mse,
+    and the data."""
+    theirs = _theirs(keras)
+    ours = _ours(theirs.get_weights())
+    theirs.compile(theirs_optimizer, "mse")
+    ours.compile(ours_optimizer, "mse")
+    return theirs, ours, *_data()
+
+
 def _names(model, weights):
     """'layer/weight' of each array of ``weights`` (ours: found by identity among the model's)."""
     known = {id(a): name for name, a in model._weight_items()}
@@ -269,11 +279,7 @@ def test_nested_lists_are_keras(keras):
 def test_compile_freeze_fit_is_keras(keras):
     """Frozen after compile, before the first fit (Keras traces its train function then): Adam
     trains the other layers alike."""
-    theirs = _theirs(keras)
-    ours = _ours(theirs.get_weights())
-    x, y = _data()
-    theirs.compile(keras.optimizers.Adam(0.01), "mse")
-    ours.compile(gn.optimizers.Adam(0.01, rule="keras"), "mse")
+    theirs, ours, x, y = _pair(keras, keras.optimizers.Adam(0.01), gn.optimizers.Adam(0.01, rule="keras"))
     for model in (theirs, ours):
         model.layers[0].trainable = False
         model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
@@ -284,11 +290,7 @@ def test_fit_after_freezing_is_keras_retraced(keras):
     """Frozen between two fits with no compile: glassnet's second fit equals Keras' once Keras'
     train function is made again (``make_train_function(force=True)``, what its docstring of
     ``trainable`` asks for); SGD with momentum, whose velocity of the frozen layer both keep."""
-    theirs = _theirs(keras)
-    ours = _ours(theirs.get_weights())
-    x, y = _data()
-    theirs.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")
-    ours.compile(gn.optimizers.SGD(0.05, momentum=0.9), "mse")
+    theirs, ours, x, y = _pair(keras, keras.optimizers.SGD(0.05, momentum=0.9), gn.optimizers.SGD(0.05, momentum=0.9))
     for model in (theirs, ours):
         model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
         model.layers[0].trainable = False
@@ -432,11 +434,7 @@ def test_transfer_learning_with_a_nested_base_is_keras(keras):
 def test_unfreeze_then_compile_with_a_new_optimizer_is_keras(keras):
     """Frozen from the first fit, then unfrozen: Keras 3.15 refuses its first optimizer (built
     without the layer: "Unknown variable"), so both compile a new one and train every layer alike."""
-    theirs = _theirs(keras)
-    ours = _ours(theirs.get_weights())
-    x, y = _data()
-    theirs.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")
-    ours.compile(gn.optimizers.SGD(0.05, momentum=0.9), "mse")
+    theirs, ours, x, y = _pair(keras, keras.optimizers.SGD(0.05, momentum=0.9), gn.optimizers.SGD(0.05, momentum=0.9))
     for model in (theirs, ours):
         model.layers[0].trainable = False
         model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
