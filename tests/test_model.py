@@ -285,7 +285,9 @@ def test_adding_a_layer_after_training_resets_the_optimizer(make_optimizer, rng)
         np.testing.assert_array_equal(a, b)
 
 
-def test_freezing_a_layer_after_training_resets_the_optimizer(rng):
+def test_freezing_a_layer_after_training_lays_the_optimizer_state_out_anew(rng):
+    """The slots shrink to the weights still trained, which keep theirs, and the step count goes on
+    (Keras' per-variable slots: tests/test_trainable_fresh.py)."""
     x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 3))
     model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(3)], seed=0)
     model.compile(loss="mse", optimizer="adam")
@@ -296,6 +298,7 @@ def test_freezing_a_layer_after_training_resets_the_optimizer(rng):
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(frozen, model.get_weights()[:2]))
     assert model.optimizer.slots["params"]["m"].shape == (model.layers[1].count_params(),)
+    assert model.optimizer.iterations == 8
 
 
 @pytest.mark.parametrize("recompile", [True, False])

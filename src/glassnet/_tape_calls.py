@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _tape_state
 from ._tape_values import Node, _paused, _plain, _wrap, node_of
+from ._trainable_fresh import unfrozen_since
 
 # _tape_state.FORWARDS: bumped by every forward pass of a model or call of a layer, recorded or not:
 # a recorded call's stamp is its value after the call's pass; another value at gradient means the
@@ -163,7 +164,10 @@ class _ModelCall(Node):
         # the indices of its outputs (a model of several: _HeadOutput) whose gradient the tape's walk
         # reached in the pass under way; the others seed nothing (their layers' weights get None, TF's)
         self.reached = set()
-        self.weights_at = _weights_at((layer, key) for layer, key, _, _ in getattr(model, "_views", ()))
+        # (and those of layers unfrozen since the model's weights were laid out: glassnet._trainable_fresh)
+        self.unfrozen = unfrozen_since(model) if getattr(model, "built", False) else []
+        self.weights_at = _weights_at([*((layer, key) for layer, key, _, _ in getattr(model, "_views", ())),
+                                       *self.unfrozen])
         # its add_loss terms' values (model.losses, read after it: _TermNode) and the gradient the
         # target sends each; only those read on the tape are in its backward pass, as in TF
         terms = getattr(model, "_loss_terms", None)
@@ -252,6 +256,10 @@ class _ModelCall(Node):
                     # of one's own) is still in them: its weights get no gradient (None), as in TF
                     if layer.trainable and id(layer) not in ungraded:
                         add_weight(param, pgrad)
+                # a layer unfrozen since (its own arrays until fit lays them out): its gradient too, as in TF
+                for layer, key in self.unfrozen:
+                    if layer.trainable and id(layer) not in ungraded:
+                        add_weight(layer.params[key], layer.grads[key])
                 if several:
                     gin = made if gin is None else [a if b is None else b if a is None else a + b
                                                      for a, b in zip(gin, made)]

@@ -28,6 +28,7 @@ from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .parameters import ParametersMixin, follow_weight, record_build_path
+from ._trainable_fresh import flags_changed, fresh_trainable_weights
 from .layers import Layer
 from .layers.base import (_assign as _assign_weights, _sample_shape, call_arguments_set, free_name, shape_fits,
                           sized_axes_needed, snake_case, stateful_layers)
@@ -850,9 +851,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def trainable(self):
         """Freeze or unfreeze the whole model: ``model.trainable = False`` sets every layer's
         ``trainable`` flag to False (Keras' rule: setting it on a model sets it on each layer), and
-        ``model.trainable = True`` sets them all back. Like a layer's flag, it takes effect from the
-        next ``compile``, ``fit`` or ``train_on_batch`` (set by a callback during ``fit``: from the
-        next batch); ``summary`` counts the frozen weights as non-trainable at once.
+        ``model.trainable = True`` sets them all back. Like a layer's flag, it takes effect in
+        training from the next ``compile``, ``fit`` or ``train_on_batch`` (set by a callback during
+        ``fit``: from the next batch); ``trainable_weights``, ``non_trainable_weights`` and
+        ``summary``'s counts follow it at once, as Keras 3.15's.
 
         Reading it tells whether every layer trains. Keras keeps a separate flag on the model
         instead, which also stops layers unfrozen afterwards; glassnet has only the layers' flags,
@@ -1382,8 +1384,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     @property
     def trainable_weights(self):
         """The weights training updates, live (not copies), in layer order (Keras' list): every
-        parameter of the trainable layers, as of the last ``compile``, ``fit`` or ``train_on_batch``
-        (which take up changed ``trainable`` flags). What ``optimizer.finalize_variable_values`` takes.
+        parameter of the layers trainable now. Like Keras 3.15's, the list follows a ``trainable``
+        flag at once (``model.layers[0].trainable = False`` drops that layer's weights, with or
+        without ``compile``); training takes the change up at the next ``compile``, ``fit`` or
+        ``train_on_batch`` (glassnet._trainable_fresh). What ``optimizer.finalize_variable_values`` takes.
         A layer shared with another model (a feature extractor, a GAN's combined model) computes with
         one model's array at a time: once the other model trained it, a list held from before shows
         this model's older values, and an in-place write into it is lost, until this model takes
@@ -1391,6 +1395,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         again): read it again rather than keep it (Keras' variables are one per weight)."""
         self._require_built("trainable_weights")
         self._sync_views()          # a model sharing these layers (a nested one) may have trained them since
+        if flags_changed(self):
+            return fresh_trainable_weights(self)
         # in the order of layers (the flat buffer may lay them out in another: _layout_layers)
         rank = {id(layer): k for k, layer in enumerate(self.layers)}
         return [param for _, _, param, _ in sorted(self._views, key=lambda view: rank[id(view[0])])]
@@ -1457,8 +1463,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     @property
     def non_trainable_weights(self):
         """The weights training does not update, live: the state of the layers (moving
-        statistics) and the parameters of frozen layers, as of the last ``compile``, ``fit`` or
-        ``train_on_batch`` (Keras' list)."""
+        statistics) and the parameters of the layers frozen now (Keras' list, which also follows a
+        ``trainable`` flag at once)."""
         self._require_built("non_trainable_weights")
         trained = {id(a) for a in self.trainable_weights}
         return [a for a in self.weights if id(a) not in trained]

@@ -46,7 +46,7 @@ class KerasSurface:
     @property
     def trainable_weights(self):
         """The weights training updates, live: the ``params`` while ``trainable`` (Keras reads the
-        flag now; a model takes it up at ``compile`` and ``fit``); ``[]`` for a frozen layer."""
+        flag now, and so do a model's lists; its training takes it up at ``compile`` and ``fit``); ``[]`` for a frozen layer."""
         return list(self.params.values()) if self.trainable else []
 
     @property
