@@ -128,3 +128,153 @@ def test_an_input_layer_takes_keras_2_input_shape_as_keras_3_does(keras):
         gn.layers.InputLayer((3,), input_shape=(3,))
     with pytest.raises(TypeError, match="unexpected keyword argument 'sparse_shape'"):
         gn.layers.InputLayer((3,), sparse_shape=(3,))
+
+
+# -- Standalone Mixture-of-Experts (MoE) layers -------------------------------------------------------
+
+def _moe_classes(framework):
+    """keras.io's DenseMoE and Conv2DMoE, as the example writes them (get_config left out)."""
+    layers, ops, activations = framework.layers, framework.ops, framework.activations
+
+    class DenseMoE(layers.Layer):
+        def __init__(self, units, n_experts, expert_activation=None, gating_activation=None, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.n_experts = units, n_experts
+            self.expert_activation = activations.get(expert_activation)
+            self.gating_activation = activations.get(gating_activation)
+
+        def build(self, input_shape):
+            input_dim = input_shape[-1]
+            self.expert_kernel = self.add_weight(name="expert_kernel", shape=(input_dim, self.units, self.n_experts),
+                                                 initializer="glorot_uniform", trainable=True)
+            self.expert_bias = self.add_weight(name="expert_bias", shape=(self.units, self.n_experts),
+                                               initializer="zeros", trainable=True)
+            self.gating_kernel = self.add_weight(name="gating_kernel", shape=(input_dim, self.n_experts),
+                                                 initializer="glorot_uniform", trainable=True)
+            self.gating_bias = self.add_weight(name="gating_bias", shape=(self.n_experts,), initializer="zeros",
+                                               trainable=True)
+            super().build(input_shape)
+
+        def call(self, inputs):
+            expert_outputs = ops.tensordot(inputs, self.expert_kernel, axes=1)
+            expert_outputs = self.expert_activation(expert_outputs + self.expert_bias)
+            gating_outputs = ops.tensordot(inputs, self.gating_kernel, axes=1)
+            gating_outputs = self.gating_activation(gating_outputs + self.gating_bias)
+            gating_outputs = ops.expand_dims(gating_outputs, axis=1)
+            return ops.sum(expert_outputs * gating_outputs, axis=-1)
+
+    class Conv2DMoE(layers.Layer):
+        def __init__(self, filters, kernel_size, n_experts, padding="valid", expert_activation=None,
+                     gating_activation=None, **kwargs):
+            super().__init__(**kwargs)
+            self.filters, self.kernel_size, self.n_experts = filters, (kernel_size, kernel_size), n_experts
+            self.strides, self.padding = (1, 1), padding
+            self.expert_activation = activations.get(expert_activation)
+            self.gating_activation = activations.get(gating_activation)
+
+        def build(self, input_shape):
+            input_channels = input_shape[-1]
+            self.expert_kernel = self.add_weight(
+                name="expert_kernel", shape=(*self.kernel_size, input_channels, self.filters, self.n_experts),
+                initializer="glorot_uniform", trainable=True)
+            self.expert_bias = self.add_weight(name="expert_bias", shape=(self.filters, self.n_experts),
+                                               initializer="zeros", trainable=True)
+            self.gating_kernel = self.add_weight(name="gating_kernel", shape=(1, 1, input_channels, self.n_experts),
+                                                 initializer="glorot_uniform", trainable=True)
+            self.gating_bias = self.add_weight(name="gating_bias", shape=(self.n_experts,), initializer="zeros",
+                                               trainable=True)
+            super().build(input_shape)
+
+        def call(self, inputs):
+            expert_kernel = ops.reshape(self.expert_kernel, (self.kernel_size[0], self.kernel_size[1],
+                                                             ops.shape(inputs)[-1], self.filters * self.n_experts))
+            expert_outputs = ops.conv(inputs, expert_kernel, strides=self.strides, padding=self.padding)
+            output_shape = ops.shape(expert_outputs)
+            expert_outputs = ops.reshape(expert_outputs, (output_shape[0], output_shape[1], output_shape[2],
+                                                          self.filters, self.n_experts))
+            expert_outputs = self.expert_activation(expert_outputs + self.expert_bias)
+            gating_outputs = ops.conv(inputs, self.gating_kernel, strides=self.strides, padding=self.padding)
+            gating_outputs = self.gating_activation(gating_outputs + self.gating_bias)
+            gating_outputs = ops.expand_dims(gating_outputs, axis=-2)
+            return ops.sum(expert_outputs * gating_outputs, axis=-1)
+
+    return DenseMoE, Conv2DMoE
+
+
+def _moe_model(framework):
+    layers = framework.layers
+    DenseMoE, Conv2DMoE = _moe_classes(framework)
+    inputs = framework.Input(shape=(6, 6, 2))
+    x = Conv2DMoE(3, 3, n_experts=2, padding="same", expert_activation="relu", gating_activation="softmax")(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = DenseMoE(8, n_experts=3, expert_activation="relu", gating_activation="softmax")(x)
+    outputs = layers.Dense(4, activation="softmax")(x)
+    return framework.Model(inputs, outputs)
+
+
+def test_the_mixture_of_experts_example_trains_as_keras(keras, tmp_path):
+    # the MoE layers' ops.reshape of a 5-D kernel weight (into one convolution's kernel) and
+    # ops.tensordot(inputs, w, axes=1) of a 3-D weight were refused (a weight was taken by +-*/,
+    # matmul, a 2-D tensordot and the convolutions' kernels only), and activations.get("relu")(x)
+    # failed with "'Activation' object is not callable"
+    keras_model, model = _moe_model(keras), _moe_model(gn)
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in keras_model.get_weights()]
+    model.set_weights(keras_model.get_weights())
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 6, 6, 2)).astype("float32")
+    y = rng.integers(0, 4, (40, 1))
+    np.testing.assert_allclose(model.predict(x, verbose=0), keras_model.predict(x, verbose=0), atol=1e-6)
+    keras_model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
+                        metrics=["accuracy"], run_eagerly=True)
+    model.compile(optimizer=gn.optimizers.Adam(1e-2, rule="keras"), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    expected = keras_model.fit(x, y, batch_size=8, epochs=2, validation_split=0.2, shuffle=False, verbose=0).history
+    history = model.fit(x, y, batch_size=8, epochs=2, validation_split=0.2, shuffle=False, verbose=0).history
+    for key in ("loss", "val_loss", "accuracy"):
+        np.testing.assert_allclose(history[key], expected[key], rtol=1e-5, err_msg=key)
+    for ours, theirs in zip(model.get_weights(), keras_model.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    model.save(tmp_path / "moe.npz")         # the reshaped weight's node config read back
+    np.testing.assert_allclose(gn.load_model(tmp_path / "moe.npz").predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=0)
+
+
+def test_a_reshaped_weight_and_a_3d_tensordot_pass_gradcheck():
+    DenseMoE, Conv2DMoE = _moe_classes(gn)
+    inputs = gn.Input((4, 4, 2))
+    x = Conv2DMoE(2, 3, n_experts=2, padding="same", expert_activation="tanh", gating_activation="softmax")(inputs)
+    x = DenseMoE(3, n_experts=2, expert_activation="tanh", gating_activation="softmax")(gn.layers.Flatten()(x))
+    model = gn.Model(inputs, x, dtype="float64", seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    rng = np.random.default_rng(2)
+    report = gn.gradcheck.check_model(model, rng.normal(size=(3, 4, 4, 2)), rng.normal(size=(3, 3)))
+    assert report["max_error"] < 1e-6, report
+
+
+def test_an_activation_from_get_is_callable_as_keras_returns_a_function():
+    relu, softmax = gn.activations.get("relu"), gn.activations.get("softmax")
+    np.testing.assert_array_equal(relu(np.array([-1.0, 2.0])), [0.0, 2.0])
+    np.testing.assert_allclose(softmax(np.zeros((2, 4))), np.full((2, 4), 0.25))
+    inputs = gn.Input((3,))
+    model = gn.Model(inputs, gn.activations.get("tanh")(inputs))
+    np.testing.assert_allclose(model.predict(np.ones((2, 3)), verbose=0), np.tanh(np.ones((2, 3))), rtol=1e-6)
+
+
+def test_a_weight_reshaped_wrongly_or_indexed_after_reshape_is_refused():
+    class Block(gn.layers.Layer):
+        def __init__(self, how, **kwargs):
+            super().__init__(**kwargs)
+            self.how = how
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(2, 3), initializer="ones")
+
+        def call(self, inputs):
+            if self.how == "size":
+                return inputs * gn.ops.reshape(self.w, (4,))
+            return inputs * gn.ops.reshape(self.w, (3, 2))[0]
+    for how, message in (("size", r"cannot reshape to \(4,\)"), ("index", "reshaped already; index the weight first")):
+        with pytest.raises((TypeError, ValueError), match=message):
+            gn.Sequential([gn.Input((2,)), Block(how)]).predict(np.ones((1, 2)), verbose=0)

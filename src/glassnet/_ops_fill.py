@@ -265,6 +265,14 @@ def _tensordot_node(x1, x2, axes):
         rank = 1 + len(sample_shape_of(tensor))
         if [list(p) for p in _contracted(axes, (rank, 2))] == [[rank - 1], [0]]:
             return ops.matmul(x1, x2)
+    if tensor_first and isinstance(x2, CallWeight) and x2.ndim > 2:
+        # keras.io's DenseMoE: ops.tensordot(inputs, self.expert_kernel, axes=1) of a weight (d, u, e):
+        # matmul's product with the weight read as (d, u * e), then the free axes back
+        rank = 1 + len(sample_shape_of(tensor))
+        if [list(p) for p in _contracted(axes, (rank, x2.ndim))] == [[rank - 1], [0]]:
+            free = x2.shape[1:]
+            product = ops.matmul(x1, ops.reshape(x2, (x2.shape[0], int(np.prod(free)))))
+            return ops.reshape(product, (-1, *sample_shape_of(tensor)[:-1], *free))
     constant = _array(x2 if tensor_first else x1, "x2" if tensor_first else "x1", "tensordot")
     full = (None, *sample_shape_of(tensor))
     ranks = (len(full), constant.ndim) if tensor_first else (constant.ndim, len(full))
