@@ -278,3 +278,88 @@ def test_a_weight_reshaped_wrongly_or_indexed_after_reshape_is_refused():
     for how, message in (("size", r"cannot reshape to \(4,\)"), ("index", "reshaped already; index the weight first")):
         with pytest.raises((TypeError, ValueError), match=message):
             gn.Sequential([gn.Input((2,)), Block(how)]).predict(np.ones((1, 2)), verbose=0)
+
+
+# -- Memory-efficient embeddings for recommendation systems -------------------------------------------
+
+def _recommender(framework, users, movies, num_buckets):
+    """The example's memory-efficient model with its QREmbedding (ops.floor_divide and ops.mod of
+    the StringLookup's ids, two Embeddings multiplied), and its baseline movie encoder."""
+    layers, ops = framework.layers, framework.ops
+
+    class QREmbedding(layers.Layer):
+        def __init__(self, vocabulary, embedding_dim, num_buckets, name=None):
+            super().__init__(name=name)
+            self.num_buckets = num_buckets
+            self.index_lookup = layers.StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0)
+            self.q_embeddings = layers.Embedding(num_buckets, embedding_dim)
+            self.r_embeddings = layers.Embedding(num_buckets, embedding_dim)
+
+        def call(self, inputs):
+            embedding_index = self.index_lookup(inputs)
+            quotient_index = ops.floor_divide(embedding_index, self.num_buckets)
+            remainder_index = ops.mod(embedding_index, self.num_buckets)
+            return self.q_embeddings(quotient_index) * self.r_embeddings(remainder_index)
+
+    user_input = layers.Input(name="user_id", shape=(), dtype="string")
+    movie_input = layers.Input(name="movie_id", shape=(), dtype="string")
+    user_embedding = QREmbedding(users, 6, num_buckets, name="user_embedding")(user_input)
+    movie_embedding = framework.Sequential([layers.StringLookup(vocabulary=movies, mask_token=None, num_oov_indices=0),
+                                            layers.Embedding(len(movies), 6)], name="movie_embedding")(movie_input)
+    if framework is gn:
+        # glassnet's Input(shape=()) is (1,), so its Embedding gives (1, 6) per sample where Keras'
+        # gives (6,): a Flatten after it ports Keras' model (docs/keras_parity.md, Input)
+        user_embedding, movie_embedding = layers.Flatten()(user_embedding), layers.Flatten()(movie_embedding)
+    logits = layers.Dot(axes=1, name="dot_similarity")([user_embedding, movie_embedding])
+    prediction = framework.activations.sigmoid(logits) * 5
+    return framework.Model(inputs=[user_input, movie_input], outputs=prediction)
+
+
+def test_the_quotient_remainder_embedding_trains_as_keras(keras):
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    users, movies = [f"user_{i}" for i in range(20)], [f"movie_{i}" for i in range(9)]
+    u, m = np.array(users)[rng.integers(0, 20, 64)], np.array(movies)[rng.integers(0, 9, 64)]
+    ratings = rng.integers(1, 6, 64).astype("float32")
+    keras_model, model = _recommender(keras, users, movies, 5), _recommender(gn, users, movies, 5)
+    model.set_weights(keras_model.get_weights())
+    data, keras_data = {"user_id": u, "movie_id": m}, {"user_id": tf.constant(u), "movie_id": tf.constant(m)}
+    np.testing.assert_allclose(model.predict(data, verbose=0), keras_model.predict(keras_data, verbose=0), atol=1e-5)
+    # SGD: Keras-TF's Adam sums the squares of a repeated id's sparse gradient rows (docs/keras_parity.md)
+    keras_model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse", metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
+                        run_eagerly=True)
+    model.compile(optimizer=gn.optimizers.SGD(0.5), loss="mse", metrics=[gn.metrics.MeanAbsoluteError(name="mae")])
+    expected = keras_model.fit(keras_data, tf.constant(ratings), batch_size=16, epochs=3, shuffle=False, verbose=0).history
+    history = model.fit(data, ratings, batch_size=16, epochs=3, shuffle=False, verbose=0).history
+    for key in ("loss", "mae"):
+        np.testing.assert_allclose(history[key], expected[key], rtol=1e-5, err_msg=key)
+
+
+def test_zeros_of_the_batch_in_a_drawn_call_are_a_tensor_as_keras_computes_them(keras):
+    # the MDEmbedding's embeddings = ops.zeros(shape=(ops.shape(inputs)[0], dim)), then += each
+    # block's: refused, since glassnet draws call once and ops.shape(inputs)[0] is None there
+    def block(framework):
+        ops = framework.ops
+
+        class Blocks(framework.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.first, self.second = framework.layers.Dense(4), framework.layers.Dense(4)
+
+            def call(self, inputs):
+                embeddings = ops.zeros(shape=(ops.shape(inputs)[0], 4))
+                embeddings += self.first(inputs) * ops.ones((ops.shape(inputs)[0], 1))
+                return embeddings + self.second(inputs) * ops.full((ops.shape(inputs)[0], 4), 0.5, dtype="float32")
+        inputs = framework.Input((3,))
+        return framework.Model(inputs, Blocks()(inputs))
+    keras_model, model = block(keras), block(gn)
+    model.set_weights(keras_model.get_weights())
+    x = np.random.default_rng(0).normal(size=(10, 3)).astype("float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), keras_model.predict(x, verbose=0), atol=1e-6)
+    for framework, each in ((keras, keras_model), (gn, model)):
+        each.compile(loss="mse", optimizer=framework.optimizers.SGD(0.1))
+    histories = [each.fit(x, x[:, :1] * np.ones((1, 4)), batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"]
+                 for each in (keras_model, model)]
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5)
+    with pytest.raises(TypeError, match=r"in a layer's or model's call being drawn"):
+        gn.ops.zeros((None, 4))             # outside a call: no tensor gives the batch
