@@ -363,3 +363,75 @@ def test_zeros_of_the_batch_in_a_drawn_call_are_a_tensor_as_keras_computes_them(
     np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5)
     with pytest.raises(TypeError, match=r"in a layer's or model's call being drawn"):
         gn.ops.zeros((None, 4))             # outside a call: no tensor gives the batch
+
+
+# -- Trainer pattern -----------------------------------------------------------------------------------
+
+def _trainer(framework, tape, model):
+    """keras.io's MyTrainer: a Model wrapping another, its loss and metric made in __init__, its own
+    metrics property, train_step and test_step (only the metric logged), call delegating."""
+    class MyTrainer(framework.Model):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+            self.loss_fn = framework.losses.SparseCategoricalCrossentropy()
+            self.accuracy_metric = framework.metrics.SparseCategoricalAccuracy()
+
+        @property
+        def metrics(self):
+            return [self.accuracy_metric]
+
+        def train_step(self, data):
+            x, y = data
+            with tape() as recorded:
+                y_pred = self.model(x, training=True)
+                # glassnet's Loss call takes (y_pred, y_true): docs/keras_parity.md
+                loss = self.loss_fn(y, y_pred) if framework is not gn else self.loss_fn(y_pred, y)
+            trainable_vars = self.trainable_variables
+            gradients = recorded.gradient(loss, trainable_vars)
+            self.optimizer.apply_gradients(zip(gradients, trainable_vars))
+            for metric in self.metrics:
+                metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+        def test_step(self, data):
+            x, y = data
+            y_pred = self.model(x, training=False)
+            for metric in self.metrics:
+                metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+        def call(self, x):
+            return self.model(x)
+    return MyTrainer(model)
+
+
+def test_the_trainer_pattern_trains_both_models_as_keras(keras):
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 6, 6)), rng.integers(0, 10, 64)
+    x_test, y_test = rng.random((32, 6, 6)), rng.integers(0, 10, 32)
+    trainers = []
+    for framework, tape in ((keras, tf.GradientTape), (gn, gn.GradientTape)):
+        model_a = framework.models.Sequential([framework.layers.Flatten(), framework.layers.Dense(16, activation="relu"),
+                                               framework.layers.Dropout(0.0),
+                                               framework.layers.Dense(10, activation="softmax")])
+        func_input = framework.Input(shape=(6, 6, 1))
+        hidden = framework.layers.Dropout(0.0)(framework.layers.Dense(24, activation="relu")(
+            framework.layers.Flatten()(func_input)))
+        model_b = framework.Model(func_input, framework.layers.Dense(10, activation="softmax")(hidden))
+        trainers.append((_trainer(framework, tape, model_a), _trainer(framework, tape, model_b)))
+    for (keras_trainer, trainer), data, optimizer in zip(zip(*trainers), (x, x[..., None]), ("SGD", "Adam")):
+        keras_trainer(data[:1]), trainer(data[:1])
+        trainer.set_weights(keras_trainer.get_weights())
+        keras_trainer.compile(optimizer=getattr(keras.optimizers, optimizer)(), run_eagerly=True)
+        trainer.compile(optimizer=getattr(gn.optimizers, optimizer)(rule="keras"))
+        test = (x_test, y_test) if data is x else (x_test[..., None], y_test)
+        expected = keras_trainer.fit(data, y, epochs=2, batch_size=16, validation_data=test, shuffle=False,
+                                     verbose=0).history
+        history = trainer.fit(data, y, epochs=2, batch_size=16, validation_data=test, shuffle=False, verbose=0).history
+        assert sorted(history) == sorted(expected) == ["sparse_categorical_accuracy", "val_sparse_categorical_accuracy"]
+        for key in expected:
+            np.testing.assert_allclose(history[key], expected[key], rtol=1e-6, err_msg=key)
+        np.testing.assert_allclose(trainer.predict(test[0], verbose=0), keras_trainer.predict(test[0], verbose=0),
+                                   atol=1e-5)
