@@ -435,3 +435,71 @@ def test_the_trainer_pattern_trains_both_models_as_keras(keras):
             np.testing.assert_allclose(history[key], expected[key], rtol=1e-6, err_msg=key)
         np.testing.assert_allclose(trainer.predict(test[0], verbose=0), keras_trainer.predict(test[0], verbose=0),
                                    atol=1e-5)
+
+
+# -- Deep Deterministic Policy Gradient (DDPG) --------------------------------------------------------
+
+def _ddpg_nets(framework):
+    layers = framework.layers
+    actor_input = layers.Input(shape=(3,))
+    out = layers.BatchNormalization()(layers.Dense(8, activation="relu")(actor_input))
+    out = layers.Dense(1, activation="tanh",
+                       kernel_initializer=framework.initializers.RandomUniform(minval=-0.003, maxval=0.003))(out)
+    actor = framework.Model(actor_input, out * 2.0)
+    state_input, action_input = layers.Input(shape=(3,)), layers.Input(shape=(1,))
+    state_out = layers.BatchNormalization()(layers.Dense(8, activation="relu")(state_input))
+    action_out = layers.BatchNormalization()(layers.Dense(8, activation="relu")(action_input))
+    out = layers.Dense(8, activation="relu")(layers.Concatenate()([state_out, action_out]))
+    critic = framework.Model([state_input, action_input], layers.Dense(1)(out))
+    return actor, critic
+
+
+def test_the_ddpg_update_with_target_networks_runs_as_keras(keras):
+    # two tapes and two optimizers a step, target networks called under the tape, their weights
+    # moved towards the trained ones by tau after each step (Keras' `a.assign(b * tau + a * (1 - tau))`
+    # over model.variables; glassnet's model.weights are the live arrays, written in place)
+    tf = pytest.importorskip("tensorflow")
+    keras_nets = [_ddpg_nets(keras) for _ in range(2)]
+    nets = [_ddpg_nets(gn) for _ in range(2)]
+    for ours, theirs in zip(nets[0] + nets[1], keras_nets[0] + keras_nets[0]):
+        ours.set_weights(theirs.get_weights())
+    for theirs, source in zip(keras_nets[1], keras_nets[0]):
+        theirs.set_weights(source.get_weights())
+    rng = np.random.default_rng(0)
+    batches = [[rng.normal(size=shape).astype("float32") for shape in ((16, 3), (16, 1), (16, 1), (16, 3))]
+               for _ in range(3)]
+    gamma, tau, histories = 0.99, 0.05, []
+    for framework, tape, ((actor, critic), (target_actor, target_critic)) in (
+            (keras, tf.GradientTape, keras_nets), (gn, gn.GradientTape, nets)):
+        # SGD: the actor's gradient through the critic's BatchNormalization of near-constant
+        # actions is about 1e-8, float32 rounding in either framework, which Adam's near-sign
+        # steps would amplify into different weights
+        critic_optimizer, actor_optimizer = framework.optimizers.SGD(0.01), framework.optimizers.SGD(0.01)
+        losses = []
+        for batch in batches:
+            state, action, reward, next_state = (tf.convert_to_tensor(a) for a in batch) if framework is keras else batch
+            with tape() as recorded:
+                target_actions = target_actor(next_state, training=True)
+                y = reward + gamma * target_critic([next_state, target_actions], training=True)
+                critic_value = critic([state, action], training=True)
+                critic_loss = framework.ops.mean(framework.ops.square(y - critic_value))
+            grads = recorded.gradient(critic_loss, critic.trainable_variables)
+            critic_optimizer.apply_gradients(zip(grads, critic.trainable_variables))
+            with tape() as recorded:
+                actor_loss = -framework.ops.mean(critic([state, actor(state, training=True)], training=True))
+            grads = recorded.gradient(actor_loss, actor.trainable_variables)
+            actor_optimizer.apply_gradients(zip(grads, actor.trainable_variables))
+            losses.append([float(critic_loss), float(actor_loss)])
+            for target, model in ((target_actor, actor), (target_critic, critic)):
+                if framework is keras:
+                    for a, b in zip(target.variables, model.variables):
+                        a.assign(b * tau + a * (1 - tau))
+                else:
+                    for a, b in zip(target.weights, model.weights):
+                        a[...] = b * tau + a * (1 - tau)
+        histories.append(losses)
+    np.testing.assert_allclose(np.array(histories[1])[:, 0], np.array(histories[0])[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(np.array(histories[1])[:, 1], np.array(histories[0])[:, 1], atol=1e-6)
+    for ours, theirs in zip(nets[0] + nets[1], keras_nets[0] + keras_nets[1]):
+        for a, b in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_allclose(a, b, atol=1e-6)
