@@ -24,6 +24,16 @@ def test_a_convolution_op_override_is_refused_rather_than_silently_ignored():
             def convolution_op(self, inputs, kernel):
                 return gn.ops.conv(inputs, kernel)
 
+    class TransposedWithOp(gn.layers.Conv2DTranspose):   # Keras' transposes never call it either: taken
+        def convolution_op(self, inputs, kernel):
+            return inputs
+
+    class DenseWithOp(gn.layers.Dense):             # nor does any other layer
+        def convolution_op(self, inputs, kernel):
+            return inputs
+    assert TransposedWithOp(2, 3)(np.zeros((1, 4, 4, 1))).shape == (1, 6, 6, 2)
+    assert DenseWithOp(2)(np.zeros((1, 3))).shape == (1, 2)
+
     class OwnForward(gn.layers.Conv2D):          # a forward of its own may keep any helper
         def convolution_op(self, inputs, kernel):
             return gn.ops.conv(inputs, kernel)
@@ -341,7 +351,7 @@ def test_zeros_of_the_batch_in_a_drawn_call_are_a_tensor_as_keras_computes_them(
     def block(framework):
         ops = framework.ops
 
-        class Blocks(framework.layers.Layer):
+        class ZerosBlocks(framework.layers.Layer):
             def __init__(self, **kwargs):
                 super().__init__(**kwargs)
                 self.first, self.second = framework.layers.Dense(4), framework.layers.Dense(4)
@@ -351,7 +361,7 @@ def test_zeros_of_the_batch_in_a_drawn_call_are_a_tensor_as_keras_computes_them(
                 embeddings += self.first(inputs) * ops.ones((ops.shape(inputs)[0], 1))
                 return embeddings + self.second(inputs) * ops.full((ops.shape(inputs)[0], 4), 0.5, dtype="float32")
         inputs = framework.Input((3,))
-        return framework.Model(inputs, Blocks()(inputs))
+        return framework.Model(inputs, ZerosBlocks()(inputs))
     keras_model, model = block(keras), block(gn)
     model.set_weights(keras_model.get_weights())
     x = np.random.default_rng(0).normal(size=(10, 3)).astype("float32")

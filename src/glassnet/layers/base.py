@@ -267,7 +267,7 @@ class Layer(KerasSurface):
                 draw_bases(between, Layer, CallLayer, LAYERS)
                 super(cls, cls).__init_subclass__()         # (Model's hooks, as draw_as_model runs them)
                 return
-        if "convolution_op" in vars(cls) and "forward" not in vars(cls) and cls.forward is not Layer.forward \
+        if "convolution_op" in vars(cls) and "forward" not in vars(cls) and _keras_convolves(cls) \
                 and not cls.__module__.startswith(f"{__package__}."):
             # Keras' hook on its convolution layers (keras.io's StandardizedConv2D): glassnet's forward
             # computes the convolution itself and never calls it, so the override was silently ignored
@@ -1129,6 +1129,13 @@ def _extends_built_in_build(cls):
     return cls.forward is not Layer.forward and any(
         base is not Layer and "build" in vars(base) and (base.__module__ or "").startswith(ours)
         for base in cls.__mro__[1:])
+
+
+def _keras_convolves(cls):
+    """Whether ``cls`` derives from glassnet's Conv1D/Conv2D/Conv3D, whose Keras counterparts run
+    ``convolution_op`` (their transposes and depthwise ones never call it, in Keras either)."""
+    names = {(base.__module__, base.__name__) for base in cls.__mro__}
+    return (f"{__package__}.conv", "_Conv") in names and (f"{__package__}.conv", "_ConvTranspose") not in names
 
 
 def _sized_build(build, extends_built_in=False):
