@@ -49,6 +49,8 @@ class CallWeight:
 
     __array_priority__ = 1000       # NumPy defers to its reflected operators (array + w: refused by name)
 
+    reshaped = False        # ``reshape`` made it: indexed first (``index``), then read in ``shape``
+
     def __init__(self, owner, name, shape, index=None, owner_name=None):
         self.owner, self.name, self.shape, self.index = owner, name, tuple(shape), index
         self.owner_name = owner.name if owner is not None else owner_name
@@ -81,7 +83,9 @@ class CallWeight:
         if not owner.built:
             owner.make_now()
         array = owner.params[self.name] if self.name in owner.params else owner.state[self.name]
-        return xp.asarray(array if self.index is None else array[self.index])
+        value = xp.asarray(array if self.index is None else array[self.index])
+        # a handle ``reshape`` made (or read back from a config, whose shape says so) reads in its shape
+        return value if value.shape == self.shape else value.reshape(self.shape)
 
     def add_gradient(self, grad):
         """Add ``grad`` (the shape of ``read()``) to the weight's gradient; none for a
@@ -108,8 +112,26 @@ class CallWeight:
         return f"<CallWeight {self.owner_name}/{self.name}{shown} shape={self.shape}>"
 
     # -- use in call ----------------------------------------------------------------------------
+    def reshape(self, newshape):
+        """The weight read in ``newshape`` (one -1 at most; Keras' ``ops.reshape(self.w, shape)``,
+        keras.io's Conv2DMoE flattening its experts' kernels into one convolution's): a handle whose
+        nodes read the value so reshaped and add their gradient back in the weight's shape."""
+        if not isinstance(newshape, (list, tuple)) or not all(
+                n is None or (isinstance(n, (int, np.integer)) and not isinstance(n, bool)) for n in newshape):
+            raise TypeError(f"{self!r}: reshape takes a tuple of sizes (ints, one -1), got {newshape!r:.80}")
+        try:
+            shape = np.empty(self.shape, dtype=np.bool_).reshape(tuple(-1 if n is None else int(n) for n in newshape)).shape
+        except ValueError as exc:
+            raise ValueError(f"{self!r}: cannot reshape to {tuple(newshape)}: {exc}") from None
+        handle = CallWeight(self.owner, self.name, shape, self.index, self.owner_name)
+        handle.reshaped = True
+        return handle
+
     def __getitem__(self, index):
         from .layers.tensor_ops import _index, _shown
+        if self.reshaped:
+            raise TypeError(f"{self!r}: reshaped already; index the weight first, then reshape it "
+                            f"(ops.reshape(w[:4], shape))")
         if self.index is not None:
             raise TypeError(f"{self!r}: indexed already; index a weight once (w[:5, 2], not w[:5][2])")
         if isinstance(index, (list, np.ndarray)) or _is_tensor(index):
@@ -167,7 +189,8 @@ class CallWeight:
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
-                        f"+ - * / on a tensor, ops.matmul, ops.tensordot(x, w, axes=1), ops.maximum, ops.minimum "
+                        f"+ - * / on a tensor, ops.matmul, ops.tensordot(x, w, axes=1), ops.maximum, ops.minimum, "
+                        f"ops.reshape (a weight in another shape, for those) "
                         f"and as the kernel of ops.conv, depthwise_conv, separable_conv, conv_transpose only "
                         f"(their nodes read and train it); this use would make it an array, a constant that never trains. "
                         f"numpy() gives its value now")

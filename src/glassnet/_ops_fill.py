@@ -31,7 +31,9 @@ def _size(value, name, function):
     _constant_only(function, **{name: value})
     if value is None:
         raise TypeError(f"ops.{function}: {name} is None: while a model is drawn ops.shape(x) gives None for the batch "
-                        f"size; a constant takes sizes known when drawing")
+                        f"size; a constant takes sizes known when drawing (in a layer's or model's call being "
+                        f"drawn on tensors of numbers, zeros, ones and full of (ops.shape(x)[0], ...) give a tensor "
+                        f"of the batch)")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
         raise TypeError(f"ops.{function}: {name} must be an integer 0 or more, got {value!r:.60}")
     return int(value)
@@ -56,14 +58,53 @@ def _integer(value, name, function):
     return int(value)
 
 
+def _batch_filled(shape, value, function):
+    """Inside a call being drawn, ``shape`` whose first size is None (the batch, Keras code's
+    ``ops.zeros((ops.shape(x)[0], dim))``: None while glassnet draws) filled with the number
+    ``value``: a tensor of the batch of the first tensor the call was given (glassnet._draw_sources),
+    ``zeros_like`` of it summed to one zero per sample, plus the constant; None for any other shape
+    (the NumPy constant is made)."""
+    if not (isinstance(shape, (list, tuple)) and shape and shape[0] is None):
+        return None
+    from ._draw_sources import batch_source
+    source = batch_source()
+    if source is None or getattr(source, "dtype", None) == "string":
+        return None
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"ops.{function}: shape {tuple(shape)} holds the batch (None while a model is drawn): the "
+                        f"fill value must be a number then, got {type(value).__name__}")
+    rest = tuple(_size(n, f"shape[{k}]", function) for k, n in enumerate(shape[1:], 1))
+    from . import ops
+    from .layers.symbolic import sample_shape_of
+    zero = ops.zeros_like(source)
+    axes = tuple(range(1, 1 + len(sample_shape_of(source))))
+    if axes:
+        zero = ops.sum(zero, axis=axes)                     # (batch,): one zero per sample
+    if not rest:
+        return zero + float(value) if value else zero
+    return ops.reshape(zero, (-1,) + (1,) * len(rest)) + np.full((1, *rest), value, np.dtype(backend.floatx()))
+
+
 # -- constructors: NumPy constants ------------------------------------------------------------------
 def zeros(shape, dtype=None):
-    """An array of zeros of ``shape`` (a tuple, or one size), float32 unless ``dtype``."""
+    """An array of zeros of ``shape`` (a tuple, or one size), float32 unless ``dtype``. Inside a
+    model's ``call`` being drawn, a shape whose batch is None (``(ops.shape(x)[0], dim)``) gives a
+    tensor of zeros per sample (its batch read at each pass), in the model's dtype (a float ``dtype``
+    given is the model's there)."""
+    if dtype is None or _dtype(dtype, "zeros").kind == "f":
+        filled = _batch_filled(shape, 0.0, "zeros")
+        if filled is not None:
+            return filled
     return np.zeros(_shape(shape, "zeros"), _dtype(dtype, "zeros"))
 
 
 def ones(shape, dtype=None):
-    """An array of ones of ``shape``, float32 unless ``dtype``."""
+    """An array of ones of ``shape``, float32 unless ``dtype`` (a batch of None in a drawn call: a
+    tensor, as ``zeros``)."""
+    if dtype is None or _dtype(dtype, "ones").kind == "f":
+        filled = _batch_filled(shape, 1.0, "ones")
+        if filled is not None:
+            return filled
     return np.ones(_shape(shape, "ones"), _dtype(dtype, "ones"))
 
 
@@ -75,6 +116,10 @@ def full(shape, fill_value, dtype=None):
     >>> full((2, 3), [1, 2, 3]).tolist()
     [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
     """
+    if (dtype is None or _dtype(dtype, "full").kind == "f") and isinstance(fill_value, numbers.Real):
+        filled = _batch_filled(shape, fill_value, "full")      # the batch None in a drawn call
+        if filled is not None:
+            return filled
     size = _shape(shape, "full")
     _constant_only("full", fill_value=fill_value)
     fill = _array(fill_value, "fill_value", "full").astype(_dtype(dtype, "full"))
@@ -265,6 +310,14 @@ def _tensordot_node(x1, x2, axes):
         rank = 1 + len(sample_shape_of(tensor))
         if [list(p) for p in _contracted(axes, (rank, 2))] == [[rank - 1], [0]]:
             return ops.matmul(x1, x2)
+    if tensor_first and isinstance(x2, CallWeight) and x2.ndim > 2:
+        # keras.io's DenseMoE: ops.tensordot(inputs, self.expert_kernel, axes=1) of a weight (d, u, e):
+        # matmul's product with the weight read as (d, u * e), then the free axes back
+        rank = 1 + len(sample_shape_of(tensor))
+        if [list(p) for p in _contracted(axes, (rank, x2.ndim))] == [[rank - 1], [0]]:
+            free = x2.shape[1:]
+            product = ops.matmul(x1, ops.reshape(x2, (x2.shape[0], int(np.prod(free)))))
+            return ops.reshape(product, (-1, *sample_shape_of(tensor)[:-1], *free))
     constant = _array(x2 if tensor_first else x1, "x2" if tensor_first else "x1", "tensordot")
     full = (None, *sample_shape_of(tensor))
     ranks = (len(full), constant.ndim) if tensor_first else (constant.ndim, len(full))

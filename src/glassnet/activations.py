@@ -38,6 +38,22 @@ class Activation:
     def __repr__(self):
         return f"<activation {self.name}>"
 
+    def __call__(self, x):
+        """Keras' ``activations.get(name)(x)``, the function it returns called (keras.io's
+        mixture-of-experts layers, ``self.expert_activation(expert_outputs)`` in ``call``): on a
+        tensor of a model being drawn an ``Activation`` layer's node of this activation (its
+        backward pass comes with it), on an array the forward pass. Layers run ``forward`` and
+        ``backward`` themselves, never this."""
+        if ACTIVATIONS.get(self.name) is self:
+            # a built-in one: the module's function of its name, which takes arrays, numbers, a
+            # model's tensors and a GradientTape's values (through glassnet.ops) as Keras' does
+            return globals()[self.name](x)
+        from ._ops_reading import _is_tensor
+        if _is_tensor(x):
+            from .layers.activation import Activation as ActivationLayer
+            return ActivationLayer(self)(x)
+        return self.forward(np.asarray(x))
+
 
 class LayerSetting:
     """A layer's ``activation`` (or ``recurrent_activation``) attribute, written as Keras code writes

@@ -376,11 +376,20 @@ def squeeze(x, axis=None):
     return np.squeeze(_array(x, "x", "squeeze"), _axis_argument(axis, "squeeze"))
 
 
+def _is_call_weight(x):
+    from ._call_weights import CallWeight
+    return isinstance(x, CallWeight)
+
+
 def reshape(x, newshape):
     """``x`` in ``newshape``, Keras' full shape: on tensors the batch first as -1 or None
     (``reshape(x, (-1, 4, 2))``), one other -1 at most."""
     if _is_tensor(x):
         return TensorFunction("reshape", {"newshape": newshape})(x)
+    if _is_call_weight(x):
+        # a block's weight (add_weight in a drawn call) in another shape: a handle still, which the
+        # nodes taking weights read so reshaped and train (glassnet._call_weights)
+        return x.reshape([newshape] if isinstance(newshape, numbers.Integral) else newshape)
     if not isinstance(newshape, (list, tuple, numbers.Integral)):
         raise TypeError(f"ops.reshape: newshape must be a tuple of sizes, got {newshape!r:.60}")
     shape = [newshape] if isinstance(newshape, numbers.Integral) else newshape

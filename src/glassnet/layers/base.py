@@ -267,6 +267,15 @@ class Layer(KerasSurface):
                 draw_bases(between, Layer, CallLayer, LAYERS)
                 super(cls, cls).__init_subclass__()         # (Model's hooks, as draw_as_model runs them)
                 return
+        if "convolution_op" in vars(cls) and "forward" not in vars(cls) and _keras_convolves(cls) \
+                and not cls.__module__.startswith(f"{__package__}."):
+            # Keras' hook on its convolution layers (keras.io's StandardizedConv2D): glassnet's forward
+            # computes the convolution itself and never calls it, so the override was silently ignored
+            raise TypeError(f"{cls.__name__}: defines convolution_op(), Keras' hook for the convolution of its Conv "
+                            f"layers, which {cls.__bases__[0].__name__}'s forward does not call (the override would be ignored): "
+                            f"write forward(x, training=False) and backward(grad_output) here, computing with the "
+                            f"kernel you want and giving its gradient (docs/layers.md, Your own: keras.io's "
+                            f"StandardizedConv2D so ported)")
         if "call" in vars(cls) and "forward" not in vars(cls) and cls.forward is not Layer.forward \
                 and not cls.__module__.startswith(f"{__package__}."):
             # Keras' call on a subclass of a layer that computes in forward: glassnet runs the forward
@@ -1120,6 +1129,13 @@ def _extends_built_in_build(cls):
     return cls.forward is not Layer.forward and any(
         base is not Layer and "build" in vars(base) and (base.__module__ or "").startswith(ours)
         for base in cls.__mro__[1:])
+
+
+def _keras_convolves(cls):
+    """Whether ``cls`` derives from glassnet's Conv1D/Conv2D/Conv3D, whose Keras counterparts run
+    ``convolution_op`` (their transposes and depthwise ones never call it, in Keras either)."""
+    names = {(base.__module__, base.__name__) for base in cls.__mro__}
+    return (f"{__package__}.conv", "_Conv") in names and (f"{__package__}.conv", "_ConvTranspose") not in names
 
 
 def _sized_build(build, extends_built_in=False):

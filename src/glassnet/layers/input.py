@@ -5,6 +5,7 @@
 ``model.layers``: it holds no parameters and does nothing to the data, it only says what comes in.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -155,7 +156,8 @@ class InputLayer(TensorOperators):
     ('float32', 'int32')
     """
 
-    def __init__(self, shape=None, name=None, dtype=None, *, batch_size=None, batch_shape=None):
+    def __init__(self, shape=None, name=None, dtype=None, *, batch_size=None, batch_shape=None, **deprecated):
+        shape, batch_shape = _deprecated_shapes(shape, batch_shape, deprecated)
         shape, self.batch_size = _shape_and_batch_size(shape, batch_size, batch_shape)
         self.name = check_name(name, "Input: name") or "input_layer"
         self._auto_named = name is None         # a Model renames it when another Input has its name
@@ -252,6 +254,29 @@ def no_array_attribute(holder, name, state):
                           f"gn.layers.Activation(\"relu\"), ReLU(); other functions: a Layer of your own), "
                           f"+, -, *, /, **, abs() and x[:, 0] (TensorOp layers), or glassnet.ops' functions "
                           f"(ops.max(x, axis=1), ops.tanh(x))")
+
+
+def _deprecated_shapes(shape, batch_shape, deprecated):
+    """``(shape, batch_shape)`` with Keras 2's names for them, which Keras 3.15's InputLayer still takes
+    (``input_shape`` with a warning, ``batch_input_shape``; keras.io's older examples write
+    ``layers.InputLayer(input_shape=(28, 28, 1))``); any other keyword refused by name."""
+    if not deprecated:
+        return shape, batch_shape
+    unknown = sorted(set(deprecated) - {"input_shape", "batch_input_shape"})
+    if unknown:
+        raise TypeError(f"InputLayer: unexpected keyword argument {unknown[0]!r} (taken: shape, name, dtype, "
+                        f"batch_size, batch_shape, and Keras 2's input_shape, batch_input_shape)")
+    if "input_shape" in deprecated:
+        if shape is not None:
+            raise TypeError(f"InputLayer: give shape or Keras 2's input_shape, not both (shape {shape!r:.60}, "
+                            f"input_shape {deprecated['input_shape']!r:.60})")
+        warnings.warn("Argument `input_shape` is deprecated. Use `shape` instead.", stacklevel=3)
+        shape = deprecated["input_shape"]
+    if "batch_input_shape" in deprecated:
+        if batch_shape is not None:
+            raise TypeError("InputLayer: give batch_shape or Keras 2's batch_input_shape, not both")
+        batch_shape = deprecated["batch_input_shape"]
+    return shape, batch_shape
 
 
 def _shape_and_batch_size(shape, batch_size, batch_shape):
