@@ -397,3 +397,15 @@ def test_the_model_calling_the_sequential_draws_its_weights_and_a_subclass_may_h
     kernel, bias = outer.head.get_weights()
     np.testing.assert_allclose(outer.predict(x, verbose=0), outer.blocks.predict(x, verbose=0) @ kernel + bias,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_kept_sequential_of_blocks_starting_with_attention_builds_on_the_models_input():
+    """A Sequential of transformer blocks, kept in a variable (a nested model's summary record keeps it
+    too), is built on its layers once the functional model around it is: for its input's samples,
+    not for the list of the two inputs its first call, ``att(inputs, inputs)``, reads."""
+    seq = gn.Sequential([transformer_class(gn, layers)(8, 2, 12, 0.0) for _ in range(2)])
+    inputs = layers.Input(shape=(5, 8))
+    model = gn.Model(inputs, layers.Dense(CLASSES)(layers.GlobalAveragePooling1D()(seq(inputs))))
+    assert seq.built and seq.input_shape == (None, 5, 8) and seq.output_shape == (None, 5, 8)
+    x = np.random.default_rng(0).normal(size=(3, 5, 8)).astype("float32")
+    assert seq.predict(x, verbose=0).shape == (3, 5, 8) and model.predict(x, verbose=0).shape == (3, CLASSES)

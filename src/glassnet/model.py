@@ -988,8 +988,21 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Build this model, nested in another that built every one of its layers, on those layers
         as they are: for the samples its first layer was built for (what the outer model gave it,
         an open length included), and ``_build_samples`` only checks a built layer's input shape,
-        so nothing is drawn again (the outer model's seed alone fixed their weights)."""
-        self._build_samples(tuple(self._node_layers[0].input_shape))
+        so nothing is drawn again (the outer model's seed alone fixed their weights).
+
+        The samples are what the first call reading the model's input (-1 in ``_inbound``) was
+        built for at that input's place: a Sequential of drawn blocks may start with a layer of
+        several inputs (a transformer block's ``att(inputs, inputs)``), whose input_shape lists
+        one shape per input."""
+        for layer, parents in zip(self._node_layers, self._inbound):
+            if -1 in parents:
+                shape = layer.input_shape
+                if len(parents) > 1:
+                    shape = shape[parents.index(-1)]
+                break
+        else:
+            shape = self._node_layers[0].input_shape
+        self._build_samples(tuple(shape))
 
     def _build_layer(self, i, layer, shape):
         """Build ``layer`` (the i-th) for input samples of ``shape``, or check a built one takes them.
