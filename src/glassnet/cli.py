@@ -319,7 +319,8 @@ def info(model_path):
     else:
         _print_compile(model, compiled)
     # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
-    epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
+    # Keras' .keras and .h5 files have no epoch entry (their meta is Keras' version)
+    epochs = "unknown (not recorded in the file)" if meta.get("epoch") is None else meta["epoch"]
     print(f"seed: {model.seed}\nepochs trained: {epochs}")
 
 
