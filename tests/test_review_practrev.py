@@ -25,3 +25,29 @@ def test_info_reads_keras_files_as_predict_does(tmp_path, capsys, save_format, n
     out = capsys.readouterr().out
     assert "loss: sparse_categorical_crossentropy" in out and "metrics: accuracy" in out
     assert "epochs trained: unknown" in out
+
+
+@pytest.mark.parametrize("text, line", [("1 2\n3 4\n", 1), ("x y\n1 2\n", 2), ("1.5 2\n", 1)])
+def test_predict_names_space_separated_values(tmp_path, capsys, text, line):
+    # a space-separated file: its first line of numbers was taken as a header ("its one row, ['1 2'],
+    # has no number"), the error then pointing at line 2 with "got 1" and no word of the spaces
+    path = str(tmp_path / "model.npz")
+    _small_classifier().save(path)
+    data = tmp_path / "points.txt"
+    data.write_text(text)
+    assert main(["predict", path, str(data)]) == 2
+    err = capsys.readouterr().err
+    assert f"line {line}: expected 2 values" in err and "values separated by spaces are not read" in err
+
+
+def test_predict_one_feature_space_separated_values(tmp_path, capsys):
+    model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=1)], seed=0)
+    path = str(tmp_path / "model.npz")
+    model.save(path)
+    data = tmp_path / "points.txt"
+    data.write_text("1 2\n")
+    assert main(["predict", path, str(data)]) == 2
+    assert "line 1: expected numbers, got ['1 2']; values separated by spaces" in capsys.readouterr().err
+    data.write_text("x\n1\n0.5\n")          # a header and one value a line: still read
+    assert main(["predict", path, str(data)]) in (0, None)
+    assert capsys.readouterr().out.count("\n") == 3
