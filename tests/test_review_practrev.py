@@ -51,3 +51,35 @@ def test_predict_one_feature_space_separated_values(tmp_path, capsys):
     data.write_text("x\n1\n0.5\n")          # a header and one value a line: still read
     assert main(["predict", path, str(data)]) in (0, None)
     assert capsys.readouterr().out.count("\n") == 3
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_regressor_sgd_at_half_the_rate_steps_as_mlpregressor(monkeypatch, alpha):
+    # docs/scaling.md: mse is twice MLPRegressor's half squared error, so SGD at half the learning
+    # rate (alpha weighed as MLPRegressor's) gives MLPRegressor's weights from its initial ones
+    pytest.importorskip("sklearn")
+    import warnings
+    import glassnet.sklearn as gs
+    from sklearn.neural_network import MLPRegressor
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    mlp = MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", solver="sgd", learning_rate_init=0.05,
+                       momentum=0.0, batch_size=40, alpha=alpha, max_iter=1, shuffle=False, random_state=0,
+                       warm_start=True, tol=0.0, n_iter_no_change=10 ** 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # ConvergenceWarning of max_iter
+        mlp.fit(X, y)
+        start = [w.copy() for pair in zip(mlp.coefs_, mlp.intercepts_) for w in pair]
+        mlp.max_iter = 5
+        mlp.fit(X, y)
+
+    class FromMLP(gs.Sequential):
+        def fit(self, *args, **kwargs):
+            self.set_weights(start)
+            return super().fit(*args, **kwargs)
+    monkeypatch.setattr(gs, "Sequential", FromMLP)
+    reg = gs.GlassnetRegressor(hidden_layer_sizes=(4,), activation="tanh", optimizer="sgd", learning_rate=0.025,
+                               batch_size=None, alpha=alpha, epochs=5, dtype="float64", random_state=0).fit(X, y)
+    expected = [w for pair in zip(mlp.coefs_, mlp.intercepts_) for w in pair]
+    for got, want in zip(reg.model_.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
