@@ -83,3 +83,11 @@ def test_regressor_sgd_at_half_the_rate_steps_as_mlpregressor(monkeypatch, alpha
     expected = [w for pair in zip(mlp.coefs_, mlp.intercepts_) for w in pair]
     for got, want in zip(reg.model_.get_weights(), expected):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("loader", ["mnist", "mnist1d"])
+@pytest.mark.parametrize("flag", ["no", "False", 0, None])
+def test_dataset_image_shape_is_a_flag(loader, flag):
+    # mnist(image_shape="no") gave the (n, 28, 28, 1) images: any non-empty string was read as True
+    with pytest.raises(TypeError, match=rf"glassnet.datasets.{loader}\(\): image_shape: expected True or False"):
+        getattr(gn.datasets, loader)(image_shape=flag)
