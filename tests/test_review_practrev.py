@@ -91,3 +91,15 @@ def test_dataset_image_shape_is_a_flag(loader, flag):
     # mnist(image_shape="no") gave the (n, 28, 28, 1) images: any non-empty string was read as True
     with pytest.raises(TypeError, match=rf"glassnet.datasets.{loader}\(\): image_shape: expected True or False"):
         getattr(gn.datasets, loader)(image_shape=flag)
+
+
+@pytest.mark.parametrize("name", ["untar", "extract", "force_download"])
+def test_get_file_flags_are_flags(tmp_path, name):
+    # get_file(..., force_download="no") downloaded again over a cached file, extract="no" extracted:
+    # any non-empty string was read as True; refused before anything is fetched
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "data.txt").write_text("cached")
+    with pytest.raises(TypeError, match=rf"get_file: {name}: expected True or False, got 'no'"):
+        gn.utils.get_file("data.txt", origin="http://example.invalid/data.txt", cache_dir=str(tmp_path), **{name: "no"})
+    assert gn.utils.get_file("data.txt", origin="http://example.invalid/data.txt", cache_dir=str(tmp_path),
+                             **{name: False}) == str(tmp_path / "datasets" / "data.txt")
