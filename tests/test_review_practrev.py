@@ -103,3 +103,25 @@ def test_get_file_flags_are_flags(tmp_path, name):
         gn.utils.get_file("data.txt", origin="http://example.invalid/data.txt", cache_dir=str(tmp_path), **{name: "no"})
     assert gn.utils.get_file("data.txt", origin="http://example.invalid/data.txt", cache_dir=str(tmp_path),
                              **{name: False}) == str(tmp_path / "datasets" / "data.txt")
+
+
+def test_keras_keywords_of_save_save_weights_load_weights(tmp_path):
+    # Keras code ports as written: model.save("m.keras", overwrite=True), save_weights(...,
+    # overwrite=True), load_weights(..., skip_mismatch=False) failed with "unexpected keyword
+    # argument"; the methods now take them as glassnet.saving's functions did
+    model = _small_classifier()
+    for path, save in ((tmp_path / "m.npz", model.save), (tmp_path / "w.npz", model.save_weights)):
+        save(str(path), overwrite=True)
+        before = path.read_bytes()
+        with pytest.raises(FileExistsError, match="overwrite=False"):
+            save(str(path), overwrite=False)
+        assert path.read_bytes() == before
+        with pytest.raises(TypeError, match="overwrite must be True or False, got 'no'"):
+            save(str(tmp_path / "new.npz"), overwrite="no")
+        save(str(path), overwrite=True)
+    save(str(tmp_path / "fresh.npz"), overwrite=False)          # a new file is written
+    model.load_weights(str(tmp_path / "w.npz"), skip_mismatch=False)
+    with pytest.raises(ValueError, match="skip_mismatch=True is not implemented"):
+        model.load_weights(str(tmp_path / "w.npz"), skip_mismatch=True)
+    with pytest.raises(TypeError, match="include_optimizer"):    # positional: glassnet's order, checked
+        model.save(str(tmp_path / "m2.npz"), "no")
