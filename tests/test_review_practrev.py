@@ -125,3 +125,9 @@ def test_keras_keywords_of_save_save_weights_load_weights(tmp_path):
         model.load_weights(str(tmp_path / "w.npz"), skip_mismatch=True)
     with pytest.raises(TypeError, match="include_optimizer"):    # positional: glassnet's order, checked
         model.save(str(tmp_path / "m2.npz"), "no")
+
+
+def test_train_says_one_epoch_in_the_singular(tmp_path, capsys):
+    # "trained iris for 1 epochs in 0.02 s"
+    assert main(["train", "iris", "--epochs", "1", "--out", str(tmp_path), "--verbose", "0"]) in (0, None)
+    assert "trained iris for 1 epoch in " in capsys.readouterr().out

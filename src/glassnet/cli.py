@@ -89,7 +89,8 @@ def train(settings, out, verbose=1, animate=False):
     for split, (xs, ys) in (("train", (X, y_fit)), ("test", (X_test, y_test_fit))):
         loss, accuracy = model.evaluate(xs, ys)
         results.update({f"{split}_loss": loss, f"{split}_accuracy": accuracy})
-    print(f"trained {settings['dataset']} for {results['epochs']} epochs in {seconds:.2f} s")
+    epochs = results["epochs"]
+    print(f"trained {settings['dataset']} for {epochs} epoch{'' if epochs == 1 else 's'} in {seconds:.2f} s")
     print(f"train: loss {results['train_loss']:.4f} - accuracy {results['train_accuracy']:.4f}")
     print(f"test:  loss {results['test_loss']:.4f} - accuracy {results['test_accuracy']:.4f}")
     write_outputs(model, history, out, X, y, recorder)
