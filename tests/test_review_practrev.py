@@ -131,3 +131,18 @@ def test_train_says_one_epoch_in_the_singular(tmp_path, capsys):
     # "trained iris for 1 epochs in 0.02 s"
     assert main(["train", "iris", "--epochs", "1", "--out", str(tmp_path), "--verbose", "0"]) in (0, None)
     assert "trained iris for 1 epoch in " in capsys.readouterr().out
+
+
+def test_on_train_end_logs_are_the_last_epochs_own():
+    # Keras' CallbackList hands on_epoch_end a copy of the epoch's logs, and on_train_end the
+    # trainer's own: what a callback added (ReduceLROnPlateau's learning_rate) is not there, as in
+    # Keras 3.15 (glassnet's on_train_end had it); History still records learning_rate
+    ends = []
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=2)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    x = np.arange(8.0).reshape(4, 2)
+    history = model.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[
+        gn.callbacks.ReduceLROnPlateau(monitor="loss", patience=0),
+        gn.callbacks.LambdaCallback(on_train_end=lambda logs: ends.append(sorted(logs)))])
+    assert ends == [["loss"]]
+    assert "learning_rate" in history.history
