@@ -146,3 +146,16 @@ def test_on_train_end_logs_are_the_last_epochs_own():
         gn.callbacks.LambdaCallback(on_train_end=lambda logs: ends.append(sorted(logs)))])
     assert ends == [["loss"]]
     assert "learning_rate" in history.history
+
+
+@pytest.mark.parametrize("field", ["{}", "{0}", "{0:02d}"])
+def test_checkpoint_positional_field_is_named(tmp_path, field):
+    # the message read "names Replacement index 0 out of range for positional args tuple, which is
+    # not among the logged values"
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=2)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    x = np.arange(8.0).reshape(4, 2)
+    checkpoint = gn.callbacks.ModelCheckpoint(str(tmp_path / f"m-{field}.npz"), monitor="loss")
+    with pytest.raises(ValueError, match=r"has a positional field \('\{\}' or '\{0\}'\), which nothing fills; "
+                                         r"name a logged value, such as \{epoch:02d\}"):
+        model.fit(x, x[:, :1], epochs=1, verbose=0, callbacks=[checkpoint])
