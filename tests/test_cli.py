@@ -219,7 +219,9 @@ def test_predict_reads_semicolon_or_tab_separated_values(separator, bom, moons_m
 @pytest.mark.parametrize("text,message", [
     ("O.5,0.2\n0.5,0.2\n", r"line 1: expected numbers, got \['O.5', '0.2'\]"),   # a typo is not a header
     ("0.5,0.2,\n", "line 1: expected 2 values .*, got 3; the line ends with a separator"),
-    ("0.5 0.2\n", r"no data rows \(its one row, \['0.5 0.2'\], has no number, so it was read as a header"),
+    # numbers separated by spaces: data, not a header "with no number" (test_review_practrev)
+    ("0.5 0.2\n", r"line 1: expected 2 values .*got 1; values separated by spaces are not read"),
+    ("a b\n", r"no data rows \(its one row, \['a b'\], has no number, so it was read as a header"),
     ("0,5;0,2\n1;2\n", "line 1: expected 2 values .*, got 3; decimal commas are not read"),
 ])
 def test_predict_names_what_is_wrong_with_a_csv(text, message, moons_model, tmp_path, capsys):

@@ -89,7 +89,8 @@ def train(settings, out, verbose=1, animate=False):
     for split, (xs, ys) in (("train", (X, y_fit)), ("test", (X_test, y_test_fit))):
         loss, accuracy = model.evaluate(xs, ys)
         results.update({f"{split}_loss": loss, f"{split}_accuracy": accuracy})
-    print(f"trained {settings['dataset']} for {results['epochs']} epochs in {seconds:.2f} s")
+    epochs = results["epochs"]
+    print(f"trained {settings['dataset']} for {epochs} epoch{'' if epochs == 1 else 's'} in {seconds:.2f} s")
     print(f"train: loss {results['train_loss']:.4f} - accuracy {results['train_accuracy']:.4f}")
     print(f"test:  loss {results['test_loss']:.4f} - accuracy {results['test_accuracy']:.4f}")
     write_outputs(model, history, out, X, y, recorder)
@@ -148,6 +149,13 @@ def write_outputs(model, history, out, X, y, recorder=None):
 
 # -- predicting and inspecting --------------------------------------------------------------------
 _DECIMAL_COMMA_HINT = "; decimal commas are not read: write 0.5, not 0,5"
+_SPACES_HINT = "; values separated by spaces are not read: separate them by commas (or semicolons or tabs)"
+
+
+def _spaced_numbers(row):
+    """Whether ``row`` is one value holding several numbers separated by spaces ("1.5 2 3"): a
+    space-separated file, which the CSV reader reads as one value a line."""
+    return len(row) == 1 and len(row[0].split()) > 1 and _numeric(row[0].split())
 
 
 def read_features(path, n_features):
@@ -155,7 +163,8 @@ def read_features(path, n_features):
     one with some numbers is data (a typo in it is an error, not a silently skipped row)."""
     rows = _csv_rows(path)
     header = None
-    if rows and not any(_numeric([value]) for value in rows[0][1]):
+    # a first line of numbers separated by spaces is data, not a header: its error below says why
+    if rows and not any(_numeric([value]) for value in rows[0][1]) and not _spaced_numbers(rows[0][1]):
         header, rows = rows[0][1], rows[1:]
     if not rows:
         seen = (f" (its one row, {str(header)[:80]}, has no number, so it was read as a header; values "
@@ -167,13 +176,16 @@ def read_features(path, n_features):
             hint = ""
             if any(";" in value for value in row):       # "0,5;1,5": decimal commas beside semicolons
                 hint = _DECIMAL_COMMA_HINT
+            elif _spaced_numbers(row):                   # "0.5 1.5": read as one value
+                hint = _SPACES_HINT
             elif len(row) == n_features + 1 and not row[-1].strip():
                 hint = "; the line ends with a separator"
             raise ValueError(f"{path} line {line}: expected {n_features} values (the model's input "
                              f"features), got {len(row)}{hint}")
         values = _floats(row)
         if values is None:
-            hint = _DECIMAL_COMMA_HINT if _numeric([c.replace(",", ".") for c in row]) else ""
+            hint = _DECIMAL_COMMA_HINT if _numeric([c.replace(",", ".") for c in row]) else \
+                _SPACES_HINT if _spaced_numbers(row) else ""
             raise ValueError(f"{path} line {line}: expected numbers, got {str(row)[:80]}{hint}")
         # float() reads "nan" and "inf": named here by the file's line, not later as "x: sample 0"
         if not all(map(math.isfinite, values)):
@@ -319,7 +331,8 @@ def info(model_path):
     else:
         _print_compile(model, compiled)
     # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
-    epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
+    # Keras' .keras and .h5 files have no epoch entry (their meta is Keras' version)
+    epochs = "unknown (not recorded in the file)" if meta.get("epoch") is None else meta["epoch"]
     print(f"seed: {model.seed}\nepochs trained: {epochs}")
 
 

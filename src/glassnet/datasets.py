@@ -25,7 +25,7 @@ import random
 
 import numpy as np
 
-from ._validation import check_number, check_positive_int
+from ._validation import check_flag, check_number, check_positive_int
 from .utils import to_categorical  # noqa: F401  (re-exported: Keras users look for it here too)
 # Keras' keras.datasets.<name> modules (downloaded into the Keras cache on first use)
 from ._keras_datasets import (boston_housing, california_housing, cifar10, cifar100,  # noqa: F401
@@ -212,6 +212,8 @@ def mnist(test_size=0.2, seed=0, image_shape=False):
     >>> (X, y), (Xt, yt) = mnist(image_shape=True); X.shape
     (4000, 28, 28, 1)
     """
+    # a flag: any non-empty string ("no", "False") would have meant True
+    image_shape = check_flag(image_shape, "glassnet.datasets.mnist(): image_shape")
     X, y = _mnist_raw()
     train, test = _split(X, y, test_size, seed, True, "mnist")
     if image_shape:
@@ -257,6 +259,7 @@ def mnist1d(seed=0, image_shape=False):
     >>> (X, y), (Xt, yt) = mnist1d(); X.shape, Xt.shape
     ((4000, 40), (1000, 40))
     """
+    image_shape = check_flag(image_shape, "glassnet.datasets.mnist1d(): image_shape")
     # a fixed int: the draw is cached per seed, and None would be a different draw on each call
     X_tr, y_tr, X_te, y_te = (a.copy() for a in _mnist1d_raw(_seed(seed, "mnist1d", allow_none=False)))
     if image_shape:

@@ -175,6 +175,10 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
     ValueError: get_file: please specify the "origin" argument (URL of the file to download), got None
     """
     _check_args(fname, origin, cache_subdir, hash_algorithm, archive_format)
+    from ._validation import check_flag
+    # flags: a non-empty string ("no", "False") would have extracted or downloaded again
+    untar, extract, force_download = (check_flag(value, f"get_file: {name}") for name, value in
+                                      (("untar", untar), ("extract", extract), ("force_download", force_download)))
     if md5_hash is not None and file_hash is None:
         file_hash, hash_algorithm = md5_hash, "md5"
     base = os.path.expanduser(os.fspath(cache_dir) if cache_dir is not None else _keras_home())

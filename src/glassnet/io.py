@@ -384,7 +384,14 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
     """``load_model``'s work: the model and the file's JSON config (for what the model does not
     keep, such as whether the file recorded its epoch at all). A weights-only file is refused."""
     compile = check_flag(compile, "compile")
+    keras, hdf5 = _keras_readers(max_bytes, compile)
+    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile), keras,
+                      hdf5)
 
+
+def _keras_readers(max_bytes, compile):
+    """The readers ``_open_file`` takes for Keras' own model files: ``keras(archive)`` of a Keras 3
+    ``.keras`` zip and ``hdf5(data)`` of a legacy ``.h5`` file's bytes, each ``(model, metadata)``."""
     def keras(archive):         # a Keras 3 .keras file (glassnet._keras_file)
         from ._keras_file import load_keras
         return load_keras(archive, max_bytes, compile)
@@ -392,8 +399,7 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
     def hdf5(data):             # a legacy Keras .h5 model file (glassnet._keras_legacy)
         from ._keras_legacy import load_legacy
         return load_legacy(data, compile)
-    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile), keras,
-                      hdf5)
+    return keras, hdf5
 
 
 def _read_for_info(path, max_bytes=MAX_BYTES):
@@ -404,7 +410,11 @@ def _read_for_info(path, max_bytes=MAX_BYTES):
         if meta.get("format") == WEIGHTS_FORMAT:
             return None, meta, read_weights(npz, infos, meta)[1]
         return (*_load(npz, infos, meta, compile=True), None)
-    return _open_file(path, max_bytes, "load_model", read)
+    # Keras' own files too, as load_model (and so ``glassnet predict``) reads them; they record no
+    # epoch count ("epoch" None: info says it is unknown)
+    read_keras, read_hdf5 = _keras_readers(max_bytes, True)
+    return _open_file(path, max_bytes, "load_model", read, lambda archive: (*read_keras(archive), None),
+                      lambda data: (*read_hdf5(data), None))
 
 
 def _open_file(path, max_bytes, caller, read, keras=None, hdf5=None):

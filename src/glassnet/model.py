@@ -1543,13 +1543,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from .trace import trace
         return trace(self, x, y)
 
-    def save(self, path, include_optimizer=True, save_format=None):
+    def save(self, path, include_optimizer=True, save_format=None, *, overwrite=True):
         """Write the model (config, weights, optimizer and RNG state) to one ``.npz`` file, atomically.
         Read it back with ``glassnet.load_model``; no pickle is ever involved. ``include_optimizer=False``
         leaves out the compile settings and optimizer state; ``save_format="keras"`` writes Keras 3.15's
         ``.keras`` format instead, for Keras to load, ``save_format="h5"`` Keras' legacy ``.h5`` model file
-        (see ``glassnet.io.save_model``)."""
+        (see ``glassnet.io.save_model``). ``overwrite`` (Keras', by keyword: the second positional
+        argument is ``include_optimizer``): False refuses a file that exists (FileExistsError)."""
         from .io import save_model
+        from .saving import check_overwrite
+        check_overwrite(path, overwrite, "save")
         save_model(self, path, include_optimizer=include_optimizer, save_format=save_format)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
@@ -1560,27 +1563,33 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from ._onnx_graph import export
         return export(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
-    def save_weights(self, path):
+    def save_weights(self, path, *, overwrite=True):
         """Write the weights, without compile settings or optimizer state (Keras' ``save_weights``),
         atomically. Read them back with ``load_weights``. When a model file can store the network's
         config, the file is one (``glassnet.load_model`` rebuilds the network from it too,
         uncompiled); otherwise (a ``Lambda``, a function of yours in a layer, a layer that does not
         rebuild from its ``get_config()``) it holds the weights alone, with each one's layer, name
         and shape: build the model again in code and call ``load_weights`` (see
-        ``glassnet.io.save_weights``)."""
+        ``glassnet.io.save_weights``). ``overwrite=False`` (Keras') refuses a file that exists
+        (FileExistsError)."""
         from .io import save_weights
+        from .saving import check_overwrite
+        check_overwrite(path, overwrite, "save_weights")
         save_weights(self, path)
 
-    def load_weights(self, path, max_bytes=None):
+    def load_weights(self, path, max_bytes=None, *, skip_mismatch=False):
         """Set this model's weights from a file of ``save_weights``, ``save`` or ``ModelCheckpoint``,
         matched layer by layer in order (Keras' rule) and checked for count and shape before any is
         written. The optimizer's state is untouched (a fresh optimizer stays fresh). The model must
         be built. ``max_bytes`` caps the file's size as in ``glassnet.load_model`` (2 GiB by default).
+        ``skip_mismatch`` (Keras') is False: True is refused by name (not implemented).
 
         >>> model.save_weights("pretrained.npz")        # doctest: +SKIP
         >>> other.load_weights("pretrained.npz")        # doctest: +SKIP
         """
         from .io import MAX_BYTES, load_weights
+        from .saving import check_skip_mismatch
+        check_skip_mismatch(skip_mismatch, "load_weights")
         load_weights(self, path, MAX_BYTES if max_bytes is None else max_bytes)
 
     def _default_name(self):

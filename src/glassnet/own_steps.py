@@ -442,7 +442,7 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
                 else:
                     values = _test_steps(model, read_validation, hooks)
                 logs = step_logs({**raw, **{f"val_{key}": value for key, value in (values or {}).items()}}, step)
-            hooks.call("on_epoch_end", epoch, logs)
+            hooks.call("on_epoch_end", epoch, dict(logs))    # a copy, as Keras' (training.py)
             interrupt.check()
             if model.stop_training:
                 break

@@ -368,12 +368,18 @@ def save_weights(model, filepath, overwrite=True):
     _checked_model(model, where)
     if not isinstance(filepath, (str, os.PathLike)):
         raise TypeError(f"{where}: filepath must be a str or os.PathLike, got {type(filepath).__name__}")
+    check_overwrite(filepath, overwrite, where)
+    model.save_weights(filepath)
+
+
+def check_overwrite(filepath, overwrite, where):
+    """Keras' ``overwrite`` of ``save``/``save_weights``: True, or False refusing a file that exists
+    (FileExistsError naming it), where Keras asks on the terminal (which stops a script)."""
     if not isinstance(overwrite, (bool, np.bool_)):     # "no" would be truthy; NumPy's bools are taken
         raise TypeError(f"{where}: overwrite must be True or False, got {overwrite!r:.40}")
-    if not overwrite and os.path.exists(filepath):
+    if not overwrite and isinstance(filepath, (str, os.PathLike)) and os.path.exists(filepath):
         raise FileExistsError(errno.EEXIST, f"{where}: the file exists and overwrite=False (give overwrite=True "
                                             f"to replace it)", os.fspath(filepath))
-    model.save_weights(filepath)
 
 
 def load_weights(model, filepath, skip_mismatch=False):
@@ -384,13 +390,18 @@ def load_weights(model, filepath, skip_mismatch=False):
     weight that differs instead."""
     where = "load_weights"
     _checked_model(model, where)
+    check_skip_mismatch(skip_mismatch, where)
+    model.load_weights(filepath)
+
+
+def check_skip_mismatch(skip_mismatch, where):
+    """Keras' ``skip_mismatch`` of ``load_weights``: False, or True refused by name (not implemented)."""
     if not isinstance(skip_mismatch, (bool, np.bool_)):
         raise TypeError(f"{where}: skip_mismatch must be True or False, got {skip_mismatch!r:.40}")
     if skip_mismatch:
         raise ValueError(f"{where}: skip_mismatch=True is not implemented (glassnet loads every weight, in order, "
                          f"and refuses a file whose weights do not fit, naming the first that differs); "
                          f"give skip_mismatch=False")
-    model.load_weights(filepath)
 
 
 def __getattr__(name):

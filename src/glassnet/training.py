@@ -849,7 +849,9 @@ class TrainingMixin(ActivityMixin):
                         values = self._validate(validation_data, validation_batch_size or batch_size, hooks)
                         if values is not None:      # None: a validation generator gave nothing (warned)
                             logs.update(zip(val_keys, map(float, values)))
-                    hooks.call("on_epoch_end", epoch, logs)
+                    # a copy, as Keras' CallbackList hands its callbacks: what they add to it
+                    # (ReduceLROnPlateau's learning_rate) is not in on_train_end's logs
+                    hooks.call("on_epoch_end", epoch, dict(logs))
                     interrupt.check()             # one held during validation or a checkpoint's save
                     if self.stop_training:
                         break

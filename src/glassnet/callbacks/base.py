@@ -21,7 +21,9 @@ class Callback:
     running means of the loss and metrics over the epoch so far), the validation's
     ``on_test_begin``, ``on_test_batch_begin``/``_end`` per batch and ``on_test_end`` (its logs
     without the "val_" prefix), ``on_epoch_end(epoch, logs)`` (``logs``: the epoch's "loss",
-    metrics and "val_" values; a callback may add to it); finally ``on_train_end(logs)``. Epochs
+    metrics and "val_" values; a callback may add to it for the callbacks after it); finally
+    ``on_train_end(logs)`` (the last epoch's logs as fit made them, without what callbacks added,
+    as in Keras). Epochs
     and batches count from 0, as in Keras. ``evaluate(..., callbacks=...)`` calls the test hooks,
     ``predict(..., callbacks=...)`` ``on_predict_begin``, ``on_predict_batch_begin``/``_end``
     (``logs["outputs"]``: the batch's) and ``on_predict_end``, per batch of their ``batch_size``

@@ -303,7 +303,11 @@ class ModelCheckpoint(Callback):
         naming filepath, and the field that failed, instead of str.format's bare errors."""
         try:
             return self.filepath.format(**fields)
-        except (KeyError, IndexError) as exc:
+        except IndexError:          # "{}" or "{0}": str.format's "Replacement index 0 out of range"
+            raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} has a positional field ('{{}}' or "
+                             f"'{{0}}'), which nothing fills; name a logged value, such as {{epoch:02d}} or "
+                             f"{{loss:.2f}}, out of {sorted(fields)}") from None
+        except KeyError as exc:
             hint = validation_hint(str(exc.args[0]), self.params)
             raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} names {exc}, which is not "
                              f"among the logged values {sorted(fields)}{hint}") from None
