@@ -127,10 +127,14 @@ class ModelStateMixin:
         self._jit_compile = False if value == "auto" and isinstance(value, str) else check_flag(value, "jit_compile")
 
     def get_build_config(self):
-        """Keras' ``get_build_config()``: ``{"input_shape": (None, *sample)}`` for a built model of one
-        input (a list of shapes for several); None before it is built."""
+        """Keras' ``get_build_config()``: ``{"input_shape": (None, *sample)}`` for a built Sequential or
+        subclass of one input (a list of shapes for several); a functional model's is
+        ``{"input_shape": None}``, as Keras'; None before the model is built."""
         if not self.built:
             return None
+        from ._summary import kind_of
+        if kind_of(self) == "Functional":
+            return {"input_shape": None}        # (Keras' Functional builds itself, given no shape, when made)
         shapes = getattr(self, "input_shapes", None)
         shape = getattr(self, "input_shape", None)
         if shapes is not None and len(shapes) > 1:
@@ -212,7 +216,7 @@ class ModelStateMixin:
                 raise ValueError("set_state_tree: optimizer_variables: the model is not compiled")
             from .optimizers.keras_variables import keras_variable_items
             given = _flat(state_tree["optimizer_variables"], "set_state_tree: optimizer_variables")
-            order = [path for path, _ in keras_variable_items(self.optimizer)]
+            order = [path for path, _ in keras_variable_items(self.optimizer, as_built=len(given) > 2)]
             if set(given) != set(order):
                 missing, extra = sorted(set(order) - set(given)), sorted(set(given) - set(order))
                 raise ValueError(f"set_state_tree: optimizer_variables: expected the paths of optimizer.variables; "

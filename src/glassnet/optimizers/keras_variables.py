@@ -70,8 +70,9 @@ def _zeros_state(optimizer, model):
     return key, slots
 
 
-def keras_variable_items(optimizer):
-    """``[(Keras' path, array)]`` of ``optimizer``'s variables in Keras' order (copies)."""
+def keras_variable_items(optimizer, as_built=False):
+    """``[(Keras' path, array)]`` of ``optimizer``'s variables in Keras' order (copies); ``as_built``:
+    with the slots a built optimizer holds (zeros) where no step made them yet."""
     from .._keras_optimizer_state import _groups, keras_optimizer_arrays
     name = _name(optimizer)
     model = owning_model(optimizer)
@@ -80,7 +81,7 @@ def keras_variable_items(optimizer):
         head.append((f"{name}/learning_rate", np.asarray(optimizer.learning_rate, np.float32)))
     if model is None or not model.built:
         return head
-    made = _zeros_state(optimizer, model) if optimizer.__dict__.get("_built_by_hand") else None
+    made = _zeros_state(optimizer, model) if as_built or optimizer.__dict__.get("_built_by_hand") else None
     if made is not None and not optimizer.slots.get(made[0]):
         optimizer.slots[made[0]] = made[1]          # (taken back below: listing changes nothing)
         try:
