@@ -328,3 +328,24 @@ def test_optimizer_variables_before_and_after_steps():
     assert np.isclose(opt.variables[1], 0.2)
     opt.iterations = 5
     assert opt.variables[0] == 5
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}), ("Adadelta", {}), ("Adamax", {}),
+    ("Lion", {}), ("Ftrl", {}), ("Lamb", {}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
+])
+def test_optimizer_variable_paths_as_keras(keras, name, kwargs):
+    """Each optimizer's variables after a step: Keras 3.15's paths, order, shapes and dtypes (values
+    follow each optimizer's own rule, compared above for Adam and SGD)."""
+    keras.utils.clear_session()
+    k = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")], name="s")
+    g = gn.Sequential([L.Input((3,)), L.Dense(2, name="d")], name="s")
+    k.compile(optimizer=getattr(keras.optimizers, name)(**kwargs), loss="mse")
+    g.compile(optimizer=getattr(gn.optimizers, name)(**kwargs), loss="mse")
+    x, y = _data()
+    k.train_on_batch(x, y)
+    g.train_on_batch(x, y)
+    kf = _flat(k.get_state_tree("numpy_array")["optimizer_variables"])
+    gf = _flat(g.get_state_tree("numpy_array")["optimizer_variables"])
+    assert list(gf) == list(kf)
+    assert [(v.shape, v.dtype) for v in gf.values()] == [(v.shape, v.dtype) for v in kf.values()]

@@ -43,8 +43,11 @@ def owning_model(optimizer):
 
 
 def _name(optimizer):
+    """Keras' name of an optimizer made without one: its class's in snake case ("adam", "rm_sprop",
+    "adam_w"; glassnet's ``name``, the registry's key, is "rmsprop"). Keras numbers later ones
+    ("adam_1"), which is not followed here: each optimizer is named as the first."""
     from ..layers.base import snake_case
-    return optimizer.name or snake_case(type(optimizer).__name__)
+    return snake_case(type(optimizer).__name__)
 
 
 def _weight_paths_in_keras_order(model):
@@ -79,8 +82,8 @@ def keras_variable_items(optimizer, as_built=False):
     head = [(f"{name}/iteration", np.asarray(optimizer.iterations, np.int64))]
     if optimizer.schedule is None:
         head.append((f"{name}/learning_rate", np.asarray(optimizer.learning_rate, np.float32)))
-    if model is None or not model.built:
-        return head
+    if model is None or not model.built or isinstance(_groups(optimizer), str):
+        return head             # (a state Keras' layout does not hold: Muon's, use_ema's averages)
     made = _zeros_state(optimizer, model) if as_built or optimizer.__dict__.get("_built_by_hand") else None
     if made is not None and not optimizer.slots.get(made[0]):
         optimizer.slots[made[0]] = made[1]          # (taken back below: listing changes nothing)
