@@ -13,6 +13,7 @@ eagerly and compiles nothing. Properties and methods read on demand: no step rea
 import numpy as np
 
 from ._validation import check_flag
+from .layers.keras_state import DTypeNames
 
 
 def weight_paths(model):
@@ -64,7 +65,7 @@ def _flat(tree, where, prefix=""):
     return out
 
 
-class ModelStateMixin:
+class ModelStateMixin(DTypeNames):
 
     _run_eagerly = _jit_compile = False
 
@@ -85,21 +86,6 @@ class ModelStateMixin:
         """Keras' ``model.dtype_policy``: ``<DTypePolicy "float32">`` (the model's dtype)."""
         from . import dtype_policies
         return dtype_policies.get(np.dtype(self.dtype).name)
-
-    @property
-    def compute_dtype(self):
-        """The dtype the model computes in, a name: its ``dtype_policy``'s."""
-        return self.dtype_policy.compute_dtype
-
-    @property
-    def variable_dtype(self):
-        """The dtype of its weights, a name (``compute_dtype``: no mixed precision here)."""
-        return self.dtype_policy.variable_dtype
-
-    @property
-    def input_dtype(self):
-        """The dtype inputs are cast to, a name: ``compute_dtype``."""
-        return self.compute_dtype
 
     @property
     def compiled(self):

@@ -27,7 +27,27 @@ def _batch_shape(sample):
     return (None, *sample)
 
 
-class KerasState:
+class DTypeNames:
+    """Keras' dtype names of a layer or a model, from its ``dtype_policy``."""
+
+    @property
+    def compute_dtype(self):
+        """The dtype it computes in, a name (``"float32"``): its ``dtype_policy``'s."""
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        """The dtype of its weights, a name: its ``dtype_policy``'s (the same as ``compute_dtype``:
+        glassnet has no mixed precision)."""
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def input_dtype(self):
+        """The dtype inputs are cast to, a name: ``compute_dtype``, as Keras'."""
+        return self.compute_dtype
+
+
+class KerasState(DTypeNames):
 
     @property
     def variables(self):
@@ -56,22 +76,6 @@ class KerasState:
             return None
         from ..variables import layer_path
         return "/".join(layer_path(self))
-
-    @property
-    def compute_dtype(self):
-        """The dtype the layer computes in, a name (``"float32"``): its ``dtype_policy``'s."""
-        return self.dtype_policy.compute_dtype
-
-    @property
-    def variable_dtype(self):
-        """The dtype of the layer's weights, a name: its ``dtype_policy``'s (the same as
-        ``compute_dtype``: glassnet has no mixed precision)."""
-        return self.dtype_policy.variable_dtype
-
-    @property
-    def input_dtype(self):
-        """The dtype inputs are cast to, a name: ``compute_dtype``, as Keras'."""
-        return self.compute_dtype
 
     def compute_mask(self, inputs, mask=None):
         """Keras' default ``compute_mask(inputs, previous_mask)``: the mask given, unchanged. Keras
