@@ -349,3 +349,28 @@ def test_optimizer_variable_paths_as_keras(keras, name, kwargs):
     gf = _flat(g.get_state_tree("numpy_array")["optimizer_variables"])
     assert list(gf) == list(kf)
     assert [(v.shape, v.dtype) for v in gf.values()] == [(v.shape, v.dtype) for v in kf.values()]
+
+
+def test_nested_model_paths_as_keras(keras):
+    """A Sequential nested in a functional model: Keras' variable paths in the state tree."""
+    keras.utils.clear_session()
+    kin = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="d")], name="inner")
+    ki = keras.Input((3,))
+    km = keras.Model(ki, keras.layers.Dense(1, name="head")(kin(ki)), name="outer")
+    gin = gn.Sequential([L.Input((3,)), L.Dense(4, name="d")], name="inner")
+    gi = gn.Input((3,))
+    gm = gn.Model(gi, L.Dense(1, name="head")(gin(gi)), name="outer")
+    km.compile("sgd", "mse")        # (Keras' get_state_tree reads the optimizer)
+    gm.compile(optimizer="sgd", loss="mse")
+    for group in ("trainable_variables", "non_trainable_variables"):
+        assert list(_flat(gm.get_state_tree()[group])) == list(_flat(km.get_state_tree()[group]))
+    assert [layer.path for layer in gin.layers] == [layer.path for layer in kin.layers]
+
+
+def test_float64_names():
+    model = gn.Sequential([L.Input((3,)), L.Dense(2)], dtype="float64")
+    layer = model.layers[0]
+    assert (model.compute_dtype, model.variable_dtype, model.input_dtype) == ("float64",) * 3
+    assert (layer.compute_dtype, layer.variable_dtype, layer.input_dtype) == ("float64",) * 3
+    assert layer.compute_output_spec(gn.KerasTensor((None, 3))).dtype == "float64"
+    assert all(v.dtype == np.float64 for v in model.variables)
