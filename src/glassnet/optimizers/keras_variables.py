@@ -16,6 +16,8 @@ explicit ``build(model.trainable_variables)``: zeros then (Adagrad's ``initial_a
 """
 import numpy as np
 
+from .._keras_optimizer_state import _keras_order
+
 # glassnet's slot names -> Keras 3.15's (each optimizer's add_optimizer_variables)
 KERAS_SLOT_NAMES = {
     "Adam": {"m": "momentum", "v": "velocity", "v_hat": "velocity_hat"},
@@ -52,25 +54,21 @@ def _name(optimizer):
 
 def _weight_paths_in_keras_order(model):
     """Keras' paths of the model's trained weights, in Keras' order of its trainable variables."""
-    from .._keras_optimizer_state import _keras_order
     views = list(model._views)
     paths = model._weight_paths()
     return [paths[index] if not isinstance(index, tuple) else f"unread_{k}"
             for k, index in enumerate(_keras_order(model, views))]
 
 
-def _zeros_state(optimizer, model):
-    """The slots a first step would start from (zeros, or an attribute's value: Adagrad's), for a
-    built optimizer whose model has not stepped yet: what Keras' ``build`` makes."""
-    from .._keras_optimizer_state import _groups
-    groups = _groups(optimizer)
-    if isinstance(groups, str) or not model.built or not model._triples:
-        return None
-    key, flat, _ = model._triples[0]
-    slots = {slot: np.full(flat.shape, float(getattr(optimizer, optimizer.slot_fills[slot])) if slot in
-                           optimizer.slot_fills else 0.0, dtype=flat.dtype)
-             for group in groups for slot in group}
-    return key, slots
+def _starting_slots(optimizer, model, groups):
+    """The slots a built optimizer holds before its first step, in Keras' order: each trained
+    weight's, zeros (Adagrad's accumulator: its ``initial_accumulator_value``), what Keras' ``build``
+    makes and the first step here starts from."""
+    dtype = model._triples[0][1].dtype
+    shapes = [index if isinstance(index, tuple) else (tuple(model._views[index][2].shape), dtype)
+              for index in _keras_order(model, list(model._views))]
+    return [np.full(shape, float(getattr(optimizer, optimizer.slot_fills[slot], 0.0)) if slot in optimizer.slot_fills
+                    else 0.0, dtype=dtype) for group in groups for shape, dtype in shapes for slot in group]
 
 
 def keras_variable_items(optimizer, as_built=False):
@@ -84,22 +82,22 @@ def keras_variable_items(optimizer, as_built=False):
         head.append((f"{name}/learning_rate", np.asarray(optimizer.learning_rate, np.float32)))
     if model is None or not model.built or isinstance(_groups(optimizer), str):
         return head             # (a state Keras' layout does not hold: Muon's, use_ema's averages)
-    made = _zeros_state(optimizer, model) if as_built or optimizer.__dict__.get("_built_by_hand") else None
-    if made is not None and not optimizer.slots.get(made[0]):
-        optimizer.slots[made[0]] = made[1]          # (taken back below: listing changes nothing)
-        try:
-            arrays = keras_optimizer_arrays(model)
-        finally:
-            del optimizer.slots[made[0]]
-    else:
-        arrays = keras_optimizer_arrays(model)
-    if arrays is None or len(arrays) == len(head):
-        return head
     groups = _groups(optimizer)
+    if not model._views:
+        return head
+    stepped = bool(optimizer.slots.get(model._triples[0][0]))
+    if not stepped and (as_built or optimizer.__dict__.get("_built_by_hand")):
+        slots = _starting_slots(optimizer, model, groups)
+        if type(optimizer).__name__ == "Nadam":
+            slots.append(np.asarray(1.0, np.float32))      # (its momentum product starts at 1)
+    else:
+        slots = keras_optimizer_arrays(model)[len(head):]
+    if not slots:           # (before the first step: Keras' optimizer is not built either)
+        return head
     table = KERAS_SLOT_NAMES.get(type(optimizer).__name__, {})
     items = list(head)
     paths = [path.replace("/", "_") for path in _weight_paths_in_keras_order(model)]
-    rest = iter(arrays[len(head):])
+    rest = iter(slots)
     for group in groups:
         for path in paths:
             items += [(f"{name}/{path}_{table.get(slot, slot)}", next(rest)) for slot in group]
