@@ -118,6 +118,7 @@ def test_import_glassnet_imports_only_the_layer_modules_it_needs():
     assert set(loaded) <= {"glassnet.layers.base", "glassnet.layers.catalog", "glassnet.layers.dense",
                            "glassnet.layers.input", "glassnet.layers.masking",
                            "glassnet.layers.keras_surface",                # (a part of Layer)
+                           "glassnet.layers.keras_state",                  # (a part of Layer too)
                            "glassnet.layers.lora",                         # (Dense's LoraTarget, small)
                            "glassnet.layers._keras_attributes"}, loaded   # (Keras' weight attributes' table)
     first_use = _fresh("import sys, glassnet\n"

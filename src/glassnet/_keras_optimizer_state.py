@@ -145,40 +145,48 @@ def restore_keras_optimizer(model, h5py, h5):
     if set(found) != {str(i) for i in range(len(found))} or len(found) < 1:
         raise ModelFileError(f"{_WHERE} holds {sorted(found)[:10]}, not 0, 1, ...")
     datasets = [walk.dataset(found[str(i)], f"optimizer/vars/{i}") for i in range(len(found))]
+    restore_optimizer_arrays(model, datasets)
+
+
+def restore_optimizer_arrays(model, datasets, where=_WHERE, error=ModelFileError):
+    """Set ``model.optimizer``'s state from ``datasets``, Keras' ``optimizer/vars`` in order (h5
+    datasets, or arrays: ``Optimizer.set_weights``); ``error`` (whose messages start with ``where``)
+    on anything that does not fit, raised before the optimizer changes."""
+    optimizer = model.optimizer
     head = 1 if optimizer.schedule is not None else 2      # the count, and the rate unless a schedule
     if len(datasets) < head:
-        raise ModelFileError(f"{_WHERE}: {len(datasets)} variables, expected the step count"
-                             f"{'' if head == 1 else ' and the learning rate'} first")
+        raise error(f"{where}: {len(datasets)} variables, expected the step count"
+                    f"{'' if head == 1 else ' and the learning rate'} first")
     count = datasets[0]
     if count.shape != () or count.dtype.kind not in "iu":
-        raise ModelFileError(f"{_WHERE}/0: expected the step count (an integer scalar), got shape {count.shape} "
-                             f"dtype {count.dtype}")
+        raise error(f"{where}/0: expected the step count (an integer scalar), got shape {count.shape} "
+                    f"dtype {count.dtype}")
     iterations = int(count[()])
     if not 0 <= iterations < 2 ** 63:
-        raise ModelFileError(f"{_WHERE}/0: the step count {iterations} is not in [0, 2**63)")
+        raise error(f"{where}/0: the step count {iterations} is not in [0, 2**63)")
     rate = None
     if head == 2:
         if datasets[1].shape != () or datasets[1].dtype.kind != "f":
-            raise ModelFileError(f"{_WHERE}/1: expected the learning rate (a float scalar), got shape "
-                                 f"{datasets[1].shape} dtype {datasets[1].dtype}")
+            raise error(f"{where}/1: expected the learning rate (a float scalar), got shape "
+                        f"{datasets[1].shape} dtype {datasets[1].dtype}")
         rate = float(datasets[1][()])
     slots = datasets[head:]
     name = type(optimizer).__name__
     groups = _groups(optimizer)
     views = list(model._views) if model.built else []
     if slots and isinstance(groups, str):
-        raise ModelFileError(f"{_WHERE}: the file holds {len(slots)} slot variables of {name}; glassnet does not "
-                             f"load {groups}: load with compile=False and compile the model yourself")
+        raise error(f"{where}: the file holds {len(slots)} slot variables of {name}; glassnet does not "
+                    f"load {groups}: load with compile=False and compile the model yourself")
     if slots:
         if not views:
-            raise ModelFileError(f"{_WHERE}: {len(slots)} slot variables for a model with no trained weights")
+            raise error(f"{where}: {len(slots)} slot variables for a model with no trained weights")
         order = _keras_order(model, views)
         per = sum(len(group) for group in groups) * len(order)
         scalar = name == "Nadam"
         expected = per + (1 if scalar else 0)
         if len(slots) != expected:
-            raise ModelFileError(
-                f"{_WHERE}: {len(slots)} slot variables after the step count"
+            raise error(
+                f"{where}: {len(slots)} slot variables after the step count"
                 f"{'' if head == 1 else ' and the rate'}; {name}({_settings(optimizer)}) on this model's "
                 f"{len(order)} trained weights keeps {expected} "
                 f"({' + '.join(f'{len(g)} x {len(order)} {g}' for g in groups)}{' + its momentum product' if scalar else ''})"
@@ -198,13 +206,13 @@ def restore_keras_optimizer(model, h5py, h5):
             for slot in group:
                 dataset = slots[k]
                 if tuple(dataset.shape) != param.shape or dataset.dtype.kind != "f":
-                    raise ModelFileError(f"{_WHERE}/{head + k}: {name}'s {slot!r} of {layer.name}/{key} must have "
-                                         f"shape {param.shape} (float), the file has {tuple(dataset.shape)} "
-                                         f"({dataset.dtype})")
+                    raise error(f"{where}/{head + k}: {name}'s {slot!r} of {layer.name}/{key} must have "
+                                f"shape {param.shape} (float), the file has {tuple(dataset.shape)} "
+                                f"({dataset.dtype})")
                 value = dataset[()]
                 if not np.isfinite(value).all():
-                    raise ModelFileError(f"{_WHERE}/{head + k}: {name}'s {slot!r} of {layer.name}/{key} holds NaN or "
-                                         f"infinite values")
+                    raise error(f"{where}/{head + k}: {name}'s {slot!r} of {layer.name}/{key} holds NaN or "
+                                f"infinite values")
                 arrays[slot][index] = value
                 k += 1
     product = None
@@ -212,11 +220,11 @@ def restore_keras_optimizer(model, h5py, h5):
         last = slots[-1]
         product = float(last[()]) if last.shape == () and last.dtype.kind == "f" else None
         if product is None or not 0 <= product <= 1:
-            raise ModelFileError(f"{_WHERE}/{head + k}: expected Nadam's momentum product (a float in [0, 1]), got "
-                                 f"{last.shape} {last.dtype}")
+            raise error(f"{where}/{head + k}: expected Nadam's momentum product (a float in [0, 1]), got "
+                        f"{last.shape} {last.dtype}")
     if rate is not None:
         if not (math.isfinite(rate) and rate >= 0):
-            raise ModelFileError(f"{_WHERE}/1: the learning rate {rate} is not a finite number >= 0")
+            raise error(f"{where}/1: the learning rate {rate} is not a finite number >= 0")
         optimizer.learning_rate = rate
     state = {"iterations": iterations, "slots": {}}
     if product is not None:
@@ -231,16 +239,16 @@ def restore_keras_optimizer(model, h5py, h5):
         try:
             converted = [_converted(optimizer, slot, np.asarray(part, np.float64), True).ravel() for part in parts]
         except ValueError as exc:
-            raise ModelFileError(f"{_WHERE}: {exc}") from None
+            raise error(f"{where}: {exc}") from None
         with np.errstate(over="ignore"):
             values = np.concatenate(converted).astype(dtype)
         # finite in the file's float64 (or after SGD's division by a small rate) is not finite in
         # the model's float32: 1e300 came in as inf, silently (Adam's v then froze its weight)
         if not np.isfinite(values).all():
-            raise ModelFileError(f"{_WHERE}: {name}'s {slot!r} holds values beyond {np.dtype(dtype).name}'s range "
-                                 f"(the model's weights)")
+            raise error(f"{where}: {name}'s {slot!r} holds values beyond {np.dtype(dtype).name}'s range "
+                        f"(the model's weights)")
         if slot in optimizer.non_negative_slots and (values < 0).any():
-            raise ModelFileError(f"{_WHERE}: {name}'s {slot!r} holds negative values (a sum of squares)")
+            raise error(f"{where}: {name}'s {slot!r} holds negative values (a sum of squares)")
         flat[slot] = values
     key, param = model._triples[0][0], model._triples[0][1]
     from . import backend

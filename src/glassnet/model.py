@@ -38,6 +38,7 @@ from ._compile_order import keras_arguments, loss_and_optimizer
 from .outputs import OutputMetric, as_given, compile_heads, make_heads, set_layouts
 from .preparing import PreparingMixin
 from ._model_shapes import ModelShapesMixin
+from ._model_state import ModelStateMixin
 from ._sequential_tensors import SequentialTensorsMixin
 from .training import TrainingMixin
 from . import _optimizer_claims as optimizer_claims
@@ -166,7 +167,7 @@ def _batch_entry(value):
 
 
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin, CallGraphMixin,
-                 CompileConfigMixin, SequentialTensorsMixin, ModelShapesMixin):
+                 CompileConfigMixin, SequentialTensorsMixin, ModelShapesMixin, ModelStateMixin):
     """A linear stack of layers.
 
     Parameters
@@ -1421,8 +1422,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     @property
     def non_trainable_variables(self):
-        """Keras' alias of ``non_trainable_weights``."""
-        return self.non_trainable_weights
+        """Keras' ``non_trainable_variables``: ``non_trainable_weights``, then the state of each
+        SeedGenerator a layer holds (Keras lists them there too)."""
+        from ._model_state import weight_paths
+        trained = {id(a) for a in self.trainable_weights}
+        return [a for _, a in weight_paths(self) if id(a) not in trained]
 
     def train_step(self, data):
         """Keras 3.15's default step on the batch ``data`` (x, ``(x, y)`` or ``(x, y,

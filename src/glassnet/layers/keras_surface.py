@@ -1,8 +1,11 @@
 """What Keras 3 users read off a layer besides ``get_weights``: ``weights``, ``trainable_weights``,
 ``non_trainable_weights`` (the layer's live arrays, Keras' lists) and ``compute_output_shape``
-(Keras' batch shapes, around glassnet's ``output_shape`` of one sample). ``Layer`` inherits them.
+(Keras' batch shapes, around glassnet's ``output_shape`` of one sample). ``Layer`` inherits them,
+and the state and dtype attributes of ``keras_state.KerasState`` (``variables``, ``path``, ...).
 """
 import numpy as np
+
+from .keras_state import KerasState
 
 
 def _several(shapes):
@@ -11,7 +14,7 @@ def _several(shapes):
         all(isinstance(s, (list, tuple)) for s in shapes)
 
 
-class KerasSurface:
+class KerasSurface(KerasState):
 
     # Keras' quantization surface: None until ``quantize`` (layers/quantized.py) sets the
     # instance's own, with its ``quantization_config`` and quantized ``dtype_policy``

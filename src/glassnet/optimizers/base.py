@@ -590,6 +590,38 @@ class Optimizer:
         if self.schedule is not None:      # learning_rate reads the next update's rate, as in Keras
             self._follow_schedule(strict=False)
 
+    # -- Keras' variables (glassnet.optimizers.keras_variables) ----------------------------------
+    @property
+    def variables(self):
+        """Keras' ``optimizer.variables``: the step count (int64), the learning rate (float32, unless a
+        schedule), then the slots per trained weight in Keras 3.15's order and meaning (Adam's
+        ``momentum``/``velocity`` per weight), of the model this optimizer was compiled into.
+        Copies: write them with ``set_weights``."""
+        from .keras_variables import keras_variable_items
+        return [value for _, value in keras_variable_items(self)]
+
+    @property
+    def built(self):
+        """Keras' flag: True once ``build(var_list)`` ran or a step made the slots."""
+        return bool(self.__dict__.get("_built_by_hand")) or any(bool(slots) for slots in self.slots.values())
+
+    @built.setter
+    def built(self, value):
+        self.__dict__["_built_by_hand"] = bool(value)
+
+    def build(self, var_list):
+        """Keras' ``build(var_list)``: ``var_list`` is the compiled model's ``trainable_variables``;
+        its slots list as zeros (the values a first step starts from) until that step makes them."""
+        from .keras_variables import build
+        build(self, var_list)
+
+    def set_weights(self, weights):
+        """Keras' ``set_weights(weights)``: the state from a list as ``variables`` gives it (Keras'
+        order and meaning: another optimizer's ``variables``, a Keras optimizer's), all checked
+        before anything changes."""
+        from .keras_variables import set_weights
+        set_weights(self, weights)
+
     def apply_gradients(self, grads_and_vars):
         """Keras' (and TensorFlow's) step on ``(gradient, weight)`` pairs, e.g.
         ``zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights)``: each weight

@@ -1,0 +1,146 @@
+"""Keras 3.15's ``optimizer.variables``, ``build(var_list)`` and ``set_weights(weights)`` on glassnet's
+optimizers, in Keras' order and meaning.
+
+Keras' list (``Optimizer.variables``): the step count (int64 ``iteration``), the learning rate
+(float32) unless it is a schedule, then the slots per trainable variable, group by group, as the
+``.keras`` writer lays them out (glassnet._keras_optimizer_state): Adam's ``momentum`` and
+``velocity`` interleaved per weight, ``velocity_hat`` after them with ``amsgrad``. Each path is
+``"<optimizer name>/<weight path with '_' for '/'>_<slot>"`` (``"adam/sequential_dense_kernel_momentum"``).
+
+glassnet keeps its state per model in flat buffers, under its own meaning of a slot where it
+differs (SGD's momentum buffer holds gradients, Keras' velocity steps): the arrays listed are copies
+converted to Keras' meaning, not live, and ``set_weights`` converts them back. They are the state of
+the model that compiled the optimizer (the first, where it trains several sharing layers). Slots
+exist from the first step, as in Keras (its optimizer builds at the first ``apply``), or from an
+explicit ``build(model.trainable_variables)``: zeros then (Adagrad's ``initial_accumulator_value``).
+"""
+import numpy as np
+
+from .._keras_optimizer_state import _keras_order
+
+# glassnet's slot names -> Keras 3.15's (each optimizer's add_optimizer_variables)
+KERAS_SLOT_NAMES = {
+    "Adam": {"m": "momentum", "v": "velocity", "v_hat": "velocity_hat"},
+    "AdamW": {"m": "momentum", "v": "velocity", "v_hat": "velocity_hat"},
+    "Nadam": {"m": "momentum", "v": "velocity"},
+    "Lamb": {"m": "momentum", "v": "velocity"},
+    "Lion": {"m": "momentum"},
+    "SGD": {"momentum": "momentum"},
+    "RMSprop": {"v": "velocity", "momentum": "momentum", "average_gradient": "average_gradient"},
+    "Adamax": {"m": "momentum", "u": "norm"},
+    "Adagrad": {"sum": "accumulator"},
+    "Adadelta": {"v": "accumulated_grad", "u": "accumulated_delta_var"},
+    "Ftrl": {"accumulator": "accumulator", "linear": "linear"},
+}
+
+
+def owning_model(optimizer):
+    """The live model ``optimizer`` was compiled into (the first of those it trains), or None."""
+    from .._optimizer_claims import OWNERS
+    for ref, _ in OWNERS.get(optimizer, ()):
+        model = ref()
+        if model is not None and getattr(model, "optimizer", None) is optimizer:
+            return model
+    return None
+
+
+def _name(optimizer):
+    """Keras' name of an optimizer made without one: its class's in snake case ("adam", "rm_sprop",
+    "adam_w"; glassnet's ``name``, the registry's key, is "rmsprop"). Keras numbers later ones
+    ("adam_1"), which is not followed here: each optimizer is named as the first."""
+    from ..layers.base import snake_case
+    return snake_case(type(optimizer).__name__)
+
+
+def _weight_paths_in_keras_order(model):
+    """Keras' paths of the model's trained weights, in Keras' order of its trainable variables."""
+    views = list(model._views)
+    paths = model._weight_paths()
+    return [paths[index] if not isinstance(index, tuple) else f"unread_{k}"
+            for k, index in enumerate(_keras_order(model, views))]
+
+
+def _starting_slots(optimizer, model, groups):
+    """The slots a built optimizer holds before its first step, in Keras' order: each trained
+    weight's, zeros (Adagrad's accumulator: its ``initial_accumulator_value``), what Keras' ``build``
+    makes and the first step here starts from."""
+    dtype = model._triples[0][1].dtype
+    shapes = [index if isinstance(index, tuple) else (tuple(model._views[index][2].shape), dtype)
+              for index in _keras_order(model, list(model._views))]
+    return [np.full(shape, float(getattr(optimizer, optimizer.slot_fills[slot], 0.0)) if slot in optimizer.slot_fills
+                    else 0.0, dtype=dtype) for group in groups for shape, dtype in shapes for slot in group]
+
+
+def keras_variable_items(optimizer, as_built=False):
+    """``[(Keras' path, array)]`` of ``optimizer``'s variables in Keras' order (copies); ``as_built``:
+    with the slots a built optimizer holds (zeros) where no step made them yet."""
+    from .._keras_optimizer_state import _groups, keras_optimizer_arrays
+    name = _name(optimizer)
+    model = owning_model(optimizer)
+    head = [(f"{name}/iteration", np.asarray(optimizer.iterations, np.int64))]
+    if optimizer.schedule is None:
+        head.append((f"{name}/learning_rate", np.asarray(optimizer.learning_rate, np.float32)))
+    if model is None or not model.built or isinstance(_groups(optimizer), str):
+        return head             # (a state Keras' layout does not hold: Muon's, use_ema's averages)
+    groups = _groups(optimizer)
+    if not model._views:
+        return head
+    stepped = bool(optimizer.slots.get(model._triples[0][0]))
+    if not stepped and (as_built or optimizer.__dict__.get("_built_by_hand")):
+        slots = _starting_slots(optimizer, model, groups)
+        if type(optimizer).__name__ == "Nadam":
+            slots.append(np.asarray(1.0, np.float32))      # (its momentum product starts at 1)
+    else:
+        slots = keras_optimizer_arrays(model)[len(head):]
+    if not slots:           # (before the first step: Keras' optimizer is not built either)
+        return head
+    table = KERAS_SLOT_NAMES.get(type(optimizer).__name__, {})
+    items = list(head)
+    paths = [path.replace("/", "_") for path in _weight_paths_in_keras_order(model)]
+    rest = iter(slots)
+    for group in groups:
+        for path in paths:
+            items += [(f"{name}/{path}_{table.get(slot, slot)}", next(rest)) for slot in group]
+    items += [(f"{name}/u_product", value) for value in rest]       # Nadam's momentum product
+    return items
+
+
+def build(optimizer, var_list):
+    """Keras' ``optimizer.build(var_list)`` for the model that compiled ``optimizer``: ``var_list``
+    must be its ``trainable_variables`` (the same arrays); the slots then list as zeros until the
+    first step makes them."""
+    model = owning_model(optimizer)
+    where = f"{type(optimizer).__name__}.build"
+    if not isinstance(var_list, (list, tuple)):
+        raise TypeError(f"{where}: var_list: expected a list of the model's trainable variables "
+                        f"(model.trainable_variables), got {type(var_list).__name__}")
+    if model is None:
+        raise ValueError(f"{where}: glassnet keeps an optimizer's slots per model: compile a model with this "
+                         f"optimizer first, then build(model.trainable_variables)")
+    if not model.built:
+        raise ValueError(f"{where}: the model {model.name!r} that compiled this optimizer is not built yet: build it "
+                         f"(model.build(input_shape), or call it on data) first")
+    mine = model.trainable_variables
+    given = [getattr(v, "value", v) if type(v).__name__ == "Variable" else v for v in var_list]
+    if len(given) != len(mine) or any(a is not b and not (isinstance(a, np.ndarray) and np.shares_memory(a, b)
+                                                           and a.shape == b.shape) for a, b in zip(given, mine)):
+        raise ValueError(f"{where}: var_list: expected the {len(mine)} trainable variables of the model "
+                         f"{model.name!r} that compiled this optimizer (model.trainable_variables), got "
+                         f"{len(given)} other arrays")
+    optimizer.built = True
+
+
+def set_weights(optimizer, weights):
+    """Keras' ``optimizer.set_weights(weights)``: ``weights`` as ``variables`` lists them (Keras'
+    order and meaning), checked whole before the state changes."""
+    from .._keras_optimizer_state import restore_optimizer_arrays
+    where = f"{type(optimizer).__name__}.set_weights"
+    model = owning_model(optimizer)
+    if model is None:
+        raise ValueError(f"{where}: this optimizer has no variables yet: compile a model with it (and build it: "
+                         f"optimizer.build(model.trainable_variables)) first")
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"{where}: weights: expected a list of arrays (as optimizer.variables lists them), got "
+                        f"{type(weights).__name__}")
+    arrays = [np.asarray(w) for w in weights]
+    restore_optimizer_arrays(model, arrays, where=f"{where}: weights", error=ValueError)
