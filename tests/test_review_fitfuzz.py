@@ -49,3 +49,42 @@ def test_dice_fit_with_class_weights_trains_as_keras(keras):
     np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("balancing", [False, True])
+def test_binary_focal_from_logits_is_not_clipped(balancing, keras):
+    # from_logits=True: Keras takes the cross-entropy of the logits, exactly; glassnet clipped the
+    # probabilities to [1e-7, 1 - 1e-7], so a logit beyond about 16 on the wrong side cost 16.1 and
+    # had no gradient: a dense layer's bias stayed put where Keras' moved by 0.5 in one step.
+    x = np.ones((4, 1))
+    y = np.array([[0.0], [1.0], [0.0], [1.0]])
+    results = []
+    for lib in (gn, keras):
+        parts = [lib.Input((1,)), lib.layers.Dense(1)]
+        model = gn.Sequential(parts, seed=0, dtype="float64") if lib is gn else keras.Sequential(parts)
+        model.set_weights([np.array([[1.0]]), np.array([30.0])])
+        loss = lib.losses.BinaryFocalCrossentropy(from_logits=True, label_smoothing=0.1,
+                                                  apply_class_balancing=balancing, **({} if lib is gn else {"dtype": "float64"}))
+        model.compile(optimizer=lib.optimizers.SGD(1.0), loss=loss)
+        value = model.evaluate(x, y, verbose=0)
+        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        results.append((value, model.get_weights()[1][0]))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-6)
+    assert results[0][1] == pytest.approx(results[1][1], rel=1e-6)
+    assert results[0][1] < 29.9            # it moved
+
+
+def test_binary_focal_from_logits_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(5, 3)) * 12
+    y = (rng.random((5, 3)) < 0.5).astype(np.float64)
+    loss = gn.losses.BinaryFocalCrossentropy(from_logits=True, gamma=1.5, label_smoothing=0.05)
+    g = loss.gradient(z, y)
+    h = 1e-6
+    numeric = np.zeros_like(z)
+    for i in np.ndindex(z.shape):
+        up, down = z.copy(), z.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[i] = (loss(up, y) - loss(down, y)) / (2 * h)
+    np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-9)
