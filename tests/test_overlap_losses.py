@@ -103,7 +103,8 @@ def test_a_segmenter_trains_as_keras_and_keeps_its_loss_in_a_file(name, settings
     (lambda: losses.Dice(axis=(1, 1)), "distinct"),
     (lambda: losses.Tversky(alpha=-1), "Tversky: alpha must be a finite number >= 0"),
     (lambda: losses.Dice(axis=4)(np.ones((2, 3)), np.ones((2, 3))), r"dice: axis=\(4,\) does not fit outputs of shape"),
-    (lambda: losses.Dice().weighted(np.ones((2, 3)), np.ones((2, 3)), np.ones(2)), "sums over the samples"),
+    (lambda: losses.Dice(axis=0).weighted(np.ones((2, 3)), np.ones((2, 3)), np.ones(2)),
+     "sums over the samples but not over every axis"),
     (lambda: losses.Tversky(axis=1).weighted(np.ones((2, 3)), np.ones((2, 3)), np.ones(3)),
      r"expected one weight per sample, shape \(2,\)")])
 def test_what_does_not_fit_is_refused_by_name(make, match):
@@ -111,10 +112,14 @@ def test_what_does_not_fit_is_refused_by_name(make, match):
         make()
 
 
-def test_by_name_and_in_fit_with_weights_over_the_batch_refused(rng):
+def test_by_name_and_in_fit_with_weights_over_the_batch_scaling_its_one_ratio(rng):
+    # Keras 3.15 multiplies the batch's one ratio by each weight and averages: the mean weight
     assert type(losses.get("dice")) is losses.Dice and type(losses.get("Tversky")) is losses.Tversky
     model = gn.Sequential(_segmenter(gn), seed=0)
     model.compile("dice", "sgd")
     x = rng.random((4, 6, 6, 1)).astype(np.float32)
-    with pytest.raises(ValueError, match="sums over the samples"):
-        model.fit(x, (x > 0.5).astype(np.float32), sample_weight=np.ones(4), verbose=0)
+    y = (x > 0.5).astype(np.float32)
+    plain = model.evaluate(x, y, batch_size=4, verbose=0)
+    weighted = model.evaluate(x, y, batch_size=4, sample_weight=np.array([1.0, 2.0, 0.5, 0.5]), verbose=0)
+    assert weighted == pytest.approx(plain, rel=1e-6)
+    assert model.evaluate(x, y, batch_size=4, sample_weight=np.full(4, 3.0), verbose=0) == pytest.approx(3 * plain, rel=1e-6)

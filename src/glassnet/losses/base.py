@@ -394,7 +394,7 @@ class _Reduced:
         values = view.per_sample(y_pred, y_true)
         if weights is None:
             return values
-        if values.ndim == 0:        # one value for the whole batch (Dice's axis=None): refused by name
+        if values.ndim == 0:        # one value for the whole batch (Dice's axis=None): checks the weights
             view.weighted(y_pred, y_true, weights)
         return values * weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim))
 

@@ -6,7 +6,13 @@ Neither fuses with its output activation: their gradient goes through the sigmoi
 own backward, as any unfused loss does, with the probabilities clipped to [1e-7, 1 - 1e-7] as in
 Keras: an output saturated on the wrong side (a true class's softmax output below 1e-7, the
 hardest example there is) gets no gradient at all, in Keras too. Keep the logits moderate (an L2
-penalty, a lower learning rate) when that matters.
+penalty, a lower learning rate) when that matters. Two exceptions, both Keras': the binary loss
+with ``from_logits=True`` takes its cross-entropy from the logits, exactly, unclipped (Keras'
+``binary_crossentropy(from_logits=True)``), so a logit of 30 on a negative costs about 30 and
+keeps its gradient; and Keras 3.15 on TensorFlow does the same after a sigmoid output with
+``from_logits=False`` (its backend reads the logits behind the sigmoid), where glassnet clips:
+there a sigmoid output saturated beyond about 1 - 1e-7 trains on in Keras-TF and stops here
+(docs/keras_parity.md).
 """
 import numpy as np
 
@@ -54,30 +60,55 @@ class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      #
         self.alpha = check_number(alpha, "BinaryFocalCrossentropy: alpha", "[0, 1]")
         self.gamma = check_number(gamma, "BinaryFocalCrossentropy: gamma", ">= 0")
 
-    def _parts(self, y_pred, y_true):
-        """(p_t, 1 - p_t, the clipped p, bce, the balancing weight or None), all of y_pred's shape."""
+    def _parts(self, y_pred, y_true, z=None):
+        """(y, 1 - p_t, the clipped p, bce, the balancing weight or None), all of y_pred's shape;
+        with the logits ``z`` (``from_logits=True``) bce is theirs, exact and unclipped, as Keras'
+        ``binary_crossentropy(from_logits=True)``."""
         y = y_true.astype(y_pred.dtype, copy=False)
         p_t = y * y_pred + (1 - y) * (1 - y_pred)
-        p = np.clip(y_pred, backend.epsilon(), 1 - backend.epsilon())
-        bce = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+        if z is None:
+            p = np.clip(y_pred, backend.epsilon(), 1 - backend.epsilon())
+            bce = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+        else:
+            p = y_pred
+            bce = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
         weight = y * self.alpha + (1 - y) * (1 - self.alpha) if self.apply_class_balancing else None
         return y, np.maximum(1 - p_t, 0), p, bce, weight
 
     def _terms(self, y_pred, y_true):
-        y, q, _, bce, weight = self._parts(y_pred, self._smooth(self._targets(y_pred, y_true)))
+        """Each value's term, for outputs ``y_pred`` as the model gives them (logits or probabilities)."""
+        p = self._outputs(y_pred)
+        y, q, _, bce, weight = self._parts(p, self._smooth(self._targets(p, y_true)),
+                                           y_pred if self.from_logits else None)
         terms = q ** self.gamma * bce
         return terms if weight is None else terms * weight
 
     def __call__(self, y_pred, y_true):
-        return float(np.mean(self._terms(self._outputs(y_pred), y_true)))
+        return float(np.mean(self._terms(y_pred, y_true)))
 
     def per_sample(self, y_pred, y_true):
-        return self._terms(self._outputs(y_pred), y_true).mean(axis=-1)
+        return self._terms(y_pred, y_true).mean(axis=-1)
 
     def weighted(self, y_pred, y_true, sample_weight):
-        terms = self._terms(self._outputs(y_pred), y_true)
+        terms = self._terms(y_pred, y_true)
         terms *= _per_sample(sample_weight, terms)
         return float(np.mean(terms))
+
+    def gradient(self, y_pred, y_true):
+        if not self.from_logits:
+            return self._probability_gradient(y_pred, y_true)
+        # dL/dz on the logits, nothing clipped: q = 1 - p_t moves by (1 - 2y) p (1 - p) per unit of
+        # z and the cross-entropy of the logits by p - y
+        p = self.probabilities(y_pred)
+        y, q, _, bce, weight = self._parts(p, self._smooth(self._targets(p, y_true)), y_pred)
+        positive = q > 0
+        slope = np.where(positive, np.power(np.where(positive, q, 1), self.gamma - 1), 0)
+        g = self.gamma * slope * (1 - 2 * y) * bce * (p * (1 - p))
+        g += q ** self.gamma * (p - y)
+        if weight is not None:
+            g *= weight
+        g *= 1.0 / g.size
+        return g
 
     def _probability_gradient(self, y_pred, y_true):
         """dL/dp for probabilities ``y_pred``."""

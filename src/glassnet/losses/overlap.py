@@ -11,7 +11,11 @@ with eps = 1e-7 (Keras'). Tversky's ``alpha`` weighs the target pixels the predi
 at alpha = beta = 0.5 it is the Dice loss of the same sums, up to eps.
 
 ``axis``: Keras' default, None, sums over everything, the whole batch as one mask, so the loss is a
-single ratio and sample weights cannot weigh samples (they are refused, as Keras fails on them).
+single ratio and sample weights cannot weigh samples: as in Keras 3.15 they scale it, the ratio's loss
+times each weight, reduced as Keras reduces those n values (the batch's mean weight by default, their
+sum for ``reduction="sum"``, none for ``"mean_with_sample_weight"``; class weights the same). Axes
+that sum over the samples but not over everything are refused with weights (Keras would multiply
+its remaining values by the weights, of another shape).
 ``axis=(1, 2, 3)`` for images (n, H, W, k) gives one ratio per sample, averaged over the batch, and
 takes sample weights as the other losses do (Keras' ``sum_over_batch_size``). Any axes may be given;
 the ratios are averaged over whatever the sums leave, as Keras reduces them.
@@ -77,20 +81,32 @@ class _Overlap(WithSettings, Loss):
         values, _, _ = self._parts(y_pred, y_true)
         return float(values.sum()) / values.size
 
-    def _weights(self, sample_weight, values, axes):
-        if 0 in axes:
-            raise ValueError(f"{self.name}: axis={self.axis} sums over the samples, so the loss is one number for the "
-                             f"batch and sample weights cannot weigh its samples; give axis=(1, ..., k) for one "
-                             f"ratio per sample (Keras fails on sample weights here too)")
+    def _weights(self, sample_weight, values, axes, n):
+        """The weights against ``values``: one per sample, or for the batch's one ratio (``axis``
+        summing over everything) their mean, Keras' ``sum(loss * w) / n`` over its n values."""
+        if 0 in axes and values.size != 1:
+            raise ValueError(f"{self.name}: axis={self.axis} sums over the samples but not over every axis, so "
+                             f"sample weights, one per sample, cannot weigh its {values.size} ratios; give "
+                             f"axis=(1, ..., k) for one ratio per sample, or axis=None for one ratio per batch")
         w = np.asarray(sample_weight, dtype=values.dtype)
-        if w.shape != (values.shape[0],):
-            raise ValueError(f"sample_weight: expected one weight per sample, shape ({values.shape[0]},), got "
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight: expected one weight per sample, shape ({n},), got "
                              f"shape {w.shape}")
+        if 0 in axes:
+            return w.sum() / n
         return w.reshape((-1,) + (1,) * (values.ndim - 1))
+
+    def _reduction_counts(self, view, y_pred, y_true, weights, mask):
+        # the batch's one ratio, weighted: Keras reduces the n values ratio * w_i (see _weights)
+        if weights is not None and weights.ndim == 1 and 0 in view._axes(y_pred):
+            n = weights.size
+            return n, n, float(weights.sum(dtype="float64"))
+        return super()._reduction_counts(view, y_pred, y_true, weights, mask)
 
     def weighted(self, y_pred, y_true, sample_weight):
         values, _, axes = self._parts(y_pred, y_true)
-        return float((values * self._weights(sample_weight, values, axes)).sum()) / values.size
+        weights = self._weights(sample_weight, values, axes, y_pred.shape[0])
+        return float((values * weights).sum()) / values.size
 
     def gradient(self, y_pred, y_true):
         values, slopes, _ = self._parts(y_pred, y_true)
@@ -99,7 +115,7 @@ class _Overlap(WithSettings, Loss):
     def weighted_gradient(self, y_pred, y_true, sample_weight):
         values, slopes, axes = self._parts(y_pred, y_true)
         # the unweighted gradient's rounding, w times: weights of one give it bit for bit
-        return slopes * self._weights(sample_weight, values, axes) / values.size
+        return slopes * self._weights(sample_weight, values, axes, y_pred.shape[0]) / values.size
 
 
 class Dice(_Overlap):
