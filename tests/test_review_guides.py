@@ -65,3 +65,121 @@ def test_a_layer_frozen_by_a_callback_stops_training_at_once():
     for before, after in zip(kept[0][:6], kept[2][:6]):      # d1's kernel, bias; bn's four
         np.testing.assert_array_equal(before, after)
     assert not np.array_equal(kept[0][6], kept[2][6])          # d2 trains on
+
+
+# -- session 45: "Making new layers and models via subclassing", run as Keras 3.15 runs it ----------
+
+def _activity_regularization(base, ops):
+    """The guide's ActivityRegularizationLayer and OuterLayer, on ``base`` (keras or glassnet)."""
+    class ActivityRegularizationLayer(base.layers.Layer):
+        def __init__(self, rate=1e-2):
+            super().__init__()
+            self.rate = rate
+
+        def call(self, inputs):
+            self.add_loss(self.rate * ops.mean(inputs))
+            return inputs
+
+    class OuterLayer(base.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.activity_reg = ActivityRegularizationLayer(1e-2)
+
+        def call(self, inputs):
+            return self.activity_reg(inputs)
+    return ActivityRegularizationLayer, OuterLayer
+
+
+def test_the_guides_activity_regularization_on_its_raw_input_is_listed_and_logged_as_keras(keras):
+    """A term reading the layer's raw input (an Input: no weight changes it) was refused ("add_loss:
+    a term reads the Input ... itself"); Keras lists it in ``losses`` and adds it to the logged loss,
+    a constant that moves no weight. It now reads the Input through an Identity call of the block."""
+    from glassnet import ops
+    _, outer = _activity_regularization(gn, ops)
+    layer = outer()
+    layer(np.ones((2, 3), "float32"))
+    layer(np.full((2, 3), 2.0, "float32"))
+    np.testing.assert_allclose([float(v) for v in layer.losses], [0.02], rtol=1e-6)   # the latest call's, once
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 3)).astype("float32"), rng.random((8, 2)).astype("float32")
+    results = []
+    for base, bops in ((keras, keras.ops), (gn, ops)):
+        reg, _ = _activity_regularization(base, bops)
+        inputs = base.Input(shape=(3,))
+        outputs = base.layers.Dense(2, kernel_initializer="ones")(reg(0.5)(inputs))
+        model = base.Model(inputs, outputs)
+        model.compile(optimizer=base.optimizers.SGD(0.1), loss="mse")
+        history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"]
+        results.append((history, model.get_weights(), model.evaluate(x, y, verbose=0)))
+    (kh, kw, ke), (gh, gw, ge) = results
+    np.testing.assert_allclose(gh, kh, rtol=1e-5)
+    for a, b in zip(gw, kw):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ge, ke, rtol=1e-5)
+
+
+def test_a_term_of_the_raw_input_first_in_a_sequential_and_in_a_model_subclass(keras):
+    """The same term in a Sequential (the block first) and in a Model subclass' own call
+    (``self.add_loss(0.1 * ops.mean(x))``, ``self.add_loss(x)`` summed whole): as Keras 3.15."""
+    from glassnet import ops
+    rng = np.random.default_rng(1)
+    x, y = rng.random((8, 3)).astype("float32"), rng.random((8, 2)).astype("float32")
+
+    def subclass(base, bops):
+        class M(base.Model):
+            def __init__(self):
+                super().__init__()
+                self.d = base.layers.Dense(2, kernel_initializer="ones")
+
+            def call(self, inputs):
+                self.add_loss(0.1 * bops.mean(inputs))
+                self.add_loss(inputs)
+                return self.d(inputs)
+        return M()
+    got = []
+    for base, bops in ((keras, keras.ops), (gn, ops)):
+        reg, _ = _activity_regularization(base, bops)
+        seq = base.Sequential([base.Input((3,)), reg(0.5), base.layers.Dense(2, kernel_initializer="ones")])
+        model = subclass(base, bops)
+        for m in (seq, model):
+            m.compile(optimizer=base.optimizers.SGD(0.01), loss="mse")
+            got.append(m.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(got[2:], got[:2], rtol=1e-5)
+
+
+def test_compile_without_a_loss_trains_on_the_add_loss_terms_as_keras(keras):
+    """Keras' ``compile(optimizer)`` (loss=None, its default) trains a model with add_loss terms on
+    them alone: glassnet said "missing 1 required positional argument: 'loss'". A subclass compiled
+    before its draw, loss None, took no ``train_on_batch(x)`` without targets either."""
+    import warnings
+    from glassnet import ops
+    warnings.simplefilter("ignore", UserWarning)        # (both warn: the first model has no weights)
+    rng = np.random.default_rng(2)
+    x = rng.random((8, 3)).astype("float32")
+
+    def subclass(base, bops):
+        class M(base.Model):
+            def __init__(self):
+                super().__init__()
+                self.d = base.layers.Dense(2, kernel_initializer="ones")
+                self.e = base.layers.Dense(2, kernel_initializer="ones")
+
+            def call(self, inputs):
+                h = self.d(inputs)
+                self.add_loss(bops.mean(bops.square(h)))
+                return self.e(h)
+        return M()
+    got = []
+    for base, bops in ((keras, keras.ops), (gn, ops)):
+        reg, _ = _activity_regularization(base, bops)
+        inputs = base.Input(shape=(3,))
+        functional = base.Model(inputs, reg(0.5)(inputs))        # the guide's: no weight at all
+        functional.compile(optimizer=base.optimizers.SGD(0.1))
+        drawn = subclass(base, bops)
+        drawn.compile(optimizer=base.optimizers.SGD(0.01))       # before its draw
+        fresh = subclass(base, bops)
+        fresh.compile(optimizer=base.optimizers.SGD(0.01), loss=None)
+        got.append([functional.fit(x, epochs=2, batch_size=4, shuffle=False, verbose=0).history["loss"],
+                    drawn.fit(x, epochs=2, batch_size=4, shuffle=False, verbose=0).history["loss"],
+                    [float(fresh.train_on_batch(x)), float(fresh.test_on_batch(x))]])
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-5)

@@ -1091,7 +1091,9 @@ class Model(Sequential):
             from .own_steps import compile_own_steps
             return compile_own_steps(self, None if loss is _REQUIRED else loss, optimizer, metrics,
                                      loss_weights, weighted_metrics)
-        if loss is _REQUIRED:           # Python's own message, as before compile had a default
+        if loss is _REQUIRED and self._loss_terms is not None:     # Keras' default loss=None: the terms alone
+            loss = None
+        if loss is _REQUIRED and self._calls:       # Python's own message, as before compile had a default
             raise TypeError("Model.compile() missing 1 required positional argument: 'loss'")
         if not self._calls:         # a subclass not drawn yet: compiled once it is (see _draw)
             self._check_before_draw(loss, metrics, loss_weights, weighted_metrics)
@@ -1113,7 +1115,7 @@ class Model(Sequential):
         """What compile can check of its arguments before the model is drawn (its outputs known):
         refused now, not at the first fit."""
         for spec in loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]:
-            if spec is not None:
+            if spec is not None and spec is not _REQUIRED:      # (none given: the add_loss terms', once drawn)
                 losses.check_trainable(losses.for_compile(spec))
         for what, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
             if given is not None and (isinstance(given, str) or not isinstance(given, (list, tuple, dict))):
