@@ -68,10 +68,11 @@ def test_the_guides_activity_regularization_layer_on_an_input_adds_its_term():
 
 
 @pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
-def test_a_weight_updated_in_call_is_refused_by_name(method):
+def test_a_weight_updated_in_call_is_refused_by_name_in_a_model(method):
     """The guide's ComputeSum updates its non-trainable weight in call
-    (``self.total.assign_add(...)``), which a call drawn once cannot repeat: refused by name,
-    pointing to a Layer with forward (it was Python's "'CallWeight' object has no attribute")."""
+    (``self.total.assign_add(...)``), which a call drawn once cannot repeat: in a model refused by
+    name, pointing to a Layer with forward (it was Python's "'CallWeight' object has no attribute").
+    Called alone on arrays it runs eagerly, as Keras runs it (tests/test_review_guides.py)."""
     class ComputeSum(gn.Layer):
         def __init__(self, input_dim):
             super().__init__()
@@ -81,5 +82,7 @@ def test_a_weight_updated_in_call_is_refused_by_name(method):
             getattr(self.total, method)(ops.sum(inputs, axis=-1))
             return inputs * self.total
 
-    with pytest.raises(NotImplementedError, match=rf"\.{method}: .*runs call once.*forward"):
-        ComputeSum(2)(np.ones((2, 2), "float32"))
+    with pytest.raises(NotImplementedError, match=rf"\.{method}: .*draws a call once.*forward"):
+        gn.Sequential([gn.Input((2,)), ComputeSum(2)]).predict(np.ones((2, 2), "float32"), verbose=0)
+    expected = {"assign": 2.0, "assign_add": 2.0, "assign_sub": -2.0}[method]
+    np.testing.assert_array_equal(ComputeSum(2)(np.ones((2, 2), "float32")), np.full((2, 2), expected))

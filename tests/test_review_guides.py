@@ -1,6 +1,8 @@
 """Found porting Keras 3's guides "Transfer learning & fine-tuning" and "Writing your own
-callbacks" to glassnet (review guides)."""
+callbacks" to glassnet (review guides); then (session 45) "Making new layers and models via
+subclassing" and the other core guides, each snippet run in Keras 3.15 too."""
 import numpy as np
+import pytest
 
 import glassnet as gn
 
@@ -183,3 +185,71 @@ def test_compile_without_a_loss_trains_on_the_add_loss_terms_as_keras(keras):
                     drawn.fit(x, epochs=2, batch_size=4, shuffle=False, verbose=0).history["loss"],
                     [float(fresh.train_on_batch(x)), float(fresh.test_on_batch(x))]])
     np.testing.assert_allclose(got[1], got[0], rtol=1e-5)
+
+
+def _compute_sum(base, ops):
+    """The guide's ComputeSum, and a block updating its weight before its Dense reads it."""
+    class ComputeSum(base.layers.Layer):
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+        def call(self, inputs):
+            self.total.assign_add(ops.sum(inputs, axis=0))
+            return self.total
+
+    class Scale(base.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(2,), trainable=False)
+            self.d = base.layers.Dense(2, kernel_initializer="ones")
+
+        def call(self, inputs):
+            self.total.assign_add(ops.mean(inputs, axis=0))
+            h = self.d(inputs)
+            self.total.assign(self.total + ops.mean(h, axis=0))
+            self.total.assign_sub(ops.ones((2,)))
+            return h * self.total + self.total
+    return ComputeSum, Scale
+
+
+def test_the_guides_compute_sum_called_on_arrays_runs_eagerly_as_keras(keras):
+    """ComputeSum (``self.total.assign_add(ops.sum(inputs, axis=0))``, ``return self.total``) was
+    refused (NotImplementedError: call is drawn once); called alone on arrays Keras runs it eagerly,
+    [2, 2] then [4, 4]. It now runs so here too; in a model it stays refused by name."""
+    from glassnet import ops
+    results = []
+    for base, bops in ((keras, keras.ops), (gn, ops)):
+        compute_sum, scale = _compute_sum(base, bops)
+        x = bops.ones((2, 2))
+        my_sum = compute_sum(2)
+        first, second = np.array(my_sum(x)), np.array(my_sum(x))
+        counts = (len(my_sum.weights), len(my_sum.non_trainable_weights), len(my_sum.trainable_weights))
+        s = scale()
+        s(x)
+        results.append((first, second, counts, np.array(s(x)), [np.asarray(w) for w in s.get_weights()]))
+    (k1, k2, kc, ks, kw), (g1, g2, gc, gs, gw) = results
+    np.testing.assert_array_equal(g1, [2.0, 2.0])
+    np.testing.assert_array_equal(g1, k1)
+    np.testing.assert_array_equal(g2, k2)
+    assert gc == kc == (1, 1, 0)
+    np.testing.assert_allclose(gs, ks)
+    for a, b in zip(gw, kw):
+        np.testing.assert_allclose(a, b)
+    compute_sum, _ = _compute_sum(gn, ops)
+    with pytest.raises(NotImplementedError, match=r"assign_add: .*updates a weight in call.*forward"):
+        gn.Sequential([gn.Input((2,)), compute_sum(2)]).fit(np.ones((4, 2)), np.ones((4, 2)), verbose=0)
+
+
+def test_a_block_weight_assigned_outside_call_as_keras():
+    """``block.total.assign(value)`` outside any call sets the weight, as a Keras variable's does
+    (it was refused as an update in call); a value of another shape is refused, not broadcast."""
+    from glassnet import ops
+    compute_sum, _ = _compute_sum(gn, ops)
+    block = compute_sum(2)
+    block.total.assign_add(np.ones(2, "float32"))
+    block.total.assign_sub(np.full(2, 0.25))
+    np.testing.assert_array_equal(block.total.numpy(), [0.75, 0.75])
+    np.testing.assert_array_equal(block.get_weights()[0], [0.75, 0.75])
+    with pytest.raises(ValueError, match=r"assign: the value has shape \(3,\), the weight \(2,\)"):
+        block.total.assign(np.ones(3))

@@ -64,7 +64,7 @@ from ._flagless import TRUE_IF_UNSET, call_default, mark, unfixed, valid_mode
 from . import metrics as metrics_module
 from .step_metrics import lists_own_metrics
 from ._validation import as_array, check_flag
-from .layers.base import building, building_block, call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
+from .layers.base import building, building_block, call_arguments_set, drawing_call, drawn_call, free_name, shape_fits, stateful_layers, take_shapeless_build
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
@@ -73,7 +73,7 @@ from .layers.symbolic import SymbolicTensor, holds_symbolic, is_symbolic, not_an
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._bounds import check_file_batch_size
-from ._call_weights import link as link_weights, through_weights
+from ._call_weights import UpdatedInCall, link as link_weights, through_weights
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
 from .model import Sequential, _keep_stream, defines_step, keras_compile_order_refused
@@ -919,6 +919,13 @@ class Model(Sequential):
             self._none_given = kwargs.get("training", False) is None
             try:
                 return super().__call__(*args, **kwargs)
+            except UpdatedInCall:
+                # its call updates a weight (Keras' ComputeSum), which no drawn graph repeats: called
+                # alone on arrays, it runs eagerly, as Keras runs it (glassnet._call_weights)
+                if self._calls or holds_symbolic(args) or holds_symbolic(kwargs) or drawn_call() is not None:
+                    raise
+                from ._call_weights import run_eagerly
+                return run_eagerly(self, args, kwargs)
             finally:
                 self._none_given = False
         if not (holds_symbolic(args) or holds_symbolic(kwargs)):
