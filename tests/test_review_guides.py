@@ -253,3 +253,65 @@ def test_a_block_weight_assigned_outside_call_as_keras():
     np.testing.assert_array_equal(block.get_weights()[0], [0.75, 0.75])
     with pytest.raises(ValueError, match=r"assign: the value has shape \(3,\), the weight \(2,\)"):
         block.total.assign(np.ones(3))
+
+
+# -- session 45: "Serialization and saving" --------------------------------------------------------
+
+def test_the_saving_guides_build_calling_super_first_then_making_weights():
+    """The guide's LayerWithCustomBuild: ``build(self, input_shape, layer_init)`` calls
+    ``super().build(input_shape)`` first, then makes ``self.w`` and ``self.b``; the user calls
+    ``custom_layer.build(input_shape=(8,), layer_init="random_normal")``. glassnet drew call inside
+    that super().build, before self.w existed (AttributeError); Keras' Layer.build only marks the
+    layer built. Now the block is drawn at its first call, its own build not run again there."""
+    class LayerWithCustomBuild(gn.layers.Layer):
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def call(self, inputs):
+            return gn.ops.matmul(inputs, self.w) + self.b
+
+        def get_config(self):
+            return dict(units=self.units, **super().get_config())
+
+        def build(self, input_shape, layer_init):
+            super().build(input_shape)
+            self._input_shape = input_shape
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer=layer_init, trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer=layer_init, trainable=True)
+            self.layer_init = layer_init
+
+    custom_layer = LayerWithCustomBuild(units=16)
+    custom_layer.build(input_shape=(8,), layer_init="random_normal")
+    kernel, bias = custom_layer.get_weights()
+    assert kernel.shape == (8, 16) and bias.shape == (16,) and np.any(bias != 0)    # random_normal, both
+    model = gn.Sequential([custom_layer, gn.layers.Dense(1, activation="sigmoid")])
+    x = np.random.default_rng(0).random((16, 8)).astype("float32")
+    np.testing.assert_allclose(model(x), 1 / (1 + np.exp(-((x @ kernel + bias) @ model.get_weights()[2]
+                                                            + model.get_weights()[3]))), rtol=1e-5)
+    np.testing.assert_array_equal(model.get_weights()[0], kernel)
+    np.testing.assert_allclose(custom_layer(x), x @ kernel + bias, rtol=1e-5)
+
+
+def test_save_refuses_a_layer_with_keras_saving_hooks(tmp_path):
+    """The guide's LayerWithCustomAssets (a Dense keeping ``vocab`` through Keras' save_assets /
+    load_assets) saved and loaded with ``vocab`` None, silently: glassnet's files call no such hook.
+    Refused by name at save now, saying what to write; to_json and clone_model, which write no file
+    (and do not call the hooks in Keras either), still take it."""
+    class LayerWithCustomAssets(gn.layers.Dense):
+        def __init__(self, vocab=None, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.vocab = vocab
+
+        def save_assets(self, inner_path):
+            pass
+
+        def load_assets(self, inner_path):
+            pass
+
+    model = gn.Sequential([LayerWithCustomAssets(vocab="Mary had a <unk> lamb.", units=5)])
+    model(np.ones((2, 10), "float32"))
+    for path in ("m.keras", "m.npz"):
+        with pytest.raises(TypeError, match=r"defines \['save_assets', 'load_assets'\], Keras' saving hooks"):
+            model.save(str(tmp_path / path))
+    assert model.to_json()

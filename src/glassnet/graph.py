@@ -561,6 +561,8 @@ class Model(Sequential):
         if not self._calls:         # (not self.built: a build of its own may set Keras' built = True first)
             if self._building_in_call:      # its super().build(...) there: the other model draws call
                 return None
+            if type(self).build is not Model.build:
+                return self._build_from_own(input_shape)
             return self._draw(input_shape)
         given = input_shape if _several_shapes(input_shape) else [input_shape]
         # Keras' form: the Inputs as declared (an Input of strings (None, 1), not its reader's width)
@@ -867,6 +869,18 @@ class Model(Sequential):
                                       f"see; call a new {type(self).__name__}() there (a block is drawn where it is "
                                       f"first called), or use this one on data alone")
         return super()._call_symbolic(x, training)
+
+    def _build_from_own(self, input_shape):
+        """``super().build(input_shape)`` in a build of the subclass' own: call is drawn now. A build
+        calling it first, before it sets what call reads (the saving guide's ``build(self,
+        input_shape, layer_init)``: ``self.w = self.add_weight(...)`` after it), leaves the draw to
+        the block's first call, as Keras' Layer.build only marks the layer built; that build ran, so
+        it is not run again there (which could not give it arguments of its own)."""
+        try:
+            return self._draw(input_shape)
+        except AttributeError:      # call reads what the rest of this build sets: drawn at the first call
+            self._own_build_ran = True
+            return None
 
     def _own_build(self, *args, **kwargs):
         """A build of the subclass' own, run once before its call is drawn inside another model."""

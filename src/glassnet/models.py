@@ -66,7 +66,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         raise TypeError(f"clone_model: model must be a glassnet Sequential or Model, got {type(model).__name__}")
     from ._saveable import check_saveable
     try:
-        check_saveable(model, include_optimizer=False)
+        check_saveable(model, include_optimizer=False, files=False)
     except (TypeError, ValueError) as exc:
         raise type(exc)(str(exc).replace("save_model:", "clone_model:", 1)) from None
     config = model._config(with_compile=False)
