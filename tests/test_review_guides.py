@@ -315,3 +315,54 @@ def test_save_refuses_a_layer_with_keras_saving_hooks(tmp_path):
         with pytest.raises(TypeError, match=r"defines \['save_assets', 'load_assets'\], Keras' saving hooks"):
             model.save(str(tmp_path / path))
     assert model.to_json()
+
+
+# -- session 45: "Training & evaluation with the built-in methods" ----------------------------------
+
+def test_a_scalar_variable_keeps_shape_empty():
+    """``gn.Variable("zeros", shape=())`` and ``gn.Variable(0.0)`` had shape (1,)
+    (np.ascontiguousarray makes a 0-d array 1-d); Keras' keep shape ()."""
+    for variable in (gn.Variable("zeros", shape=()), gn.Variable(0.0), gn.Variable(np.float32(3))):
+        assert variable.shape == () and variable.numpy().shape == ()
+    v = gn.Variable("zeros", shape=())
+    v.assign_add(np.float32(2.0))
+    assert float(v.value) == 2.0
+
+
+def test_the_guides_categorical_true_positives_metric_as_keras(keras):
+    """The guide's stateful metric: ``self.add_variable(shape=(), name="ctp", initializer="zeros")``
+    after ``super().__init__``, ``assign_add`` in update_state, ``assign(0.0)`` in reset_state.
+    glassnet's Metric had no add_variable, and its __init__ called reset_state before the variable
+    existed (AttributeError). Logged as Keras 3.15 logs it."""
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 8)).astype("float32")
+    y = rng.integers(0, 4, 32)
+    logs = []
+    for base in (keras, gn):
+        ops = base.ops
+
+        class CategoricalTruePositives(base.metrics.Metric):
+            def __init__(self, name="categorical_true_positives", **kwargs):
+                super().__init__(name=name, **kwargs)
+                self.true_positives = self.add_variable(shape=(), name="ctp", initializer="zeros")
+
+            def update_state(self, y_true, y_pred, sample_weight=None):
+                y_pred = ops.reshape(ops.argmax(y_pred, axis=1), (-1, 1))
+                values = ops.cast(ops.cast(y_true, "int32") == ops.cast(y_pred, "int32"), "float32")
+                self.true_positives.assign_add(ops.sum(values))
+
+            def result(self):
+                return self.true_positives.value
+
+            def reset_state(self):
+                self.true_positives.assign(0.0)
+
+        inputs = base.Input(shape=(8,))
+        h = base.layers.Dense(6, activation="relu", kernel_initializer="ones")(inputs)
+        outputs = base.layers.Dense(4, activation="softmax", kernel_initializer="ones")(h)
+        model = base.Model(inputs, outputs)
+        model.compile(optimizer=base.optimizers.SGD(1e-2), loss="sparse_categorical_crossentropy",
+                      metrics=[CategoricalTruePositives()])
+        logs.append(model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history)
+    np.testing.assert_allclose(logs[1]["categorical_true_positives"], logs[0]["categorical_true_positives"])
+    np.testing.assert_allclose(logs[1]["loss"], logs[0]["loss"], rtol=1e-5)
