@@ -31,6 +31,8 @@ counted, listed, frozen as any layer's; a node's handle is written in its config
 (``{"call_weight": [layer name, weight name, shape, index]}``) and found again when the graph is
 read back (``link``).
 """
+import threading
+
 import numpy as np
 
 from . import constraints, initializers, regularizers
@@ -145,6 +147,9 @@ class CallWeight:
         return CallWeight(self.owner, self.name, shape, index, self.owner_name)
 
     def _operate(self, op, other, reflected):
+        if getattr(_EAGER, "on", False) and not _is_tensor(other):      # run eagerly: on its value now
+            a, b = (np.asarray(other), self.read()) if reflected else (self.read(), np.asarray(other))
+            return getattr(np, op)(a, b)
         if not _is_tensor(other):
             raise TypeError(f"{self!r}: {op} with {type(other).__name__}: a weight of a model drawn from call "
                             f"is used with a tensor (inputs * self.w), in an operator or ops.matmul, "
@@ -188,6 +193,8 @@ class CallWeight:
         raise TypeError(f"-{self!r}: a weight is used with a tensor; write x * -1.0 * w, or 0.0 - w with x")
 
     def __array__(self, dtype=None, copy=None):
+        if getattr(_EAGER, "on", False):        # run eagerly (run_eagerly): its value now
+            return np.array(self.read(), dtype=dtype)
         raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
                         f"+ - * / on a tensor, ops.matmul, ops.tensordot(x, w, axes=1), ops.maximum, ops.minimum, "
                         f"ops.reshape (a weight in another shape, for those) "
@@ -195,26 +202,90 @@ class CallWeight:
                         f"(their nodes read and train it); this use would make it an array, a constant that never trains. "
                         f"numpy() gives its value now")
 
-    def _assign(self, how):
+    def _assign(self, how, value):
         # Keras' call may update a weight each pass (the subclassing guide's ComputeSum,
-        # self.total.assign_add(ops.sum(inputs, axis=0)); a moving mean): a drawn call runs once,
-        # so no node would repeat it, and Python's "no attribute 'assign_add'" said nothing of that
-        raise NotImplementedError(f"{self!r}.{how}: a model drawn from call runs call once, on symbolic tensors, "
-                                  f"so it cannot update a weight on each pass; write a Layer with forward and "
-                                  f"backward whose forward updates its trainable=False weight in self.state "
-                                  f"(docs/layers.md, Your own)")
+        # self.total.assign_add(ops.sum(inputs, axis=0)); a moving mean). Run eagerly (the block
+        # called alone on arrays: run_eagerly) or outside any call (block.total.assign(value)), the
+        # update is made now; a drawn call runs once, so no
+        # node would repeat it: refused, saying what to write (Python's "no attribute 'assign_add'"
+        # said nothing of that)
+        from .layers.base import drawn_call
+        if not getattr(_EAGER, "on", False) and drawn_call() is not None:
+            raise UpdatedInCall(
+                f"{self!r}.{how}: {self.owner_name!r} updates a weight in call. Called alone on arrays, such a block "
+                f"runs its call eagerly and makes the update (the subclassing guide's ComputeSum), but glassnet "
+                f"draws a call once, on symbolic tensors, inside a model (or with symbolic inputs), so no node "
+                f"would repeat the update on each pass. In a model, write a Layer with forward and backward "
+                f"instead, its weight made trainable=False in build and updated in forward: "
+                f"self.state['total'][...] += x.sum(axis=0) (docs/layers.md, Centered)")
+        owner = self._owner()
+        if not owner.built:
+            owner.make_now()
+        target = owner.params if self.name in owner.params else owner.state
+        array = target[self.name] if self.index is None else target[self.name][self.index]
+        value = np.asarray(value.read() if isinstance(value, CallWeight) else value)
+        if value.shape != array.shape:
+            raise ValueError(f"{self!r}.{how}: the value has shape {value.shape}, the weight {array.shape} (it is "
+                             f"not broadcast)")
+        if how == "assign":
+            array[...] = value
+        elif how == "assign_add":
+            array += value.astype(array.dtype, copy=False)
+        else:
+            array -= value.astype(array.dtype, copy=False)
+        return self
 
     def assign(self, value):
-        self._assign("assign")
+        return self._assign("assign", value)
 
     def assign_add(self, delta):
-        self._assign("assign_add")
+        return self._assign("assign_add", delta)
 
     def assign_sub(self, delta):
-        self._assign("assign_sub")
+        return self._assign("assign_sub", delta)
 
     def __bool__(self):
         raise TypeError(f"{self!r}: a weight has no truth value while call is drawn")
+
+
+class UpdatedInCall(NotImplementedError):
+    """A weight updated in a call being drawn (``CallWeight.assign``...): graph.Model.__call__ on
+    arrays then runs the call eagerly instead (``run_eagerly``)."""
+
+
+# .on: a block's call runs eagerly on arrays in this thread (run_eagerly)
+_EAGER = threading.local()
+
+
+def run_eagerly(model, args, kwargs):
+    """``model(x)`` on arrays for a block whose call updates its weights (``assign``, ``assign_add``,
+    ``assign_sub``: Keras' subclassing guide's ComputeSum), which no drawn graph can repeat: its
+    ``call`` run once now, on the arrays, as Keras runs it eagerly, the updates made to its weights
+    and its weights read at their values now; what it returns comes back as arrays (a weight
+    returned: a copy of its value)."""
+    owner = vars(model).get("_call_weights")
+    if owner is not None and not owner.built:
+        owner.make_now()
+    if "training" in kwargs:        # handed to a call that takes it, as Keras hands it
+        import inspect
+        if "training" not in inspect.signature(model.call).parameters:
+            kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+    before = getattr(_EAGER, "on", False)
+    _EAGER.on = True
+    try:
+        out = model.call(*args, **kwargs)
+    finally:
+        _EAGER.on = before
+
+    def arrays(value):
+        if isinstance(value, CallWeight):
+            return value.numpy()
+        if isinstance(value, (list, tuple)):
+            return type(value)(arrays(v) for v in value)
+        if isinstance(value, dict):
+            return {k: arrays(v) for k, v in value.items()}
+        return value
+    return arrays(out)
 
 
 def add_weight(model, shape, initializer, dtype, trainable, regularizer, constraint, name, **keras):

@@ -19,10 +19,11 @@ from .parameters import code_held
 from .outputs import each_output_metrics
 
 
-def check_saveable(model, include_optimizer=True):
+def check_saveable(model, include_optimizer=True, files=True):
     """Raise what ``save_model`` would raise about ``model``'s loss, metrics, optimizer and layers,
     without writing anything: ``ModelCheckpoint`` calls it before the first epoch is spent. Without
-    the optimizer (``save_weights``), the file names no loss, metrics or optimizer: layers only."""
+    the optimizer (``save_weights``), the file names no loss, metrics or optimizer: layers only.
+    ``files``: a file is written (not ``to_json``, ``clone_model``): Keras' saving hooks refused."""
     if getattr(model, "_own_steps", False) and not getattr(model, "_calls", True) and not model._subclass():
         # a model with its own train_step and no call (Keras' GAN): nothing of its own to save
         raise ValueError(f"save_model: {type(model).__name__} has no call, so no graph of layers to save (its "
@@ -37,6 +38,10 @@ def check_saveable(model, include_optimizer=True):
         _check_optimizer_saveable(model)
     check_text_widths(model)
     check_config_storable(model, include_optimizer)
+    if files:
+        for layer in getattr(model, "layers", ()):
+            for held in (layer, *layer.wrapped_layers()):
+                _check_keras_hooks(held)
 
 
 def check_text_widths(model, where="save_model"):
@@ -328,6 +333,24 @@ def _check_layers_rebuildable(model, config):
             _check_own_config(held)
             _check_activations(held)
             _check_build_signature(held)
+
+
+# Keras' Layer hooks its saving calls on a layer of yours (the saving guide's LayerWithCustomAssets,
+# LayerWithCustomVariable); glassnet's files call none of them
+_KERAS_HOOKS = ("save_assets", "load_assets", "save_own_variables", "load_own_variables")
+
+
+def _check_keras_hooks(layer):
+    """Refuse a layer whose class defines Keras' saving hooks (``save_assets``/``load_assets``,
+    ``save_own_variables``/``load_own_variables``): glassnet's files never call them, so what they
+    keep (the saving guide's vocabulary) would be lost, silently, from the model loaded back."""
+    hooks = [name for name in _KERAS_HOOKS if callable(getattr(type(layer), name, None))]
+    if hooks:
+        raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) defines {hooks}, Keras' "
+                        f"saving hooks, which glassnet's files never call (they hold each layer's get_config and "
+                        f"its weights only), so the layer would load without what they keep; return such values "
+                        f"from get_config ({{**super().get_config(), 'vocab': self.vocab}}) and make the "
+                        f"variables weights (add_weight), which files keep")
 
 
 def _check_build_signature(layer):

@@ -281,8 +281,12 @@ def add_loss(owner, value, by=None):
             f"activity_regularizer= / kernel_regularizer= or a glassnet.losses.Loss of your own")
     from ._batch_vectors import BatchVector
     values = list(value) if isinstance(value, (list, tuple)) else [value]
-    terms = []
+    terms, through = [], {}
     for item in values:
+        if isinstance(item, InputLayer):        # add_loss(inputs): summed whole, as a tensor
+            item = _through_identity(item, through)
+        elif isinstance(item, (BatchScalar, BatchVector)):
+            _inputs_through_identity(item, through)
         if isinstance(item, BatchScalar):
             # an object of its own per add_loss: the same term added twice counts twice, as in
             # Keras' list of losses (the model gathers its terms once each, by identity)
@@ -293,9 +297,6 @@ def add_loss(owner, value, by=None):
         elif isinstance(item, SymbolicTensor):
             terms.append(BatchScalar("sum", tensor=item))       # Keras sums a tensor whole
             terms[-1].whole = True              # (model.losses lists its values, as Keras')
-        elif isinstance(item, InputLayer):
-            raise ValueError(f"{owner}: add_loss: a term of an Input alone does not depend on any weight; "
-                             f"compute it from a layer's output")
         else:
             raise TypeError(f"{owner}: add_loss takes what a drawn call computes from its tensors (ops.mean(x) "
                             f"or ops.sum(x) with axis=None, such terms in +, -, * and / with numbers, a batch "
@@ -303,6 +304,28 @@ def add_loss(owner, value, by=None):
     for term in terms:
         term.owner = by
     stack[-1].extend(terms)
+
+
+def _through_identity(tensor, through):
+    """``tensor`` (an Input) read through an ``Identity`` call made in the call being drawn, one
+    per Input (``through``: {id(Input): that call's output}): a term reads a call's output."""
+    if id(tensor) not in through:
+        from .layers.utility import Identity
+        through[id(tensor)] = Identity()(tensor)
+    return through[id(tensor)]
+
+
+def _inputs_through_identity(term, through):
+    """A term reading an Input itself (the subclassing guide's ActivityRegularizationLayer:
+    ``self.add_loss(self.rate * ops.mean(inputs))``, ``return inputs``) reads it through an
+    ``Identity`` call instead, drawn here, inside the call that adds it (a block's own, nested in
+    it as its other calls are). No weight changes such a term: as in Keras it is listed in
+    ``losses`` and added to the loss, a constant that moves no weight."""
+    from .layers.input import InputLayer
+    for leaf in term.leaves():
+        tensor = getattr(leaf, "tensor", None)
+        if isinstance(tensor, InputLayer):
+            leaf.tensor = _through_identity(tensor, through)
 
 
 def _tracked(owner):

@@ -411,7 +411,7 @@ class DescribingMixin:
         import json
         from ._saveable import check_saveable
         try:
-            check_saveable(self, include_optimizer=False)
+            check_saveable(self, include_optimizer=False, files=False)
             config = self._config(with_compile=False)      # (a subclass not drawn yet refuses here)
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("save_model:", "to_json:", 1)) from None

@@ -64,7 +64,7 @@ from ._flagless import TRUE_IF_UNSET, call_default, mark, unfixed, valid_mode
 from . import metrics as metrics_module
 from .step_metrics import lists_own_metrics
 from ._validation import as_array, check_flag
-from .layers.base import building, building_block, call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
+from .layers.base import building, building_block, call_arguments_set, drawing_call, drawn_call, free_name, shape_fits, stateful_layers, take_shapeless_build
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
@@ -73,7 +73,7 @@ from .layers.symbolic import SymbolicTensor, holds_symbolic, is_symbolic, not_an
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._bounds import check_file_batch_size
-from ._call_weights import link as link_weights, through_weights
+from ._call_weights import UpdatedInCall, link as link_weights, through_weights
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
 from .model import Sequential, _keep_stream, defines_step, keras_compile_order_refused
@@ -561,6 +561,8 @@ class Model(Sequential):
         if not self._calls:         # (not self.built: a build of its own may set Keras' built = True first)
             if self._building_in_call:      # its super().build(...) there: the other model draws call
                 return None
+            if type(self).build is not Model.build:
+                return self._build_from_own(input_shape)
             return self._draw(input_shape)
         given = input_shape if _several_shapes(input_shape) else [input_shape]
         # Keras' form: the Inputs as declared (an Input of strings (None, 1), not its reader's width)
@@ -868,6 +870,18 @@ class Model(Sequential):
                                       f"first called), or use this one on data alone")
         return super()._call_symbolic(x, training)
 
+    def _build_from_own(self, input_shape):
+        """``super().build(input_shape)`` in a build of the subclass' own: call is drawn now. A build
+        calling it first, before it sets what call reads (the saving guide's ``build(self,
+        input_shape, layer_init)``: ``self.w = self.add_weight(...)`` after it), leaves the draw to
+        the block's first call, as Keras' Layer.build only marks the layer built; that build ran, so
+        it is not run again there (which could not give it arguments of its own)."""
+        try:
+            return self._draw(input_shape)
+        except AttributeError:      # call reads what the rest of this build sets: drawn at the first call
+            self._own_build_ran = True
+            return None
+
     def _own_build(self, *args, **kwargs):
         """A build of the subclass' own, run once before its call is drawn inside another model."""
         self._own_build_ran = self._building_in_call = True
@@ -919,6 +933,13 @@ class Model(Sequential):
             self._none_given = kwargs.get("training", False) is None
             try:
                 return super().__call__(*args, **kwargs)
+            except UpdatedInCall:
+                # its call updates a weight (Keras' ComputeSum), which no drawn graph repeats: called
+                # alone on arrays, it runs eagerly, as Keras runs it (glassnet._call_weights)
+                if self._calls or holds_symbolic(args) or holds_symbolic(kwargs) or drawn_call() is not None:
+                    raise
+                from ._call_weights import run_eagerly
+                return run_eagerly(self, args, kwargs)
             finally:
                 self._none_given = False
         if not (holds_symbolic(args) or holds_symbolic(kwargs)):
@@ -1091,7 +1112,9 @@ class Model(Sequential):
             from .own_steps import compile_own_steps
             return compile_own_steps(self, None if loss is _REQUIRED else loss, optimizer, metrics,
                                      loss_weights, weighted_metrics)
-        if loss is _REQUIRED:           # Python's own message, as before compile had a default
+        if loss is _REQUIRED and self._loss_terms is not None:     # Keras' default loss=None: the terms alone
+            loss = None
+        if loss is _REQUIRED and self._calls:       # Python's own message, as before compile had a default
             raise TypeError("Model.compile() missing 1 required positional argument: 'loss'")
         if not self._calls:         # a subclass not drawn yet: compiled once it is (see _draw)
             self._check_before_draw(loss, metrics, loss_weights, weighted_metrics)
@@ -1113,7 +1136,7 @@ class Model(Sequential):
         """What compile can check of its arguments before the model is drawn (its outputs known):
         refused now, not at the first fit."""
         for spec in loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]:
-            if spec is not None:
+            if spec is not None and spec is not _REQUIRED:      # (none given: the add_loss terms', once drawn)
                 losses.check_trainable(losses.for_compile(spec))
         for what, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
             if given is not None and (isinstance(given, str) or not isinstance(given, (list, tuple, dict))):

@@ -558,7 +558,7 @@ class InferenceMixin:
             from ._own_batch import test_on_batch_own_step
             return test_on_batch_own_step(self, x, y, sample_weight, return_dict)
         self._require_compiled("test_on_batch")
-        refuse_no_targets(y, "test_on_batch", self.loss)
+        refuse_no_targets(y, "test_on_batch", self.loss, self)
         x, y = self._prepare_xy(x, y)
         x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x))
         out = self._forward(x, training=self._inference_flag())

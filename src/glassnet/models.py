@@ -80,7 +80,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         return clone_with(model, config, clone_function, recursive)
     from ._saveable import check_saveable
     try:
-        check_saveable(model, include_optimizer=False)
+        check_saveable(model, include_optimizer=False, files=False)
     except (TypeError, ValueError) as exc:
         raise type(exc)(str(exc).replace("save_model:", "clone_model:", 1)) from None
     config = model._config(with_compile=False)

@@ -77,12 +77,24 @@ def settle_validation_freq(validation_freq, initial_epoch, epochs, validating):
     return validation_freq
 
 
-def refuse_no_targets(y, call, loss=None):
+def _terms_alone(deferred):
+    """Whether ``deferred`` (a subclass' compile before its draw: graph.Model._deferred_compile of
+    refuse_no_targets' ``model``, read only when y is None: no call more per step)
+    gave no loss: the add_loss terms alone (compile(loss=None), or Keras' default), checked once
+    the first batch draws the model."""
+    if deferred is None:
+        return False
+    from .graph import _REQUIRED
+    return deferred["loss"] is None or deferred["loss"] is _REQUIRED
+
+
+def refuse_no_targets(y, call, loss=None, model=None):
     """Refuse by name ``call`` ("train_on_batch", "test_on_batch") of a compiled model without
     targets: its loss compares the outputs with them (Keras' ``y=None`` default is for a model whose
     own step needs none, or one compiled with ``loss=None``, trained on its add_loss terms alone,
     whose compiled ``loss`` here takes none)."""
-    if y is None and not getattr(loss, "added_losses_only", False):
+    if y is None and not getattr(loss, "added_losses_only", False) and not _terms_alone(
+            getattr(model, "_deferred_compile", None)):
         raise ValueError(f"{call}: y: expected the targets of x's samples (the compiled loss compares the "
                          f"outputs with them; only compile(loss=None), add_loss terms alone, takes none), got None")
 
@@ -985,7 +997,7 @@ class TrainingMixin(ActivityMixin):
             from ._own_batch import train_on_batch_own_step
             return train_on_batch_own_step(self, x, y, sample_weight, class_weight, return_dict)
         self._require_compiled("train_on_batch")
-        refuse_no_targets(y, "train_on_batch", self.loss)
+        refuse_no_targets(y, "train_on_batch", self.loss, self)
         return_dict = check_flag(return_dict, "return_dict")       # before the update, not after it
         self._apply_trainable_flags()
         self._check_optimizer()

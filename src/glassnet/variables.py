@@ -101,7 +101,8 @@ class Variable:
             value = value.astype(dtype if dtype is not None else value.dtype, copy=False)
             if shape is not None and shape != value.shape:
                 raise ValueError(f"Variable: shape: {shape} given for a value of shape {value.shape}")
-        self._array = np.ascontiguousarray(value)
+        # (np.ascontiguousarray makes a 0-d value 1-d: a scalar variable, a metric's count, keeps shape ())
+        self._array = np.ascontiguousarray(value).reshape(value.shape)
 
     # -- where the array lives: overridden by a layer's weight -----------------------------------
     def _live(self):

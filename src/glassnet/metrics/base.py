@@ -50,7 +50,25 @@ class Metric:
     def __init__(self, name=None, dtype=None):
         self.name = check_name(name, f"{type(self).__name__}: name") or self.default_name
         check_dtype(dtype, type(self).__name__)
-        self.reset_state()
+        try:
+            self.reset_state()
+        except AttributeError:
+            # Keras' Metric.__init__ resets nothing: a metric of yours written for Keras makes its
+            # variables after super().__init__() (add_variable, the training guide's
+            # CategoricalTruePositives) and its reset_state assigns them; they start as made
+            if type(self).__module__.startswith("glassnet."):
+                raise
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """Keras' ``Metric.add_variable``: a ``glassnet.Variable`` of ``shape`` made by ``initializer``
+        (not trainable), which ``update_state`` changes with ``assign``/``assign_add`` and
+        ``result`` reads (``.value``, ``.numpy()``). ``aggregation`` (Keras' across devices): ignored."""
+        from ..variables import Variable
+        return Variable(initializer, shape=shape, dtype=dtype, trainable=False, name=name)
+
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """Keras' ``Metric.add_weight``: ``add_variable``."""
+        return self.add_variable(shape, initializer, dtype, aggregation, name)
 
     @property
     def __name__(self):          # read where a metric function's name would be (compile, logs)
