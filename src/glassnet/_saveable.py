@@ -343,8 +343,12 @@ _KERAS_HOOKS = ("save_assets", "load_assets", "save_own_variables", "load_own_va
 def _check_keras_hooks(layer):
     """Refuse a layer whose class defines Keras' saving hooks (``save_assets``/``load_assets``,
     ``save_own_variables``/``load_own_variables``): glassnet's files never call them, so what they
-    keep (the saving guide's vocabulary) would be lost, silently, from the model loaded back."""
-    hooks = [name for name in _KERAS_HOOKS if callable(getattr(type(layer), name, None))]
+    keep (the saving guide's vocabulary) would be lost, silently, from the model loaded back.
+    glassnet's own ``save_own_variables``/``load_own_variables`` (every layer has them, as Keras'
+    do: layers/keras_state.py) read and write the weights the file keeps anyway: only a class of
+    yours defining one is refused."""
+    hooks = [name for name in _KERAS_HOOKS if callable(getattr(type(layer), name, None))
+             and not getattr(getattr(type(layer), name), "__module__", "").startswith("glassnet.")]
     if hooks:
         raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) defines {hooks}, Keras' "
                         f"saving hooks, which glassnet's files never call (they hold each layer's get_config and "
@@ -356,8 +360,8 @@ def _check_keras_hooks(layer):
 def _check_build_signature(layer):
     """Refuse a layer whose ``build`` needs arguments besides the input shape (the saving guide's
     ``build(self, input_shape, layer_init)``): load_model builds every layer with
-    ``build(input_shape)`` alone (glassnet has no ``get_build_config``/``build_from_config``), so
-    the file would fail to load."""
+    ``build(input_shape)`` alone (its files do not use ``get_build_config``/``build_from_config``),
+    so the file would fail to load."""
     try:
         parameters = list(inspect.signature(type(layer).build).parameters.values())[2:]   # past self, input_shape
     except (TypeError, ValueError):     # a build inspect cannot read: let loading judge it
@@ -367,7 +371,7 @@ def _check_build_signature(layer):
     if needed:
         raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}): its build takes {needed} "
                         f"besides the input shape, but load_model builds each layer with build(input_shape) "
-                        f"alone (Keras' get_build_config/build_from_config are not supported), so the file "
+                        f"alone (glassnet's files do not use get_build_config/build_from_config), so the file "
                         f"could not be loaded; take them in the constructor and return them from get_config")
 
 
