@@ -43,7 +43,7 @@ from .optimizers import schedules as _schedules
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
 # glassnet's layers that Keras 3.15 has no class of the name for
-KERAS_LACKS = frozenset({"Input", "AttentionScores", "GroupedQueryAttention", "LastState", "Cell", "DepthToSpace",
+KERAS_LACKS = frozenset({"Input", "AttentionScores", "LastState", "Cell", "DepthToSpace",
                          "SpaceToDepth", "LayerScale", "StochasticDepth", "TensorOp", "TensorFunction", "RandomDraw",
                          "TrainingSwitch", "CallMask", "SetMask", "Lambda"})
 # Keras 3.15's layers that take a ``seed`` (elsewhere glassnet's seed only drew the initial
@@ -77,7 +77,8 @@ _KERAS_TAKES = {"AlphaDropout": frozenset({"noise_shape"}), "Dropout": frozenset
 # Keras 3.15's classes whose constructor takes no ``trainable`` (nor other base-Layer keywords):
 # their configs leave it out, as Keras' own get_config does (they hold no weights)
 _NO_TRAINABLE = frozenset({"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"})
-_OWN_INPUT_DIM = frozenset({"Embedding", "ReversibleEmbedding"})      # a vocabulary's size, not a shape
+_OWN_INPUT_DIM = frozenset({"Embedding", "ReversibleEmbedding"})
+_KERAS_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}     # {glassnet class: Keras 3.15's layers name}      # a vocabulary's size, not a shape
 
 
 def _policy(dtype):
@@ -126,6 +127,14 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
             config[key] = _layer_entry(inner["class_name"], inner["config"], dtype, f"{where}: {key}",
                                        trainable=inner["config"].get("trainable", trainable),
                                        registered=inner.get("registered_name"))
+    # an RNN's cell and a StackedRNNCells' cells are Keras' layer entries too: glassnet's bare
+    # {"class_name", "config"} (no module, name or dtype) failed Keras' load_model ("Could not
+    # locate class 'LSTMCell'", its Functional "could not be deserialized properly")
+    if isinstance(config.get("cell"), dict):
+        config["cell"] = _cell_entry(config["cell"], dtype, f"{where}: cell", trainable)
+    if isinstance(config.get("cells"), list):
+        config["cells"] = [_cell_entry(inner, dtype, f"{where}: cells[{k}]", trainable)
+                           for k, inner in enumerate(config["cells"])]
     if "layers" in config:
         _refuse(where, f"{class_name} holds a list of layers, which glassnet does not write in Keras' form")
     config["name"] = config.get("name", where)
@@ -136,9 +145,27 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
         # Keras' int-mode hashing layers take an integer dtype, their bins' (int64, Keras' default),
         # and refuse a float one: a file of glassnet's float32 failed in keras.saving.load_model
         config["dtype"] = _policy("int64")
-    entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
+    # Keras 3.15 exports its GroupedQueryAttention class as keras.layers.GroupQueryAttention only, and
+    # writes and looks it up by that name (the class's own is no keras.layers name: refused before)
+    entry = {"module": "keras.layers", "class_name": _KERAS_NAMES.get(class_name, class_name), "config": config,
+             "registered_name": None}
     if shape is not None and all(d is None or isinstance(d, int) for d in shape):
         entry["build_config"] = {"input_shape": [None, *shape]}
+    return entry
+
+
+def _cell_entry(inner, dtype, where, trainable):
+    """Keras' entry of a cell in an RNN's (or StackedRNNCells') config, named as Keras names an
+    unnamed one (``lstm_cell``); a cell of yours is refused by name (Keras cannot rebuild it)."""
+    from ._keras_h5 import _snake
+    if not isinstance(inner.get("class_name"), str) or not isinstance(inner.get("config"), dict):
+        _refuse(where, f"{inner!r:.60} is not a cell's {{'class_name', 'config'}}")
+    if inner["class_name"] not in ("SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"):
+        _refuse(where, f"{inner['class_name']!r} is a cell of yours: Keras cannot rebuild it from a file")
+    config = dict(inner["config"])
+    config.setdefault("name", _snake(inner["class_name"]))
+    entry = _layer_entry(inner["class_name"], config, dtype, where, trainable=trainable)
+    entry.pop("build_config", None)
     return entry
 
 
