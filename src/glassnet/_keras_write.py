@@ -133,7 +133,11 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
     if isinstance(config.get("cell"), dict):
         config["cell"] = _cell_entry(config["cell"], dtype, f"{where}: cell", trainable)
     if isinstance(config.get("cells"), list):
-        config["cells"] = [_cell_entry(inner, dtype, f"{where}: cells[{k}]", trainable)
+        from ._keras_h5 import stacked_cell_groups
+        # unnamed cells named as Keras names them, its counter within the stack (lstm_cell, lstm_cell_1)
+        names = stacked_cell_groups([inner.get("class_name") if isinstance(inner, dict) and
+                                     isinstance(inner.get("class_name"), str) else "cell" for inner in config["cells"]])
+        config["cells"] = [_cell_entry(inner, dtype, f"{where}: cells[{k}]", trainable, names[k])
                            for k, inner in enumerate(config["cells"])]
     if "layers" in config:
         _refuse(where, f"{class_name} holds a list of layers, which glassnet does not write in Keras' form")
@@ -154,16 +158,17 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
     return entry
 
 
-def _cell_entry(inner, dtype, where, trainable):
-    """Keras' entry of a cell in an RNN's (or StackedRNNCells') config, named as Keras names an
-    unnamed one (``lstm_cell``); a cell of yours is refused by name (Keras cannot rebuild it)."""
+def _cell_entry(inner, dtype, where, trainable, name=None):
+    """Keras' entry of a cell in an RNN's (or StackedRNNCells') config, an unnamed one named ``name``
+    or as Keras names it (``lstm_cell``); a cell of yours is refused by name (Keras cannot rebuild it)."""
     from ._keras_h5 import _snake
     if not isinstance(inner.get("class_name"), str) or not isinstance(inner.get("config"), dict):
         _refuse(where, f"{inner!r:.60} is not a cell's {{'class_name', 'config'}}")
     if inner["class_name"] not in ("SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"):
         _refuse(where, f"{inner['class_name']!r} is a cell of yours: Keras cannot rebuild it from a file")
     config = dict(inner["config"])
-    config.setdefault("name", _snake(inner["class_name"]))
+    if config.get("name") is None:
+        config["name"] = name or _snake(inner["class_name"])
     entry = _layer_entry(inner["class_name"], config, dtype, where, trainable=trainable)
     entry.pop("build_config", None)
     return entry
