@@ -45,6 +45,7 @@ CASES = [
     ("conv_lstm2d_same_seq", (3, 5, 5, 2), lambda lib, x: lib.ConvLSTM2D(2, 3, padding="same",
                                                                           return_sequences=True)(x)),
     ("conv_lstm3d", (2, 4, 4, 4, 1), lambda lib, x: lib.ConvLSTM3D(2, 2)(x)),
+    ("bidirectional_conv_lstm1d", (3, 5, 2), lambda lib, x: lib.Bidirectional(lib.ConvLSTM1D(2, 3))(x)),
     ("gqa", (4, 6), lambda lib, x: _gqa(lib, x)),
     ("gqa_one_kv_no_bias", (4, 6), lambda lib, x: _gqa(lib, x, kv=1, use_bias=False)),
     ("spectral_dense", (5,), lambda lib, x: lib.SpectralNormalization(lib.Dense(3))(x)),
@@ -109,7 +110,7 @@ def test_conv_lstm_weights_are_in_its_cell_group(tmp_path):
 
 
 def test_gqa_is_written_under_keras_name(tmp_path):
-    entry, datasets = _archive(_glassnet_model(CASES[8][2], (4, 6)), tmp_path)
+    entry, datasets = _archive(_glassnet_model(CASES[9][2], (4, 6)), tmp_path)
     assert entry["class_name"] == "GroupQueryAttention"
     assert [d.split("/")[2] for d in datasets] == ["_key_dense"] * 2 + ["_output_dense"] * 2 + \
         ["_query_dense"] * 2 + ["_value_dense"] * 2

@@ -381,9 +381,9 @@ def _sublayers(layer, weights):
         parts = [("", layer.name, [])]
         # the two sides in the order the reader takes them (_SUBLAYER_ORDERS)
         for side, own in zip(_SUBLAYER_ORDERS[2], (weights[:half], weights[half:])):
-            if inner in _RNN:
+            if inner in _RNN or inner in _CONV_LSTM:     # (a ConvLSTM's in its ConvLSTMCell too)
                 parts += [(side, f"{side.split('_')[0]}_{_snake(inner)}", []),
-                          (f"{side}/cell", f"{_snake(inner)}_cell", own)]
+                          (f"{side}/cell", "conv_lstm_cell" if inner in _CONV_LSTM else f"{_snake(inner)}_cell", own)]
             else:
                 parts.append((side, side, own))
         return parts
