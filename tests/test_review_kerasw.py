@@ -8,7 +8,10 @@ weights of ``ConvLSTM1D/2D/3D`` and ``RNN(cell)`` were the layer's own, where Ke
 cell ("expected 0 variables, received 3"); ``GroupedQueryAttention`` was refused as a class Keras
 lacks (Keras exports it as ``GroupQueryAttention``, and its ``.h5`` files say
 ``GroupedQueryAttention``) and Keras' files of it were refused (its ``_query_dense``, ... groups);
-Keras' files of stacked cells were refused (the ``cells`` groups' order); ``SpectralNormalization``
+Keras' files of stacked cells were refused (the ``cells`` groups' order); ``Pipeline`` was refused
+("a list of layers") and Keras' files of one with weights were refused; ``HashedCrossing`` was
+written called on two tensors (Keras calls it on one tuple) after Inputs said float32 (glassnet
+read Keras' int64 Inputs as floats); ``SpectralNormalization``
 was written with its three weights in one group, where Keras holds its kernel twice (its own vars
 and its inner layer's), and Keras' files of it were refused; an ``.h5`` of ``Attention()`` did not
 load in Keras (its legacy loader turns ``score_mode="dot"`` into its ``dot`` function).
@@ -50,6 +53,8 @@ CASES = [
     ("gqa_one_kv_no_bias", (4, 6), lambda lib, x: _gqa(lib, x, kv=1, use_bias=False)),
     ("spectral_dense", (5,), lambda lib, x: lib.SpectralNormalization(lib.Dense(3))(x)),
     ("spectral_conv", (5, 2), lambda lib, x: lib.SpectralNormalization(lib.Conv1D(3, 2), power_iterations=2)(x)),
+    ("pipeline", (5,), lambda lib, x: lib.Dense(2)(lib.Pipeline([lib.Rescaling(2.0), lib.Dense(3), lib.Dense(2),
+                                                                 lib.Dropout(0.2)])(lib.Dense(5)(x)))),
     ("attention_dot", (4, 6), lambda lib, x: lib.Attention()([x, x])),
 ]
 IDS = [case[0] for case in CASES]
@@ -159,7 +164,7 @@ def test_glassnet_file_loads_in_keras(keras, tmp_path, case, fmt, name):
     np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), model.predict(x), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] not in ("attention_dot",)], ids=IDS[:-1])
+@pytest.mark.parametrize("case", CASES[:-1], ids=IDS[:-1])
 def test_keras_file_loads_in_glassnet_and_saves_back(keras, tmp_path, case):
     _, shape, build = case
     x = keras.Input(shape)
@@ -176,3 +181,39 @@ def test_keras_file_loads_in_glassnet_and_saves_back(keras, tmp_path, case):
     ours.save(again, save_format="keras")
     np.testing.assert_allclose(np.asarray(_keras_load(keras, again).predict(data, verbose=0)), want,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_pipeline_weights_files_both_ways(keras, tmp_path):
+    build = dict((c[0], c[2]) for c in CASES)["pipeline"]
+    model = _glassnet_model(build, (5,))
+    x = _data((5,))
+    model.save(tmp_path / "m.keras", save_format="keras")
+    model.save_weights(tmp_path / "g.weights.h5")
+    theirs = _keras_load(keras, tmp_path / "m.keras")
+    theirs.set_weights([w * 0 for w in theirs.get_weights()])
+    theirs.load_weights(tmp_path / "g.weights.h5")
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), model.predict(x), rtol=1e-5, atol=1e-5)
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    again = gn.load_model(tmp_path / "m.keras")
+    again.set_weights([w * 0 for w in again.get_weights()])
+    again.load_weights(tmp_path / "k.weights.h5")
+    np.testing.assert_allclose(again.predict(x), model.predict(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["int", "one_hot"])
+def test_hashed_crossing_of_integer_inputs_both_ways(keras, tmp_path, mode):
+    data = [np.array([[1], [2], [5]]), np.array([[3], [4], [3]])]
+    a, b = gn.Input((1,), dtype="int64"), gn.Input((1,), dtype="int64")
+    ours = gn.Model([a, b], L.HashedCrossing(num_bins=7, output_mode=mode)((a, b)))
+    ours.save(tmp_path / "g.keras", save_format="keras")
+    entry = json.loads(zipfile.ZipFile(tmp_path / "g.keras").read("config.json"))["config"]["layers"]
+    assert [e["config"]["dtype"] for e in entry[:2]] == ["int64", "int64"]
+    want = np.asarray(_keras_load(keras, tmp_path / "g.keras").predict(data, verbose=0))
+    np.testing.assert_array_equal(ours.predict(data), want)
+    ka, kb = keras.Input((1,), dtype="int64"), keras.Input((1,), dtype="int64")
+    keras.Model([ka, kb], keras.layers.HashedCrossing(num_bins=7, output_mode=mode)((ka, kb))).save(tmp_path / "k.keras")
+    loaded = gn.load_model(tmp_path / "k.keras")
+    assert [t.dtype for t in loaded.inputs] == ["int64", "int64"]
+    np.testing.assert_array_equal(loaded.predict(data), want)
+    loaded.save(tmp_path / "kg.keras", save_format="keras")
+    np.testing.assert_array_equal(np.asarray(_keras_load(keras, tmp_path / "kg.keras").predict(data, verbose=0)), want)

@@ -166,7 +166,13 @@ def _assign(model, found):
     for layer in [*model.layers, *unread]:
         # with LoRA: the merged kernel and the bias (layers/lora.py); quantized: Keras' order
         current = keras_store_order(layer, keras_weights(layer))
-        arrays = without_keras_only(layer, found.pop(layer.name, []), current)
+        arrays = found.pop(layer.name, [])
+        if not arrays and type(layer).__name__ == "Pipeline":
+            # its layers' groups, under the pipeline's (layers/pipeline/layers/dense): each named by
+            # its layer, with the pipeline's name before it where glassnet wrote the file
+            arrays = [a for inner in layer.pipeline_layers
+                      for a in found.pop(f"{layer.name}/{inner.name}", None) or found.pop(inner.name, [])]
+        arrays = without_keras_only(layer, arrays, current)
         if len(arrays) != len(current):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
                                  f"the file {len(arrays)}")

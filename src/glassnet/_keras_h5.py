@@ -328,8 +328,15 @@ def weights_file_arrays(model, h5py, h5, where):
         found = _group_at(walk, h5, group)
         stack = getattr(getattr(layer, "cell", None), "cells", None)      # an RNN's StackedRNNCells
         cells = stacked_cell_groups([type(cell).__name__ for cell in stack]) if isinstance(stack, list) else None
-        arrays = without_keras_only(layer, _ordered(walk, found, group, cells=cells) if found is not None else [],
-                                    current)
+        if type(layer).__name__ == "Pipeline":       # its layers' groups, in its list's order (_sublayers)
+            arrays = []
+            for sub, _, _ in _sublayers(layer, current)[1:]:
+                used.add(f"{group}/{sub}")
+                inner = _group_at(walk, h5, f"{group}/{sub}")
+                arrays += _ordered(walk, inner, f"{group}/{sub}") if inner is not None else []
+        else:
+            arrays = _ordered(walk, found, group, cells=cells) if found is not None else []
+        arrays = without_keras_only(layer, arrays, current)
         if len(arrays) != len(current):
             raise ModelFileError(f"{where}: layer {name!r} ({group}) has {len(current)} weights in glassnet, the file "
                                  f"{len(arrays)} there")
@@ -410,6 +417,20 @@ def _sublayers(layer, weights):
         _, at = _spectral_kernel(layer)
         inner = weights[:-1]
         return [("", layer.name, [inner[at], weights[-1]]), ("layer", layer.layer.name, inner)]
+    if kind == "Pipeline":
+        # Keras' Pipeline keeps its layers in a list: layers/<class, snake case>[_k] each, k counting
+        # that class's layers in it; each one's name attribute with the pipeline's before it, so
+        # that it never meets a layer of the model's own of that name (Keras reads the groups only)
+        parts, counts, at = [("", layer.name, [])], {}, 0
+        for inner in layer.pipeline_layers:
+            group = _snake(type(inner).__name__)
+            k = counts.get(group, 0)
+            counts[group] = k + 1
+            n = len(inner.get_weights())
+            parts.append((f"layers/{group}" + (f"_{k}" if k else ""), f"{layer.name}/{inner.name}",
+                          weights[at:at + n]))
+            at += n
+        return parts
     if kind == "TimeDistributed":
         return [("", layer.name, []), ("layer", layer.layer.name, weights)]
     return [("", layer.name, [*keras_store_order(layer, weights),

@@ -329,6 +329,9 @@ def _shape(shape):
             and all(d is None or type(d) is int and d > 0 for d in shape[1:]))
 
 
+_INTEGER_INPUTS = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"})
+
+
 def _input(entry, where):
     """glassnet's Input for Keras' ``InputLayer`` entry (``batch_shape``, ``dtype``, ``name``)."""
     config = entry.get("config")
@@ -340,8 +343,10 @@ def _input(entry, where):
             raise ModelFileError(f"{where}: InputLayer {config.get('name')!r}: {key}=True is not supported by glassnet")
     batch = config["batch_shape"][0]
     dtype = config.get("dtype")
+    # an integer or bool Input keeps its dtype (written back so: Keras' HashedCrossing refuses the
+    # floats a float Input gives it, its Hashing hashes them otherwise); a float one is the model's
     return Input(shape=tuple(config["batch_shape"][1:]), name=_str(config.get("name"), "name", where),
-                 dtype="string" if dtype == "string" else None,
+                 dtype="string" if dtype == "string" else dtype if dtype in _INTEGER_INPUTS else None,
                  batch_size=batch if type(batch) is int and batch > 0 else None)
 
 

@@ -62,7 +62,7 @@ _KERAS_OPTIMIZERS = frozenset({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Ad
 _KERAS_SCHEDULES = frozenset({"ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay",
                               "CosineDecay", "CosineDecayRestarts"})
 _MERGING = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                      "Attention", "AdditiveAttention"})        # Keras' layers called on one list
+                      "Attention", "AdditiveAttention", "HashedCrossing"})        # Keras' layers called on one list
 # {Keras 3.15 class: the keys of _GLASSNET_ONLY its constructor takes}, generated once from
 # inspect.signature(keras.layers.<class>.__init__) (tests/test_keras_write2.py regenerates and compares);
 # LayerNormalization's rms_scaling is by hand: Keras 3.15 pops it from **kwargs (deprecated, still computed)
@@ -139,7 +139,13 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
                                      isinstance(inner.get("class_name"), str) else "cell" for inner in config["cells"]])
         config["cells"] = [_cell_entry(inner, dtype, f"{where}: cells[{k}]", trainable, names[k])
                            for k, inner in enumerate(config["cells"])]
-    if "layers" in config:
+    if class_name == "Pipeline" and isinstance(config.get("layers"), list):
+        # Keras' Pipeline config: its layers as Keras' entries (refused as "a list of layers" before)
+        config["layers"] = [_layer_entry(inner.get("class_name"), inner.get("config") or {}, dtype,
+                                         f"{where}: layers[{k}]", trainable=trainable,
+                                         registered=inner.get("registered_name"))
+                            for k, inner in enumerate(config["layers"])]
+    elif "layers" in config:
         _refuse(where, f"{class_name} holds a list of layers, which glassnet does not write in Keras' form")
     config["name"] = config.get("name", where)
     if class_name not in _NO_TRAINABLE:
@@ -151,6 +157,8 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
         config["dtype"] = _policy("int64")
     # Keras 3.15 exports its GroupedQueryAttention class as keras.layers.GroupQueryAttention only, and
     # writes and looks it up by that name (the class's own is no keras.layers name: refused before)
+    if class_name == "Pipeline":        # Keras' Pipeline takes its layers and name only (no dtype, no trainable)
+        config = {"layers": config.get("layers", []), "name": config["name"]}
     entry = {"module": "keras.layers", "class_name": _KERAS_NAMES.get(class_name, class_name), "config": config,
              "registered_name": None}
     if shape is not None and all(d is None or isinstance(d, int) for d in shape):
@@ -301,6 +309,16 @@ def _nested_sequential(record, dtype):
     return spec
 
 
+def _input_dtype(tensor, dtype):
+    """The dtype of an Input's entry: an integer or bool one given to it (ids, codes: Keras' Hashing,
+    HashedCrossing and IntegerLookup read int64 inputs otherwise than the floats of the model's dtype
+    the file said before), else the model's."""
+    given = getattr(tensor, "_given_dtype", None)
+    if isinstance(given, str) and given != "string" and np.dtype(given).kind in "iub":
+        return np.dtype(given).name
+    return dtype
+
+
 def _functional(model, dtype):
     where = repr(model.name)
     for attribute, what in (("_input_keys", "dict inputs"), ("_output_keys", "dict outputs"),
@@ -318,7 +336,7 @@ def _functional(model, dtype):
     # a text input's shape is its texts' (1,), not the ids' its TextVectorization makes of them
     inputs = [_input_entry(name, tuple(tensor.shape[1:]), "string", getattr(tensor, "batch_size", None))
               if getattr(tensor, "dtype", None) == "string" else
-              _input_entry(name, shape, dtype, getattr(tensor, "batch_size", None))
+              _input_entry(name, shape, _input_dtype(tensor, dtype), getattr(tensor, "batch_size", None))
               for name, shape, tensor in zip(names, model.input_shapes, model.inputs)]
     # each call as Keras' node: its layer's k-th call reads the tensors of the calls before; a
     # nested model's call (written nested: glassnet._keras_nesting) one node of that model
