@@ -8,7 +8,9 @@ weights of ``ConvLSTM1D/2D/3D`` and ``RNN(cell)`` were the layer's own, where Ke
 cell ("expected 0 variables, received 3"); ``GroupedQueryAttention`` was refused as a class Keras
 lacks (Keras exports it as ``GroupQueryAttention``, and its ``.h5`` files say
 ``GroupedQueryAttention``) and Keras' files of it were refused (its ``_query_dense``, ... groups);
-Keras' files of stacked cells were refused (the ``cells`` groups' order); ``Pipeline`` was refused
+Keras' files of stacked cells were refused (the ``cells`` groups' order); a recurrent layer's
+``return_state`` was refused ("Keras 3.15 has no LastState layer") and its ``initial_state`` written as
+positional arguments (Keras read the second as the mask); ``Pipeline`` was refused
 ("a list of layers") and Keras' files of one with weights were refused; ``HashedCrossing`` was
 written called on two tensors (Keras calls it on one tuple) after Inputs said float32 (glassnet
 read Keras' int64 Inputs as floats); ``SpectralNormalization``
@@ -55,10 +57,31 @@ CASES = [
     ("spectral_conv", (5, 2), lambda lib, x: lib.SpectralNormalization(lib.Conv1D(3, 2), power_iterations=2)(x)),
     ("pipeline", (5,), lambda lib, x: lib.Dense(2)(lib.Pipeline([lib.Rescaling(2.0), lib.Dense(3), lib.Dense(2),
                                                                  lib.Dropout(0.2)])(lib.Dense(5)(x)))),
+    # return_state: glassnet's LastState calls are the recurrent call's outputs 1.. in Keras' file
+    # (refused as "Keras 3.15 has no LastState layer" before), initial_state that call's keyword
+    ("lstm_return_state", (4, 2), lambda lib, x: list(lib.LSTM(3, return_state=True)(x))),
+    ("seq2seq_initial_state", (4, 2), lambda lib, x: lib.Dense(2)(
+        lib.LSTM(3)(x, initial_state=lib.LSTM(3, return_state=True)(x)[1:]))),
+    ("rnn_stacked_return_state", (4, 2), lambda lib, x: (lambda r: lib.Concatenate()([r[0], r[-1]]))(
+        lib.RNN([lib.LSTMCell(3), lib.GRUCell(2)], return_state=True)(x))),
+    ("bidirectional_return_state", (4, 2), lambda lib, x: lib.Concatenate()(
+        list(lib.Bidirectional(lib.GRU(3, return_state=True))(x)))),
+    ("conv_lstm2d_return_state", (3, 5, 5, 2), lambda lib, x: list(lib.ConvLSTM2D(2, 3, return_state=True)(x))),
     ("attention_dot", (4, 6), lambda lib, x: lib.Attention()([x, x])),
 ]
 IDS = [case[0] for case in CASES]
 FORMATS = [("keras", "m.keras"), ("h5", "m.h5")]
+
+
+def _outputs(out):
+    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+def _close(got, want, tol=1e-5):
+    got, want = _outputs(got), _outputs(want)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
 def _random_weights(model, seed=1):
@@ -130,7 +153,7 @@ def test_glassnet_reads_its_keras_file_back(tmp_path, case):
         path = tmp_path / name
         model.save(path, save_format=fmt)
         again = gn.load_model(path)
-        np.testing.assert_allclose(again.predict(x), model.predict(x), rtol=1e-6, atol=1e-6)
+        _close(again.predict(x), model.predict(x), 1e-6)
 
 
 def test_a_cell_of_yours_is_refused_by_name(tmp_path):
@@ -161,7 +184,7 @@ def test_glassnet_file_loads_in_keras(keras, tmp_path, case, fmt, name):
     path = tmp_path / name
     model.save(path, save_format=fmt)
     loaded = _keras_load(keras, path)
-    np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), model.predict(x), rtol=1e-5, atol=1e-5)
+    _close(loaded.predict(x, verbose=0), model.predict(x))
 
 
 @pytest.mark.parametrize("case", CASES[:-1], ids=IDS[:-1])
@@ -175,12 +198,11 @@ def test_keras_file_loads_in_glassnet_and_saves_back(keras, tmp_path, case):
     theirs.save(path)
     ours = gn.load_model(path)
     # (Keras' model as its own file has it: a SpectralNormalization's kernel is one variable there)
-    want = np.asarray(_keras_load(keras, path).predict(data, verbose=0))
-    np.testing.assert_allclose(ours.predict(data), want, rtol=1e-5, atol=1e-5)
+    want = _keras_load(keras, path).predict(data, verbose=0)
+    _close(ours.predict(data), want)
     again = tmp_path / "g.keras"
     ours.save(again, save_format="keras")
-    np.testing.assert_allclose(np.asarray(_keras_load(keras, again).predict(data, verbose=0)), want,
-                               rtol=1e-5, atol=1e-5)
+    _close(_keras_load(keras, again).predict(data, verbose=0), want)
 
 
 def test_pipeline_weights_files_both_ways(keras, tmp_path):

@@ -360,13 +360,20 @@ def _functional(model, dtype):
         single = len(read) == 1
         args = read if single or type(layer).__name__ not in _MERGING else [read]
         # a call's own arguments (MultiHeadAttention's use_causal_mask) are Keras' call's keywords
-        nodes[id(layer)].append({"args": args, "kwargs": dict(option or {})})
+        kwargs = dict(option or {})
+        if not single and _takes_states(layer):
+            # a recurrent call given initial_state: Keras' node holds it as that keyword (its
+            # positional second argument is the mask: Keras failed on "list index out of range")
+            args, kwargs["initial_state"] = read[:1], read[1:]
+        nodes[id(layer)].append({"args": args, "kwargs": kwargs})
     layers = list(inputs)
     owner = {}
     for record in (model._nesting if tensors is not None else ()):
         for layer in record.layers:
             owner.setdefault(id(layer), record)
     for layer in model.layers:
+        if _is_last_state(layer) and not nodes.get(id(layer)):      # (a recurrent layer's output, above)
+            continue
         record = owner.get(id(layer))
         if record is not None:
             if id(record.key) in nodes:         # (written at its first layer's place)
@@ -404,6 +411,15 @@ def _histories(model, tensors):
     made, numbered, histories, order = {}, {}, [], []
     for call, layer in enumerate(model._calls):
         record = None if tensors is None else tensors[call].nested_in
+        if record is None and _is_last_state(layer):
+            # return_state's last state: in Keras the recurrent call's own output k + 1 (its node's
+            # outputs are [output, *states]), no layer of its own (refused as "LastState" before)
+            (parent,) = model._graph[call]
+            if parent < 0 or histories[parent] is None:
+                _refuse(repr(layer.name), "the last state of a recurrent layer not called in this model")
+            name, node, _ = histories[parent]
+            histories.append((name, node, layer.index + 1))
+            continue
         if record is None:
             histories.append((layer.name, made.get(id(layer), 0), 0))
             made[id(layer)] = made.get(id(layer), 0) + 1
@@ -416,6 +432,17 @@ def _histories(model, tensors):
         index = output_index(record, tensors[call])
         histories.append(None if index is None else (record.model.name, numbered[id(record)], index))
     return histories, order
+
+
+def _takes_states(layer):
+    """Whether ``layer`` is a recurrent layer (its calls' later inputs are its initial states)."""
+    from .layers.recurrent import CarriesStates
+    return isinstance(layer, CarriesStates)
+
+
+def _is_last_state(layer):
+    """Whether ``layer`` is a ``LastState`` reader (glassnet's call for a return_state's state)."""
+    return type(layer).__name__ == "LastState" and type(layer).__module__ == "glassnet.layers.recurrent"
 
 
 def _tensor(history):
