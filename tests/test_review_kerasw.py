@@ -239,3 +239,43 @@ def test_hashed_crossing_of_integer_inputs_both_ways(keras, tmp_path, mode):
     np.testing.assert_array_equal(loaded.predict(data), want)
     loaded.save(tmp_path / "kg.keras", save_format="keras")
     np.testing.assert_array_equal(np.asarray(_keras_load(keras, tmp_path / "kg.keras").predict(data, verbose=0)), want)
+
+
+@pytest.mark.parametrize("value, build", [
+    (0.0, lambda lib, x: lib.RNN(lib.GRUCell(3))(lib.Masking()(x))),
+    (0.5, lambda lib, x: lib.LSTM(3, return_sequences=True)(lib.Masking(mask_value=0.5)(x))),
+    (0.0, lambda lib, x: lib.Bidirectional(lib.LSTM(3))(lib.Masking()(x))),
+], ids=["rnn_cell", "lstm_value", "bidirectional"])
+def test_keras_masking_mask_reads_as_the_masking_layers(keras, tmp_path, value, build):
+    """Keras records a Masking layer's mask as Any(NotEqual(x, mask_value), axis=-1) ops passed as
+    mask= (its functional model's file); glassnet's Masking carries the mask itself: those ops are
+    read as that mask (they were refused: "unknown layer class 'Any'")."""
+    data = _data((4, 2))
+    data[0, 2:] = value         # masked steps
+    data[1, :1] = value
+    x = keras.Input((4, 2))
+    theirs = keras.Model(x, build(keras.layers, x))
+    _random_weights(theirs)
+    path = tmp_path / "k.keras"
+    theirs.save(path)
+    want = theirs.predict(data, verbose=0)
+    ours = gn.load_model(path)
+    _close(ours.predict(data), want)
+    ours.save(tmp_path / "g.keras", save_format="keras")
+    _close(_keras_load(keras, tmp_path / "g.keras").predict(data, verbose=0), want)
+
+
+def test_a_not_equal_of_other_tensors_is_still_refused(keras, tmp_path):
+    x = keras.Input((4, 2))
+    theirs = keras.Model(x, keras.layers.LSTM(3)(keras.layers.Masking()(x)))
+    theirs.save(tmp_path / "k.keras")
+    archive = zipfile.ZipFile(tmp_path / "k.keras")
+    config = json.loads(archive.read("config.json"))
+    for entry in config["config"]["layers"]:
+        if entry["class_name"] == "NotEqual":
+            entry["inbound_nodes"][0]["args"][1] = 7.0      # not the Masking's value
+    with zipfile.ZipFile(tmp_path / "bad.keras", "w") as out:
+        for name in archive.namelist():
+            out.writestr(name, json.dumps(config) if name == "config.json" else archive.read(name))
+    with pytest.raises(gn.errors.ModelFileError, match="NotEqual"):
+        gn.load_model(tmp_path / "bad.keras")
