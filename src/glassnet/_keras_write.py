@@ -14,12 +14,17 @@ the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here), and a loo
 vocabulary as Keras' ``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets; its config
 then says ``"vocabulary": null``, and a text model's Input ``dtype="string"``).
 
+An RNN's cells, a StackedRNNCells' cells and a Pipeline's layers are Keras' layer entries too; a
+``return_state`` call's states are its node's outputs 1, 2, ... (glassnet's ``LastState`` readers
+write no entry), its ``initial_state`` that keyword of the node; GroupedQueryAttention is written
+under Keras' name GroupQueryAttention (``_KERAS_NAMES``).
+
 A glassnet layer config is already Keras' for the layers both have (glassnet reads Keras' configs by
 these names); what differs is mended here: the input shape goes to ``build_config``, the dtype
 becomes Keras' DTypePolicy dict, a few settings some Keras classes lack are dropped at the value
 such a class computes as (``_GLASSNET_ONLY``; kept for the classes of ``_KERAS_TAKES``, whose Keras
 constructors take them). Refused by name, before anything is written (ValueError): a layer
-class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours, a glassnet-only setting at another
+class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours (an RNN cell of yours), a glassnet-only setting at another
 value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
 own arguments or mode, a model of dict inputs or outputs or with ``add_loss`` terms, an optimizer
 Keras lacks. The optimizer's state (step count, rate, slots) is written in Keras' layout
