@@ -233,7 +233,8 @@ def test_hashed_crossing_of_integer_inputs_both_ways(keras, tmp_path, mode):
     want = np.asarray(_keras_load(keras, tmp_path / "g.keras").predict(data, verbose=0))
     np.testing.assert_array_equal(ours.predict(data), want)
     ka, kb = keras.Input((1,), dtype="int64"), keras.Input((1,), dtype="int64")
-    keras.Model([ka, kb], keras.layers.HashedCrossing(num_bins=7, output_mode=mode)((ka, kb))).save(tmp_path / "k.keras")
+    crossed = keras.layers.HashedCrossing(num_bins=7, output_mode=mode)((ka, kb))
+    keras.Model([ka, kb], crossed).save(tmp_path / "k.keras")
     loaded = gn.load_model(tmp_path / "k.keras")
     assert [t.dtype for t in loaded.inputs] == ["int64", "int64"]
     np.testing.assert_array_equal(loaded.predict(data), want)

@@ -24,8 +24,8 @@ these names); what differs is mended here: the input shape goes to ``build_confi
 becomes Keras' DTypePolicy dict, a few settings some Keras classes lack are dropped at the value
 such a class computes as (``_GLASSNET_ONLY``; kept for the classes of ``_KERAS_TAKES``, whose Keras
 constructors take them). Refused by name, before anything is written (ValueError): a layer
-class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours (an RNN cell of yours), a glassnet-only setting at another
-value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
+class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours (an RNN cell of yours), a
+glassnet-only setting at another value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
 own arguments or mode, a model of dict inputs or outputs or with ``add_loss`` terms, an optimizer
 Keras lacks. The optimizer's state (step count, rate, slots) is written in Keras' layout
 (glassnet._keras_optimizer_state), so that Keras continues training where glassnet stopped.
@@ -82,8 +82,8 @@ _KERAS_TAKES = {"AlphaDropout": frozenset({"noise_shape"}), "Dropout": frozenset
 # Keras 3.15's classes whose constructor takes no ``trainable`` (nor other base-Layer keywords):
 # their configs leave it out, as Keras' own get_config does (they hold no weights)
 _NO_TRAINABLE = frozenset({"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"})
-_OWN_INPUT_DIM = frozenset({"Embedding", "ReversibleEmbedding"})
-_KERAS_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}     # {glassnet class: Keras 3.15's layers name}      # a vocabulary's size, not a shape
+_OWN_INPUT_DIM = frozenset({"Embedding", "ReversibleEmbedding"})      # a vocabulary's size, not a shape
+_KERAS_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}     # {glassnet class: Keras 3.15's layers name}
 
 
 def _policy(dtype):
