@@ -30,7 +30,7 @@ import json
 import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
-from ._keras_h5 import h5py_module, keras_store_order, weights_by_layer, without_keras_only
+from ._keras_h5 import config_cell_orders, h5py_module, keras_store_order, weights_by_layer, without_keras_only
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -115,7 +115,7 @@ def load_keras(archive, max_bytes, compile):
         h5 = h5py.File(io.BytesIO(data), "r")
     with h5:
         with _h5_errors():
-            found = weights_by_layer(h5py, h5)
+            found = weights_by_layer(h5py, h5, config_cell_orders(config))
             # a lookup layer's vocabulary (its asset) and a tf_idf one's idf_weights go into its
             # config entry: it is made with them, and the layers after it are built for its width
             config = read_vocabularies(copy.deepcopy(config), assets, found, lambda info: read_member(archive, info))
@@ -166,7 +166,13 @@ def _assign(model, found):
     for layer in [*model.layers, *unread]:
         # with LoRA: the merged kernel and the bias (layers/lora.py); quantized: Keras' order
         current = keras_store_order(layer, keras_weights(layer))
-        arrays = without_keras_only(layer, found.pop(layer.name, []), current)
+        arrays = found.pop(layer.name, [])
+        if not arrays and type(layer).__name__ == "Pipeline":
+            # its layers' groups, under the pipeline's (layers/pipeline/layers/dense): each named by
+            # its layer, with the pipeline's name before it where glassnet wrote the file
+            arrays = [a for inner in layer.pipeline_layers
+                      for a in found.pop(f"{layer.name}/{inner.name}", None) or found.pop(inner.name, [])]
+        arrays = without_keras_only(layer, arrays, current)
         if len(arrays) != len(current):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
                                  f"the file {len(arrays)}")

@@ -31,10 +31,12 @@ MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in
 # Keras' order of a layer's sublayers' weights (its weights property: its own, then each tracked
 # sublayer's in the order it made them), where the group names' order is not it
 _SUBLAYER_ORDERS = (("query_dense", "key_dense", "value_dense", "output_dense"),    # MultiHeadAttention
+                    ("_query_dense", "_key_dense", "_value_dense", "_output_dense"),    # GroupQueryAttention
                     ("forward_layer", "backward_layer"))                          # Bidirectional
 _INSTALL = ('reading or writing Keras\' HDF5 files (.keras, .weights.h5, .h5) needs h5py: pip install '
             '"glassnet[keras]" (or pip install h5py)')
 _RNN = frozenset({"LSTM", "GRU", "SimpleRNN"})
+_CONV_LSTM = frozenset({"ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"})
 # weights Keras' layer has after the ones glassnet's has, never read by Keras' computation: written
 # as Keras 3.15 writes them (an adapted Normalization's count, int64 0), dropped when a file is read
 _KERAS_ONLY = {"Normalization": (("count", np.int64(0)),)}
@@ -48,9 +50,21 @@ def keras_only_weights(layer, weights):
     return list(extra) if extra and len(weights) == 2 else []
 
 
+def _spectral_kernel(layer):
+    """The key of the inner weight a SpectralNormalization divides (``kernel`` or ``embeddings``) and
+    its position among the inner layer's weights."""
+    keys = list(layer.layer.params)
+    key = "kernel" if "kernel" in keys else "embeddings"
+    return key, keys.index(key)
+
+
 def without_keras_only(layer, arrays, current):
     """The file's ``arrays`` of ``layer`` less Keras' weights glassnet's layer lacks (scalars after
-    its own), so that a Keras file of an adapted Normalization loads; ``arrays`` otherwise."""
+    its own), so that a Keras file of an adapted Normalization loads; ``arrays`` otherwise. A
+    SpectralNormalization's file holds its kernel twice, its own (``vars``: kernel, vector_u) and
+    its inner layer's (``layer/vars``): read as glassnet's weights, the inner layer's, then vector_u."""
+    if type(layer).__name__ == "SpectralNormalization" and len(arrays) == len(current) + 1 and len(arrays) >= 3:
+        return [*arrays[2:], arrays[1]]
     extra = keras_only_weights(layer, current)
     if extra and len(arrays) == len(current) + len(extra) and all(
             tuple(a.shape) == () for a in arrays[len(current):]):
@@ -103,9 +117,48 @@ class _Walk:
         return obj
 
 
-def weights_by_layer(h5py, h5):
+def stacked_cell_groups(class_names):
+    """The groups Keras 3.15 writes a StackedRNNCells' cells in (``cell/cells/<group>``), in the
+    stack's order: each cell's class in snake case, ``_k`` after the k-th later one of that class."""
+    counts, groups = {}, []
+    for name in class_names:
+        group = _snake(name)
+        k = counts.get(group, 0)
+        counts[group] = k + 1
+        groups.append(group if k == 0 else f"{group}_{k}")
+    return groups
+
+
+def config_cell_orders(config, depth=0):
+    """{layer name: its stacked cells' groups in order} of the RNN layers of a Keras model config
+    whose cell is a StackedRNNCells: the file's groups (``gru_cell``, ``lstm_cell``) do not say the
+    stack's order, which its config does."""
+    found = {}
+    if depth > 64:
+        return found
+    if isinstance(config, dict):
+        inner = config.get("config")
+        cell = inner.get("cell") if isinstance(inner, dict) else None
+        if isinstance(cell, dict) and cell.get("class_name") == "StackedRNNCells" and \
+                isinstance(cell.get("config"), dict) and isinstance(cell["config"].get("cells"), list) and \
+                isinstance(inner.get("name"), str):
+            found[inner["name"]] = stacked_cell_groups(
+                [c.get("class_name") if isinstance(c, dict) and isinstance(c.get("class_name"), str) else "?"
+                 for c in cell["config"]["cells"]])
+        values = config.values()
+    elif isinstance(config, list):
+        values = config
+    else:
+        return found
+    for value in values:
+        found.update(config_cell_orders(value, depth + 1))
+    return found
+
+
+def weights_by_layer(h5py, h5, cell_orders=None):
     """{layer name: [datasets, in Keras' order of that layer's weights]} of every layer with weights
-    (a ``.keras`` file's, whose layers are those of its own config: matched by name)."""
+    (a ``.keras`` file's, whose layers are those of its own config: matched by name);
+    ``cell_orders``: ``config_cell_orders`` of its config."""
     walk, found = _Walk(h5py), {}
     top = walk.children(h5, "")
     for where, sub, inner, nested in (_layer_groups(walk, top["layers"], "layers") if "layers" in top else ()):
@@ -116,11 +169,11 @@ def weights_by_layer(h5py, h5):
             if _ordered(walk, sub, where, skip=("layers", "optimizer")):
                 raise ModelFileError(f"{walk.where}: {where}: a nested model holding weights of its own")
             continue
-        arrays = _ordered(walk, sub, where)
-        if not arrays:
-            continue
         name = inner["vars"].attrs.get("name") if "vars" in inner else None
         name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        arrays = _ordered(walk, sub, where, cells=(cell_orders or {}).get(name) if isinstance(name, str) else None)
+        if not arrays:
+            continue
         if not isinstance(name, str):
             raise ModelFileError(f"{walk.where}: {where}/vars has no 'name' attribute naming its layer")
         if name in found:
@@ -146,9 +199,11 @@ def _layer_groups(walk, group, path, depth=0):
             yield from _layer_groups(walk, inner["layers"], f"{where}/layers", depth + 1)
 
 
-def _ordered(walk, group, path, skip=(), depth=0):
+def _ordered(walk, group, path, skip=(), depth=0, cells=None):
     """The datasets under a layer's ``group``, in Keras' order of its weights: ``vars/0..n-1``, then
-    each sublayer's; sublayers in an order known (``_SUBLAYER_ORDERS``), else one at most."""
+    each sublayer's; sublayers in an order known (``_SUBLAYER_ORDERS``; a StackedRNNCells' ``cells``
+    in the order ``cells`` gives, its groups' names, or ``"any"`` where only their presence
+    matters), else one at most."""
     if depth > 16:
         raise ModelFileError(f"{walk.where}: {path}: sublayers nested more than 16 deep")
     inner = walk.children(group, path)
@@ -166,11 +221,19 @@ def _ordered(walk, group, path, skip=(), depth=0):
             continue
         if not isinstance(sub, walk.h5py.Group):
             raise ModelFileError(f"{walk.where}: {path}/{key} is not a sublayer's group")
-        found = _ordered(walk, sub, f"{path}/{key}", depth=depth + 1)
+        found = _ordered(walk, sub, f"{path}/{key}", depth=depth + 1, cells=cells)
         if found:
             subs[key] = found
     if len(subs) > 1:
         order = next((o for o in _SUBLAYER_ORDERS if set(subs) <= set(o)), None)
+        if path.endswith("/cells"):
+            if cells == "any":
+                order = sorted(subs)
+            elif cells is None and len({re.sub(r"_\d+$", "", key) for key in subs}) == 1:
+                # one class's cells: the groups' counters give the stack's order
+                order = stacked_cell_groups([re.sub(r"_\d+$", "", next(iter(subs)))] * len(subs))
+            elif isinstance(cells, list) and set(subs) <= set(cells):
+                order = cells
         if order is None:
             raise ModelFileError(f"{walk.where}: {path}: sublayers {sorted(subs)} with weights, in an order "
                                  f"glassnet does not know Keras' weights by")
@@ -263,7 +326,17 @@ def weights_file_arrays(model, h5py, h5, where):
         # with LoRA: the merged kernel and the bias, Keras' two; quantized: Keras' order
         current = keras_store_order(layer, keras_weights(layer))
         found = _group_at(walk, h5, group)
-        arrays = without_keras_only(layer, _ordered(walk, found, group) if found is not None else [], current)
+        stack = getattr(getattr(layer, "cell", None), "cells", None)      # an RNN's StackedRNNCells
+        cells = stacked_cell_groups([type(cell).__name__ for cell in stack]) if isinstance(stack, list) else None
+        if type(layer).__name__ == "Pipeline":       # its layers' groups, in its list's order (_sublayers)
+            arrays = []
+            for sub, _, _ in _sublayers(layer, current)[1:]:
+                used.add(f"{group}/{sub}")
+                inner = _group_at(walk, h5, f"{group}/{sub}")
+                arrays += _ordered(walk, inner, f"{group}/{sub}") if inner is not None else []
+        else:
+            arrays = _ordered(walk, found, group, cells=cells) if found is not None else []
+        arrays = without_keras_only(layer, arrays, current)
         if len(arrays) != len(current):
             raise ModelFileError(f"{where}: layer {name!r} ({group}) has {len(current)} weights in glassnet, the file "
                                  f"{len(arrays)} there")
@@ -281,7 +354,7 @@ def weights_file_arrays(model, h5py, h5, where):
 def _left_over(walk, group, path, used):
     """Refuse a layer group with weights that ``model``'s layout has no place for."""
     for where, sub, _, nested in _layer_groups(walk, group, path):
-        if not nested and where not in used and _ordered(walk, sub, where):
+        if not nested and where not in used and _ordered(walk, sub, where, cells="any"):
             raise ModelFileError(f"{walk.where}: {where} holds weights of a layer this model does not have (its "
                                  f"layers, in Keras' order: {[g for g in sorted(used)][:20]})")
 
@@ -292,15 +365,32 @@ def _sublayers(layer, weights):
     kind = type(layer).__name__
     if kind in _RNN:
         return [("", layer.name, []), ("cell", f"{_snake(kind)}_cell", weights)]
+    if kind in _CONV_LSTM:       # Keras' ConvLSTM is an RNN of a ConvLSTMCell: its weights are the cell's
+        return [("", layer.name, []), ("cell", "conv_lstm_cell", weights)]
+    if kind == "RNN":
+        # Keras' RNN(cell): the cell's weights in its group; a StackedRNNCells' each in
+        # cell/cells/<its class, snake case>[_k], k counting that class's cells in the stack
+        cells = getattr(layer.cell, "cells", None)
+        if cells is None:
+            return [("", layer.name, []), ("cell", layer.cell_layers[0].name, weights)]
+        parts, counts, at = [("", layer.name, []), ("cell", "stacked_rnn_cells", [])], {}, 0
+        for cell, inner in zip(cells, layer.cell_layers):
+            group = _snake(type(cell).__name__)
+            k = counts.get(group, 0)
+            counts[group] = k + 1
+            n = len(inner.get_weights())
+            parts.append((f"cell/cells/{group}" + (f"_{k}" if k else ""), inner.name, weights[at:at + n]))
+            at += n
+        return parts
     if kind == "Bidirectional":
         inner = type(layer.forward_layer).__name__ if hasattr(layer, "forward_layer") else layer.layer.__class__.__name__
         half = len(weights) // 2
         parts = [("", layer.name, [])]
         # the two sides in the order the reader takes them (_SUBLAYER_ORDERS)
-        for side, own in zip(_SUBLAYER_ORDERS[1], (weights[:half], weights[half:])):
-            if inner in _RNN:
+        for side, own in zip(_SUBLAYER_ORDERS[2], (weights[:half], weights[half:])):
+            if inner in _RNN or inner in _CONV_LSTM:     # (a ConvLSTM's in its ConvLSTMCell too)
                 parts += [(side, f"{side.split('_')[0]}_{_snake(inner)}", []),
-                          (f"{side}/cell", f"{_snake(inner)}_cell", own)]
+                          (f"{side}/cell", "conv_lstm_cell" if inner in _CONV_LSTM else f"{_snake(inner)}_cell", own)]
             else:
                 parts.append((side, side, own))
         return parts
@@ -309,6 +399,11 @@ def _sublayers(layer, weights):
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
             (group, short, weights[k * per:(k + 1) * per])
             for k, (group, short) in enumerate(zip(_SUBLAYER_ORDERS[0], ("query", "key", "value", "attention_output")))]
+    if kind == "GroupedQueryAttention":         # Keras' sublayers' attributes (and groups) start with _
+        per = len(weights) // 4
+        return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
+            (group, short, weights[k * per:(k + 1) * per])
+            for k, (group, short) in enumerate(zip(_SUBLAYER_ORDERS[1], ("query", "key", "value", "attention_output")))]
     if kind in ("IntegerLookup", "StringLookup", "TextVectorization"):
         # Keras' IndexLookup.save_own_variables: a tf_idf layer's weights as vars/idf_weights; a
         # TextVectorization's in its own vars and its inner lookup's (_lookup_layer, a StringLookup)
@@ -316,6 +411,26 @@ def _sublayers(layer, weights):
             if layer.output_mode == "tf_idf" and layer.idf_weights is not None else []
         parts = [("", layer.name, idf)]
         return parts + [("_lookup_layer", "string_lookup", idf)] if kind == "TextVectorization" else parts
+    if kind == "SpectralNormalization":
+        # Keras' wrapper tracks the inner kernel (or embeddings) as its own too: its vars are that
+        # kernel and vector_u, the inner layer's its own weights (glassnet's: those, then vector_u)
+        _, at = _spectral_kernel(layer)
+        inner = weights[:-1]
+        return [("", layer.name, [inner[at], weights[-1]]), ("layer", layer.layer.name, inner)]
+    if kind == "Pipeline":
+        # Keras' Pipeline keeps its layers in a list: layers/<class, snake case>[_k] each, k counting
+        # that class's layers in it; each one's name attribute with the pipeline's before it, so
+        # that it never meets a layer of the model's own of that name (Keras reads the groups only)
+        parts, counts, at = [("", layer.name, [])], {}, 0
+        for inner in layer.pipeline_layers:
+            group = _snake(type(inner).__name__)
+            k = counts.get(group, 0)
+            counts[group] = k + 1
+            n = len(inner.get_weights())
+            parts.append((f"layers/{group}" + (f"_{k}" if k else ""), f"{layer.name}/{inner.name}",
+                          weights[at:at + n]))
+            at += n
+        return parts
     if kind == "TimeDistributed":
         return [("", layer.name, []), ("layer", layer.layer.name, weights)]
     return [("", layer.name, [*keras_store_order(layer, weights),
@@ -367,6 +482,8 @@ def _groups(layers, nesting, inputs, path, nested=True):
             groups.append((inner, record, record.name))
             groups += _groups(record.layers, record.children,
                               [name for name, _ in record.inputs] if record.kind == "Functional" else [], f"{inner}/", nested)
+        elif type(layer).__name__ == "LastState" and type(layer).__module__ == "glassnet.layers.recurrent":
+            continue        # a return_state's state: an output of the recurrent layer in Keras, no layer
         elif getattr(layer, "is_model", False):
             inner = group_name("Functional" if isinstance(layer, Model) else "Sequential")
             groups.append((inner, layer, layer.name))

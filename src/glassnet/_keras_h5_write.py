@@ -35,6 +35,7 @@ from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse
 from .parameters import nested_scopes
 
 _MODELS = ("Sequential", "Functional")
+_LEGACY_NAMES = {"GroupQueryAttention": "GroupedQueryAttention"}
 _LONG = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
          "msle": "mean_squared_logarithmic_error"}
 
@@ -44,6 +45,15 @@ def legacy_entry(entry):
     ``save_model_to_hdf5`` writes: ``{"class_name", "config"}`` (and a functional model's layers'
     ``name`` and ``inbound_nodes``), a nested model's layers so too."""
     out = {key: value for key, value in entry.items() if key not in ("module", "registered_name", "build_config")}
+    # Keras 3.15's legacy loader finds a layer by its class's own name: GroupedQueryAttention, which
+    # its .h5 files say, not keras.layers' GroupQueryAttention of its .keras files ("Unknown layer")
+    out["class_name"] = _LEGACY_NAMES.get(out.get("class_name"), out.get("class_name"))
+    # Keras 3.15's legacy loader turns a config's string naming one of its functions into that
+    # function: Attention's score_mode="dot" became keras' dot() and the layer refused it (its own
+    # .h5 of Attention() does not load either). "dot" is Attention's default: left out, it loads
+    if out.get("class_name") == "Attention" and isinstance(out.get("config"), dict) and \
+            out["config"].get("score_mode") == "dot":
+        out["config"] = {k: v for k, v in out["config"].items() if k != "score_mode"}
     if entry.get("class_name") in _MODELS and isinstance(entry["config"].get("layers"), list):
         out["config"] = {**entry["config"], "layers": [legacy_entry(e) for e in entry["config"]["layers"]]}
     return out

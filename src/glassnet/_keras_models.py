@@ -134,7 +134,8 @@ class _Reader:
             if not isinstance(nodes, list):
                 raise ModelFileError(f"{self.where}: layer {name!r}: 'inbound_nodes' must be a list of "
                                      f"{{\"args\": [...], \"kwargs\": {{...}}}}")
-            layer = None if entry.get("class_name") == "NotEqual" else self.layer(entry, depth)
+            kind = entry.get("class_name")
+            layer = kind if kind in ("NotEqual", "Any") else self.layer(entry, depth)
             pending.append([name, layer, nodes, 0])
         # Keras' order of the calls: each layer's nodes in turn, each node once all its inputs exist;
         # passes until none is left (a shared layer's later node may read a layer listed after it)
@@ -148,8 +149,8 @@ class _Reader:
                         args, kwargs = self.node(nodes[k], tensors, name)
                     except _NotReady:
                         break
-                    tensors[(name, k)] = (_zero_mask(nodes[k], args, kwargs, masks, name, self.where) if layer is None
-                                          else self.call(layer, args, kwargs, name))
+                    tensors[(name, k)] = (_zero_mask(nodes[k], args, kwargs, masks, name, self.where, layer)
+                                          if isinstance(layer, str) else self.call(layer, args, kwargs, name))
                     k += 1
                     progress = True
                 item[3] = k
@@ -262,29 +263,48 @@ def _tensor(history, tensors, where):
 
 
 def _zero_masked(entries):
-    """The tensors (``(name, node, index)``) that an Embedding with ``mask_zero`` reads: the ids whose
-    ``NotEqual(ids, 0)`` Keras records as that Embedding's mask."""
-    found = set()
+    """{tensor (``(name, node, index)``): the value Keras' ``NotEqual`` of it compares with} of the
+    tensors an Embedding with ``mask_zero`` reads (its ids: ``NotEqual(ids, 0)``) or a ``Masking``
+    layer reads (``Any(NotEqual(x, mask_value), axis=-1)``): Keras records those as the layer's mask,
+    which glassnet's layer carries itself."""
+    found = {}
     for entry in entries:
-        if (isinstance(entry, dict) and entry.get("class_name") == "Embedding" and isinstance(entry.get("config"), dict)
-                and entry["config"].get("mask_zero") is True and isinstance(entry.get("inbound_nodes"), list)):
-            for node in entry["inbound_nodes"]:
-                args = node.get("args") if isinstance(node, dict) else None
-                if isinstance(args, list) and args and isinstance(args[0], dict):
-                    history = (args[0].get("config") or {}).get("keras_history")
-                    if isinstance(history, list):
-                        found.add(tuple(history))
+        config = entry.get("config") if isinstance(entry, dict) else None
+        if not isinstance(config, dict) or not isinstance(entry.get("inbound_nodes"), list):
+            continue
+        if entry.get("class_name") == "Embedding" and config.get("mask_zero") is True:
+            value = 0
+        elif entry.get("class_name") == "Masking" and isinstance(config.get("mask_value", 0.0), (int, float)):
+            value = config.get("mask_value", 0.0)
+        else:
+            continue
+        for node in entry["inbound_nodes"]:
+            args = node.get("args") if isinstance(node, dict) else None
+            if isinstance(args, list) and args and isinstance(args[0], dict):
+                history = (args[0].get("config") or {}).get("keras_history")
+                if isinstance(history, list) and all(isinstance(h, (str, int)) for h in history):
+                    found[tuple(history)] = value
     return found
 
 
-def _zero_mask(node, args, kwargs, masks, name, where):
+def _zero_mask(node, args, kwargs, masks, name, where, kind="NotEqual"):
     """A ``NotEqual`` node: Keras' record of an Embedding's mask_zero mask (``NotEqual(ids, 0)`` of
-    ids an Embedding(mask_zero=True) reads), or refused."""
+    ids an Embedding(mask_zero=True) reads) or of a Masking layer's (``NotEqual(x, mask_value)``);
+    an ``Any`` node of such a NotEqual over the last axis: the Masking's mask (before the kerasw
+    review Keras' files of Masking before an RNN(cell) were refused: "unknown layer class 'Any'").
+    Anything else is refused."""
+    if kind == "Any":
+        if len(args) == 1 and isinstance(args[0], _ZeroMask) and not kwargs:
+            return _ZeroMask()
+        raise ModelFileError(f"{where}: layer {name!r}: glassnet has no Any op layer (it reads Keras' Any only as "
+                             f"the mask of a Masking layer)")
     first = node["args"][0] if len(args) == 2 else None
     history = (first.get("config") or {}).get("keras_history") if isinstance(first, dict) else None
-    if not (len(args) == 2 and args[1] == 0 and not kwargs and isinstance(history, list) and tuple(history) in masks):
+    if not (len(args) == 2 and not kwargs and isinstance(history, list) and
+            all(isinstance(h, (str, int)) for h in history) and tuple(history) in masks and
+            not isinstance(args[1], bool) and args[1] == masks[tuple(history)]):
         raise ModelFileError(f"{where}: layer {name!r}: glassnet has no NotEqual op layer (it reads Keras' NotEqual "
-                             f"only as the mask of an Embedding(mask_zero=True))")
+                             f"only as the mask of an Embedding(mask_zero=True) or a Masking layer)")
     return _ZeroMask()
 
 
@@ -329,6 +349,9 @@ def _shape(shape):
             and all(d is None or type(d) is int and d > 0 for d in shape[1:]))
 
 
+_INTEGER_INPUTS = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"})
+
+
 def _input(entry, where):
     """glassnet's Input for Keras' ``InputLayer`` entry (``batch_shape``, ``dtype``, ``name``)."""
     config = entry.get("config")
@@ -340,8 +363,10 @@ def _input(entry, where):
             raise ModelFileError(f"{where}: InputLayer {config.get('name')!r}: {key}=True is not supported by glassnet")
     batch = config["batch_shape"][0]
     dtype = config.get("dtype")
+    # an integer or bool Input keeps its dtype (written back so: Keras' HashedCrossing refuses the
+    # floats a float Input gives it, its Hashing hashes them otherwise); a float one is the model's
     return Input(shape=tuple(config["batch_shape"][1:]), name=_str(config.get("name"), "name", where),
-                 dtype="string" if dtype == "string" else None,
+                 dtype="string" if dtype == "string" else dtype if dtype in _INTEGER_INPUTS else None,
                  batch_size=batch if type(batch) is int and batch > 0 else None)
 
 

@@ -15,15 +15,20 @@ the groups glassnet._keras_file reads them from, ``_SUBLAYERS`` here), and a loo
 vocabulary as Keras' ``assets/<its group>/vocabulary.txt`` (glassnet._keras_assets; its config
 then says ``"vocabulary": null``, and a text model's Input ``dtype="string"``).
 
+An RNN's cells, a StackedRNNCells' cells and a Pipeline's layers are Keras' layer entries too; a
+``return_state`` call's states are its node's outputs 1, 2, ... (glassnet's ``LastState`` readers
+write no entry), its ``initial_state`` that keyword of the node; GroupedQueryAttention is written
+under Keras' name GroupQueryAttention (``_KERAS_NAMES``).
+
 A glassnet layer config is already Keras' for the layers both have (glassnet reads Keras' configs by
 these names); what differs is mended here: the input shape goes to ``build_config``, the dtype
 becomes Keras' DTypePolicy dict, a few settings some Keras classes lack are dropped at the value
 such a class computes as (``_GLASSNET_ONLY``; kept for the classes of ``_KERAS_TAKES``, whose Keras
 constructors take them). Refused by name, before anything is written (ValueError): a layer
-class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours, a glassnet-only setting at another
-value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras' name means 0.2), a call with its
-own arguments or mode, a model with ``add_loss`` terms, an optimizer Keras lacks. The optimizer's
-state (step count, rate, slots) is written in Keras' layout (glassnet._keras_optimizer_state), so
+class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours (an RNN cell of yours), a
+glassnet-only setting at another value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras'
+name means 0.2), a call with its own arguments or mode, a model with ``add_loss`` terms, an
+optimizer Keras lacks. The optimizer's state (step count, rate, slots) is written in Keras' layout (glassnet._keras_optimizer_state), so
 that Keras continues training where glassnet stopped.
 
 Everything is made in memory, then written with glassnet's atomic write (a temporary file renamed
@@ -45,7 +50,7 @@ from .optimizers import schedules as _schedules
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
 # glassnet's layers that Keras 3.15 has no class of the name for
-KERAS_LACKS = frozenset({"Input", "AttentionScores", "GroupedQueryAttention", "LastState", "Cell", "DepthToSpace",
+KERAS_LACKS = frozenset({"Input", "AttentionScores", "LastState", "Cell", "DepthToSpace",
                          "SpaceToDepth", "LayerScale", "StochasticDepth", "TensorOp", "TensorFunction", "RandomDraw",
                          "TrainingSwitch", "CallMask", "SetMask", "Lambda"})
 # Keras 3.15's layers that take a ``seed`` (elsewhere glassnet's seed only drew the initial
@@ -64,7 +69,7 @@ _KERAS_OPTIMIZERS = frozenset({"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Ad
 _KERAS_SCHEDULES = frozenset({"ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay",
                               "CosineDecay", "CosineDecayRestarts"})
 _MERGING = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                      "Attention", "AdditiveAttention"})        # Keras' layers called on one list
+                      "Attention", "AdditiveAttention", "HashedCrossing"})        # Keras' layers called on one list
 # {Keras 3.15 class: the keys of _GLASSNET_ONLY its constructor takes}, generated once from
 # inspect.signature(keras.layers.<class>.__init__) (tests/test_keras_write2.py regenerates and compares);
 # LayerNormalization's rms_scaling is by hand: Keras 3.15 pops it from **kwargs (deprecated, still computed)
@@ -80,6 +85,7 @@ _KERAS_TAKES = {"AlphaDropout": frozenset({"noise_shape"}), "Dropout": frozenset
 # their configs leave it out, as Keras' own get_config does (they hold no weights)
 _NO_TRAINABLE = frozenset({"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"})
 _OWN_INPUT_DIM = frozenset({"Embedding", "ReversibleEmbedding"})      # a vocabulary's size, not a shape
+_KERAS_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}     # {glassnet class: Keras 3.15's layers name}
 
 
 def _policy(dtype):
@@ -128,7 +134,25 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
             config[key] = _layer_entry(inner["class_name"], inner["config"], dtype, f"{where}: {key}",
                                        trainable=inner["config"].get("trainable", trainable),
                                        registered=inner.get("registered_name"))
-    if "layers" in config:
+    # an RNN's cell and a StackedRNNCells' cells are Keras' layer entries too: glassnet's bare
+    # {"class_name", "config"} (no module, name or dtype) failed Keras' load_model ("Could not
+    # locate class 'LSTMCell'", its Functional "could not be deserialized properly")
+    if isinstance(config.get("cell"), dict):
+        config["cell"] = _cell_entry(config["cell"], dtype, f"{where}: cell", trainable)
+    if isinstance(config.get("cells"), list):
+        from ._keras_h5 import stacked_cell_groups
+        # unnamed cells named as Keras names them, its counter within the stack (lstm_cell, lstm_cell_1)
+        names = stacked_cell_groups([inner.get("class_name") if isinstance(inner, dict) and
+                                     isinstance(inner.get("class_name"), str) else "cell" for inner in config["cells"]])
+        config["cells"] = [_cell_entry(inner, dtype, f"{where}: cells[{k}]", trainable, names[k])
+                           for k, inner in enumerate(config["cells"])]
+    if class_name == "Pipeline" and isinstance(config.get("layers"), list):
+        # Keras' Pipeline config: its layers as Keras' entries (refused as "a list of layers" before)
+        config["layers"] = [_layer_entry(inner.get("class_name"), inner.get("config") or {}, dtype,
+                                         f"{where}: layers[{k}]", trainable=trainable,
+                                         registered=inner.get("registered_name"))
+                            for k, inner in enumerate(config["layers"])]
+    elif "layers" in config:
         _refuse(where, f"{class_name} holds a list of layers, which glassnet does not write in Keras' form")
     config["name"] = config.get("name", where)
     if class_name not in _NO_TRAINABLE:
@@ -138,9 +162,30 @@ def _layer_entry(class_name, config, dtype, where, trainable=True, registered=No
         # Keras' int-mode hashing layers take an integer dtype, their bins' (int64, Keras' default),
         # and refuse a float one: a file of glassnet's float32 failed in keras.saving.load_model
         config["dtype"] = _policy("int64")
-    entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
+    # Keras 3.15 exports its GroupedQueryAttention class as keras.layers.GroupQueryAttention only, and
+    # writes and looks it up by that name (the class's own is no keras.layers name: refused before)
+    if class_name == "Pipeline":        # Keras' Pipeline takes its layers and name only (no dtype, no trainable)
+        config = {"layers": config.get("layers", []), "name": config["name"]}
+    entry = {"module": "keras.layers", "class_name": _KERAS_NAMES.get(class_name, class_name), "config": config,
+             "registered_name": None}
     if shape is not None and all(d is None or isinstance(d, int) for d in shape):
         entry["build_config"] = {"input_shape": [None, *shape]}
+    return entry
+
+
+def _cell_entry(inner, dtype, where, trainable, name=None):
+    """Keras' entry of a cell in an RNN's (or StackedRNNCells') config, an unnamed one named ``name``
+    or as Keras names it (``lstm_cell``); a cell of yours is refused by name (Keras cannot rebuild it)."""
+    from ._keras_h5 import _snake
+    if not isinstance(inner.get("class_name"), str) or not isinstance(inner.get("config"), dict):
+        _refuse(where, f"{inner!r:.60} is not a cell's {{'class_name', 'config'}}")
+    if inner["class_name"] not in ("SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"):
+        _refuse(where, f"{inner['class_name']!r} is a cell of yours: Keras cannot rebuild it from a file")
+    config = dict(inner["config"])
+    if config.get("name") is None:
+        config["name"] = name or _snake(inner["class_name"])
+    entry = _layer_entry(inner["class_name"], config, dtype, where, trainable=trainable)
+    entry.pop("build_config", None)
     return entry
 
 
@@ -271,6 +316,16 @@ def _nested_sequential(record, dtype):
     return spec
 
 
+def _input_dtype(tensor, dtype):
+    """The dtype of an Input's entry: an integer or bool one given to it (ids, codes: Keras' Hashing,
+    HashedCrossing and IntegerLookup read int64 inputs otherwise than the floats of the model's dtype
+    the file said before), else the model's."""
+    given = getattr(tensor, "_given_dtype", None)
+    if isinstance(given, str) and given != "string" and np.dtype(given).kind in "iub":
+        return np.dtype(given).name
+    return dtype
+
+
 def _functional(model, dtype):
     where = repr(model.name)
     if getattr(model, "_loss_terms", None) is not None:
@@ -286,7 +341,7 @@ def _functional(model, dtype):
     # a text input's shape is its texts' (1,), not the ids' its TextVectorization makes of them
     inputs = [_input_entry(name, tuple(tensor.shape[1:]), "string", getattr(tensor, "batch_size", None))
               if getattr(tensor, "dtype", None) == "string" else
-              _input_entry(name, shape, dtype, getattr(tensor, "batch_size", None))
+              _input_entry(name, shape, _input_dtype(tensor, dtype), getattr(tensor, "batch_size", None))
               for name, shape, tensor in zip(names, model.input_shapes, model.inputs)]
     # each call as Keras' node: its layer's k-th call reads the tensors of the calls before; a
     # nested model's call (written nested: glassnet._keras_nesting) one node of that model
@@ -309,13 +364,20 @@ def _functional(model, dtype):
         single = len(read) == 1
         args = read if single or type(layer).__name__ not in _MERGING else [read]
         # a call's own arguments (MultiHeadAttention's use_causal_mask) are Keras' call's keywords
-        nodes[id(layer)].append({"args": args, "kwargs": dict(option or {})})
+        kwargs = dict(option or {})
+        if not single and _takes_states(layer):
+            # a recurrent call given initial_state: Keras' node holds it as that keyword (its
+            # positional second argument is the mask: Keras failed on "list index out of range")
+            args, kwargs["initial_state"] = read[:1], read[1:]
+        nodes[id(layer)].append({"args": args, "kwargs": kwargs})
     layers = list(inputs)
     owner = {}
     for record in (model._nesting if tensors is not None else ()):
         for layer in record.layers:
             owner.setdefault(id(layer), record)
     for layer in model.layers:
+        if _is_last_state(layer) and not nodes.get(id(layer)):      # (a recurrent layer's output, above)
+            continue
         record = owner.get(id(layer))
         if record is not None:
             if id(record.key) in nodes:         # (written at its first layer's place)
@@ -367,6 +429,15 @@ def _histories(model, tensors):
     made, numbered, histories, order = {}, {}, [], []
     for call, layer in enumerate(model._calls):
         record = None if tensors is None else tensors[call].nested_in
+        if record is None and _is_last_state(layer):
+            # return_state's last state: in Keras the recurrent call's own output k + 1 (its node's
+            # outputs are [output, *states]), no layer of its own (refused as "LastState" before)
+            (parent,) = model._graph[call]
+            if parent < 0 or histories[parent] is None:
+                _refuse(repr(layer.name), "the last state of a recurrent layer not called in this model")
+            name, node, _ = histories[parent]
+            histories.append((name, node, layer.index + 1))
+            continue
         if record is None:
             histories.append((layer.name, made.get(id(layer), 0), 0))
             made[id(layer)] = made.get(id(layer), 0) + 1
@@ -379,6 +450,17 @@ def _histories(model, tensors):
         index = output_index(record, tensors[call])
         histories.append(None if index is None else (record.model.name, numbered[id(record)], index))
     return histories, order
+
+
+def _takes_states(layer):
+    """Whether ``layer`` is a recurrent layer (its calls' later inputs are its initial states)."""
+    from .layers.recurrent import CarriesStates
+    return isinstance(layer, CarriesStates)
+
+
+def _is_last_state(layer):
+    """Whether ``layer`` is a ``LastState`` reader (glassnet's call for a return_state's state)."""
+    return type(layer).__name__ == "LastState" and type(layer).__module__ == "glassnet.layers.recurrent"
 
 
 def _tensor(history):
