@@ -101,3 +101,59 @@ def test_a_nested_model_of_dict_outputs_shows_them_by_key_as_keras():
     text = gn.utils.model_to_dot(model, show_shapes=True)
     line = next(line for line in text.splitlines() if line.startswith('"inner"'))
     assert "Output shape: <b>p: (None, 1), q: (None, 2)</b>" in line
+
+
+# -- session 45: differential fuzzing of nested configs, dict models in Keras files, trainable flags
+# and custom losses against Keras 3.15 (one regression test per finding) --------------------------
+
+
+def _s45_keras():
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    return pytest.importorskip("keras")
+
+
+def _s45_partly_frozen():
+    i = gn.Input((4,))
+    base = gn.Model(i, gn.layers.Dense(4, name="bd2")(gn.layers.Dense(4, name="bd")(i)), name="base")
+    j = gn.Input((4,))
+    model = gn.Model(j, gn.layers.Dense(2, name="head")(base(j)))
+    base.get_layer("bd").trainable = False
+    return model
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_a_partly_frozen_model_is_written_trainable_for_keras(tmp_path, fmt):
+    """One frozen layer made glassnet's ``model.trainable`` read False, which the Keras writers put
+    in the model's entry: Keras then froze every layer of the model it loaded (0 trainable weights
+    where glassnet had 4). Written True, as Keras writes it, with the layer's own flag False."""
+    import json
+    import zipfile
+    model = _s45_partly_frozen()
+    path = tmp_path / f"m.{fmt}"
+    model.save(path, save_format=fmt)
+    if fmt == "keras":
+        config = json.loads(zipfile.ZipFile(path).read("config.json"))["config"]
+    else:
+        import h5py
+        with h5py.File(path, "r") as f:
+            config = json.loads(f.attrs["model_config"])["config"]
+    assert config["trainable"] is True
+    base = [entry for entry in config["layers"] if entry["config"]["name"] == "base"][0]
+    assert base["config"]["trainable"] is True
+    flags = {e["config"]["name"]: e["config"].get("trainable") for e in base["config"]["layers"]}
+    assert flags["bd"] is False and flags["bd2"] is True
+    # every layer frozen (model.trainable = False) is still written as Keras writes it
+    model.trainable = False
+    model.save(path, save_format=fmt)
+    if fmt == "keras":
+        assert json.loads(zipfile.ZipFile(path).read("config.json"))["config"]["trainable"] is False
+
+
+def test_a_partly_frozen_model_loads_in_keras_with_its_trainable_weights(tmp_path):
+    keras = _s45_keras()
+    model = _s45_partly_frozen()
+    model.save(tmp_path / "m.keras", save_format="keras")
+    theirs = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    assert len(theirs.trainable_weights) == len(model.trainable_weights) == 4
+    assert len(theirs.non_trainable_weights) == 2
