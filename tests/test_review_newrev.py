@@ -157,3 +157,14 @@ def test_a_partly_frozen_model_loads_in_keras_with_its_trainable_weights(tmp_pat
     theirs = keras.saving.load_model(tmp_path / "m.keras", compile=False)
     assert len(theirs.trainable_weights) == len(model.trainable_weights) == 4
     assert len(theirs.non_trainable_weights) == 2
+
+
+@pytest.mark.parametrize("what", ["metrics", "weighted_metrics"])
+def test_an_empty_metrics_dict_compiles_a_model_of_one_output(what):
+    """``metrics={}`` (a dict by output name naming none, as a model of several outputs takes it) was
+    refused for a model of one output ("got the keys []"); Keras 3.15 compiles it without metrics."""
+    i = gn.Input((3,), name="a")
+    model = gn.Model({"a": i}, {"y": gn.layers.Dense(2, name="y")(i)})
+    model.compile("sgd", loss={"y": "mse"}, **{what: {}})
+    x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    assert list(model.evaluate({"a": x}, {"y": y}, verbose=0, return_dict=True)) == ["loss"]
