@@ -168,3 +168,32 @@ def test_an_empty_metrics_dict_compiles_a_model_of_one_output(what):
     model.compile("sgd", loss={"y": "mse"}, **{what: {}})
     x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
     assert list(model.evaluate({"a": x}, {"y": y}, verbose=0, return_dict=True)) == ["loss"]
+
+
+def test_class_weight_with_labels_and_a_loss_of_ones_own_is_keras():
+    """Integer labels (n,) reach a loss of your own in the output's float dtype, as Keras hands them
+    over; ``class_weight`` then indexed its table with those floats and ``fit`` failed with NumPy's
+    IndexError. Rounded, as Keras' class_weight_to_sample_weights rounds them: the weights are
+    Keras' (checked against the table looked up by hand)."""
+    from glassnet import ops
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 5)).astype(np.float32)
+    labels = rng.integers(0, 3, 16)
+
+    def sparse_loss(y_true, y_pred):
+        return gn.losses.sparse_categorical_crossentropy(y_true, y_pred) + 0.0 * ops.mean(y_pred, axis=-1)
+
+    def make(loss):
+        model = gn.Sequential([gn.Input((5,)), gn.layers.Dense(3, activation="softmax")], seed=0)
+        model.compile(gn.optimizers.SGD(0.1), loss=loss)
+        return model
+    table = {0: 1.0, 1: 2.0, 2: 0.5}
+    ours, plain = make(sparse_loss), make("sparse_categorical_crossentropy")
+    h1 = ours.fit(x, labels, class_weight=table, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    h2 = plain.fit(x, labels, class_weight=table, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-6)
+    for a, b in zip(ours.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    from glassnet.weighting import class_labels
+    assert class_labels(np.array([0.0, 2.0, 1.0], np.float32)).tolist() == [0, 2, 1]
+    assert class_labels(np.array([True, False])).tolist() == [1, 0]
