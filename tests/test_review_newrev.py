@@ -197,3 +197,68 @@ def test_class_weight_with_labels_and_a_loss_of_ones_own_is_keras():
     from glassnet.weighting import class_labels
     assert class_labels(np.array([0.0, 2.0, 1.0], np.float32)).tolist() == [0, 2, 1]
     assert class_labels(np.array([True, False])).tolist() == [1, 0]
+
+
+def _s45_tape_after_relayout(lib, keras=None):
+    """Adam of a loop of one's own over model.trainable_variables, a layer frozen, a
+    train_on_batch (the compiled SGD: glassnet lays its buffer out anew), the loop again."""
+    rng = np.random.default_rng(0)
+    x = rng.random((24, 4)).astype(np.float32)
+    y = x.sum(1, keepdims=True).astype(np.float32)
+    if lib == "keras":
+        import tensorflow as tf
+        kl = keras.layers
+        model = keras.Sequential([keras.Input((4,)), kl.Dense(3, name="d0"), kl.Dense(3, name="d1"), kl.Dense(1, name="d2")])
+        model.compile(keras.optimizers.SGD(0.05), "mse")
+        adam, Tape, mean, square = keras.optimizers.Adam(0.01), tf.GradientTape, keras.ops.mean, keras.ops.square
+    else:
+        from glassnet import ops
+        model = gn.Sequential([gn.Input((4,)), gn.layers.Dense(3, name="d0"), gn.layers.Dense(3, name="d1"),
+                               gn.layers.Dense(1, name="d2")], seed=0)
+        model.compile(gn.optimizers.SGD(0.05), "mse")
+        adam, Tape, mean, square = gn.optimizers.Adam(0.01, rule="keras"), gn.GradientTape, ops.mean, ops.square
+    return model, adam, Tape, mean, square, x, y
+
+
+def _s45_run_loop(model, adam, Tape, mean, square, x, y, start=None, keras=None):
+    if start is not None:
+        model.set_weights(start)
+
+    def loop(steps):
+        for _ in range(steps):
+            with Tape() as tape:
+                loss = mean(square(model(x, training=True) - y))
+            weights = model.trainable_variables
+            adam.apply_gradients(zip(tape.gradient(loss, weights), weights))
+    loop(3)
+    model.get_layer("d2").trainable = False
+    if keras is not None:
+        model.make_train_function(force=True)
+    model.train_on_batch(x, y)
+    loop(3)
+    return model.get_weights()
+
+
+def test_a_loop_optimizer_goes_on_after_the_model_lays_its_buffer_out_anew():
+    """A GradientTape loop's own Adam over ``model.trainable_variables``, then a layer frozen and a
+    ``train_on_batch`` (the model's buffer laid out anew, its compiled optimizer's state carried),
+    then the loop again: the loop's Adam kept slots of the old buffer's size and its update failed
+    with NumPy's broadcast error (31 against 27 numbers). Its slots now follow, as the compiled
+    optimizer's do (the frozen layer's dropped, the others' kept)."""
+    model, *rest = _s45_tape_after_relayout("glassnet")
+    before = model.get_weights()
+    after = _s45_run_loop(model, *rest)
+    assert not np.array_equal(after[0], before[0])
+    adam = rest[0]
+    assert [a.size for a in adam.slots[f"{model.name}/params"].values()] == [27, 27]
+
+
+def test_a_loop_optimizer_after_the_buffer_laid_out_anew_is_keras():
+    keras = _s45_keras()
+    theirs, *krest = _s45_tape_after_relayout("keras", keras)
+    ours, *grest = _s45_tape_after_relayout("glassnet")
+    start = theirs.get_weights()
+    expected = _s45_run_loop(theirs, *krest, keras=keras)
+    got = _s45_run_loop(ours, *grest, start=start)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
