@@ -262,3 +262,28 @@ def test_a_loop_optimizer_after_the_buffer_laid_out_anew_is_keras():
     got = _s45_run_loop(ours, *grest, start=start)
     for a, b in zip(got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _s45_scaled_mse(y_true, y_pred, scale=1.0):
+    from glassnet import ops
+    return scale * ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+
+@pytest.mark.parametrize("form", ["list", "dict"])
+def test_a_loss_function_wrapper_among_several_losses_is_written_to_keras(tmp_path, form):
+    """``LossFunctionWrapper`` in a list or dict of losses (a model of several outputs) was refused by
+    the .keras writer as "a loss or metric of yours, which Keras cannot rebuild": the list's entries
+    pass its Keras form twice, and the second pass did not know its own form of the wrapper. Alone
+    it was written; now in a list or dict too, as Keras writes it."""
+    import json
+    import zipfile
+    i = gn.Input((3,), name="a")
+    h = gn.layers.Dense(4, name="t")(i)
+    model = gn.Model({"a": i}, {"yz": gn.layers.Dense(2, name="yz")(h), "yy": gn.layers.Dense(1, name="yy")(h)})
+    wrapped = gn.losses.LossFunctionWrapper(_s45_scaled_mse, name="wrapped", scale=2.0)
+    model.compile("adam", loss=[wrapped, "mse"] if form == "list" else {"yz": wrapped, "yy": "mse"})
+    model.save(tmp_path / "m.keras", save_format="keras")
+    loss = json.loads(zipfile.ZipFile(tmp_path / "m.keras").read("config.json"))["compile_config"]["loss"]
+    entry = loss[0] if form == "list" else loss["yz"]
+    assert entry["module"] == "keras.src.losses.losses" and entry["class_name"] == "LossFunctionWrapper"
+    assert entry["config"]["scale"] == 2.0 and entry["config"]["name"] == "wrapped"

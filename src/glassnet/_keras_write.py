@@ -479,8 +479,9 @@ def _compile_config(model):
         if isinstance(value, dict) and set(value) == {"registered_name"} and isinstance(value["registered_name"], str):
             return {"module": "builtins", "class_name": "function", "config": value["registered_name"],
                     "registered_name": "function"}
+        # (and once written so: a list or dict of losses passes here twice, which refused it as "of yours")
         if isinstance(value, dict) and value.get("class_name") == "LossFunctionWrapper" and \
-                value.get("module", "glassnet.losses") == "glassnet.losses":
+                value.get("module", "glassnet.losses") in ("glassnet.losses", "keras.src.losses.losses"):
             # Keras' own class, which it keeps (unexported) in keras.src.losses.losses
             return {"module": "keras.src.losses.losses", "class_name": "LossFunctionWrapper",
                     "config": value["config"], "registered_name": "LossFunctionWrapper"}
