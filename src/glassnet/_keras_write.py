@@ -260,7 +260,7 @@ def _sequential(model, dtype):
         del entry["name"], entry["inbound_nodes"]
         layers.append(entry)
     layers += _sequential_entries(model.layers, getattr(model, "_nesting", ()) or (), dtype)
-    config = {"name": model.name, "trainable": bool(model.trainable), "dtype": _policy(dtype), "layers": layers}
+    config = {"name": model.name, "trainable": _model_trainable(model.layers), "dtype": _policy(dtype), "layers": layers}
     if shape is not None:
         config["build_input_shape"] = list(shape)
     return config
@@ -306,8 +306,7 @@ def _nested_sequential(record, dtype):
         del entry["name"], entry["inbound_nodes"]
         layers.append(entry)
     layers += _sequential_entries(record.layers, record.children, dtype)
-    # (Keras' trainable=False on a model freezes its every layer: written so only when all are)
-    config = {"name": record.name, "trainable": any(layer.trainable for layer in record.layers) or not record.layers,
+    config = {"name": record.name, "trainable": _model_trainable(record.layers),
               "dtype": _policy(dtype), "layers": layers}
     spec = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
     if shape is not None:
@@ -407,7 +406,7 @@ def _functional(model, dtype):
         functional = tensors is not None and tensors[call].nested_in is not None and \
             tensors[call].nested_in.kind == "Functional"
         return [name, node + functional, index]
-    return {"name": model.name, "trainable": bool(model.trainable), "layers": layers,
+    return {"name": model.name, "trainable": _model_trainable(model.layers), "layers": layers,
             "input_layers": keras_ends(model._input_keys, [[n, 0, 0] for n in names]),
             "output_layers": keras_ends(model._output_keys, [end(c) for c in model._outputs_at])}
 
@@ -562,8 +561,9 @@ def _compile_config(model):
         if isinstance(value, dict) and set(value) == {"registered_name"} and isinstance(value["registered_name"], str):
             return {"module": "builtins", "class_name": "function", "config": value["registered_name"],
                     "registered_name": "function"}
+        # (and once written so: a list or dict of losses passes here twice, which refused it as "of yours")
         if isinstance(value, dict) and value.get("class_name") == "LossFunctionWrapper" and \
-                value.get("module", "glassnet.losses") == "glassnet.losses":
+                value.get("module", "glassnet.losses") in ("glassnet.losses", "keras.src.losses.losses"):
             # Keras' own class, which it keeps (unexported) in keras.src.losses.losses
             return {"module": "keras.src.losses.losses", "class_name": "LossFunctionWrapper",
                     "config": value["config"], "registered_name": "LossFunctionWrapper"}
@@ -633,3 +633,11 @@ def save_keras(model, path, include_optimizer=True):
     from ._atomic import write_atomically
     data = keras_bytes(model, include_optimizer)
     write_atomically(path, lambda f: f.write(data))
+
+
+def _model_trainable(layers):
+    """A model entry's ``"trainable"``: Keras' ``trainable=False`` on a model freezes its every layer
+    when read back (``Functional.__init__`` sets it on them all), so it is written False only when all
+    its layers are frozen (``model.trainable = False``); glassnet's ``model.trainable`` reads False as
+    soon as one layer is, which written as such froze the whole model in Keras."""
+    return any(layer.trainable for layer in layers) or not layers

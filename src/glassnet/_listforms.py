@@ -175,6 +175,8 @@ def _one_loss(loss, output):
 
 
 def _one_metric_list(metrics, output, what):
+    if isinstance(metrics, dict) and not metrics:
+        return None             # {}: no output given metrics (Keras compiles it so; a model of several takes it too)
     if isinstance(metrics, dict):
         given = _by_name(metrics, output, what)
         return None if given is None else list(given) if isinstance(given, (list, tuple)) else [given]

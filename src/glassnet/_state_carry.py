@@ -48,15 +48,21 @@ def carry_state(model, runs, old_total, entries):
     present = {id(layer) for layer in model._layout_layers()}
     if any(layer_id not in present for layer_id, _ in runs):
         return False
-    pieces = [runs.get((id(layer), key)) for layer, key in entries]
-    if None in pieces or any(stop - start != layer.params[key].size
-                             for (start, stop), (layer, key) in zip(pieces, entries)):
+    return _carry_slots(optimizer, key, runs, old_total, entries, model._triples[0][1].dtype)
+
+
+def _carry_slots(optimizer, key, runs, old_total, entries, dtype):
+    """``optimizer``'s slots under ``key`` laid out anew for ``entries`` from the old ``runs``; False,
+    changing nothing, where a weight of ``entries`` was not in the old layout or the state is not laid
+    out like the weights."""
+    pieces = [runs.get((id(layer), key_)) for layer, key_ in entries]
+    if None in pieces or any(stop - start != layer.params[key_].size
+                             for (start, stop), (layer, key_) in zip(pieces, entries)):
         return False            # a weight the old layout did not train (or of another size now)
     slots = optimizer.slots.get(key)
     if not slots:               # no state for this model yet (a stateless SGD, not stepped): nothing to carry
         _forget_layout(optimizer, key, entries)
         return True
-    dtype = model._triples[0][1].dtype
     if any(not isinstance(a, np.ndarray) or a.shape != (old_total,) or a.dtype != dtype for a in slots.values()):
         return False            # state not laid out like the weights (factored moments, another device)
     optimizer.slots[key] = {name: np.concatenate([a[start:stop] for start, stop in pieces]) if pieces
@@ -64,6 +70,27 @@ def carry_state(model, runs, old_total, entries):
     optimizer._scratch.pop(key, None)       # (scratch buffers of the old size)
     _forget_layout(optimizer, key, entries)
     return True
+
+
+def follow_layout(optimizer, key, model):
+    """An optimizer other than ``model``'s compiled one stepping its flat buffer under ``key`` (a
+    GradientTape loop's own optimizer): when the model laid its buffer out anew since this optimizer's
+    last step of it (layers frozen, then a ``fit`` or ``train_on_batch``), the slots follow as
+    ``carry_state`` carries the compiled one's: the weights still trained keep theirs, as Keras'
+    per-variable slots do. Where they cannot (a weight unfrozen or added since, state laid out
+    otherwise) this model's slots start afresh. Before, the slots of the old size met the new buffer
+    (a broadcast error in the update, or another weight's moments where the sizes agreed)."""
+    seen = optimizer.__dict__.setdefault("_buffer_layouts", {})
+    last = seen.get(key)
+    layout = getattr(model, "_layout", None)
+    if last is not None and last[0] is layout:
+        return
+    if last is not None and optimizer.slots.get(key):
+        entries = [(layer, name) for layer, name, _, _ in model._views]
+        if not _carry_slots(optimizer, key, last[1], last[2], entries, model._triples[0][1].dtype):
+            optimizer.slots.pop(key, None)
+            optimizer._scratch.pop(key, None)
+    seen[key] = (layout, old_runs(model), sum(param.size for _, _, param, _ in model._views))
 
 
 def _forget_layout(optimizer, key, entries):

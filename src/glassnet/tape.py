@@ -475,6 +475,7 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
     # flat buffer (the triple fit steps), the other weights each as a triple of its own
     from ._optimizer_claims import trains
     from .optimizers._shared import register as register_layout
+    from ._state_carry import follow_layout
     triples, sizes, names, shapes, ungraded = [], [], [], [], {}
     for model, given, views, left in steps:
         model._sync_views()         # (a layer shared by models computes with this model's views from now)
@@ -485,6 +486,8 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
         # that optimizer over since: its "params" are that model's)
         own = optimizer is model.optimizer and trains(model)
         triples.extend(model._triples if own else [(f"{model.name}/params", flat, flat_grads)])
+        if not own:         # (its slots follow a buffer laid out anew since its last step: _state_carry)
+            follow_layout(optimizer, triples[-1][0], model)
         if getattr(model, "_weight_layout", None) is not None:
             # (a layer shared with another model this optimizer steps keeps one state: optimizers._shared)
             register_layout(optimizer, triples[-1][0], model._weight_layout)

@@ -133,7 +133,10 @@ def class_labels(y):
     array([1, 0])
     """
     if y.ndim == 1:
-        return y
+        # (labels a loss of yours receives in the output's float dtype, as Keras hands them over:
+        # rounded, as Keras' class_weight_to_sample_weights rounds them)
+        return y if y.dtype.kind in "iu" else y.astype(np.int64) if y.dtype.kind == "b" else \
+            y.round().astype(np.int64)
     if y.shape[1] > 1:
         return y.argmax(axis=1)
     # Keras rounds (half to even, so 0.5 is class 0); a target that rounds to anything but 0 or 1 is
