@@ -569,8 +569,9 @@ def _compile_config(model):
                     "config": value["config"], "registered_name": "LossFunctionWrapper"}
         if isinstance(value, dict) and "class_name" in value:
             module = value.get("module") or ""
-            if value.get("registered_name") not in (None, "function") or not (module.startswith("glassnet.")
-                                                                               or module == "builtins"):
+            # (keras.losses: a built-in loss's entry with its settings, already in Keras' form)
+            if value.get("registered_name") not in (None, "function") or not (
+                    module.startswith("glassnet.") or module in ("builtins", "keras.losses")):
                 _refuse("compile", f"{value!r:.80}: a loss or metric of yours, which Keras cannot rebuild")
             return {**value, "module": module.replace("glassnet.", "keras.", 1)}
         if isinstance(value, list):
@@ -582,6 +583,15 @@ def _compile_config(model):
     def plain(value):
         return keras_form(serialize_keras_object(value)) if not isinstance(value, (str, type(None))) else value
     loss = settings.get("loss")
+    # a built-in loss with settings of its own (BinaryCrossentropy(label_smoothing=0.1), Huber(delta=2.0),
+    # from_logits=True, a reduction) is named alone in the settings, its settings in "loss_config":
+    # written as Keras' entry of the class with them, as Keras writes a loss object (the name alone
+    # lost them, so the model read back, in Keras or glassnet, trained with the defaults)
+    changed = settings.get("loss_config")
+    if changed and isinstance(loss, list):
+        loss = [head.loss if each else name for name, each, head in zip(loss, changed, model._heads)]
+    elif changed and isinstance(loss, str):
+        loss = model.loss
     metrics = settings.get("metrics")
     return keyed_compile(model, {
             "optimizer": {"module": "keras.optimizers", "class_name": name, "config": config,
