@@ -145,16 +145,27 @@ def _pairs(n=6, seed=0):
     return {"encoder_inputs": enc, "decoder_inputs": dec[:, :-1]}, dec[:, 1:]
 
 
-def _keras_order(weights):
-    """glassnet's PositionalEmbedding lists its table before its token Embedding (its own weight
-    first, as Keras' blocks do); Keras' lists the position Embedding after it: swap each pair."""
+def _swapped_pairs(weights, first, second):
+    """``weights`` with each adjacent pair of shapes ``first`` then ``second`` swapped."""
     weights, k = list(weights), 0
     while k < len(weights) - 1:
-        if weights[k].shape == (VOCAB, EMBED) and weights[k + 1].shape == (SEQ, EMBED):
+        if weights[k].shape == first and weights[k + 1].shape == second:
             weights[k], weights[k + 1] = weights[k + 1], weights[k]
             k += 1
         k += 1
     return weights
+
+
+def _keras_order(weights):
+    """glassnet's PositionalEmbedding lists its table before its token Embedding (its own weight
+    first, as Keras' blocks do); Keras' lists the position Embedding after it: swap each pair
+    (Keras' list in glassnet's order)."""
+    return _swapped_pairs(weights, (VOCAB, EMBED), (SEQ, EMBED))
+
+
+def _from_glassnet_order(weights):
+    """``_keras_order`` undone: glassnet's list in Keras' order."""
+    return _swapped_pairs(weights, (SEQ, EMBED), (VOCAB, EMBED))
 
 
 def _decode(model, encoder_ids):
@@ -206,13 +217,7 @@ def test_keras_io_translation_transformer_with_residual_sums_trains_and_decodes_
         np.testing.assert_allclose(g, k, atol=1e-5)
     g_model.fit(x, y, epochs=30, batch_size=6, shuffle=False, verbose=0)
     trained = g_model.get_weights()
-    keras_order, k = list(trained), 0        # _keras_order undone: each (position, token) pair swapped back
-    while k < len(keras_order) - 1:
-        if keras_order[k].shape == (SEQ, EMBED) and keras_order[k + 1].shape == (VOCAB, EMBED):
-            keras_order[k], keras_order[k + 1] = keras_order[k + 1], keras_order[k]
-            k += 1
-        k += 1
-    k_model.set_weights(keras_order)
+    k_model.set_weights(_from_glassnet_order(trained))
     assert all(np.array_equal(a, b) for a, b in zip(_keras_order(k_model.get_weights()), trained))
     for s in range(2):
         assert _decode(g_model, x["encoder_inputs"][s]) == _decode(k_model, x["encoder_inputs"][s])
