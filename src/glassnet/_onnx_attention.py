@@ -26,6 +26,8 @@ contract), at inference (dropout is an identity there).
   (batch, 1, S) and the causal band keep each query from those steps, as above; a masked query
   step's output is zeros (the output times its mask); Keras reads no key mask.
 
+``return_attention_scores=True``: the weights (an ``AttentionScores`` call reads them, ``_scores``).
+
 Refused by name: an ``attention_mask`` for Attention and AdditiveAttention (Keras' have none),
 and attention over other axes than a sequence's steps.
 """
@@ -73,19 +75,20 @@ def _window(b, query, key, width):
 
 
 def _allowed(b, xs, given, causal, steps, positions=((0, 2), (1, 1), (2, 1)), window=None):
-    """What glassnet's ``_allowed`` and causal mask allow, (batch, T, S) booleans (or (T, S)),
-    or None: the AND of the query's mask (batch, T, 1), the value's and key's (batch, 1, S)
-    (``positions``: the inputs whose masks count, and where each gets its axis of 1), a given
-    attention_mask (nonzero allows), a sliding ``window`` and the causal band. ``steps``: query,
-    key (tensors)."""
+    """What glassnet's ``_allowed`` and causal mask allow, (batch or 1, T, S) booleans, or None:
+    the AND of the query's mask (batch, T, 1), the value's and key's (batch, 1, S) (``positions``: the inputs whose masks count, and where each gets its axis of 1), a given
+    attention_mask (nonzero allows), a sliding ``window`` and the causal band (1, T, S).
+    ``steps``: query, key (tensors)."""
     parts = [b.op("Cast", [xs[-1]], to=proto.BOOL)] if given else []
     for position, axis in positions:
         if position in b.input_masks:
             parts.append(b.op("Unsqueeze", [b.input_masks[position], b.ints([axis])]))
+    # the bands (T, S) get a batch axis of 1, so that what is ANDed is always (batch, T, S): a
+    # sliding window without masks was (T, S), which the heads' Unsqueeze put out of line
     if window is not None:
-        parts.append(_window(b, *steps, window))
+        parts.append(b.op("Unsqueeze", [_window(b, *steps, window), b.ints([0])]))
     if causal:
-        parts.append(_band(b, *steps, 1))
+        parts.append(b.op("Unsqueeze", [_band(b, *steps, 1), b.ints([0])]))
     allowed = parts[0] if parts else None
     for part in parts[1:]:
         allowed = b.op("And", [allowed, part])
@@ -151,6 +154,7 @@ def _multi_head(b, layer, xs, shapes):
         weights = _masked_softmax(b, layer, scores, _allowed(b, xs, given, causal, (query, key), window=window))
     else:
         weights = b.op("Softmax", [_causal(b, scores, query, key, 1) if causal else scores], axis=-1)
+    b.states[id(layer)] = weights       # the scores an AttentionScores call returns (before dropout: none here)
     context = b.op("MatMul", [weights, v])                                          # (batch, heads, T, dv)
     out = b.op("Einsum", [context, b.const(layer.params["output_kernel"], "output_kernel")],
                equation="bhtd,hdo->bto")
@@ -183,6 +187,7 @@ def _dot_attention(b, layer, xs, shapes):
         allowed = _allowed(b, xs, False, causal, (query, key), positions=((1, 1),))
         weights = _masked_softmax(b, layer, scores, allowed, heads=False) if allowed is not None else \
             b.op("Softmax", [_causal(b, scores, query, key, 1) if causal else scores], axis=-1)
+        b.states[id(layer)] = weights
         out = b.op("MatMul", [weights, value])
         if 0 in b.input_masks:
             kept = b.op("Cast", [b.op("Unsqueeze", [b.input_masks[0], b.ints([2])])], to=proto.ELEM_TYPES[b.dtype])
@@ -190,7 +195,8 @@ def _dot_attention(b, layer, xs, shapes):
         return out
     if causal:
         scores = _causal(b, scores, query, key, 1)
-    return b.op("MatMul", [b.op("Softmax", [scores], axis=-1), value])
+    b.states[id(layer)] = weights = b.op("Softmax", [scores], axis=-1)
+    return b.op("MatMul", [weights, value])
 
 
 def _einsum_dense(b, layer, xs, shapes):
@@ -202,17 +208,17 @@ def _einsum_dense(b, layer, xs, shapes):
 
 
 def _scores(b, layer, xs, shapes):
-    """``return_attention_scores=True``'s scores (an ``AttentionScores`` call): refused, by the
-    attention layer's name (the call reading them is glassnet's own, which the user never made)."""
-    source = layer._bound[0] if getattr(layer, "_bound", None) else layer
-    raise Unsupported(f"{source.describe()}: its attention scores (return_attention_scores=True) are not exported; "
-                      "export a model of its output alone")
+    """``return_attention_scores=True``'s scores (an ``AttentionScores`` call, which follows the
+    attention layer's call): the weights that call's converter kept, (batch, heads, T, S) or
+    (batch, T, S); at inference they are the weights used (dropout is an identity), which Keras
+    returns before dropout (MultiHeadAttention) or after it (Attention)."""
+    return b.op("Identity", [b.states[id(layer.source)]], "scores")
 
 
 for _convert in (_multi_head, _dot_attention):
     _convert.call_options = ("use_causal_mask", "attention_mask")       # read by the converter itself
 _multi_head.reads_input_masks = _dot_attention.reads_input_masks = True
-_scores.refused = True          # (left out of the exported layers a refusal lists)
+_scores.unlisted = True         # glassnet's own reader, which the user never names: not in a refusal's list
 _scores.layer_class = AttentionScores
 
 CONVERTERS = {"MultiHeadAttention": _multi_head, "GroupedQueryAttention": _multi_head,

@@ -176,7 +176,7 @@ def convert_calls(b, model, names, shapes, input_dtypes):
         if kind not in CONVERTERS or (getattr(CONVERTERS[kind], "layer_class", None)
                                       or getattr(layers_module, kind, None)) is not type(layer):
             raise Unsupported(f"export: layer {layer.name!r} ({kind}) has no ONNX form here; exported layers: "
-                              f"{', '.join(sorted(k for k, c in CONVERTERS.items() if not getattr(c, 'refused', False)))}")
+                              f"{', '.join(sorted(k for k, c in CONVERTERS.items() if not getattr(c, 'unlisted', False)))}")
         if layer.quantization_mode is not None:
             raise Unsupported(f"export: layer {layer.name!r} ({kind}) is quantized ({layer.dtype_policy.name}), which "
                               f"has no ONNX form here; export the model before quantizing it")
