@@ -104,3 +104,100 @@ def test_returned_scores_against_keras(name, masked, keras, rng, tmp_path):
     _, session = _exported(model, tmp_path)
     for got, want in zip(_run(session, data), theirs.predict(data, verbose=0)):
         np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+# -- stateful=True: the states in and out of the file ---------------------------------------------
+STATEFUL = {
+    "lstm_sequences": ((STEPS, 3), lambda: L.LSTM(4, stateful=True, return_sequences=True)),
+    "gru_backwards": ((STEPS, 3), lambda: L.GRU(3, stateful=True, go_backwards=True)),
+    "simple_rnn": ((STEPS, 3), lambda: L.SimpleRNN(3, stateful=True, activation="relu")),
+    "rnn_stacked_cells": ((STEPS, 3), lambda: L.RNN([L.LSTMCell(3), L.GRUCell(2)], stateful=True,
+                                                    return_sequences=True)),
+    "conv_lstm2d": ((4, 5, 5, 2), lambda: L.ConvLSTM2D(2, 3, padding="same", stateful=True)),
+}
+
+
+def _stateful_model(name, dtype, masked):
+    shape, make = STATEFUL[name]
+    if masked:
+        ids = gn.Input((STEPS,), dtype="int32", batch_size=7)
+        return gn.Model(ids, make()(L.Embedding(10, shape[-1], mask_zero=True)(ids)), dtype=dtype)
+    x = gn.Input(shape, batch_size=7)
+    return gn.Model(x, make()(x), dtype=dtype)
+
+
+def _batches(rng, name, masked, dtype):
+    """Three batches of 7: the states carried from each to the next (masked: rows with no real
+    step, after real ones, so a carried state meets a masked start)."""
+    if masked:
+        return [_ids(rng), _ids(rng)[::-1].copy(), _ids(rng)]
+    return [rng.normal(size=(7, *STATEFUL[name][0])).astype(dtype) for _ in range(3)]
+
+
+def _carried(session, batches, dtype):
+    """The file run on each batch in turn, from zero states, each run's last states fed to the next."""
+    inputs = session.get_inputs()
+    states = [np.zeros((7, *i.shape[1:]), dtype) for i in inputs[1:]]
+    results = []
+    for batch in batches:
+        out, *states = session.run(None, {inputs[0].name: batch, **{i.name: s for i, s in zip(inputs[1:], states)}})
+        results.append(out)
+    return results, states
+
+
+# (ConvLSTM reads sequences of frames, which an Embedding does not make: not masked here)
+MASKED_OR_NOT = [(name, masked) for name in sorted(STATEFUL) for masked in (False, True)
+                 if not (masked and name == "conv_lstm2d")]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, masked", MASKED_OR_NOT)
+def test_stateful_states_in_and_out(name, dtype, masked, rng, tmp_path):
+    model = _jitter(_stateful_model(name, dtype, masked), rng)
+    layer = model.layers[-1]
+    _, session = _exported(model, tmp_path)
+    count = len(layer.state_shapes())
+    assert [i.name for i in session.get_inputs()[1:]] == [f"{layer.name}/state_{k}" for k in range(count)]
+    assert [o.name for o in session.get_outputs()[1:]] == [f"{layer.name}/state_{k}_last" for k in range(count)]
+    batches = _batches(rng, name, masked, dtype)
+    got, states = _carried(session, batches, dtype)
+    tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    model.reset_states()
+    for g, batch in zip(got, batches):          # predict carries the states from batch to batch
+        np.testing.assert_allclose(g, model.predict(batch, batch_size=7, verbose=0), **tolerance)
+    carried = layer.states if hasattr(layer, "states") else [s for inner in layer.cell_layers for s in inner.states]
+    for g, w in zip(states, carried):
+        np.testing.assert_allclose(g, w, **tolerance)
+
+
+@pytest.mark.parametrize("name, masked", [case for case in MASKED_OR_NOT if case[0] != "rnn_stacked_cells"])
+def test_stateful_against_keras(name, masked, keras, rng, tmp_path):
+    """Keras 3.15's stateful layer (batch_size=7) given glassnet's weights, predicting the batches
+    in turn (its states carried, as the file's are by hand)."""
+    model = _jitter(_stateful_model(name, "float32", masked), rng)
+    config = model.layers[-1].get_config()
+    shape = STATEFUL[name][0]
+    kind = getattr(keras.layers, type(model.layers[-1]).__name__)
+    options = {key: config[key] for key in ("units", "filters", "kernel_size", "padding", "return_sequences",
+                                            "go_backwards", "activation") if key in config}
+    if masked:
+        ids = keras.Input((STEPS,), dtype="int32", batch_size=7)
+        theirs = keras.Model(ids, kind(stateful=True, **options)(keras.layers.Embedding(10, shape[-1],
+                                                                                        mask_zero=True)(ids)))
+    else:
+        x = keras.Input(shape, batch_size=7)
+        theirs = keras.Model(x, kind(stateful=True, **options)(x))
+    theirs.set_weights(model.get_weights())
+    batches = _batches(rng, name, masked, "float32")
+    _, session = _exported(model, tmp_path)
+    got, _ = _carried(session, batches, "float32")
+    for g, batch in zip(got, batches):
+        np.testing.assert_allclose(g, np.asarray(theirs.predict(batch, batch_size=7, verbose=0)), rtol=1e-5, atol=1e-5)
+
+
+def test_stateful_refusals(tmp_path):
+    _refused(gn.Sequential([gn.Input((4, 3), batch_size=2), L.Bidirectional(L.LSTM(2, stateful=True))]), tmp_path,
+             "stateful=True inside Bidirectional is not exported")
+    inner = gn.Sequential([gn.Input((4, 3), batch_size=2), L.GRU(2, stateful=True)])
+    _refused(gn.Sequential([gn.Input((5, 4, 3), batch_size=2), L.TimeDistributed(inner)]), tmp_path,
+             "the stateful layer gru")

@@ -24,11 +24,13 @@ outputs put back in the sequence's order.
 A channels-first layer's frames (batch, steps, channels, *spatial) and given states have their
 channels moved last (Transpose) and its outputs and states moved back, as glassnet's forward does.
 
-Refused by name: ``stateful=True``.
+``stateful=True``: the states the batch starts from and ends in are graph inputs and outputs
+(glassnet._onnx_stateful); refused by name inside ``Bidirectional``.
 """
 import numpy as np
 
 from . import _onnx_proto as proto
+from . import _onnx_stateful as stateful
 from . import _onnx_windows as windows
 from ._onnx_layers import _pads
 from ._onnx_ops import Unsupported, apply_activation
@@ -62,11 +64,6 @@ def _step(body, layer, states, xz, sizes, who):
     return [body.op("Mul", [gate(o), act(c)]), c]
 
 
-def _check(layer, who):
-    if layer.stateful:
-        raise Unsupported(f"{who}: stateful=True is not exported (an ONNX file keeps no states between runs)")
-
-
 def scan(b, layer, x, shape, mask, who, output_reversed=False, start=None):
     """``layer`` (a ConvLSTM) over ``x`` (batch, steps, *spatial, channels) of sample ``shape``
     with ``mask`` (batch, steps) booleans or None: ``(outputs, last, states)``, every step's output
@@ -74,7 +71,6 @@ def scan(b, layer, x, shape, mask, who, output_reversed=False, start=None):
     ``return_sequences`` and the last h and c. ``output_reversed``: a backward reader's outputs
     put back in the sequence's order (Bidirectional); ``start``: the initial states (None: zeros).
     Channels last throughout (``run`` moves a channels-first layer's)."""
-    _check(layer, who)
     f = layer.filters
     sizes, channels = list(shape[1:-1]), shape[-1]
     state = list(layer._state_shape(shape)[:-1])            # the output's spatial sizes
@@ -102,6 +98,7 @@ def scan(b, layer, x, shape, mask, who, output_reversed=False, start=None):
     graph_outputs = [proto.value_info(s, element, image) for s in (*new, output)]
     graph = proto.graph(f"{layer.name}_step", body.nodes, body.initializers, graph_inputs, graph_outputs)
     b.adopt(body)
+    start_given = bool(start)
     if not start:
         size = b.op("Concat", [b.op("Shape", [x], start=0, end=1), b.ints([*state, f])], axis=0)
         start = [b.op("Expand", [b.const(np.zeros(f), "zeros"), size])] * 2
@@ -114,6 +111,8 @@ def scan(b, layer, x, shape, mask, who, output_reversed=False, start=None):
     last = h_last
     if zeroed:          # the last step read's output, zeros where it is masked
         last = b.op("Gather", [outputs, b.ints(0 if output_reversed else -1)], axis=1)
+    elif mask is not None and start_given:      # (a stateful layer's carried states)
+        outputs, last = stateful.from_first_real(b, outputs, mask, direction, output_reversed, len(state) + 3)
     return outputs, last, [h_last, c_last]
 
 
@@ -141,7 +140,13 @@ def run(b, layer, x, shape, mask, who, output_reversed=False, start=None):
 
 
 def _conv_lstm(b, layer, xs, shapes):
-    outputs, last, b.states[id(layer)] = run(b, layer, xs[0], shapes[0], b.mask, layer.describe(), start=xs[1:3])
+    start = xs[1:3]
+    if layer.stateful:          # the carried states in and out of the file (glassnet._onnx_stateful)
+        state_shapes = [tuple(shape) for shape in layer.state_shapes()]
+        start = stateful.state_inputs(b, layer, state_shapes)
+    outputs, last, b.states[id(layer)] = run(b, layer, xs[0], shapes[0], b.mask, layer.describe(), start=start)
+    if layer.stateful:
+        stateful.state_outputs(b, layer, b.states[id(layer)], state_shapes)
     return outputs if layer.return_sequences else last
 
 

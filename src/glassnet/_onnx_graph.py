@@ -52,6 +52,9 @@ class Builder:
         self.masks, self.mask, self.input_masks = {}, None, {}
         # a recurrent call's last states by id(layer), for return_state's LastState calls
         self.states = {}
+        # a stateful layer's states in and out of the file (glassnet._onnx_stateful): value_infos
+        # put after the model's own inputs and outputs
+        self.extra_inputs, self.extra_outputs = [], []
         # the graph's input and output names, which no node or initializer may take too (a
         # layer named "a/MatMul_2" is an output name as "a"'s MatMul would be)
         self._reserved = set(reserved)
@@ -230,8 +233,9 @@ def build_model_bytes(model):
         b.nodes.append(proto.node("Identity", [outs[i]], [name], f"outputs/{name}"))
     element = proto.ELEM_TYPES[dtype]
     inputs = [proto.value_info(name, proto.ELEM_TYPES[np.dtype(d)], [_BATCH, *shape])
-              for name, d, shape in zip(names, input_dtypes, shapes)]
+              for name, d, shape in zip(names, input_dtypes, shapes)] + b.extra_inputs
     outputs = [proto.value_info(name, element, [_BATCH, *out_shapes[i]]) for name, i in zip(output_names, at)]
+    outputs += b.extra_outputs
     graph = proto.graph(model.name, b.nodes, b.initializers, inputs, outputs)
     return proto.model(graph, OPSET, IR_VERSION, glassnet.__version__)
 

@@ -36,12 +36,16 @@ or ``initial_state`` (the Scan starts from the call's state inputs).
 
 ``Bidirectional`` around a ConvLSTM is two Scans of glassnet._onnx_conv_lstm, merged the same way.
 
-Refused by name: ``stateful`` (a file keeps no states). (A call with ``initial_state`` reads no
-mask, glassnet's plan and Keras' rule, so a Scan never starts from given states under a mask.)
+``stateful=True``: a Scan from the states the batch starts from, a graph input, its last states
+a graph output (glassnet._onnx_stateful); refused by name inside ``Bidirectional``.
+
+(A call with ``initial_state`` reads no mask, glassnet's plan and Keras' rule; a stateful layer's
+Scan starts from its carried states under a mask, and outputs zeros before a row's first real step.)
 """
 import numpy as np
 
 from . import _onnx_conv_lstm as conv_lstm
+from . import _onnx_stateful as stateful
 from ._onnx_ops import Unsupported, activation_of
 from ._onnx_scan import scan
 from .layers.recurrent import LastState
@@ -104,7 +108,8 @@ def _scanned(b, layer):
 
 def _check(b, layer, who):
     if layer.stateful:
-        raise Unsupported(f"{who}: stateful=True is not exported (an ONNX file keeps no states between runs)")
+        raise Unsupported(f"{who}: stateful=True inside Bidirectional is not exported (a stateful SimpleRNN, LSTM, "
+                          "GRU, RNN or ConvLSTM of its own is: its states are inputs and outputs of the file)")
 
 
 def _node(b, readers, x, direction, who):
@@ -131,7 +136,12 @@ def _node(b, readers, x, direction, who):
 
 def _reader(b, layer, xs, shapes):
     who = layer.describe()
-    _check(b, layer, who)
+    if layer.stateful:          # the carried states in and out of the file (glassnet._onnx_stateful)
+        state_shapes = [tuple(shape) for shape in layer.state_shapes()]
+        outputs, last, b.states[id(layer)] = scan(b, layer, xs[0], b.mask, who,
+                                                  start=stateful.state_inputs(b, layer, state_shapes))
+        stateful.state_outputs(b, layer, b.states[id(layer)], state_shapes)
+        return outputs if layer.return_sequences else last
     if _scanned(b, layer) or len(xs) > 1:
         outputs, last, b.states[id(layer)] = scan(b, layer, xs[0], b.mask, who, start=xs[1:])
         return outputs if layer.return_sequences else last
@@ -148,6 +158,7 @@ def _reader(b, layer, xs, shapes):
 def _bidirectional(b, layer, xs, shapes):
     who = layer.describe()
     forward, backward = layer.forward_layer, layer.backward_layer
+    _check(b, forward, who)
     if type(forward).__name__.startswith("ConvLSTM") and type(backward) is type(forward):
         return _scanned_bidirectional(b, layer, xs, who, conv_shape=shapes[0])
     if type(forward).__name__ not in _OPS or type(backward) is not type(forward):

@@ -15,11 +15,15 @@ returned or given need one), with what the chain hands on between them:
 * ``initial_state``: the call's state inputs, split cell by cell (each cell's h, and LSTM's c);
 * ``return_state``: every cell's last states, cell by cell (the ``LastState`` calls read them).
 
+``stateful=True``: every cell's states the batch starts from and ends in are graph inputs and
+outputs, cell by cell (glassnet._onnx_stateful).
+
 Refused by name: cells of your own (a ``glassnet.layers.Cell``: its step is NumPy code, which has
-no ONNX form) and ``stateful=True`` (a file keeps no states between runs).
+no ONNX form).
 """
+from . import _onnx_stateful as stateful
 from ._onnx_ops import Unsupported
-from ._onnx_recurrent import _OPS, _check, _reader, _scanned
+from ._onnx_recurrent import _OPS, _reader, _scanned
 from ._onnx_scan import scan
 
 _INT64_MIN = -2 ** 63
@@ -36,8 +40,10 @@ def _rnn(b, layer, xs, shapes):
         if type(inner).__name__ not in _OPS:
             raise Unsupported(f"{who}: a cell of your own ({type(inner.cell).__name__}) is not exported (its step is "
                               "NumPy code); RNN layers of SimpleRNNCell, LSTMCell and GRUCell are")
-        _check(b, inner, who)
     x, given, mask = xs[0], list(xs[1:]), b.mask
+    if layer._stateful:         # the carried states in and out of the file (glassnet._onnx_stateful)
+        state_shapes = [tuple(shape) for shape in layer.state_shapes()]
+        given = stateful.state_inputs(b, layer, state_shapes)
     states, start = [], 0
     for k, inner in enumerate(layer.cell_layers):
         own, start = given[start:start + inner.state_count], start + inner.state_count
@@ -51,6 +57,8 @@ def _rnn(b, layer, xs, shapes):
         if k == 0 and layer.go_backwards and mask is not None:
             mask = _reversed_steps(b, mask)
     b.states[id(layer)] = states
+    if layer._stateful:
+        stateful.state_outputs(b, layer, states, state_shapes)
     return x
 
 

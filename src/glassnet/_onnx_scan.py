@@ -24,6 +24,7 @@ sequence's order for ``Bidirectional``'s backward direction (``scan_output_direc
 import numpy as np
 
 from . import _onnx_proto as proto
+from . import _onnx_stateful as stateful
 from ._onnx_ops import apply_activation
 
 _GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
@@ -103,6 +104,7 @@ def scan(b, layer, x, mask, who, output_reversed=False, start=None):
     if mask is not None:
         sequences.append(b.op("Unsqueeze", [mask, b.ints([2])]))            # (batch, steps, 1)
     direction = int(bool(layer.go_backwards))
+    start_given = bool(start)
     start = list(start) if start else [_zeros(b, x, u)] * count
     results = b.op_outputs("Scan", [*start, *sequences], [True] * (count + 1), "Scan",
                            body=proto.Subgraph(graph), num_scan_inputs=len(sequences),
@@ -111,4 +113,6 @@ def scan(b, layer, x, mask, who, output_reversed=False, start=None):
     outputs, last = results[-1], results[0]
     if zeroed:          # the last step read's output, zeros where it is masked
         last = b.op("Gather", [outputs, b.ints(0 if output_reversed else -1)], axis=1)
+    elif mask is not None and start_given:      # (a stateful layer's carried states)
+        outputs, last = stateful.from_first_real(b, outputs, mask, direction, output_reversed, 3)
     return outputs, last, results[:count]

@@ -178,6 +178,10 @@ def _wrapped_model(b, model, x, shape, who):
     if len(at) != 1 or len(inputs) != 1:
         raise Unsupported(f"{who}: a wrapped model of {len(inputs)} inputs and {len(at)} outputs is not exported "
                           "(one of each is)")
+    for layer in model._node_layers:
+        if getattr(layer, "stateful", False) or getattr(layer, "_stateful", False):
+            # its states would be the folded batch's (batch * steps rows): no input of the file's
+            raise Unsupported(f"{who}: the stateful {layer.describe()} in the wrapped model is not exported")
     # (an integer Input of the model reads the wrapper's numbers, as glassnet's wrapper hands them)
     outs, out_shapes = convert_calls(b, model, [x], [shape], [b.dtype.name])
     return outs[at[0]], out_shapes[at[0]]
