@@ -33,7 +33,7 @@ from . import _onnx_proto as proto
 from . import _onnx_stateful as stateful
 from . import _onnx_windows as windows
 from ._onnx_layers import _pads
-from ._onnx_ops import Unsupported, apply_activation
+from ._onnx_ops import apply_activation
 
 
 def _conv(b, layer, x, sizes, kernel, strides, dilation, padding, bias=None):
