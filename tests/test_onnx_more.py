@@ -224,14 +224,15 @@ def test_call_mask_argument_against_keras(keras, rng, tmp_path):
     _against_keras_weights(model, theirs, data, tmp_path)
 
 
-def test_shared_merge_joining_masks_refused(tmp_path):
-    """One merge layer called twice, each call joining masks that are read: refused by name (the
-    model's plan does not say which call each joined mask belongs to)."""
+def test_shared_merge_joining_masks_exported(rng, tmp_path):
+    """One merge layer called twice, each call joining masks that are read: refused by name until
+    session 46 (the plan did not say which call each joined mask belongs to); each combiner now
+    knows its call (tests/test_onnx_three.py has more)."""
     ids, x = gn.Input((STEPS,), dtype="int32"), gn.Input((STEPS, 3))
     pairs = [[L.Embedding(10, 3, mask_zero=True)(ids), L.Masking(-1.0)(x)] for _ in range(2)]
     add = L.Add(name="shared_add")
-    model = gn.Model([ids, x], [L.LSTM(2)(add(pairs[0])), L.GRU(2)(add(pairs[1]))])
-    _refused(model, tmp_path, "layer shared_add (Add) is called more than once with masked inputs")
+    model = _jitter(gn.Model([ids, x], [L.LSTM(2)(add(pairs[0])), L.GRU(2)(add(pairs[1]))]), rng)
+    _check(model, [_ids(rng), _masked_steps(rng, -1.0)], tmp_path)
 
 
 # -- attention layers' masks --------------------------------------------------------------------

@@ -201,3 +201,48 @@ def test_stateful_refusals(tmp_path):
     inner = gn.Sequential([gn.Input((4, 3), batch_size=2), L.GRU(2, stateful=True)])
     _refused(gn.Sequential([gn.Input((5, 4, 3), batch_size=2), L.TimeDistributed(inner)]), tmp_path,
              "the stateful layer gru")
+
+
+# -- a merge layer called twice, the mask each call joins read ------------------------------------
+def _twice_merged(k, Input, Model, merge, dtype=None):
+    """Two calls of one ``merge`` layer, each joining the masks of two makers (Embedding's and
+    Masking's), each call's mask read by a recurrent layer (``k``: glassnet's or Keras' layers)."""
+    ids_a, ids_b = Input((STEPS,), dtype="int32"), Input((STEPS,), dtype="int32")
+    x_a, x_b = Input((STEPS, 3)), Input((STEPS, 3))
+    first = merge([k.Embedding(10, 3, mask_zero=True)(ids_a), k.Masking(-1.0)(x_a)])
+    second = merge([k.Masking(-1.0)(x_b), k.Embedding(10, 3, mask_zero=True)(ids_b)])
+    outputs = [k.LSTM(3)(first), k.GRU(2, return_sequences=True)(second)]
+    return Model([ids_a, ids_b, x_a, x_b], outputs, **({"dtype": dtype} if dtype else {}))
+
+
+def _twice_data(rng, dtype="float32"):
+    def steps():
+        x = rng.normal(size=(7, STEPS, 3))
+        x[_ids(rng)[::-1] == 0] = -1.0                  # another pattern of padding than the ids'
+        return x.astype(dtype)
+    ids_b = _ids(rng)
+    ids_b[5, 1:4] = 0
+    return [_ids(rng), ids_b, steps(), steps()]
+
+
+MERGES = {"add": lambda k: k.Add(), "average": lambda k: k.Average(), "subtract": lambda k: k.Subtract(),
+          "concatenate_features": lambda k: k.Concatenate(),
+          "concatenate_steps": lambda k: k.Concatenate(axis=1)}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_merge_called_twice_masks_read(name, dtype, rng, tmp_path):
+    model = _jitter(_twice_merged(L, gn.Input, gn.Model, MERGES[name](L), dtype), rng)
+    _check(model, _twice_data(rng, dtype), tmp_path, dtype)
+
+
+@pytest.mark.parametrize("name", ["add", "concatenate_steps"])
+def test_merge_called_twice_against_keras(name, keras, rng, tmp_path):
+    model = _jitter(_twice_merged(L, gn.Input, gn.Model, MERGES[name](L)), rng)
+    theirs = _twice_merged(keras.layers, keras.Input, keras.Model, MERGES[name](keras.layers))
+    theirs.set_weights(model.get_weights())
+    data = _twice_data(rng)
+    _, session = _exported(model, tmp_path)
+    for got, want in zip(_run(session, data), theirs.predict(data, verbose=0)):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)

@@ -206,8 +206,8 @@ def convert_calls(b, model, names, shapes, input_dtypes):
         b.scope = layer.name
         with merged_kernel(layer):          # a LoRA layer's merged kernel (layers/lora.py)
             outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
-        if id(layer) in combiners:          # a merge's mask joined from its inputs' (masks.combined)
-            combiner = combiners[id(layer)]
+        if i in combiners:                  # a merge's mask joined from its inputs' (masks.combined)
+            combiner = combiners[i]
             b.input_masks = {k: b.masks[id(maker)] for k, maker in input_routes[id(combiner)].items()}
             b.masks[id(combiner)] = masks.combined(b, combiner, xs, in_shapes)
         if given.get("attention_mask"):     # the call's last input, no query, value or key

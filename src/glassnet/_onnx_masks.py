@@ -42,8 +42,8 @@ def plan(model):
     reads (a layer, or a ``MaskCombiner``: a merge's mask of several makers' masks); id(layer of
     several inputs, or combiner) -> {input position: what makes the mask that input carries} (a
     MultiHeadAttention's query, value, key; a Maximum's inputs; a combiner's); the ids of the
-    makers whose masks are read; and id(merge layer) -> its combiner, whose mask is written after
-    the merge's call. Unsupported for what export does not follow."""
+    makers whose masks are read; and the index of a merge's call -> its combiner, whose mask is
+    written after that call. Unsupported for what export does not follow."""
     from .layers.base import Layer
     from .layers.masking import InputMaskSlots, MaskCombiner
     routes, input_routes, makers, combiners = {}, {}, set(), {}
@@ -53,10 +53,7 @@ def plan(model):
         if not readers:
             continue
         if isinstance(maker, MaskCombiner):
-            if id(maker.layer) in combiners and combiners[id(maker.layer)] is not maker:
-                raise Unsupported(f"export: {maker.describe()} is called more than once with masked inputs whose "
-                                  "joined mask is read; not exported (give each call a layer of its own)")
-            combiners[id(maker.layer)] = maker
+            combiners[maker.call] = maker       # by call: a merge called twice joins each call's masks
         elif not isinstance(maker, Layer) or type(maker).__name__ not in _MAKERS:
             read_by = " and ".join(_describe(r) for r in readers)
             raise Unsupported(f"export: the mask {_describe(maker)} makes is not exported (read by {read_by}); "

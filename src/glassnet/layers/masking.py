@@ -192,7 +192,7 @@ def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
         return None if rule is None else incoming[0]
     if rule == "or" and len(makers) == 1 and None not in incoming:
         return makers[0]                # the OR of one mask with itself: that mask, as it is
-    combiner = combiners[k] = MaskCombiner(layer, incoming, rule)
+    combiner = combiners[k] = MaskCombiner(layer, incoming, rule, call=k)
     # the combiner reads each maker's mask: a shared maker would hand it on twice (refused once it is
     # known that the combined mask is read, in plan_graph_masks)
     combiner.shared_makers = [maker for maker in (_maker(m, calls, combiners) for m in makers) if id(maker) in shared]
@@ -229,8 +229,10 @@ class MaskCombiner:
     mask_readers = ()
     shared_makers = ()          # makers called more than once: refused if the combined mask is read
 
-    def __init__(self, layer, incoming, rule):
-        self.layer, self.rule = layer, rule
+    def __init__(self, layer, incoming, rule, call=None):
+        # call: the index of the model's call it combines for (a merge called twice has one per
+        # call; ONNX export writes each after its own call)
+        self.layer, self.rule, self.call = layer, rule, call
         self.masked = [m is not None for m in incoming]
         self.masks = {}
 
