@@ -519,9 +519,7 @@ def test_det(keras, rng, tmp_path):
     model = _jitter(gn.Model(x, gn.ops.det(L.Dense(4)(x))), rng)
     data = rng.normal(size=(7, 2, 4, 4)).astype("float32")
     _check(model, data, tmp_path)
-    (tmp_path / "f64").mkdir()
-    _refused(gn.Model(x, gn.ops.det(x), dtype="float64"), tmp_path / "f64",
-             "ops.det is exported for float32 models only")
+    # (a float64 model's det, refused until session 46, is an LU here: tests/test_onnx_three.py)
     k = keras.Input((2, 4, 4))
     _, session = _exported(gn.Model(x, gn.ops.det(x)), tmp_path)
     (got,) = session.run(None, {session.get_inputs()[0].name: data})

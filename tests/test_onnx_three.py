@@ -246,3 +246,93 @@ def test_merge_called_twice_against_keras(name, keras, rng, tmp_path):
     _, session = _exported(model, tmp_path)
     for got, want in zip(_run(session, data), theirs.predict(data, verbose=0)):
         np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+# -- linear algebra of fixed sizes ----------------------------------------------------------------
+def _general(rng, lead, n):
+    """Well-conditioned matrices (float32 results then agree to ~1e-6) that need pivoting: a
+    diagonally dominant matrix of mixed signs with its rows shuffled (the largest entry of a
+    column off the diagonal), which keeps its condition number."""
+    m = rng.normal(scale=0.5, size=(*lead, n, n)) + 3 * np.eye(n) * rng.choice([-1, 1], size=(*lead, 1, n))
+    return np.take_along_axis(m, np.argsort(rng.random((*lead, n, 1)), axis=-2), axis=-2)
+
+
+def _spd(rng, lead, n):
+    m = rng.normal(size=(*lead, n, n))
+    return m @ np.swapaxes(m, -1, -2) + n * np.eye(n)
+
+
+# name -> (the ops call on the inputs, the inputs' sample shapes, the data given rng and lead axes)
+LINALG = {
+    "inv": (lambda g, xs: g.inv(xs[0]), [(4, 4)], lambda r, lead: [_general(r, lead, 4)]),
+    "inv_stack": (lambda g, xs: g.inv(xs[0]), [(2, 3, 3)], lambda r, lead: [_general(r, (*lead, 2), 3)]),
+    "inv_1x1": (lambda g, xs: g.inv(xs[0]), [(1, 1)], lambda r, lead: [_general(r, lead, 1)]),
+    "solve_matrix": (lambda g, xs: g.solve(xs[0], xs[1]), [(4, 4), (4, 2)],
+                     lambda r, lead: [_general(r, lead, 4), r.normal(size=(*lead, 4, 2))]),
+    "solve_vector": (lambda g, xs: g.solve(xs[0], xs[1]), [(5, 5), (5,)],
+                     lambda r, lead: [_general(r, lead, 5), r.normal(size=(*lead, 5))]),
+    "solve_constant_a": (lambda g, xs: g.solve(np.array([[2.0, 1, 0], [1, -3, 1], [4, 1, 4]]), xs[0]), [(3,)],
+                         lambda r, lead: [r.normal(size=(*lead, 3))]),
+    "solve_constant_b": (lambda g, xs: g.solve(xs[0], np.array([[1.0, 2], [3, 4], [5, 6]])), [(3, 3)],
+                         lambda r, lead: [_general(r, lead, 3)]),
+    "solve_triangular_lower": (lambda g, xs: g.solve_triangular(xs[0], xs[1], lower=True), [(4, 4), (4, 3)],
+                               lambda r, lead: [_general(r, lead, 4) + 3 * np.eye(4), r.normal(size=(*lead, 4, 3))]),
+    "solve_triangular_upper": (lambda g, xs: g.solve_triangular(xs[0], xs[1]), [(4, 4), (4,)],
+                               lambda r, lead: [_general(r, lead, 4) + 3 * np.eye(4), r.normal(size=(*lead, 4))]),
+    "cholesky": (lambda g, xs: g.cholesky(xs[0]), [(5, 5)], lambda r, lead: [_spd(r, lead, 5)]),
+    "cholesky_upper": (lambda g, xs: g.cholesky(xs[0], upper=True), [(2, 3, 3)],
+                       lambda r, lead: [_spd(r, (*lead, 2), 3)]),
+    "logdet": (lambda g, xs: g.logdet(xs[0]), [(4, 4)], lambda r, lead: [_spd(r, lead, 4)]),
+    "slogdet_sign": (lambda g, xs: g.slogdet(xs[0])[0], [(4, 4)], lambda r, lead: [_general(r, lead, 4)]),
+    "slogdet_logabsdet": (lambda g, xs: g.slogdet(xs[0])[1], [(4, 4)], lambda r, lead: [_general(r, lead, 4)]),
+    "det": (lambda g, xs: g.det(xs[0]), [(2, 4, 4)], lambda r, lead: [_general(r, (*lead, 2), 4)]),
+}
+
+
+def _linalg_model(name, dtype):
+    make, shapes, _ = LINALG[name]
+    inputs = [gn.Input(shape) for shape in shapes]
+    return gn.Model(inputs, make(gn.ops, inputs), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(LINALG))
+def test_linalg(name, dtype, rng, tmp_path):
+    data = [x.astype(dtype) for x in LINALG[name][2](rng, (7,))]
+    _check(_linalg_model(name, dtype), data, tmp_path, dtype)
+
+
+def test_linalg_pivots_and_reads_one_triangle(rng, tmp_path):
+    """Matrices needing every row swap (a permuted diagonal) and ties between candidate pivots
+    (the first wins, as LAPACK's); cholesky and solve_triangular given values in the triangle
+    they do not read."""
+    x = gn.Input((4, 4))
+    pivoted = gn.Model(x, [gn.ops.inv(x), gn.ops.slogdet(x)[0], gn.ops.slogdet(x)[1], gn.ops.det(x)], dtype="float64")
+    permuted = np.eye(4)[[3, 0, 2, 1]] * np.array([2.0, -3, 1.5, 4])
+    tied = np.array([[1.0, 2, 0, 1], [-1, 1, 1, 0], [1, 0, 3, 1], [0, 1, 1, 2]])          # |1| = |-1| = |1|
+    (tmp_path / "pivoted").mkdir()
+    _check(pivoted, np.stack([permuted, tied, -tied, permuted[::-1], _general(rng, (), 4), tied.T, permuted.T]),
+           tmp_path / "pivoted", "float64")
+    triangles = gn.Model(x, [gn.ops.cholesky(x), gn.ops.solve_triangular(x, x, lower=True)], dtype="float64")
+    data = _spd(rng, (7,), 4) + np.triu(rng.normal(scale=5.0, size=(7, 4, 4)), 1)    # the upper triangle unread
+    _check(triangles, data, tmp_path, "float64")
+
+
+@pytest.mark.parametrize("name", ["inv", "solve_matrix", "solve_vector", "solve_triangular_lower", "cholesky_upper",
+                                  "slogdet_logabsdet", "logdet", "det"])
+def test_linalg_against_keras(name, keras, rng, tmp_path):
+    """Keras 3.15's keras.ops of the same call, drawn on Keras' Inputs."""
+    make, shapes, data = LINALG[name]
+    data = [x.astype("float32") for x in data(rng, (7,))]
+    inputs = [keras.Input(shape) for shape in shapes]
+    theirs = keras.Model(inputs, make(keras.ops, inputs))
+    _, session = _exported(_linalg_model(name, "float32"), tmp_path)
+    np.testing.assert_allclose(_run(session, data)[0], np.asarray(theirs.predict(data, verbose=0)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_linalg_refusals(tmp_path):
+    x = gn.Input((None, None))
+    _refused(gn.Model(x, gn.ops.cholesky(x)), tmp_path, "ops.cholesky of matrices of a size left open is not exported")
+    x = gn.Input((65, 65))
+    _refused(gn.Model(x, gn.ops.inv(x)), tmp_path, "ops.inv of 65 x 65 matrices is not exported")

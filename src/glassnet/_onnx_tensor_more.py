@@ -18,8 +18,9 @@ carried as floats of the model's dtype as glassnet carries them:
 
 * ``flip``: a ``Slice`` with step -1 along each named axis;
 * ``tril`` / ``triu``: ``Where`` over the band ``column - row <= k`` (``>= k``) of the last two
-  axes, built with Range (any size); ``det``: ONNX's ``Det`` (float32: onnxruntime has no
-  float64 kernel);
+  axes, built with Range (any size);
+* the linear algebra (``inv``, ``solve``, ``solve_triangular``, ``cholesky``, ``det``,
+  ``slogdet``, ``logdet``): glassnet._onnx_linalg;
 * ``argmax`` / ``argmin``: ONNX's ArgMax/ArgMin (first index of ties) after glassnet's
   TensorFlow-like handling of NaN, infinities and -0.0 (see ``_arg``).
 
@@ -28,6 +29,7 @@ NaN among sorted values has no fixed place in ONNX's TopK (NumPy puts it last): 
 import numpy as np
 
 from . import _onnx_proto as proto
+from ._onnx_linalg import CONVERTERS as LINALG
 from ._onnx_ops import Unsupported
 
 _INT64 = 7
@@ -187,13 +189,5 @@ def _triangle(b, layer, xs, shapes):
     return b.op("Where", [keep, x, b.const(0.0)])
 
 
-def _det(b, layer, xs, shapes):
-    """ONNX's Det over the last two axes; onnxruntime 1.32 runs it in float32 only."""
-    if b.dtype != np.float32:
-        raise Unsupported(f"{layer.describe()}: ops.det is exported for float32 models only (onnxruntime 1.32 has "
-                          "no float64 Det kernel)")
-    return b.op("Det", xs)
-
-
-CONVERTERS = {"flip": _flip, "tril": _triangle, "triu": _triangle, "det": _det, "argmax": _arg, "argmin": _arg, "cumsum": _cumsum, "cumprod": _cumprod, "sort": _sorted, "argsort": _sorted, "top_k": _top_k,
-              "one_hot": _one_hot, "take": _take, "take_along_axis": _take_along_axis}
+CONVERTERS = {"flip": _flip, "tril": _triangle, "triu": _triangle, "argmax": _arg, "argmin": _arg, "cumsum": _cumsum, "cumprod": _cumprod, "sort": _sorted, "argsort": _sorted, "top_k": _top_k,
+              "one_hot": _one_hot, "take": _take, "take_along_axis": _take_along_axis, **LINALG}
