@@ -336,3 +336,165 @@ def test_linalg_refusals(tmp_path):
     _refused(gn.Model(x, gn.ops.cholesky(x)), tmp_path, "ops.cholesky of matrices of a size left open is not exported")
     x = gn.Input((65, 65))
     _refused(gn.Model(x, gn.ops.inv(x)), tmp_path, "ops.inv of 65 x 65 matrices is not exported")
+
+
+# -- RNN of a cell of your own: its step drawn once, the Scan's body ------------------------------
+class OnnxThreeMinimalCell(L.Cell):
+    """Keras' docstring's MinimalRNNCell, with a tanh: h = tanh(x K + h_prev R); its step in
+    operators and glassnet.ops (drawn once for ONNX), its NumPy gradient for training."""
+
+    def __init__(self, units):
+        self.units = self.state_size = units
+
+    def build(self, input_dim, add_weight):
+        add_weight("kernel", (input_dim, self.units), "glorot_uniform")
+        add_weight("recurrent_kernel", (self.units, self.units), "orthogonal")
+
+    def step(self, params, x, states, training):
+        h = gn.ops.tanh(x @ params["kernel"] + states[0] @ params["recurrent_kernel"])
+        return h, [h], (x, states[0], h)
+
+    def step_backward(self, params, cache, grad_output, grad_states, grads):
+        x, h_prev, h = cache
+        dz = (grad_output + grad_states[0]) * (1 - h * h)
+        grads["kernel"] += x.T @ dz
+        grads["recurrent_kernel"] += h_prev.T @ dz
+        return dz @ params["kernel"].T, [dz @ params["recurrent_kernel"].T]
+
+    def get_config(self):
+        return {"units": self.units}
+
+
+class OnnxThreeTwoStateCell(L.Cell):
+    """Two states of other widths, an output of a third width, a state handed on unchanged every
+    other unit (its second state is the first's input, kept), indexing and a relu: what a step
+    may draw."""
+    state_size = [3, 2]
+
+    def __init__(self):
+        self.output_size = 4
+
+    def build(self, input_dim, add_weight):
+        add_weight("kernel", (input_dim, 3), "glorot_uniform")
+        add_weight("mix", (5, 4), "glorot_uniform")
+
+    def step(self, params, x, states, training):
+        h = gn.ops.relu(x @ params["kernel"] + states[0] * 0.5) - states[1][:, :1]
+        out = gn.ops.concatenate([h, states[1]], axis=-1) @ params["mix"]
+        return out, [h, states[1] * 0.9 + h[:, 1:]], None
+
+    def step_backward(self, params, cache, grad_output, grad_states, grads):
+        raise NotImplementedError("inference only here")
+
+
+class OnnxThreeNumpyCell(L.Cell):
+    """A step in NumPy's own functions, which take no symbolic tensor: refused by name."""
+    state_size = 2
+
+    def build(self, input_dim, add_weight):
+        add_weight("kernel", (input_dim, 2), "glorot_uniform")
+
+    def step(self, params, x, states, training):
+        h = np.tanh(x @ params["kernel"] + states[0])
+        return h, [h], None
+
+    def step_backward(self, params, cache, grad_output, grad_states, grads):
+        raise NotImplementedError
+
+
+CELLS = {
+    "minimal": lambda: L.RNN(OnnxThreeMinimalCell(4)),
+    "minimal_sequences_backwards": lambda: L.RNN(OnnxThreeMinimalCell(3), return_sequences=True, go_backwards=True),
+    "minimal_zeros_for_mask": lambda: L.RNN(OnnxThreeMinimalCell(3), return_sequences=True, zero_output_for_mask=True),
+    "two_states": lambda: L.RNN(OnnxThreeTwoStateCell(), return_sequences=True),
+    "stacked_with_built_in": lambda: L.RNN([L.LSTMCell(3), OnnxThreeMinimalCell(2), L.GRUCell(2)],
+                                           return_sequences=True),
+}
+
+
+def _cell_model(name, dtype, masked, stateful=False):
+    layer = CELLS[name]()
+    if stateful:
+        layer = L.RNN(layer.cell, stateful=True, return_sequences=layer.return_sequences)
+    batch = {"batch_size": 7} if stateful else {}
+    if masked:
+        ids = gn.Input((STEPS,), dtype="int32", **batch)
+        return gn.Model(ids, layer(L.Embedding(10, 3, mask_zero=True)(ids)), dtype=dtype)
+    x = gn.Input((STEPS, 3), **batch)
+    return gn.Model(x, layer(x), dtype=dtype)
+
+
+def _cell_data(rng, masked, dtype):
+    return _ids(rng) if masked else rng.normal(size=(7, STEPS, 3)).astype(dtype)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_rnn_of_a_cell_of_your_own(name, dtype, masked, rng, tmp_path):
+    _check(_jitter(_cell_model(name, dtype, masked), rng), _cell_data(rng, masked, dtype), tmp_path, dtype)
+
+
+def test_rnn_of_a_cell_of_your_own_states_and_any_length(rng, tmp_path):
+    """initial_state in, return_state out, over Input((None, 3)) run at 5 and 9 steps."""
+    x, h0, c0, k0 = gn.Input((None, 3)), gn.Input((3,)), gn.Input((3,)), gn.Input((2,))
+    out, *states = L.RNN([L.LSTMCell(3), OnnxThreeMinimalCell(2)], return_state=True)(x, initial_state=[h0, c0, k0])
+    model = _jitter(gn.Model([x, h0, c0, k0], [out, *states]), rng)
+    _, session = _exported(model, tmp_path)
+    for steps in (5, 9):
+        data = [rng.normal(size=(4, steps, 3)).astype("float32")] + [rng.normal(size=(4, n)).astype("float32")
+                                                                    for n in (3, 3, 2)]
+        for got, want in zip(_run(session, data), model.predict(data, verbose=0)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
+def test_rnn_of_a_cell_of_your_own_stateful(masked, rng, tmp_path):
+    model = _jitter(_cell_model("two_states", "float64", masked, stateful=True), rng)
+    _, session = _exported(model, tmp_path)
+    batches = [_cell_data(rng, masked, "float64") for _ in range(3)]
+    if masked:
+        batches[1] = batches[1][::-1].copy()
+    got, _ = _carried(session, batches, "float64")
+    model.reset_states()
+    for g, batch in zip(got, batches):
+        np.testing.assert_allclose(g, model.predict(batch, batch_size=7, verbose=0), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
+def test_rnn_of_a_cell_of_your_own_against_keras(masked, keras, rng, tmp_path):
+    """Keras' own MinimalRNNCell (its RNN docstring's, a keras.layers.Layer with state_size and a
+    call of keras.ops, plus the tanh), given glassnet's weights."""
+
+    class MinimalRNNCell(keras.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+
+        def call(self, inputs, states):
+            h = keras.ops.tanh(keras.ops.matmul(inputs, self.kernel) +
+                               keras.ops.matmul(states[0], self.recurrent_kernel))
+            return h, [h]
+
+    model = _jitter(_cell_model("minimal_sequences_backwards", "float32", masked), rng)
+    if masked:
+        ids = keras.Input((STEPS,), dtype="int32")
+        inputs, x = ids, keras.layers.Embedding(10, 3, mask_zero=True)(ids)
+    else:
+        inputs = x = keras.Input((STEPS, 3))
+    theirs = keras.Model(inputs, keras.layers.RNN(MinimalRNNCell(3), return_sequences=True, go_backwards=True)(x))
+    theirs.set_weights(model.get_weights())
+    data = _cell_data(rng, masked, "float32")
+    _, session = _exported(model, tmp_path)
+    np.testing.assert_allclose(_run(session, data)[0], np.asarray(theirs.predict(data, verbose=0)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_rnn_of_a_cell_in_numpy_refused(tmp_path):
+    model = gn.Sequential([gn.Input((4, 3)), L.RNN(OnnxThreeNumpyCell(), name="numpy_rnn")])
+    _refused(model, tmp_path, "layer numpy_rnn (RNN): the step of the cell of your own OnnxThreeNumpyCell could "
+                              "not be drawn on symbolic tensors")

@@ -21,9 +21,9 @@ outputs, cell by cell (glassnet._onnx_stateful).
 Refused by name: cells of your own (a ``glassnet.layers.Cell``: its step is NumPy code, which has
 no ONNX form).
 """
+from . import _onnx_cell as cell
 from . import _onnx_stateful as stateful
-from ._onnx_ops import Unsupported
-from ._onnx_recurrent import _OPS, _reader, _scanned
+from ._onnx_recurrent import _reader, _scanned
 from ._onnx_scan import scan
 
 _INT64_MIN = -2 ** 63
@@ -36,19 +36,19 @@ def _reversed_steps(b, mask):
 
 def _rnn(b, layer, xs, shapes):
     who = layer.describe()
-    for inner in layer.cell_layers:
-        if type(inner).__name__ not in _OPS:
-            raise Unsupported(f"{who}: a cell of your own ({type(inner.cell).__name__}) is not exported (its step is "
-                              "NumPy code); RNN layers of SimpleRNNCell, LSTMCell and GRUCell are")
     x, given, mask = xs[0], list(xs[1:]), b.mask
     if layer._stateful:         # the carried states in and out of the file (glassnet._onnx_stateful)
         state_shapes = [tuple(shape) for shape in layer.state_shapes()]
         given = stateful.state_inputs(b, layer, state_shapes)
-    states, start = [], 0
+    states, start, features = [], 0, shapes[0][-1]
     for k, inner in enumerate(layer.cell_layers):
         own, start = given[start:start + inner.state_count], start + inner.state_count
         b.mask = mask
-        if own or layer.return_state or _scanned(b, inner):
+        if type(inner).__name__ == "CellLoop":     # a cell of your own: its step drawn (glassnet._onnx_cell)
+            outputs, last, last_states = cell.scan(b, inner, x, features, mask, who, start=own)
+            states.extend(last_states)
+            x = outputs if inner.return_sequences else last
+        elif own or layer.return_state or _scanned(b, inner):
             outputs, last, last_states = scan(b, inner, x, mask, who, start=own)
             states.extend(last_states)
             x = outputs if inner.return_sequences else last
@@ -56,6 +56,7 @@ def _rnn(b, layer, xs, shapes):
             x = _reader(b, inner, [x], None)
         if k == 0 and layer.go_backwards and mask is not None:
             mask = _reversed_steps(b, mask)
+        features = inner.units
     b.states[id(layer)] = states
     if layer._stateful:
         stateful.state_outputs(b, layer, states, state_shapes)
