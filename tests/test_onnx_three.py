@@ -93,6 +93,19 @@ def test_returned_scores_any_length(rng, tmp_path):
         assert np.all(np.triu(_run(session, data)[0], k=1) == 0)      # causal: no weight on later steps
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("steps", [STEPS, STEPS + 1])
+def test_sliding_window_without_masks(causal, steps, rng, tmp_path):
+    """A sliding window with no mask in the model: its band (T, S) was unsqueezed onto the heads'
+    axis, a file onnxruntime refused to load (session 46 found it); now (1, T, S)."""
+    q, v = gn.Input((STEPS, 4)), gn.Input((steps, 4))
+    out = L.GroupedQueryAttention(3, 2, 1, sliding_window=2)(q, v, use_causal_mask=causal)
+    mha = L.MultiHeadAttention(2, 3, sliding_window=3)(q, v, use_causal_mask=causal)
+    model = _jitter(gn.Model([q, v], [out, mha]), rng)
+    _check(model, [rng.normal(size=(7, STEPS, 4)).astype("float32"), rng.normal(size=(7, steps, 4)).astype("float32")],
+           tmp_path)
+
+
 @pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
 @pytest.mark.parametrize("name", sorted(SCORES))
 def test_returned_scores_against_keras(name, masked, keras, rng, tmp_path):
