@@ -15,7 +15,9 @@ its mask tensor, each reader's finds it in ``Builder.mask``. The file holds:
   one, and is cast to int64 for the lookup; any other layer reads it cast to the model's dtype);
 * one graph output per model output, named as ``model.output_names`` (a Sequential's: its last
   layer's name; a name an Input or an earlier output took already gets a suffix, ``_1``);
-* the weights as initializers, in the model's dtype, named ``<layer>/<weight>``.
+* the weights as initializers, in the model's dtype, named ``<layer>/<weight>``;
+* after the model's own inputs and outputs, a stateful recurrent layer's states in and out
+  (``<layer>/state_<k>``, ``<layer>/state_<k>_last``: glassnet._onnx_stateful).
 
 Every call is converted before the file is opened: a layer, activation or setting with no ONNX
 form is refused by name and nothing is written; the file is then written atomically.

@@ -18,7 +18,7 @@ the steps).
 * A merge whose inputs bring masks of several makers (glassnet's ``MaskCombiner``): the OR of
   them (Add, Subtract, Average, Maximum, Minimum, Multiply, Concatenate along the features), or
   them side by side (Concatenate along the steps, all real for an input without one); written
-  after the merge's own call (``combined``).
+  after the merge's own call (``combined``), each call's (a merge called twice) after that call.
 * ``GlobalAveragePooling1D`` reading a mask: each real step weighted by 1 / (its row's real
   steps, at least 1), summed: a row with no real step gives zeros, as glassnet's.
 * The recurrent readers and ``RNN``: glassnet._onnx_scan, glassnet._onnx_rnn.
