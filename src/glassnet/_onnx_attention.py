@@ -76,7 +76,8 @@ def _window(b, query, key, width):
 
 def _allowed(b, xs, given, causal, steps, positions=((0, 2), (1, 1), (2, 1)), window=None):
     """What glassnet's ``_allowed`` and causal mask allow, (batch or 1, T, S) booleans, or None:
-    the AND of the query's mask (batch, T, 1), the value's and key's (batch, 1, S) (``positions``: the inputs whose masks count, and where each gets its axis of 1), a given
+    the AND of the query's mask (batch, T, 1), the value's and key's (batch, 1, S)
+    (``positions``: the inputs whose masks count, and where each gets its axis of 1), a given
     attention_mask (nonzero allows), a sliding ``window`` and the causal band (1, T, S).
     ``steps``: query, key (tensors)."""
     parts = [b.op("Cast", [xs[-1]], to=proto.BOOL)] if given else []
