@@ -83,7 +83,7 @@ def scan(b, layer, x, features, mask, who, start=None):
     if mask is not None:
         graph_inputs.append(proto.value_info(real, proto.BOOL, batch(1)))
     graph_outputs = [proto.value_info(s, element, batch(size)) for s, size in zip(new, sizes)]
-    graph_outputs += [proto.value_info(carried, element, batch(units)), proto.value_info(stepped, element, batch(units))]
+    graph_outputs += [proto.value_info(t, element, batch(units)) for t in (carried, stepped)]
     graph = proto.graph(f"{layer.name}_step", body.nodes, body.initializers, graph_inputs, graph_outputs)
     b.adopt(body)
     sequences = [x] if mask is None else [x, b.op("Unsqueeze", [mask, b.ints([2])])]

@@ -2,10 +2,11 @@
 (glassnet._onnx_layers: core, convolution, pooling; glassnet._onnx_recurrent: SimpleRNN, LSTM, GRU,
 Bidirectional; glassnet._onnx_rnn: RNN(cell), a cell of your own drawn by glassnet._onnx_cell;
 glassnet._onnx_conv_lstm: ConvLSTM1D/2D/3D; glassnet._onnx_shapes: cropping, upsampling, repeats,
-TimeDistributed, transposed and depthwise convolutions, attention; glassnet._onnx_tensor_ops: a functional model's operation
-nodes, TensorOp and TensorFunction; glassnet._onnx_attention: MultiHeadAttention, Attention, ...,
-EinsumDense; glassnet._onnx_masks: Masking, a call's mask=, and GlobalAveragePooling1D reading a mask;
-glassnet._onnx_merge_masks: Maximum, Minimum and Multiply, reading their inputs' masks or not)."""
+TimeDistributed, transposed and depthwise convolutions, attention; glassnet._onnx_tensor_ops: a
+functional model's operation nodes, TensorOp and TensorFunction; glassnet._onnx_attention:
+MultiHeadAttention, Attention, ..., EinsumDense; glassnet._onnx_masks: Masking, a call's mask=,
+and GlobalAveragePooling1D reading a mask; glassnet._onnx_merge_masks: Maximum, Minimum and
+Multiply, reading their inputs' masks or not)."""
 from ._onnx_attention import CONVERTERS as _ATTENTION
 from ._onnx_conv_lstm import CONVERTERS as _CONV_LSTM
 from ._onnx_layers import CONVERTERS as _CORE

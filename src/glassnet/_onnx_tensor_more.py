@@ -189,5 +189,6 @@ def _triangle(b, layer, xs, shapes):
     return b.op("Where", [keep, x, b.const(0.0)])
 
 
-CONVERTERS = {"flip": _flip, "tril": _triangle, "triu": _triangle, "argmax": _arg, "argmin": _arg, "cumsum": _cumsum, "cumprod": _cumprod, "sort": _sorted, "argsort": _sorted, "top_k": _top_k,
-              "one_hot": _one_hot, "take": _take, "take_along_axis": _take_along_axis, **LINALG}
+CONVERTERS = {"flip": _flip, "tril": _triangle, "triu": _triangle, "argmax": _arg, "argmin": _arg, "cumsum": _cumsum,
+              "cumprod": _cumprod, "sort": _sorted, "argsort": _sorted, "top_k": _top_k, "one_hot": _one_hot,
+              "take": _take, "take_along_axis": _take_along_axis, **LINALG}
