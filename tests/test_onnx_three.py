@@ -208,6 +208,31 @@ def test_stateful_against_keras(name, masked, keras, rng, tmp_path):
         np.testing.assert_allclose(g, np.asarray(theirs.predict(batch, batch_size=7, verbose=0)), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("sequences", [False, True])
+def test_stateful_conv_lstm_masked_backwards_and_channels_first(sequences, rng, tmp_path):
+    """A stateful ConvLSTM2D given a call's mask= (rows with no real step), reading backwards, and
+    a channels-first one: its states (batch, filters, rows, columns) in and out as the layer keeps them."""
+    x, m = gn.Input((4, 5, 6, 2), batch_size=7), gn.Input((4,), batch_size=7)
+    masked = L.ConvLSTM2D(3, 3, padding="same", stateful=True, return_sequences=sequences, go_backwards=True)(x, mask=m)
+    first = gn.Input((4, 2, 5, 6), batch_size=7)
+    channels_first = L.ConvLSTM2D(2, 3, data_format="channels_first", stateful=True, return_sequences=sequences)(first)
+    model = _jitter(gn.Model([x, m, first], [masked, channels_first]), rng)
+    _, session = _exported(model, tmp_path)
+    names = [i.name for i in session.get_inputs()]
+    states = [np.zeros((7, *i.shape[1:]), "float32") for i in session.get_inputs()[3:]]
+    assert [tuple(i.shape[1:]) for i in session.get_inputs()[3:]] == [(5, 6, 3)] * 2 + [(2, 3, 4)] * 2
+    model.reset_states()
+    for _ in range(3):
+        real = (rng.random((7, 4)) > 0.4).astype("float32")
+        real[2] = 0
+        data = [rng.normal(size=(7, 4, 5, 6, 2)).astype("float32"), real,
+                rng.normal(size=(7, 4, 2, 5, 6)).astype("float32")]
+        outs = session.run(None, dict(zip(names, data + states)))
+        outs, states = outs[:2], outs[2:]
+        for got, want in zip(outs, model.predict(data, batch_size=7, verbose=0)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_stateful_refusals(tmp_path):
     _refused(gn.Sequential([gn.Input((4, 3), batch_size=2), L.Bidirectional(L.LSTM(2, stateful=True))]), tmp_path,
              "stateful=True inside Bidirectional is not exported")
