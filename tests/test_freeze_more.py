@@ -44,6 +44,12 @@ OPTIMIZERS = {
 }
 
 
+def _setup(keras, name):
+    """Keras' model and ours from the same weights, and the optimizer ``name`` of each."""
+    theirs, ours = _pair(keras)
+    return theirs, ours, OPTIMIZERS[name][0](keras.optimizers), OPTIMIZERS[name][1]()
+
+
 def _fit(model, x, y, epochs=2):
     model.fit(x, y, epochs=epochs, batch_size=8, shuffle=False, verbose=0)
 
@@ -58,8 +64,7 @@ def _close(ours, theirs, tol=TOL):
 def test_unfreezing_takes_the_state_back_as_keras(keras, name):
     """fit, freeze, compile, fit, unfreeze, compile, fit: the unfrozen layer resumes with the slots
     it had when frozen (Keras kept its variables' slots untouched), the count goes on."""
-    theirs, ours = _pair(keras)
-    k_opt, g_opt = OPTIMIZERS[name][0](keras.optimizers), OPTIMIZERS[name][1]()
+    theirs, ours, k_opt, g_opt = _setup(keras, name)
     x, y = _data()
     for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
         model.compile(optimizer, "mse")
@@ -77,8 +82,7 @@ def test_a_weight_never_stepped_starts_from_zeros_as_keras(keras, name):
     """A layer frozen from the first fit, then unfrozen: its slots start at zeros with the count at 4,
     Keras' state for a variable its optimizer was built with and never stepped (its optimizer built
     on the layer too: without that Keras refuses the layer, "Unknown variable")."""
-    theirs, ours = _pair(keras)
-    k_opt, g_opt = OPTIMIZERS[name][0](keras.optimizers), OPTIMIZERS[name][1]()
+    theirs, ours, k_opt, g_opt = _setup(keras, name)
     k_opt.build(theirs.trainable_variables)
     x, y = _data()
     for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
@@ -94,8 +98,7 @@ def test_a_weight_never_stepped_starts_from_zeros_as_keras(keras, name):
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_pop_keeps_the_state_as_keras(keras, name):
-    theirs, ours = _pair(keras)
-    k_opt, g_opt = OPTIMIZERS[name][0](keras.optimizers), OPTIMIZERS[name][1]()
+    theirs, ours, k_opt, g_opt = _setup(keras, name)
     x, y = _data()
     for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
         model.compile(optimizer, "mse")
@@ -112,8 +115,7 @@ def test_add_after_training_gives_the_new_layer_zeros_as_keras(keras, name):
     """``add`` after training: the old layers keep their state, the new one starts from zeros, the
     count goes on, as Keras' optimizer built on the new layer's variables beforehand (without that
     Keras refuses them with the same optimizer)."""
-    theirs, ours = _pair(keras)
-    k_opt, g_opt = OPTIMIZERS[name][0](keras.optimizers), OPTIMIZERS[name][1]()
+    theirs, ours, k_opt, g_opt = _setup(keras, name)
     k_new, g_new = keras.layers.Dense(2, name="d"), L.Dense(2, name="d")
     k_new.build((None, 1))
     g_new.build((None, 1))
