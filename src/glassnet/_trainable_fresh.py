@@ -8,9 +8,10 @@ loop reads nothing else, so that a feature that is off costs the hot path nothin
 (with or without ``compile``), and ``trainable = True`` puts them back. So the lists are checked
 where they are read: when a flag changed since the buffer was laid out, the list is made again
 from the flags (these functions); the buffer itself waits for the next ``compile``, ``fit`` or
-``train_on_batch``, because laying it out anew resets the compiled optimizer's state, which a
-property read must not do (a GAN reading ``D.trainable_weights`` while D is frozen for the
-combined model would lose D's Adam moments).
+``train_on_batch``: laying it out anew replaces the weight arrays (a list read before then names
+the old ones: ``retire`` below) and cuts the optimizer's state per weight (glassnet._state_carry),
+work and a change a property read must not make (a GAN reads ``D.trainable_weights`` while D is
+frozen for the combined model).
 
 What Keras 3.15 (TensorFlow) does when training without a new ``compile`` is another matter: its
 train function reads ``trainable_weights`` when tf.function traces it, so a layer frozen after a
@@ -18,6 +19,7 @@ train function reads ``trainable_weights`` when tf.function traces it, so a laye
 ``train_on_batch``, or with another batch size (both trace anew). glassnet reads the flags at every
 ``fit`` and ``train_on_batch`` (see docs/guide/training.md, "Freezing layers").
 """
+import weakref
 
 
 def flags_changed(model):
@@ -55,7 +57,7 @@ def retire(model, views):
     for layer, key, param, _ in views:
         if layer.params.get(key) is not param:
             ident = id(param)
-            ref = __import__("weakref").ref(param, lambda _, ident=ident: RETIRED.pop(ident, None))
+            ref = weakref.ref(param, lambda _, ident=ident: RETIRED.pop(ident, None))
             RETIRED[ident] = (ref, f"{layer.name}/{key}", model.name)
 
 
