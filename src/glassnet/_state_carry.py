@@ -19,7 +19,9 @@ together again in the new order, measured against Keras 3.15 (tests/test_freeze_
 
 ``MultiOptimizer`` is carried through its own state laid out like the weights (``get_state``), each
 sub-optimizer keeping its step count. Reset as before: a state on a GPU (CuPy), a MultiOptimizer
-holding a factored (Adafactor) state, an optimizer of one's own overriding ``reset``.
+holding a factored (Adafactor) state, an optimizer of one's own overriding ``reset``. Different
+from Keras: with ``use_ema`` a frozen weight's moving average is parked as it is, where Keras goes on
+averaging every variable it was built on, frozen or not.
 """
 import math
 
