@@ -289,3 +289,23 @@ def test_a_list_held_across_the_fit_that_lays_it_out_anew_is_refused_by_name():
     _loop_step(model, optimizer, model.trainable_variables, x, y)    # read again: trains
     assert not np.array_equal(model.get_weights()[0], before[0])
     np.testing.assert_array_equal(model.get_weights()[2], before[2])   # b frozen
+
+
+def test_a_multi_optimizer_keeps_a_popped_layers_state_until_it_is_added_back():
+    """pop: the sub-optimizers' counts go on; the popped head's SGD momentum is kept aside and comes
+    back with it (``add``), equal to what it was before the pop."""
+    x, y = _data()
+    model = _ours()
+    multi = gn.optimizers.MultiOptimizer(gn.optimizers.OptimizerMap(
+        gn.optimizers.SGD(0.05, momentum=0.9), {".*/(a|b)/.*": gn.optimizers.Adam(0.01)}))
+    model.compile(multi, "mse")
+    _fit(model, x, y, epochs=1)
+    head_momentum = multi.get_state()["slots"]["params"]["1/momentum"][-3:].copy()    # c: 2 + 1 values
+    head = model.pop()
+    _fit(model, x, np.repeat(y, 2, axis=1), epochs=1)
+    assert [opt.iterations for opt in multi.optimizers] == [4, 2]
+    model.add(head)
+    model.compile(multi, "mse")
+    np.testing.assert_array_equal(multi.get_state()["slots"]["params"]["1/momentum"][-3:], head_momentum)
+    _fit(model, x, y, epochs=1)
+    assert [opt.iterations for opt in multi.optimizers] == [6, 4]
