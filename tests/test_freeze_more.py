@@ -50,6 +50,18 @@ def _setup(keras, name):
     return theirs, ours, OPTIMIZERS[name][0](keras.optimizers), OPTIMIZERS[name][1]()
 
 
+def _fit_change_fit(pairs, change, outputs=1):
+    """For each ``(model, optimizer)``: compile, two epochs, ``change(model)``, compile again with
+    the same optimizer, two epochs on targets of ``outputs`` columns."""
+    x, y = _data()
+    for model, optimizer in pairs:
+        model.compile(optimizer, "mse")
+        _fit(model, x, y)
+        change(model)
+        model.compile(optimizer, "mse")
+        _fit(model, x, np.repeat(y, outputs, axis=1))
+
+
 def _fit(model, x, y, epochs=2):
     model.fit(x, y, epochs=epochs, batch_size=8, shuffle=False, verbose=0)
 
@@ -84,14 +96,9 @@ def test_a_weight_never_stepped_starts_from_zeros_as_keras(keras, name):
     on the layer too: without that Keras refuses the layer, "Unknown variable")."""
     theirs, ours, k_opt, g_opt = _setup(keras, name)
     k_opt.build(theirs.trainable_variables)
-    x, y = _data()
-    for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
+    for model in (theirs, ours):
         model.layers[0].trainable = False
-        model.compile(optimizer, "mse")
-        _fit(model, x, y)
-        model.layers[0].trainable = True
-        model.compile(optimizer, "mse")
-        _fit(model, x, y)
+    _fit_change_fit(((theirs, k_opt), (ours, g_opt)), lambda model: setattr(model.layers[0], "trainable", True))
     assert g_opt.iterations == int(k_opt.iterations) == 8
     _close(ours, theirs)
 
@@ -99,13 +106,7 @@ def test_a_weight_never_stepped_starts_from_zeros_as_keras(keras, name):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_pop_keeps_the_state_as_keras(keras, name):
     theirs, ours, k_opt, g_opt = _setup(keras, name)
-    x, y = _data()
-    for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
-        model.compile(optimizer, "mse")
-        _fit(model, x, y)
-        model.pop()
-        model.compile(optimizer, "mse")
-        _fit(model, x, np.repeat(y, 2, axis=1))
+    _fit_change_fit(((theirs, k_opt), (ours, g_opt)), lambda model: model.pop(), outputs=2)
     assert g_opt.iterations == int(k_opt.iterations) == 8
     _close(ours, theirs)
 
@@ -121,13 +122,8 @@ def test_add_after_training_gives_the_new_layer_zeros_as_keras(keras, name):
     g_new.build((None, 1))
     g_new.set_weights(k_new.get_weights())
     k_opt.build(theirs.trainable_variables + k_new.trainable_variables)
-    x, y = _data()
-    for model, optimizer, new in ((theirs, k_opt, k_new), (ours, g_opt, g_new)):
-        model.compile(optimizer, "mse")
-        _fit(model, x, y)
-        model.add(new)
-        model.compile(optimizer, "mse")
-        _fit(model, x, np.repeat(y, 2, axis=1))
+    added = {id(theirs): k_new, id(ours): g_new}
+    _fit_change_fit(((theirs, k_opt), (ours, g_opt)), lambda model: model.add(added[id(model)]), outputs=2)
     assert g_opt.iterations == int(k_opt.iterations) == 8
     _close(ours, theirs)
 
