@@ -317,9 +317,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def add(self, layer):
         """Append ``layer``; builds the model at once when the first layer knows its input shape.
 
-        Adding a layer to a built model changes its parameter layout, so the optimizer's state
-        (Adam's moments, momentum buffers, the step count) is reset: it described the old layout.
-        Training continues from the current weights as with a freshly compiled optimizer.
+        Adding a layer to a built model changes its parameter layout: the optimizer's state is laid
+        out anew, the old weights keeping theirs, the new layer's starting from the rule's initial
+        state (zeros), the step count going on (glassnet._state_carry; Keras 3.15 refuses the new
+        variables with the same optimizer).
 
         ``layer`` may be a Sequential (Keras nests models: ``Sequential([augmentation, Conv2D(...)])``):
         its layers join this model one by one, see ``_add_model``. It may be a functional Model of one
@@ -721,8 +722,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Remove the last layer and return it (Keras' ``Sequential.pop``).
 
         The model is rebuilt at once, so it trains on without a new ``compile``: if the removed
-        layer had trainable parameters, the flat parameter buffer is laid out anew and the
-        optimizer's state reset, as when a layer is added. The removed layer gets its parameters
+        layer had trainable parameters, the flat parameter buffer is laid out anew, the remaining
+        weights keeping their optimizer state and the step count, as Keras' (glassnet._state_carry). The removed layer gets its parameters
         back as arrays of its own (inside the model they were views into that buffer). Popping the
         only layer leaves an empty, unbuilt model. A block written with ``call`` (Keras' one layer)
         is popped whole and returned, its add_loss terms with it (glassnet._block_pop).

@@ -5,7 +5,8 @@ parameter; and how the model lets go of the data its layers' caches point into.
 from . import _tape_state, backend
 from ._warnings import warn
 from ._tape_weights import _root
-from ._state_carry import carry_state, old_runs
+from ._state_carry import carry_state, old_layout, rehome
+from ._trainable_fresh import retire
 from .optimizers import _shared as shared_state
 from .optimizers._ungraded import ungraded as optimizers_ungraded
 
@@ -99,20 +100,22 @@ class ParametersMixin:
         per parameter: for small networks those calls, not the arithmetic, are the cost. The
         layers still see ordinary arrays of their own shapes (``layer.params["kernel"]``).
 
-        When the layout differs from the previous one (a layer added, or one frozen or unfrozen,
+        When the layout differs from the previous one (a layer frozen, unfrozen, added or popped
         after training), the optimizer's slots, laid out like the old flat buffer, cannot be reused
         as they are (they would fail on the new size or, worse, apply one parameter's moments to
-        another's): after a freeze the weights still trained keep theirs and the step count goes on,
-        as with Keras' slots per variable (glassnet._state_carry); otherwise the state is reset.
+        another's): they are cut per weight and laid out anew, as Keras keeps its slots per
+        variable (glassnet._state_carry): a weight still trained keeps its state, one leaving has it
+        parked until it comes back, a new one starts from the rule's initial state, and the step
+        count goes on.
         """
         xp = self._array_module()       # where the weights are, whatever the backend in force now
         entries = [(layer, key) for layer in self._layout_layers() if layer.trainable for key in layer.params]
         layout = self._trainable_layout()
-        # no _layout yet: the first build, with no state to disagree with. A layer frozen since keeps
-        # the others' state, as Keras' per-variable slots do (glassnet._state_carry); else a reset
+        # no _layout yet: the first build, with no state to disagree with. Else each weight's state
+        # follows it, as Keras' per-variable slots do (glassnet._state_carry)
         changed = self.optimizer is not None and layout != getattr(self, "_layout", layout)
-        runs = old_runs(self) if changed else None
-        old_total = sum(param.size for _, _, param, _ in self._views) if runs is not None else 0
+        old = old_layout(self) if changed else None
+        old_views = self._views if changed else ()
         self._layout = layout
         self._warned_nothing_trains = False     # a new layout: warn again if it trains nothing
         total = sum(int(layer.params[key].size) for layer, key in entries)
@@ -138,11 +141,14 @@ class ParametersMixin:
         for constraint, name, param in self._constrained:
             _projection(constraint, name, param)
         self._triples = [(getattr(self, "_optimizer_key", "params"), flat_params, flat_grads)]
-        if changed and not carry_state(self, runs, old_total, entries):
+        if changed and not carry_state(self, old, entries):
             self.optimizer.reset()
         # which weight each run of the buffer holds, for an optimizer that steps a shared layer's
         # weight through several models' buffers and keeps one state for it (optimizers._shared)
         self._weight_layout = shared_state.layout(self._views, _root)
+        if changed:
+            rehome(self.optimizer, self._triples[0][0], self._weight_layout)
+            retire(self, old_views)     # (a list of trainable_variables held from before: refused by name)
         _tape_state.OWNERS[id(flat_params)] = self     # (apply_gradients finds the model by its buffer)
         # the weights' sizes and names in the flat buffer, for an optimizer that clips each one
         # (clipnorm) or exempts some from weight decay (exclude_from_weight_decay)

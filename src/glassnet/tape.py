@@ -47,6 +47,7 @@ from ._tape_losses import compute_loss, record_loss, record_losses
 from ._tape_record import record_conv, record_ops_call
 from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, node_of, own_variable, watched_node
 from ._tape_weights import WeightKeys, owner as _owner
+from ._trainable_fresh import refuse_retired
 from ._tree import flatten, map_structure
 from ._warnings import warn
 from .variables import Variable
@@ -122,6 +123,7 @@ class GradientTape:
         (in, out), a watched batch's (batch, features))."""
         self._begin("gradient", unconnected_gradients)
         flat, rebuild = _flatten(sources)
+        refuse_retired(flat, "gradient")
         if isinstance(target, (list, tuple, dict)):
             return rebuild(self._several(target, flat, output_gradients, unconnected_gradients))
         nested = []
@@ -435,7 +437,7 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
     state of its own.
     A weight given a None gradient is left as it is, with its optimizer state, weight decay and
     constraint, as Keras 3 skips it (in a model's whole set too: glassnet.optimizers._ungraded)."""
-    pairs = []
+    pairs, weights = [], []
     for k, pair in enumerate(grads_and_vars):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"{caller}: expected (gradient, weight) pairs, zip(grads, model.trainable_weights); "
@@ -446,6 +448,7 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
         if not isinstance(var, np.ndarray) or isinstance(var, Recorded):
             raise TypeError(f"{caller}: the weight of pair {k} must be a weight array (model.trainable_weights' "
                             f"items), got {type(var).__name__}")
+        weights.append(var)
         if grad is None:
             # (left as it is: a weight of a model steps with its set, glassnet.optimizers._ungraded)
             continue
@@ -453,6 +456,7 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
         if grad.shape != var.shape:
             raise ValueError(f"{caller}: the gradient of pair {k} has shape {grad.shape}, its weight {var.shape}")
         pairs.append((grad, var))
+    refuse_retired(weights, caller)
     if not pairs:
         warn(f"{caller}: no gradient to apply (every gradient was None): nothing is updated")
         return

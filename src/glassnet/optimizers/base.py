@@ -384,8 +384,9 @@ class Optimizer:
     ``learning_rate`` may instead be a ``schedules.LearningRateSchedule``: it is then kept as
     ``schedule`` and sets ``learning_rate`` before every update (a rate >= 0, as a fixed one: 0, Keras' and PyTorch's
     too, takes no step),
-    and a rate set by hand is refused. ``reset()`` restarts the schedule with the step count (a
-    layer frozen after training, a ``pop``, a new ``compile``), where Keras keeps counting.
+    and a rate set by hand is refused. ``reset()`` restarts the schedule with the step count (the
+    instance compiled into a model sharing nothing with its own); a layer frozen, unfrozen, popped
+    or added after training keeps the count, as Keras' does (glassnet._state_carry).
     """
     name = None
     hyper_parameters = {"learning_rate": ">= 0", **{name: "None or > 0" for name in CLIPPING},
@@ -1047,6 +1048,7 @@ class Optimizer:
         self.slots = {key: {s: backend.get_array_module(a).array(a) for s, a in slots.items()}
                       for key, slots in state["slots"].items()}
         _shared.forget(self)            # (each key's state is its own again: get_state spread them)
+        self.__dict__.pop("_parked", None)      # (frozen weights' state parked before: not this state's)
         if self.schedule is not None:
             self._follow_schedule()
 
@@ -1054,15 +1056,16 @@ class Optimizer:
         """Forget all state (moments, accumulators, the step count, and gradients accumulated towards
         an update with ``gradient_accumulation_steps``): a fresh optimizer again.
 
-        ``Sequential`` calls this when its parameter layout changes (a layer added or frozen after
-        training): the old state lines up with parameters that no longer exist in that order; and
-        when the instance is compiled into another model, whose parameters that state never saw.
-        The step count goes too, or Adam's bias correction would skip the warm-up its zeroed
-        moments need and take steps about three times the learning rate.
+        ``Sequential`` calls this when the instance is compiled into another model, whose
+        parameters that state never saw (a new layout of its own model's weights carries the state
+        over instead: glassnet._state_carry). The step count goes too, or Adam's bias correction
+        would skip the warm-up its zeroed moments need and take steps about three times the
+        learning rate.
         """
         self.iterations = 0
         self.accumulated_steps = 0
         self.slots = {}
+        self.__dict__.pop("_parked", None)      # (the state of weights frozen or popped: glassnet._state_carry)
         self._scratch = {}
         self._weight_layouts = {}
         _shared.forget(self)

@@ -446,6 +446,7 @@ class MultiOptimizer(Optimizer):
                     raise ValueError(f"MultiOptimizer.set_state: the state {name!r:.60} of {key!r:.60} names no "
                                      f"state of its optimizers ({list(self.kept_slots())!r:.200})")
         object.__setattr__(self, "iterations", int(state["iterations"]))
+        object.__setattr__(self, "_parked", {})     # (frozen weights' state parked before: glassnet._state_carry)
         pending = {"slots": {key: {name: backend.get_array_module(a).array(a) for name, a in named.items()}
                              for key, named in slots.items()},
                    "scalars": dict(scalars), "counts": counts}
@@ -477,7 +478,7 @@ class MultiOptimizer(Optimizer):
             opt.reset()
         for name, value in (("iterations", 0), ("accumulated_steps", 0), ("slots", {}), ("_scratch", {}),
                             ("_plans", {}), ("_sub_layouts", {}), ("_pending", None), ("_weight_layouts", {}),
-                            ("_spans", {})):
+                            ("_spans", {}), ("_parked", {})):
             object.__setattr__(self, name, value)
         _shared.forget(self)
 
