@@ -395,3 +395,86 @@ def test_finite_differences_of_other_settings(case):
     report = check_layer(layer, x, training=training, before_forward=before)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]
     assert set(report["errors"]) >= {"input", *layer.params}
+
+
+# -- LoRA: W = W0 + (lora_alpha / rank) A @ B, the frozen W0 without a gradient --------------------
+LORA = {   # name: (maker, sample shape, the layer's maths in torch given its effective kernel)
+    "Dense": (lambda: L.Dense(5, activation="tanh"), (6,), lambda torch, t, w, p: torch.tanh(t @ w + p["bias"])),
+    "EinsumDense": (lambda: L.EinsumDense("abc,cd->abd", output_shape=(3, 5), bias_axes="d"), (3, 6),
+                    lambda torch, t, w, p: torch.einsum("abc,cd->abd", t, w) + p["bias"]),
+    "Conv1D": (lambda: L.Conv1D(4, 3, padding="same", dilation_rate=2), (7, 3),
+               lambda torch, t, w, p: torch.nn.functional.conv1d(torch.nn.functional.pad(t.transpose(1, 2), (2, 2)),
+                                                                 w.permute(2, 1, 0), p["bias"], dilation=2).transpose(1, 2)),
+    "Conv2D": (lambda: L.Conv2D(4, (3, 2), strides=(2, 1), activation="relu"), (7, 5, 2),
+               lambda torch, t, w, p: torch.relu(torch.nn.functional.conv2d(t.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1),
+                                                                            p["bias"], stride=(2, 1)).permute(0, 2, 3, 1))),
+    "Embedding": (lambda: L.Embedding(9, 5), (4,), lambda torch, t, w, p: w[t.long()]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LORA))
+def test_lora_matches_torch(name, torch):
+    make, shape, maths = LORA[name]
+    layer = make()
+    layer.dtype = np.dtype(np.float64)
+    layer.build(shape)
+    layer.enable_lora(2, lora_alpha=3)
+    rng = np.random.default_rng(15)
+    for value in layer.params.values():
+        value[...] = rng.normal(size=value.shape)          # B too: its zeros would hide A's gradient
+    frozen = torch.tensor(np.asarray(layer.state[layer._lora.key]))       # W0: state, not trained
+    a_key, b_key = layer._lora.a_key, layer._lora.b_key
+    assert set(layer.params) == {a_key, b_key, *({"bias"} if "bias" in layer.params else ())}
+    x = rng.integers(0, 9, (3, *shape)).astype(np.float64) if name == "Embedding" else rng.normal(size=(3, *shape))
+
+    def reference(t, p):
+        a, b = p[a_key], p[b_key]
+        kernel = frozen + 1.5 * (a.reshape(-1, a.shape[-1]) @ b).reshape(frozen.shape)
+        return maths(torch, t, kernel, p)
+
+    if name == "Embedding":        # ids: no input gradient to compare
+        out = layer.forward(x)
+        upstream = rng.normal(size=out.shape)
+        layer.backward(upstream)
+        params = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
+        theirs = reference(torch.tensor(x), params)
+        theirs.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+        for k, p in params.items():
+            np.testing.assert_allclose(layer.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+        return
+    _compare(torch, layer, x, reference)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_bidirectional_with_masks_with_holes_matches_torch(name, return_sequences, merge_mode, torch):
+    """Keras' Bidirectional: the copy reads from the end and its sequence is flipped back; both give
+    zeros at masked steps exactly when they return sequences (Keras forces zero_output_for_mask)."""
+    rng = np.random.default_rng(16)
+    x = rng.normal(size=(4, 5, 3))
+    mask = rng.random((4, 5)) > 0.4
+    mask[0], mask[1], mask[2, -1] = True, False, False
+    layer = L.Bidirectional(getattr(L, name)(2, return_sequences=return_sequences, bias_initializer="random_normal"),
+                            merge_mode=merge_mode, dtype="float64", seed=3)
+    layer.build((5, 3))
+    ahead, behind = layer.forward_layer, layer.backward_layer
+    settings = {"return_sequences": return_sequences, "zero_output_for_mask": return_sequences}
+    out = layer.forward(x, mask=mask)
+    upstream = rng.normal(size=out.shape)
+    grad_x = layer.backward(upstream)
+    pa = {k: torch.tensor(v, requires_grad=True) for k, v in ahead.params.items()}
+    pb = {k: torch.tensor(v, requires_grad=True) for k, v in behind.params.items()}
+    tx = torch.tensor(x, requires_grad=True)
+    a = _keras_recurrence(torch, name, pa, tx, mask, 2, settings)
+    b = _keras_recurrence(torch, name, pb, tx, mask, 2, {**settings, "go_backwards": True})
+    b = torch.flip(b, [1]) if return_sequences else b
+    theirs = {"concat": lambda: torch.cat([a, b], -1), "sum": lambda: a + b, "ave": lambda: (a + b) / 2,
+              "mul": lambda: a * b}[merge_mode]()
+    theirs.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for inner, params in ((ahead, pa), (behind, pb)):
+        for k, p in params.items():
+            np.testing.assert_allclose(inner.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
