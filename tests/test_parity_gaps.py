@@ -478,3 +478,95 @@ def test_bidirectional_with_masks_with_holes_matches_torch(name, return_sequence
     for inner, params in ((ahead, pa), (behind, pb)):
         for k, p in params.items():
             np.testing.assert_allclose(inner.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("name", ["MultiHeadAttention", "Attention", "AdditiveAttention", "GroupedQueryAttention"])
+def test_attention_dropout_in_training_matches_torch_given_its_mask(name, torch):
+    """Training drops attention weights (kept ones times 1 / (1 - rate)); torch given the same mask."""
+    rng = np.random.default_rng(17)
+    query, value = rng.normal(size=(3, 4, 6)), rng.normal(size=(3, 5, 6))
+    make = {"MultiHeadAttention": lambda: L.MultiHeadAttention(2, 3, dropout=0.3, bias_initializer="random_normal"),
+            "GroupedQueryAttention": lambda: L.GroupedQueryAttention(3, 4, 2, dropout=0.3, bias_initializer="random_normal"),
+            "Attention": lambda: L.Attention(use_scale=True, dropout=0.3),
+            "AdditiveAttention": lambda: L.AdditiveAttention(dropout=0.3)}[name]
+    layer = make()
+    layer.dtype, layer.seed = np.dtype(np.float64), 4
+    layer([query, value])
+    for v in layer.params.values():
+        v[...] = rng.normal(size=v.shape)
+    out = layer.forward([query, value], training=True)
+    drop = torch.tensor(layer.drop)
+    assert 0 < (layer.drop == 0).sum() < layer.drop.size
+    upstream = rng.normal(size=out.shape)
+    grads = layer.backward(upstream)
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
+    tq, tv = torch.tensor(query, requires_grad=True), torch.tensor(value, requires_grad=True)
+    if name in ("MultiHeadAttention", "GroupedQueryAttention"):
+        def project(x, key):
+            return torch.einsum("nte,ehd->nhtd", x, p[f"{key}_kernel"]) + p[f"{key}_bias"][None, :, None, :]
+        q, k, v = project(tq, "query"), project(tv, "key"), project(tv, "value")
+        if name == "GroupedQueryAttention":          # each key/value head serves its run of query heads
+            k, v = k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, -1) * drop
+        theirs = torch.einsum("nhtd,hdo->nto", weights @ v, p["output_kernel"]) + p["output_bias"]
+    elif name == "Attention":
+        theirs = (torch.softmax(tq @ tv.transpose(-1, -2) * p["scale"], -1) * drop) @ tv
+    else:
+        scores = (torch.tanh(tq[:, :, None] + tv[:, None]) * p["scale"]).sum(-1)
+        theirs = (torch.softmax(scores, -1) * drop) @ tv
+    theirs.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[0], tq.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[1], tv.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for key, t in p.items():
+        np.testing.assert_allclose(layer.grads[key], t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=key)
+
+
+def _dropped_recurrence(torch, name, p, x, units, input_masks, state_masks, go_backwards):
+    """Keras' recurrence in training: each gate's product of the inputs and of the state times its
+    own mask (one mask for all the gates while the state is not dropped), the same at every step."""
+    gates = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}[name]
+    blocks = len(input_masks or state_masks or [None])
+
+    def product(a, masks, weights, g):
+        block = slice(None) if blocks == 1 else slice(g * units, (g + 1) * units)
+        a = a if masks is None else a * torch.tensor(masks[0 if blocks == 1 else g])
+        return (a @ weights[:, block]).split(units, 1) if blocks == 1 else [a @ weights[:, block]]
+
+    def products(a, masks, weights):
+        return [part for g in range(1 if blocks == 1 else gates) for part in product(a, masks, weights, g)]
+
+    h, c, outputs = torch.zeros(x.shape[0], units), torch.zeros(x.shape[0], units), []
+    for t in (reversed(range(x.shape[1])) if go_backwards else range(x.shape[1])):
+        xs, hs = products(x[:, t], input_masks, p["kernel"]), products(h, state_masks, p["recurrent_kernel"])
+        if name == "GRU":
+            (xz, xr, xh), (hz, hr, hh) = [a + b for a, b in zip(xs, p["bias"][0].split(units))], \
+                                         [a + b for a, b in zip(hs, p["bias"][1].split(units))]
+            z, r = torch.sigmoid(xz + hz), torch.sigmoid(xr + hr)
+            h = z * h + (1 - z) * torch.tanh(xh + r * hh)
+        elif name == "LSTM":
+            i, f, g, o = [a + b + bias for a, b, bias in zip(xs, hs, p["bias"].split(units))]
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        else:
+            h = torch.tanh(xs[0] + hs[0] + p["bias"])
+        outputs.append(h)
+    return torch.stack(outputs, 1)
+
+
+@pytest.mark.parametrize("settings", [{"dropout": 0.4}, {"recurrent_dropout": 0.3},
+                                      {"dropout": 0.4, "recurrent_dropout": 0.3, "go_backwards": True}], ids=str)
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
+def test_recurrent_dropout_in_training_matches_torch_given_its_masks(name, settings, torch):
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(4, 5, 3))
+    layer = getattr(L, name)(3, return_sequences=True, dtype="float64", seed=6, bias_initializer="random_normal",
+                             **settings)
+    layer.build((5, 3))
+    layer.rng = np.random.default_rng(0)
+    layer.forward(x, training=True)
+    masks = (layer._input_masks, layer._state_masks)
+    assert any(m is not None and (m[0] == 0).any() for m in masks)
+    layer.rng = np.random.default_rng(0)            # the same masks for the compared pass
+    _compare(torch, layer, x, lambda t, p: _dropped_recurrence(torch, name, p, t, 3, *masks, settings.get("go_backwards")),
+             training=True)

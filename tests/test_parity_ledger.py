@@ -73,7 +73,8 @@ _CONV_FUZZ = "test_review_convmemrev.py::test_random_settings_chunked_equal_unch
 _RECURRENT = ("test_recurrent.py::test_gradients_match_torch_autograd",
               "test_masking.py::test_right_padded_gradients_match_torch_packed_sequences",
               "test_recurrent_states.py::test_gradients_of_the_states_in_and_out_match_torch_autograd",
-              "test_parity_gaps.py::test_recurrent_masks_with_holes_match_torch")
+              "test_parity_gaps.py::test_recurrent_masks_with_holes_match_torch",
+              "test_parity_gaps.py::test_recurrent_dropout_in_training_matches_torch_given_its_masks")
 _CONV_LSTM = ("test_conv_lstm.py::test_gradients_match_torch_autograd",
               "test_conv_lstm_mask.py::test_masked_gradients_match_torch_autograd",
               "test_conv_lstm_states.py::test_gradients_with_masks_and_states_match_torch_autograd")
@@ -83,6 +84,7 @@ _GLOBAL3D = ("test_volumes.py::test_global_pooling3d_matches_torch",
              "test_global_pooling_channels_first.py::test_gradients_match_torch_autograd")
 _DISCRETE = "integer or string outputs: no gradient to compare"
 _LORA = "test_parity_gaps.py::test_lora_matches_torch"
+_ATTENTION_DROPOUT = "test_parity_gaps.py::test_attention_dropout_in_training_matches_torch_given_its_mask"
 
 LAYERS = {
     "Activation": T("test_parity_gaps.py::test_activation_layer_matches_torch_for_every_name"),
@@ -95,9 +97,10 @@ LAYERS = {
                               "test_adaptive_pooling.py::test_a_window_of_several_nans_sends_its_gradient_to_the_last_as_torch"),
     "AdaptiveMaxPooling3D": T(_ADAPTIVE),
     "Add": T(_MERGE),
-    "AdditiveAttention": T("test_attention.py::test_attention_and_additive_attention_match_keras_and_torch"),
+    "AdditiveAttention": T("test_attention.py::test_attention_and_additive_attention_match_keras_and_torch",
+                           _ATTENTION_DROPOUT),
     "AlphaDropout": T("test_noise_layers.py::test_alpha_dropout_matches_torch_and_keras_for_the_same_mask"),
-    "Attention": T("test_attention.py::test_attention_and_additive_attention_match_keras_and_torch"),
+    "Attention": T("test_attention.py::test_attention_and_additive_attention_match_keras_and_torch", _ATTENTION_DROPOUT),
     # the scores an attention layer returns, read by a node of their own in a functional model
     "AttentionScores": T("test_attention_axes.py::test_gradients_match_torch_autograd_with_the_returned_scores"),
     "AugMix": T("test_aug_mix.py::test_gradient_matches_torch_for_the_picks_written_in_torch"),
@@ -167,7 +170,8 @@ LAYERS = {
     "GroupNormalization": T("test_group_normalization.py::test_gradients_match_torch_group_norm",
                             "test_review_coverage.py::test_group_normalization_settings_match_torch"),
     "GroupedQueryAttention": T("test_grouped_query_attention.py::test_gradients_match_torch_autograd",
-                               "test_grouped_query_attention.py::test_sliding_window_gradients_match_torch_autograd_and_finite_differences"),
+                               "test_grouped_query_attention.py::test_sliding_window_gradients_match_torch_autograd_and_finite_differences",
+                               _ATTENTION_DROPOUT),
     "HashedCrossing": K(_DISCRETE, "test_hashed_crossing.py::test_bins_equal_keras_for_strings_and_integers"),
     "Hashing": K(_DISCRETE, "test_hashing.py::test_strings_hash_as_keras", "test_hashing.py::test_integers_hash_as_keras"),
     "Identity": T(_STATELESS),
@@ -195,6 +199,7 @@ LAYERS = {
     "Minimum": T(_MERGE),
     "MixUp": T("test_mixing.py::test_mixup_gradient_matches_torch"),
     "MultiHeadAttention": T("test_attention.py::test_gradients_match_finite_differences_and_torch_autograd",
+                            _ATTENTION_DROPOUT,
                             "test_attention_axes.py::test_gradients_match_torch_autograd_with_the_returned_scores",
                             "test_graph_masks.py::test_eager_masks_of_multi_head_attention_match_keras_and_torch"),
     "Multiply": T(_MERGE),
