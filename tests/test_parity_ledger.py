@@ -13,7 +13,7 @@ settings -- has one entry:
 
 - ``T(test, ...)``: the tests that compare it with PyTorch autograd; each named test must exist and
   reach ``torch`` (a ``torch`` argument, or ``torch`` in its body, its decorators or a module-level
-  helper it uses);
+  helper it uses) and a gradient (``backward`` or ``torch.autograd.grad``);
 - ``K(reason, test, ...)``: where PyTorch has no equivalent computation (no gradient, strings,
   Keras' own bookkeeping), a one-line reason and the tests that compare it with Keras 3.15; each
   must exist and reach ``keras``;
@@ -514,6 +514,8 @@ def _problems(entries):
                 problems.append(f"{what}: {test} is not a test in tests/")
             elif entry.oracle is not None and not _reaches(filename, node, entry.oracle):
                 problems.append(f"{what}: {test} never reaches {entry.oracle}")
+            elif entry.oracle == "torch" and not (_reaches(filename, node, "backward") or _reaches(filename, node, "grad")):
+                problems.append(f"{what}: {test} compares no gradient (no backward, no torch.autograd.grad)")
     return problems
 
 
@@ -527,9 +529,10 @@ def test_the_check_fails_on_a_missing_test_and_on_one_without_the_oracle():
            ("layer C", T("test_layer_contract.py::test_gradients_agree_with_finite_differences")),   # no torch
            ("layer D", K("", "test_dense.py::test_dense_matches_torch_linear")),                    # no reason, no keras
            ("layer E", T()), ("layer F", ("test_dense.py::test_dense_matches_torch_linear",)),
-           ("layer G", T("test_dense.py::test_dense_matches_torch_linear"))]                        # good
+           ("layer G", T("test_activations_keras.py::test_sparsemax_in_torch_is_a_projection_too")),  # values alone
+           ("layer H", T("test_dense.py::test_dense_matches_torch_linear"))]                        # good
     assert [problem.split(":")[0] for problem in _problems(bad)] == ["layer A", "layer B", "layer C", "layer D",
-                                                                     "layer D", "layer E", "layer F"]
+                                                                     "layer D", "layer E", "layer F", "layer G"]
 
 
 @pytest.mark.parametrize("kind", ["layer", "activation", "loss"])
