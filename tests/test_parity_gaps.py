@@ -583,3 +583,67 @@ def test_recurrent_dropout_in_training_matches_torch_given_its_masks(name, setti
     layer.rng = np.random.default_rng(0)            # the same masks for the compared pass
     _compare(torch, layer, x, lambda t, p: _dropped_recurrence(torch, name, p, t, 3, *masks, settings.get("go_backwards")),
              training=True)
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
+def test_time_distributed_recurrent_layer_with_a_mask_matches_torch(name, return_sequences, torch):
+    """TimeDistributed hands its layer the mask within each step (Keras: (batch * steps, length))."""
+    rng = np.random.default_rng(19)
+    x = rng.normal(size=(2, 3, 5, 4))
+    mask = rng.random((2, 3, 5)) > 0.4
+    mask[0, 0], mask[1, 2] = True, False
+    layer = L.TimeDistributed(getattr(L, name)(2, return_sequences=return_sequences, bias_initializer="random_normal"),
+                              dtype="float64", seed=1)
+    layer.build((3, 5, 4))
+    inner = layer.layer
+    out = layer.forward(x, mask=mask)
+    upstream = rng.normal(size=out.shape)
+    grad_x = layer.backward(upstream)
+    params = {k: torch.tensor(v, requires_grad=True) for k, v in inner.params.items()}
+    tx = torch.tensor(x, requires_grad=True)
+    theirs = _keras_recurrence(torch, name, params, tx.reshape(6, 5, 4), mask.reshape(6, 5), 2,
+                               {"return_sequences": return_sequences})
+    theirs = theirs.reshape(2, 3, *theirs.shape[1:])
+    theirs.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for k, p in params.items():
+        np.testing.assert_allclose(inner.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_rnn_of_stacked_cells_with_a_mask_matches_torch(return_sequences, go_backwards, torch):
+    """RNN([SimpleRNNCell, LSTMCell, GRUCell]): each cell feeds the next within a step; a masked step
+    keeps every cell's states and repeats the last output."""
+    rng = np.random.default_rng(20)
+    x = rng.normal(size=(4, 5, 3))
+    mask = rng.random((4, 5)) > 0.4
+    mask[0], mask[1] = True, False
+    layer = L.RNN([L.SimpleRNNCell(2), L.LSTMCell(3), L.GRUCell(2)], return_sequences=return_sequences,
+                  go_backwards=go_backwards, dtype="float64", seed=1)
+    layer.build((5, 3))
+    for value in layer.params.values():
+        value[...] = rng.normal(size=value.shape) * 0.7
+
+    def reference(t, p):
+        cell = [{k[len(f"cell_{j}_"):]: v for k, v in p.items() if k.startswith(f"cell_{j}_")} for j in range(3)]
+        states = [torch.zeros(4, 2), torch.zeros(4, 3), torch.zeros(4, 3), torch.zeros(4, 2)]     # h, h and c, h
+        last, outputs = torch.zeros(4, 2), []
+        for step in (reversed(range(5)) if go_backwards else range(5)):
+            keep = torch.tensor(mask[:, step:step + 1])
+            a = torch.tanh(t[:, step] @ cell[0]["kernel"] + states[0] @ cell[0]["recurrent_kernel"] + cell[0]["bias"])
+            i, f, g, o = (a @ cell[1]["kernel"] + states[1] @ cell[1]["recurrent_kernel"] + cell[1]["bias"]).split(3, 1)
+            c = torch.sigmoid(f) * states[2] + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            xz, xr, xh = (h @ cell[2]["kernel"] + cell[2]["bias"][0]).split(2, 1)
+            hz, hr, hh = (states[3] @ cell[2]["recurrent_kernel"] + cell[2]["bias"][1]).split(2, 1)
+            z, r = torch.sigmoid(xz + hz), torch.sigmoid(xr + hr)
+            top = z * states[3] + (1 - z) * torch.tanh(xh + r * hh)
+            states = [torch.where(keep, new, old) for new, old in zip([a, h, c, top], states)]
+            last = torch.where(keep, top, last)
+            outputs.append(last)
+        return torch.stack(outputs, 1) if return_sequences else outputs[-1]
+
+    _compare(torch, layer, x, reference, mask=mask)
