@@ -647,3 +647,96 @@ def test_rnn_of_stacked_cells_with_a_mask_matches_torch(return_sequences, go_bac
         return torch.stack(outputs, 1) if return_sequences else outputs[-1]
 
     _compare(torch, layer, x, reference, mask=mask)
+
+
+# -- graph-only nodes: the scores an attention layer returns, the states a recurrent layer returns --
+def _tape_gradients(model, xs, upstreams, weights):
+    """d(sum of each output times its upstream)/d(inputs and weights), by a GradientTape."""
+    ops = gn.ops
+    with gn.GradientTape() as tape:
+        for x in xs:
+            tape.watch(x)
+        outputs = model(xs if len(xs) > 1 else xs[0], training=False)
+        value = sum(ops.sum(out * up) for out, up in zip(outputs, upstreams))
+    return [np.asarray(o) for o in outputs], tape.gradient(value, list(xs) + list(weights))
+
+
+def test_attention_scores_node_matches_torch(torch):
+    """``out, scores = mha(q, v, return_attention_scores=True)`` in a functional model: both outputs'
+    gradients reach the inputs and the weights (AttentionScores hands the scores' back to the layer)."""
+    rng = np.random.default_rng(21)
+    q_in, v_in = gn.Input((4, 5)), gn.Input((6, 5))
+    out, scores = L.MultiHeadAttention(2, 3, bias_initializer="random_normal", name="mha")(
+        q_in, v_in, return_attention_scores=True)
+    model = gn.Model([q_in, v_in], [out, scores], seed=0, dtype="float64")
+    assert [type(layer).__name__ for layer in model.layers] == ["MultiHeadAttention", "AttentionScores"]
+    xs = [rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 6, 5))]
+    ups = [rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 2, 4, 6))]
+    mha = model.get_layer("mha")
+    names = list(mha.params)
+    values, grads = _tape_gradients(model, xs, ups, [mha.params[n] for n in names])
+    p = {n: torch.tensor(mha.params[n].copy(), requires_grad=True) for n in names}
+    tq, tv = (torch.tensor(x, requires_grad=True) for x in xs)
+
+    def project(x, key):
+        return torch.einsum("nte,ehd->nhtd", x, p[f"{key}_kernel"]) + p[f"{key}_bias"][None, :, None, :]
+    weights = torch.softmax(project(tq, "query") @ project(tv, "key").transpose(-1, -2) / 3 ** 0.5, -1)
+    t_out = torch.einsum("nhtd,hdo->nto", weights @ project(tv, "value"), p["output_kernel"]) + p["output_bias"]
+    ((t_out * torch.tensor(ups[0])).sum() + (weights * torch.tensor(ups[1])).sum()).backward()
+    np.testing.assert_allclose(values[0], t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(values[1], weights.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for got, expected in zip(grads, [tq.grad, tv.grad, *(p[n].grad for n in names)]):
+        np.testing.assert_allclose(np.asarray(got), expected.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_last_state_nodes_match_torch(torch):
+    """``seq, h, c = LSTM(..., return_sequences=True, return_state=True)(x)``: the states' gradients
+    (LastState nodes) join the sequence's, as torch's (h_n, c_n)."""
+    rng = np.random.default_rng(22)
+    x_in = gn.Input((5, 3))
+    seq, h, c = L.LSTM(4, return_sequences=True, return_state=True, bias_initializer="random_normal", name="lstm")(x_in)
+    model = gn.Model(x_in, [seq, h, c], seed=0, dtype="float64")
+    assert [type(layer).__name__ for layer in model.layers].count("LastState") == 2
+    x = rng.normal(size=(2, 5, 3))
+    ups = [rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 4)), rng.normal(size=(2, 4))]
+    lstm = model.get_layer("lstm")
+    values, grads = _tape_gradients(model, [x], ups, [lstm.params[k] for k in ("kernel", "recurrent_kernel", "bias")])
+    kernel, recurrent, bias = (lstm.params[k].copy() for k in ("kernel", "recurrent_kernel", "bias"))
+    module = torch.nn.LSTM(3, 4, batch_first=True).double()
+    with torch.no_grad():       # Keras' gates i, f, c, o are PyTorch's i, f, g, o
+        module.weight_ih_l0.copy_(torch.tensor(kernel.T))
+        module.weight_hh_l0.copy_(torch.tensor(recurrent.T))
+        module.bias_ih_l0.copy_(torch.tensor(bias))
+        module.bias_hh_l0.zero_()
+    tx = torch.tensor(x, requires_grad=True)
+    t_seq, (t_h, t_c) = module(tx)
+    ((t_seq * torch.tensor(ups[0])).sum() + (t_h[0] * torch.tensor(ups[1])).sum()
+     + (t_c[0] * torch.tensor(ups[2])).sum()).backward()
+    for got, expected in zip(values, [t_seq, t_h[0], t_c[0]]):
+        np.testing.assert_allclose(got, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(grads[0]), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(grads[1]), module.weight_ih_l0.grad.numpy().T, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(grads[2]), module.weight_hh_l0.grad.numpy().T, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(grads[3]), module.bias_ih_l0.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_activity_regularization_layer_in_a_model_matches_torch(torch):
+    """ActivityRegularization(l1, l2) passes its input on and adds (l1 sum|a| + l2 sum a^2) / batch
+    to the loss (Keras' activity penalty, over the batch's size): the weights below it get both."""
+    rng = np.random.default_rng(23)
+    x, y = rng.standard_normal((12, 3)), rng.integers(0, 2, 12).astype(float)
+    model = gn.Sequential([L.Dense(5, activation="tanh", input_dim=3), L.ActivityRegularization(0.03, 0.02),
+                           L.Dense(1, activation="sigmoid")], seed=0, dtype="float64")
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    value, _ = model._loss_and_gradients(x, y[:, None])
+    w = [torch.tensor(a, requires_grad=True) for a in model.get_weights()]
+    h = torch.tanh(torch.tensor(x) @ w[0] + w[1])
+    p = torch.sigmoid(h @ w[2] + w[3])
+    loss = (torch.nn.functional.binary_cross_entropy(p, torch.tensor(y[:, None]))
+            + (0.03 * h.abs().sum() + 0.02 * (h ** 2).sum()) / 12)
+    loss.backward()
+    assert value == pytest.approx(loss.item(), rel=1e-12)
+    dense = [layer for layer in model.layers if layer.params]
+    grads = [g for layer in dense for g in (layer.grads["kernel"], layer.grads["bias"])]
+    for ours, theirs in zip(grads, w):
+        np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
