@@ -11,6 +11,7 @@ settings and rescale what they give (see ``_Reduced``), so that nothing is teste
 import copy
 import functools
 import inspect
+import numbers
 
 from .. import _tape_state, backend
 from ._numerics import _per_sample
@@ -132,6 +133,8 @@ class Loss:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("glassnet.losses.") and not getattr(cls.__init__, "takes_keras_defaults", False):
+            cls.__init__ = _taking_keras_defaults(cls.__init__)        # the built-in classes: once, at import
         from .taped import Taped, is_keras_style
         if is_keras_style(cls):
             # Keras' form, call(y_true, y_pred) and no gradient: the tape differentiates it, with
@@ -488,6 +491,47 @@ def _rebuilt(plain, state):
 
 
 _REDUCED_CLASSES = {}
+
+
+# the loss classes whose Keras constructors take ``axis`` (-1, the classes' axis), by their functions
+_KERAS_AXIS = {"BinaryCrossentropy": "binary_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
+               "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+               "BinaryFocalCrossentropy": "binary_focal_crossentropy",
+               "CategoricalFocalCrossentropy": "categorical_focal_crossentropy", "CosineSimilarity": "cosine_similarity"}
+
+
+def _taking_keras_defaults(init):
+    """A built-in loss class's constructor that also takes Keras' ``dtype`` (None: the loss computes
+    in its predictions' dtype, the model's) and, where Keras' class has it, ``axis`` (-1: the classes
+    are the last axis) at the values meaning what glassnet computes, refuses other values by name,
+    and names the class and what it takes for any other keyword (Python's own message named
+    ``Loss.__init__``)."""
+    parameters = inspect.signature(init).parameters
+    open_ended = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    named = [key for key, p in parameters.items() if key != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        cls = plain_type(self).__name__
+        if "dtype" in kwargs and "dtype" not in parameters:
+            dtype = kwargs.pop("dtype")
+            if dtype is not None:
+                raise ValueError(f"{cls}: dtype={dtype!r:.40} is not taken: glassnet computes a loss in its "
+                                 f"predictions' dtype (the model's); leave dtype=None, Keras' default")
+        if "axis" in kwargs and "axis" not in parameters and cls in _KERAS_AXIS:
+            axis = kwargs.pop("axis")
+            if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or axis != -1:
+                raise ValueError(f"{cls}: axis={axis!r:.40}: the loss classes reduce over the last axis "
+                                 f"(axis=-1, Keras' default; for outputs (n, k) that is axis=1: write -1); for "
+                                 f"another axis, call gn.losses.{_KERAS_AXIS[cls]}(y_true, y_pred, axis=...) in a "
+                                 f"loss function of your own")
+        if not open_ended:
+            unknown = [key for key in kwargs if key not in parameters]
+            if unknown:
+                raise TypeError(f"{cls}: unexpected keyword argument {unknown[0]!r}; it takes {', '.join(named)}")
+        init(self, *args, **kwargs)
+    __init__.takes_keras_defaults = True
+    return __init__
 
 
 def _taking_sample_weight(call):
