@@ -201,6 +201,20 @@ def test_sequential_int_input_dtype_written(tmp_path):
     assert _config(tmp_path / "f.keras")["config"]["layers"][0]["config"]["dtype"] == "float32"
 
 
+def test_sequential_int_input_dtype_kept_by_glassnet_files(tmp_path):
+    # glassnet's own file (and get_config) keeps it too, so a Keras file read, saved and read again
+    # by glassnet still writes int32 (it wrote float32 after a round through .npz)
+    model = _int_sequential()
+    assert model.get_config()["input_dtype"] == "int32"
+    assert "input_dtype" not in gn.Sequential([gn.Input((5,)), L.Dense(1)]).get_config()
+    model.save(tmp_path / "m.npz")
+    again = gn.load_model(tmp_path / "m.npz")
+    again.save(tmp_path / "m.keras", save_format="keras")
+    assert _config(tmp_path / "m.keras")["config"]["layers"][0]["config"]["dtype"] == "int32"
+    ids = np.array([[1, 2, 3, 4, 5]], dtype="int32")
+    np.testing.assert_array_equal(again.predict(ids, verbose=0), model.predict(ids, verbose=0))
+
+
 def test_sequential_int_input_dtype_as_keras(tmp_path):
     keras = _keras()
     theirs = keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.Embedding(10, 3),

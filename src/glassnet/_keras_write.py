@@ -322,10 +322,8 @@ def _input_dtype(tensor, dtype):
     """The dtype of an Input's entry: an integer or bool one given to it (ids, codes: Keras' Hashing,
     HashedCrossing and IntegerLookup read int64 inputs otherwise than the floats of the model's dtype
     the file said before), else the model's."""
-    given = getattr(tensor, "_given_dtype", None)
-    if isinstance(given, str) and given != "string" and np.dtype(given).kind in "iub":
-        return np.dtype(given).name
-    return dtype
+    from .layers.input import given_integer_dtype
+    return given_integer_dtype(tensor) or dtype
 
 
 def _functional(model, dtype):
