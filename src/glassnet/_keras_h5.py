@@ -62,9 +62,12 @@ def without_keras_only(layer, arrays, current):
     """The file's ``arrays`` of ``layer`` less Keras' weights glassnet's layer lacks (scalars after
     its own), so that a Keras file of an adapted Normalization loads; ``arrays`` otherwise. A
     SpectralNormalization's file holds its kernel twice, its own (``vars``: kernel, vector_u) and
-    its inner layer's (``layer/vars``): read as glassnet's weights, the inner layer's, then vector_u."""
+    its inner layer's (``layer/vars``): read as glassnet's weights (Keras' order), the inner layer's
+    kernel, vector_u, then the inner layer's others."""
     if type(layer).__name__ == "SpectralNormalization" and len(arrays) == len(current) + 1 and len(arrays) >= 3:
-        return [*arrays[2:], arrays[1]]
+        _, at = _spectral_kernel(layer)
+        inner = list(arrays[2:])
+        return [inner.pop(at), arrays[1], *inner]
     extra = keras_only_weights(layer, current)
     if extra and len(arrays) == len(current) + len(extra) and all(
             tuple(a.shape) == () for a in arrays[len(current):]):
@@ -413,10 +416,12 @@ def _sublayers(layer, weights):
         return parts + [("_lookup_layer", "string_lookup", idf)] if kind == "TextVectorization" else parts
     if kind == "SpectralNormalization":
         # Keras' wrapper tracks the inner kernel (or embeddings) as its own too: its vars are that
-        # kernel and vector_u, the inner layer's its own weights (glassnet's: those, then vector_u)
+        # kernel and vector_u, the inner layer's its own weights (glassnet's, Keras' order: kernel,
+        # vector_u, the inner layer's others)
         _, at = _spectral_kernel(layer)
-        inner = weights[:-1]
-        return [("", layer.name, [inner[at], weights[-1]]), ("layer", layer.layer.name, inner)]
+        inner = list(weights[2:])
+        inner.insert(at, weights[0])
+        return [("", layer.name, list(weights[:2])), ("layer", layer.layer.name, inner)]
     if kind == "Pipeline":
         # Keras' Pipeline keeps its layers in a list: layers/<class, snake case>[_k] each, k counting
         # that class's layers in it; each one's name attribute with the pipeline's before it, so

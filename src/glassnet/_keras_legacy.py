@@ -175,8 +175,9 @@ def legacy_weights(model, h5py, h5, where):
 def _lora_order(layer, datasets):
     """A LoRA layer's ``datasets`` in its ``get_weights`` order (Keras' ``weights``: kernel, bias, A,
     B). Keras' legacy writer puts the trainable weights first, so the frozen kernel (W0, not
-    merged) comes last: matched by name; any other layer's (or names that do not match) as given."""
-    if "_lora" not in layer.__dict__:
+    merged) comes last, and a SpectralNormalization's vector_u after the bias: matched by name; any
+    other layer's (or names that do not match) as given."""
+    if "_lora" not in layer.__dict__ and type(layer).__name__ != "SpectralNormalization":
         return datasets
     by_name = {d.name.rsplit("/", 1)[-1]: d for d in datasets}
     names = [layer.keras_weight_path(key)[-1] for key, _ in layer._weight_items()]

@@ -518,6 +518,11 @@ def _load(npz, infos, meta, compile):
         # own, wherever the file has them
         members = _weights_in_model_order(model, listed, n_weights)
         names = _weight_names(model)
+        # a layer whose get_weights order changed to Keras' since (SpectralNormalization's
+        # vector_u): a file of before holds the same names in another order, each read by its name
+        order = order_by_name(names, [meta["weights"][i] for i in members])
+        if order is not None:
+            members = [members[i] for i in order]
         if [meta["weights"][i] for i in members] != names:
             raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
                                  f"builds: {names!r:.300}")
