@@ -93,3 +93,91 @@ def test_initializers_called_as_keras_calls_them(name, kwargs):
     np.testing.assert_array_equal(w, gn.initializers.RandomNormal(seed=3)((2, 2), dtype="float64"))
     with pytest.raises(TypeError, match="dtype given twice"):
         init((3, 3), "float32", "float64")
+
+
+# -- "Training & evaluation with the built-in methods": LogisticEndpoint --------------------------
+
+def _endpoint_model(lib, make_loss, glassnet_order, targets_shape, seed=0):
+    """The guide's LogisticEndpoint model (a loss object called in call on the targets, the
+    logits and the sample weights, then add_loss), compiled without a loss."""
+    class LogisticEndpoint(lib.layers.Layer):
+        def __init__(self, name=None):
+            super().__init__(name=name)
+            self.loss_fn = make_loss(lib)
+
+        def call(self, targets, logits, sample_weights=None):
+            if glassnet_order:
+                loss = self.loss_fn(logits, targets, sample_weights)
+            else:
+                loss = self.loss_fn(targets, logits, sample_weights)
+            self.add_loss(loss)
+            return lib.ops.softmax(logits)
+
+    inputs = lib.Input(shape=(3,), name="inputs")
+    targets = lib.Input(shape=targets_shape, name="targets",
+                        dtype="int32" if targets_shape == () else "float32")
+    logits = lib.layers.Dense(4)(inputs)
+    sample_weights = lib.Input(shape=(1,), name="sample_weights")
+    preds = LogisticEndpoint()(targets, logits, sample_weights)
+    model = lib.Model(inputs=[inputs, targets, sample_weights], outputs=preds)
+    r = np.random.default_rng(seed)
+    model.set_weights([r.normal(0, 0.5, np.shape(w)).astype("float32") for w in model.get_weights()])
+    model.compile(optimizer=lib.optimizers.Adam(1e-2))
+    return model
+
+
+def _endpoint_data(targets_shape):
+    r = np.random.default_rng(1)
+    # rows of soft targets summing to 1: TF's softmax_cross_entropy_with_logits, under Keras'
+    # CategoricalCrossentropy, back-propagates softmax - targets, the gradient only for such rows
+    soft = r.random((8, 4))
+    targets = (r.integers(0, 4, 8).astype("int32") if targets_shape == ()
+               else (soft / soft.sum(axis=1, keepdims=True)).astype("float32"))
+    return {"inputs": r.random((8, 3)).astype("float32"), "targets": targets,
+            "sample_weights": r.random((8, 1)).astype("float32")}
+
+
+_ENDPOINT_LOSSES = {
+    "bce_logits": (lambda lib: lib.losses.BinaryCrossentropy(from_logits=True), (4,)),
+    "bce_smoothed": (lambda lib: lib.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.2), (4,)),
+    "cce_logits": (lambda lib: lib.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1), (4,)),
+    "sparse_logits": (lambda lib: lib.losses.SparseCategoricalCrossentropy(from_logits=True), ()),
+    "mse_sum": (lambda lib: lib.losses.MeanSquaredError(reduction="sum"), (4,)),
+    "mae": (lambda lib: lib.losses.MeanAbsoluteError(), (4,)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_ENDPOINT_LOSSES))
+def test_logistic_endpoint_loss_object_in_call_trains_as_keras(keras, kind):
+    """keras.io's LogisticEndpoint (``loss = self.loss_fn(targets, logits, sample_weights)``,
+    ``self.add_loss(loss)``, compile without a loss) was refused: a glassnet Loss object computed on
+    arrays only ("... holds no values"), and a third positional sample_weight was a TypeError. In
+    glassnet's order, ``self.loss_fn(logits, targets, sample_weights)``, it is now drawn with
+    glassnet.ops, and fits as Keras 3.15's guide model does (the same weights, 1e-5)."""
+    make_loss, shape = _ENDPOINT_LOSSES[kind]
+    data = _endpoint_data(shape)
+    ours = _endpoint_model(gn, make_loss, True, shape).fit(data, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    theirs = _endpoint_model(keras, make_loss, False, shape).fit(data, epochs=3, batch_size=4, shuffle=False,
+                                                                 verbose=0)
+    np.testing.assert_allclose(ours.history["loss"], theirs.history["loss"], rtol=1e-5)
+
+
+def test_logistic_endpoint_in_keras_order_is_refused_by_name():
+    make_loss, shape = _ENDPOINT_LOSSES["bce_logits"]
+    with pytest.raises(TypeError, match=r"y_pred is a model input and y_true is not.*self\.loss_fn\(logits, targets"):
+        _endpoint_model(gn, make_loss, False, shape)
+
+
+def test_a_loss_object_in_call_not_drawn_is_refused_by_name():
+    with pytest.raises(NotImplementedError, match=r"Huber: not drawn on a call's tensors"):
+        _endpoint_model(gn, lambda lib: lib.losses.Huber(), True, (4,))
+
+
+def test_a_loss_object_takes_keras_third_positional_sample_weight():
+    """Keras' ``loss_fn(y_true, y_pred, sample_weight)``: the third positional argument is the
+    weights, as the keyword (it was a TypeError: 3 positional arguments, 4 given)."""
+    r = np.random.default_rng(0)
+    p, y, w = r.random((5, 2)), r.random((5, 2)), r.random(5)
+    for loss in (gn.losses.MeanSquaredError(), gn.losses.BinaryCrossentropy()):
+        assert loss(p, y, w) == loss(p, y, sample_weight=w)
+        assert loss(p, y, w) != loss(p, y)

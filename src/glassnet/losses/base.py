@@ -13,6 +13,7 @@ import functools
 import inspect
 
 from .. import _tape_state, backend
+from ..layers.symbolic import holds_symbolic
 from ._numerics import _per_sample
 
 DEFAULT_REDUCTION = "sum_over_batch_size"
@@ -498,9 +499,19 @@ def _taking_sample_weight(call):
     arguments go to ``call`` as given: by its own parameters' names (a loss of yours written in
     Keras' order, ``__call__(self, y_true, y_pred)``, called by keyword, gets each by name)."""
     signature = inspect.signature(call)
+    kinds = [p.kind for p in list(signature.parameters.values())[1:]]
+    # Keras' third positional argument, loss(y_true, y_pred, sample_weight), where the call takes two
+    weight_third = inspect.Parameter.VAR_POSITIONAL not in kinds and sum(
+        k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds) == 2
 
     @functools.wraps(call)
     def __call__(self, *args, sample_weight=None, **kwargs):
+        if weight_third and len(args) == 3 and sample_weight is None:
+            args, sample_weight = args[:2], args[2]
+        if holds_symbolic(args) or holds_symbolic(kwargs):
+            # in a drawn call, on its tensors (keras.io's LogisticEndpoint): drawn with glassnet.ops
+            from .._symbolic_losses import drawn_loss
+            return drawn_loss(self, *_prediction_and_target(signature, self, args, kwargs), sample_weight)
         if _tape_state.recording() and _tape_state.holds_recorded(list(args) + list(kwargs.values())):
             from ..tape import record_loss       # a GradientTape records the loss (glassnet.tape)
             return record_loss(self, *_prediction_and_target(signature, self, args, kwargs), sample_weight)
