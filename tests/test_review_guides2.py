@@ -181,3 +181,44 @@ def test_a_loss_object_takes_keras_third_positional_sample_weight():
     for loss in (gn.losses.MeanSquaredError(), gn.losses.BinaryCrossentropy()):
         assert loss(p, y, w) == loss(p, y, sample_weight=w)
         assert loss(p, y, w) != loss(p, y)
+
+
+def _compute_sum_with_variable(lib, lib_ops):
+    """The researchers guide's ComputeSum, its state a Variable made in __init__ (the guide's
+    ``tf.Variable(initial_value=tf.zeros((input_dim,)), trainable=False)``, Keras 3's ``keras.Variable``)."""
+    class ComputeSum(lib.layers.Layer):
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = lib.Variable(lib_ops.zeros((input_dim,)), trainable=False)
+
+        def call(self, inputs):
+            self.total.assign_add(lib_ops.sum(inputs, axis=0))
+            return self.total
+    return ComputeSum
+
+
+def test_compute_sum_with_a_variable_runs_eagerly_as_keras(keras):
+    """``self.total.assign_add(ops.sum(inputs, axis=0))`` on a ``gn.Variable`` failed called alone
+    on arrays with "a batch vector used as an array" (the update met the draw's tensor); it now
+    runs eagerly as the add_weight form does, [2, 2] then [4, 4], as Keras 3.15's."""
+    results = []
+    for lib, lib_ops in ((gn, ops), (keras, keras.ops)):
+        my_sum = _compute_sum_with_variable(lib, lib_ops)(2)
+        x = lib_ops.ones((2, 2))
+        results.append([my_sum(x).numpy(), my_sum(x).numpy()])
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], [[2.0, 2.0], [4.0, 4.0]])
+
+
+@pytest.mark.parametrize("how", ["assign", "assign_add", "assign_sub"])
+def test_a_variable_updated_in_call_is_refused_by_name_in_a_model(how):
+    class Updates(gn.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.total = gn.Variable(np.zeros(2, "float32"), trainable=False)
+
+        def call(self, inputs):
+            getattr(self.total, how)(ops.sum(inputs, axis=0))
+            return inputs * 2.0
+    with pytest.raises(NotImplementedError, match=rf"variable\.{how}: Updates\.call updates a variable.*forward"):
+        gn.Sequential([gn.Input((2,)), Updates()]).predict(np.ones((2, 2), "float32"), verbose=0)
