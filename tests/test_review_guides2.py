@@ -222,3 +222,49 @@ def test_a_variable_updated_in_call_is_refused_by_name_in_a_model(how):
             return inputs * 2.0
     with pytest.raises(NotImplementedError, match=rf"variable\.{how}: Updates\.call updates a variable.*forward"):
         gn.Sequential([gn.Input((2,)), Updates()]).predict(np.ones((2, 2), "float32"), verbose=0)
+
+
+# -- "Customizing saving and serialization": a compile of one's own -------------------------------
+
+def _custom_compile_class(lib, lib_ops):
+    """The saving guide's ModelWithCustomCompile: ``compile(self, optimizer, loss_fn, metrics)``
+    calling ``super().compile(optimizer=..., loss=..., metrics=...)``, compiled before it is built."""
+    def small_square_sum_loss(y_true, y_pred):
+        return lib_ops.sum(lib_ops.square(y_pred - y_true) / 10.0, axis=1)
+
+    class ModelWithCustomCompile(lib.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense1 = lib.layers.Dense(8, activation="relu")
+            self.dense2 = lib.layers.Dense(4, activation="softmax")
+
+        def call(self, inputs):
+            return self.dense2(self.dense1(inputs))
+
+        def compile(self, optimizer, loss_fn, metrics):
+            super().compile(optimizer=optimizer, loss=loss_fn, metrics=metrics)
+            self.model_optimizer, self.loss_fn, self.loss_metrics = optimizer, loss_fn, metrics
+    return ModelWithCustomCompile, small_square_sum_loss
+
+
+def test_a_compile_override_of_its_own_signature_before_the_draw(keras):
+    """Compiled before its call was drawn, glassnet replayed the compile when it drew the model
+    through the subclass' own ``compile(optimizer, loss_fn, metrics)``, with glassnet's keywords:
+    TypeError "unexpected keyword argument 'loss'" at fit (Keras fits). The replay is glassnet's
+    own compile now (the override ran when called); it fits as Keras 3.15's from the same weights."""
+    r = np.random.default_rng(0)
+    x, y = r.random((8, 8)).astype("float32"), r.random((8, 4)).astype("float32")
+    histories, weights = [], None
+    for lib, lib_ops in ((keras, keras.ops), (gn, ops)):
+        cls, loss_fn = _custom_compile_class(lib, lib_ops)
+        model = cls()
+        model.compile(optimizer=lib.optimizers.SGD(0.1), loss_fn=loss_fn, metrics=["mae"])
+        model(x[:1])                   # builds (draws) it: the compile given before runs then
+        if weights is None:
+            weights = [np.asarray(w) for w in model.get_weights()]
+        else:
+            model.set_weights(weights)
+        histories.append(model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history)
+        assert model.loss_fn is loss_fn
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-5)
+    np.testing.assert_allclose(histories[1]["mae"], histories[0]["mae"], rtol=1e-5)
