@@ -268,3 +268,75 @@ def test_a_compile_override_of_its_own_signature_before_the_draw(keras):
         assert model.loss_fn is loss_fn
     np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-5)
     np.testing.assert_allclose(histories[1]["mae"], histories[0]["mae"], rtol=1e-5)
+
+
+# -- "Customizing quantization with QuantizationConfig" ------------------------------------------
+
+def _quantization_guide_model(lib):
+    model = lib.Sequential([lib.Input(shape=(10,)), lib.layers.Dense(32, activation="relu"), lib.layers.Dense(1)])
+    r = np.random.default_rng(5)
+    model.set_weights([r.normal(0, 0.4, np.shape(w)).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def _percentile_quantizer(lib, lib_ops):
+    """The guide's PercentileQuantizer (a Quantizer subclass of one's own), as written."""
+    class PercentileQuantizer(lib.quantizers.Quantizer):
+        def __init__(self, percentile=99.9, value_range=(-127, 127), epsilon=1e-7, output_dtype="int8"):
+            super().__init__(output_dtype=output_dtype)
+            self.percentile, self.value_range, self.epsilon = percentile, value_range, epsilon
+
+        def __call__(self, x, axis, to_numpy=False):
+            max_val = lib_ops.quantile(lib_ops.abs(x), self.percentile / 100, axis=axis, keepdims=True)
+            scale = lib_ops.divide(self.value_range[1], lib_ops.add(max_val, self.epsilon))
+            scale = lib_ops.cast(scale, lib.backend.standardize_dtype(x.dtype))
+            outputs = lib_ops.clip(lib_ops.round(lib_ops.multiply(x, scale)), *self.value_range)
+            return lib_ops.cast(outputs, self.output_dtype), scale
+
+        def get_config(self):
+            return {"percentile": self.percentile, "value_range": self.value_range, "epsilon": self.epsilon,
+                    "output_dtype": self.output_dtype}
+    return PercentileQuantizer
+
+
+def test_quantized_dense_has_keras_inputs_quantizer(tmp_path):
+    """``model.layers[0].inputs_quantizer`` (the guide's check of weight-only int4 and of its
+    custom quantizer) was an AttributeError; it is the config's activation quantizer, as Keras'."""
+    q = gn.quantizers
+    model = _quantization_guide_model(gn)
+    model.quantize("int8")
+    assert isinstance(model.layers[0].inputs_quantizer, q.AbsMaxQuantizer)
+    model.save(tmp_path / "q.keras")
+    assert isinstance(gn.saving.load_model(tmp_path / "q.keras").layers[0].inputs_quantizer, q.AbsMaxQuantizer)
+    model = _quantization_guide_model(gn)
+    model.quantize(config=q.Int4QuantizationConfig(
+        weight_quantizer=q.AbsMaxQuantizer(value_range=(-8, 7), output_dtype="int8", axis=0),
+        activation_quantizer=None, block_size=-1))
+    assert model.layers[0].inputs_quantizer is None
+    custom = _percentile_quantizer(gn, ops)(percentile=99.9)
+    model = _quantization_guide_model(gn)
+    model.quantize(config=q.Int8QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(axis=0),
+                                                   activation_quantizer=custom))
+    assert model.layers[0].inputs_quantizer is custom and model.layers[1].inputs_quantizer is custom
+
+
+def test_the_quantization_guide_custom_quantizers_as_keras(keras):
+    x = np.random.default_rng(0).random((4, 10)).astype("float32")
+    outs = []
+    for lib, lib_ops in ((gn, ops), (keras, keras.ops)):
+        q = lib.quantizers
+        configs = [
+            q.Int8QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(value_range=(-100, 100), axis=0),
+                                     activation_quantizer=q.AbsMaxQuantizer(value_range=(-100, 100), axis=-1)),
+            q.Int4QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(value_range=(-8, 7), output_dtype="int8", axis=0),
+                                     activation_quantizer=None, block_size=-1),
+            q.Int8QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(axis=0),
+                                     activation_quantizer=_percentile_quantizer(lib, lib_ops)(percentile=99.9))]
+        row = []
+        for config in configs:
+            model = _quantization_guide_model(lib)
+            model.quantize(config=config)
+            row.append(model.predict(x, verbose=0))
+        outs.append(row)
+    for ours, theirs in zip(*outs):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

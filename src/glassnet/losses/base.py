@@ -12,8 +12,9 @@ import copy
 import functools
 import inspect
 
+import numpy as np
+
 from .. import _tape_state, backend
-from ..layers.symbolic import holds_symbolic
 from ._numerics import _per_sample
 
 DEFAULT_REDUCTION = "sum_over_batch_size"
@@ -508,7 +509,7 @@ def _taking_sample_weight(call):
     def __call__(self, *args, sample_weight=None, **kwargs):
         if weight_third and len(args) == 3 and sample_weight is None:
             args, sample_weight = args[:2], args[2]
-        if holds_symbolic(args) or holds_symbolic(kwargs):
+        if _on_tensors(args, kwargs):
             # in a drawn call, on its tensors (keras.io's LogisticEndpoint): drawn with glassnet.ops
             from .._symbolic_losses import drawn_loss
             return drawn_loss(self, *_prediction_and_target(signature, self, args, kwargs), sample_weight)
@@ -525,6 +526,16 @@ def _taking_sample_weight(call):
     parameters.insert(at, inspect.Parameter("sample_weight", inspect.Parameter.KEYWORD_ONLY, default=None))
     __call__.__signature__ = signature.replace(parameters=parameters)
     return __call__
+
+
+def _on_tensors(args, kwargs):
+    """Whether a loss call is given a drawn call's symbolic tensors (arrays, the usual case, are
+    told apart at once; glassnet.layers.symbolic is imported on a first other value only)."""
+    values = [*args, *kwargs.values()]
+    if all(isinstance(v, np.ndarray) for v in values):
+        return False
+    from ..layers.symbolic import holds_symbolic
+    return holds_symbolic(values)
 
 
 def _prediction_and_target(signature, loss, args, kwargs):
