@@ -340,3 +340,77 @@ def test_the_quantization_guide_custom_quantizers_as_keras(keras):
         outs.append(row)
     for ours, theirs in zip(*outs):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+# -- the researchers guide's VAE, trained by a GradientTape loop ----------------------------------
+
+def _vae(lib, lib_ops):
+    """The guide's Encoder / Decoder / VariationalAutoEncoder (a KL add_loss in call), the
+    sampling's epsilon 0 so that the two libraries draw the same."""
+    layers = lib.layers
+
+    class Sampling(layers.Layer):
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            return z_mean + lib_ops.exp(0.5 * z_log_var) * 0.0
+
+    class Encoder(layers.Layer):
+        def __init__(self, latent_dim, intermediate_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.dense_proj = layers.Dense(intermediate_dim, activation=lib_ops.relu)
+            self.dense_mean = layers.Dense(latent_dim)
+            self.dense_log_var = layers.Dense(latent_dim)
+            self.sampling = Sampling()
+
+        def call(self, inputs):
+            x = self.dense_proj(inputs)
+            z_mean, z_log_var = self.dense_mean(x), self.dense_log_var(x)
+            return z_mean, z_log_var, self.sampling((z_mean, z_log_var))
+
+    class Decoder(layers.Layer):
+        def __init__(self, original_dim, intermediate_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.dense_proj = layers.Dense(intermediate_dim, activation=lib_ops.relu)
+            self.dense_output = layers.Dense(original_dim, activation=lib_ops.sigmoid)
+
+        def call(self, inputs):
+            return self.dense_output(self.dense_proj(inputs))
+
+    class VariationalAutoEncoder(layers.Layer):
+        def __init__(self, original_dim, intermediate_dim=8, latent_dim=4, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder = Encoder(latent_dim, intermediate_dim)
+            self.decoder = Decoder(original_dim, intermediate_dim)
+
+        def call(self, inputs):
+            z_mean, z_log_var, z = self.encoder(inputs)
+            reconstructed = self.decoder(z)
+            self.add_loss(-0.5 * lib_ops.mean(z_log_var - lib_ops.square(z_mean) - lib_ops.exp(z_log_var) + 1))
+            return reconstructed
+    return VariationalAutoEncoder
+
+
+def test_the_researchers_guide_vae_loop_as_keras(keras):
+    tf = pytest.importorskip("tensorflow")
+    x = np.random.default_rng(0).random((32, 12)).astype("float32")
+    runs = []
+    for lib, lib_ops, tape in ((keras, keras.ops, tf.GradientTape), (gn, ops, gn.GradientTape)):
+        vae = _vae(lib, lib_ops)(original_dim=12)
+        vae(x[:2])
+        r = np.random.default_rng(5)
+        vae.set_weights([r.normal(0, 0.2, np.shape(w)).astype("float32") for w in vae.get_weights()])
+        loss_fn, optimizer = lib.losses.MeanSquaredError(), lib.optimizers.SGD(learning_rate=0.1)
+        losses = []
+        for step in range(4):
+            batch = x[step * 8:(step + 1) * 8]
+            with tape() as t:
+                reconstructed = vae(batch)
+                # (glassnet's Loss order is (y_pred, y_true): docs/keras_parity.md)
+                loss = loss_fn(batch, reconstructed) if lib is keras else loss_fn(reconstructed, batch)
+                loss += sum(vae.losses)
+            grads = t.gradient(loss, vae.trainable_weights)
+            optimizer.apply_gradients(zip(grads, vae.trainable_weights))
+            losses.append(float(loss))
+        runs.append((losses, len(vae.losses)))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-5)
+    assert runs[1][1] == runs[0][1] == 1
