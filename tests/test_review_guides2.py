@@ -320,26 +320,28 @@ def test_quantized_dense_has_keras_inputs_quantizer(tmp_path):
     assert model.layers[0].inputs_quantizer is custom and model.layers[1].inputs_quantizer is custom
 
 
-def test_the_quantization_guide_custom_quantizers_as_keras(keras):
+def _guide_config(lib, lib_ops, kind):
+    q = lib.quantizers
+    if kind == "int8_range":
+        return q.Int8QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(value_range=(-100, 100), axis=0),
+                                        activation_quantizer=q.AbsMaxQuantizer(value_range=(-100, 100), axis=-1))
+    if kind == "int4_weights":
+        return q.Int4QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(value_range=(-8, 7), output_dtype="int8",
+                                                                           axis=0),
+                                        activation_quantizer=None, block_size=-1)
+    return q.Int8QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(axis=0),
+                                    activation_quantizer=_percentile_quantizer(lib, lib_ops)(percentile=99.9))
+
+
+@pytest.mark.parametrize("kind", ["int8_range", "int4_weights", "percentile"])
+def test_the_quantization_guide_custom_quantizers_as_keras(keras, kind):
     x = np.random.default_rng(0).random((4, 10)).astype("float32")
     outs = []
     for lib, lib_ops in ((gn, ops), (keras, keras.ops)):
-        q = lib.quantizers
-        configs = [
-            q.Int8QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(value_range=(-100, 100), axis=0),
-                                     activation_quantizer=q.AbsMaxQuantizer(value_range=(-100, 100), axis=-1)),
-            q.Int4QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(value_range=(-8, 7), output_dtype="int8", axis=0),
-                                     activation_quantizer=None, block_size=-1),
-            q.Int8QuantizationConfig(weight_quantizer=q.AbsMaxQuantizer(axis=0),
-                                     activation_quantizer=_percentile_quantizer(lib, lib_ops)(percentile=99.9))]
-        row = []
-        for config in configs:
-            model = _quantization_guide_model(lib)
-            model.quantize(config=config)
-            row.append(lib_ops.convert_to_numpy(model(x)))     # (Keras' predict traces a function: slow)
-        outs.append(row)
-    for ours, theirs in zip(*outs):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+        model = _quantization_guide_model(lib)
+        model.quantize(config=_guide_config(lib, lib_ops, kind))
+        outs.append(lib_ops.convert_to_numpy(model(x)))     # (Keras' predict traces a function: slow)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
 
 
 # -- the researchers guide's VAE, trained by a GradientTape loop ----------------------------------
