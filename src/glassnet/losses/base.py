@@ -13,6 +13,8 @@ import functools
 import inspect
 import numbers
 
+import numpy as np
+
 from .. import _tape_state, backend
 from ._numerics import _per_sample
 
@@ -542,9 +544,19 @@ def _taking_sample_weight(call):
     arguments go to ``call`` as given: by its own parameters' names (a loss of yours written in
     Keras' order, ``__call__(self, y_true, y_pred)``, called by keyword, gets each by name)."""
     signature = inspect.signature(call)
+    kinds = [p.kind for p in list(signature.parameters.values())[1:]]
+    # Keras' third positional argument, loss(y_true, y_pred, sample_weight), where the call takes two
+    weight_third = inspect.Parameter.VAR_POSITIONAL not in kinds and sum(
+        k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds) == 2
 
     @functools.wraps(call)
     def __call__(self, *args, sample_weight=None, **kwargs):
+        if weight_third and len(args) == 3 and sample_weight is None:
+            args, sample_weight = args[:2], args[2]
+        if _on_tensors(args, kwargs):
+            # in a drawn call, on its tensors (keras.io's LogisticEndpoint): drawn with glassnet.ops
+            from .._symbolic_losses import drawn_loss
+            return drawn_loss(self, *_prediction_and_target(signature, self, args, kwargs), sample_weight)
         if _tape_state.recording() and _tape_state.holds_recorded(list(args) + list(kwargs.values())):
             from ..tape import record_loss       # a GradientTape records the loss (glassnet.tape)
             return record_loss(self, *_prediction_and_target(signature, self, args, kwargs), sample_weight)
@@ -558,6 +570,16 @@ def _taking_sample_weight(call):
     parameters.insert(at, inspect.Parameter("sample_weight", inspect.Parameter.KEYWORD_ONLY, default=None))
     __call__.__signature__ = signature.replace(parameters=parameters)
     return __call__
+
+
+def _on_tensors(args, kwargs):
+    """Whether a loss call is given a drawn call's symbolic tensors (arrays, the usual case, are
+    told apart at once; glassnet.layers.symbolic is imported on a first other value only)."""
+    values = [*args, *kwargs.values()]
+    if all(isinstance(v, np.ndarray) for v in values):
+        return False
+    from ..layers.symbolic import holds_symbolic
+    return holds_symbolic(values)
 
 
 def _prediction_and_target(signature, loss, args, kwargs):
