@@ -58,7 +58,7 @@ class KerasFileEditor:
     """
 
     def __init__(self, filepath, max_bytes=None):
-        from ._keras_h5 import _Walk, editor_tree, h5py_module
+        from ._keras_h5 import _Walk, editor_tree, h5py_module, open_h5
         from .io import MAX_BYTES
         if not isinstance(filepath, (str, os.PathLike)):
             raise TypeError(f"KerasFileEditor: filepath must be a str or path-like, got {type(filepath).__name__}")
@@ -74,7 +74,7 @@ class KerasFileEditor:
                              f"{self.filepath!r:.200}")
         h5py = h5py_module("KerasFileEditor")
         try:
-            with h5py.File(io.BytesIO(data), "r") as h5:
+            with open_h5(h5py, data, where) as h5:
                 tree, metadata, skipped = editor_tree(_Walk(h5py, where), h5)
         except ModelFileError:
             raise

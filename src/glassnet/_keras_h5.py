@@ -81,6 +81,54 @@ def h5py_module(caller="load_model"):
     return h5py
 
 
+def _sizes(data):
+    """(size of offsets, size of lengths) of the HDF5 file ``data`` from its superblock (8, 8 when
+    it cannot be told: the check below then reads lengths as h5py writes them)."""
+    if data[:8] != b"\x89HDF\r\n\x1a\n" or len(data) < 16:
+        return 8, 8
+    return (data[13], data[14]) if data[8] in (0, 1) else (data[9], data[10])
+
+
+def check_global_heaps(data, where):
+    """Refuse the HDF5 bytes ``data`` when one of its global heap collections (where the text of
+    variable-length strings lies: Keras' ``model_config``, a ``vars`` group's ``name``) would make
+    the HDF5 library loop forever: libhdf5 (1.14.6 at least) reads a collection's objects until its
+    end, each header saying how far to the next, and a free-space object of size 0 (16 zeroed bytes)
+    says 0: reading any string of that collection then hung (h5py ``attrs[...]``, uninterruptible).
+    The objects are walked here as the library walks them; a step of 0 bytes, or one past the
+    collection's end, is refused (the library's writer never makes either)."""
+    offsets, lengths = _sizes(data)
+    if lengths not in (2, 4, 8):
+        return
+    header = 8 + lengths                # "GCOL", version, 3 reserved, the collection's size
+    object_header = 8 + lengths         # index, reference count, 4 reserved, the object's size
+    start = data.find(b"GCOL")
+    while start != -1:
+        if data[start + 4:start + 8] == b"\x01\x00\x00\x00" and start + header <= len(data):
+            size = int.from_bytes(data[start + 8:start + header], "little")
+            end = start + size
+            p = start + header
+            while header <= size and p < end and end <= len(data):
+                if p + object_header > end:      # too small for a header: the library's free space
+                    break
+                index = int.from_bytes(data[p:p + 2], "little")
+                length = int.from_bytes(data[p + 8:p + object_header], "little")
+                step = object_header + (length + 7) // 8 * 8 if index else length
+                if step == 0 or step > end - p:
+                    raise ModelFileError(f"{where}: a damaged HDF5 global heap at byte {start} (its object at byte "
+                                         f"{p} declares {length} bytes{' of free space' if not index else ''}, "
+                                         f"{'no step' if step == 0 else 'past the collection'}): the HDF5 library "
+                                         f"would loop forever or read beyond it")
+                p += step
+        start = data.find(b"GCOL", start + 1)
+
+
+def open_h5(h5py, data, where):
+    """``h5py.File`` of the HDF5 bytes ``data``, read only, after ``check_global_heaps``."""
+    check_global_heaps(data, where)
+    return h5py.File(io.BytesIO(data), "r")
+
+
 def _snake(name):
     """Keras' ``naming.to_snake_case``: ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"\W+", "", name)
@@ -532,7 +580,7 @@ def read_weights_h5(model, data):
     ``model``: Keras 3's ``.weights.h5`` layout, or a legacy ``.h5`` (glassnet._keras_legacy); every
     array read, none set yet."""
     h5py = h5py_module("load_weights")
-    with h5py.File(io.BytesIO(data), "r") as h5:
+    with open_h5(h5py, data, "the HDF5 weights file") as h5:
         if "model_weights" in h5 or "layer_names" in h5.attrs:
             from ._keras_legacy import legacy_weights
             return legacy_weights(model, h5py, h5, "the legacy .h5 file")

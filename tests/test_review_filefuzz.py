@@ -1,0 +1,112 @@
+"""Review filefuzz: mutation fuzzing of every file glassnet reads (model files, weights files,
+Keras' .keras, .weights.h5 and legacy .h5, JSON configs, the CLI's info), each mutated case run in a
+forked child under a memory limit and a timeout (the fuzzer lives outside the repository). A file
+must load, or be refused with ModelFileError (a ValueError) naming the file and what is wrong:
+never hang, never exhaust memory, never load a different model silently. The findings, each a
+test here:
+
+- a damaged HDF5 global heap (a free-space object of size 0: 16 zeroed bytes) made libhdf5 loop
+  forever reading any variable-length string of that heap (h5py's ``attrs["model_config"]``, a
+  ``vars`` group's ``name``): ``load_model`` of a legacy .h5 or a .keras, ``load_weights`` of a
+  .weights.h5, ``KerasFileEditor`` and ``glassnet info`` hung in C code (no alarm stops it);
+"""
+import io
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import layers as L
+from glassnet.errors import ModelFileError
+
+pytest.importorskip("h5py")
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def _model():
+    model = gn.Sequential([L.Input((3,)), L.Dense(4, activation="relu"), L.Dense(2)], seed=0)
+    model.compile(loss="mse", optimizer="adam")
+    return model
+
+
+def _zeroed_heap_object(data):
+    """``data`` (HDF5 bytes) with the header of the second object of its first global heap
+    collection zeroed: an index 0 (free space) of size 0."""
+    start = data.find(b"GCOL")
+    assert start != -1 and data[start + 4] == 1
+    p = start + 16
+    length = int.from_bytes(data[p + 8:p + 16], "little")
+    p += 16 + (length + 7) // 8 * 8            # the next object's header
+    return data[:p] + bytes(16) + data[p + 16:]
+
+
+def _rezip_keras(path, weights):
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["model.weights.h5"] = weights
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_zeroed_global_heap_object_is_refused_not_an_endless_loop_in_libhdf5(tmp_path):
+    model = _model()
+    legacy, weights, keras_file = (str(tmp_path / n) for n in ("m.h5", "w.weights.h5", "m.keras"))
+    model.save(legacy, save_format="h5")
+    model.save_weights(weights)
+    model.save(keras_file, save_format="keras")
+    for path in (legacy, weights):
+        with open(path, "rb") as f:
+            data = _zeroed_heap_object(f.read())
+        with open(path, "wb") as f:
+            f.write(data)
+    with zipfile.ZipFile(keras_file) as archive:
+        _rezip_keras(keras_file, _zeroed_heap_object(archive.read("model.weights.h5")))
+    # in a child: the loop was in C, where no alarm reaches; a hang is a timeout here
+    script = textwrap.dedent(f"""
+        import glassnet as gn
+        from glassnet import layers as L
+        from glassnet.errors import ModelFileError
+        from glassnet.saving import KerasFileEditor
+        model = gn.Sequential([L.Input((3,)), L.Dense(4, activation="relu"), L.Dense(2)], seed=0)
+        for read in (lambda: gn.load_model({legacy!r}), lambda: gn.load_model({keras_file!r}),
+                     lambda: model.load_weights({weights!r}), lambda: KerasFileEditor({weights!r})):
+            try:
+                read()
+            except ModelFileError as exc:
+                assert "a damaged HDF5 global heap" in str(exc), str(exc)
+                print("refused:", exc)
+            else:
+                raise AssertionError("loaded")
+    """)
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("refused:") == 4
+    assert f"load_model({legacy!r})" in done.stdout
+
+
+def test_the_heap_check_passes_the_files_glassnet_and_keras_write(tmp_path, keras):
+    model = _model()
+    x = np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32)
+    for name, save in (("m.h5", lambda p: model.save(p, save_format="h5")),
+                       ("m.keras", lambda p: model.save(p, save_format="keras"))):
+        path = str(tmp_path / name)
+        save(path)
+        np.testing.assert_allclose(gn.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    k = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu", name="a"),
+                          keras.layers.Dense(2, name="b")])
+    for name in ("k.h5", "k.keras"):
+        path = str(tmp_path / name)
+        k.save(path)
+        np.testing.assert_allclose(gn.load_model(path).predict(x, verbose=0), k.predict(x, verbose=0), rtol=1e-5)
+    k.save_weights(str(tmp_path / "k.weights.h5"))
+    ours = gn.Sequential([L.Input((3,)), L.Dense(4, activation="relu"), L.Dense(2)])
+    ours.load_weights(str(tmp_path / "k.weights.h5"))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), k.predict(x, verbose=0), rtol=1e-5)
