@@ -9,6 +9,9 @@ test here:
   forever reading any variable-length string of that heap (h5py's ``attrs["model_config"]``, a
   ``vars`` group's ``name``): ``load_model`` of a legacy .h5 or a .keras, ``load_weights`` of a
   .weights.h5, ``KerasFileEditor`` and ``glassnet info`` hung in C code (no alarm stops it);
+- ``load_weights`` of a Keras HDF5 weights file (.weights.h5, legacy .h5) holding a NaN in a later
+  layer raised set_weights' ValueError, which named no file, after the earlier layers had taken
+  the file's weights: a half-loaded model for whoever caught the error;
 """
 import io
 import os
@@ -110,3 +113,24 @@ def test_the_heap_check_passes_the_files_glassnet_and_keras_write(tmp_path, kera
     ours = gn.Sequential([L.Input((3,)), L.Dense(4, activation="relu"), L.Dense(2)])
     ours.load_weights(str(tmp_path / "k.weights.h5"))
     np.testing.assert_allclose(ours.predict(x, verbose=0), k.predict(x, verbose=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["w.weights.h5", "w.h5"])
+def test_load_weights_of_an_h5_with_a_nan_in_a_later_layer_leaves_the_model_as_it_was(tmp_path, name):
+    import h5py
+    model, path = _model(), str(tmp_path / name)
+    if name.endswith(".weights.h5"):
+        model.save_weights(path)
+    else:
+        model.save(path, save_format="h5")
+    with h5py.File(path, "r+") as f:
+        found = []
+        f.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) and "optimizer" not in n else None)
+        for n in found:
+            f[n][...] = f[n][()] + 1.0          # every weight the file's, not the model's
+        f[sorted(found)[-1]][...] = np.nan     # the last layer's bias (dense_1) NaN
+    before = model.get_weights()
+    with pytest.raises(ModelFileError, match=rf"load_weights\('{path}'\): .*dense_1.*NaN or infinite"):
+        model.load_weights(path)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
