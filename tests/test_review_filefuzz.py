@@ -12,8 +12,12 @@ test here:
 - ``load_weights`` of a Keras HDF5 weights file (.weights.h5, legacy .h5) holding a NaN in a later
   layer raised set_weights' ValueError, which named no file, after the earlier layers had taken
   the file's weights: a half-loaded model for whoever caught the error;
+- ``KerasFileEditor`` read every dataset whole with no bound: a 20 KB .weights.h5 declaring a
+  chunked dataset of shape (10**12,) (no chunk written) raised NumPy's MemoryError, one of
+  (10**6,) read 4 MB of fill values chunk by chunk (minutes, gigabytes), and one dataset
+  hard-linked many times was read once per link; each such dataset is now refused (every
+  reader's walk), and the editor's refusals name the file as its other errors do;
 """
-import io
 import os
 import subprocess
 import sys
@@ -26,6 +30,8 @@ import pytest
 import glassnet as gn
 from glassnet import layers as L
 from glassnet.errors import ModelFileError
+
+from crafted_files import within
 
 pytest.importorskip("h5py")
 
@@ -76,6 +82,8 @@ def test_a_zeroed_global_heap_object_is_refused_not_an_endless_loop_in_libhdf5(t
         import glassnet as gn
         from glassnet import layers as L
         from glassnet.errors import ModelFileError
+
+from crafted_files import within
         from glassnet.saving import KerasFileEditor
         model = gn.Sequential([L.Input((3,)), L.Dense(4, activation="relu"), L.Dense(2)], seed=0)
         for read in (lambda: gn.load_model({legacy!r}), lambda: gn.load_model({keras_file!r}),
@@ -134,3 +142,48 @@ def test_load_weights_of_an_h5_with_a_nan_in_a_later_layer_leaves_the_model_as_i
         model.load_weights(path)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def _editor_file(tmp_path, change):
+    import h5py
+    path = str(tmp_path / "w.weights.h5")
+    _model().save_weights(path)
+    with h5py.File(path, "r+") as f:
+        change(f)
+    return path
+
+
+@pytest.mark.parametrize("shape", [(10 ** 12,), (10 ** 6,), (10 ** 6, 10 ** 6)])
+def test_the_file_editor_refuses_a_dataset_whose_data_the_file_does_not_hold(tmp_path, shape):
+    from glassnet.saving import KerasFileEditor
+
+    def change(f):
+        del f["layers/dense/vars/1"]
+        f.create_dataset("layers/dense/vars/1", shape=shape, dtype="f4", chunks=(1,) * len(shape))
+    path = _editor_file(tmp_path, change)
+    with within(10), pytest.raises(ModelFileError, match=rf"KerasFileEditor\('{path}'\): .*dense/1: a dataset of "
+                                                         rf"shape .* whose data the file holds 0 bytes"):
+        KerasFileEditor(path)
+    model = _model()
+    with within(10), pytest.raises(ModelFileError, match=rf"load_weights\('{path}'\)"):
+        model.load_weights(path)
+
+
+def test_the_file_editor_refuses_a_dataset_linked_twice_and_names_the_file(tmp_path):
+    from glassnet.saving import KerasFileEditor
+
+    def change(f):
+        for i in range(50):
+            f[f"layers/dense/vars/extra{i}"] = f["layers/dense/vars/0"]
+    path = _editor_file(tmp_path, change)
+    with within(10), pytest.raises(ModelFileError, match=rf"KerasFileEditor\('{path}'\): the .weights.h5 file: "
+                                                         rf".*a dataset met before under another name"):
+        KerasFileEditor(path)
+
+    def soft(f):
+        f["layers/dense/vars/x"] = __import__("h5py").SoftLink("/layers/dense/vars/0")
+    path = _editor_file(tmp_path, soft)       # the walk's other refusals name the file too
+    with pytest.raises(ModelFileError, match=rf"KerasFileEditor\('{path}'\): the .weights.h5 file: .* SoftLink"):
+        KerasFileEditor(path)
+    with pytest.raises(FileNotFoundError):
+        KerasFileEditor(str(tmp_path / "missing.weights.h5"))

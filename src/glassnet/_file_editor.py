@@ -65,19 +65,27 @@ class KerasFileEditor:
         self.filepath = os.fspath(filepath)
         max_bytes = MAX_BYTES if max_bytes is None else max_bytes
         self.metadata = self.config = self.model = None
-        if self.filepath.endswith(".keras"):
-            data, where = self._read_keras(max_bytes), "model.weights.h5"
-        elif self.filepath.endswith(".weights.h5"):
-            data, where = _read_capped(self.filepath, max_bytes), "the .weights.h5 file"
-        else:
+        if not self.filepath.endswith((".keras", ".weights.h5")):
             raise ValueError(f"KerasFileEditor: expected a filepath ending in .keras or .weights.h5, got "
                              f"{self.filepath!r:.200}")
+        # the zip's, the JSON's and the walk's refusals, each named by the file (OSError passes through)
+        named = f"KerasFileEditor({self.filepath!r:.200}): "
+
+        def prefixed(exc):
+            return exc if str(exc).startswith(named) else exc.prefixed(named)
+        try:
+            if self.filepath.endswith(".keras"):
+                data, where = self._read_keras(max_bytes), "model.weights.h5"
+            else:
+                data, where = _read_capped(self.filepath, max_bytes), "the .weights.h5 file"
+        except ModelFileError as exc:
+            raise prefixed(exc) from exc.__cause__
         h5py = h5py_module("KerasFileEditor")
         try:
             with open_h5(h5py, data, where) as h5:
                 tree, metadata, skipped = editor_tree(_Walk(h5py, where), h5)
-        except ModelFileError:
-            raise
+        except ModelFileError as exc:
+            raise prefixed(exc) from exc.__cause__
         except (OSError, KeyError, TypeError, ValueError) as exc:         # h5py's: a damaged file
             raise ModelFileError(f"KerasFileEditor({self.filepath!r:.200}): {where}: not a readable HDF5 weights "
                                  f"file ({type(exc).__name__}: {str(exc)[:200]})") from exc

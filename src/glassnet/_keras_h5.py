@@ -142,6 +142,7 @@ class _Walk:
 
     def __init__(self, h5py, where="model.weights.h5"):
         self.h5py, self.left, self.where = h5py, MAX_H5_OBJECTS, where
+        self.datasets = set()       # (the addresses of) the datasets met: each may be met once
 
     def child(self, group, key, path):
         """``group[key]`` through a hard link only (a soft or external link could reach another file)."""
@@ -162,6 +163,18 @@ class _Walk:
         if obj.is_virtual or obj.external or obj.compression is not None or obj.dtype.kind not in "fiu":
             raise ModelFileError(f"{self.where}: {path}: an external, virtual or compressed dataset, or of dtype "
                                  f"{obj.dtype}: Keras writes plain numeric arrays")
+        # what a file can make its reader hold: a dataset whose data is not in the file (shape (10**12,),
+        # chunked, no chunk written: NumPy's MemoryError, or gigabytes of fill values read chunk by
+        # chunk), or one dataset hard-linked 100,000 times (KerasFileEditor read it each time)
+        stored = obj.id.get_storage_size()
+        if stored < obj.nbytes:
+            raise ModelFileError(f"{self.where}: {path}: a dataset of shape {obj.shape} ({obj.nbytes} bytes) whose "
+                                 f"data the file holds {stored} bytes of: Keras writes every weight's data")
+        address = self.h5py.h5o.get_info(obj.id).addr
+        if address in self.datasets:
+            raise ModelFileError(f"{self.where}: {path}: a dataset met before under another name (a second hard link "
+                                 f"to it): Keras writes each weight once")
+        self.datasets.add(address)
         return obj
 
 
