@@ -17,6 +17,8 @@ test here:
   (10**6,) read 4 MB of fill values chunk by chunk (minutes, gigabytes), and one dataset
   hard-linked many times was read once per link; each such dataset is now refused (every
   reader's walk), and the editor's refusals name the file as its other errors do;
+- ``glassnet train --config`` of a TOML file nesting arrays 100,000 deep ended in a RecursionError
+  traceback from tomllib, not the command's one-line error naming the file;
 """
 import os
 import subprocess
@@ -187,3 +189,15 @@ def test_the_file_editor_refuses_a_dataset_linked_twice_and_names_the_file(tmp_p
         KerasFileEditor(path)
     with pytest.raises(FileNotFoundError):
         KerasFileEditor(str(tmp_path / "missing.weights.h5"))
+
+
+@pytest.mark.parametrize("text", ["architecture = " + "[" * 100_000 + "]" * 100_000 + "\n",
+                                  "[training]\nx = " + "{a=" * 5000 + "1" + "}" * 5000 + "\n"])
+def test_a_cli_config_nested_too_deeply_is_a_one_line_error_naming_it(tmp_path, capsys, text):
+    from glassnet.cli import main
+    config = tmp_path / "deep.toml"
+    config.write_text(text)
+    status = main(["train", "--config", str(config), "--epochs", "1", "--out", str(tmp_path / "out"), "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err[-500:]
+    assert f"glassnet: error: {config}: not readable TOML: arrays or tables nested too deeply" in err
