@@ -16,7 +16,8 @@ test here:
   chunked dataset of shape (10**12,) (no chunk written) raised NumPy's MemoryError, one of
   (10**6,) read 4 MB of fill values chunk by chunk (minutes, gigabytes), and one dataset
   hard-linked many times was read once per link; each such dataset is now refused (every
-  reader's walk), and the editor's refusals name the file as its other errors do;
+  reader's walk), and the editor's refusals name the file as its other errors do; a damaged
+  file's RuntimeError or OverflowError from h5py escaped it (it caught OSError and ValueError only);
 - ``glassnet train --config`` of a TOML file nesting arrays 100,000 deep ended in a RecursionError
   traceback from tomllib, not the command's one-line error naming the file;
 """
@@ -201,3 +202,19 @@ def test_a_cli_config_nested_too_deeply_is_a_one_line_error_naming_it(tmp_path, 
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1, err[-500:]
     assert f"glassnet: error: {config}: not readable TOML: arrays or tables nested too deeply" in err
+
+
+@pytest.mark.parametrize("position", [16, 48])       # the superblock: h5py's RuntimeError, OverflowError
+def test_the_file_editor_refuses_a_damaged_file_whatever_h5py_raises(tmp_path, position):
+    from glassnet.saving import KerasFileEditor
+    path = str(tmp_path / "w.weights.h5")
+    _model().save_weights(path)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[position] ^= 0xFF
+    with open(path, "wb") as f:
+        f.write(data)
+    with pytest.raises(ModelFileError, match=rf"KerasFileEditor\('{path}'\): the .weights.h5 file: not a readable"):
+        KerasFileEditor(path)
+    with pytest.raises(ModelFileError, match=rf"load_weights\('{path}'\)"):
+        _model().load_weights(path)

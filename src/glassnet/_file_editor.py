@@ -86,7 +86,9 @@ class KerasFileEditor:
                 tree, metadata, skipped = editor_tree(_Walk(h5py, where), h5)
         except ModelFileError as exc:
             raise prefixed(exc) from exc.__cause__
-        except (OSError, KeyError, TypeError, ValueError) as exc:         # h5py's: a damaged file
+        # h5py's on a damaged file: OSError, KeyError, ... and RuntimeError ("Link iteration failed (bad
+        # heap free list)"), OverflowError ("Python int too large to convert to C ssize_t")
+        except Exception as exc:      # noqa: BLE001
             raise ModelFileError(f"KerasFileEditor({self.filepath!r:.200}): {where}: not a readable HDF5 weights "
                                  f"file ({type(exc).__name__}: {str(exc)[:200]})") from exc
         self.weights_dict, self.object_metadata = tree, metadata
