@@ -18,6 +18,11 @@ test here:
   hard-linked many times was read once per link; each such dataset is now refused (every
   reader's walk), and the editor's refusals name the file as its other errors do; a damaged
   file's RuntimeError or OverflowError from h5py escaped it (it caught OSError and ValueError only);
+- a model file of a Sequential holding a layer of the user's drawn from its call (its add_weight
+  weights read by the nodes after them, "call_weight" operands) without the "graph" entry (a plain
+  chain of the same nodes) loaded with those operands unlinked, and failed at its first predict
+  ("the weight scale/w is not linked to its layer"); one naming a weight no layer holds too. Now
+  linked (the same model: the chain is the graph) or refused at load;
 - ``glassnet train --config`` of a TOML file nesting arrays 100,000 deep ended in a RecursionError
   traceback from tomllib, not the command's one-line error naming the file;
 """
@@ -34,7 +39,7 @@ import glassnet as gn
 from glassnet import layers as L
 from glassnet.errors import ModelFileError
 
-from crafted_files import within
+from crafted_files import rewrite_config, within
 
 pytest.importorskip("h5py")
 
@@ -86,7 +91,7 @@ def test_a_zeroed_global_heap_object_is_refused_not_an_endless_loop_in_libhdf5(t
         from glassnet import layers as L
         from glassnet.errors import ModelFileError
 
-from crafted_files import within
+from crafted_files import rewrite_config, within
         from glassnet.saving import KerasFileEditor
         model = gn.Sequential([L.Input((3,)), L.Dense(4, activation="relu"), L.Dense(2)], seed=0)
         for read in (lambda: gn.load_model({legacy!r}), lambda: gn.load_model({keras_file!r}),
@@ -218,3 +223,31 @@ def test_the_file_editor_refuses_a_damaged_file_whatever_h5py_raises(tmp_path, p
         KerasFileEditor(path)
     with pytest.raises(ModelFileError, match=rf"load_weights\('{path}'\)"):
         _model().load_weights(path)
+
+
+class _Scale(L.Layer):
+    """A layer of the user's, drawn from its call: its add_weight weight is read by a multiply node."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, x):
+        return x * self.w * 1.5
+
+
+def test_a_drawn_call_chain_without_its_graph_entry_links_its_weights_or_is_refused_at_load(tmp_path):
+    model = gn.Sequential([L.Input((3,)), _Scale(name="scale"), L.Dense(2)], seed=0)
+    path = str(tmp_path / "m.npz")
+    model.save(path)
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    rewrite_config(path, lambda c: c["model"].pop("graph"))
+    np.testing.assert_array_equal(gn.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0))
+
+    def rename(config):
+        for spec in config["model"]["layers"]:
+            constant = spec["config"].get("constant")
+            if isinstance(constant, dict) and "call_weight" in constant:
+                constant["call_weight"][0] = "nobody"
+    rewrite_config(path, rename)
+    with pytest.raises(ModelFileError, match=r"reads the weight nobody/w, which no CallWeights layer of the model holds"):
+        gn.load_model(path)
