@@ -102,6 +102,9 @@ def check_global_heaps(data, where):
         return
     header = 8 + lengths                # "GCOL", version, 3 reserved, the collection's size
     object_header = 8 + lengths         # index, reference count, 4 reserved, the object's size
+    # the steps of all walks together: a real file's collections are disjoint, a few steps per string;
+    # "GCOL" repeated through a crafted file (each walk then spanning the file) must not cost n**2
+    steps = len(data) // 8 + 10_000
     start = data.find(b"GCOL")
     while start != -1:
         if data[start + 4:start + 8] == b"\x01\x00\x00\x00" and start + header <= len(data):
@@ -111,6 +114,10 @@ def check_global_heaps(data, where):
             while header <= size and p < end and end <= len(data):
                 if p + object_header > end:      # too small for a header: the library's free space
                     break
+                steps -= 1
+                if steps < 0:
+                    raise ModelFileError(f"{where}: more HDF5 global heap objects than the file's bytes can hold: "
+                                         f"a damaged or crafted file")
                 index = int.from_bytes(data[p:p + 2], "little")
                 length = int.from_bytes(data[p + 8:p + object_header], "little")
                 step = object_header + (length + 7) // 8 * 8 if index else length
