@@ -90,8 +90,6 @@ def test_a_zeroed_global_heap_object_is_refused_not_an_endless_loop_in_libhdf5(t
         import glassnet as gn
         from glassnet import layers as L
         from glassnet.errors import ModelFileError
-
-from crafted_files import rewrite_config, within
         from glassnet.saving import KerasFileEditor
         model = gn.Sequential([L.Input((3,)), L.Dense(4, activation="relu"), L.Dense(2)], seed=0)
         for read in (lambda: gn.load_model({legacy!r}), lambda: gn.load_model({keras_file!r}),
