@@ -15,8 +15,11 @@ compiled model's file has an ``optimizer/vars`` group (its step count, rate and 
 
 Reading trusts nothing: every link is followed only if it is a hard link (a soft or external link
 could reach another file), a dataset must be a plain numeric array (not external, virtual or
-compressed: Keras writes none), a walk visits at most ``MAX_H5_OBJECTS`` groups and datasets, and
-each dataset's shape is compared with the glassnet weight's before any data is read.
+compressed: Keras writes none) whose data the file holds, met once (not a second hard link to it),
+a walk visits at most ``MAX_H5_OBJECTS`` groups and datasets, and each dataset's shape is compared
+with the glassnet weight's before any data is read. Before h5py opens the bytes, their global heaps
+(where variable-length strings lie) are walked as libhdf5 walks them: a damaged one it would loop
+on forever is refused (``check_global_heaps``).
 """
 import io
 import re
