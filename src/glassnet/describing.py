@@ -617,6 +617,10 @@ class DescribingMixin:
                 if outputs is None:     # (several outputs are keyed by "outputs"; configs written by the
                     model._dict_output = (key, model._output_layer)     # first version beside them: ignored)
         else:
+            # (a chain of a drawn call's nodes, its "graph" left out: linked too, or refused by name,
+            # rather than loaded to fail at its first pass, "the weight scale/w is not linked")
+            from ._call_weights import link
+            link(layers)
             model = cls._made(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
         model._build_from_config_shape(config.get("input_shape"))
         if nested is not None:
