@@ -69,8 +69,8 @@ def keras_arguments(args, kwargs, who="compile"):
     for name in given:
         if name in kwargs:          # Python's own words for compile(loss, optimizer) given twice
             raise TypeError(f"{who}() got multiple values for argument {name!r} (by position in Keras' order "
-                            f"compile({', '.join(KERAS_ORDER)}), and by keyword)")
+                            f"compile({', '.join(KERAS_ORDER[:5])}, ...), and by keyword)")
     if len(args) > 2 and not _weights_like(args[2]):
-        raise TypeError(f"{who}: in Keras' order, compile({', '.join(KERAS_ORDER)}), the third argument is "
+        raise TypeError(f"{who}: in Keras' order, compile({', '.join(KERAS_ORDER[:5])}), the third argument is "
                         f"loss_weights, got {args[2]!r:.60}; give metrics by keyword, metrics={args[2]!r:.60}")
     return {**given, **kwargs}

@@ -193,8 +193,9 @@ class ModelStateMixin(DTypeNames):
         "non_trainable_variables": ..., "optimizer_variables": ...}``, each a dict nested by the
         variables' Keras paths (``tree["trainable_variables"]["sequential"]["dense"]["kernel"]``).
         ``"backend_tensor"``: the live arrays (optimizer variables are copies always);
-        ``"numpy_array"``: copies. Different: no ``"metrics_variables"`` (glassnet's compiled
-        metrics keep no variables); ``"optimizer_variables"`` only once compiled."""
+        ``"numpy_array"``: copies. Different: no ``"metrics_variables"`` (glassnet's metrics keep
+        their counts as numbers: ``metrics_variables`` lists copies); ``"optimizer_variables"`` only
+        once compiled."""
         self._require_built("get_state_tree")
         trained = {id(a) for a in self.trainable_variables}
         items = weight_paths(self)
@@ -218,7 +219,8 @@ class ModelStateMixin(DTypeNames):
         unknown = [key for key in state_tree if key not in known]
         if unknown:
             raise ValueError(f"set_state_tree: {unknown[0]!r}: glassnet's state tree holds {', '.join(known)}"
-                             + (" (its compiled metrics keep no variables)" if unknown[0] == "metrics_variables" else ""))
+                             + (" (its metrics keep their counts as numbers: model.metrics_variables lists copies, which "
+                                "cannot be set)" if unknown[0] == "metrics_variables" else ""))
         trained = {id(a) for a in self.trainable_variables}
         items = weight_paths(self)
         writes = []
