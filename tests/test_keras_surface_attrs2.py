@@ -422,3 +422,23 @@ def test_listed_slots_are_live_views():
     assert (opt.variables[2] == 7.0).all()
     with pytest.raises(ValueError, match="use_ema"):       # the .keras layout maps no use_ema state either
         opt.set_weights([np.asarray(v) for v in opt.variables])
+
+
+def test_slots_in_keras_meaning_are_live_others_copies():
+    model = gn.Sequential([L.Input((3,)), L.Dense(2)], seed=0)
+    model.compile(optimizer=gn.optimizers.Adam(amsgrad=True), loss="mse")
+    x, y = _data(8)
+    model.train_on_batch(x, y)
+    opt = model.optimizer
+    buffers = list(opt.slots[model._triples[0][0]].values())
+    assert all(any(np.shares_memory(v, b) for b in buffers) for v in opt.variables[2:])
+    before = [v.copy() for v in model.get_weights()]
+    opt.variables[2][...] = 0.0         # the kernel's momentum, as Keras' v.assign(zeros)
+    assert not opt.variables[2].any()
+    model.train_on_batch(x, y)
+    assert not np.allclose(model.get_weights()[0], before[0])
+    sgd = gn.Sequential([L.Input((3,)), L.Dense(2)], seed=0)
+    sgd.compile(optimizer=gn.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    sgd.train_on_batch(x, y)
+    buffers = list(sgd.optimizer.slots[sgd._triples[0][0]].values())
+    assert not any(np.shares_memory(v, b) for v in sgd.optimizer.variables[2:] for b in buffers)    # converted

@@ -192,7 +192,7 @@ class ModelStateMixin(DTypeNames):
         """Keras' ``get_state_tree(value_format)``: ``{"trainable_variables": ...,
         "non_trainable_variables": ..., "optimizer_variables": ...}``, each a dict nested by the
         variables' Keras paths (``tree["trainable_variables"]["sequential"]["dense"]["kernel"]``).
-        ``"backend_tensor"``: the live arrays (optimizer variables are copies always);
+        ``"backend_tensor"``: the live arrays (optimizer variables as ``optimizer.variables`` lists them);
         ``"numpy_array"``: copies. Different: no ``"metrics_variables"`` (glassnet's metrics keep
         their counts as numbers: ``metrics_variables`` lists copies); ``"optimizer_variables"`` only
         once compiled."""

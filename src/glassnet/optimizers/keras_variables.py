@@ -8,8 +8,10 @@ Keras' list (``Optimizer.variables``): the step count (int64 ``iteration``), the
 ``"<optimizer name>/<weight path with '_' for '/'>_<slot>"`` (``"adam/sequential_dense_kernel_momentum"``).
 
 glassnet keeps its state per model in flat buffers, under its own meaning of a slot where it
-differs (SGD's momentum buffer holds gradients, Keras' velocity steps): the arrays listed are copies
-converted to Keras' meaning, not live, and ``set_weights`` converts them back. They are the state of
+differs (SGD's momentum buffer holds gradients, Keras' velocity steps): a slot that means what
+Keras' does is listed as a view of the buffer, live (writing it changes the state, as assigning
+Keras' variable does); one of another meaning is a copy converted to Keras', which ``set_weights``
+converts back. The step count and rate are copies (glassnet's are numbers: set them as such). They are the state of
 the model that compiled the optimizer (the first, where it trains several sharing layers). Slots
 exist from the first step, as in Keras (its optimizer builds at the first ``apply``), or from an
 explicit ``build(model.trainable_variables)``: zeros then (Adagrad's ``initial_accumulator_value``).
@@ -92,7 +94,9 @@ def keras_variable_items(optimizer, as_built=False):
         slots = _starting_slots(optimizer, model, groups)
         if type(optimizer).__name__ == "Nadam":
             slots.append(np.asarray(1.0, np.float32))      # (its momentum product starts at 1)
-    else:
+    elif not any(isinstance(index, tuple) for index in _keras_order(model, list(model._views))):
+        return head + _listed_only(optimizer, model, name)      # (live views where the meaning is Keras')
+    else:       # (a nested model's unread layers: their zero slots as the .keras writer lays them)
         slots = keras_optimizer_arrays(model)[len(head):]
     if not slots:           # (before the first step: Keras' optimizer is not built either)
         return head
@@ -116,13 +120,14 @@ def _weights_in_keras_order(model):
 
 
 def _listed_only(optimizer, model, name):
-    """``[(Keras' path, array)]`` of the slots of the optimizers whose state the ``.keras`` files do
-    not map (so ``set_weights`` refuses them), in Keras 3.15's order and shapes: ``use_ema``'s
-    averages first, then the optimizer's own; Nadam's ``m`` and ``v`` and its momentum product
-    under another ``momentum_decay`` than Keras'; Muon's momentum per weight (and AdamW's
-    velocity where it steps a weight by AdamW); Adafactor's factored ``r`` and ``c`` (int32 zeros
-    for a weight of fewer than 2 axes, Keras' placeholders) and ``v``. Each weight's slot is a
-    view of glassnet's buffer, live; [] before the first step (or with gradient accumulation)."""
+    """``[(Keras' path, array)]`` of the slots after the step count and rate, in Keras 3.15's order
+    and shapes: ``use_ema``'s averages first, then the optimizer's own by Keras' groups (and
+    Nadam's momentum product, under another ``momentum_decay`` than Keras' too); Muon's momentum
+    per weight (and AdamW's velocity where it steps a weight by AdamW); Adafactor's factored ``r``
+    and ``c`` (int32 zeros for a weight of fewer than 2 axes, Keras' placeholders) and ``v``. Each
+    weight's slot is a view of glassnet's buffer, live, where it means what Keras' does (a copy
+    converted where not: SGD's momentum); [] before the first step (or with gradient accumulation).
+    ``set_weights`` refuses the state the ``.keras`` files do not map (Muon's, Adafactor's, ...)."""
     from .._keras_optimizer_state import _converted, _groups
     kept = optimizer.slots.get(model._triples[0][0])
     kind = type(optimizer).__name__
@@ -149,9 +154,10 @@ def _listed_only(optimizer, model, name):
         items += _adafactor_items(kept, views, weights, name, part)
     elif not isinstance(base, str):
         for group in base:
+            # (SGD's and RMSprop's momentum, Adamax's u: another meaning than Keras', so copies converted)
             converted = {slot: _converted(optimizer, slot, np.asarray(kept[slot], np.float64), False)
                          for slot in group if getattr(optimizer, "rule", "pytorch") != "keras"
-                         and kind in ("SGD", "RMSprop", "Adamax")}
+                         and (kind, slot) in (("SGD", "momentum"), ("RMSprop", "momentum"), ("Adamax", "u"))}
             for path, _, index in weights:
                 for slot in group:
                     value = part(slot, index) if slot not in converted else converted[slot][
