@@ -48,6 +48,7 @@ def _pair(keras, metrics_k, metrics_g):
 # -- model.metrics_variables ------------------------------------------------------------------
 
 def test_metrics_variables_as_keras(keras):
+    keras.utils.clear_session()         # (Keras numbers a metric's name after others made: "precision_1")
     k, g = _pair(keras, ["mae", "accuracy", keras.metrics.Precision(), keras.metrics.AUC(num_thresholds=5)],
                  ["mae", "accuracy", gn.metrics.Precision(), gn.metrics.AUC(num_thresholds=5)])
     # compiled, before any run: the loss tracker alone (Keras builds the compiled metrics at the first batch)
