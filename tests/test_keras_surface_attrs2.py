@@ -12,6 +12,7 @@ import pytest
 import glassnet as gn
 from glassnet import layers as L
 from glassnet.metrics.keras_variables import metric_variable_items, model_metric_items
+from test_keras_surface_attrs import _flat
 
 
 @pytest.fixture(autouse=True)
@@ -19,14 +20,6 @@ def _fresh_names():
     gn.utils.clear_session()
     yield
     gn.utils.clear_session()
-
-
-def _flat(tree, prefix=""):
-    out = {}
-    for key, value in tree.items():
-        path = f"{prefix}/{key}" if prefix else key
-        out.update(_flat(value, path) if isinstance(value, dict) else {path: np.asarray(value)})
-    return out
 
 
 def _data(n=12):
@@ -410,11 +403,16 @@ def test_optimizer_variables_complete_as_keras(keras, name, kwargs, values):
     assert len(g.optimizer.variables) == len(kv)
 
 
-def test_listed_slots_are_live_views():
+def _stepped(optimizer):
+    """A small model compiled with ``optimizer``, after one step."""
     model = gn.Sequential([L.Input((3,)), L.Dense(2)], seed=0)
-    model.compile(optimizer=gn.optimizers.Adam(use_ema=True), loss="mse")
-    x, y = _data(8)
-    model.train_on_batch(x, y)
+    model.compile(optimizer=optimizer, loss="mse")
+    model.train_on_batch(*_data(8))
+    return model
+
+
+def test_listed_slots_are_live_views():
+    model = _stepped(gn.optimizers.Adam(use_ema=True))
     opt = model.optimizer
     buffers = opt.slots[model._triples[0][0]]
     average = opt.variables[2]
@@ -426,10 +424,8 @@ def test_listed_slots_are_live_views():
 
 
 def test_slots_in_keras_meaning_are_live_others_copies():
-    model = gn.Sequential([L.Input((3,)), L.Dense(2)], seed=0)
-    model.compile(optimizer=gn.optimizers.Adam(amsgrad=True), loss="mse")
+    model = _stepped(gn.optimizers.Adam(amsgrad=True))
     x, y = _data(8)
-    model.train_on_batch(x, y)
     opt = model.optimizer
     buffers = list(opt.slots[model._triples[0][0]].values())
     assert all(any(np.shares_memory(v, b) for b in buffers) for v in opt.variables[2:])
@@ -438,8 +434,6 @@ def test_slots_in_keras_meaning_are_live_others_copies():
     assert not opt.variables[2].any()
     model.train_on_batch(x, y)
     assert not np.allclose(model.get_weights()[0], before[0])
-    sgd = gn.Sequential([L.Input((3,)), L.Dense(2)], seed=0)
-    sgd.compile(optimizer=gn.optimizers.SGD(0.1, momentum=0.9), loss="mse")
-    sgd.train_on_batch(x, y)
+    sgd = _stepped(gn.optimizers.SGD(0.1, momentum=0.9))
     buffers = list(sgd.optimizer.slots[sgd._triples[0][0]].values())
     assert not any(np.shares_memory(v, b) for v in sgd.optimizer.variables[2:] for b in buffers)    # converted
