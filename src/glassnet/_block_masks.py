@@ -63,15 +63,26 @@ def _drawing(masked):
 
 
 def _own_compute_mask(model):
-    """The class's ``compute_mask`` (None when it defines none: glassnet's Model has none)."""
+    """The class's ``compute_mask`` (None when it has only Keras' default, which every model has)."""
     method = getattr(type(model), "compute_mask", None)
-    return method if callable(method) else None
+    return method if callable(method) and not getattr(method, "keras_default", False) else None
+
+
+def _class_supports_masking(model):
+    """The ``supports_masking`` a model's class sets (a value, or a property of its own read on
+    ``model``); None where only the model's own property is (glassnet._model_state), which reads
+    this module."""
+    value = getattr(type(model), "supports_masking", None)
+    if isinstance(value, property):
+        from ._model_state import ModelStateMixin
+        return None if value is ModelStateMixin.supports_masking else value.fget(model)
+    return value
 
 
 def _explicit_supports_masking(model):
     """Whether ``supports_masking`` was set on the block (``self.supports_masking = ...``) or its
     class (glassnet's Model has none: Keras' default there is whether compute_mask is defined)."""
-    return "supports_masking" in vars(model) or getattr(type(model), "supports_masking", None) is not None
+    return "supports_masking" in vars(model) or _class_supports_masking(model) is not None
 
 
 def is_masked_block(model, arguments=None):
@@ -97,7 +108,7 @@ def _takes(model, arguments):
 def supports_masking(model):
     """Keras 3.15's ``supports_masking`` of the block: set by the instance, else whether its class
     defines ``compute_mask``."""
-    given = vars(model).get("supports_masking", getattr(type(model), "supports_masking", None))
+    given = vars(model).get("supports_masking", _class_supports_masking(model))
     if given is not None:
         return bool(given)
     return _own_compute_mask(model) is not None

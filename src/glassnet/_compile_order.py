@@ -18,9 +18,9 @@ import numbers
 
 from . import optimizers
 
-# Keras 3.15's Model.compile, its positional order (run_eagerly and the other run settings after
-# these are not taken by glassnet's compile)
-KERAS_ORDER = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics")
+# Keras 3.15's Model.compile, its positional order (the run settings, kept and unused: glassnet._run_settings)
+KERAS_ORDER = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
+               "steps_per_execution", "jit_compile", "auto_scale_loss")
 
 
 def is_optimizer(value):
@@ -64,14 +64,13 @@ def keras_arguments(args, kwargs, who="compile"):
         return None
     if len(args) > len(KERAS_ORDER):
         raise TypeError(f"{who}: takes at most {len(KERAS_ORDER)} arguments by position in Keras' order "
-                        f"({', '.join(KERAS_ORDER)}), got {len(args)}; Keras' run settings (run_eagerly, ...) are "
-                        f"not taken")
+                        f"({', '.join(KERAS_ORDER)}), got {len(args)}")
     given = dict(zip(KERAS_ORDER, args))
     for name in given:
         if name in kwargs:          # Python's own words for compile(loss, optimizer) given twice
             raise TypeError(f"{who}() got multiple values for argument {name!r} (by position in Keras' order "
-                            f"compile({', '.join(KERAS_ORDER)}), and by keyword)")
+                            f"compile({', '.join(KERAS_ORDER[:5])}, ...), and by keyword)")
     if len(args) > 2 and not _weights_like(args[2]):
-        raise TypeError(f"{who}: in Keras' order, compile({', '.join(KERAS_ORDER)}), the third argument is "
+        raise TypeError(f"{who}: in Keras' order, compile({', '.join(KERAS_ORDER[:5])}), the third argument is "
                         f"loss_weights, got {args[2]!r:.60}; give metrics by keyword, metrics={args[2]!r:.60}")
     return {**given, **kwargs}

@@ -46,12 +46,13 @@ from .errors import ModelFileError
 _WHERE = "model.weights.h5: optimizer/vars"
 
 
-def _groups(optimizer):
+def _groups(optimizer, averages=True):
     """Keras' groups of slot names (glassnet's names), in Keras' order; a str saying why when
-    glassnet does not map this optimizer's state."""
+    glassnet does not map this optimizer's state. ``averages=False``: the groups of the optimizer
+    itself, ``use_ema``'s averages aside (optimizer.variables lists them before)."""
     from . import optimizers as o
     kind = type(optimizer)
-    if optimizer.use_ema or optimizer.gradient_accumulation_steps:
+    if (optimizer.use_ema and averages) or optimizer.gradient_accumulation_steps:
         return ("use_ema's averages" if optimizer.use_ema else "gradient_accumulation_steps' accumulators") + \
             " (not mapped to Keras' layout)"
     if kind is o.SGD:

@@ -608,7 +608,8 @@ def _compile_config(model):
             "loss_weights": settings.get("loss_weights"),
             "metrics": keras_form(_keras_metric_names(metrics)),
             "weighted_metrics": keras_form(_keras_metric_names(settings.get("weighted_metrics"))),
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False})
+            "run_eagerly": model.run_eagerly, "steps_per_execution": model.steps_per_execution,
+            "jit_compile": model.jit_compile})
 
 
 def keras_bytes(model, include_optimizer=True):

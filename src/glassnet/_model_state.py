@@ -17,18 +17,16 @@ from .layers.keras_state import DTypeNames
 
 
 def weight_paths(model):
-    """``[(Keras' path, live array)]`` of each layer's variables in turn (its weights in ``weights``'
-    order, then its SeedGenerators' states), as Keras' ``model.variables`` orders them."""
-    from .layers.keras_state import _seed_states
-    from .random import SeedGenerator
-    from .variables import layer_path, weight_owner
+    """``[(Keras' path, live array)]`` of each layer's variables in turn (its weights, and the states
+    of the SeedGenerators it and the layers it wraps hold), as Keras' ``model.variables`` orders them."""
+    from .layers.keras_state import variable_entries
+    from .variables import layer_path
     items = []
     for layer in model.layers:
-        for key, value in layer._weight_items():
-            owner, name = weight_owner(layer, key)
-            items.append(("/".join([*layer_path(owner), *owner.keras_weight_path(name)]), value))
-        generators = [g for g in vars(layer).values() if isinstance(g, SeedGenerator)]
-        items += [(f"{g.name}/seed_generator_state", state) for g, state in zip(generators, _seed_states(layer))]
+        for owner, name, value in variable_entries(layer):
+            path = f"{owner.name}/seed_generator_state" if name is None else \
+                "/".join([*layer_path(owner), *owner.keras_weight_path(name)])
+            items.append((path, value))
     return items
 
 
@@ -68,6 +66,7 @@ def _flat(tree, where, prefix=""):
 class ModelStateMixin(DTypeNames):
 
     _run_eagerly = _jit_compile = False
+    _steps_per_execution, _auto_scale_loss = 1, True
 
     @property
     def variables(self):
@@ -75,6 +74,15 @@ class ModelStateMixin(DTypeNames):
         state of each SeedGenerator it holds)."""
         self._require_built("variables")
         return [value for _, value in weight_paths(self)]
+
+    @property
+    def metrics_variables(self):
+        """Keras' ``model.metrics_variables``: the loss tracker's ``total`` and ``count``, then each
+        compiled metric's variables, as the last fit epoch, validation or evaluate left them
+        (copies in Keras' float32; ``[]`` before compile). Their Keras paths:
+        glassnet.metrics.keras_variables.model_metric_items."""
+        from .metrics.keras_variables import model_metric_items
+        return [value for _, value in model_metric_items(self)]
 
     @property
     def path(self):
@@ -111,6 +119,38 @@ class ModelStateMixin(DTypeNames):
     @jit_compile.setter
     def jit_compile(self, value):
         self._jit_compile = False if value == "auto" and isinstance(value, str) else check_flag(value, "jit_compile")
+
+    @property
+    def steps_per_execution(self):
+        """Keras' setting (``compile(steps_per_execution=...)``), kept and unused: glassnet runs one
+        batch per step, whatever it says. 1 by default."""
+        return self._steps_per_execution
+
+    @steps_per_execution.setter
+    def steps_per_execution(self, value):
+        from ._run_settings import checked_run_settings
+        self._steps_per_execution = checked_run_settings(False, value, False, True)["steps_per_execution"]
+
+    @property
+    def supports_masking(self):
+        """Keras 3.15's ``supports_masking``: False for a Sequential and a functional Model (neither
+        defines ``compute_mask``); a subclass's is what it sets (``self.supports_masking = True``,
+        or in its class), else whether its class defines ``compute_mask``. A model's run hands
+        masks through its layers whatever it says (as Keras'); a drawn block plans by it."""
+        from ._block_masks import supports_masking
+        return supports_masking(self)
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["supports_masking"] = check_flag(value, "supports_masking")     # (what _block_masks reads)
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras 3.15's ``compute_mask(inputs, previous_mask)`` of a Sequential or functional Model:
+        the mask given, unchanged (Keras' Layer default, which its models keep: not the output's
+        mask its layers would make). A subclass may define its own (glassnet._block_masks)."""
+        return mask
+
+    compute_mask.keras_default = True         # (_block_masks: not a class's own compute_mask)
 
     def get_build_config(self):
         """Keras' ``get_build_config()``: ``{"input_shape": (None, *sample)}`` for a built Sequential or
@@ -152,9 +192,10 @@ class ModelStateMixin(DTypeNames):
         """Keras' ``get_state_tree(value_format)``: ``{"trainable_variables": ...,
         "non_trainable_variables": ..., "optimizer_variables": ...}``, each a dict nested by the
         variables' Keras paths (``tree["trainable_variables"]["sequential"]["dense"]["kernel"]``).
-        ``"backend_tensor"``: the live arrays (optimizer variables are copies always);
-        ``"numpy_array"``: copies. Different: no ``"metrics_variables"`` (glassnet's compiled
-        metrics keep no variables); ``"optimizer_variables"`` only once compiled."""
+        ``"backend_tensor"``: the live arrays (optimizer variables as ``optimizer.variables`` lists them);
+        ``"numpy_array"``: copies. Different: no ``"metrics_variables"`` (glassnet's metrics keep
+        their counts as numbers: ``metrics_variables`` lists copies); ``"optimizer_variables"`` only
+        once compiled."""
         self._require_built("get_state_tree")
         trained = {id(a) for a in self.trainable_variables}
         items = weight_paths(self)
@@ -178,7 +219,8 @@ class ModelStateMixin(DTypeNames):
         unknown = [key for key in state_tree if key not in known]
         if unknown:
             raise ValueError(f"set_state_tree: {unknown[0]!r}: glassnet's state tree holds {', '.join(known)}"
-                             + (" (its compiled metrics keep no variables)" if unknown[0] == "metrics_variables" else ""))
+                             + (" (its metrics keep their counts as numbers: model.metrics_variables lists copies, which "
+                                "cannot be set)" if unknown[0] == "metrics_variables" else ""))
         trained = {id(a) for a in self.trainable_variables}
         items = weight_paths(self)
         writes = []

@@ -1092,7 +1092,8 @@ class Model(Sequential):
         return [(batch, *head.shape) for head in self._heads]
 
     @keras_compile_order_refused
-    def compile(self, loss=_REQUIRED, optimizer="sgd", metrics=None, loss_weights=None, weighted_metrics=None):
+    def compile(self, loss=_REQUIRED, optimizer="sgd", metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
         """``Sequential.compile``; a model of several outputs takes, as Keras does, one loss for
         every output or one per output (a list in the order of ``outputs``, or a dict by
         ``output_names``), ``loss_weights`` (one number per output: the loss trained on is the sum
@@ -1101,7 +1102,10 @@ class Model(Sequential):
         outputs out). See glassnet.outputs for the logs' names.
 
         A subclass with its own ``train_step`` may be compiled without a loss, as Keras' GAN is
-        (``super().compile()``): see ``glassnet.own_steps.compile_own_steps``."""
+        (``super().compile()``): see ``glassnet.own_steps.compile_own_steps``. Keras' run settings
+        (``run_eagerly``, ...) are kept and change nothing, as ``Sequential.compile``'s."""
+        from ._run_settings import checked_run_settings, keep_run_settings
+        keep_run_settings(self, checked_run_settings(run_eagerly, steps_per_execution, jit_compile, auto_scale_loss))
         # Keras' positional order too, compile("adam", "mse"): told apart by what is given (glassnet._compile_order)
         loss, optimizer = loss_and_optimizer(loss, optimizer)
         loss = as_given(loss)           # compile(loss=model.loss): what that compile was given, as Keras'
@@ -1158,7 +1162,10 @@ class Model(Sequential):
             raise NotImplementedError(self._unscored_mask)
         # (Sequential.compile reads Keras' per-output forms of the one output, loss_weights too:
         # glassnet._listforms; and several outputs' per output: _compile_heads)
-        return super().compile(loss, optimizer, metrics, weighted_metrics, loss_weights=loss_weights)
+        # (the run settings compile kept, which Sequential.compile would set again to its defaults)
+        return super().compile(loss, optimizer, metrics, weighted_metrics, loss_weights=loss_weights,
+                               run_eagerly=self._run_eagerly, steps_per_execution=self._steps_per_execution,
+                               jit_compile=self._jit_compile, auto_scale_loss=self._auto_scale_loss)
 
     def _single_output_name(self):
         return self._output_labels()[0]

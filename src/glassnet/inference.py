@@ -18,6 +18,7 @@ from .callbacks.base import CallbackList, check_callback_list
 from .feeding import is_batches, kind_of, ran_out_warning, reading_feed, unpack
 from .layers.base import stateful_layers
 from .metrics.base import MetricTally
+from .metrics.keras_variables import keep_run
 from ._dictoutputs import as_dict
 from .outputs import split_outputs
 from .scalar_outputs import ScalarRows
@@ -123,6 +124,7 @@ class InferenceMixin:
         self._release_data(x)
         # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
         values = [total / n + self._penalty(), *tally.results()]
+        keep_run(self, values[0], n, tally)         # (model.metrics_variables reads it)
         self._test_hook(hooks, "on_test_end", values=values)
         return values
 
@@ -173,6 +175,7 @@ class InferenceMixin:
             self._test_hook(hooks, "on_test_end")
             return None
         values = [total / seen + self._penalty(), *tally.results()]
+        keep_run(self, values[0], seen, tally)
         self._test_hook(hooks, "on_test_end", values=values)
         return values
 

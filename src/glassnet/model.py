@@ -42,6 +42,7 @@ from ._model_state import ModelStateMixin
 from ._sequential_tensors import SequentialTensorsMixin
 from .training import TrainingMixin
 from . import _optimizer_claims as optimizer_claims
+from ._run_settings import checked_run_settings, keep_run_settings
 
 
 def keras_compile_order_refused(compile):
@@ -1240,7 +1241,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         return outputs
 
     @keras_compile_order_refused
-    def compile(self, loss, optimizer="sgd", metrics=None, weighted_metrics=None, loss_weights=None):
+    def compile(self, loss, optimizer="sgd", metrics=None, weighted_metrics=None, loss_weights=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report.
 
         A metric is a name (see ``glassnet.metrics``), a loss name or ``Loss``, a ``Metric``
@@ -1257,7 +1259,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         regularizers' penalties added to it, are not weighed).
 
         A model of several outputs (a Sequential whose last layer is a model of several) takes
-        them per output, as a functional Model does (``Model.compile``, glassnet.outputs)."""
+        them per output, as a functional Model does (``Model.compile``, glassnet.outputs).
+
+        Keras' run settings ``run_eagerly``, ``steps_per_execution``, ``jit_compile`` and
+        ``auto_scale_loss`` are checked and kept (``get_compile_config`` reports them), and change
+        nothing: glassnet runs NumPy eagerly, a batch per step (glassnet._run_settings)."""
+        settings = checked_run_settings(run_eagerly, steps_per_execution, jit_compile, auto_scale_loss)
+        keep_run_settings(self, settings)
         # Keras' positional order too, compile("adam", "mse"): told apart by what is given (glassnet._compile_order)
         loss, optimizer = loss_and_optimizer(loss, optimizer)
         loss = as_given(loss)           # compile(loss=model.loss): what that compile was given, as Keras'

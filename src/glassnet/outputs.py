@@ -53,6 +53,7 @@ from .losses import Loss, changed_settings
 from .metrics import LossMetric, Metric
 from .callbacks.base import resolve_mode
 from .metrics.base import batch_share, metric_number, sees_output_as_given
+from .metrics.result_value import metric_result
 from .scalar_outputs import ScalarRows, pack_scalar_targets, packed_scalar_targets
 
 
@@ -489,7 +490,7 @@ class OutputMetric(Metric):
     def result(self):
         if isinstance(self.metric, Metric):
             return self.metric.result()
-        return self.sum / self.count if self.count else 0.0
+        return metric_result(self.sum / self.count if self.count else 0.0)
 
     def get_config(self):
         return {"name": self.name}

@@ -30,17 +30,15 @@ and in predict as Keras' do, and passes the gradient through what uses it. keras
 A node given seed None draws from its layer stream (the model's ``seed``); a node's SeedGenerator
 state is written in model files, so a loaded model goes on drawing where the saved one stood.
 """
-import itertools
 import numbers
 
 import numpy as np
 
 from . import backend
+from ._names import auto_name
 
 __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical", "dropout",
            "shuffle", "gamma", "binomial", "beta"]
-
-_NAMES = itertools.count()
 
 
 class SeedGenerator:
@@ -60,8 +58,9 @@ class SeedGenerator:
             raise ValueError(f"SeedGenerator: unrecognized keyword arguments: {sorted(kwargs)}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"SeedGenerator: name must be a string, got {name!r:.60}")
-        number = next(_NAMES)
-        self.name = name if name is not None else "seed_generator" if number == 0 else f"seed_generator_{number}"
+        # numbered as Keras' (auto_name: seed_generator, seed_generator_1, ...; again from the
+        # first after clear_session), only for a generator made without a name
+        self.name = name if name is not None else auto_name("seed_generator")
         self._initial_seed = seed
         if seed is None:
             from ._seeding import entropy

@@ -23,6 +23,7 @@ import numpy as np
 
 from .metrics.base import Metric, MetricTally
 from .metrics.means import Mean
+from .metrics.result_value import metric_result
 
 
 def lists_own_metrics(model):
@@ -116,7 +117,7 @@ class _Tallied:
         self._owner, self._index, self.name = owner, index, name
 
     def result(self):
-        return self._owner.tally.results()[self._index]
+        return metric_result(self._owner.tally.results()[self._index])
 
     def __repr__(self):
         return f"<compiled metric {self.name!r}>"

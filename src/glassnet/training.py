@@ -30,6 +30,7 @@ from .layers import base as layers_base
 from .layers import masking
 from .layers.base import StateSnapshot, in_model_dtype, missing_input_gradient, shape_fits
 from .metrics.base import MetricTally
+from .metrics.keras_variables import keep_run
 from .outputs import gradient_shape_refusal, loss_number
 from .scalar_outputs import ScalarRows
 from .scoring import Rows
@@ -851,6 +852,7 @@ class TrainingMixin(ActivityMixin):
                     self._check_parameters_finite(epoch, b)
                     # over the samples seen: all n, unless a callback stopped the epoch early
                     logs = dict(zip(train_keys, (float(total / seen), *tally.results())))
+                    keep_run(self, total / seen, seen, tally)       # (model.metrics_variables reads it)
                     # read: validation takes the compiled Metric objects over without copying the
                     # counts (as in Keras, they then hold the validation's values)
                     tally.release()

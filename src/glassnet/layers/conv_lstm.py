@@ -20,6 +20,7 @@ from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_choice, check_flag, check_number
 from . import masking
 from .base import LAYERS, Layer
+from .keras_state import seed_record
 from .data_format import FORMATS, config_entry, from_config_default
 from .conv import (RankOneAsTwo, check_padded_input, conv_backward, conv_forward, conv_output_length, positive_int,
                    weight_settings, window_settings)
@@ -57,6 +58,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  zero_output_for_mask=False, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.seed_generator = seed_record(self)         # (Keras' cell holds one: listed in variables)
         cls = type(self).__name__
         # Keras' data_format (None: gn.config.image_data_format() now, as Keras' constructor reads it)
         self.data_format = check_choice(backend.standardize_data_format(data_format), f"{cls}: data_format", FORMATS)

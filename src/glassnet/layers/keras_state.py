@@ -7,19 +7,52 @@ them through ``KerasSurface``): ``variables``, ``trainable_variables``, ``non_tr
 Weights here are NumPy arrays, not Variable objects: the ``*_variables`` lists hold the same live
 arrays as the ``*_weights`` lists (Keras: the same Variables), plus the ``state`` array of each
 ``glassnet.random.SeedGenerator`` the layer holds as an attribute (Keras' ``variables`` lists a
-SeedGenerator's state too). Dropout and the noise layers draw from a NumPy ``Generator`` (the
-layer's ``rng``), which is no array: they list none where Keras lists their seed state.
+SeedGenerator's state too). Dropout, its spatial and alpha kinds and the noise layers hold one as
+Keras' do (``seed_record``), so that their ``variables`` and a model's state tree list Keras'
+``seed_generator_state``; their draws come from the layer's NumPy ``Generator`` (``rng``), so that
+state records the seed (``[seed, 0]``, ``[0, 0]`` for a layer made without one) and does not move.
 
 All are properties or methods read on demand: nothing here runs in a training step.
 """
 import numpy as np
 
 
-def _seed_states(layer):
-    """The ``state`` arrays of the SeedGenerators ``layer`` holds as attributes, in the order they
-    were set (Keras tracks a layer's SeedGenerators in that order)."""
+def variable_entries(layer):
+    """``[(owner, name, live array)]`` of Keras' ``layer.variables``, in its order: the weights in
+    Keras' order (``_weight_items``), the seed states of each wrapped layer (a Bidirectional's
+    forward LSTM, a TimeDistributed's layer) after that layer's weights, then the layer's own
+    (name None for a seed state: its path is its SeedGenerator's, ``"seed_generator_1/..."``)."""
+    from ..variables import weight_owner
+    inner = layer._inner_layers() if hasattr(layer, "_inner_layers") else ()
+    entries, last = [], None
+    for key, value in layer._weight_items():
+        owner, name = weight_owner(layer, key)
+        # the wrapped layer the weight is of: weight_owner's, or by the wrapper's prefix (Bidirectional's
+        # "forward_kernel"), whose seed states come after its weights
+        holder = owner if owner is not layer else next(
+            (sub for prefix, sub in inner if key.startswith(prefix) and key[len(prefix):] in sub.params), layer)
+        if holder is not last and last is not None and last is not layer:
+            entries += _seed_entries(last)
+        last = holder
+        entries.append((owner, name, value))
+    if last is not None and last is not layer:
+        entries += _seed_entries(last)
+    return entries + _seed_entries(layer)
+
+
+def _seed_entries(layer):
+    """``(generator, None, state)`` of each SeedGenerator ``layer`` holds, in the order set."""
     from ..random import SeedGenerator
-    return [value.state for value in vars(layer).values() if isinstance(value, SeedGenerator)]
+    return [(g, None, g.state) for g in vars(layer).values() if isinstance(g, SeedGenerator)]
+
+
+def seed_record(layer):
+    """A ``SeedGenerator`` of ``layer``'s seed (0 without one), made where Keras' random layers make
+    theirs (in ``__init__``, numbered in the order made: ``seed_generator_1``), to list its state
+    as Keras does (module docstring). No draw reads it; none is drawn to make it (a seed drawn
+    here would move ``set_random_seed``'s stream, and every seeded result after it)."""
+    from ..random import SeedGenerator
+    return SeedGenerator(layer.seed if layer.seed is not None else 0)
 
 
 def _batch_shape(sample):
@@ -53,7 +86,7 @@ class KerasState(DTypeNames):
     def variables(self):
         """Keras' ``layer.variables``: ``weights`` (live arrays, Keras' order), then the state of each
         ``SeedGenerator`` the layer holds (``[seed, counter]``, uint32)."""
-        return [*self.weights, *_seed_states(self)]
+        return [value for _, _, value in variable_entries(self)]
 
     @property
     def trainable_variables(self):
@@ -64,7 +97,8 @@ class KerasState(DTypeNames):
     def non_trainable_variables(self):
         """Keras' ``layer.non_trainable_variables``: ``non_trainable_weights`` and the SeedGenerators'
         states (a frozen layer: every variable)."""
-        return [*self.non_trainable_weights, *_seed_states(self)]
+        trained = {id(value) for value in self.trainable_weights}
+        return [value for value in self.variables if id(value) not in trained]
 
     @property
     def path(self):

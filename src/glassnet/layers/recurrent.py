@@ -20,6 +20,7 @@ from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_number
 from . import masking
 from .base import LAYERS, Layer
+from .keras_state import seed_record
 from .conv import positive_int
 from .readers import CallReader
 
@@ -223,6 +224,7 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
         # position), activity_regularizer in its place, so that an argument given by position lands
         # where Keras puts it; the next, unroll in Keras, is not taken by position
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.seed_generator = seed_record(self)         # (Keras' cell holds one: listed in variables)
         cls = type(self).__name__
         self.units = positive_int(units, "units", cls)
         self.activation = _activation(activation, cls, "activation")

@@ -12,6 +12,7 @@ from ..errors import NonFiniteError
 from .base import LAYERS, Layer, _unexpected_arguments, check_axis, sample_axes
 from .conv import check_rank
 from .data_format import DataFormat, config_entry, set_data_format
+from .keras_state import seed_record
 
 
 class Dropout(Layer):
@@ -42,6 +43,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
+        self.seed_generator = seed_record(self)
         # a rate of 1 would drop everything and scale by 1 / 0
         self.rate = check_number(rate, f"{type(self).__name__}: rate", "[0, 1)")
         self.noise_shape = _noise_shape(noise_shape, type(self).__name__)
@@ -180,6 +182,10 @@ class _Noise(Layer):
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = seed_record(self)
 
     def _draw(self, x):
         """Standard normal values of ``x``'s shape and dtype."""

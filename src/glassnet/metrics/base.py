@@ -22,6 +22,7 @@ from .. import backend
 from .._validation import check_name
 from . import _claims
 from .functions import BATCH_MEANS, LossMetric
+from .result_value import metric_result
 
 
 class Metric:
@@ -79,6 +80,15 @@ class Metric:
         return self.add_variable(shape, initializer, dtype, aggregation, name)
 
     @property
+    def variables(self):
+        """Keras' ``metric.variables``: its counts under Keras' names and shapes (a mean's ``total``
+        and ``count``, Precision's ``true_positives`` and ``false_positives``, ...), copies in
+        Keras' dtype; a metric of yours lists the Variables it made with ``add_variable``, live
+        (glassnet.metrics.keras_variables)."""
+        from .keras_variables import metric_variable_items
+        return [value for _, value in metric_variable_items(self)]
+
+    @property
     def __name__(self):          # read where a metric function's name would be (compile, logs)
         return self.name
 
@@ -93,7 +103,8 @@ class Metric:
         raise NotImplementedError(f"{type(self).__name__} must define update_state")
 
     def result(self):
-        """The metric over every batch since the last reset, as a Python float."""
+        """The metric over every batch since the last reset: a Python float (the built-in metrics
+        give a ``MetricResult``, a float with Keras' ``.numpy()``)."""
         raise NotImplementedError(f"{type(self).__name__} must define result")
 
     def __call__(self, *args, **kwargs):
@@ -121,7 +132,7 @@ class Average(Metric):
         self.total, self.count = 0.0, 0.0
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        return metric_result(self.total / self.count if self.count else 0.0)
 
     def _add_weighted(self, terms, sample_weight):
         """Add per-sample (or per-position) ``terms`` (n, ...) weighted by ``sample_weight``. A

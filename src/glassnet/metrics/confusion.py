@@ -15,6 +15,7 @@ from .. import activations, backend
 from .._validation import check_flag, check_non_negative_int, check_number, check_positive_int
 from ..losses.base import aligned_targets
 from .base import Metric, value_weights
+from .result_value import metric_result
 
 
 def _ratio(a, b):
@@ -138,7 +139,7 @@ class Precision(_AtThreshold):
     default_name = "precision"
 
     def result(self):
-        return float(_ratio(self.true_positives, self.true_positives + self.false_positives))
+        return metric_result(float(_ratio(self.true_positives, self.true_positives + self.false_positives)))
 
 
 class Recall(_AtThreshold):
@@ -152,7 +153,7 @@ class Recall(_AtThreshold):
     default_name = "recall"
 
     def result(self):
-        return float(_ratio(self.true_positives, self.true_positives + self.false_negatives))
+        return metric_result(float(_ratio(self.true_positives, self.true_positives + self.false_negatives)))
 
 
 class _Count(_AtThreshold):
@@ -166,7 +167,7 @@ class _Count(_AtThreshold):
         super().__init__(thresholds=thresholds, name=name, dtype=dtype)
 
     def result(self):
-        return float(getattr(self, self.cell))
+        return metric_result(float(getattr(self, self.cell)))
 
     def get_config(self):
         return {"thresholds": self.thresholds, "name": self.name}
@@ -329,7 +330,7 @@ class AUC(Metric):
 
     def result(self):
         if self.true_positives is None:
-            return 0.0
+            return metric_result(0.0)
         tp, fp, tn, fn = self.true_positives, self.false_positives, self.true_negatives, self.false_negatives
         if self.curve == "PR" and self.summation_method == "interpolation":
             areas = _interpolated_pr_areas(tp, fp, fn)
@@ -348,12 +349,12 @@ class AUC(Metric):
                 heights = np.maximum(y[:-1], y[1:])
             areas = ((x[:-1] - x[1:]) * heights).sum(axis=0)
         if not self.multi_label:
-            return float(areas)
+            return metric_result(float(areas))
         if self.label_weights is None:
-            return float(np.mean(areas))
+            return metric_result(float(np.mean(areas)))
         # the units' areas weighted; 0 when every weight is 0 (Keras' divide_no_nan)
         weights = np.asarray(self.label_weights)
-        return float(_ratio((areas * weights).sum(), weights.sum()))
+        return metric_result(float(_ratio((areas * weights).sum(), weights.sum())))
 
     def get_config(self):
         config = {"num_thresholds": self.num_thresholds, "curve": self.curve,

@@ -16,6 +16,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_non_negative_int, check_number, check_positive_int
 from .base import Metric, value_weights
+from .result_value import metric_result
 from .confusion import MAX_THRESHOLDS, _prepared, _ratio, _total, threshold_counts
 
 
@@ -85,7 +86,7 @@ class _AtConstraint(Metric):
         # a slack of 1e-12, far above float64 sums' rounding and far below any weight's share,
         # keeps such a tie feasible, as it is unweighted
         feasible = rates[self.constraint] >= self.value - 1e-12
-        return float(np.max(rates[self.reported], where=feasible, initial=0.0))
+        return metric_result(float(np.max(rates[self.reported], where=feasible, initial=0.0)))
 
     def get_config(self):
         return {self.constraint: self.value, "num_thresholds": self.num_thresholds, "class_id": self.class_id,

@@ -22,6 +22,7 @@ from .. import backend
 from .._validation import check_number
 from ..losses.base import aligned_targets
 from .base import Metric, value_weights
+from .result_value import metric_result
 
 _AVERAGES = (None, "micro", "macro", "weighted")
 
@@ -149,13 +150,13 @@ class FBetaScore(Metric):
             shape = self._reset_classes
             if self.average is None and shape is not None and int(np.prod(shape)) > 1:
                 return np.zeros(shape)
-            return 0.0
+            return metric_result(0.0)
         if self.average == "weighted":
-            return float(np.sum(scores * self.class_weights / (np.sum(self.class_weights) + backend.epsilon())))
+            return metric_result(float(np.sum(scores * self.class_weights / (np.sum(self.class_weights) + backend.epsilon()))))
         if self.average is not None:            # macro (micro: one pooled score already)
-            return float(np.mean(scores))
+            return metric_result(float(np.mean(scores)))
         if scores.size == 1:
-            return float(scores.reshape(-1)[0])
+            return metric_result(float(scores.reshape(-1)[0]))
         return scores                           # one per class: a direct call's answer, not a log's
 
     def get_config(self):

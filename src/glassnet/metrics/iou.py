@@ -36,6 +36,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_flag, check_number, check_positive_int
 from .base import Metric, value_weights
+from .result_value import metric_result
 
 
 class IoU(Metric):
@@ -146,8 +147,8 @@ class IoU(Metric):
         true_positives, unions = true_positives[ids], unions[ids]
         present = unions > 0            # a class never seen nor predicted has no IoU to average
         if not present.any():
-            return 0.0
-        return float((true_positives[present] / unions[present]).sum() / present.sum())
+            return metric_result(0.0)
+        return metric_result(float((true_positives[present] / unions[present]).sum() / present.sum()))
 
     def get_config(self):
         return {"num_classes": self.num_classes, "target_class_ids": list(self.target_class_ids),

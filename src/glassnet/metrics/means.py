@@ -18,6 +18,7 @@ from .functions import (absolute_errors, binary_accuracy, binary_hits, categoric
                         mean_absolute_error, mean_squared_error, sparse_categorical_accuracy, squared_errors,
                         top_k_categorical_accuracy, top_k_hits)
 from .per_sample import sparse_top_k_categorical_accuracy as _per_sample_sparse_top_k
+from .result_value import metric_result
 
 
 class _Mean(Average):
@@ -175,7 +176,7 @@ class RootMeanSquaredError(MeanSquaredError):
     default_name = "root_mean_squared_error"
 
     def result(self):
-        return math.sqrt(super().result())
+        return metric_result(math.sqrt(super().result()))
 
 
 def _accuracy_hits(y_true, y_pred):
@@ -269,7 +270,7 @@ class Sum(Metric):
         self.total += float(values.sum())
 
     def result(self):
-        return self.total
+        return metric_result(self.total)
 
 
 class MeanMetricWrapper(Mean):

@@ -6,6 +6,7 @@ from .._statistics import merge_moments
 from .._validation import check_choice, check_non_negative_int
 from ..losses.base import aligned_targets
 from .base import Metric, value_weights
+from .result_value import metric_result
 
 
 class R2Score(Metric):
@@ -97,7 +98,7 @@ class R2Score(Metric):
 
     def result(self):
         if not self.count:
-            return 0.0
+            return metric_result(0.0)
         # constant targets are told by their range, exactly (their deviations are rounding noise)
         constant = self.low == self.high
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -111,7 +112,7 @@ class R2Score(Metric):
         n, p = self.values, self.num_regressors
         if p and n - 1 > p:
             r2 = 1 - (1 - r2) * (n - 1) / (n - p - 1)
-        return r2
+        return metric_result(r2)
 
     def get_config(self):
         return {"class_aggregation": self.class_aggregation, "num_regressors": self.num_regressors,

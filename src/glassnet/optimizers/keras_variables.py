@@ -8,12 +8,16 @@ Keras' list (``Optimizer.variables``): the step count (int64 ``iteration``), the
 ``"<optimizer name>/<weight path with '_' for '/'>_<slot>"`` (``"adam/sequential_dense_kernel_momentum"``).
 
 glassnet keeps its state per model in flat buffers, under its own meaning of a slot where it
-differs (SGD's momentum buffer holds gradients, Keras' velocity steps): the arrays listed are copies
-converted to Keras' meaning, not live, and ``set_weights`` converts them back. They are the state of
+differs (SGD's momentum buffer holds gradients, Keras' velocity steps): a slot that means what
+Keras' does is listed as a view of the buffer, live (writing it changes the state, as assigning
+Keras' variable does); one of another meaning is a copy converted to Keras', which ``set_weights``
+converts back. The step count and rate are copies (glassnet's are numbers: set them as such). They are the state of
 the model that compiled the optimizer (the first, where it trains several sharing layers). Slots
 exist from the first step, as in Keras (its optimizer builds at the first ``apply``), or from an
 explicit ``build(model.trainable_variables)``: zeros then (Adagrad's ``initial_accumulator_value``).
 """
+import math
+
 import numpy as np
 
 from .._keras_optimizer_state import _keras_order
@@ -80,17 +84,19 @@ def keras_variable_items(optimizer, as_built=False):
     head = [(f"{name}/iteration", np.asarray(optimizer.iterations, np.int64))]
     if optimizer.schedule is None:
         head.append((f"{name}/learning_rate", np.asarray(optimizer.learning_rate, np.float32)))
-    if model is None or not model.built or isinstance(_groups(optimizer), str):
-        return head             # (a state Keras' layout does not hold: Muon's, use_ema's averages)
-    groups = _groups(optimizer)
-    if not model._views:
+    if model is None or not model.built or not model._views:
         return head
+    if isinstance(_groups(optimizer), str):     # Muon's, Adafactor's, use_ema's, the default Nadam's
+        return head + _listed_only(optimizer, model, name)
+    groups = _groups(optimizer)
     stepped = bool(optimizer.slots.get(model._triples[0][0]))
     if not stepped and (as_built or optimizer.__dict__.get("_built_by_hand")):
         slots = _starting_slots(optimizer, model, groups)
         if type(optimizer).__name__ == "Nadam":
             slots.append(np.asarray(1.0, np.float32))      # (its momentum product starts at 1)
-    else:
+    elif not any(isinstance(index, tuple) for index in _keras_order(model, list(model._views))):
+        return head + _listed_only(optimizer, model, name)      # (live views where the meaning is Keras')
+    else:       # (a nested model's unread layers: their zero slots as the .keras writer lays them)
         slots = keras_optimizer_arrays(model)[len(head):]
     if not slots:           # (before the first step: Keras' optimizer is not built either)
         return head
@@ -101,7 +107,87 @@ def keras_variable_items(optimizer, as_built=False):
     for group in groups:
         for path in paths:
             items += [(f"{name}/{path}_{table.get(slot, slot)}", next(rest)) for slot in group]
-    items += [(f"{name}/u_product", value) for value in rest]       # Nadam's momentum product
+    items += [(f"{name}/variable", value) for value in rest]        # Nadam's momentum product (Keras' unnamed)
+    return items
+
+
+def _weights_in_keras_order(model):
+    """``[(Keras' path with '_' for '/', the weight's own name, view index)]`` of the model's trained
+    weights in Keras' order (a nested model's unread layers, never trained, left out)."""
+    paths = _weight_paths_in_keras_order(model)
+    return [(path.replace("/", "_"), path.rsplit("/", 1)[-1], index)
+            for path, index in zip(paths, _keras_order(model, list(model._views))) if not isinstance(index, tuple)]
+
+
+def _listed_only(optimizer, model, name):
+    """``[(Keras' path, array)]`` of the slots after the step count and rate, in Keras 3.15's order
+    and shapes: ``use_ema``'s averages first, then the optimizer's own by Keras' groups (and
+    Nadam's momentum product, under another ``momentum_decay`` than Keras' too); Muon's momentum
+    per weight (and AdamW's velocity where it steps a weight by AdamW); Adafactor's factored ``r``
+    and ``c`` (int32 zeros for a weight of fewer than 2 axes, Keras' placeholders) and ``v``. Each
+    weight's slot is a view of glassnet's buffer, live, where it means what Keras' does (a copy
+    converted where not: SGD's momentum); [] before the first step (or with gradient accumulation).
+    ``set_weights`` refuses the state the ``.keras`` files do not map (Muon's, Adafactor's, ...)."""
+    from .._keras_optimizer_state import _converted, _groups
+    kept = optimizer.slots.get(model._triples[0][0])
+    kind = type(optimizer).__name__
+    # (Nadam's m and v mean Keras'; only its momentum product's schedule differs, listed as it is)
+    base = [("m", "v")] if kind == "Nadam" else _groups(optimizer, averages=False)
+    if not kept or optimizer.gradient_accumulation_steps:
+        return []
+    views = list(model._views)
+    bounds = np.cumsum([0] + [view[2].size for view in views])
+    weights = _weights_in_keras_order(model)
+
+    def part(slot, index):          # a view of the flat buffer: the weight's slot, live
+        return kept[slot][bounds[index]:bounds[index + 1]].reshape(views[index][2].shape)
+
+    items = [(f"{name}/{path}_average", part("average", index)) for path, _, index in weights] \
+        if optimizer.use_ema else []
+    table = KERAS_SLOT_NAMES.get(kind, {})
+    if kind == "Muon":
+        for path, _, index in weights:
+            items.append((f"{name}/{path}_momentum", part("momentum", index)))
+            if optimizer.uses_adamw(path.replace("_", "/"), tuple(views[index][2].shape)):
+                items.append((f"{name}/{path}_velocity", part("velocity", index)))
+    elif kind == "Adafactor":
+        items += _adafactor_items(kept, views, weights, name, part)
+    elif not isinstance(base, str):
+        for group in base:
+            # (SGD's and RMSprop's momentum, Adamax's u: another meaning than Keras', so copies converted)
+            converted = {slot: _converted(optimizer, slot, np.asarray(kept[slot], np.float64), False)
+                         for slot in group if getattr(optimizer, "rule", "pytorch") != "keras"
+                         and (kind, slot) in (("SGD", "momentum"), ("RMSprop", "momentum"), ("Adamax", "u"))}
+            for path, _, index in weights:
+                for slot in group:
+                    value = part(slot, index) if slot not in converted else converted[slot][
+                        bounds[index]:bounds[index + 1]].reshape(views[index][2].shape).astype(views[index][2].dtype)
+                    items.append((f"{name}/{path}_{table.get(slot, slot)}", value))
+        if kind == "Nadam":
+            items.append((f"{name}/variable", np.asarray(optimizer.get_state()["scalars"]["momentum_product"],
+                                                         np.float32)))
+    return items
+
+
+def _adafactor_items(kept, views, weights, name, part):
+    """Adafactor's ``r``, ``c`` and ``v`` per weight in Keras' order: ``r`` and ``c`` are laid weight
+    after weight in the buffer's order (rules.Adafactor), so their offsets are counted there."""
+    offsets, row, col = {}, 0, 0
+    for index, view in enumerate(views):
+        shape = tuple(view[2].shape)
+        if len(shape) >= 2:
+            rows, cols = math.prod(shape[:-1]), math.prod(shape[:-2]) * shape[-1]
+            offsets[index] = (slice(row, row + rows), shape[:-1], slice(col, col + cols), shape[:-2] + shape[-1:])
+            row, col = row + rows, col + cols
+    items = []
+    for path, own, index in weights:
+        if index in offsets:
+            rows, r_shape, cols, c_shape = offsets[index]
+            items += [(f"{name}/{own}", kept["r"][rows].reshape(r_shape)),
+                      (f"{name}/{own}", kept["c"][cols].reshape(c_shape))]
+        else:
+            items += [(f"{name}/{own}", np.zeros((), np.int32)), (f"{name}/{own}", np.zeros((), np.int32))]
+        items.append((f"{name}/{path}_velocity", part("v", index)))
     return items
 
 
