@@ -4,7 +4,7 @@ function scored with (``record_loss_function``), in y_pred's layout (``_undoing`
 import numpy as np
 
 from ._tape_calls import _ModelCall
-from ._tape_losses import _LossNode, _recorded_targets_hint
+from ._tape_losses import _LossNode, _recorded_targets_hint, general_targets
 from ._tape_record import _keras_arguments
 from ._tape_values import _Logits, _holds_live, _paused, _plain, _wrap, node_of
 
@@ -69,7 +69,8 @@ def record_loss_function(function, args, kwargs, noted):
         if not fused:
             return unfused(g)
         with _paused():
-            dz = loss.gradient_from_logits(a, y)
+            t = general_targets(loss, a, y)     # (rows of y not summing to 1 after a softmax)
+            dz = loss.gradient_from_logits(a, y if t is None else t)
         return _Logits((np.asarray(dz) * spread(g)).astype(a.dtype, copy=False), lambda: unfused(g))
     node = _LossNode(parent, backward)
     node.what = f"losses.{name}"
