@@ -73,3 +73,55 @@ def test_cce_object_on_watched_logits_takes_the_general_gradient(torch):
     zt = torch.tensor(z, requires_grad=True)
     (-(torch.tensor(y) * torch.log_softmax(zt, -1)).sum(-1)).mean().backward()
     np.testing.assert_allclose(g, zt.grad.numpy(), rtol=0, atol=1e-12)
+
+
+# -- 2. a float64 run with a regularizer drifts from Keras-TF: its factor is rounded to float32 ------
+
+def test_keras_tf_float64_regularizer_factor_is_float32_rounded(keras):
+    """Explains the float64 run (hard_sigmoid Dense, activity regularizer, Adadelta) ending away from
+    Keras: Keras-TF's L2 casts its Python factor through a float32 constant (docs/keras_parity.md)."""
+    x = np.ones((2, 2))
+    assert float(keras.regularizers.L2(0.01)(x)) == 4 * float(np.float32(0.01)) != 4 * 0.01
+    assert float(gn.regularizers.L2(0.01)(x)) == 4 * 0.01
+
+
+@pytest.mark.parametrize("factor", ["float32", "exact"])
+def test_float64_activity_regularizer_adadelta_run(keras, torch, factor):
+    """With Keras-TF's float32-rounded factor glassnet's run is Keras' to 1e-13; with the exact factor
+    its first gradient is PyTorch's float64 one to 1e-15 (Keras' 2e-11 from both)."""
+    previous = keras.backend.floatx()
+    keras.backend.set_floatx("float64")
+    try:
+        _float64_run(keras, torch, factor)
+    finally:
+        keras.backend.set_floatx(previous)
+
+
+def _float64_run(keras, torch, factor):
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(32, 6)), rng.normal(size=(32, 1))
+    km = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="hard_sigmoid",
+                           activity_regularizer=keras.regularizers.L2(0.01)), keras.layers.Dense(1)])
+    l2 = float(np.float32(0.01)) if factor == "float32" else 0.01
+    gm = gn.Sequential([gn.layers.Dense(8, activation="hard_sigmoid", activity_regularizer=gn.regularizers.L2(l2)),
+                        gn.layers.Dense(1)], dtype="float64", seed=0)
+    gm.build((None, 6))
+    W0 = km.get_weights()
+    gm.set_weights(W0)
+    if factor == "exact":
+        gm.compile(loss="mse", optimizer=gn.optimizers.SGD(1.0))
+        gm.train_on_batch(X, Y)
+        ts = [torch.tensor(w, requires_grad=True) for w in W0]
+        a = torch.clamp((torch.tensor(X) @ ts[0] + ts[1]) / 6 + 0.5, 0, 1)
+        total = ((a @ ts[2] + ts[3] - torch.tensor(Y)) ** 2).mean() + 0.01 * (a ** 2).sum() / len(X)
+        total.backward()
+        for w0, w1, t in zip(W0, gm.get_weights(), ts):
+            np.testing.assert_allclose(w0 - w1, t.grad.numpy(), rtol=0, atol=1e-15)
+        return
+    km.compile(loss="mse", optimizer=keras.optimizers.Adadelta(learning_rate=1.0))
+    gm.compile(loss="mse", optimizer=gn.optimizers.Adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-7))
+    hk = km.fit(X, Y, epochs=5, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    hg = gm.fit(X, Y, epochs=5, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(hg, hk, rtol=1e-13)
+    for a, b in zip(gm.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
