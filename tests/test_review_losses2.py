@@ -125,3 +125,64 @@ def _float64_run(keras, torch, factor):
     np.testing.assert_allclose(hg, hk, rtol=1e-13)
     for a, b in zip(gm.get_weights(), km.get_weights()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+# -- 3. BinaryFocalCrossentropy after a sigmoid output: the cross-entropy of the logits, Keras-TF's --
+
+@pytest.mark.parametrize("layout", ["dense_sigmoid", "activation_layer"])
+def test_binary_focal_after_a_saturated_sigmoid_is_keras_tf(keras, layout):
+    """glassnet clipped the probabilities (value 10.51, a kernel step of 0.0125) where Keras-TF reads
+    the logits behind the sigmoid (12.50, 0.0625), as glassnet's own binary_crossentropy does."""
+    X = np.array([[1.0], [2.0], [-1.0], [0.5]], "float32")
+    Y = np.array([[0], [1], [1], [0]], "float32")
+    if layout == "dense_sigmoid":
+        km = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+        gm = gn.Sequential([gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    else:
+        km = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1), keras.layers.Activation("sigmoid")])
+        gm = gn.Sequential([gn.layers.Dense(1), gn.layers.Activation("sigmoid")], seed=0)
+    gm.build((None, 1))
+    km.set_weights([np.array([[20.0]], "float32"), np.array([0.0], "float32")])
+    gm.set_weights(km.get_weights())
+    settings = dict(apply_class_balancing=True, alpha=0.4, gamma=1.5, label_smoothing=0.05)
+    km.compile(loss=keras.losses.BinaryFocalCrossentropy(**settings), optimizer=keras.optimizers.SGD(0.1))
+    gm.compile(loss=gn.losses.BinaryFocalCrossentropy(**settings), optimizer=gn.optimizers.SGD(0.1))
+    assert gm.evaluate(X, Y, verbose=0) == pytest.approx(km.evaluate(X, Y, verbose=0), rel=1e-6)
+    km.fit(X, Y, epochs=2, batch_size=4, verbose=0)
+    gm.fit(X, Y, epochs=2, batch_size=4, verbose=0)
+    for a, b in zip(gm.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("balancing, gamma, smoothing, weighted",
+                         [(False, 2.0, 0.0, False), (True, 1.5, 0.1, True), (True, 0.0, 0.0, True),
+                          (False, 0.5, 0.1, False)])
+def test_binary_focal_fused_value_and_gradient_match_torch(torch, balancing, gamma, smoothing, weighted):
+    """The fused value and dL/dz (with and without the logits, any reduction of the class) against
+    PyTorch's autograd of Keras' formula with the cross-entropy from the logits, float64, to 1e-12."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(5, 3)) * 12            # some sigmoids saturate (|z| > 36: exactly 0 or 1)
+    z[0, 0], z[1, 1] = 40.0, -40.0
+    y = rng.integers(0, 2, size=(5, 3)).astype(float)
+    w = rng.uniform(0.5, 2.0, size=5) if weighted else None
+    loss = gn.losses.BinaryFocalCrossentropy(apply_class_balancing=balancing, alpha=0.3, gamma=gamma,
+                                             label_smoothing=smoothing)
+    a = 1.0 / (1.0 + np.exp(-z))
+    zt = torch.tensor(z, requires_grad=True)
+    t = torch.tensor(y) * (1 - smoothing) + 0.5 * smoothing
+    p = torch.sigmoid(zt)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(zt, t, reduction="none")
+    terms = torch.clamp(1 - (t * p + (1 - t) * (1 - p)), min=0) ** gamma * bce
+    if balancing:
+        terms = terms * (t * 0.3 + (1 - t) * 0.7)
+    if weighted:
+        terms = terms * torch.tensor(w)[:, None]
+    total = terms.mean()
+    total.backward()
+    value = loss.value_from_logits(z, a, y) if w is None else loss.weighted_from_logits(z, a, y, w)
+    assert value == pytest.approx(total.item(), rel=1e-12)
+    grads = [loss.gradient_from_logits(a, y) if w is None else loss.weighted_gradient_from_logits(a, y, w)]
+    if w is None:
+        grads.append(loss.from_logits_and_gradient(z, a, y)[1])
+    for g in grads:
+        np.testing.assert_allclose(g, zt.grad.numpy(), rtol=1e-9, atol=1e-12)
