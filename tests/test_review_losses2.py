@@ -186,3 +186,47 @@ def test_binary_focal_fused_value_and_gradient_match_torch(torch, balancing, gam
         grads.append(loss.from_logits_and_gradient(z, a, y)[1])
     for g in grads:
         np.testing.assert_allclose(g, zt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# -- 4. CategoricalGeneralizedCrossEntropy on outputs with positions (labels (n, steps)) -------------
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none"])
+def test_generalized_ce_takes_labels_per_position_as_keras(keras, reduction):
+    """Keras one-hot encodes labels (n, steps) against outputs (n, steps, k), one value per position;
+    glassnet's class refused them ("expected integer class labels of shape (5,)"), fit took them."""
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 1.0, size=(5, 3, 4))
+    p /= p.sum(-1, keepdims=True)
+    labels = rng.integers(0, 4, size=(5, 3))
+    theirs = keras.losses.CategoricalGeneralizedCrossEntropy(q=0.3, reduction=reduction, dtype="float64")
+    v = tf.Variable(p)
+    with tf.GradientTape() as tape:
+        expected = theirs(labels, v)
+        total = tf.reduce_sum(expected)
+    expected_grad = tape.gradient(total, v).numpy()
+    ours = gn.losses.CategoricalGeneralizedCrossEntropy(q=0.3, reduction=reduction)
+    np.testing.assert_allclose(ours(p, labels), expected.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gn.losses.categorical_generalized_cross_entropy(labels, p, q=0.3),
+                               keras.losses.categorical_generalized_cross_entropy(labels, p, q=0.3).numpy(), rtol=1e-12)
+    if reduction != "none":
+        np.testing.assert_allclose(ours.gradient(p, labels), expected_grad, rtol=1e-12, atol=1e-15)
+
+
+def test_generalized_ce_on_a_tape_after_a_softmax_with_positions(torch):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4, 3, 5))
+    labels = rng.integers(0, 3, size=(4, 3))
+    model = gn.Sequential([gn.layers.Dense(3, activation="softmax")], dtype="float64", seed=0)
+    model.build((None, 3, 5))
+    W, b = model.get_weights()
+    with gn.GradientTape() as tape:
+        loss = gn.losses.CategoricalGeneralizedCrossEntropy(q=0.4)(model(x, training=True), labels)
+    grads = tape.gradient(loss, model.trainable_weights)
+    Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    p = torch.softmax(torch.tensor(x) @ Wt + bt, -1).gather(-1, torch.tensor(labels)[..., None])[..., 0]
+    total = ((1 - p ** 0.4) / 0.4).mean()
+    total.backward()
+    assert float(np.asarray(loss)) == pytest.approx(total.item(), rel=1e-12)
+    np.testing.assert_allclose(np.asarray(grads[0]), Wt.grad.numpy(), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(grads[1]), bt.grad.numpy(), rtol=1e-10, atol=1e-13)
