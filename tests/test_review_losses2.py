@@ -230,3 +230,14 @@ def test_generalized_ce_on_a_tape_after_a_softmax_with_positions(torch):
     assert float(np.asarray(loss)) == pytest.approx(total.item(), rel=1e-12)
     np.testing.assert_allclose(np.asarray(grads[0]), Wt.grad.numpy(), rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(np.asarray(grads[1]), bt.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_log_cosh_float64_differs_from_keras_tf_by_its_float32_log2_alone(keras):
+    """The differential fuzz's only value difference in float64 (docs/keras_parity.md)."""
+    rng = np.random.default_rng(0)
+    p, t = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    theirs = keras.losses.log_cosh(t, p).numpy()
+    ours = gn.losses.log_cosh(t, p)
+    np.testing.assert_allclose(ours - theirs, np.log(2.0) - float(np.float32(np.log(2.0))), rtol=0, atol=1e-15)
+    x = p - t
+    np.testing.assert_allclose(ours, np.mean(np.log(np.cosh(x)), axis=-1), rtol=0, atol=1e-15)
