@@ -241,3 +241,28 @@ def test_log_cosh_float64_differs_from_keras_tf_by_its_float32_log2_alone(keras)
     np.testing.assert_allclose(ours - theirs, float(np.float32(np.log(2.0))) - np.log(2.0), rtol=0, atol=1e-15)
     x = p - t
     np.testing.assert_allclose(ours, np.mean(np.log(np.cosh(x)), axis=-1), rtol=0, atol=1e-15)
+
+
+# -- 5. dice / tversky functions on a tape with an axis that is not trailing --------------------------
+
+@pytest.mark.parametrize("fn, kwargs", [("dice", {"axis": 1}), ("tversky", {"axis": 1, "alpha": 0.3, "beta": 0.7}),
+                                        ("dice", {"axis": (0, 1)}), ("tversky", {"axis": (1, 2)})])
+def test_overlap_functions_on_a_tape_with_a_middle_axis_are_keras(keras, fn, kwargs):
+    """dice(y, p, axis=1) on (n, steps, k) gives values (n, k); the tape spread their gradient as if
+    they were the leading axes, (n, k, 1) against (n, steps, k), and failed to broadcast."""
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.02, 0.98, size=(4, 3, 5))
+    t = rng.integers(0, 2, size=(4, 3, 5)).astype(float)
+    weights = rng.uniform(0.5, 2.0, size=getattr(keras.losses, fn)(t, p, **kwargs).shape)
+    v = tf.Variable(p)
+    with tf.GradientTape() as tape:
+        expected = getattr(keras.losses, fn)(t, v, **kwargs)
+        total = tf.reduce_sum(expected * weights)
+    expected_grad = tape.gradient(total, v).numpy()
+    ours = gn.Variable(p)
+    with gn.GradientTape() as tape:
+        values = getattr(gn.losses, fn)(t, ours, **kwargs)
+        s = gn.ops.sum(values * weights)
+    np.testing.assert_allclose(np.asarray(values), expected.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(tape.gradient(s, ours)), expected_grad, rtol=1e-10, atol=1e-13)

@@ -20,6 +20,7 @@ def record_loss_function(function, args, kwargs, noted):
     A loss that fuses is fused with the sigmoid or softmax of the model call that gave y_pred
     where the class scored y_pred as it is (dL/dz, as ``record_loss`` and Keras on TensorFlow)."""
     from .model import fuses_with
+    from .losses.overlap import _Overlap
     name = function.__name__
     bound = _keras_arguments(function, args, kwargs, 0)
     y_true, y_pred = bound["y_true"], bound["y_pred"]
@@ -54,11 +55,17 @@ def record_loss_function(function, args, kwargs, noted):
              and scored.shape == a.shape and axis in (-1, a.ndim - 1)
              and fuses_with(parent.model._output_layer, activation) and a.shape == parent.z.shape)
 
-    def spread(g):          # each value's g over the row it reads, times N (the class takes the mean)
+    # the shape each value's g takes against scored: its leading axes, or for dice and tversky the
+    # axes they do not sum over (axis=1 of (n, steps, k) gives values (n, k), read along axis 1)
+    axes = loss._axes(scored) if isinstance(loss, _Overlap) else None
+    against = given.shape + (1,) * (scored.ndim - given.ndim) if axes is None else \
+        tuple(1 if i in axes else d for i, d in enumerate(scored.shape))
+
+    def spread(g):          # each value's g over the entries it reads, times N (the class takes the mean)
         g = np.reshape(np.asarray(g), given.shape)
         if keep is not None:
             g = g * keep
-        return np.reshape(g, given.shape + (1,) * (scored.ndim - given.ndim)) * given.size
+        return np.reshape(g, against) * given.size
 
     def unfused(g):
         with _paused():
