@@ -266,3 +266,32 @@ def test_overlap_functions_on_a_tape_with_a_middle_axis_are_keras(keras, fn, kwa
         s = gn.ops.sum(values * weights)
     np.testing.assert_allclose(np.asarray(values), expected.numpy(), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(tape.gradient(s, ours)), expected_grad, rtol=1e-10, atol=1e-13)
+
+
+# -- 6. Keras' cross-entropy functions on a tape after a saturated sigmoid: the value of the gradient --
+
+@pytest.mark.parametrize("fn", ["binary_crossentropy", "binary_focal_crossentropy"])
+def test_crossentropy_function_on_a_tape_after_a_sigmoid_gives_the_fused_value(keras, fn):
+    """The gradient was the fused one (from the logits, Keras-TF's) but the value the clipped one:
+    10.515 where Keras-TF (and the loss object) give 12.500."""
+    import tensorflow as tf
+    X = np.array([[1.0], [2.0], [-1.0], [0.5]], "float32")
+    Y = np.array([[0], [1], [1], [0]], "float32")
+    weights = [np.array([[20.0]], "float32"), np.array([0.0], "float32")]
+    km = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+    km.set_weights(weights)
+    gm = gn.Sequential([gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    gm.build((None, 1))
+    gm.set_weights(weights)
+    with tf.GradientTape() as tape:
+        values = getattr(keras.losses, fn)(Y, km(X))
+        total = tf.reduce_mean(values)
+    expected = tape.gradient(total, km.trainable_weights)
+    with gn.GradientTape() as tape:
+        ours = getattr(gn.losses, fn)(Y, gm(X, training=True))
+        mean = gn.ops.mean(ours)
+    grads = tape.gradient(mean, gm.trainable_weights)
+    np.testing.assert_allclose(np.asarray(ours), values.numpy(), rtol=1e-6)
+    assert float(np.asarray(mean)) == pytest.approx(float(total), rel=1e-6)
+    for a, b in zip(grads, expected):
+        np.testing.assert_allclose(np.asarray(a), b.numpy(), rtol=1e-5, atol=1e-7)

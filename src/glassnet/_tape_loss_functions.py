@@ -54,6 +54,11 @@ def record_loss_function(function, args, kwargs, noted):
              and general is None
              and scored.shape == a.shape and axis in (-1, a.ndim - 1)
              and fuses_with(parent.model._output_layer, activation) and a.shape == parent.z.shape)
+    if fused:       # the values too from the logits, whose gradient backward gives (Keras-TF reads them)
+        with _paused():
+            exact = _values_from_logits(loss, np.asarray(parent.z), a, y)
+        if exact is not None and exact.size == values.size:
+            values = np.reshape(exact, values.shape)
 
     # the shape each value's g takes against scored: its leading axes, or for dice and tversky the
     # axes they do not sum over (axis=1 of (n, steps, k) gives values (n, k), read along axis 1)
@@ -112,3 +117,24 @@ def _undoing(scored, axis, shape):
         return lambda g: np.reshape(g, shape)
     moved = tuple(np.delete(np.array(shape), axis)) + (shape[axis],)
     return (lambda g: np.moveaxis(g, -1, axis)) if scored.shape == moved else None
+
+
+def _values_from_logits(loss, z, a, y):
+    """The per-sample values of the cross-entropy ``loss`` after the sigmoid or softmax output ``a``
+    of logits ``z`` (n, k), from the logits, unclipped, as its fused value and gradient take them
+    (Keras on TensorFlow reads the logits behind such an output); None for a loss not listed."""
+    from .losses.base import plain_type
+    from .losses.crossentropy import BinaryCrossentropy, CategoricalCrossentropy, TermsFromLogits
+    from .losses.focal import BinaryFocalCrossentropy
+    plain = plain_type(loss)
+    if isinstance(loss, TermsFromLogits):
+        return loss._terms_from_logits(z, a, loss._targets(a, y))
+    if plain is BinaryFocalCrossentropy:
+        return loss._fused_terms(z, a, loss._targets(a, y)).mean(axis=-1)
+    if plain is BinaryCrossentropy:
+        return (np.logaddexp(0, z) - z * loss._smooth(loss._targets(a, y))).mean(axis=-1)
+    if plain is CategoricalCrossentropy:
+        top = z.max(axis=-1, keepdims=True)
+        lse = top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
+        return (loss._smooth(loss._targets(a, y)) * (lse - z)).sum(axis=-1)
+    return None
