@@ -291,7 +291,7 @@ def test_crossentropy_function_on_a_tape_after_a_sigmoid_gives_the_fused_value(k
         ours = getattr(gn.losses, fn)(Y, gm(X, training=True))
         mean = gn.ops.mean(ours)
     grads = tape.gradient(mean, gm.trainable_weights)
-    np.testing.assert_allclose(np.asarray(ours), values.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(ours), values.numpy(), rtol=1e-6, atol=1e-12)
     assert float(np.asarray(mean)) == pytest.approx(float(total), rel=1e-6)
     for a, b in zip(grads, expected):
         np.testing.assert_allclose(np.asarray(a), b.numpy(), rtol=1e-5, atol=1e-7)

@@ -132,7 +132,8 @@ def _values_from_logits(loss, z, a, y):
     if plain is BinaryFocalCrossentropy:
         return loss._fused_terms(z, a, loss._targets(a, y)).mean(axis=-1)
     if plain is BinaryCrossentropy:
-        return (np.logaddexp(0, z) - z * loss._smooth(loss._targets(a, y))).mean(axis=-1)
+        # (Keras' form: a logit of 40 on a positive costs 4e-18, not 0)
+        return (np.maximum(z, 0) - z * loss._smooth(loss._targets(a, y)) + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1)
     if plain is CategoricalCrossentropy:
         top = z.max(axis=-1, keepdims=True)
         lse = top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
