@@ -114,6 +114,8 @@ def _assembled(optimizer, key, slots, old, new, parked, dtype):
     for weight, layer, _, shape in old:
         home = homes.get(weight)
         if weight not in staying and pieces[weight] and (home is None or home[0] == key):
+            if home is None and weight in parked:
+                continue        # (parked when it left its home's buffer: this key's copy is older)
             parked[weight] = (layer, shape, {name: piece.copy() for name, piece in pieces[weight].items()})
     names = list(slots)
     for weight, _, _, shape in new:
