@@ -890,9 +890,13 @@ def test_from_logits_is_keras_attribute_and_its_traps_are_caught(tmp_path, rng):
     import glassnet as gn
     assert losses.BinaryCrossentropy().from_logits is False                 # a flag, as Keras' attribute
     assert losses.SparseCategoricalCrossentropy(from_logits=True).from_logits is True
-    with pytest.raises(TypeError, match="CategoricalCrossentropy: unexpected keyword argument 'axis'; it takes "
+    # Keras' axis: -1 (its default, the classes' axis) is taken; another refused by name (gradaudit)
+    assert losses.CategoricalCrossentropy(axis=-1).get_config() == losses.CategoricalCrossentropy().get_config()
+    with pytest.raises(ValueError, match=r"CategoricalCrossentropy: axis=0: the loss classes reduce over the last axis"):
+        losses.CategoricalCrossentropy(axis=0)
+    with pytest.raises(TypeError, match="CategoricalCrossentropy: unexpected keyword argument 'axes'; it takes "
                                         "from_logits, label_smoothing, reduction and name"):
-        losses.CategoricalCrossentropy(axis=-1)
+        losses.CategoricalCrossentropy(axes=-1)
     model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
     with pytest.warns(UserWarning, match=r"expects logits, but layer dense \(Dense\) ends in a sigmoid"):
         model.compile(loss=losses.BinaryCrossentropy(from_logits=True), optimizer="sgd")

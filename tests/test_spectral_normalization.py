@@ -50,15 +50,14 @@ def test_a_model_trains_as_keras_trains_it(rng):
                                                                   power_iterations=2),
                                keras.layers.Flatten(), keras.layers.SpectralNormalization(keras.layers.Dense(1))])
 
-    def keras_order(weights):       # glassnet: kernel, bias, vector_u per wrapper; Keras: kernel, vector_u, bias
-        return [weights[i] for i in (0, 2, 1, 3, 5, 4)]
-    theirs.set_weights(keras_order(ours.get_weights()))
+    # both list each wrapper's kernel, vector_u, bias (glassnet put vector_u last before kfiles3)
+    theirs.set_weights(ours.get_weights())
     for model in (ours, theirs):
         model.compile(loss="mse", optimizer="sgd")
     np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     ours.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
     theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
-    for a, b in zip(keras_order(ours.get_weights()), theirs.get_weights()):
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 

@@ -80,6 +80,8 @@ def read_config(path):
             config = tomllib.load(f)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:     # TOML files are UTF-8
             raise ValueError(f"{path}: not valid TOML ({exc})") from None
+        except RecursionError:          # tomllib parses nested arrays and tables recursively
+            raise ValueError(f"{path}: not readable TOML: arrays or tables nested too deeply") from None
     unknown = set(config) - {"architecture", "training"}
     training = config.get("training", {})
     if unknown or not isinstance(training, dict):

@@ -58,27 +58,37 @@ class KerasFileEditor:
     """
 
     def __init__(self, filepath, max_bytes=None):
-        from ._keras_h5 import _Walk, editor_tree, h5py_module
+        from ._keras_h5 import _Walk, editor_tree, h5py_module, open_h5
         from .io import MAX_BYTES
         if not isinstance(filepath, (str, os.PathLike)):
             raise TypeError(f"KerasFileEditor: filepath must be a str or path-like, got {type(filepath).__name__}")
         self.filepath = os.fspath(filepath)
         max_bytes = MAX_BYTES if max_bytes is None else max_bytes
         self.metadata = self.config = self.model = None
-        if self.filepath.endswith(".keras"):
-            data, where = self._read_keras(max_bytes), "model.weights.h5"
-        elif self.filepath.endswith(".weights.h5"):
-            data, where = _read_capped(self.filepath, max_bytes), "the .weights.h5 file"
-        else:
+        if not self.filepath.endswith((".keras", ".weights.h5")):
             raise ValueError(f"KerasFileEditor: expected a filepath ending in .keras or .weights.h5, got "
                              f"{self.filepath!r:.200}")
+        # the zip's, the JSON's and the walk's refusals, each named by the file (OSError passes through)
+        named = f"KerasFileEditor({self.filepath!r:.200}): "
+
+        def prefixed(exc):
+            return exc if str(exc).startswith(named) else exc.prefixed(named)
+        try:
+            if self.filepath.endswith(".keras"):
+                data, where = self._read_keras(max_bytes), "model.weights.h5"
+            else:
+                data, where = _read_capped(self.filepath, max_bytes), "the .weights.h5 file"
+        except ModelFileError as exc:
+            raise prefixed(exc) from exc.__cause__
         h5py = h5py_module("KerasFileEditor")
         try:
-            with h5py.File(io.BytesIO(data), "r") as h5:
+            with open_h5(h5py, data, where) as h5:
                 tree, metadata, skipped = editor_tree(_Walk(h5py, where), h5)
-        except ModelFileError:
-            raise
-        except (OSError, KeyError, TypeError, ValueError) as exc:         # h5py's: a damaged file
+        except ModelFileError as exc:
+            raise prefixed(exc) from exc.__cause__
+        # h5py's on a damaged file: OSError, KeyError, ... and RuntimeError ("Link iteration failed (bad
+        # heap free list)"), OverflowError ("Python int too large to convert to C ssize_t")
+        except Exception as exc:      # noqa: BLE001
             raise ModelFileError(f"KerasFileEditor({self.filepath!r:.200}): {where}: not a readable HDF5 weights "
                                  f"file ({type(exc).__name__}: {str(exc)[:200]})") from exc
         self.weights_dict, self.object_metadata = tree, metadata

@@ -25,12 +25,12 @@ the glassnet layer's weight before its data is read. h5py is needed (``pip insta
 """
 import contextlib
 import copy
-import io
 import json
 import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
-from ._keras_h5 import config_cell_orders, h5py_module, keras_store_order, weights_by_layer, without_keras_only
+from ._keras_h5 import (config_cell_orders, h5py_module, keras_store_order, open_h5, weights_by_layer,
+                       without_keras_only)
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -112,7 +112,7 @@ def load_keras(archive, max_bytes, compile):
     data = read_member(archive, infos["model.weights.h5"])
     assets = {name: info for name, info in infos.items() if name.startswith("assets/")}
     with _h5_errors():
-        h5 = h5py.File(io.BytesIO(data), "r")
+        h5 = open_h5(h5py, data, "model.weights.h5")
     with h5:
         with _h5_errors():
             found = weights_by_layer(h5py, h5, config_cell_orders(config))
@@ -134,7 +134,7 @@ def load_keras(archive, max_bytes, compile):
 def _restore_optimizer(model, h5py, data):
     from ._keras_optimizer_state import restore_keras_optimizer
     try:
-        with h5py.File(io.BytesIO(data), "r") as h5:
+        with open_h5(h5py, data, "model.weights.h5") as h5:
             restore_keras_optimizer(model, h5py, h5)
     except ModelFileError:
         raise

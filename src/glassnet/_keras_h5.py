@@ -15,8 +15,11 @@ compiled model's file has an ``optimizer/vars`` group (its step count, rate and 
 
 Reading trusts nothing: every link is followed only if it is a hard link (a soft or external link
 could reach another file), a dataset must be a plain numeric array (not external, virtual or
-compressed: Keras writes none), a walk visits at most ``MAX_H5_OBJECTS`` groups and datasets, and
-each dataset's shape is compared with the glassnet weight's before any data is read.
+compressed: Keras writes none) whose data the file holds, met once (not a second hard link to it),
+a walk visits at most ``MAX_H5_OBJECTS`` groups and datasets, and each dataset's shape is compared
+with the glassnet weight's before any data is read. Before h5py opens the bytes, their global heaps
+(where variable-length strings lie) are walked as libhdf5 walks them: a damaged one it would loop
+on forever is refused (``check_global_heaps``).
 """
 import io
 import re
@@ -62,9 +65,12 @@ def without_keras_only(layer, arrays, current):
     """The file's ``arrays`` of ``layer`` less Keras' weights glassnet's layer lacks (scalars after
     its own), so that a Keras file of an adapted Normalization loads; ``arrays`` otherwise. A
     SpectralNormalization's file holds its kernel twice, its own (``vars``: kernel, vector_u) and
-    its inner layer's (``layer/vars``): read as glassnet's weights, the inner layer's, then vector_u."""
+    its inner layer's (``layer/vars``): read as glassnet's weights (Keras' order), the inner layer's
+    kernel, vector_u, then the inner layer's others."""
     if type(layer).__name__ == "SpectralNormalization" and len(arrays) == len(current) + 1 and len(arrays) >= 3:
-        return [*arrays[2:], arrays[1]]
+        _, at = _spectral_kernel(layer)
+        inner = list(arrays[2:])
+        return [inner.pop(at), arrays[1], *inner]
     extra = keras_only_weights(layer, current)
     if extra and len(arrays) == len(current) + len(extra) and all(
             tuple(a.shape) == () for a in arrays[len(current):]):
@@ -81,6 +87,61 @@ def h5py_module(caller="load_model"):
     return h5py
 
 
+def _sizes(data):
+    """(size of offsets, size of lengths) of the HDF5 file ``data`` from its superblock (8, 8 when
+    it cannot be told: the check below then reads lengths as h5py writes them)."""
+    if data[:8] != b"\x89HDF\r\n\x1a\n" or len(data) < 16:
+        return 8, 8
+    return (data[13], data[14]) if data[8] in (0, 1) else (data[9], data[10])
+
+
+def check_global_heaps(data, where):
+    """Refuse the HDF5 bytes ``data`` when one of its global heap collections (where the text of
+    variable-length strings lies: Keras' ``model_config``, a ``vars`` group's ``name``) would make
+    the HDF5 library loop forever: libhdf5 (1.14.6 at least) reads a collection's objects until its
+    end, each header saying how far to the next, and a free-space object of size 0 (16 zeroed bytes)
+    says 0: reading any string of that collection then hung (h5py ``attrs[...]``, uninterruptible).
+    The objects are walked here as the library walks them; a step of 0 bytes, or one past the
+    collection's end, is refused (the library's writer never makes either)."""
+    offsets, lengths = _sizes(data)
+    if lengths not in (2, 4, 8):
+        return
+    header = 8 + lengths                # "GCOL", version, 3 reserved, the collection's size
+    object_header = 8 + lengths         # index, reference count, 4 reserved, the object's size
+    # the steps of all walks together: a real file's collections are disjoint, a few steps per string;
+    # "GCOL" repeated through a crafted file (each walk then spanning the file) must not cost n**2
+    steps = len(data) // 8 + 10_000
+    start = data.find(b"GCOL")
+    while start != -1:
+        if data[start + 4:start + 8] == b"\x01\x00\x00\x00" and start + header <= len(data):
+            size = int.from_bytes(data[start + 8:start + header], "little")
+            end = start + size
+            p = start + header
+            while header <= size and p < end and end <= len(data):
+                if p + object_header > end:      # too small for a header: the library's free space
+                    break
+                steps -= 1
+                if steps < 0:
+                    raise ModelFileError(f"{where}: more HDF5 global heap objects than the file's bytes can hold: "
+                                         f"a damaged or crafted file")
+                index = int.from_bytes(data[p:p + 2], "little")
+                length = int.from_bytes(data[p + 8:p + object_header], "little")
+                step = object_header + (length + 7) // 8 * 8 if index else length
+                if step == 0 or step > end - p:
+                    raise ModelFileError(f"{where}: a damaged HDF5 global heap at byte {start} (its object at byte "
+                                         f"{p} declares {length} bytes{' of free space' if not index else ''}, "
+                                         f"{'no step' if step == 0 else 'past the collection'}): the HDF5 library "
+                                         f"would loop forever or read beyond it")
+                p += step
+        start = data.find(b"GCOL", start + 1)
+
+
+def open_h5(h5py, data, where):
+    """``h5py.File`` of the HDF5 bytes ``data``, read only, after ``check_global_heaps``."""
+    check_global_heaps(data, where)
+    return h5py.File(io.BytesIO(data), "r")
+
+
 def _snake(name):
     """Keras' ``naming.to_snake_case``: ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"\W+", "", name)
@@ -94,6 +155,7 @@ class _Walk:
 
     def __init__(self, h5py, where="model.weights.h5"):
         self.h5py, self.left, self.where = h5py, MAX_H5_OBJECTS, where
+        self.datasets = set()       # (the addresses of) the datasets met: each may be met once
 
     def child(self, group, key, path):
         """``group[key]`` through a hard link only (a soft or external link could reach another file)."""
@@ -114,6 +176,18 @@ class _Walk:
         if obj.is_virtual or obj.external or obj.compression is not None or obj.dtype.kind not in "fiu":
             raise ModelFileError(f"{self.where}: {path}: an external, virtual or compressed dataset, or of dtype "
                                  f"{obj.dtype}: Keras writes plain numeric arrays")
+        # what a file can make its reader hold: a dataset whose data is not in the file (shape (10**12,),
+        # chunked, no chunk written: NumPy's MemoryError, or gigabytes of fill values read chunk by
+        # chunk), or one dataset hard-linked 100,000 times (KerasFileEditor read it each time)
+        stored = obj.id.get_storage_size()
+        if stored < obj.nbytes:
+            raise ModelFileError(f"{self.where}: {path}: a dataset of shape {obj.shape} ({obj.nbytes} bytes) whose "
+                                 f"data the file holds {stored} bytes of: Keras writes every weight's data")
+        address = self.h5py.h5o.get_info(obj.id).addr
+        if address in self.datasets:
+            raise ModelFileError(f"{self.where}: {path}: a dataset met before under another name (a second hard link "
+                                 f"to it): Keras writes each weight once")
+        self.datasets.add(address)
         return obj
 
 
@@ -413,10 +487,12 @@ def _sublayers(layer, weights):
         return parts + [("_lookup_layer", "string_lookup", idf)] if kind == "TextVectorization" else parts
     if kind == "SpectralNormalization":
         # Keras' wrapper tracks the inner kernel (or embeddings) as its own too: its vars are that
-        # kernel and vector_u, the inner layer's its own weights (glassnet's: those, then vector_u)
+        # kernel and vector_u, the inner layer's its own weights (glassnet's, Keras' order: kernel,
+        # vector_u, the inner layer's others)
         _, at = _spectral_kernel(layer)
-        inner = weights[:-1]
-        return [("", layer.name, [inner[at], weights[-1]]), ("layer", layer.layer.name, inner)]
+        inner = list(weights[2:])
+        inner.insert(at, weights[0])
+        return [("", layer.name, list(weights[:2])), ("layer", layer.layer.name, inner)]
     if kind == "Pipeline":
         # Keras' Pipeline keeps its layers in a list: layers/<class, snake case>[_k] each, k counting
         # that class's layers in it; each one's name attribute with the pipeline's before it, so
@@ -532,7 +608,7 @@ def read_weights_h5(model, data):
     ``model``: Keras 3's ``.weights.h5`` layout, or a legacy ``.h5`` (glassnet._keras_legacy); every
     array read, none set yet."""
     h5py = h5py_module("load_weights")
-    with h5py.File(io.BytesIO(data), "r") as h5:
+    with open_h5(h5py, data, "the HDF5 weights file") as h5:
         if "model_weights" in h5 or "layer_names" in h5.attrs:
             from ._keras_legacy import legacy_weights
             return legacy_weights(model, h5py, h5, "the legacy .h5 file")

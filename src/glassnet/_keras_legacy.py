@@ -19,12 +19,11 @@ as glassnet._keras_h5 walks it (hard links only, plain numeric datasets, capped 
 shape compared before any data is read. The optimizer's weights (``optimizer_weights``) are not
 read: the model is compiled afresh from ``training_config``.
 """
-import io
 import json
 
 import numpy as np
 
-from ._keras_h5 import _Walk, h5py_module, without_keras_only
+from ._keras_h5 import _Walk, h5py_module, open_h5, without_keras_only
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -175,8 +174,9 @@ def legacy_weights(model, h5py, h5, where):
 def _lora_order(layer, datasets):
     """A LoRA layer's ``datasets`` in its ``get_weights`` order (Keras' ``weights``: kernel, bias, A,
     B). Keras' legacy writer puts the trainable weights first, so the frozen kernel (W0, not
-    merged) comes last: matched by name; any other layer's (or names that do not match) as given."""
-    if "_lora" not in layer.__dict__:
+    merged) comes last, and a SpectralNormalization's vector_u after the bias: matched by name; any
+    other layer's (or names that do not match) as given."""
+    if "_lora" not in layer.__dict__ and type(layer).__name__ != "SpectralNormalization":
         return datasets
     by_name = {d.name.rsplit("/", 1)[-1]: d for d in datasets}
     names = [layer.keras_weight_path(key)[-1] for key, _ in layer._weight_items()]
@@ -294,7 +294,7 @@ def load_legacy(data, compile):
     from ._keras_models import _unshared, compile_from_keras, model_from_keras
     h5py = h5py_module("load_model")
     where = "the legacy .h5 file"
-    with h5py.File(io.BytesIO(data), "r") as h5:
+    with open_h5(h5py, data, where) as h5:
         spec = _json_attr(h5, "model_config", where)
         if spec is None:
             raise ModelFileError(f"{where}: no 'model_config' attribute: a weights file (Keras' save_weights), not a "

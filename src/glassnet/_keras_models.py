@@ -166,7 +166,11 @@ class _Reader:
                   and isinstance(entry.get("config"), dict) and "input_layers" in entry["config"]}
         inputs = _ends(config.get("input_layers"), tensors, "input_layers", self.where, nested)
         outputs = _ends(config.get("output_layers"), tensors, "output_layers", self.where, nested)
-        return Model(inputs, outputs, name=_str(config.get("name"), "name", self.where), dtype=_model_dtype(config))
+        model = Model(inputs, outputs, name=_str(config.get("name"), "name", self.where), dtype=_model_dtype(config))
+        structure = output_nesting(config.get("output_layers"))
+        if structure is not None:       # kept for a re-save in Keras' form (glassnet._keras_write)
+            model._keras_output_nesting = structure
+        return model
 
     def node(self, node, tensors, name):
         if not (isinstance(node, dict) and set(node) <= {"args", "kwargs"} and isinstance(node.get("args", []), list)
@@ -320,15 +324,49 @@ def _ends(spec, tensors, key, where, nested=()):
             history = [name, node - 1, index]
         return _tensor(history, tensors, where)
     try:
-        if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
+        if _is_history(spec):
             return end(spec)
         if isinstance(spec, list) and spec:
-            return [end(s) for s in spec]
+            # nested lists (a stacked RNN's per-cell states, Model(x, [out, [h0, c0], h1])): the
+            # model's outputs flat, in Keras' flattening order (output_nesting keeps the lists)
+            return [end(s) for s in _flat_ends(spec, key, where)]
         if isinstance(spec, dict) and spec:
             return {k: end(s) for k, s in spec.items()}
     except _NotReady:
         raise ModelFileError(f"{where}: {key} names a tensor no layer of the config makes: {str(spec)[:120]}") from None
     raise ModelFileError(f"{where}: {key} must be [name, node, index] or a list of them, got {str(spec)[:120]!r}")
+
+
+def _is_history(spec):
+    return isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str)
+
+
+def _flat_ends(spec, key, where, depth=0):
+    """The ``[name, node, index]`` entries of ``spec``, a list of them nested in lists, flat in order."""
+    if depth > 32:
+        raise ModelFileError(f"{where}: {key} nests lists more than 32 deep")
+    if _is_history(spec):
+        return [spec]
+    if not isinstance(spec, list) or not spec:
+        raise ModelFileError(f"{where}: {key} must be [name, node, index] or a list of them, got {str(spec)[:120]!r}")
+    return [flat for part in spec for flat in _flat_ends(part, key, where, depth + 1)]
+
+
+def output_nesting(spec):
+    """Where ``output_layers`` nests lists (``[a, [b, c], d]``): the same structure of the flat
+    outputs' indices (``[0, [1, 2], 3]``); None for one output, a flat list or a dict."""
+    if not isinstance(spec, list) or _is_history(spec) or all(_is_history(part) for part in spec):
+        return None
+    count = iter(range(len(_flat_ends(spec, "output_layers", "config"))))
+
+    def index(part):
+        return next(count) if _is_history(part) else [index(inner) for inner in part]
+    return index(spec)
+
+
+def nest_ends(structure, ends):
+    """``ends`` (the flat outputs' ``[name, node, index]``) in ``structure`` (``output_nesting``'s)."""
+    return [nest_ends(part, ends) if isinstance(part, list) else ends[part] for part in structure]
 
 
 def _entry_name(entry, where="config"):

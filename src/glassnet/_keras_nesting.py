@@ -16,7 +16,8 @@ and the optimizer's state (glassnet._keras_optimizer_state).
 
 A graph is written so when each model nested in it is a plain Sequential or functional Model
 (``writes_nested``); one nesting a subclass' drawn call (no config of Keras' form) is written
-flattened, as before.
+flattened, as before. A Sequential holding a functional model (drawn into its graph) is written
+with that model as one of its layers, as Keras writes it (``sequential_writes_nested``).
 """
 
 _KINDS = ("Sequential", "Functional")
@@ -41,6 +42,32 @@ def writes_nested(model):
     # Keras' node of the nested call names; written flattened, the graph's own calls
     made = {id(t) for t in tensors} | {id(t) for t in model.inputs}
     return all(id(t) in made for r in records for t in r.called_on)
+
+
+def sequential_writes_nested(model):
+    """Whether a Sequential holding a functional model's calls (``_nested_calls``: glassnet draws
+    them into its graph) is written with that model nested, as Keras writes it: one entry of the
+    Sequential's layers, the model's own config. So when each nested model is a plain Sequential or
+    functional Model known by its record, a functional one of one input and one output whose every
+    layer the Sequential holds (no output branch left unread), and each layer is called once; a
+    block of yours drawn inline (its record names its class) is refused by the writer."""
+    records = list(getattr(model, "_nesting", ()) or ())
+    if not records or any(r.model is None or r.kind not in _KINDS for r in _every_record(records)):
+        return False
+    calls = model._nested_calls
+    if len({id(layer) for layer in calls}) != len(calls):
+        return False
+    for r in _every_record(records):
+        if r.kind == "Functional" and (len(r.model.inputs) != 1 or len(r.model.outputs) != 1 or
+                                       {id(layer) for layer in keras_layers(r.model)} != {id(layer) for layer in r.layers}):
+            return False
+    return True
+
+
+def _every_record(records):
+    for record in records:
+        yield record
+        yield from _every_record(record.children)
 
 
 def call_tensors(model):

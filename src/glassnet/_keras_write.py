@@ -45,7 +45,7 @@ from ._flagless import own_mode
 from ._keras_assets import learnt, vocabulary_assets
 from ._keras_h5 import weights_bytes
 from ._keras_dicts import call_node, keras_ends, keyed_compile
-from ._keras_nesting import call_tensors, output_index, writes_nested
+from ._keras_nesting import call_tensors, output_index, sequential_writes_nested, writes_nested
 from .optimizers import schedules as _schedules
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
@@ -242,7 +242,7 @@ def _model_config(model):
 
 
 def _sequential(model, dtype):
-    if getattr(model, "_nested_calls", None) is not None:
+    if getattr(model, "_nested_calls", None) is not None and not sequential_writes_nested(model):
         # (a gn.Layer of yours written with call is drawn inline too: "a functional Model" misled there)
         _refuse(repr(model.name), "a Sequential holding a functional Model's calls, or those of a layer of yours "
                                   "written with call (Keras' file lists layers only); save that Model itself, or "
@@ -255,8 +255,9 @@ def _sequential(model, dtype):
         if text and type(model.layers[0]).__name__ not in ("TextVectorization", "StringLookup"):
             _refuse(repr(model.name), f"a model of raw inputs to its {type(model.layers[0]).__name__}, whose "
                                       f"input dtype glassnet does not write in Keras' form")
+        # an integer Input given first (ids before an Embedding) keeps its dtype, as Keras writes it
         entry = _input_entry(getattr(model, "_declared_name", None) or f"{model.name}_input", shape[1:],
-                             "string" if text else dtype)
+                             "string" if text else _input_dtype(model._declared_input_layer, dtype))
         del entry["name"], entry["inbound_nodes"]
         layers.append(entry)
     layers += _sequential_entries(model.layers, getattr(model, "_nesting", ()) or (), dtype)
@@ -267,9 +268,9 @@ def _sequential(model, dtype):
 
 
 def _sequential_entries(layers, records, dtype):
-    """Keras' entries of a Sequential's ``layers``: a Sequential nested in it (glassnet lists its
-    layers in the outer model's; its ``Nested`` record, among ``records``, says which) as one
-    entry, the nested model's config, as Keras writes it and reads it back as one layer."""
+    """Keras' entries of a Sequential's ``layers``: a Sequential or functional Model nested in it
+    (glassnet lists its layers in the outer model's; its ``Nested`` record, among ``records``, says
+    which) as one entry, the nested model's config, as Keras writes it and reads it back as one layer."""
     owner, done, entries = {}, set(), []
     for record in records:
         for layer in record.layers:
@@ -280,7 +281,9 @@ def _sequential_entries(layers, records, dtype):
             entries.append(_entry_of(layer, dtype))
         elif id(record) not in done:
             done.add(id(record))
-            entries.append(_nested_sequential(record, dtype))
+            # a functional model: its own config (Keras' entry; glassnet._keras_nesting says when)
+            entries.append(_model_config(record.model) if record.kind == "Functional" else
+                           _nested_sequential(record, dtype))
     return entries
 
 
@@ -319,10 +322,8 @@ def _input_dtype(tensor, dtype):
     """The dtype of an Input's entry: an integer or bool one given to it (ids, codes: Keras' Hashing,
     HashedCrossing and IntegerLookup read int64 inputs otherwise than the floats of the model's dtype
     the file said before), else the model's."""
-    given = getattr(tensor, "_given_dtype", None)
-    if isinstance(given, str) and given != "string" and np.dtype(given).kind in "iub":
-        return np.dtype(given).name
-    return dtype
+    from .layers.input import given_integer_dtype
+    return given_integer_dtype(tensor) or dtype
 
 
 def _functional(model, dtype):
@@ -406,9 +407,15 @@ def _functional(model, dtype):
         functional = tensors is not None and tensors[call].nested_in is not None and \
             tensors[call].nested_in.kind == "Functional"
         return [name, node + functional, index]
+    ends = keras_ends(model._output_keys, [end(c) for c in model._outputs_at])
+    structure = model.__dict__.get("_keras_output_nesting")
+    if structure is not None and model._output_keys is None and len(ends) == len(model._outputs_at):
+        # outputs read from Keras' file as nested lists (a stacked RNN's per-cell states): written
+        # back so (glassnet's model has them flat)
+        from ._keras_models import nest_ends
+        ends = nest_ends(structure, ends)
     return {"name": model.name, "trainable": _model_trainable(model.layers), "layers": layers,
-            "input_layers": keras_ends(model._input_keys, [[n, 0, 0] for n in names]),
-            "output_layers": keras_ends(model._output_keys, [end(c) for c in model._outputs_at])}
+            "input_layers": keras_ends(model._input_keys, [[n, 0, 0] for n in names]), "output_layers": ends}
 
 
 def keras_listed(model):

@@ -11,6 +11,7 @@ from .outputs import each_output_metrics, make_heads
 from ._bounds import check_file_batch_size
 from .errors import ModelFileError
 from .layers import Dense, InputLayer
+from .layers.input import given_integer_dtype
 from .layers.base import _sample_shape, get as get_layer_class
 
 
@@ -442,6 +443,9 @@ class DescribingMixin:
             # builds at once when a layer is added after every layer was popped
             **({"input": list(self._declared_input)} if self._declared_input is not None else {}),
             **({"input_dtype": "string"} if self._declared_text else {}),
+            # an integer or bool Input's dtype (ids before an Embedding), as Keras' file keeps it
+            **({"input_dtype": given} if (given := given_integer_dtype(self._declared_input_layer)) is not None
+               and not self._declared_text else {}),
             **({"input_name": self._declared_name} if self._declared_name is not None else {}),
             # its fixed batch size (Input((5,), batch_size=32)), Keras' InputLayer "batch_shape"[0]
             **({"input_batch_size": size} if (size := getattr(self._declared_input_layer, "batch_size", None))
@@ -613,6 +617,10 @@ class DescribingMixin:
                 if outputs is None:     # (several outputs are keyed by "outputs"; configs written by the
                     model._dict_output = (key, model._output_layer)     # first version beside them: ignored)
         else:
+            # (a chain of a drawn call's nodes, its "graph" left out: linked too, or refused by name,
+            # rather than loaded to fail at its first pass, "the weight scale/w is not linked")
+            from ._call_weights import link
+            link(layers)
             model = cls._made(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
         model._build_from_config_shape(config.get("input_shape"))
         if nested is not None:
@@ -725,3 +733,4 @@ def _nested_configs():
     """glassnet._nested_configs, imported when a config of nested models is read."""
     from . import _nested_configs
     return _nested_configs
+

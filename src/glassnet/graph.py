@@ -826,7 +826,10 @@ class Model(Sequential):
         if self._deferred_compile is not None:
             deferred, self._deferred_compile = self._deferred_compile, None
             try:
-                self.compile(optimizer=self.optimizer, **deferred)
+                # glassnet's compile, not a subclass' override: that ran when it was called (the
+                # saving guide's ModelWithCustomCompile.compile(optimizer, loss_fn, metrics), whose
+                # own parameters a replay by glassnet's keywords failed on) and reached this one
+                Model.compile(self, optimizer=self.optimizer, **deferred)
             except (TypeError, ValueError, NotImplementedError) as exc:
                 raise type(exc)(f"{exc} (the compile given before {type(self).__name__} was drawn; it is dropped: "
                                 f"compile the model again)") from exc

@@ -518,6 +518,11 @@ def _load(npz, infos, meta, compile):
         # own, wherever the file has them
         members = _weights_in_model_order(model, listed, n_weights)
         names = _weight_names(model)
+        # a layer whose get_weights order changed to Keras' since (SpectralNormalization's
+        # vector_u): a file of before holds the same names in another order, each read by its name
+        order = order_by_name(names, [meta["weights"][i] for i in members])
+        if order is not None:
+            members = [members[i] for i in order]
         if [meta["weights"][i] for i in members] != names:
             raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
                                  f"builds: {names!r:.300}")
@@ -593,8 +598,16 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
     weights, hint = _open_file(path, max_bytes, "load_weights", read, hdf5=hdf5)
     if hint is None:
         from .layers.lora import set_keras_weights
-        for layer, arrays in weights:
-            set_keras_weights(layer, arrays)        # with LoRA: Keras' merged kernel, A and B zeroed
+        # each layer's weights are checked as they are set (NaN, infinity, too large for the dtype):
+        # a refusal at a later layer put back the earlier layers' weights, which were already the
+        # file's, so that the model is left as it was, as for glassnet's own files
+        before = model.get_weights()
+        try:
+            for layer, arrays in weights:
+                set_keras_weights(layer, arrays)        # with LoRA: Keras' merged kernel, A and B zeroed
+        except (ValueError, TypeError) as exc:
+            model.set_weights(before)
+            raise ModelFileError(f"{caller}: {exc}") from exc
         return
     _assign_weights(items, weights, caller, hint)
 

@@ -43,6 +43,23 @@ def _refuse_in_draw(variable, what):
             f"(self.conv(x)); change a weight before training in build (docs/layers.md, Weights as attributes)")
 
 
+def _refuse_update_in_draw(variable, how):
+    """A variable updated while a block's ``call`` is drawn (keras.io's researchers guide's
+    ``ComputeSum`` with ``self.total = tf.Variable(...)``, ``self.total.assign_add(...)`` in call):
+    refused as a block's ``add_weight`` weight updated there is (glassnet._call_weights), so that the
+    block called alone on arrays runs its call eagerly, as Keras does; in a model, by name."""
+    from .layers.base import drawing_kind, drawn_call
+    if drawing_kind() == "draw":
+        from ._call_weights import UpdatedInCall
+        raise UpdatedInCall(
+            f"{variable.path}.{how}: {drawn_call()}.call updates a variable. Called alone on arrays, such a "
+            f"block runs its call eagerly and makes the update, but glassnet draws a call once, on symbolic "
+            f"tensors, inside a model (or with symbolic inputs), so no node would repeat the update on each "
+            f"pass. In a model, write a Layer with forward and backward instead, its weight made "
+            f"trainable=False in build and updated in forward: self.state['total'][...] += x.sum(axis=0) "
+            f"(docs/layers.md, Centered)")
+
+
 class Variable:
     """A variable holding an array of its own (Keras' ``keras.Variable``).
 
@@ -156,7 +173,7 @@ class Variable:
     def assign(self, value):
         """Write ``value`` (the variable's shape; cast to its dtype, refused if that loses its kind)
         in place. Returns the value written (a new array), as Keras' ``assign`` returns it."""
-        _refuse_in_draw(self, "assign")
+        _refuse_update_in_draw(self, "assign")
         target = self._live()
         if isinstance(value, Variable):
             value = value._live()
@@ -175,10 +192,12 @@ class Variable:
 
     def assign_add(self, value):
         """``value`` (cast to the variable's dtype) added to it in place: Keras' ``assign_add``."""
+        _refuse_update_in_draw(self, "assign_add")
         return self.assign(self._live() + np.asarray(value, dtype=self._live().dtype))
 
     def assign_sub(self, value):
         """``assign`` of the variable less ``value`` (cast to its dtype), in place: Keras' ``assign_sub``."""
+        _refuse_update_in_draw(self, "assign_sub")
         return self.assign(self._live() - np.asarray(value, dtype=self._live().dtype))
 
     def __array__(self, dtype=None, copy=None):

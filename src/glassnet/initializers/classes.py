@@ -20,6 +20,18 @@ class Initializer(_settings.Setting):
         raise NotImplementedError
 
 
+def _keras_call(rng, dtype):
+    """``(rng, dtype)`` of a call written as Keras' ``init(shape, dtype=None)``: a dtype given
+    second, where glassnet's generator goes (``Zeros()((2,), "float32")``), is the dtype; a missing
+    dtype is ``floatx()``, as Keras' (keras.io's researchers guide:
+    ``tf.zeros_initializer()(shape=(units,), dtype="float32")``)."""
+    if isinstance(rng, (str, np.dtype, type)):
+        if dtype is not None:
+            raise TypeError(f"initializer: dtype given twice, {rng!r} second and dtype={dtype!r}")
+        rng, dtype = None, rng
+    return rng, np.dtype(backend.floatx() if dtype is None else dtype)
+
+
 class RandomInitializer(Initializer):
     """The base of the initializers that draw random values, with Keras' ``seed`` (``seeds.py``):
     None (the default) draws from the generator the layer passes, the model's ``seed``; an int
@@ -37,7 +49,7 @@ class RandomInitializer(Initializer):
 
     def __call__(self, shape, rng=None, dtype=None):
         shape = tuple(int(n) for n in shape)
-        dtype = np.dtype(backend.floatx() if dtype is None else dtype)
+        rng, dtype = _keras_call(rng, dtype)
         if self.seed is not None:
             return self._seeded(shape, dtype)
         return self._draw(shape, seeds.generator(None) if rng is None else rng, dtype)
@@ -57,7 +69,8 @@ class _Named(Initializer):
     friends draw exactly what ``"glorot_uniform"`` draws."""
     function = None
 
-    def __call__(self, shape, rng, dtype):
+    def __call__(self, shape, rng=None, dtype=None):
+        rng, dtype = _keras_call(rng, dtype)
         return type(self).function(shape, rng, dtype)
 
 
@@ -154,7 +167,8 @@ class Constant(Initializer):
         else:
             self.value = check_number(value, "Constant: value", "finite")
 
-    def __call__(self, shape, rng, dtype):
+    def __call__(self, shape, rng=None, dtype=None):
+        rng, dtype = _keras_call(rng, dtype)
         if isinstance(self.value, np.ndarray):
             try:
                 filled = np.broadcast_to(self.value, shape)
@@ -318,7 +332,8 @@ class Identity(Initializer):
     def __init__(self, gain=1.0):
         self.gain = check_number(gain, "Identity: gain", "finite")
 
-    def __call__(self, shape, rng, dtype):
+    def __call__(self, shape, rng=None, dtype=None):
+        rng, dtype = _keras_call(rng, dtype)
         if len(shape) != 2:
             raise ValueError(f"Identity: needs a 2-D weight, got shape {tuple(shape)}")
         return (self.gain * np.eye(*shape)).astype(dtype)

@@ -243,6 +243,15 @@ class InputLayer(TensorOperators):
     __array__ = _no_values
 
 
+def given_integer_dtype(tensor):
+    """The integer or bool dtype given to ``tensor``'s ``Input`` (ids, codes: ``"int32"``), else None
+    (a float, a text or no dtype given; not an Input). Model files and Keras' keep it."""
+    given = getattr(tensor, "_given_dtype", None)
+    if isinstance(given, str) and given != "string" and np.dtype(given).kind in "iub":
+        return np.dtype(given).name
+    return None
+
+
 def no_array_attribute(holder, name, state):
     """The AttributeError for ``holder.name``, an array attribute (x.size, x.max) that an Input or
     a drawn tensor lacks, ``state`` saying why it has no values. Dunder lookups (copy, pickle) get

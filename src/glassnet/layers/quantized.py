@@ -114,6 +114,11 @@ def install_methods(layer):
         layer.forward = types.MethodType(_embedding_forward, layer)
         layer.backward = types.MethodType(_embedding_backward, layer)
     layer.get_config = types.MethodType(_get_config, layer)
+    if kind in ("dense", "einsum"):
+        # Keras' attribute: the activations' quantizer its call uses, None for weights alone
+        # (keras.io's "Customizing quantization" guide reads it: layer.inputs_quantizer is not None)
+        config = getattr(layer, "quantization_config", None)
+        layer.inputs_quantizer = None if config is None else config.activation_quantizer
 
 
 def _get_config(self):

@@ -739,7 +739,9 @@ class SpectralNormalization(_Wrapper):
     estimate), at every call with ``training=True`` (a frozen wrapper too: Keras' rule), never at
     inference; a kernel of zeros is left alone. ``u`` (1, units) is ``state["vector_u"]``, drawn
     from a truncated normal of standard deviation 0.02, saved with the model. ``get_weights`` lists
-    the layer's weights, then ``vector_u`` (Keras: kernel, vector_u, bias).
+    them in Keras' order: the kernel (or embeddings), ``vector_u``, then the layer's other weights
+    (``[kernel, vector_u, bias]``; glassnet listed ``vector_u`` last before, and its model files
+    of then, which name each weight, still load).
 
     Shapes: those of ``layer``.
 
@@ -788,6 +790,16 @@ class SpectralNormalization(_Wrapper):
 
     def _normalised_name(self):
         return "kernel" if "kernel" in self.params else "embeddings"
+
+    def _weight_items(self):
+        # Keras' order (its wrapper tracks the divided kernel as its own weight, before vector_u,
+        # then its inner layer's others): [kernel, vector_u, bias]
+        items = super()._weight_items()
+        if not self.built:
+            return items
+        first = (self._normalised_name(), "vector_u")
+        return [*(item for key in first for item in items if item[0] == key),
+                *(item for item in items if item[0] not in first)]
 
     def build(self, input_shape):
         self._build_inner(self.layer, "", input_shape)

@@ -11,6 +11,9 @@ settings and rescale what they give (see ``_Reduced``), so that nothing is teste
 import copy
 import functools
 import inspect
+import numbers
+
+import numpy as np
 
 from .. import _tape_state, backend
 from ._numerics import _per_sample
@@ -132,6 +135,8 @@ class Loss:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("glassnet.losses.") and not getattr(cls.__init__, "takes_keras_defaults", False):
+            cls.__init__ = _taking_keras_defaults(cls.__init__)        # the built-in classes: once, at import
         from .taped import Taped, is_keras_style
         if is_keras_style(cls):
             # Keras' form, call(y_true, y_pred) and no gradient: the tape differentiates it, with
@@ -490,6 +495,47 @@ def _rebuilt(plain, state):
 _REDUCED_CLASSES = {}
 
 
+# the loss classes whose Keras constructors take ``axis`` (-1, the classes' axis), by their functions
+_KERAS_AXIS = {"BinaryCrossentropy": "binary_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
+               "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+               "BinaryFocalCrossentropy": "binary_focal_crossentropy",
+               "CategoricalFocalCrossentropy": "categorical_focal_crossentropy", "CosineSimilarity": "cosine_similarity"}
+
+
+def _taking_keras_defaults(init):
+    """A built-in loss class's constructor that also takes Keras' ``dtype`` (None: the loss computes
+    in its predictions' dtype, the model's) and, where Keras' class has it, ``axis`` (-1: the classes
+    are the last axis) at the values meaning what glassnet computes, refuses other values by name,
+    and names the class and what it takes for any other keyword (Python's own message named
+    ``Loss.__init__``)."""
+    parameters = inspect.signature(init).parameters
+    open_ended = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    named = [key for key, p in parameters.items() if key != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        cls = plain_type(self).__name__
+        if "dtype" in kwargs and "dtype" not in parameters:
+            dtype = kwargs.pop("dtype")
+            if dtype is not None:
+                raise ValueError(f"{cls}: dtype={dtype!r:.40} is not taken: glassnet computes a loss in its "
+                                 f"predictions' dtype (the model's); leave dtype=None, Keras' default")
+        if "axis" in kwargs and "axis" not in parameters and cls in _KERAS_AXIS:
+            axis = kwargs.pop("axis")
+            if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or axis != -1:
+                raise ValueError(f"{cls}: axis={axis!r:.40}: the loss classes reduce over the last axis "
+                                 f"(axis=-1, Keras' default; for outputs (n, k) that is axis=1: write -1); for "
+                                 f"another axis, call gn.losses.{_KERAS_AXIS[cls]}(y_true, y_pred, axis=...) in a "
+                                 f"loss function of your own")
+        if not open_ended:
+            unknown = [key for key in kwargs if key not in parameters]
+            if unknown:
+                raise TypeError(f"{cls}: unexpected keyword argument {unknown[0]!r}; it takes {', '.join(named)}")
+        init(self, *args, **kwargs)
+    __init__.takes_keras_defaults = True
+    return __init__
+
+
 def _taking_sample_weight(call):
     """``call(self, y_pred, y_true)``, a loss's value, that also takes Keras' keyword
     ``sample_weight=w`` (``loss(y_pred, y_true, sample_weight=w)``, Keras' call with glassnet's order
@@ -498,9 +544,19 @@ def _taking_sample_weight(call):
     arguments go to ``call`` as given: by its own parameters' names (a loss of yours written in
     Keras' order, ``__call__(self, y_true, y_pred)``, called by keyword, gets each by name)."""
     signature = inspect.signature(call)
+    kinds = [p.kind for p in list(signature.parameters.values())[1:]]
+    # Keras' third positional argument, loss(y_true, y_pred, sample_weight), where the call takes two
+    weight_third = inspect.Parameter.VAR_POSITIONAL not in kinds and sum(
+        k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds) == 2
 
     @functools.wraps(call)
     def __call__(self, *args, sample_weight=None, **kwargs):
+        if weight_third and len(args) == 3 and sample_weight is None:
+            args, sample_weight = args[:2], args[2]
+        if _on_tensors(args, kwargs):
+            # in a drawn call, on its tensors (keras.io's LogisticEndpoint): drawn with glassnet.ops
+            from .._symbolic_losses import drawn_loss
+            return drawn_loss(self, *_prediction_and_target(signature, self, args, kwargs), sample_weight)
         if _tape_state.recording() and _tape_state.holds_recorded(list(args) + list(kwargs.values())):
             from ..tape import record_loss       # a GradientTape records the loss (glassnet.tape)
             return record_loss(self, *_prediction_and_target(signature, self, args, kwargs), sample_weight)
@@ -514,6 +570,16 @@ def _taking_sample_weight(call):
     parameters.insert(at, inspect.Parameter("sample_weight", inspect.Parameter.KEYWORD_ONLY, default=None))
     __call__.__signature__ = signature.replace(parameters=parameters)
     return __call__
+
+
+def _on_tensors(args, kwargs):
+    """Whether a loss call is given a drawn call's symbolic tensors (arrays, the usual case, are
+    told apart at once; glassnet.layers.symbolic is imported on a first other value only)."""
+    values = [*args, *kwargs.values()]
+    if all(isinstance(v, np.ndarray) for v in values):
+        return False
+    from ..layers.symbolic import holds_symbolic
+    return holds_symbolic(values)
 
 
 def _prediction_and_target(signature, loss, args, kwargs):

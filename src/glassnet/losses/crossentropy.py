@@ -97,9 +97,9 @@ class _Logits(WithSettings):
     _SETTINGS = "from_logits, label_smoothing"
 
     def __init__(self, from_logits=False, label_smoothing=0.0, reduction=DEFAULT_REDUCTION, name=None, **unknown):
-        if unknown:         # Keras' other settings (axis, dtype): named, with this class's
+        if unknown:         # (Keras' dtype=None and axis=-1 are taken before: base._taking_keras_defaults)
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument {sorted(unknown)[0]!r}; it takes "
-                            f"{self._SETTINGS}, reduction and name (no axis)")
+                            f"{self._SETTINGS}, reduction and name")
         self.from_logits = check_flag(from_logits, f"{type(self).__name__}: from_logits")
         self.label_smoothing = check_number(label_smoothing, f"{type(self).__name__}: label_smoothing", "[0, 1]")
         self._take_reduction(reduction, name)

@@ -50,6 +50,7 @@ class Metric:
     def __init__(self, name=None, dtype=None):
         self.name = check_name(name, f"{type(self).__name__}: name") or self.default_name
         check_dtype(dtype, type(self).__name__)
+        self._dtype = None if dtype is None else np.dtype(dtype).name
         try:
             self.reset_state()
         except AttributeError:
@@ -58,6 +59,13 @@ class Metric:
             # CategoricalTruePositives) and its reset_state assigns them; they start as made
             if type(self).__module__.startswith("glassnet."):
                 raise
+
+    @property
+    def dtype(self):
+        """Keras' ``Metric.dtype``: the dtype given, else ``floatx()`` ("float32"), the dtype a
+        metric of yours casts its values to (keras.io's ``F1Score``: ``ops.cast(y_true & y_pred,
+        self.dtype)``). glassnet's own metrics keep their totals in float64 whatever it names."""
+        return self.__dict__.get("_dtype") or backend.floatx()
 
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
         """Keras' ``Metric.add_variable``: a ``glassnet.Variable`` of ``shape`` made by ``initializer``
