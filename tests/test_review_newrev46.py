@@ -79,6 +79,32 @@ def test_a_parked_shared_layer_stepped_by_the_other_model_takes_its_parked_state
         np.testing.assert_array_equal(got, want)
 
 
+
+def test_a_shared_layer_taken_back_while_no_model_has_a_layout_gets_a_home():
+    """Both models laid out anew without the base (no layout left registered: rehome returned at
+    once), then the first takes the base back from the parked state: the base had no home, so the
+    second model, laid out anew at its next step, stepped it from fresh zeros (9.6e-3 off the twin
+    after two Adam steps) instead of the first model's state."""
+    results = []
+    for freeze in (False, True):
+        base, (first, second), _, x, ys = _two_heads_on_one_base()
+        optimizer = gn.optimizers.Adam(0.02)
+        for model in (first, second):
+            model.compile(optimizer, "mse")
+        first.train_on_batch(x, ys[0])
+        second.train_on_batch(x, ys[1])
+        if freeze:
+            base.trainable = False
+            first.compile(optimizer, "mse")
+            second.compile(optimizer, "mse")
+            base.trainable = True
+            first.compile(optimizer, "mse")
+        second.train_on_batch(x, ys[1])
+        first.train_on_batch(x, ys[0])
+        results.append(_weights([first, second]))
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_array_equal(got, want)
+
 @pytest.mark.xfail(strict=True, reason="known: a MultiOptimizer keeps no homes of its own for a shared weight "
                                        "(its sub-optimizers' are forgotten by each new layout's set_state); "
                                        "docs/guide/models.md, Freezing layers")
