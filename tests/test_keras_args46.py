@@ -220,3 +220,112 @@ def test_keras_files_both_ways(case, keras, rng, tmp_path):
 def test_bad_values_name_the_layer_and_the_argument(cls, key, value, words):
     with pytest.raises((ValueError, TypeError), match=rf"^{cls.__name__}: {words}"):
         cls(**{key: value})
+
+
+# -- Bidirectional(layer, backward_layer=...) ------------------------------------------------------
+# Keras 3.15 takes a backward_layer reading the other way from layer (go_backwards differs): the
+# common form reads forwards in layer and backwards in backward_layer, with settings of its own
+# (keras.io's example: activation="relu"); a layer with go_backwards=True is taken only so, the
+# backward_layer then reading forwards. Either way Keras flips backward_layer's sequence, and so
+# does glassnet's.
+def _pair(module, forwards_first, return_sequences, **options):
+    return dict(layer=module.layers.LSTM(3, return_sequences=return_sequences, go_backwards=not forwards_first),
+                backward_layer=module.layers.LSTM(3, activation="relu", return_sequences=return_sequences,
+                                                  go_backwards=forwards_first, **options))
+
+
+BIDIRECTIONAL = [(True, True), (True, False), (False, True), (False, False)]
+
+
+@pytest.mark.parametrize("forwards_first,return_sequences", BIDIRECTIONAL)
+def test_backward_layer_computes_and_trains_as_keras(forwards_first, return_sequences, keras, rng):
+    x = rng.normal(size=(6, 5, 4)).astype(np.float32)
+    y = rng.normal(size=(6, 5 if return_sequences else 1, 2)).astype(np.float32).reshape(6, -1)
+    tail_ours = [gn.layers.Flatten()] if return_sequences else []
+    ours = gn.Sequential([gn.Input((5, 4)), gn.layers.Bidirectional(**_pair(gn, forwards_first, return_sequences)),
+                          *tail_ours, gn.layers.Dense(y.shape[1])], seed=0, dtype="float32")
+    tail = [keras.layers.Flatten()] if return_sequences else []
+    theirs = keras.Sequential([keras.Input((5, 4)),
+                               keras.layers.Bidirectional(**_pair(keras, forwards_first, return_sequences)),
+                               *tail, keras.layers.Dense(y.shape[1])])
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), np.asarray(theirs.predict(x, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
+    ours.compile("mse", gn.optimizers.SGD(0.1))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    ours.train_on_batch(x, y)
+    theirs.train_on_batch(x, y)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # the relu reader is the backward_layer: its weights come second, as Keras'
+    assert ours.layers[0].get_config()["backward_layer"]["config"]["activation"] == "relu"
+
+
+@pytest.mark.parametrize("forwards_first,return_sequences", BIDIRECTIONAL)
+def test_backward_layer_gradcheck(forwards_first, return_sequences, rng):
+    layer = gn.layers.Bidirectional(**_pair(gn, forwards_first, return_sequences, recurrent_activation="tanh"),
+                                    merge_mode="mul", dtype="float64", seed=0)
+    x = rng.normal(size=(3, 4, 2))
+    layer.build(x.shape[1:])
+    # weights of size 1: the relu reader's pre-activations off its kink
+    layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])
+    report = check_layer(layer, x)
+    assert report["max_error"] < 1e-6 and "input" in report["errors"]
+
+
+def test_backward_layer_config_and_files_both_ways(keras, rng, tmp_path):
+    x = rng.normal(size=(4, 5, 4)).astype(np.float32)
+    wrapper = gn.layers.Bidirectional(**_pair(gn, False, True), merge_mode="sum")
+    config = wrapper.get_config()
+    assert config["backward_layer"]["config"]["go_backwards"] is False
+    assert config["layer"]["config"]["go_backwards"] is True
+    again = gn.layers.Bidirectional.from_config(config)
+    assert again.get_config() == config and again.own_backward_layer
+    assert gn.layers.deserialize(gn.layers.serialize(wrapper)).get_config() == config
+    # a default wrapper's config has no backward_layer, as before
+    assert "backward_layer" not in gn.layers.Bidirectional(gn.layers.LSTM(3)).get_config()
+    ours = gn.Sequential([gn.Input((5, 4)), wrapper], seed=0, dtype="float32")
+    path = str(tmp_path / "ours.keras")
+    ours.save(path, save_format="keras")
+    theirs = keras.models.load_model(path)
+    keras_wrapper = theirs.layers[0]
+    assert keras_wrapper.forward_layer.go_backwards and not keras_wrapper.backward_layer.go_backwards
+    assert keras_wrapper.backward_layer.activation.__name__ == "relu"
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), ours.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    back_path = str(tmp_path / "theirs.keras")
+    theirs.save(back_path)
+    back = gn.load_model(back_path)
+    assert back.layers[0].own_backward_layer
+    assert back.layers[0].get_config()["backward_layer"]["config"]["activation"] == "relu"
+    np.testing.assert_allclose(back.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    # Keras' file of a default wrapper (its backward_layer the mirrored copy) reads as glassnet's default
+    plain = keras.Sequential([keras.Input((5, 4)), keras.layers.Bidirectional(keras.layers.GRU(2))])
+    plain.save(str(tmp_path / "plain.keras"))
+    assert not gn.load_model(str(tmp_path / "plain.keras")).layers[0].own_backward_layer
+
+
+def test_backward_layer_export_to_onnx_is_refused_by_name(tmp_path):
+    model = gn.Sequential([gn.Input((5, 4)), gn.layers.Bidirectional(**_pair(gn, True, False))], seed=0)
+    with pytest.raises(Exception, match="backward_layer of its own"):
+        model.export(str(tmp_path / "m.onnx"), format="onnx")
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.LSTM(3)),
+     r"opposite directions .* both have go_backwards=False"),
+    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3, go_backwards=True)), r"or give the other reader as "
+                                                                              r"backward_layer"),
+    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.LSTM(3, go_backwards=True,
+                                                                                      return_sequences=True)),
+     r"agree on return_sequences"),
+    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.GRU(3, go_backwards=True)),
+     r"backward_layer must be a LSTM of 3 units"),
+    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.LSTM(4, go_backwards=True)),
+     r"backward_layer must be a LSTM of 3 units"),
+    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.Dense(3)),
+     r"backward_layer must be a SimpleRNN, LSTM"),
+])
+def test_bad_backward_layers_are_named(make, words):
+    with pytest.raises((ValueError, TypeError), match=rf"^Bidirectional: .*{words}"):
+        make()
