@@ -329,3 +329,102 @@ def test_backward_layer_export_to_onnx_is_refused_by_name(tmp_path):
 def test_bad_backward_layers_are_named(make, words):
     with pytest.raises((ValueError, TypeError), match=rf"^Bidirectional: .*{words}"):
         make()
+
+
+# -- losses.CosineSimilarity(axis=...) --------------------------------------------------------------
+@pytest.mark.parametrize("shape,axis", [((5, 4), 1), ((5, 4), -1), ((5, 3, 4), 1), ((5, 3, 4), -2),
+                                        ((5, 2, 3, 4), 2), ((5, 2, 3, 4), -1)])
+def test_cosine_similarity_axis_value_and_gradient_match_keras(shape, axis, keras, rng):
+    import tensorflow as tf
+    y_true = rng.normal(size=shape).astype(np.float32)
+    y_pred = rng.normal(size=shape).astype(np.float32)
+    weights = rng.uniform(0.5, 2, size=shape[0]).astype(np.float32)
+    ours = gn.losses.CosineSimilarity(axis=axis)
+    theirs = keras.losses.CosineSimilarity(axis=axis)
+    assert ours(y_pred, y_true) == pytest.approx(float(theirs(y_true, y_pred)), abs=1e-6)
+    if len(shape) == 2:         # (Keras 3.15 fails to broadcast (n,) weights over values (n, ...))
+        assert ours(y_pred, y_true, sample_weight=weights) == pytest.approx(
+            float(theirs(y_true, y_pred, sample_weight=weights)), abs=1e-6)
+    prediction = tf.Variable(y_pred)
+    with tf.GradientTape() as tape:
+        value = theirs(y_true, prediction)
+    np.testing.assert_allclose(ours.gradient(y_pred, y_true), tape.gradient(value, prediction).numpy(),
+                               rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape,axis", [((5, 3, 4), 1), ((5, 2, 3, 4), -2)])
+def test_cosine_similarity_axis_matches_torch(shape, axis, rng, torch):
+    # torch's cosine_similarity divides by max(|t| |p|, eps): Keras' guard differs only for vectors
+    # shorter than 1e-7, which these are not
+    y_true, y_pred = rng.normal(size=shape), rng.normal(size=shape)
+    prediction = torch.tensor(y_pred, requires_grad=True)
+    value = -torch.nn.functional.cosine_similarity(prediction, torch.tensor(y_true), dim=axis).mean()
+    value.backward()
+    loss = gn.losses.CosineSimilarity(axis=axis)
+    assert loss(y_pred, y_true) == pytest.approx(value.item(), abs=1e-12)
+    np.testing.assert_allclose(loss.gradient(y_pred, y_true), prediction.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_cosine_similarity_axis_gradient_by_finite_differences(rng):
+    y_true = rng.normal(size=(4, 3, 5))
+    y_pred = rng.normal(size=(4, 3, 5))
+    loss = gn.losses.CosineSimilarity(axis=1)
+    grad = loss.gradient(y_pred, y_true)
+    numeric = np.zeros_like(y_pred)
+    h = 1e-6
+    for index in np.ndindex(y_pred.shape):
+        up, down = y_pred.copy(), y_pred.copy()
+        up[index] += h
+        down[index] -= h
+        numeric[index] = (loss(up, y_true) - loss(down, y_true)) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+    # and not the last axis's: the check can fail
+    assert not np.allclose(gn.losses.CosineSimilarity().gradient(y_pred, y_true), numeric, atol=1e-3)
+
+
+def test_cosine_similarity_axis_trains_as_keras_and_saves(keras, rng, tmp_path):
+    x = rng.normal(size=(8, 3, 4)).astype(np.float32)
+    y = rng.normal(size=(8, 3, 2)).astype(np.float32)
+    ours = gn.Sequential([gn.Input((3, 4)), gn.layers.Dense(2)], seed=0, dtype="float32")
+    ours.compile(gn.losses.CosineSimilarity(axis=1), gn.optimizers.SGD(0.5))
+    theirs = keras.Sequential([keras.Input((3, 4)), keras.layers.Dense(2)])
+    theirs.compile(loss=keras.losses.CosineSimilarity(axis=1), optimizer=keras.optimizers.SGD(0.5))
+    theirs.set_weights(ours.get_weights())
+    for _ in range(2):
+        ours.train_on_batch(x, y)
+        theirs.train_on_batch(x, y)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert repr(ours.loss) == "<loss cosine_similarity axis=1>"
+    ours.save(str(tmp_path / "ours.glassnet"))
+    assert gn.load_model(str(tmp_path / "ours.glassnet")).loss.axis == 1
+    path = str(tmp_path / "ours.keras")
+    ours.save(path, save_format="keras")
+    # Keras reads glassnet's file with the axis (its loss then gives glassnet's value, not axis -1's)
+    loaded = keras.models.load_model(path)
+    assert float(loaded.evaluate(x, y, verbose=0)) == pytest.approx(ours.evaluate(x, y, verbose=0), rel=1e-6)
+    assert ours.evaluate(x, y, verbose=0) != pytest.approx(
+        float(keras.losses.CosineSimilarity()(y, np.asarray(loaded.predict(x, verbose=0)))), rel=1e-3)
+    # Keras 3.15's CosineSimilarity.get_config leaves its axis out: the file Keras writes has none,
+    # and glassnet reads it as Keras itself does, at axis -1
+    assert "axis" not in keras.losses.CosineSimilarity(axis=1).get_config()
+    loaded.save(str(tmp_path / "theirs.keras"))
+    back = gn.load_model(str(tmp_path / "theirs.keras"))
+    again = keras.models.load_model(str(tmp_path / "theirs.keras"))
+    assert back.loss.axis == -1
+    assert back.evaluate(x, y, verbose=0) == pytest.approx(float(again.evaluate(x, y, verbose=0)), rel=1e-6)
+
+
+@pytest.mark.parametrize("axis,words", [(0, "other than the batch axis 0"), (1.0, "must be an integer"),
+                                        (True, "must be an integer")])
+def test_cosine_similarity_bad_axes_are_named(axis, words):
+    with pytest.raises(ValueError, match=rf"^CosineSimilarity: axis .*{words}"):
+        gn.losses.CosineSimilarity(axis=axis)
+
+
+def test_cosine_similarity_an_axis_the_outputs_lack_is_named_at_call():
+    with pytest.raises(ValueError, match=r"CosineSimilarity: axis=2 does not name a non-batch axis of outputs of "
+                                         r"shape \(3, 4\)"):
+        gn.losses.CosineSimilarity(axis=2)(np.ones((3, 4)), np.ones((3, 4)))
+    with pytest.raises(ValueError, match="axis=-2 does not name"):
+        gn.losses.CosineSimilarity(axis=-2)(np.ones((3, 4)), np.ones((3, 4)))
