@@ -428,3 +428,52 @@ def test_cosine_similarity_an_axis_the_outputs_lack_is_named_at_call():
         gn.losses.CosineSimilarity(axis=2)(np.ones((3, 4)), np.ones((3, 4)))
     with pytest.raises(ValueError, match="axis=-2 does not name"):
         gn.losses.CosineSimilarity(axis=-2)(np.ones((3, 4)), np.ones((3, 4)))
+
+
+# -- activations.relu(threshold < 0) ----------------------------------------------------------------
+# Keras' ReLU layer refuses a negative threshold (and glassnet's still does); Keras' function takes it
+RELU_BELOW_ZERO = [dict(threshold=-1.0), dict(threshold=-1.0, negative_slope=0.1),
+                   dict(threshold=-0.5, max_value=1.0), dict(threshold=-1.5, negative_slope=0.2, max_value=2.0)]
+
+
+@pytest.mark.parametrize("options", RELU_BELOW_ZERO, ids=repr)
+def test_relu_below_zero_value_and_gradient_match_keras(options, keras, rng):
+    import tensorflow as tf
+    # off the kinks (the threshold, 0 and the ceiling), where the derivative is defined
+    z = rng.uniform(-3, 3, size=(64, 5)).astype(np.float32)
+    for kink in (options["threshold"], 0.0, options.get("max_value", 0.0)):
+        z[np.abs(z - kink) < 1e-3] += 2e-3
+    expected = np.asarray(keras.activations.relu(z, **options))
+    np.testing.assert_allclose(gn.activations.relu(z, **options), expected, rtol=1e-6, atol=1e-7)
+    g = rng.normal(size=z.shape).astype(np.float32)
+    variable = tf.Variable(z)
+    with tf.GradientTape() as tape:
+        out = keras.activations.relu(variable, **options)
+    theirs = tape.gradient(out, variable, output_gradients=tf.constant(g)).numpy()
+    ours = gn.activations.backprop_relu(g, z, gn.activations.relu(z, **options), **options)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    # the inputs between the threshold and 0 pass through (0 under a ceiling): not the layer's rule
+    between = (z > options["threshold"]) & (z < 0)
+    assert between.any()
+    expected_between = 0 if "max_value" in options else z[between]
+    np.testing.assert_array_equal(gn.activations.relu(z, **options)[between], expected_between)
+
+
+@pytest.mark.parametrize("options", RELU_BELOW_ZERO, ids=repr)
+def test_relu_below_zero_finite_differences(options, rng):
+    z = rng.uniform(-3, 3, size=(40,))
+    for kink in (options["threshold"], 0.0, options.get("max_value", 0.0)):
+        z[np.abs(z - kink) < 1e-3] += 2e-3
+    g = rng.normal(size=z.shape)
+    h = 1e-6
+    numeric = g * (gn.activations.relu(z + h, **options) - gn.activations.relu(z - h, **options)) / (2 * h)
+    got = gn.activations.backprop_relu(g, z, gn.activations.relu(z, **options), **options)
+    np.testing.assert_allclose(got, numeric, rtol=1e-7, atol=1e-9)
+    assert gn.activations.relu(z, **options).dtype == np.float64
+
+
+def test_relu_layer_still_refuses_a_negative_threshold_as_keras():
+    with pytest.raises(ValueError, match=r"^ReLU: threshold"):
+        gn.layers.ReLU(threshold=-1.0)
+    with pytest.raises(ValueError, match=r"^relu: max_value"):
+        gn.activations.relu(np.ones(3), threshold=-1.0, max_value=-2.0)
