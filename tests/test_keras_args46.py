@@ -6,6 +6,8 @@ penalties and projections against Keras; the penalty's gradient by hand in float
 finite differences with non-default weights; configs; ``.keras`` files written by glassnet and
 read by Keras, and the other way). The table of what glassnet still refuses is in
 docs/keras_parity.md; the refusals kept have their messages checked at the end."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -96,16 +98,21 @@ def test_regularizers_and_constraints_train_as_keras(case, keras, rng):
     assert (gamma >= 0).all() and (gamma == 0).any() and np.linalg.norm(beta) == pytest.approx(1.0, rel=1e-6)
 
 
-@pytest.mark.parametrize("case", sorted(NORMS))
+# the three layers taking the six arguments (layers/_affine_arguments.py): (factory, a sample's shape)
+PENALISED = {**{case: (functools.partial(_ours, case), NORMS[case][2]) for case in NORMS},
+             "BatchNormalization_axis1": (functools.partial(gn.layers.BatchNormalization, axis=1), (3, 4))}
+
+
+@pytest.mark.parametrize("case", sorted(PENALISED))
 def test_the_penalty_is_in_the_loss_and_its_gradient(case, rng):
     # float64, by hand: the loss with the penalty minus the loss without it is the penalty; one SGD
     # step of learning rate 1 moves gamma by 2 * 0.1 * gamma more, beta by 0.05 * sign(beta) more
-    sample = NORMS[case][2]
+    make, sample = PENALISED[case]
     x = rng.normal(size=(6, *sample))
     y = rng.normal(size=(6, 2))
 
     def model(**options):
-        made = gn.Sequential([gn.Input(sample), _ours(case, **options), gn.layers.Flatten(), gn.layers.Dense(2)],
+        made = gn.Sequential([gn.Input(sample), make(**options), gn.layers.Flatten(), gn.layers.Dense(2)],
                              seed=0, dtype="float64")
         made.compile("mse", gn.optimizers.SGD(1.0))
         return made
