@@ -484,3 +484,17 @@ def test_relu_layer_still_refuses_a_negative_threshold_as_keras():
         gn.layers.ReLU(threshold=-1.0)
     with pytest.raises(ValueError, match=r"^relu: max_value"):
         gn.activations.relu(np.ones(3), threshold=-1.0, max_value=-2.0)
+
+
+# -- refusals kept, with messages saying what to write ----------------------------------------------
+@pytest.mark.parametrize("make", [lambda **kw: gn.layers.SimpleRNNCell(2, **kw), lambda **kw: gn.layers.LSTMCell(2, **kw),
+                                  lambda **kw: gn.layers.GRUCell(2, **kw),
+                                  lambda **kw: gn.layers.StackedRNNCells([gn.layers.GRUCell(2)], **kw)],
+                         ids=["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"])
+@pytest.mark.parametrize("key,value", [("dtype", "float64"), ("trainable", False), ("activity_regularizer", "l2")])
+def test_a_cell_s_layer_arguments_point_to_the_rnn_layer(make, key, value):
+    # Keras' cells are layers and take them; a glassnet cell is not, its RNN layer is
+    with pytest.raises(TypeError, match=rf"unexpected keyword argument '{key}'; .*\({key}: give it to the RNN layer\)"):
+        make(**{key: value})
+    layer = gn.layers.RNN(make(), **{key: value})
+    assert getattr(layer, key) is not None
