@@ -498,3 +498,55 @@ def test_a_cell_s_layer_arguments_point_to_the_rnn_layer(make, key, value):
         make(**{key: value})
     layer = gn.layers.RNN(make(), **{key: value})
     assert getattr(layer, key) is not None
+
+
+# -- MultiHeadAttention / GroupQueryAttention: kernel_/bias_ regularizer and constraint ------------------
+def _attention(module, kind, **options):
+    rules = dict(kernel_regularizer=module.regularizers.L2(0.05), bias_regularizer=module.regularizers.L1(0.02),
+                 kernel_constraint=module.constraints.MaxNorm(0.8), bias_constraint=module.constraints.NonNeg())
+    if kind == "MultiHeadAttention":
+        return module.layers.MultiHeadAttention(num_heads=2, key_dim=3, **rules, **options)
+    return module.layers.GroupQueryAttention(head_dim=3, num_query_heads=2, num_key_value_heads=1, **rules, **options)
+
+
+def _attention_model(module, kind):
+    inputs = module.Input((4, 5))
+    mixed = _attention(module, kind)(inputs, inputs)
+    return module.Model(inputs, module.layers.Dense(2)(module.layers.Flatten()(mixed)))
+
+
+@pytest.mark.parametrize("kind", ["MultiHeadAttention", "GroupQueryAttention"])
+def test_attention_regularizers_and_constraints_train_as_keras(kind, keras, rng, tmp_path):
+    x = rng.normal(size=(6, 4, 5)).astype(np.float32)
+    y = rng.normal(size=(6, 2)).astype(np.float32)
+    ours, theirs = _attention_model(gn, kind), _attention_model(keras, kind)
+    # biases off zero and partly negative: NonNeg acts on them (weights of 0.5 standard deviation: the
+    # softmax not saturated, where float32 rounding grows to 1e-5)
+    theirs.set_weights([0.5 * rng.normal(size=w.shape).astype(np.float32) for w in ours.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(0.1))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    assert ours.evaluate(x, y, verbose=0) == pytest.approx(float(theirs.evaluate(x, y, verbose=0)), rel=1e-5)
+    for _ in range(2):
+        ours.train_on_batch(x, y)
+        theirs.train_on_batch(x, y)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    layer = next(layer for layer in ours.layers if "attention" in type(layer).__name__.lower())
+    assert len(layer.regularizers) == len(layer.constraints) == 8
+    config = layer.get_config()
+    assert config["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 0.05}}
+    assert type(layer).from_config(config).get_config() == config
+    path = str(tmp_path / "ours.keras")
+    ours.save(path, save_format="keras")
+    loaded = keras.models.load_model(path)
+    inner = next(layer for layer in loaded.layers if "attention" in type(layer).__name__.lower())
+    assert inner.get_config()["kernel_regularizer"]["class_name"] == "L2"
+    assert inner.get_config()["bias_constraint"]["class_name"] == "NonNeg"
+    np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), ours.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-5)
+    loaded.save(str(tmp_path / "theirs.keras"))
+    back = gn.load_model(str(tmp_path / "theirs.keras"))
+    inner = next(layer for layer in back.layers if "attention" in type(layer).__name__.lower())
+    assert inner.get_config()["bias_constraint"] == {"class_name": "NonNeg", "config": {}}
+    assert inner.get_config()["kernel_regularizer"]["class_name"] == "L2"
