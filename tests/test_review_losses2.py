@@ -91,6 +91,7 @@ def test_float64_activity_regularizer_adadelta_run(keras, torch, factor):
     its first gradient is PyTorch's float64 one to 1e-15 (Keras' 2e-11 from both)."""
     previous = keras.backend.floatx()
     keras.backend.set_floatx("float64")
+    keras.utils.clear_session()     # Keras keeps state of earlier float32 models in the process
     try:
         _float64_run(keras, torch, factor)
     finally:
