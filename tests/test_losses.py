@@ -410,7 +410,8 @@ def test_a_subclass_with_its_own_value_does_not_fuse(rng):
         "mse": None, "squared_error": None, "mae": None, "huber": None, "log_cosh": None, "poisson": None,
         "msle": None, "mape": None, "hinge": None, "squared_hinge": None, "kl_divergence": None,
         "categorical_hinge": None, "cosine_similarity": None, "dice": None, "tversky": None,
-        "binary_focal_crossentropy": None, "categorical_focal_crossentropy": None,   # their own maths
+        "binary_focal_crossentropy": "sigmoid",     # its own fused methods: the cross-entropy from the logits
+        "categorical_focal_crossentropy": None,     # its own maths (Keras clips it on every backend)
         "ctc": None, "circle": None, "categorical_generalized_cross_entropy": "softmax",
         "binary_crossentropy": "sigmoid",
         "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
@@ -738,7 +739,8 @@ def test_a_focal_loss_trains_a_model_and_its_settings_are_kept_in_files(rng, tmp
                            gn.layers.Dense(1, activation="sigmoid")], seed=0)
     model.compile(loss="binary_focal_crossentropy", optimizer=gn.optimizers.Adam(0.05))
     history = model.fit(x, y, epochs=30, batch_size=16, verbose=0).history["loss"]
-    assert history[-1] < 0.5 * history[0] and not model._fused
+    # fused with the sigmoid output since session 46: its cross-entropy from the logits, Keras-TF's
+    assert history[-1] < 0.5 * history[0] and model._fused
     model.save(tmp_path / "f.npz")
     assert gn.load_model(tmp_path / "f.npz").get_config()["compile"]["loss"] == "binary_focal_crossentropy"
     model.compile(loss=losses.BinaryFocalCrossentropy(gamma=1.0, apply_class_balancing=True), optimizer="adam")
@@ -1012,7 +1014,8 @@ def test_focal_losses_take_from_logits_and_label_smoothing_as_keras(name, settin
     loss = getattr(losses, name)(**settings, **extra)
     outputs = z if settings.get("from_logits") else (activations.sigmoid(z) if binary else activations.softmax(z))
     assert check_loss(loss, outputs, y)["max_error"] < 1e-6                 # gradients, through the activation
-    assert loss.fused_activation() is None
+    # the binary one fuses with a sigmoid output (its cross-entropy from the logits, Keras-TF's)
+    assert loss.fused_activation() == ("sigmoid" if binary and not settings.get("from_logits") else None)
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     theirs = getattr(keras.losses, name)(**settings, **extra)
     expected = float(np.asarray(theirs(y.astype(np.float32), outputs.astype(np.float32))))

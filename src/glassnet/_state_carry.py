@@ -114,6 +114,8 @@ def _assembled(optimizer, key, slots, old, new, parked, dtype):
     for weight, layer, _, shape in old:
         home = homes.get(weight)
         if weight not in staying and pieces[weight] and (home is None or home[0] == key):
+            if home is None and weight in parked:
+                continue        # (parked when it left its home's buffer: this key's copy is older)
             parked[weight] = (layer, shape, {name: piece.copy() for name, piece in pieces[weight].items()})
     names = list(slots)
     for weight, _, _, shape in new:
@@ -186,8 +188,9 @@ def rehome(optimizer, key, layout):
     weights whose one state is at home under ``key`` (optimizers._shared), or nowhere (taken back
     from the parked pieces, or new), are at home at their new places; those no longer there have no
     home. The next step registers the new layout."""
-    if not optimizer._weight_layouts:
-        return
+    if optimizer._weight_layouts is None or optimizer._homes is None:
+        return          # (an optimizer pickled before it kept them; an empty dict still counts: every
+                        # model sharing it laid out anew since its last step, the weights' homes set here)
     optimizer._weight_layouts.pop(key, None)
     total = layout[-1][2] if layout else 0
     places = {weight: (key, start, layer, total) for weight, start, _, layer in layout}

@@ -4,7 +4,7 @@ function scored with (``record_loss_function``), in y_pred's layout (``_undoing`
 import numpy as np
 
 from ._tape_calls import _ModelCall
-from ._tape_losses import _LossNode, _recorded_targets_hint
+from ._tape_losses import _LossNode, _recorded_targets_hint, general_targets
 from ._tape_record import _keras_arguments
 from ._tape_values import _Logits, _holds_live, _paused, _plain, _wrap, node_of
 
@@ -20,6 +20,7 @@ def record_loss_function(function, args, kwargs, noted):
     A loss that fuses is fused with the sigmoid or softmax of the model call that gave y_pred
     where the class scored y_pred as it is (dL/dz, as ``record_loss`` and Keras on TensorFlow)."""
     from .model import fuses_with
+    from .losses.overlap import _Overlap
     name = function.__name__
     bound = _keras_arguments(function, args, kwargs, 0)
     y_true, y_pred = bound["y_true"], bound["y_pred"]
@@ -53,12 +54,23 @@ def record_loss_function(function, args, kwargs, noted):
              and general is None
              and scored.shape == a.shape and axis in (-1, a.ndim - 1)
              and fuses_with(parent.model._output_layer, activation) and a.shape == parent.z.shape)
+    if fused:       # the values too from the logits, whose gradient backward gives (Keras-TF reads them)
+        with _paused():
+            exact = _values_from_logits(loss, np.asarray(parent.z), a, y)
+        if exact is not None and exact.size == values.size:
+            values = np.reshape(exact, values.shape)
 
-    def spread(g):          # each value's g over the row it reads, times N (the class takes the mean)
+    # the shape each value's g takes against scored: its leading axes, or for dice and tversky the
+    # axes they do not sum over (axis=1 of (n, steps, k) gives values (n, k), read along axis 1)
+    axes = loss._axes(scored) if isinstance(loss, _Overlap) else None
+    against = given.shape + (1,) * (scored.ndim - given.ndim) if axes is None else \
+        tuple(1 if i in axes else d for i, d in enumerate(scored.shape))
+
+    def spread(g):          # each value's g over the entries it reads, times N (the class takes the mean)
         g = np.reshape(np.asarray(g), given.shape)
         if keep is not None:
             g = g * keep
-        return np.reshape(g, given.shape + (1,) * (scored.ndim - given.ndim)) * given.size
+        return np.reshape(g, against) * given.size
 
     def unfused(g):
         with _paused():
@@ -69,7 +81,8 @@ def record_loss_function(function, args, kwargs, noted):
         if not fused:
             return unfused(g)
         with _paused():
-            dz = loss.gradient_from_logits(a, y)
+            t = general_targets(loss, a, y)     # (rows of y not summing to 1 after a softmax)
+            dz = loss.gradient_from_logits(a, y if t is None else t)
         return _Logits((np.asarray(dz) * spread(g)).astype(a.dtype, copy=False), lambda: unfused(g))
     node = _LossNode(parent, backward)
     node.what = f"losses.{name}"
@@ -104,3 +117,25 @@ def _undoing(scored, axis, shape):
         return lambda g: np.reshape(g, shape)
     moved = tuple(np.delete(np.array(shape), axis)) + (shape[axis],)
     return (lambda g: np.moveaxis(g, -1, axis)) if scored.shape == moved else None
+
+
+def _values_from_logits(loss, z, a, y):
+    """The per-sample values of the cross-entropy ``loss`` after the sigmoid or softmax output ``a``
+    of logits ``z`` (n, k), from the logits, unclipped, as its fused value and gradient take them
+    (Keras on TensorFlow reads the logits behind such an output); None for a loss not listed."""
+    from .losses.base import plain_type
+    from .losses.crossentropy import BinaryCrossentropy, CategoricalCrossentropy, TermsFromLogits
+    from .losses.focal import BinaryFocalCrossentropy
+    plain = plain_type(loss)
+    if isinstance(loss, TermsFromLogits):
+        return loss._terms_from_logits(z, a, loss._targets(a, y))
+    if plain is BinaryFocalCrossentropy:
+        return loss._fused_terms(z, a, loss._targets(a, y)).mean(axis=-1)
+    if plain is BinaryCrossentropy:
+        # (Keras' form: a logit of 40 on a positive costs 4e-18, not 0)
+        return (np.maximum(z, 0) - z * loss._smooth(loss._targets(a, y)) + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1)
+    if plain is CategoricalCrossentropy:
+        top = z.max(axis=-1, keepdims=True)
+        lse = top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
+        return (loss._smooth(loss._targets(a, y)) * (lse - z)).sum(axis=-1)
+    return None

@@ -76,7 +76,8 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
 
     def unfused(g):
         with _paused():
-            grad = None if padding else loss.gradient(a, y) if w is None else loss.weighted_gradient(a, y, w)
+            grad = None if padding else loss.gradient(a, y_unfused) if w is None else \
+                loss.weighted_gradient(a, y_unfused, w)
         return back(grad, g)
 
     def backward(g):
@@ -84,10 +85,43 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
         if not fused or not isinstance(parent, _ModelCall):    # (an output of several: its own node's)
             return unfused(g)
         with _paused():
-            dz = None if padding else loss.gradient_from_logits(a, y) if w is None else \
-                loss.weighted_gradient_from_logits(a, y, w)
+            t = None if padding else general_targets(loss, a, y)
+            t = y if t is None else t
+            dz = None if padding else loss.gradient_from_logits(a, t) if w is None else \
+                loss.weighted_gradient_from_logits(a, t, w)
         return _Logits(back(dz, g), lambda: unfused(g))
+    y_unfused = y       # on logits (from_logits=True) the class's gradient is softmax(z) - y too
+    if not fused and getattr(loss, "from_logits", False) and not padding:
+        with _paused():
+            t = general_targets(loss, loss.probabilities(a), y)
+        y_unfused = y if t is None else t
     return _wrap(value, _LossNode(parent, backward))
+
+
+def general_targets(loss, p, y):
+    """For ``CategoricalCrossentropy`` (its own gradient methods, any reduction) scoring softmax
+    outputs ``p`` against targets ``y`` whose rows do not sum to 1 (multi-hot, a row of zeros:
+    ``fit`` refuses them, a GradientTape of yours does not): targets ``y'`` on which the class's
+    fused gradient, linear in its targets, ``(p - smooth(y')) c`` (c: the row's weight, the
+    reduction's factor), is the general dL/dz of the loss on ``y``, ``(p sum(smooth(y)) -
+    smooth(y)) c``, as PyTorch and Keras on torch and JAX take it (Keras on TensorFlow keeps its
+    kernel's ``p - y``). None where the rows sum to 1 (the class's own gradient holds) or the loss
+    is not that class's. The value is still taken on ``y``."""
+    from .losses.crossentropy import CategoricalCrossentropy
+    from .losses.base import plain_type
+    plain = plain_type(loss)
+    if not isinstance(loss, CategoricalCrossentropy) or \
+            plain.gradient_from_logits is not CategoricalCrossentropy.gradient_from_logits:
+        return None
+    y = np.asarray(y)
+    if y.shape != p.shape or y.dtype.kind not in "fiub" or not y.size:
+        return None
+    t = loss._smooth(y.astype(p.dtype, copy=False))
+    sums = t.sum(axis=-1, keepdims=True)
+    if np.allclose(sums, 1.0, rtol=0.0, atol=1e-6):
+        return None
+    # smooth(y') = smooth(y) - p (sums - 1): y' = y - p (sums - 1) / (1 - s), s < 1 (s = 1: sums are 1)
+    return (y - p * (sums - 1) / (1.0 - loss.label_smoothing)).astype(p.dtype, copy=False)
 
 
 def _recorded_targets_hint(y_pred_node, order):

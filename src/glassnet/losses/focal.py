@@ -9,10 +9,10 @@ hardest example there is) gets no gradient at all, in Keras too. Keep the logits
 penalty, a lower learning rate) when that matters. Two exceptions, both Keras': the binary loss
 with ``from_logits=True`` takes its cross-entropy from the logits, exactly, unclipped (Keras'
 ``binary_crossentropy(from_logits=True)``), so a logit of 30 on a negative costs about 30 and
-keeps its gradient; and Keras 3.15 on TensorFlow does the same after a sigmoid output with
-``from_logits=False`` (its backend reads the logits behind the sigmoid), where glassnet clips:
-there a sigmoid output saturated beyond about 1 - 1e-7 trains on in Keras-TF and stops here
-(docs/keras_parity.md).
+keeps its gradient; and after a sigmoid output with ``from_logits=False`` it is fused, as the
+binary cross-entropy is: its cross-entropy from the logits behind the sigmoid, unclipped, as Keras
+3.15 on TensorFlow takes it (its backend's ``_get_logits``), so a sigmoid output saturated beyond
+about 1 - 1e-7 trains on (docs/keras_parity.md).
 """
 import numpy as np
 
@@ -50,7 +50,9 @@ class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      #
     A model file records its settings (as for ``Huber``).
     """
     name = "binary_focal_crossentropy"
-    fuses = None         # its value and gradient are its own (see Loss.fused_activation)
+    # after a sigmoid output its cross-entropy comes from the logits, as Keras-TF's (the fused
+    # methods below are its own: see Loss.fused_activation)
+    fuses = "sigmoid"
 
     def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
                  reduction=DEFAULT_REDUCTION, name=None):
@@ -97,18 +99,68 @@ class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      #
     def gradient(self, y_pred, y_true):
         if not self.from_logits:
             return self._probability_gradient(y_pred, y_true)
-        # dL/dz on the logits, nothing clipped: q = 1 - p_t moves by (1 - 2y) p (1 - p) per unit of
-        # z and the cross-entropy of the logits by p - y
         p = self.probabilities(y_pred)
-        y, q, _, bce, weight = self._parts(p, self._smooth(self._targets(p, y_true)), y_pred)
+        return self._logit_gradient(y_pred, p, self._smooth(self._targets(p, y_true)))
+
+    def _logit_gradient(self, z, p, y):
+        """dL/dz on the logits ``z`` (None: the cross-entropy from ``p``, which the first term needs
+        only where p (1 - p) > 0), p = sigmoid(z), ``y`` the smoothed targets; nothing clipped:
+        q = 1 - p_t moves by (1 - 2y) p (1 - p) per unit of z and the cross-entropy of the logits
+        by p - y (Keras-TF's gradient after a sigmoid output, whose backward is p (1 - p))."""
+        y = y.astype(p.dtype, copy=False)
+        q = np.maximum(1 - (y * p + (1 - y) * (1 - p)), 0)
+        slope = p * (1 - p)
+        if z is None:
+            inside = slope > 0
+            safe = np.where(inside, p, 0.5)
+            bce = np.where(inside, -(y * np.log(safe) + (1 - y) * np.log1p(-safe)), 0)
+        else:
+            bce = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
         positive = q > 0
-        slope = np.where(positive, np.power(np.where(positive, q, 1), self.gamma - 1), 0)
-        g = self.gamma * slope * (1 - 2 * y) * bce * (p * (1 - p))
+        factor = np.where(positive, np.power(np.where(positive, q, 1), self.gamma - 1), 0)
+        g = self.gamma * factor * (1 - 2 * y) * bce * slope
         g += q ** self.gamma * (p - y)
-        if weight is not None:
-            g *= weight
+        if self.apply_class_balancing:
+            g *= y * self.alpha + (1 - y) * (1 - self.alpha)
         g *= 1.0 / g.size
         return g
+
+    # fused with a sigmoid output (from_logits=False): z its logits, a = sigmoid(z), the targets as
+    # the loss takes them; the cross-entropy from z, exact, the focal factor from a (Keras-TF's)
+    def _fused_terms(self, z, a, y_true):
+        y, q, _, bce, weight = self._parts(a, self._smooth(y_true), z)
+        terms = q ** self.gamma * bce
+        return terms if weight is None else terms * weight
+
+    def value_from_logits(self, z, a, y_true):
+        return float(np.mean(self._fused_terms(z, a, y_true)))
+
+    def weighted_from_logits(self, z, a, y_true, sample_weight):
+        terms = self._fused_terms(z, a, y_true)
+        terms *= _per_sample(sample_weight, terms)
+        return float(np.mean(terms))
+
+    def gradient_from_logits(self, a, y_true):
+        return self._logit_gradient(None, a, self._smooth(y_true))
+
+    def from_logits_and_gradient(self, z, a, y_true):
+        y = self._smooth(y_true)
+        return self.value_from_logits(z, a, y_true), self._logit_gradient(z, a, y)
+
+    def output_gradient_unclipped(self, a, y_true):
+        """dL/dA of the fused value (nothing clipped): infinite where a sigmoid output is exactly 0
+        or 1 on the wrong side, while dL/dz stays finite. ``model.trace`` shows it as the output's dA."""
+        y = self._smooth(self._targets(a, y_true)).astype(a.dtype, copy=False)
+        q = np.maximum(1 - (y * a + (1 - y) * (1 - a)), 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bce = -(np.where(y == 0, 0.0, y * np.log(a)) + np.where(y == 1, 0.0, (1 - y) * np.log1p(-a)))
+            positive = q > 0
+            factor = np.where(positive, np.power(np.where(positive, q, 1), self.gamma - 1), 0)
+            g = self.gamma * factor * (1 - 2 * y) * bce + q ** self.gamma * (
+                np.where(y == 0, 0.0, -y / a) + np.where(y == 1, 0.0, (1 - y) / (1 - a)))
+        if self.apply_class_balancing:
+            g = g * (y * self.alpha + (1 - y) * (1 - self.alpha))
+        return (g / a.size).astype(a.dtype, copy=False)
 
     def _probability_gradient(self, y_pred, y_true):
         """dL/dp for probabilities ``y_pred``."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._rows import row_max
 from .._validation import check_class_labels, check_number
-from ._numerics import _all_normal, _per_sample
+from ._numerics import _all_normal, _distributions, _per_sample
 from .base import DEFAULT_REDUCTION, Loss, WithSettings
 from .crossentropy import TermsFromLogits, class_labels
 
@@ -20,8 +20,10 @@ from .crossentropy import TermsFromLogits, class_labels
 class CategoricalGeneralizedCrossEntropy(TermsFromLogits, WithSettings, Loss):
     """Keras' ``CategoricalGeneralizedCrossEntropy(q=0.5)``: the mean over samples of
     ``(1 - p^q) / q``, p the output at the sample's integer label (targets (n,) or (n, 1), as
-    for ``sparse_categorical_crossentropy``; Keras takes only these). No clipping, as in Keras:
-    outputs below 0 (not probabilities) give NaN. A model file keeps ``q``.
+    for ``sparse_categorical_crossentropy``; outputs with positions, (n, steps, k), take one label
+    per position, (n, steps), as Keras' one-hot of the labels does, and the loss is the mean over
+    all positions). No clipping, as in Keras: outputs below 0 (not probabilities) give NaN. A model
+    file keeps ``q``.
 
     >>> loss = CategoricalGeneralizedCrossEntropy()
     >>> round(loss(np.array([[0.75, 0.25], [0.5, 0.5]]), np.array([1, 0])), 6)    # (1 + 2 - sqrt 2) / 2
@@ -44,15 +46,15 @@ class CategoricalGeneralizedCrossEntropy(TermsFromLogits, WithSettings, Loss):
         return check_class_labels(y, n_outputs, name)
 
     def _targets(self, y_pred, y_true):
-        return class_labels(y_pred, y_true, self.name)
+        return class_labels(y_pred, y_true, self.name, positions=True)
 
     def _picked(self, y_pred, y_true):
         labels = self._targets(y_pred, y_true)
-        return y_pred[np.arange(labels.shape[0]), labels], labels
+        return _at(y_pred, labels), labels
 
     def __call__(self, y_pred, y_true):
         p, _ = self._picked(y_pred, y_true)
-        return float(((1 - p ** self.q) / self.q).sum()) / y_pred.shape[0]
+        return float(((1 - p ** self.q) / self.q).sum()) / _distributions(y_pred)
 
     def per_sample(self, y_pred, y_true):
         p, _ = self._picked(y_pred, y_true)
@@ -62,13 +64,13 @@ class CategoricalGeneralizedCrossEntropy(TermsFromLogits, WithSettings, Loss):
         p, _ = self._picked(y_pred, y_true)
         terms = (1 - p ** self.q) / self.q
         terms *= _per_sample(sample_weight, terms)
-        return float(terms.sum()) / y_pred.shape[0]
+        return float(terms.sum()) / _distributions(y_pred)
 
     def gradient(self, y_pred, y_true):
         p, labels = self._picked(y_pred, y_true)
         g = np.zeros_like(y_pred)
         with np.errstate(divide="ignore"):          # p = 0: -inf, as in Keras
-            g[np.arange(labels.shape[0]), labels] = -(p ** (self.q - 1)) / y_pred.shape[0]
+            np.put_along_axis(g, labels[..., None], (-(p ** (self.q - 1)) / _distributions(y_pred))[..., None], axis=-1)
         return g
 
     def invalid_output(self, y_pred):
@@ -79,6 +81,9 @@ class CategoricalGeneralizedCrossEntropy(TermsFromLogits, WithSettings, Loss):
 
     # the fused forms, after a softmax output: z the logits, a = softmax(z)
     def _terms_from_logits(self, z, a, y_true):
+        if y_true.ndim > 1:     # labels per position (a recorded call's (n, steps, k) outputs)
+            return self._terms_from_logits(z.reshape(-1, z.shape[-1]), a.reshape(-1, a.shape[-1]),
+                                           y_true.reshape(-1)).reshape(y_true.shape)
         rows = np.arange(y_true.shape[0])
         picked = a[rows, y_true]
         if _all_normal(picked):
@@ -88,8 +93,17 @@ class CategoricalGeneralizedCrossEntropy(TermsFromLogits, WithSettings, Loss):
         return -np.expm1(self.q * log_p) / self.q
 
     def gradient_from_logits(self, a, y_true):
+        if y_true.ndim > 1:
+            return self.gradient_from_logits(a.reshape(-1, a.shape[-1]), y_true.reshape(-1)).reshape(a.shape)
         rows = np.arange(y_true.shape[0])
         g = a.copy()
         g[rows, y_true] -= 1
         g *= (a[rows, y_true] ** self.q)[:, None] * (1.0 / a.shape[0])
         return g
+
+
+def _at(values, labels):
+    """``values`` (n, ..., k) at each row's label, ``labels`` (n, ...); returns (n, ...)."""
+    if labels.ndim == 1:
+        return values[np.arange(labels.shape[0]), labels]
+    return np.take_along_axis(values, labels[..., None], axis=-1)[..., 0]

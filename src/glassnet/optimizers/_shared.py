@@ -60,6 +60,7 @@ def gather(optimizer, triples):
     if keys == optimizer._gathered:
         return                          # (the keys of the call before: every weight is at home)
     layouts, homes, slots = optimizer._weight_layouts, optimizer._homes, optimizer.slots
+    parked = optimizer.__dict__.get("_parked") or {}
     for key, param, _ in triples:
         entries = layouts.get(key)
         if not entries or entries[-1][2] != param.size:
@@ -72,8 +73,22 @@ def gather(optimizer, triples):
                     if name not in target and state.size == home[3]:     # (not a factored one)
                         target[name] = _new_slot(optimizer, name, param)
                 _copy_runs(slots[home[0]], target, param.size, start, stop, home[1])
+            elif home is None and weight in parked:
+                _unpark(optimizer, slots.setdefault(key, {}), param, start, stop, parked.pop(weight)[2])
             homes[weight] = (key, start, layer, param.size)
     optimizer._gathered = keys
+
+
+def _unpark(optimizer, target, param, start, stop, pieces):
+    """A weight with no home whose state was parked when it left the buffer of its home (a freeze,
+    then that model's new layout: glassnet._state_carry) stepped through another key whose buffer
+    kept it: that key takes the parked state (its own copy of the weight's state is older: the
+    weight was stepped elsewhere since)."""
+    for name, piece in pieces.items():
+        if piece.size == stop - start:             # (not a factored one)
+            if name not in target:
+                target[name] = _new_slot(optimizer, name, param)
+            target[name].reshape(-1)[start:stop] = piece
 
 
 def spread(optimizer):
