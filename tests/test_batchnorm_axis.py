@@ -220,31 +220,8 @@ def test_regularizers_and_constraints_train_as_keras(case, keras, rng):
     assert (gamma >= 0).all() and (gamma == 0).any() and np.linalg.norm(beta) == pytest.approx(1.0, rel=1e-5)
 
 
-def test_the_penalty_is_in_the_loss_and_its_gradient(rng):
-    # the loss with the penalty minus the loss without it is the penalty; the gradients differ by
-    # the penalty's (2 * 0.1 * gamma, 0.05 * sign(beta)): one SGD step of learning rate 1 shows it
-    x = rng.normal(size=(6, 3, 4))
-    y = rng.normal(size=(6, 2))
-
-    def model(**options):
-        made = gn.Sequential([gn.Input((3, 4)), BatchNormalization(axis=1, **options), Flatten(), Dense(2)],
-                             seed=0, dtype="float64")
-        made.compile("mse", gn.optimizers.SGD(1.0))
-        return made
-    with_penalty = model(gamma_regularizer=gn.regularizers.L2(0.1), beta_regularizer=gn.regularizers.L1(0.05))
-    without = model()
-    start = [rng.normal(size=w.shape) if k < 2 else w for k, w in enumerate(without.get_weights())]
-    with_penalty.set_weights(start)
-    without.set_weights(start)
-    gamma, beta = start[0], start[1]
-    penalty = 0.1 * (gamma ** 2).sum() + 0.05 * np.abs(beta).sum()
-    assert with_penalty.evaluate(x, y, verbose=0) == pytest.approx(without.evaluate(x, y, verbose=0) + penalty,
-                                                                    rel=1e-12)
-    with_penalty.train_on_batch(x, y)
-    without.train_on_batch(x, y)
-    np.testing.assert_allclose(without.get_weights()[0] - with_penalty.get_weights()[0], 0.2 * gamma, atol=1e-12)
-    np.testing.assert_allclose(without.get_weights()[1] - with_penalty.get_weights()[1], 0.05 * np.sign(beta),
-                               atol=1e-12)
+# the penalty in the loss and its gradient, by hand in float64: tests/test_keras_args46.py's
+# test_the_penalty_is_in_the_loss_and_its_gradient, for the three layers taking these arguments
 
 
 # -- configs and model files ------------------------------------------------------------------------

@@ -52,6 +52,6 @@ def test_bidirectional_arguments_by_position_are_keras():
         ["layer", "merge_mode", "weights", "backward_layer"]
     with pytest.raises(ValueError, match="weights is not supported"):
         Bidirectional(LSTM(3), "concat", [np.ones((2, 12))])
-    with pytest.raises(ValueError, match="backward_layer is not supported"):
-        Bidirectional(LSTM(3), "concat", None, LSTM(3, go_backwards=True))
+    # the fourth is backward_layer, taken since session 46 (tests/test_keras_args46.py)
+    assert Bidirectional(LSTM(3), "concat", None, LSTM(3, go_backwards=True)).own_backward_layer
     assert Bidirectional(LSTM(3), "sum", None, None).merge_mode == "sum"

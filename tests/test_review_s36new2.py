@@ -10,7 +10,9 @@ import glassnet as gn
 A = gn.activations
 
 
-@pytest.mark.parametrize("settings, argument", [({"threshold": -1.0}, "threshold"),
+# (a negative threshold is Keras' function's formula since session 46: tests/test_keras_args46.py;
+# the layer still refuses it, as Keras' layer does)
+@pytest.mark.parametrize("settings, argument", [({"threshold": -1.0, "max_value": -2.0}, "max_value"),
                                                 ({"negative_slope": -0.5}, "negative_slope"),
                                                 ({"max_value": -1.0}, "max_value")])
 def test_relu_refuses_negative_settings_by_its_own_name(settings, argument):

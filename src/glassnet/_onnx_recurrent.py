@@ -158,6 +158,10 @@ def _reader(b, layer, xs, shapes):
 def _bidirectional(b, layer, xs, shapes):
     who = layer.describe()
     forward, backward = layer.forward_layer, layer.backward_layer
+    if layer.own_backward_layer:
+        # the exports below run the backward reader as the forward one's settings read from the end
+        raise Unsupported(f"{who}: a backward_layer of its own (Keras' argument) is not exported; a Bidirectional "
+                          f"of one layer is")
     _check(b, forward, who)
     if type(forward).__name__.startswith("ConvLSTM") and type(backward) is type(forward):
         return _scanned_bidirectional(b, layer, xs, who, conv_shape=shapes[0])

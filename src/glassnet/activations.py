@@ -152,14 +152,25 @@ def relu(z, negative_slope=0.0, max_value=None, threshold=0.0):
     """max(z, 0); with Keras' settings (``relu(x, negative_slope=0.0, max_value=None,
     threshold=0.0)``) the rule of Keras' ``ReLU`` layer, which runs them (Keras' function runs its
     layer's ``static_call`` too): z above the threshold, at most ``max_value``, else
-    ``negative_slope * (z - threshold)``. Any shape; the same shape back.
+    ``negative_slope * (z - threshold)``. Any shape; the same shape back. A negative threshold,
+    which Keras' layer refuses and its function takes, is its function's formula
+    (glassnet._relu_below_zero): z itself between the threshold and 0 (0 with a ``max_value``).
 
     >>> relu(np.array([-2.0, 3.0, 9.0]), negative_slope=0.5, max_value=6.0).tolist()
     [-1.0, 3.0, 6.0]
     """
     if negative_slope == 0 and max_value is None and threshold == 0:     # the layers' path
         return _with_constant(np.maximum, z, 0)
+    if _below_zero(threshold):                  # Keras' function takes it, its layer does not
+        from ._relu_below_zero import relu_below_zero
+        return relu_below_zero(z, negative_slope, _relu_layer(negative_slope, max_value, 0.0, "relu").max_value,
+                               threshold)
     return _relu_layer(negative_slope, max_value, threshold, "relu").forward(z)
+
+
+def _below_zero(threshold):
+    """Whether ``threshold`` is a negative number (computed by glassnet._relu_below_zero)."""
+    return isinstance(threshold, (int, float, np.number)) and not isinstance(threshold, bool) and threshold < 0
 
 
 def _relu_layer(negative_slope, max_value, threshold, caller):
@@ -182,6 +193,10 @@ _SIGN_MASK_MAX_SIZE = 4096
 def backprop_relu(grad_a, z, a, negative_slope=0.0, max_value=None, threshold=0.0):
     # the derivative at exactly 0 is taken as 0, like PyTorch and Keras
     if negative_slope != 0 or max_value is not None or threshold != 0:
+        if _below_zero(threshold):
+            from ._relu_below_zero import backprop_relu_below_zero
+            checked = _relu_layer(negative_slope, max_value, 0.0, "backprop_relu")       # the other settings
+            return backprop_relu_below_zero(grad_a, z, negative_slope, checked.max_value, threshold)
         # Keras' settings: the ReLU layer's derivative (its kinks as Keras' own paths have them)
         layer = _relu_layer(negative_slope, max_value, threshold, "backprop_relu")
         layer.forward(z)

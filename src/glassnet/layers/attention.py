@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from .. import backend, initializers
+from .. import backend, constraints, initializers, regularizers
 from .._bounds import check_sample_values
 from .._validation import check_choice, check_flag
 from .._warnings import warn
@@ -333,9 +333,15 @@ class MultiHeadAttention(_Attention):
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", use_causal_mask=False, **kwargs):
+                 bias_initializer="zeros", use_causal_mask=False, kernel_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
+        # Keras gives them to each of its four projections: here to the four kernels (biases) alike
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, f"{cls}: kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, f"{cls}: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, f"{cls}: bias_constraint")
         if flash_attention not in (None, False):
             raise ValueError(f"{cls}: flash_attention={flash_attention!r:.40} is not supported (a fused kernel; NumPy "
                              f"has none): leave it None or False")
@@ -573,13 +579,13 @@ class MultiHeadAttention(_Attention):
                                    ("value", value, self.value_dim)):
             projected = heads if name == "query" else self._key_value_heads()
             self.add_weight(f"{name}_kernel", (source[-1], projected, size),
-                            by_fans(self.kernel_initializer, source[-1], projected * size))
+                            by_fans(self.kernel_initializer, source[-1], projected * size), *self._kernel_rules)
             if self.use_bias:
-                self.add_weight(f"{name}_bias", (projected, size), self.bias_initializer)
+                self.add_weight(f"{name}_bias", (projected, size), self.bias_initializer, *self._bias_rules)
         self.add_weight("output_kernel", (heads, self.value_dim, features),
-                        by_fans(self.kernel_initializer, heads * self.value_dim, features))
+                        by_fans(self.kernel_initializer, heads * self.value_dim, features), *self._kernel_rules)
         if self.use_bias:
-            self.add_weight("output_bias", (features,), self.bias_initializer)
+            self.add_weight("output_bias", (features,), self.bias_initializer, *self._bias_rules)
         super().build(input_shape)
 
     def keras_weight_path(self, key):
@@ -726,7 +732,17 @@ class MultiHeadAttention(_Attention):
                 "attention_axes": None if self.attention_axes is None else list(self.attention_axes),
                 "sliding_window": self.sliding_window,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                "bias_initializer": initializers.name_of(self.bias_initializer)}
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                # only those set: a default layer's config as before them
+                **regularizers.config_entries(self), **constraints.config_entries(self)}
+
+    @property
+    def _kernel_rules(self):
+        return self.kernel_regularizer, self.kernel_constraint
+
+    @property
+    def _bias_rules(self):
+        return self.bias_regularizer, self.bias_constraint
 
 
 class GroupedQueryAttention(MultiHeadAttention):

@@ -7,6 +7,7 @@ import numpy as np
 from .._warnings import warn
 from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
+from ._affine_arguments import affine_config, set_affine_arguments
 from .base import Layer, check_axis, sample_axes, shape_fits
 
 
@@ -67,6 +68,13 @@ class LayerNormalization(Layer):
         x not centred but divided by its standard deviation (not its root mean square); always a
         ``gamma``, never a ``beta``, whatever ``center`` and ``scale`` say. Warns as Keras does:
         ``RMSNormalization`` is the real RMS norm.
+    beta_initializer, gamma_initializer : str, Initializer or callable, default "zeros", "ones"
+        As ``Dense``'s initializers (Keras'); ``gamma_initializer="zeros"`` starts a residual
+        block's last normalisation at the identity of the skip path.
+    beta_regularizer, gamma_regularizer : Regularizer, str or None
+        A penalty on the shift and the scale added to the loss, as ``Dense``'s ``kernel_regularizer``.
+    beta_constraint, gamma_constraint : Constraint, str or None
+        Projected after every update a model makes, as ``Dense``'s ``kernel_constraint``.
 
     ``params``: ``gamma`` (ones) and ``beta`` (zeros), shaped like the normalised axes of a
     sample: (features,) for ``axis=-1``. Shapes: input (batch, ...) -> output of the same shape.
@@ -83,8 +91,12 @@ class LayerNormalization(Layer):
 
     rms_scaling = False     # for a layer pickled before it
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False, **kwargs):
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        set_affine_arguments(self, "LayerNormalization", beta_initializer, gamma_initializer, beta_regularizer,
+                             gamma_regularizer, beta_constraint, gamma_constraint)
         self.axis = check_axis(axis, "LayerNormalization")
         self.epsilon = check_number(epsilon, "LayerNormalization: epsilon", "> 0")
         self.center = check_flag(center, "LayerNormalization: center")
@@ -112,9 +124,9 @@ class LayerNormalization(Layer):
         axes = self._input_axes(input_shape)
         shape = tuple(input_shape[a - 1] for a in axes)
         if self._has_gamma:
-            self.add_weight("gamma", shape, "ones")
+            self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer, self.gamma_constraint)
         if self._has_beta:
-            self.add_weight("beta", shape, "zeros")
+            self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer, self.beta_constraint)
         super().build(input_shape)
 
     def _broadcast(self, param, ndim):
@@ -163,7 +175,7 @@ class LayerNormalization(Layer):
                   "center": self.center, "scale": self.scale}
         if self.rms_scaling:      # only when on: a default layer's config and files stay those of before
             config["rms_scaling"] = True
-        return config
+        return {**config, **affine_config(self)}
 
 
 class GroupNormalization(Layer):
@@ -185,6 +197,8 @@ class GroupNormalization(Layer):
     epsilon : float, default 1e-3 (Keras'; PyTorch's is 1e-5)
     center, scale : bool
         Whether there is a ``beta`` and a ``gamma``.
+    beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint
+        As ``LayerNormalization``'s (Keras'): default zeros and ones, no penalty, no constraint.
 
     Shapes: input (batch, ..., C) -> the same; ``gamma`` and ``beta`` (C,).
 
@@ -199,8 +213,12 @@ class GroupNormalization(Layer):
     # masked (padded) ones too, as in Keras: the padding changes the real steps' outputs
     supports_masking = True
 
-    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        set_affine_arguments(self, "GroupNormalization", beta_initializer, gamma_initializer, beta_regularizer,
+                             gamma_regularizer, beta_constraint, gamma_constraint)
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or not (groups > 0 or groups == -1):
             raise ValueError(f"GroupNormalization: groups must be a positive integer or -1 (one group per channel), "
                              f"got {groups!r:.40}")
@@ -232,9 +250,9 @@ class GroupNormalization(Layer):
         channels = input_shape[-1]
         self._groups_of(channels)
         if self.scale:
-            self.add_weight("gamma", (channels,), "ones")
+            self.add_weight("gamma", (channels,), self.gamma_initializer, self.gamma_regularizer, self.gamma_constraint)
         if self.center:
-            self.add_weight("beta", (channels,), "zeros")
+            self.add_weight("beta", (channels,), self.beta_initializer, self.beta_regularizer, self.beta_constraint)
         super().build(input_shape)
 
     def forward(self, x, training=False):
@@ -268,7 +286,7 @@ class GroupNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+                "center": self.center, "scale": self.scale, **affine_config(self)}
 
 
 class RMSNormalization(Layer):

@@ -6,9 +6,10 @@ All follow Keras: ``forward(x, training=True)`` is the training behaviour, ``tra
 """
 import numpy as np
 
-from .. import backend, constraints, initializers, regularizers
+from .. import backend, initializers
 from .._validation import check_flag, check_number, refuse_positional_data_format
 from ..errors import NonFiniteError
+from ._affine_arguments import INITIAL, affine_config, set_affine_arguments
 from .base import LAYERS, Layer, _unexpected_arguments, check_axis, sample_axes
 from .conv import check_rank
 from .data_format import DataFormat, config_entry, set_data_format
@@ -408,14 +409,11 @@ class BatchNormalization(Layer):
         self.epsilon = check_number(epsilon, "BatchNormalization: epsilon", "> 0")
         self.center = check_flag(center, "BatchNormalization: center")
         self.scale = check_flag(scale, "BatchNormalization: scale")
-        for key, value in (("beta_initializer", beta_initializer), ("gamma_initializer", gamma_initializer),
-                           ("moving_mean_initializer", moving_mean_initializer),
+        set_affine_arguments(self, "BatchNormalization", beta_initializer, gamma_initializer, beta_regularizer,
+                             gamma_regularizer, beta_constraint, gamma_constraint)
+        for key, value in (("moving_mean_initializer", moving_mean_initializer),
                            ("moving_variance_initializer", moving_variance_initializer)):
             setattr(self, key, initializers.get(value, f"BatchNormalization: {key}"))
-        self.beta_regularizer = regularizers.get(beta_regularizer, "BatchNormalization: beta_regularizer")
-        self.gamma_regularizer = regularizers.get(gamma_regularizer, "BatchNormalization: gamma_regularizer")
-        self.beta_constraint = constraints.get(beta_constraint, "BatchNormalization: beta_constraint")
-        self.gamma_constraint = constraints.get(gamma_constraint, "BatchNormalization: gamma_constraint")
         self.renorm = check_flag(renorm, "BatchNormalization: renorm")
         self.renorm_momentum = check_number(renorm_momentum, "BatchNormalization: renorm_momentum", "[0, 1]")
         # Keras keeps {} for None with renorm (its config says so), and the dict as given without
@@ -665,17 +663,12 @@ class BatchNormalization(Layer):
         for flag in ("center", "scale"):
             if not getattr(self, flag):
                 config[flag] = False
-        for key, default in (("beta_initializer", "zeros"), ("gamma_initializer", "ones"),
-                             ("moving_mean_initializer", "zeros"), ("moving_variance_initializer", "ones")):
-            name = initializers.name_of(getattr(self, key))
-            # Keras' Zeros() and Ones() (what its configs hold) are the defaults too
-            if name not in (default, initializers.name_of(initializers.get(default.capitalize()))):
-                config[key] = name
+        config.update(affine_config(self, {**INITIAL, "moving_mean_initializer": "zeros",
+                                           "moving_variance_initializer": "ones"}))
         if self.renorm:
             config.update(renorm=True, renorm_clipping=dict(self.renorm_clipping),
                           renorm_momentum=self.renorm_momentum)
-        return {**config, **regularizers.config_entries(self, ("beta_regularizer", "gamma_regularizer")),
-                **constraints.config_entries(self, ("beta_constraint", "gamma_constraint"))}
+        return config
 
 
 def _running(moving, batch, momentum):

@@ -33,7 +33,9 @@ _COMMON = ("units", "activation", "use_bias", "kernel_initializer", "recurrent_i
 # Keras' weight attributes of a cell (cell.kernel), read off the layer an RNN made of it
 _CELL_WEIGHTS = ("kernel", "recurrent_kernel", "bias")
 # the arguments that belong to the RNN layer around a cell, not to the cell
-_LAYER_ONLY = ("return_sequences", "return_state", "go_backwards", "stateful", "zero_output_for_mask")
+# (the last three: Keras' cells take them as layers; a glassnet cell is not one, its RNN layer is)
+_LAYER_ONLY = ("return_sequences", "return_state", "go_backwards", "stateful", "zero_output_for_mask",
+               "dtype", "trainable", "activity_regularizer")
 
 
 class _Cell:
@@ -181,7 +183,12 @@ class StackedRNNCells:
     [[4, 4], 3]
     """
 
-    def __init__(self, cells, name=None):
+    def __init__(self, cells, name=None, **unknown):
+        if unknown:         # (Python's message named __init__; Keras' takes a layer's dtype, trainable, ...)
+            whose = [key for key in unknown if key in _LAYER_ONLY]
+            hint = f" ({', '.join(whose)}: give {'it' if len(whose) == 1 else 'them'} to the RNN layer)" if whose else ""
+            raise TypeError(f"StackedRNNCells: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
+                            f"{', '.join(map(repr, unknown))}; StackedRNNCells takes cells, name{hint}")
         if not isinstance(cells, (list, tuple)) or not cells:
             raise TypeError(f"StackedRNNCells: cells must be a non-empty list of cells, got {cells!r:.80}")
         self.cells = [_cell(cell, "StackedRNNCells: cells", stacked=False) for cell in cells]

@@ -397,12 +397,12 @@ class Bidirectional(CarriesStates, _Wrapper):
         if not isinstance(layer, _READERS):
             raise TypeError(f"Bidirectional: layer must be a {READER_NAMES}, got {layer!r:.80}")
         self._check_wrapped(layer, states=True)
-        if layer.go_backwards:              # Keras 3.15 fails on it too
-            raise ValueError("Bidirectional: wrap a layer that reads forwards (go_backwards=False); the wrapper "
-                             "adds the copy that reads from the end")
         if backward_layer is not None:
-            raise ValueError("Bidirectional: backward_layer is not supported; the backward reader is a copy of "
-                             "layer's settings reading from the end")
+            backward_layer = _given_backward_layer(layer, backward_layer)
+        elif layer.go_backwards:            # Keras 3.15 fails on it too: its copy would read backwards as well
+            raise ValueError("Bidirectional: wrap a layer that reads forwards (go_backwards=False), or give the "
+                             "other reader as backward_layer (go_backwards=False there); the wrapper adds the copy "
+                             "that reads from the end")
         check_choice(merge_mode, "Bidirectional: merge_mode", MERGE_MODES,
                      note=" (Keras' None returns two arrays, which a Sequential cannot pass on)")
         if layer.input_shape is not None:                 # LSTM(32, input_shape=...) inside: the wrapper's
@@ -416,7 +416,11 @@ class Bidirectional(CarriesStates, _Wrapper):
         # Keras' names: forward_lstm, backward_lstm (a name already saying forward_ is not doubled)
         name = (config.pop("name", None) or snake_case(type(layer).__name__)).removeprefix("forward_")
         self.forward_layer = type(layer).from_config({**config, "name": f"forward_{name}"})
-        self.backward_layer = type(layer).from_config({**config, "name": f"backward_{name}", "go_backwards": True})
+        if backward_layer is None:
+            self.backward_layer = type(layer).from_config({**config, "name": f"backward_{name}", "go_backwards": True})
+        else:                               # Keras keeps the one given, its name too: a copy of it, as of layer
+            self.backward_layer = type(backward_layer).from_config(_without_shape(backward_layer.get_config()))
+        self.own_backward_layer = backward_layer is not None
         self._adopt()
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
         # Keras' rule: with a mask, each direction's masked steps output zeros when it returns
@@ -426,6 +430,7 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     reads_mask = True
     steps_mask_only = True          # its readers' masks are (batch, steps)
+    own_backward_layer = False      # (a Bidirectional pickled before backward_layer: the copy)
     return_state = False            # (a Bidirectional pickled before states in and out has none)
 
     @property
@@ -550,7 +555,44 @@ class Bidirectional(CarriesStates, _Wrapper):
     def get_config(self):
         layer = _to_entry(self.forward_layer)
         layer["config"]["name"] = layer["config"]["name"].removeprefix("forward_")
-        return {**super().get_config(), "layer": layer, "merge_mode": self.merge_mode}
+        config = {**super().get_config(), "layer": layer, "merge_mode": self.merge_mode}
+        if self.own_backward_layer:         # only then: a default wrapper's config is the one of before
+            config["backward_layer"] = _to_entry(self.backward_layer)
+        return config
+
+
+def _without_shape(config):
+    config.pop("input_shape", None)
+    return config
+
+
+def _given_backward_layer(layer, backward):
+    """Keras' ``backward_layer``, checked as Keras 3.15 checks it (the two readers' ``go_backwards``
+    differ; ``stateful``, ``return_sequences`` and ``return_state`` agree) and as glassnet's wrapper
+    needs (one class and one number of units or filters: its states and its output are twice the
+    forward reader's); a dict (a config's) made a layer first."""
+    if isinstance(backward, dict):
+        backward = _from_entry(backward, "Bidirectional", _READERS, READER_NAMES)
+    if not isinstance(backward, _READERS):
+        raise TypeError(f"Bidirectional: backward_layer must be a {READER_NAMES}, got {backward!r:.80}")
+    Bidirectional._check_wrapped(backward, states=True)
+    if backward is layer:
+        raise ValueError("Bidirectional: backward_layer is layer itself; give a second layer, reading the other way")
+    if layer.go_backwards == backward.go_backwards:
+        raise ValueError(f"Bidirectional: layer and backward_layer must read in opposite directions (Keras' rule), "
+                         f"both have go_backwards={layer.go_backwards}; set go_backwards=True on one of them")
+    for key in ("stateful", "return_sequences", "return_state"):
+        if getattr(layer, key) != getattr(backward, key):
+            raise ValueError(f"Bidirectional: layer and backward_layer must agree on {key} (Keras' rule); got "
+                             f"{getattr(layer, key)} and {getattr(backward, key)}")
+    size = "units" if hasattr(layer, "units") else "filters"
+    if type(backward) is not type(layer) or getattr(backward, size) != getattr(layer, size):
+        raise ValueError(f"Bidirectional: backward_layer must be a {type(layer).__name__} of {getattr(layer, size)} "
+                         f"{size}, as layer (glassnet's wrapper hands on twice one reader's states), got "
+                         f"{backward.describe()}")
+    if backward.input_shape is not None:
+        raise ValueError("Bidirectional: give input_shape to the wrapper or to layer, not to backward_layer")
+    return backward
 
 
 class TimeDistributed(_Wrapper):

@@ -496,10 +496,11 @@ _REDUCED_CLASSES = {}
 
 
 # the loss classes whose Keras constructors take ``axis`` (-1, the classes' axis), by their functions
+# (CosineSimilarity takes any axis itself: losses/persample.py)
 _KERAS_AXIS = {"BinaryCrossentropy": "binary_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
                "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
                "BinaryFocalCrossentropy": "binary_focal_crossentropy",
-               "CategoricalFocalCrossentropy": "categorical_focal_crossentropy", "CosineSimilarity": "cosine_similarity"}
+               "CategoricalFocalCrossentropy": "categorical_focal_crossentropy"}
 
 
 def _taking_keras_defaults(init):
