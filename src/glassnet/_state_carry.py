@@ -10,7 +10,9 @@ together again in the new order, measured against Keras 3.15 (tests/test_freeze_
 - a weight trained before and still trained keeps its state, and the step count goes on;
 - a weight that leaves the buffer (frozen, popped) has its pieces *parked* on the optimizer, as
   Keras keeps a frozen variable's slots untouched: unfrozen again, it takes them back (what it had
-  when frozen), as Keras' does after a freeze, ``compile``, unfreeze, ``compile``;
+  when frozen), as Keras' does after a freeze, ``compile``, unfreeze, ``compile``; but an update
+  made meanwhile zeroes a parked gradient accumulator, as Keras zeroes every variable's at an
+  update (``Optimizer.apply``);
 - a weight the optimizer never stepped (a layer frozen from the start and unfrozen, or added after
   training) starts from the rule's initial state (zeros; Adagrad's ``initial_accumulator_value``;
   a moving average from the weight), the step count going on: Keras' state for a variable it was

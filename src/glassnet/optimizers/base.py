@@ -586,6 +586,11 @@ class Optimizer:
             self.accumulated_steps = 0
             for key, _, _ in triples:           # the update is made: the next sum starts from 0
                 self.slots[key][ACCUMULATOR][...] = 0
+            parked = self.__dict__.get("_parked")
+            if parked:      # weights frozen or popped (glassnet._state_carry): Keras zeroes every
+                for _, _, pieces in parked.values():    # variable's accumulator at an update
+                    if ACCUMULATOR in pieces:
+                        pieces[ACCUMULATOR][...] = 0
         if self.use_ema:
             self._average(triples, done)
         if self.schedule is not None:      # learning_rate reads the next update's rate, as in Keras

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import backend
 from . import _shared, _ungraded
-from .base import COMMON, Optimizer, check_patterns, keras_apply_form
+from .base import ACCUMULATOR, COMMON, Optimizer, check_patterns, keras_apply_form
 
 
 class OptimizerMap(MutableMapping):
@@ -348,9 +348,16 @@ class MultiOptimizer(Optimizer):
                     _shared.register(self._inner[j], key, layout)
         if self._pending is not None:
             self._take_pending()
+        parked = self.__dict__.get("_parked")      # weights frozen or popped (glassnet._state_carry)
         for j, (sub_triples, s_sizes, s_names, s_shapes, spans) in sorted(calls.items()):
-            with _ungraded.ungraded(self._inner[j], spans):
-                self._inner[j].apply(sub_triples, s_sizes, s_names, shapes=s_shapes)
+            inner = self._inner[j]
+            update = bool(parked) and inner.gradient_accumulation_steps and inner._updates_now()
+            with _ungraded.ungraded(inner, spans):
+                inner.apply(sub_triples, s_sizes, s_names, shapes=s_shapes)
+            if update:      # as Keras zeroes every variable's accumulator at an update: theirs too
+                for _, _, pieces in parked.values():
+                    if f"{j}/{ACCUMULATOR}" in pieces:
+                        pieces[f"{j}/{ACCUMULATOR}"][...] = 0
         for part, param, runs in written:
             self._scatter(part, param, runs)
         object.__setattr__(self, "iterations", self.iterations + 1)
