@@ -33,15 +33,29 @@ def _weights(models):
     return [w.copy() for model in models for w in model.get_weights()]
 
 
+def _twin_and_frozen(program, optimizer=None):
+    """The weights of both models after ``program(base, first, second, optimizer, x, ys, freeze)``
+    run twice on the same start: [without the freeze (the twin), with it]. ``optimizer``: a
+    function making the one both models compile with, else _two_heads_on_one_base's SGD."""
+    results = []
+    for freeze in (False, True):
+        base, (first, second), shared, x, ys = _two_heads_on_one_base()
+        if optimizer is not None:
+            shared = optimizer()
+            for model in (first, second):
+                model.compile(shared, "mse")
+        program(base, first, second, shared, x, ys, freeze)
+        results.append(_weights([first, second]))
+    return results
+
+
 @pytest.mark.parametrize("recompile_second", [False, True])
 def test_a_shared_layer_frozen_in_both_models_keeps_its_state(recompile_second):
     """The base's layer stepped by both models, then frozen: compile the first model (its state
     parked from there, its home), compile the second (its older copy of that state was parked over
     the first: the momentum of one step, not two), unfreeze, compile: the first model then stepped
     it from the stale momentum (0.13 off the twin after one step)."""
-    results = []
-    for freeze in (False, True):
-        base, (first, second), optimizer, x, ys = _two_heads_on_one_base()
+    def program(base, first, second, optimizer, x, ys, freeze):
         second.train_on_batch(x, ys[1])
         first.train_on_batch(x, ys[0])
         if freeze:
@@ -54,8 +68,8 @@ def test_a_shared_layer_frozen_in_both_models_keeps_its_state(recompile_second):
                 second.compile(optimizer, "mse")
         first.train_on_batch(x, ys[0])
         second.train_on_batch(x, ys[1])
-        results.append(_weights([first, second]))
-    for got, want in zip(results[1], results[0]):
+    twin, frozen = _twin_and_frozen(program)
+    for got, want in zip(frozen, twin):
         np.testing.assert_array_equal(got, want)
 
 
@@ -63,9 +77,7 @@ def test_a_parked_shared_layer_stepped_by_the_other_model_takes_its_parked_state
     """Frozen and parked from the first model's new layout, unfrozen: the second model (whose
     buffer never lost the layer) steps it next from the parked state, not from its own older copy
     (0.14 off before), and the first model then goes on from that one state."""
-    results = []
-    for freeze in (False, True):
-        base, (first, second), optimizer, x, ys = _two_heads_on_one_base()
+    def program(base, first, second, optimizer, x, ys, freeze):
         second.train_on_batch(x, ys[1])
         first.train_on_batch(x, ys[0])
         if freeze:
@@ -74,8 +86,8 @@ def test_a_parked_shared_layer_stepped_by_the_other_model_takes_its_parked_state
             base.layers[0].trainable = True
         second.train_on_batch(x, ys[1])
         first.train_on_batch(x, ys[0])
-        results.append(_weights([first, second]))
-    for got, want in zip(results[1], results[0]):
+    twin, frozen = _twin_and_frozen(program)
+    for got, want in zip(frozen, twin):
         np.testing.assert_array_equal(got, want)
 
 
@@ -85,12 +97,7 @@ def test_a_shared_layer_taken_back_while_no_model_has_a_layout_gets_a_home():
     once), then the first takes the base back from the parked state: the base had no home, so the
     second model, laid out anew at its next step, stepped it from fresh zeros (9.6e-3 off the twin
     after two Adam steps) instead of the first model's state."""
-    results = []
-    for freeze in (False, True):
-        base, (first, second), _, x, ys = _two_heads_on_one_base()
-        optimizer = gn.optimizers.Adam(0.02)
-        for model in (first, second):
-            model.compile(optimizer, "mse")
+    def program(base, first, second, optimizer, x, ys, freeze):
         first.train_on_batch(x, ys[0])
         second.train_on_batch(x, ys[1])
         if freeze:
@@ -101,8 +108,8 @@ def test_a_shared_layer_taken_back_while_no_model_has_a_layout_gets_a_home():
             first.compile(optimizer, "mse")
         second.train_on_batch(x, ys[1])
         first.train_on_batch(x, ys[0])
-        results.append(_weights([first, second]))
-    for got, want in zip(results[1], results[0]):
+    twin, frozen = _twin_and_frozen(program, lambda: gn.optimizers.Adam(0.02))
+    for got, want in zip(frozen, twin):
         np.testing.assert_array_equal(got, want)
 
 @pytest.mark.xfail(strict=True, reason="known: a MultiOptimizer keeps no homes of its own for a shared weight "
@@ -111,13 +118,7 @@ def test_a_shared_layer_taken_back_while_no_model_has_a_layout_gets_a_home():
 def test_a_multi_optimizer_shared_by_two_models_through_a_freeze():
     """The first test's program with a MultiOptimizer (SGD on the base, Adam on the heads): the base
     layer's momentum is not the twin's after the freeze, both compiles and the unfreeze."""
-    results = []
-    for freeze in (False, True):
-        base, (first, second), _, x, ys = _two_heads_on_one_base()
-        optimizer = gn.optimizers.MultiOptimizer(gn.optimizers.OptimizerMap(
-            gn.optimizers.SGD(0.05, momentum=0.9), {".*/h./.*": gn.optimizers.Adam(0.01)}))
-        for model in (first, second):
-            model.compile(optimizer, "mse")
+    def program(base, first, second, optimizer, x, ys, freeze):
         second.train_on_batch(x, ys[1])
         first.train_on_batch(x, ys[0])
         if freeze:
@@ -128,6 +129,7 @@ def test_a_multi_optimizer_shared_by_two_models_through_a_freeze():
             first.compile(optimizer, "mse")
         first.train_on_batch(x, ys[0])
         second.train_on_batch(x, ys[1])
-        results.append(_weights([first, second]))
-    for got, want in zip(results[1], results[0]):
+    twin, frozen = _twin_and_frozen(program, lambda: gn.optimizers.MultiOptimizer(gn.optimizers.OptimizerMap(
+        gn.optimizers.SGD(0.05, momentum=0.9), {".*/h./.*": gn.optimizers.Adam(0.01)})))
+    for got, want in zip(frozen, twin):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)

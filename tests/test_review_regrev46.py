@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from test_freeze_more import _ours     # the three-Dense model those tests train
 
 L = gn.layers
 
@@ -25,14 +26,6 @@ def _fit_freeze_unfreeze(model, optimizer, fits=None):
         model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
         if fits is not None:
             fits.append([w.copy() for w in model.get_weights()])
-
-
-def _ours(weights=None):
-    model = gn.Sequential([gn.Input((4,)), L.Dense(3, activation="tanh", name="a"),
-                           L.Dense(2, activation="tanh", name="b"), L.Dense(1, name="c")], seed=0)
-    if weights is not None:
-        model.set_weights(weights)
-    return model
 
 
 def test_an_update_while_frozen_zeroes_the_frozen_layers_accumulated_gradients():
