@@ -53,9 +53,15 @@ def _pair(keras, which, student_loss_weight, weights=None):
     return ours, theirs
 
 
+# "cce" and "several" hold a LogitsDistillation whose loss is CategoricalCrossentropy(from_logits=True):
+# its targets are the teacher's logits, rows that sum to anything. Keras 3.15 on TensorFlow
+# differentiates it with its kernel's softmax(z) - y, the loss's own gradient only for rows summing
+# to 1; glassnet takes the loss's own, softmax(z) * sum(y) - y (PyTorch's, and Keras' on its torch
+# and JAX backends; docs/losses.md). So their training is compared with Keras' values only
+# (test_cce_on_teacher_logits_values_match_keras) and with central differences
+# (test_default_step_gradient_matches_finite_differences), not with Keras-TF's trajectory.
 @pytest.mark.parametrize("which, student_loss_weight, weights", [
-    ("logits", 0.1, None), ("features", 0.5, None), ("cce", 0.7, None), ("several", 0.3, [1.0, 0.5, 0.25]),
-    ("logits", 0.0, None), ("logits", 1.0, None)])
+    ("logits", 0.1, None), ("features", 0.5, None), ("logits", 0.0, None), ("logits", 1.0, None)])
 def test_fit_evaluate_predict_match_keras(keras, which, student_loss_weight, weights):
     x, y = _data()
     ours, theirs = _pair(keras, which, student_loss_weight, weights)
@@ -75,6 +81,17 @@ def test_fit_evaluate_predict_match_keras(keras, which, student_loss_weight, wei
     np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-6)
     np.testing.assert_allclose(ours(x), ours.student.predict(x, verbose=0), atol=1e-7)
+
+
+@pytest.mark.parametrize("which, weights", [("cce", None), ("several", [1.0, 0.5, 0.25])])
+def test_cce_on_teacher_logits_values_match_keras(keras, which, weights):
+    """The losses of the same weights as Keras 3.15's: only the gradient of these differs (above)."""
+    x, y = _data()
+    ours, theirs = _pair(keras, which, 0.3, weights)
+    got, want = ours.evaluate(x, y, verbose=0, return_dict=True), theirs.evaluate(x, y, verbose=0, return_dict=True)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 def test_teacher_layer_features_match_keras(keras):
@@ -113,9 +130,11 @@ def test_default_kl_is_keras_kl_object_and_keras_name_skips_the_softmax(keras):
     assert abs(keras_name - ours) > 1e-3
 
 
-def test_default_step_gradient_matches_finite_differences():
+@pytest.mark.parametrize("cce", [False, True])
+def test_default_step_gradient_matches_finite_differences(cce):
     """One full-batch SGD step moves each student weight by lr times the float64 central-difference
-    gradient of compute_loss (the student's loss and two distillation losses)."""
+    gradient of compute_loss (the student's loss and two distillation losses; with ``cce``, a third:
+    CategoricalCrossentropy(from_logits=True) on the teacher's logits, rows not summing to 1)."""
     x, y = _data(10)
     x = x.astype(np.float64)
     teacher = _net(gn, 8, "t", seed=0)
@@ -124,8 +143,12 @@ def test_default_step_gradient_matches_finite_differences():
                             dtype="float64")
     t64 = gn.Sequential([gn.layers.Dense(8, activation="tanh", input_dim=4), gn.layers.Dense(6, activation="relu"),
                          gn.layers.Dense(3)], seed=0, dtype="float64")
-    distiller = gd.Distiller(t64, student, [gd.LogitsDistillation(temperature=3.0), gd.FeatureDistillation("mse")],
-                             distillation_loss_weights=[1.0, 0.3], student_loss_weight=0.4, dtype="float64")
+    losses, weights = [gd.LogitsDistillation(temperature=3.0), gd.FeatureDistillation("mse")], [1.0, 0.3]
+    if cce:
+        losses.append(gd.LogitsDistillation(temperature=1.5, loss=gn.losses.CategoricalCrossentropy(from_logits=True)))
+        weights.append(0.5)
+    distiller = gd.Distiller(t64, student, losses, distillation_loss_weights=weights, student_loss_weight=0.4,
+                             dtype="float64")
     lr = 0.5
     distiller.compile(optimizer=gn.optimizers.SGD(lr), loss=gn.losses.SparseCategoricalCrossentropy(from_logits=True))
     before = [a.copy() for a in student.get_weights()]

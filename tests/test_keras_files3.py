@@ -145,7 +145,8 @@ def test_spectral_files_both_ways(tmp_path, fmt):
 def test_stacked_rnn_state_lists_read_and_written_back(tmp_path, fmt):
     keras = _keras()
     x = keras.Input((4, 2))
-    out = keras.layers.RNN([keras.layers.LSTMCell(3), keras.layers.GRUCell(2)], return_state=True)(x)
+    out = keras.layers.RNN([keras.layers.LSTMCell(3), keras.layers.GRUCell(2)], return_state=True,
+                           name="rnn")(x)     # named: Keras numbers unnamed layers per process
     theirs = keras.Model(x, out)        # outputs [out, [h0, c0], h1]
     X = np.random.default_rng(1).normal(size=(3, 4, 2)).astype("float32")
     want = theirs.predict(X, verbose=0)

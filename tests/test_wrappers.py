@@ -72,8 +72,19 @@ REGRESSOR = {"loss": "mse", "activation": "linear"}
 
 
 def quiet_keras_predict(keras):
-    """Keras' wrappers call predict with its progress bar: silence it for the test's output."""
+    """Keras' wrappers call predict with its progress bar: silence it for the test's output (turned
+    back on after the test by ``keras_logging_restored``)."""
     keras.utils.disable_interactive_logging()
+
+
+@pytest.fixture(autouse=True)
+def keras_logging_restored():
+    """Keras' interactive logging is a process-wide switch: left off, later tests of Keras' printed
+    lines (test_callbacks' EarlyStopping and ModelCheckpoint ones) read nothing on stdout."""
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.utils.enable_interactive_logging()
 
 
 # -- Keras parity ------------------------------------------------------------------------------------
