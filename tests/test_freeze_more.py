@@ -305,3 +305,23 @@ def test_a_multi_optimizer_keeps_a_popped_layers_state_until_it_is_added_back():
     np.testing.assert_array_equal(multi.get_state()["slots"]["params"]["1/momentum"][-3:], head_momentum)
     _fit(model, x, y, epochs=1)
     assert [opt.iterations for opt in multi.optimizers] == [6, 4]
+
+
+def test_a_model_with_kept_aside_state_pickles_and_copies_without_it():
+    """The state of a frozen layer is kept aside by the layer's id, referenced weakly (a popped layer
+    nobody holds is freed: tests/test_review_sumrev.py): a pickle or a deep copy, whose layers are
+    other objects, carries none of it, and the copy trains on after an unfreeze."""
+    import copy
+    import pickle
+    x, y = _data()
+    model = _ours()
+    model.compile(gn.optimizers.Adam(0.01), "mse")
+    model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    model.layers[0].trainable = False
+    model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    assert len(model.optimizer.__dict__["_parked"]) == 2          # kernel and bias of "a"
+    for other in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert not other.optimizer.__dict__.get("_parked")
+        other.layers[0].trainable = True
+        other.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        assert all(np.isfinite(w).all() for w in other.get_weights())

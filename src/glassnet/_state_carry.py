@@ -26,6 +26,7 @@ from Keras: with ``use_ema`` a frozen weight's moving average is parked as it is
 averaging every variable it was built on, frozen or not.
 """
 import math
+import weakref
 
 import numpy as np
 
@@ -118,7 +119,7 @@ def _assembled(optimizer, key, slots, old, new, parked, dtype):
         if weight not in staying and pieces[weight] and (home is None or home[0] == key):
             if home is None and weight in parked:
                 continue        # (parked when it left its home's buffer: this key's copy is older)
-            parked[weight] = (layer, shape, {name: piece.copy() for name, piece in pieces[weight].items()})
+            _park(parked, weight, layer, shape, {name: piece.copy() for name, piece in pieces[weight].items()})
     names = list(slots)
     for weight, _, _, shape in new:
         if weight not in pieces and weight in parked and parked[weight][1] == shape:
@@ -140,12 +141,31 @@ def _assembled(optimizer, key, slots, old, new, parked, dtype):
     return assembled
 
 
+class _Parked(dict):
+    """``{weight: (weak reference to its layer, shape, {name: piece})}``, keyed by the layer's id and
+    the weight's name. A pickle or a copy carries none: another process's or a copy's layers have
+    other ids (and a weak reference cannot be pickled)."""
+
+    def __reduce__(self):
+        return (_Parked, ())
+
+
+def _park(parked, weight, layer, shape, pieces):
+    """Park ``pieces`` of state for ``weight`` of ``layer``. The layer is referenced weakly, and its
+    entry goes with it: a popped layer nobody holds is freed with its weights, and its id, which a
+    new layer may then take, keys nothing stale."""
+    def forget(ref):
+        if parked.get(weight, (None,))[0] is ref:
+            del parked[weight]
+    parked[weight] = (weakref.ref(layer, forget), shape, pieces)
+
+
 def _parked(optimizer):
-    """The pieces of state parked on ``optimizer`` for the weights that left the buffers it steps:
-    ``{weight: (layer, shape, {name: piece})}`` (the layer held so that its id stays its own)."""
+    """The pieces of state parked on ``optimizer`` for the weights that left the buffers it steps
+    (``_Parked``)."""
     parked = optimizer.__dict__.get("_parked")
-    if parked is None:
-        parked = optimizer.__dict__["_parked"] = {}
+    if not isinstance(parked, _Parked):     # (none yet, or emptied by a reset as a plain dict)
+        parked = optimizer.__dict__["_parked"] = _Parked(parked or {})
     return parked
 
 
