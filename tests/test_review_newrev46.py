@@ -49,12 +49,10 @@ def _twin_and_frozen(program, optimizer=None):
     return results
 
 
-@pytest.mark.parametrize("recompile_second", [False, True])
-def test_a_shared_layer_frozen_in_both_models_keeps_its_state(recompile_second):
-    """The base's layer stepped by both models, then frozen: compile the first model (its state
-    parked from there, its home), compile the second (its older copy of that state was parked over
-    the first: the momentum of one step, not two), unfreeze, compile: the first model then stepped
-    it from the stale momentum (0.13 off the twin after one step)."""
+def _frozen_in_both(recompile_second):
+    """The program of _twin_and_frozen: both models step, the base's layer is frozen, both models
+    compile, it is unfrozen and the first compiles (the second too when ``recompile_second``), then
+    both step again."""
     def program(base, first, second, optimizer, x, ys, freeze):
         second.train_on_batch(x, ys[1])
         first.train_on_batch(x, ys[0])
@@ -68,7 +66,16 @@ def test_a_shared_layer_frozen_in_both_models_keeps_its_state(recompile_second):
                 second.compile(optimizer, "mse")
         first.train_on_batch(x, ys[0])
         second.train_on_batch(x, ys[1])
-    twin, frozen = _twin_and_frozen(program)
+    return program
+
+
+@pytest.mark.parametrize("recompile_second", [False, True])
+def test_a_shared_layer_frozen_in_both_models_keeps_its_state(recompile_second):
+    """The base's layer stepped by both models, then frozen: compile the first model (its state
+    parked from there, its home), compile the second (its older copy of that state was parked over
+    the first: the momentum of one step, not two), unfreeze, compile: the first model then stepped
+    it from the stale momentum (0.13 off the twin after one step)."""
+    twin, frozen = _twin_and_frozen(_frozen_in_both(recompile_second))
     for got, want in zip(frozen, twin):
         np.testing.assert_array_equal(got, want)
 
@@ -91,7 +98,6 @@ def test_a_parked_shared_layer_stepped_by_the_other_model_takes_its_parked_state
         np.testing.assert_array_equal(got, want)
 
 
-
 def test_a_shared_layer_taken_back_while_no_model_has_a_layout_gets_a_home():
     """Both models laid out anew without the base (no layout left registered: rehome returned at
     once), then the first takes the base back from the parked state: the base had no home, so the
@@ -112,24 +118,14 @@ def test_a_shared_layer_taken_back_while_no_model_has_a_layout_gets_a_home():
     for got, want in zip(frozen, twin):
         np.testing.assert_array_equal(got, want)
 
+
 @pytest.mark.xfail(strict=True, reason="known: a MultiOptimizer keeps no homes of its own for a shared weight "
                                        "(its sub-optimizers' are forgotten by each new layout's set_state); "
                                        "docs/guide/models.md, Freezing layers")
 def test_a_multi_optimizer_shared_by_two_models_through_a_freeze():
     """The first test's program with a MultiOptimizer (SGD on the base, Adam on the heads): the base
     layer's momentum is not the twin's after the freeze, both compiles and the unfreeze."""
-    def program(base, first, second, optimizer, x, ys, freeze):
-        second.train_on_batch(x, ys[1])
-        first.train_on_batch(x, ys[0])
-        if freeze:
-            base.layers[0].trainable = False
-            first.compile(optimizer, "mse")
-            second.compile(optimizer, "mse")
-            base.layers[0].trainable = True
-            first.compile(optimizer, "mse")
-        first.train_on_batch(x, ys[0])
-        second.train_on_batch(x, ys[1])
-    twin, frozen = _twin_and_frozen(program, lambda: gn.optimizers.MultiOptimizer(gn.optimizers.OptimizerMap(
+    twin, frozen = _twin_and_frozen(_frozen_in_both(False), lambda: gn.optimizers.MultiOptimizer(gn.optimizers.OptimizerMap(
         gn.optimizers.SGD(0.05, momentum=0.9), {".*/h./.*": gn.optimizers.Adam(0.01)})))
     for got, want in zip(frozen, twin):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
