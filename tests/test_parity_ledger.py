@@ -473,20 +473,26 @@ def _names(node):
     return found
 
 
-def _reaches(filename, node, oracle):
-    """Whether the test's own code, its decorators, or the module-level helpers and tables it uses
-    (followed through each other) name the oracle."""
+def _follows(filename, node, words_of, wanted):
+    """Whether ``node`` or the module-level helpers, tables and imports it uses (followed through
+    each other) have one of the ``wanted`` words, as ``words_of`` reads a node's words."""
     _, top = _module(filename)
     seen, todo = set(), [node]
     while todo:
-        names = _names(todo.pop())
-        if oracle in names:
+        words = words_of(todo.pop())
+        if words & wanted:
             return True
-        for name in names & set(top):
-            if name not in seen:
-                seen.add(name)
-                todo.append(top[name])
+        for word in words & set(top):
+            if word not in seen:
+                seen.add(word)
+                todo.append(top[word])
     return False
+
+
+def _reaches(filename, node, oracle):
+    """Whether the test's own code, its decorators, or the module-level helpers and tables it uses
+    (followed through each other) name the oracle."""
+    return _follows(filename, node, _names, {oracle})
 
 
 def _words(node):
@@ -506,17 +512,7 @@ def _words(node):
 def _mentions(filename, node, names):
     """Whether the test, or the module-level helpers, tables and imports it uses, names one of ``names``
     in its code (a docstring does not count)."""
-    _, top = _module(filename)
-    seen, todo = set(), [node]
-    while todo:
-        words = _words(todo.pop())
-        if words & names:
-            return True
-        for word in words & set(top):
-            if word not in seen:
-                seen.add(word)
-                todo.append(top[word])
-    return False
+    return _follows(filename, node, _words, names)
 
 
 def _find(test):
