@@ -18,6 +18,7 @@ def drawn_loss(loss, y_pred, y_true, sample_weight=None):
     from . import ops
     from .layers.input import InputLayer
     from .losses import crossentropy, regression
+    from .losses.functions import _smoothed
     name = type(loss).__name__
     if isinstance(y_pred, InputLayer) and not isinstance(y_true, InputLayer):
         raise TypeError(f"{loss.name}: y_pred is a model input and y_true is not: a glassnet Loss object takes "
@@ -32,13 +33,10 @@ def drawn_loss(loss, y_pred, y_true, sample_weight=None):
             raise NotImplementedError(f"{name}: ignore_class and label_smoothing are not drawn on a call's tensors")
         values = ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=loss.from_logits)
     elif type(loss) in _exactly(crossentropy.CategoricalCrossentropy):
-        if smoothing:
-            classes = ops.shape(y_pred)[-1]
-            y_true = y_true * (1.0 - smoothing) + smoothing / classes
+        y_true = _smoothed(y_true, smoothing, ops.shape(y_pred)[-1])
         values = ops.categorical_crossentropy(y_true, y_pred, from_logits=loss.from_logits)
     elif type(loss) in _exactly(crossentropy.BinaryCrossentropy):
-        if smoothing:
-            y_true = y_true * (1.0 - smoothing) + 0.5 * smoothing
+        y_true = _smoothed(y_true, smoothing, 2)        # towards 1/2, as the function smooths
         values = ops.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=loss.from_logits), axis=-1)
     elif type(loss) in _exactly(regression.MeanSquaredError):
         values = ops.mean(ops.square(y_pred - y_true), axis=-1)
