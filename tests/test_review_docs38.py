@@ -7,6 +7,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import ops
+from test_review_guides import _activity_regularization     # the guide's two classes
 
 
 class _PassThrough(gn.Layer):
@@ -41,23 +42,7 @@ def test_the_guides_activity_regularization_layer_on_an_input_adds_its_term():
     called on an Input: its term reads the Input itself, which no weight changes. It was refused
     here; Keras lists it in ``losses`` and adds it to the loss, as glassnet now does (compared with
     Keras 3.15 in tests/test_review_guides.py)."""
-    class ActivityRegularizationLayer(gn.Layer):
-        def __init__(self, rate=1e-2):
-            super().__init__()
-            self.rate = rate
-
-        def call(self, inputs):
-            self.add_loss(self.rate * ops.mean(inputs))
-            return inputs
-
-    class OuterLayer(gn.Layer):
-        def __init__(self):
-            super().__init__()
-            self.activity_reg = ActivityRegularizationLayer(1e-2)
-
-        def call(self, inputs):
-            return self.activity_reg(inputs)
-
+    ActivityRegularizationLayer, OuterLayer = _activity_regularization(gn, ops)
     layer = OuterLayer()
     np.testing.assert_array_equal(layer(np.zeros((1, 1), "float32")), [[0.0]])
     assert [float(v) for v in layer.losses] == [0.0]
