@@ -309,7 +309,7 @@ def _head_gradient(head, a, y, w):
     loss = head.loss
     if head.fused:
         return loss.gradient_from_logits(a, y) if w is None else loss.weighted_gradient_from_logits(a, y, w)
-    return loss.gradient(a, y) if w is None else loss.weighted_gradient(a, y, w)
+    return loss._fit_gradient(a, y) if w is None else loss._fit_weighted_gradient(a, y, w)
 
 
 class Heads(Loss):

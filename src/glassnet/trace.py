@@ -144,7 +144,7 @@ def _trace(model, x, y):
     elif padding:
         grad = back(scored * 0)
     else:
-        grad = model.loss.gradient(scored, ys) if ws is None else model.loss.weighted_gradient(scored, ys, ws)
+        grad = model.loss._fit_gradient(scored, ys) if ws is None else model.loss._fit_weighted_gradient(scored, ys, ws)
         if getattr(grad, "shape", None) != scored.shape:      # a loss of your own's, refused as training refuses it
             raise ValueError(gradient_shape_refusal(model.loss, scored.shape, grad))
         grad = back(model._weighed(grad))

@@ -504,7 +504,7 @@ class TrainingMixin(ActivityMixin):
             if padding:
                 grad = scored * 0
             else:
-                grad = self.loss.gradient(scored, ys) if ws is None else self.loss.weighted_gradient(scored, ys, ws)
+                grad = self.loss._fit_gradient(scored, ys) if ws is None else self.loss._fit_weighted_gradient(scored, ys, ws)
                 if getattr(grad, "shape", None) != scored.shape:      # a loss of your own's
                     raise ValueError(gradient_shape_refusal(self.loss, scored.shape, grad))
                 grad = self._weighed(grad)

@@ -142,6 +142,7 @@ class Loss:
             # Keras' form, call(y_true, y_pred) and no gradient: the tape differentiates it, with
             # Taped's methods (and Keras' constructor) ahead of glassnet's (glassnet.losses.taped)
             cls.__bases__ = (Taped, *cls.__bases__)
+        _fit_methods_follow(cls)
         # the __call__ its instances run (its own, or _Reduced's for a class of another reduction)
         call = cls.__call__
         if not getattr(call, "takes_sample_weight", False) and "sample_weight" not in inspect.signature(call).parameters:
@@ -223,6 +224,13 @@ class Loss:
         g = _in_dtype_of(self.gradient(y_pred, y_true), y_pred)
         g *= _per_sample(sample_weight, g)
         return g
+
+    # what fit's unfused step calls (training, outputs, trace): the public methods themselves, but
+    # for a class whose public gradient does work fit's checked targets never need (a cross-entropy
+    # on logits whose targets are distributions: CategoricalCrossentropy); a subclass overriding
+    # the public ones gets them here too (Loss.__init_subclass__), so fit trains on its maths
+    _fit_gradient = gradient
+    _fit_weighted_gradient = weighted_gradient
 
     def from_logits_and_gradient(self, z, a, y_true):
         """``(from_logits(z, a, y_true), gradient_from_logits(a, y_true))``, the training step's
@@ -418,11 +426,21 @@ class _Reduced:
         return self.weighted_gradient(y_pred, y_true, None)
 
     def weighted_gradient(self, y_pred, y_true, sample_weight):
+        return self._rescaled_gradient(y_pred, y_true, sample_weight, "gradient", "weighted_gradient")
+
+    def _fit_gradient(self, y_pred, y_true):
+        return self._rescaled_gradient(y_pred, y_true, None, "_fit_gradient", "_fit_weighted_gradient")
+
+    def _fit_weighted_gradient(self, y_pred, y_true, sample_weight):
+        return self._rescaled_gradient(y_pred, y_true, sample_weight, "_fit_gradient", "_fit_weighted_gradient")
+
+    def _rescaled_gradient(self, y_pred, y_true, sample_weight, plain, weighted):
+        """The class's gradient (its method ``plain``, or ``weighted`` with weights) times the factor."""
         view, y_true, weights, factor = self._plan(y_pred, y_true, sample_weight)
         if factor is None:
             self._no_gradient("gradient")
-        g = (_in_dtype_of(view.gradient(y_pred, y_true), y_pred) if weights is None
-             else view.weighted_gradient(y_pred, y_true, weights))
+        g = (_in_dtype_of(getattr(view, plain)(y_pred, y_true), y_pred) if weights is None
+             else getattr(view, weighted)(y_pred, y_true, weights))
         return self._scaled(g, factor)
 
     # the fused methods: z the logits, a the output activation's values
@@ -501,6 +519,20 @@ _KERAS_AXIS = {"BinaryCrossentropy": "binary_crossentropy", "CategoricalCrossent
                "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
                "BinaryFocalCrossentropy": "binary_focal_crossentropy",
                "CategoricalFocalCrossentropy": "categorical_focal_crossentropy"}
+
+
+def _owner(cls, name):
+    """The class of ``cls``'s method resolution order that defines ``name`` (its index there)."""
+    return next(i for i, c in enumerate(cls.__mro__) if name in vars(c))
+
+
+def _fit_methods_follow(cls):
+    """``cls._fit_gradient`` (and ``_fit_weighted_gradient``) its public ``gradient`` (and
+    ``weighted_gradient``) when those are overridden below the class that wrote the fit methods: a
+    subclass of yours of CategoricalCrossentropy writing its own gradient trains on it."""
+    for fit, public in (("_fit_gradient", ("gradient",)), ("_fit_weighted_gradient", ("gradient", "weighted_gradient"))):
+        if min(_owner(cls, name) for name in public) < _owner(cls, fit):
+            setattr(cls, fit, getattr(cls, public[-1]))
 
 
 def _taking_keras_defaults(init):

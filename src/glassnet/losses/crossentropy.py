@@ -299,6 +299,31 @@ class CategoricalCrossentropy(_Logits, Loss):
         return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _distributions(y_pred)
 
     def gradient(self, y_pred, y_true):
+        """dL/d(y_pred). On logits (``from_logits=True``) it is ``(softmax(z) sum(y) - y) / n`` per
+        distribution, the derivative of the value for any targets (PyTorch's autograd), where
+        ``fit`` trains on ``softmax(z) - y``, the same for the distributions it takes (rows summing
+        to 1: ``prepare_targets``) and one row sum cheaper (``_fit_gradient``)."""
+        if self.from_logits:
+            return self._general_gradient_of_logits(y_pred, y_true)
+        return self._fit_gradient(y_pred, y_true)
+
+    def _general_gradient_of_logits(self, z, y_true):
+        a = self.probabilities(z)
+        y = self._targets(z, y_true)
+        sums = self._smooth(y.astype(a.dtype, copy=False)).sum(axis=-1, keepdims=True)
+        # targets y' whose fused gradient (a - smooth(y')) / n is (a sum(smooth(y)) - smooth(y)) / n:
+        # smooth(y') = smooth(y) - a (sums - 1), so y' = y - a (sums - 1) / (1 - s) (rows summing to
+        # 1 keep y itself, bit for bit; s = 1 smooths every row to sum 1)
+        if self.label_smoothing < 1 and np.any(sums != 1):
+            y = y - a * ((sums - 1) / (1 - self.label_smoothing))
+        return self.gradient_from_logits(a, y)
+
+    def _fit_weighted_gradient(self, y_pred, y_true, sample_weight):
+        g = self._fit_gradient(y_pred, y_true)
+        g *= _per_sample(sample_weight, g)
+        return g
+
+    def _fit_gradient(self, y_pred, y_true):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._smooth(self._targets(y_pred, y_true))
