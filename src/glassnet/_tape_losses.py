@@ -6,9 +6,12 @@ gave ``y_pred`` (its node's kept logits ``z``), as training (and Keras on Tensor
 logits) computes it: its backward gives that call dL/dz (``_Logits``). The regularizers' penalties
 are nodes that give the weights their gradients at the values the penalties read (``_Penalty``).
 """
+import copy
+
 import numpy as np
 
 from . import _tape_state
+from .losses.base import Loss
 from ._tape_activity import recorded_activity
 from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, _recorded_terms
 from ._tape_values import Node, _Logits, _paused, _plain, _wrap, node_of
@@ -74,7 +77,11 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
         grad = np.zeros(a.shape, whole.dtype) if padding else (np.asarray(grad) * g).astype(whole.dtype, copy=False)
         return grad if rows is None else rows.back(grad)
 
+    each = _per_sample_values(loss, value, a)
+
     def unfused(g):
+        if each is not None:
+            return back(None if padding else each.gradient(g, w, a, y_unfused), 1)
         with _paused():
             grad = None if padding else loss.gradient(a, y_unfused) if w is None else \
                 loss.weighted_gradient(a, y_unfused, w)
@@ -87,6 +94,8 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
         with _paused():
             t = None if padding else general_targets(loss, a, y)
             t = y if t is None else t
+            if each is not None:
+                return _Logits(back(None if padding else each.gradient(g, w, a, t, fused=True), 1), lambda: unfused(g))
             dz = None if padding else loss.gradient_from_logits(a, t) if w is None else \
                 loss.weighted_gradient_from_logits(a, t, w)
         return _Logits(back(dz, g), lambda: unfused(g))
@@ -96,6 +105,44 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
             t = general_targets(loss, loss.probabilities(a), y)
         y_unfused = y if t is None else t
     return _wrap(value, _LossNode(parent, backward))
+
+
+class _EachSample:
+    """The gradient of a loss of ``reduction="none"`` (one value per sample, or per sample and
+    position) under a tape: the upstream gradient ``g`` of those values (the ones a
+    ``tape.gradient`` of them starts from: their sum's, as TensorFlow's) weighs each one, so dL/dz is
+    the loss of ``reduction="sum"``'s with ``g`` (times any sample weights) as the weights; values
+    per position, (n, steps), are taken as rows of one weight each, their loss being row by row."""
+
+    def __init__(self, loss, shape):
+        self.summed = copy.copy(loss)
+        self.summed._take_reduction("sum", vars(loss).get("name"))
+        self.shape = shape          # the values'
+
+    def gradient(self, g, w, a, y, fused=False):
+        weights = np.broadcast_to(np.asarray(g, dtype=a.dtype), self.shape)
+        if w is not None:
+            w = np.asarray(w, dtype=a.dtype)
+            weights = weights * w.reshape(w.shape + (1,) * (len(self.shape) - w.ndim))
+        rows = a if len(self.shape) == 1 else a.reshape(-1, a.shape[-1])
+        y = np.asarray(y)
+        if len(self.shape) > 1:     # labels (n, steps) or targets (n, steps, k) as rows
+            y = y.reshape(-1) if y.shape == self.shape else y.reshape(-1, y.shape[-1])
+        weights = weights.reshape(-1)
+        with _paused():
+            grad = (self.summed.weighted_gradient_from_logits if fused else self.summed.weighted_gradient)(rows, y, weights)
+        return np.asarray(grad).reshape(a.shape)
+
+
+def _per_sample_values(loss, value, a):
+    """``_EachSample`` for a loss of ``reduction="none"`` whose values are one per sample or per
+    sample and position (of ``a.shape[:-1]``); None for any other (its gradient as before)."""
+    if getattr(loss, "reduction", None) not in (None, "none") or not isinstance(loss, Loss):
+        return None
+    shape = np.shape(value)
+    if not a.ndim or shape not in ((a.shape[0],), tuple(a.shape[:-1])) or not shape:
+        return None
+    return _EachSample(loss, shape)
 
 
 def general_targets(loss, p, y):

@@ -173,6 +173,13 @@ class Loss:
         raise NotImplementedError(f"{type(self).__name__} does not give per-sample values: implement "
                                   f"per_sample(y_pred, y_true) for reduction='none'")
 
+    def per_sample_from_logits(self, z, a, y_true):
+        """``per_sample`` of a loss fused with its output activation, from the logits ``z`` and the
+        activation's values ``a`` (what ``reduction="none"`` gives there, as Keras on TensorFlow reads
+        the logits behind a sigmoid or softmax output): the cross-entropies' own; by default
+        ``per_sample(a, y_true)``, for a fused loss whose formula reads the probabilities."""
+        return self.per_sample(a, y_true)
+
     def _value_count(self, y_pred, y_true):
         """How many per-sample values the default reduction divides by: one per sample and position."""
         return y_pred.size // y_pred.shape[-1]
@@ -402,9 +409,10 @@ class _Reduced:
             value *= factor         # a new array from the class's method, or a float
         return value
 
-    def _values(self, view, y_pred, y_true, weights):
+    def _values(self, view, y_pred, y_true, weights, z=None):
+        """The per-sample values (times the weights); from the logits ``z`` when given (fused)."""
         _check_per_sample(type(view))
-        values = view.per_sample(y_pred, y_true)
+        values = view.per_sample(y_pred, y_true) if z is None else view.per_sample_from_logits(z, y_pred, y_true)
         if weights is None:
             return values
         if values.ndim == 0:        # one value for the whole batch (Dice's axis=None): checks the weights
@@ -450,7 +458,7 @@ class _Reduced:
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         view, y_true, weights, factor = self._plan(a, y_true, sample_weight)
         if factor is None:
-            return self._values(view, a, y_true, weights)
+            return self._values(view, a, y_true, weights, z)
         value = (view.value_from_logits(z, a, y_true) if weights is None
                  else view.weighted_from_logits(z, a, y_true, weights))
         return self._scaled(value, factor)

@@ -78,6 +78,9 @@ class TermsFromLogits:
     def value_from_logits(self, z, a, y_true):
         return float(self._terms_from_logits(z, a, y_true).sum()) / _distributions(z)
 
+    def per_sample_from_logits(self, z, a, y_true):
+        return self._terms_from_logits(z, a, self._targets(a, y_true))
+
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         terms = self._terms_from_logits(z, a, y_true)
         terms *= _position_weights(sample_weight, terms)
@@ -204,6 +207,10 @@ class BinaryCrossentropy(_Logits, Loss):
         terms = np.logaddexp(0, z)
         terms -= z * self._smooth(y_true)
         return float(np.add.reduce(terms, axis=None)) / terms.size
+
+    def per_sample_from_logits(self, z, a, y_true):
+        """The mean of log(1 + e^z) - z y over the last axis, unclipped (Keras-TF's, from the logits)."""
+        return (np.logaddexp(0, z) - z * self._smooth(self._targets(a, y_true))).mean(axis=-1)
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         terms = np.logaddexp(0, z)
@@ -354,6 +361,11 @@ class CategoricalCrossentropy(_Logits, Loss):
         # batch sums, vdot(lse, sum y) - vdot(y, z), cancels (logits ~1e5: 0.016 for a true 0)
         lse = self._logsumexp(z, a)
         return float(np.vdot(y_true, lse[..., None] - z)) / _distributions(z)
+
+    def per_sample_from_logits(self, z, a, y_true):
+        """sum(y (lse - z)) over the last axis: the softmax cross-entropy from the logits, exact."""
+        y = self._smooth(self._targets(a, y_true))
+        return (y * (self._logsumexp(z, a)[..., None] - z)).sum(axis=-1)
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         # the loss is linear in y: weighting each sample's (smoothed) targets weighs its loss

@@ -132,6 +132,9 @@ class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      #
         terms = q ** self.gamma * bce
         return terms if weight is None else terms * weight
 
+    def per_sample_from_logits(self, z, a, y_true):
+        return self._fused_terms(z, a, self._targets(a, y_true)).mean(axis=-1)
+
     def value_from_logits(self, z, a, y_true):
         return float(np.mean(self._fused_terms(z, a, y_true)))
 
