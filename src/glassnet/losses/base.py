@@ -129,6 +129,7 @@ class Loss:
     # (SparseCategoricalCrossentropy called directly on labels per position, as Keras')
     position_weights = False
     reduction = DEFAULT_REDUCTION
+    dtype = None        # Keras' dtype=: None computes in the predictions' dtype (glassnet.losses.adapted)
 
     def __init__(self, reduction=DEFAULT_REDUCTION, name=None):
         self._take_reduction(reduction, name)
@@ -163,8 +164,7 @@ class Loss:
             self.name = name
         # (name=None keeps a name a class of yours set before calling this constructor: Loss had
         # none before it took reduction=, and such a class's name was its own)
-        reshaped = reduction not in (DEFAULT_REDUCTION, "mean") or getattr(self, "ignore_class", None) is not None
-        self.__class__ = _reduced_class(plain) if reshaped else plain
+        self.__class__ = _class_for(plain, vars(self))
 
     def per_sample(self, y_pred, y_true):
         """Keras' loss of each sample (the values its reductions reduce): shape (n,), or (n, *positions)
@@ -514,11 +514,46 @@ def _check_per_sample(plain):
 def _rebuilt(plain, state):
     loss = object.__new__(plain)
     loss.__dict__.update(state)
-    loss.__class__ = _reduced_class(plain)
+    loss.__class__ = _class_for(plain, state)
     return loss
 
 
+def _class_for(plain, settings):
+    """The class an instance of ``plain`` with these ``settings`` (its ``vars``) runs: ``plain`` at
+    the defaults; ``_reduced_class(plain)`` for another reduction (or an ``ignore_class``); with
+    ``dtype`` or a class ``axis`` of its own, a subclass adapting the arrays before those methods
+    (glassnet.losses.adapted)."""
+    reduction = settings.get("reduction", DEFAULT_REDUCTION)
+    reshaped = reduction not in (DEFAULT_REDUCTION, "mean") or settings.get("ignore_class") is not None
+    cast = settings.get("dtype") is not None
+    moved = plain.__name__ in _KERAS_AXIS and settings.get("axis", -1) != -1 and _takes_keras_axis(plain)
+    return _adapted_class(plain, reshaped, cast, moved)
+
+
+def _adapted_class(plain, reshaped, cast, moved):
+    """``plain`` (or its reduction's class) with the dtype cast and the axis moved, outermost first,
+    each running the class below it (glassnet.losses.adapted); made once, then kept."""
+    if not (cast or moved):
+        return _reduced_class(plain) if reshaped else plain
+    key = (plain, reshaped, cast, moved)
+    cls = _ADAPTED_CLASSES.get(key)
+    if cls is None:
+        from .adapted import _Axis, _Cast
+        inner = _adapted_class(plain, reshaped, False, moved) if cast else _adapted_class(plain, reshaped, False, False)
+        cls = type(plain.__name__, (_Cast if cast else _Axis, plain), {
+            "__module__": plain.__module__, "__qualname__": plain.__qualname__, "__doc__": plain.__doc__,
+            "_plain": plain, "_inner_class": inner, "__reduce_ex__": _Reduced.__reduce_ex__})
+        _ADAPTED_CLASSES[key] = cls
+    return cls
+
+
+def _takes_keras_axis(plain):
+    """Whether ``plain``'s axis is Keras' (the wrapper's), not one its constructor takes itself."""
+    return "axis" not in inspect.signature(getattr(plain.__init__, "__wrapped__", plain.__init__)).parameters
+
+
 _REDUCED_CLASSES = {}
+_ADAPTED_CLASSES = {}
 
 
 # the loss classes whose Keras constructors take ``axis`` (-1, the classes' axis), by their functions
@@ -557,17 +592,16 @@ def _taking_keras_defaults(init):
     def __init__(self, *args, **kwargs):
         cls = plain_type(self).__name__
         if "dtype" in kwargs and "dtype" not in parameters:
-            dtype = kwargs.pop("dtype")
-            if dtype is not None:
-                raise ValueError(f"{cls}: dtype={dtype!r:.40} is not taken: glassnet computes a loss in its "
-                                 f"predictions' dtype (the model's); leave dtype=None, Keras' default")
+            from .adapted import check_dtype
+            # set before the constructor, whose last step (_take_reduction) picks the class from it
+            self.dtype = check_dtype(kwargs.pop("dtype"), cls)
         if "axis" in kwargs and "axis" not in parameters and cls in _KERAS_AXIS:
+            from .adapted import check_axis
             axis = kwargs.pop("axis")
-            if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or axis != -1:
-                raise ValueError(f"{cls}: axis={axis!r:.40}: the loss classes reduce over the last axis "
-                                 f"(axis=-1, Keras' default; for outputs (n, k) that is axis=1: write -1); for "
-                                 f"another axis, call gn.losses.{_KERAS_AXIS[cls]}(y_true, y_pred, axis=...) in a "
-                                 f"loss function of your own")
+            if cls == "SparseCategoricalCrossentropy" and (isinstance(axis, bool) or axis != -1):
+                raise ValueError(f"{cls}: axis={axis!r:.40}: the labels' classes are the last axis (axis=-1, "
+                                 f"Keras' default, the only one its TensorFlow backend takes)")
+            self.axis = check_axis(axis, cls)
         if not open_ended:
             unknown = [key for key in kwargs if key not in parameters]
             if unknown:

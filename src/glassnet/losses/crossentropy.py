@@ -97,6 +97,7 @@ class _Logits(WithSettings):
     smooths the targets it is given, once."""
     from_logits = False         # also what a loss pickled before the settings reads
     label_smoothing = 0.0
+    axis = -1                   # Keras' axis= of the classes (another: glassnet.losses.adapted)
     _SETTINGS = "from_logits, label_smoothing"
 
     def __init__(self, from_logits=False, label_smoothing=0.0, reduction=DEFAULT_REDUCTION, name=None, **unknown):
@@ -312,7 +313,7 @@ class CategoricalCrossentropy(_Logits, Loss):
         to 1: ``prepare_targets``) and one row sum cheaper (``_fit_gradient``)."""
         if self.from_logits:
             return self._general_gradient_of_logits(y_pred, y_true)
-        return self._fit_gradient(y_pred, y_true)
+        return CategoricalCrossentropy._fit_gradient(self, y_pred, y_true)     # (a subclass's may be this one)
 
     def _general_gradient_of_logits(self, z, y_true):
         a = self.probabilities(z)

@@ -202,6 +202,11 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
         super().__init__(from_logits, label_smoothing, reduction, name)
         self.alpha = _class_weights(alpha)
         self.gamma = check_number(gamma, "CategoricalFocalCrossentropy: gamma", ">= 0")
+        if not isinstance(self.alpha, float) and self.axis != -1:
+            # Keras 3.15 multiplies by the list along the last axis, not the classes' (a list of C
+            # weights then fails, or weighs the steps, on (n, C, L))
+            raise ValueError(f"CategoricalFocalCrossentropy: alpha as one weight per class with axis={self.axis}: "
+                             f"Keras weighs the last axis with it, not the classes'; give one number, or axis=-1")
 
     def _alpha(self, y_pred):
         """``alpha`` to multiply (n, k) values of ``y_pred``'s dtype: the number, or the per-class
