@@ -11,7 +11,6 @@ settings and rescale what they give (see ``_Reduced``), so that nothing is teste
 import copy
 import functools
 import inspect
-import numbers
 
 import numpy as np
 
