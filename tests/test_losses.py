@@ -892,9 +892,9 @@ def test_from_logits_is_keras_attribute_and_its_traps_are_caught(tmp_path, rng):
     import glassnet as gn
     assert losses.BinaryCrossentropy().from_logits is False                 # a flag, as Keras' attribute
     assert losses.SparseCategoricalCrossentropy(from_logits=True).from_logits is True
-    # Keras' axis: -1 (its default, the classes' axis) is taken; another refused by name (gradaudit)
+    # Keras' axis: -1 (its default, the classes' axis) is taken; another too (tests/test_losses3.py), the batch axis refused
     assert losses.CategoricalCrossentropy(axis=-1).get_config() == losses.CategoricalCrossentropy().get_config()
-    with pytest.raises(ValueError, match=r"CategoricalCrossentropy: axis=0: the loss classes reduce over the last axis"):
+    with pytest.raises(ValueError, match=r"CategoricalCrossentropy: axis=0 is the batch axis"):
         losses.CategoricalCrossentropy(axis=0)
     with pytest.raises(TypeError, match="CategoricalCrossentropy: unexpected keyword argument 'axes'; it takes "
                                         "from_logits, label_smoothing, reduction and name"):

@@ -417,3 +417,73 @@ def test_axis_refusals():
         gn.losses.CategoricalFocalCrossentropy(alpha=[0.2, 0.3, 0.5], axis=1)
     with pytest.raises(ValueError, match="label_smoothing=1"):
         gn.losses.CategoricalCrossentropy(axis=1, label_smoothing=1.0)(np.ones((2, 3, 4)) / 3, np.ones((2, 3, 4)) / 3)
+
+
+def test_a_subclass_of_yours_takes_the_axis_and_dtype_of_its_base():
+    class Mine(gn.losses.CategoricalCrossentropy):
+        pass
+
+    rng = np.random.default_rng(11)
+    p = rng.uniform(0.1, 1, (3, 4, 5))
+    y = rng.uniform(0, 1, (3, 4, 5))
+    y /= y.sum(1, keepdims=True)
+    mine = Mine(axis=1, dtype="float32")
+    assert isinstance(mine, Mine) and isinstance(mine, gn.losses.CategoricalCrossentropy)
+    expected = gn.losses.CategoricalCrossentropy(axis=1, dtype="float32")
+    assert mine(p, y) == expected(p, y)
+    np.testing.assert_array_equal(mine.gradient(p, y), expected.gradient(p, y))
+    assert mine.gradient(p, y).dtype == np.float64
+
+
+def test_reduction_none_with_another_axis_on_a_tape_is_refused_not_wrong():
+    """Values over axis 1 of (n, 3, 3) have the shape of rows of the last axis; the tape does not
+    take them as such."""
+    model = gn.Sequential([gn.layers.Dense(3, activation="sigmoid")], dtype="float64", seed=0)
+    model.build((None, 3, 2))
+    x, y = np.ones((2, 3, 2)), np.zeros((2, 3, 3))
+    loss = gn.losses.BinaryCrossentropy(axis=1, reduction="none")
+    with gn.GradientTape() as tape:
+        v = loss(model(x, training=True), y)
+    with pytest.raises(ValueError, match="one loss per sample"):
+        tape.gradient(v, model.trainable_weights)
+
+
+def test_axis_of_the_last_axis_keeps_the_fused_softmax_path_bit_for_bit():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(16, 3)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
+    histories = []
+    for axis in (-1, 1):
+        model = gn.Sequential([gn.layers.Dense(4, activation="softmax", input_dim=3)], seed=0)
+        model.compile(loss=gn.losses.CategoricalCrossentropy(axis=axis), optimizer=gn.optimizers.SGD(0.5))
+        assert model._fused
+        histories.append((model.fit(x, y, epochs=2, batch_size=4, verbose=0).history["loss"], model.get_weights()))
+    assert histories[0][0] == histories[1][0]
+    for a, b in zip(histories[0][1], histories[1][1]):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_axis_one_after_a_softmax_over_the_last_axis_is_torch(torch, smoothing):
+    """A model whose softmax runs over the last axis, the loss's classes along axis 1: the value of
+    the outputs (divided along axis 1, clipped) and its gradient back through that softmax, as
+    PyTorch's autograd of the same formula (float64)."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(5, 4, 3))
+    y = rng.uniform(0, 1, size=(5, 4, 3))
+    y /= y.sum(1, keepdims=True)
+    model = gn.Sequential([gn.layers.Input((4, 3)), gn.layers.Dense(3, activation="softmax")], dtype="float64", seed=0)
+    model.compile(loss=gn.losses.CategoricalCrossentropy(axis=1, label_smoothing=smoothing),
+                  optimizer=gn.optimizers.SGD(1.0))
+    assert model._fused
+    W, b = model.get_weights()
+    value = model.train_on_batch(x, y)
+    Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    p = torch.softmax(torch.tensor(x) @ Wt + bt, -1)
+    r = torch.clamp(p / p.sum(1, keepdim=True), 1e-7, 1 - 1e-7)
+    t = torch.tensor(y) * (1 - smoothing) + smoothing / 3
+    total = -(t * torch.log(r)).sum(1).mean()
+    total.backward()
+    assert value == pytest.approx(total.item(), rel=1e-12)
+    np.testing.assert_allclose(model.get_weights()[0], W - Wt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(model.get_weights()[1], b - bt.grad.numpy(), rtol=1e-12, atol=1e-14)

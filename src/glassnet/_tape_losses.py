@@ -142,6 +142,8 @@ def _per_sample_values(loss, value, a):
     shape = np.shape(value)
     if not a.ndim or shape not in ((a.shape[0],), tuple(a.shape[:-1])) or not shape:
         return None
+    if getattr(loss, "keras_axis", False) and loss.axis % a.ndim != a.ndim - 1:
+        return None         # values over another axis: not rows of the last (refused as before)
     return _EachSample(loss, shape)
 
 

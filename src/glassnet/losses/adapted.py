@@ -15,11 +15,13 @@ a gradient comes back in the predictions' own dtype, as TensorFlow's gradient of
 sample) lie along axis k, ``(n, C, L)`` with ``axis=1`` (PyTorch's class axis); the loss moves that
 axis last and runs as usual, so per-sample values are ``(n, L)`` and gradients come back in the
 given layout. As in Keras, label smoothing counts the classes of the targets' *last* axis, whatever
-``axis`` (``y (1 - s) + s / shape[-1]``). Such a loss does not fuse with a softmax output (whose
-softmax runs over the last axis, not the loss's); a sigmoid is element-wise, so the binary ones do.
+``axis`` (``y (1 - s) + s / shape[-1]``). After a softmax output (over the last axis) the fused path
+is taken where the loss's axis is the last one too (``axis=1`` on ``(n, k)``), else the loss of the
+outputs with its gradient back through that softmax; a sigmoid is element-wise: the binary ones fuse.
 """
 import numpy as np
 
+from ..activations import backprop_softmax
 from .base import aligned_targets
 
 # the dtypes a loss computes in: NumPy's floats that glassnet's numerics (the 1e-7 clip) hold in
@@ -181,41 +183,56 @@ class _Axis(_Adapted):
         axis, p, y = self._moved(y_pred, y_true)
         return np.moveaxis(self._inner().weighted_gradient(p, y, sample_weight), -1, axis)
 
-    # fused (the binary losses after a sigmoid output: element-wise, so any axis); z moves as a does
+    # fused, z the logits and a the activation's values. A sigmoid is element-wise: z moves as a
+    # does. A softmax output normalises the last axis: where that is the loss's axis too (axis=1 on
+    # (n, k)), the class's fused path; where not, the loss of the outputs (unfused) and its gradient
+    # back through that softmax (``_elsewhere``)
+    def _elsewhere(self, a):
+        return self.applies == "softmax" and self._axis_of(a) != np.ndim(a) - 1
+
     def _moved_logits(self, z, a, y_true):
         axis, a, y = self._moved(a, y_true)
         return axis, np.moveaxis(z, axis, -1), a, y
 
     def value_from_logits(self, z, a, y_true):
+        if self._elsewhere(a):
+            return self(a, y_true)
         return self._inner().value_from_logits(*self._moved_logits(z, a, y_true)[1:])
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
+        if self._elsewhere(a):
+            return self.weighted(a, y_true, sample_weight)
         return self._inner().weighted_from_logits(*self._moved_logits(z, a, y_true)[1:], sample_weight)
 
     def per_sample_from_logits(self, z, a, y_true):
+        if self._elsewhere(a):
+            return self.per_sample(a, y_true)
         return self._inner().per_sample_from_logits(*self._moved_logits(z, a, y_true)[1:])
 
     def gradient_from_logits(self, a, y_true):
+        if self._elsewhere(a):
+            return backprop_softmax(self.gradient(a, y_true), None, a)
         axis, a, y = self._moved(a, y_true)
         return np.moveaxis(self._inner().gradient_from_logits(a, y), -1, axis)
 
     def weighted_gradient_from_logits(self, a, y_true, sample_weight):
+        if self._elsewhere(a):
+            return backprop_softmax(self.weighted_gradient(a, y_true, sample_weight), None, a)
         axis, a, y = self._moved(a, y_true)
         return np.moveaxis(self._inner().weighted_gradient_from_logits(a, y, sample_weight), -1, axis)
 
     def from_logits_and_gradient(self, z, a, y_true):
+        if self._elsewhere(a):
+            return self(a, y_true), self.gradient_from_logits(a, y_true)
         axis, z, a, y = self._moved_logits(z, a, y_true)
         value, g = self._inner().from_logits_and_gradient(z, a, y)
         return value, np.moveaxis(g, -1, axis)
 
     def output_gradient_unclipped(self, a, y_true):
+        if self._elsewhere(a):
+            return self.gradient(a, y_true)
         axis, a, y = self._moved(a, y_true)
         return np.moveaxis(self._inner().output_gradient_unclipped(a, y), -1, axis)
-
-    def fused_activation(self):
-        # a softmax output normalises its last axis, not this loss's: no fused softmax path
-        fuses = super().fused_activation()
-        return None if fuses == "softmax" else fuses
 
     def prepare_output_targets(self, y, shape, dtype, name, output="the model's output"):
         """fit's targets of an output of sample ``shape``, checked by the class with the classes'

@@ -302,7 +302,7 @@ class Loss:
         return registry_name(self)
 
     def __repr__(self):
-        own = "".join(f" {key}={vars(self)[key]!r}" for key in ("reduction", "name")
+        own = "".join(f" {key}={vars(self)[key]!r}" for key in ("reduction", "name", "dtype")
                       if key in vars(self) and vars(self)[key] != getattr(type(self), key, DEFAULT_REDUCTION))
         return f"<loss {registry_name(self)}{own}>"
 
@@ -525,7 +525,7 @@ def _class_for(plain, settings):
     reduction = settings.get("reduction", DEFAULT_REDUCTION)
     reshaped = reduction not in (DEFAULT_REDUCTION, "mean") or settings.get("ignore_class") is not None
     cast = settings.get("dtype") is not None
-    moved = plain.__name__ in _KERAS_AXIS and settings.get("axis", -1) != -1 and _takes_keras_axis(plain)
+    moved = getattr(plain, "keras_axis", False) and settings.get("axis", -1) != -1
     return _adapted_class(plain, reshaped, cast, moved)
 
 
@@ -546,21 +546,9 @@ def _adapted_class(plain, reshaped, cast, moved):
     return cls
 
 
-def _takes_keras_axis(plain):
-    """Whether ``plain``'s axis is Keras' (the wrapper's), not one its constructor takes itself."""
-    return "axis" not in inspect.signature(getattr(plain.__init__, "__wrapped__", plain.__init__)).parameters
-
-
 _REDUCED_CLASSES = {}
 _ADAPTED_CLASSES = {}
 
-
-# the loss classes whose Keras constructors take ``axis`` (-1, the classes' axis), by their functions
-# (CosineSimilarity takes any axis itself: losses/persample.py)
-_KERAS_AXIS = {"BinaryCrossentropy": "binary_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
-               "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-               "BinaryFocalCrossentropy": "binary_focal_crossentropy",
-               "CategoricalFocalCrossentropy": "categorical_focal_crossentropy"}
 
 
 def _owner(cls, name):
@@ -594,7 +582,7 @@ def _taking_keras_defaults(init):
             from .adapted import check_dtype
             # set before the constructor, whose last step (_take_reduction) picks the class from it
             self.dtype = check_dtype(kwargs.pop("dtype"), cls)
-        if "axis" in kwargs and "axis" not in parameters and cls in _KERAS_AXIS:
+        if "axis" in kwargs and "axis" not in parameters and getattr(type(self), "keras_axis", False):
             from .adapted import check_axis
             axis = kwargs.pop("axis")
             if cls == "SparseCategoricalCrossentropy" and (isinstance(axis, bool) or axis != -1):

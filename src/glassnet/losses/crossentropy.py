@@ -98,6 +98,7 @@ class _Logits(WithSettings):
     from_logits = False         # also what a loss pickled before the settings reads
     label_smoothing = 0.0
     axis = -1                   # Keras' axis= of the classes (another: glassnet.losses.adapted)
+    keras_axis = True           # its constructor takes Keras' axis= (base._taking_keras_defaults)
     _SETTINGS = "from_logits, label_smoothing"
 
     def __init__(self, from_logits=False, label_smoothing=0.0, reduction=DEFAULT_REDUCTION, name=None, **unknown):
