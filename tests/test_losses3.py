@@ -487,3 +487,12 @@ def test_axis_one_after_a_softmax_over_the_last_axis_is_torch(torch, smoothing):
     assert value == pytest.approx(total.item(), rel=1e-12)
     np.testing.assert_allclose(model.get_weights()[0], W - Wt.grad.numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(model.get_weights()[1], b - bt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_axis_with_weights_per_step_is_refused_not_read_as_rows():
+    model = gn.Sequential([gn.layers.Input((5, 4)), gn.layers.Dense(3), gn.layers.Permute((2, 1)),
+                           gn.layers.Softmax(axis=1)], seed=0)
+    model.compile(loss=gn.losses.CategoricalCrossentropy(axis=1), optimizer="sgd")
+    y = np.moveaxis(np.eye(3, dtype=np.float32)[np.zeros((2, 5), int)], -1, 1)
+    with pytest.raises(ValueError, match="scored as rows of the last axis"):
+        model.train_on_batch(np.zeros((2, 5, 4), np.float32), y, sample_weight=np.ones((2, 3), np.float32))

@@ -415,6 +415,11 @@ class TrainingMixin(ActivityMixin):
             raise ValueError(f"{self.loss.name} reads each sample's whole output sequence: it takes neither a "
                              f"masked output (mask_zero=True, Masking) nor sample weights per step, got "
                              f"{'a masked output' if self._output_mask is not None else 'weights of shape ' + str(w.shape)}")
+        if getattr(self.loss, "keras_axis", False) and self.loss.axis % out.ndim != out.ndim - 1:
+            # rows are positions of the last axis: a loss reducing another (axis=1) would read them wrong
+            raise ValueError(f"{self.loss.name}: axis={self.loss.axis} reduces the classes along an axis that is not the "
+                             f"last of the output {tuple(out.shape)}; a masked output (mask_zero=True, Masking) or "
+                             f"sample weights per step are scored as rows of the last axis: not taken with it")
         return Rows(out.shape, None if self._output_mask is None else self._output_mask.pending_mask)
 
     def _scored(self, out, y, w=None):
