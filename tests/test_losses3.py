@@ -496,3 +496,14 @@ def test_axis_with_weights_per_step_is_refused_not_read_as_rows():
     y = np.moveaxis(np.eye(3, dtype=np.float32)[np.zeros((2, 5), int)], -1, 1)
     with pytest.raises(ValueError, match="scored as rows of the last axis"):
         model.train_on_batch(np.zeros((2, 5, 4), np.float32), y, sample_weight=np.ones((2, 3), np.float32))
+
+
+def test_keras_files_keep_axis_and_dtype_both_ways(tmp_path, keras):
+    L = gn.layers
+    model = gn.Sequential([L.Input((5, 4)), L.Dense(3), L.Permute((2, 1)), L.Softmax(axis=1)], seed=0)
+    model.compile(loss=gn.losses.CategoricalCrossentropy(axis=1, dtype="float64", label_smoothing=0.1), optimizer="sgd")
+    model.save(tmp_path / "m.keras", save_format="keras")
+    theirs = keras.models.load_model(tmp_path / "m.keras")
+    assert theirs.loss.get_config()["axis"] == 1 and theirs.loss.dtype == "float64"
+    ours = gn.load_model(tmp_path / "m.keras").loss
+    assert (ours.axis, ours.dtype, ours.label_smoothing) == (1, "float64", 0.1)

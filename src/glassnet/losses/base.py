@@ -163,7 +163,7 @@ class Loss:
             self.name = name
         # (name=None keeps a name a class of yours set before calling this constructor: Loss had
         # none before it took reduction=, and such a class's name was its own)
-        self.__class__ = _class_for(plain, vars(self))
+        self.__class__ = _class_for(plain, {**vars(self), "ignore_class": getattr(self, "ignore_class", None)})
 
     def per_sample(self, y_pred, y_true):
         """Keras' loss of each sample (the values its reductions reduce): shape (n,), or (n, *positions)
