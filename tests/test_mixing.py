@@ -200,7 +200,7 @@ def test_mixup_keeps_float64_and_round_trips_its_config():
     (lambda: CutMix((0.1, 0.2, 0.3)), ValueError, r"^CutMix: factor must be"),
     (lambda: MixUp()({"images": np.ones((2, 2, 2, 1)), "bounding_boxes": {}}), ValueError,
      r"^MixUp: a dict input takes the keys 'images' and, optionally, 'labels' and 'segmentation_masks', got "
-     r"\['bounding_boxes', 'images'\]; bounding_boxes are not supported by glassnet"),
+     r"\['bounding_boxes', 'images'\]; MixUp does not move bounding_boxes in glassnet"),
     (lambda: CutMix()({"labels": np.ones((2, 2))}), ValueError, r"^CutMix: a dict input takes the keys 'images'"),
     (lambda: MixUp()({"images": np.ones((2, 2, 2, 1)), "labels": np.array([0, 1])}), TypeError,
      r"^MixUp: labels must be floats .*got int64: .*one-hot encode"),
