@@ -268,3 +268,14 @@ def test_a_refused_call_draws_nothing(rng):
     with pytest.raises(ValueError):
         layer({"images": images, "bounding_boxes": {"boxes": boxes["boxes"][:1], "labels": boxes["labels"][:1]}})
     np.testing.assert_array_equal(layer({"images": images, "bounding_boxes": boxes})["images"], twin(images, training=True))
+
+
+def test_keras_files_keep_the_format_both_ways(keras, tmp_path):
+    model = keras.Sequential([keras.Input((8, 10, 3)), keras.layers.RandomFlip(bounding_box_format="xyxy"),
+                              keras.layers.Resizing(4, 5, bounding_box_format="rel_xyxy")])
+    model.save(tmp_path / "k.keras")
+    ours = gn.load_model(str(tmp_path / "k.keras"))
+    assert [layer.bounding_box_format for layer in ours.layers] == ["xyxy", "rel_xyxy"]
+    ours.save(str(tmp_path / "g.keras"), save_format="keras")
+    theirs = keras.saving.load_model(tmp_path / "g.keras")
+    assert [layer.bounding_box_format for layer in theirs.layers] == ["xyxy", "rel_xyxy"]
