@@ -135,6 +135,21 @@ def test_shear_boxes_equal_keras_given_the_same_shears(keras, rng, axis):
     _same(out["bounding_boxes"], {k: np.asarray(v) for k, v in expected.items()})
 
 
+@pytest.mark.parametrize("fmt", ["xyxy", "center_xywh"])
+def test_perspective_boxes_equal_keras_given_the_same_draws(keras, rng, fmt):
+    # Keras 3.15's RandomPerspective returns its boxes in "xyxy" whatever the format: compared there
+    images, boxes = _data(rng, n=6, fmt=fmt)
+    layer = L.RandomPerspective(0.8, 0.5, seed=3, bounding_box_format=fmt)
+    out = layer({"images": images, "bounding_boxes": boxes})
+    drawn = layer._drawn
+    assert drawn["apply_perspective"].any() and not drawn["apply_perspective"].all()
+    theirs = keras.layers.RandomPerspective(bounding_box_format=fmt).transform_bounding_boxes(
+        {k: v.copy() for k, v in boxes.items()},
+        {"apply_perspective": drawn["apply_perspective"], "start_points": drawn["start_points"].astype("float32"),
+         "end_points": drawn["end_points"].astype("float32"), "input_shape": images.shape})
+    _same(_to_xyxy(out["bounding_boxes"], fmt, (H, W)), {k: np.asarray(v) for k, v in theirs.items()}, atol=1e-4)
+
+
 def test_random_crop_boxes_equal_keras_at_each_images_window(keras, rng):
     # Keras 3.15 draws one window a batch and, in its boxes, subtracts the top from x and the left
     # from y, clipping nothing at the far sides: Keras given (left, top) for each image, then clipped
@@ -202,8 +217,9 @@ def test_boxes_enclose_the_pixels_moved_with_them(rng, make):
 
 
 @pytest.mark.parametrize("make", [lambda **a: L.RandomTranslation(0.3, 0.3, **a), lambda **a: L.RandomRotation(0.2, **a),
-                                  lambda **a: L.RandomZoom(0.4, 0.3, **a), lambda **a: L.RandomShear(0.3, 0.3, **a)],
-                         ids=["translation", "rotation", "zoom", "shear"])
+                                  lambda **a: L.RandomZoom(0.4, 0.3, **a), lambda **a: L.RandomShear(0.3, 0.3, **a),
+                                  lambda fill_mode, **a: L.RandomPerspective((1, 1), 0.6, **a)],
+                         ids=["translation", "rotation", "zoom", "shear", "perspective"])
 def test_affine_boxes_move_the_corners_as_the_images(rng, make):
     # an image that is 1 at one pixel only: its bright output pixels lie inside the moved box of it
     n = 8
@@ -247,8 +263,8 @@ def test_configs_keep_the_format_and_round_trip():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda d: L.RandomFlip()(d), ValueError, r"RandomFlip: bounding_box_format: needed"),
-    (lambda d: L.RandomPerspective(bounding_box_format="xyxy"), TypeError,
-     r"RandomPerspective: bounding_box_format: not taken"),
+    (lambda d: L.RandomElasticTransform(bounding_box_format="xyxy"), TypeError,
+     r"RandomElasticTransform: bounding_box_format: not taken"),
     (lambda d: L.RandomFlip(bounding_box_format="xxyy"), ValueError, r"RandomFlip: bounding_box_format"),
     (lambda d: L.MixUp()(d), ValueError, r"MixUp does not move bounding_boxes"),
     (lambda d: L.RandomFlip(bounding_box_format="xyxy")({**d, "bounding_boxes": {"boxes": d["bounding_boxes"]["boxes"]}}),

@@ -24,9 +24,9 @@ WRAPS = {"Bidirectional": lambda m: m.LSTM(2), "TimeDistributed": lambda m: m.De
          "RNN": lambda m: m.SimpleRNNCell(2), "SpectralNormalization": lambda m: m.Dense(2),
          "StackedRNNCells": lambda m: [m.SimpleRNNCell(2)]}
 
-# the image layers that do not move bounding boxes (the mixing ones, the warps of their own: docs/bounding_boxes.md)
+# the image layers that do not move bounding boxes (the mixing ones, the elastic warp: docs/bounding_boxes.md)
 IMAGE_LAYERS_WITHOUT_BOXES = {"AugMix", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix", "MixUp", "RandAugment",
-                              "RandomElasticTransform", "RandomPerspective"}
+                              "RandomElasticTransform"}
 CELLS = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 
 # argument -> the classes that refuse it ("layers" family), with why (docs/keras_parity.md)

@@ -17,7 +17,7 @@ import numpy as np
 
 # the layers that move boxes, for the refusals of the others
 MOVERS = ("RandomFlip, Resizing, CenterCrop, RandomCrop, RandomTranslation, RandomZoom, RandomRotation, "
-          "RandomShear and the pixel-value layers (brightness, contrast, hue, blur, erasing...)")
+          "RandomShear, RandomPerspective and the pixel-value layers (brightness, contrast, hue, blur, erasing...)")
 
 
 def take_box_format(layer, kwargs):
@@ -87,14 +87,20 @@ def move_boxes(layer, bounding_boxes, n, in_size, out_size):
 
 
 def affine_boxes(boxes, matrices):
-    """"xyxy" boxes (n, N, 4) through the inverse of each image's sampling matrix (n, 6): the output
-    pixel (x, y) read the input at ``(a0 x + a1 y + a2, b0 x + b1 y + b2)``, so an input point p lies
-    at ``A^-1 (p - t)``; each box's four corners moved, the smallest box around them returned."""
-    a0, a1, a2, b0, b1, b2 = (matrices[:, i, None, None] for i in range(6))
-    det = a0 * b1 - a1 * b0
-    x = boxes[..., [0, 2, 2, 0]] - a2            # the corners (n, N, 4): x1y1, x2y1, x2y2, x1y2
-    y = boxes[..., [1, 1, 3, 3]] - b2
-    out_x, out_y = (b1 * x - a1 * y) / det, (a0 * y - b0 * x) / det
+    """"xyxy" boxes (n, N, 4) through the inverse of each image's sampling matrix, affine (n, 6) or
+    projective (n, 8) (augmentation.py): the output pixel (x, y) read the input at ``M (x, y, 1)``
+    (divided by its third coordinate), so an input point p lies at ``M^-1 p``; each box's four
+    corners moved so, the smallest box around them returned."""
+    n = matrices.shape[0]
+    full = np.zeros((n, 3, 3))
+    full[:, 0], full[:, 1], full[:, 2, 2] = matrices[:, 0:3], matrices[:, 3:6], 1.0
+    if matrices.shape[1] == 8:
+        full[:, 2, :2] = matrices[:, 6:8]
+    m = np.linalg.inv(full)[:, :, :, None, None]        # (n, 3, 3, 1, 1): against (n, N, 4) corners
+    x, y = boxes[..., [0, 2, 2, 0]], boxes[..., [1, 1, 3, 3]]         # x1y1, x2y1, x2y2, x1y2
+    k = m[:, 2, 0] * x + m[:, 2, 1] * y + m[:, 2, 2]
+    out_x = (m[:, 0, 0] * x + m[:, 0, 1] * y + m[:, 0, 2]) / k
+    out_y = (m[:, 1, 0] * x + m[:, 1, 1] * y + m[:, 1, 2]) / k
     return np.stack([out_x.min(-1), out_y.min(-1), out_x.max(-1), out_y.max(-1)], axis=-1)
 
 

@@ -32,8 +32,8 @@ def check_keys(layer, data):
         return
     if "bounding_boxes" in unknown:
         why = (f"; {cls} does not move bounding_boxes in glassnet (RandomFlip, Resizing, CenterCrop, RandomCrop, "
-               f"RandomTranslation, RandomZoom, RandomRotation, RandomShear and the colour layers do, given a "
-               f"bounding_box_format: docs/bounding_boxes.md)")
+               f"RandomTranslation, RandomZoom, RandomRotation, RandomShear, RandomPerspective and the colour "
+               f"layers do, given a bounding_box_format: docs/bounding_boxes.md)")
     elif unknown:
         why = f"; {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not one of them"
     else:
