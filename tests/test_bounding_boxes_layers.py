@@ -110,12 +110,10 @@ def test_affine_boxes_equal_keras_for_pinned_factors(keras, rng, name, make, fmt
         k_images, theirs = _keras_boxes(make(keras.layers, bounding_box_format="xyxy"), images,
                                         _to_xyxy(boxes, fmt, (H, W)))
         theirs = _from_xyxy(theirs, fmt, (H, W))
-        atol = 1e-4              # corners through a float32 rotation (Keras) and a float64 one
     else:
         k_images, theirs = _keras_boxes(make(keras.layers, bounding_box_format=fmt), images, boxes)
-        atol = 1e-5
     np.testing.assert_allclose(out["images"], k_images, atol=2e-5)
-    _same(out["bounding_boxes"], theirs, atol=atol if not fmt.startswith("rel") else 1e-5)
+    _same(out["bounding_boxes"], theirs)
 
 
 @pytest.mark.parametrize("axis", ["x", "y"])
@@ -147,7 +145,7 @@ def test_perspective_boxes_equal_keras_given_the_same_draws(keras, rng, fmt):
         {k: v.copy() for k, v in boxes.items()},
         {"apply_perspective": drawn["apply_perspective"], "start_points": drawn["start_points"].astype("float32"),
          "end_points": drawn["end_points"].astype("float32"), "input_shape": images.shape})
-    _same(_to_xyxy(out["bounding_boxes"], fmt, (H, W)), {k: np.asarray(v) for k, v in theirs.items()}, atol=1e-4)
+    _same(_to_xyxy(out["bounding_boxes"], fmt, (H, W)), {k: np.asarray(v) for k, v in theirs.items()})
 
 
 def test_random_crop_boxes_equal_keras_at_each_images_window(keras, rng):
