@@ -188,6 +188,28 @@ def test_pixel_value_layers_pass_boxes_through_as_keras(keras, rng, make):
     _same(out["bounding_boxes"], theirs, atol=0)           # as given, float32 (Keras' densify)
 
 
+@pytest.mark.parametrize("fmt", ["xyxy", "rel_center_xywh"])
+def test_pipeline_moves_the_boxes_through_its_layers_as_keras(keras, rng, fmt):
+    # each layer in its own format, in turn (Keras' Pipeline hands the dict on): pinned draws
+    images, boxes = _data(rng, fmt=fmt)
+
+    def make(m):
+        return m.Pipeline([m.Resizing(30, 36, bounding_box_format=fmt),
+                           m.RandomTranslation((0.1, 0.1), (-0.2, -0.2), bounding_box_format=fmt),
+                           m.CenterCrop(20, 30, bounding_box_format=fmt), m.RandomBrightness(0.2, bounding_box_format=fmt)])
+    k_images, theirs = _keras_boxes(make(keras.layers), images, boxes)
+    out = make(L)({"images": images, "bounding_boxes": boxes})
+    assert out["images"].shape == k_images.shape == (3, 20, 30, 2)
+    _same(out["bounding_boxes"], theirs)
+
+
+def test_pipeline_refuses_a_layer_that_cannot_move_boxes(rng):
+    images, boxes = _data(rng)
+    pipeline = L.Pipeline([L.RandomFlip(bounding_box_format="xyxy"), L.Conv2D(2, 3)], seed=0)
+    with pytest.raises(ValueError, match=r"^Pipeline: .*Conv2D.* does not move bounding_boxes"):
+        pipeline({"images": images, "bounding_boxes": boxes})
+
+
 # ---------------------------------------------------------------- the boxes go where the pixels go
 
 def _box_mask(boxes, size):

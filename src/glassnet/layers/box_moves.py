@@ -5,7 +5,7 @@
 Each layer that takes boxes says, in ``_move_xyxy(boxes, in_size, out_size)``, where its last call
 sent a point of the input image: boxes in pixels, "xyxy", float32, in the input's frame come in,
 the same boxes in the output's frame go out (None: the call moved no pixel). Around that, the
-same for every layer, as Keras 3.15 does it: the boxes read as float32 in the layer's format, turned
+same for every layer (and for each layer of a Pipeline in turn, in its own format), as Keras 3.15 does it: the boxes read as float32 in the layer's format, turned
 "xyxy" against the input's size, moved, clipped to the output image (a box left with no area gets
 the label -1, Keras' "no box"), and written back in the layer's format against the output's size.
 Pixel-value layers (brightness, hue, blur...) and every random layer outside training move
@@ -65,6 +65,36 @@ def check_box_dict(layer, bounding_boxes, n):
 def takes_boxes(layer):
     """Whether ``layer``'s class moves bounding boxes (its ``_move_xyxy`` says how)."""
     return getattr(layer, "_moves_boxes", False)
+
+
+def check_boxes_before(layer, bounding_boxes, n):
+    """Refuse, before any draw, boxes that ``layer`` (or a layer of a Pipeline) cannot move."""
+    inner = getattr(layer, "pipeline_layers", None)
+    if inner is None:
+        check_box_dict(layer, bounding_boxes, n)
+        return
+    for each in inner:
+        if not takes_boxes(each):
+            raise ValueError(f"{type(layer).__name__}: {each.describe()} does not move bounding_boxes "
+                             f"(those that do: {MOVERS}); call the pipeline on the images alone")
+        check_boxes_before(each, bounding_boxes, n)
+
+
+def _size(layer, sample_shape):
+    from .segmentation import _data_format
+    return tuple(sample_shape[1:3]) if _data_format(layer) == "channels_first" else tuple(sample_shape[:2])
+
+
+def move_through(layer, bounding_boxes, n, in_shape, out_shape):
+    """``move_boxes`` for images of sample shapes ``in_shape`` -> ``out_shape`` (in the layer's
+    layout); through a Pipeline's layers in turn, each in its own format and image sizes."""
+    inner = getattr(layer, "pipeline_layers", None)
+    if inner is None:
+        return move_boxes(layer, bounding_boxes, n, _size(layer, in_shape), _size(layer, out_shape))
+    shapes = layer._shapes(in_shape)
+    for each, before, after in zip(inner, shapes, shapes[1:]):
+        bounding_boxes = move_through(each, bounding_boxes, n, before, after)
+    return bounding_boxes
 
 
 def move_boxes(layer, bounding_boxes, n, in_size, out_size):

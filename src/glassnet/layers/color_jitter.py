@@ -51,6 +51,7 @@ class RandomColorJitter(DataFormat, Pipeline):
     """
 
     self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
+    _moves_boxes = False           # its member layers take no bounding_box_format (not built)
 
     def __init__(self, value_range=(0, 255), brightness_factor=None, contrast_factor=None, saturation_factor=None,
                  hue_factor=None, seed=None, data_format=None, **kwargs):

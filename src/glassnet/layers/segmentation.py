@@ -44,11 +44,6 @@ def check_keys(layer, data):
                      f"got {sorted(data, key=str)}{why}")
 
 
-def _size(layer, images):
-    """(height, width) of a batch of images laid out as ``layer`` reads them."""
-    return tuple(images.shape[2:4]) if _data_format(layer) == "channels_first" else tuple(images.shape[1:3])
-
-
 def _data_format(layer):
     """The images' layout a layer reads: its own ``data_format``, or a Pipeline's first layer's
     (a Pipeline of channels-first layers takes channels-first images)."""
@@ -102,17 +97,17 @@ def call_on_dict(layer, data, training, mask):
     training = given_flag(layer, training)      # none given: training (Keras' default); None: inference
     check_before_draws(layer, data.get("labels"), masks, images.shape[0], training)
     if "bounding_boxes" in data:        # refused before the draws too
-        from .box_moves import check_box_dict
-        check_box_dict(layer, data["bounding_boxes"], images.shape[0])
+        from .box_moves import check_boxes_before
+        check_boxes_before(layer, data["bounding_boxes"], images.shape[0])
     out = {"images": layer(images, training=training, mask=mask)}
     if "labels" in data:
         out["labels"] = layer._transform_labels(data["labels"], images.shape[0])
     if masks is not None:
         out["segmentation_masks"] = layer._transform_masks(masks)
     if "bounding_boxes" in data:
-        from .box_moves import move_boxes
-        out["bounding_boxes"] = move_boxes(layer, data["bounding_boxes"], images.shape[0], _size(layer, images),
-                                           _size(layer, out["images"]))
+        from .box_moves import move_through
+        out["bounding_boxes"] = move_through(layer, data["bounding_boxes"], images.shape[0], images.shape[1:],
+                                             out["images"].shape[1:])
     return out
 
 
