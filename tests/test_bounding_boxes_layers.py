@@ -315,3 +315,52 @@ def test_keras_files_keep_the_format_both_ways(keras, tmp_path):
     ours.save(str(tmp_path / "g.keras"), save_format="keras")
     theirs = keras.saving.load_model(tmp_path / "g.keras")
     assert [layer.bounding_box_format for layer in theirs.layers] == ["xyxy", "rel_xyxy"]
+
+
+def test_rand_augment_moves_the_boxes_by_its_picks_as_keras(keras, rng):
+    # pinned factors make Keras' translation and rotation draws certain; Keras' RandAugment moves the
+    # boxes once per operation in its own order (not the picks'): compared on picks of one geometric
+    # operation (not the shear, whose sign is drawn), the others' boxes passing as they are; in
+    # "xyxy", the only format Keras 3.15's rotation reads right
+    images, boxes = _data(rng)
+    images = images[..., :1] * 255
+    theirs = keras.layers.RandAugment(value_range=(0, 255), num_ops=2, factor=(0.3, 0.3),
+                                      bounding_box_format="xyxy")
+    names = [name for name in theirs._AUGMENT_LAYERS]
+    compared = 0
+    for seed in range(40):
+        layer = L.RandAugment(value_range=(0, 255), num_ops=2, factor=(0.3, 0.3), seed=seed,
+                              bounding_box_format="xyxy")
+        out = layer({"images": images, "bounding_boxes": boxes})
+        picks = layer._drawn["layer_idxes"]
+        geometric = [p for p in picks if p in (1, 2)]
+        if 0 in picks or len(set(picks)) != 2 or len(geometric) != 1:
+            continue
+        transforms = {name: getattr(theirs, name).get_random_transformation(images, training=True) for name in names}
+        expected = theirs.transform_bounding_boxes({k: v.copy() for k, v in boxes.items()},
+                                                   {"layer_idxes": np.asarray(picks), "transforms": transforms})
+        _same(out["bounding_boxes"], {k: np.asarray(v) for k, v in expected.items()})
+        compared += 1
+        if compared == 3:
+            break
+    assert compared == 3
+    inference = L.RandAugment(bounding_box_format="xyxy")({"images": images, "bounding_boxes": boxes}, training=False)
+    np.testing.assert_array_equal(inference["bounding_boxes"]["boxes"], boxes["boxes"])
+
+
+def test_rand_augment_boxes_follow_its_masks(rng):
+    # a single-pixel mask moved by the picked operations ("nearest") stays inside its moved box
+    n = 6
+    images = rng.uniform(0, 255, (n, H, W, 3)).astype("float32")
+    masks = np.zeros((n, H, W, 1), "float32")
+    ys, xs = rng.integers(8, H - 8, n), rng.integers(8, W - 8, n)
+    masks[np.arange(n), ys, xs] = 1
+    point = np.stack([xs, ys, xs, ys], -1)[:, None].astype("float32")
+    for seed in range(6):
+        layer = L.RandAugment(num_ops=3, factor=0.3, seed=seed, bounding_box_format="xyxy")
+        out = layer({"images": images, "segmentation_masks": masks,
+                     "bounding_boxes": {"boxes": point + [-1, -1, 1, 1], "labels": np.zeros((n, 1), int)}})
+        for i in range(n):
+            rows, cols = np.nonzero(out["segmentation_masks"][i, :, :, 0])
+            x1, y1, x2, y2 = out["bounding_boxes"]["boxes"][i, 0]
+            assert ((cols >= x1 - 1e-4) & (cols <= x2 + 1e-4) & (rows >= y1 - 1e-4) & (rows <= y2 + 1e-4)).all()

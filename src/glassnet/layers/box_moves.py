@@ -17,7 +17,8 @@ import numpy as np
 
 # the layers that move boxes, for the refusals of the others
 MOVERS = ("RandomFlip, Resizing, CenterCrop, RandomCrop, RandomTranslation, RandomZoom, RandomRotation, "
-          "RandomShear, RandomPerspective and the pixel-value layers (brightness, contrast, hue, blur, erasing...)")
+          "RandomShear, RandomPerspective, RandAugment, the pixel-value layers (brightness, contrast, hue, blur, "
+          "erasing...) and a Pipeline of them")
 
 
 def take_box_format(layer, kwargs):
@@ -87,12 +88,15 @@ def _size(layer, sample_shape):
 
 def move_through(layer, bounding_boxes, n, in_shape, out_shape):
     """``move_boxes`` for images of sample shapes ``in_shape`` -> ``out_shape`` (in the layer's
-    layout); through a Pipeline's layers in turn, each in its own format and image sizes."""
-    inner = getattr(layer, "pipeline_layers", None)
-    if inner is None:
+    layout); a layer made of layers (Pipeline, RandAugment) says, in ``_box_steps(in_shape)``,
+    which of its layers moved the images in turn, with their shapes: each moves the boxes in its
+    own format, as Keras' layers hand the dict on."""
+    steps = getattr(layer, "_box_steps", None)
+    if steps is None:
         return move_boxes(layer, bounding_boxes, n, _size(layer, in_shape), _size(layer, out_shape))
-    shapes = layer._shapes(in_shape)
-    for each, before, after in zip(inner, shapes, shapes[1:]):
+    bounding_boxes = {**bounding_boxes, "boxes": np.asarray(bounding_boxes["boxes"], np.float32),
+                      "labels": np.asarray(bounding_boxes["labels"])}     # as they come back when none acts
+    for each, before, after in steps(in_shape):
         bounding_boxes = move_through(each, bounding_boxes, n, before, after)
     return bounding_boxes
 

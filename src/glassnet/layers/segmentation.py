@@ -31,9 +31,9 @@ def check_keys(layer, data):
     if "images" in data and not unknown:
         return
     if "bounding_boxes" in unknown:
-        why = (f"; {cls} does not move bounding_boxes in glassnet (RandomFlip, Resizing, CenterCrop, RandomCrop, "
-               f"RandomTranslation, RandomZoom, RandomRotation, RandomShear, RandomPerspective and the colour "
-               f"layers do, given a bounding_box_format: docs/bounding_boxes.md)")
+        from .box_moves import MOVERS
+        why = (f"; {cls} does not move bounding_boxes in glassnet ({MOVERS} do, given a bounding_box_format: "
+               f"docs/bounding_boxes.md)")
     elif unknown:
         why = f"; {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not one of them"
     else:
