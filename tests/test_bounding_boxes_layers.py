@@ -188,6 +188,23 @@ def test_pixel_value_layers_pass_boxes_through_as_keras(keras, rng, make):
     _same(out["bounding_boxes"], theirs, atol=0)           # as given, float32 (Keras' densify)
 
 
+@pytest.mark.parametrize("fmt", ["xyxy", "rel_yxyx"])
+def test_mixup_joins_each_images_boxes_to_its_partners_as_keras(keras, rng, fmt):
+    images, boxes = _data(rng, n=5, count=3, fmt=fmt)
+    layer = L.MixUp(seed=0, bounding_box_format=fmt)
+    out = layer({"images": images, "bounding_boxes": boxes})
+    p = layer._drawn["permutation_order"]
+    assert (p != np.arange(5)).any()
+    theirs = keras.layers.MixUp(bounding_box_format=fmt).transform_bounding_boxes(
+        {k: v.copy() for k, v in boxes.items()}, {"permutation_order": p, "mix_weight": layer._drawn["mix_weight"]})
+    np.testing.assert_allclose(out["bounding_boxes"]["boxes"], np.asarray(theirs["boxes"]), rtol=1e-5, atol=1e-5)
+    assert out["bounding_boxes"]["boxes"].shape == (5, 6, 4)
+    # Keras 3.15 joins the labels along the batch axis (10, 3), against its boxes: here along the boxes'
+    np.testing.assert_array_equal(out["bounding_boxes"]["labels"], np.concatenate([boxes["labels"], boxes["labels"][p]], 1))
+    unmixed = layer({"images": images, "bounding_boxes": boxes}, training=False)
+    assert unmixed["bounding_boxes"]["boxes"].shape == (5, 3, 4)
+
+
 @pytest.mark.parametrize("fmt", ["xyxy", "rel_center_xywh"])
 def test_pipeline_moves_the_boxes_through_its_layers_as_keras(keras, rng, fmt):
     # each layer in its own format, in turn (Keras' Pipeline hands the dict on): pinned draws
@@ -286,7 +303,8 @@ def test_configs_keep_the_format_and_round_trip():
     (lambda d: L.RandomElasticTransform(bounding_box_format="xyxy"), TypeError,
      r"RandomElasticTransform: bounding_box_format: not taken"),
     (lambda d: L.RandomFlip(bounding_box_format="xxyy"), ValueError, r"RandomFlip: bounding_box_format"),
-    (lambda d: L.MixUp()(d), ValueError, r"MixUp does not move bounding_boxes"),
+    (lambda d: L.CutMix()(d), ValueError, r"CutMix does not move bounding_boxes"),
+    (lambda d: L.CutMix(bounding_box_format="xyxy"), TypeError, r"CutMix: bounding_box_format: not taken"),
     (lambda d: L.RandomFlip(bounding_box_format="xyxy")({**d, "bounding_boxes": {"boxes": d["bounding_boxes"]["boxes"]}}),
      ValueError, r"keys 'boxes' and 'labels'"),
     (lambda d: L.RandomFlip(bounding_box_format="xyxy")({**d, "bounding_boxes": {"boxes": np.zeros((3, 4)), "labels": np.zeros(3)}}),

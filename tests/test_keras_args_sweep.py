@@ -25,7 +25,7 @@ WRAPS = {"Bidirectional": lambda m: m.LSTM(2), "TimeDistributed": lambda m: m.De
          "StackedRNNCells": lambda m: [m.SimpleRNNCell(2)]}
 
 # the image layers that do not move bounding boxes (the mixing ones, the elastic warp: docs/bounding_boxes.md)
-IMAGE_LAYERS_WITHOUT_BOXES = {"AugMix", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix", "MixUp",
+IMAGE_LAYERS_WITHOUT_BOXES = {"AugMix", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix",
                               "RandomElasticTransform"}
 CELLS = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 

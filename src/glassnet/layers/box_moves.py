@@ -17,7 +17,7 @@ import numpy as np
 
 # the layers that move boxes, for the refusals of the others
 MOVERS = ("RandomFlip, Resizing, CenterCrop, RandomCrop, RandomTranslation, RandomZoom, RandomRotation, "
-          "RandomShear, RandomPerspective, RandAugment, the pixel-value layers (brightness, contrast, hue, blur, "
+          "RandomShear, RandomPerspective, RandAugment, MixUp, the pixel-value layers (brightness, contrast, hue, blur, "
           "erasing...) and a Pipeline of them")
 
 
@@ -112,6 +112,8 @@ def move_boxes(layer, bounding_boxes, n, in_size, out_size):
     moved = layer._move_xyxy(xyxy, in_size, out_size)
     if moved is None:               # no pixel moved: the boxes as they came (float32), labels too
         return {**bounding_boxes, "boxes": boxes, "labels": labels}
+    if hasattr(layer, "_move_box_labels"):       # a layer that adds boxes (MixUp) adds their labels
+        labels = layer._move_box_labels(labels)
     clipped = clip_to_image_size({"boxes": moved.astype(np.float32, copy=False), "labels": labels}, *out_size)
     out = clipped["boxes"]
     if getattr(layer, "_zeroes_padding_boxes", False):

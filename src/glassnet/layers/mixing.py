@@ -107,6 +107,8 @@ class MixUp(_MixImages):
     (2, 4)
     """
 
+    _moves_boxes = True          # both images' boxes, each image's own then its partner's (box_moves.py)
+
     def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)
@@ -135,6 +137,14 @@ class MixUp(_MixImages):
         if training and masks is not None:          # class ids refused before the draws
             from .segmentation import check_mixable
             check_mixable(self, masks)
+
+    def _move_boxes(self, boxes, size):
+        # a blended image shows the objects of both: its boxes, then its partner's (Keras'), (n, 2N, 4)
+        return np.concatenate([boxes, boxes[self._drawn["permutation_order"]]], axis=1)
+
+    def _move_box_labels(self, labels):
+        # the labels alike, (n, 2N) (Keras 3.15 joins them along the batch axis, (2n, N): not its boxes')
+        return np.concatenate([labels, labels[self._drawn["permutation_order"]]], axis=1)
 
     def _augment_masks(self, masks):
         # Keras': the masks blended by the images' weights (floats: one-hot or probability channels)
