@@ -21,6 +21,9 @@ The layers that take Keras' ``data_format`` (all but RandomContrast and RandomBr
 Keras; and those of the modules beside this one) read "channels_first" images (batch, C, H, W) by
 moving the channel axis last, running the code here and moving it back (layers/data_format.py):
 one seed draws the same in both formats, and the dict form's masks move as the images.
+
+Given Keras' ``bounding_box_format`` (a keyword, as in Keras), the dict form's bounding boxes move
+with the images too: each layer's ``_move_boxes`` says how (layers/box_moves.py).
 """
 import math
 

@@ -1,24 +1,25 @@
 """Bounding boxes through the image layers: Keras' dict form ``layer({"images": ...,
 "bounding_boxes": {"boxes": (batch, N, 4), "labels": (batch, N)}})`` given a
-``bounding_box_format`` (segmentation.py calls ``move_boxes`` after the images).
+``bounding_box_format`` (segmentation.call_on_dict calls ``move_through`` after the images).
 
 Each layer that takes boxes says, in ``_move_xyxy(boxes, in_size, out_size)``, where its last call
 sent a point of the input image: boxes in pixels, "xyxy", float32, in the input's frame come in,
 the same boxes in the output's frame go out (None: the call moved no pixel). Around that, the
-same for every layer (and for each layer of a Pipeline in turn, in its own format), as Keras 3.15 does it: the boxes read as float32 in the layer's format, turned
-"xyxy" against the input's size, moved, clipped to the output image (a box left with no area gets
-the label -1, Keras' "no box"), and written back in the layer's format against the output's size.
-Pixel-value layers (brightness, hue, blur...) and every random layer outside training move
-nothing: the boxes come back as float32, the labels as they came. Boxes are data, not weights: no
-gradient flows into them.
+same for every layer (and for each layer of a Pipeline or RandAugment in turn, in its own format),
+as Keras 3.15 does it: the boxes read as float32 in the layer's format, turned "xyxy" against the
+input's size, moved, clipped to the output image (a box left with no area gets the label -1,
+Keras' "no box"), and written back in the layer's format against the output's size. Pixel-value
+layers (brightness, hue, blur...) and every random layer outside training move nothing: the boxes
+come back as float32, the labels as they came. Boxes are data, not weights: no gradient flows
+into them.
 """
 import numpy as np
 
 
 # the layers that move boxes, for the refusals of the others
 MOVERS = ("RandomFlip, Resizing, CenterCrop, RandomCrop, RandomTranslation, RandomZoom, RandomRotation, "
-          "RandomShear, RandomPerspective, RandAugment, MixUp, the pixel-value layers (brightness, contrast, hue, blur, "
-          "erasing...) and a Pipeline of them")
+          "RandomShear, RandomPerspective, RandAugment, MixUp, the pixel-value layers (brightness, contrast, "
+          "hue, blur, erasing...) and a Pipeline of them")
 
 
 def take_box_format(layer, kwargs):

@@ -80,7 +80,9 @@ class MixUp(_MixImages):
     weight. Keras reshapes the weights to (n, 1), which broadcasts 1-D labels (n,) into an (n, n)
     array; glassnet mixes them sample by sample. Integer labels are refused (one-hot them first).
 
-    Shapes: images (batch, H, W, C) in and out; labels (batch, ...) in and out.
+    Shapes: images (batch, H, W, C) in and out; labels (batch, ...) in and out. Given a
+    ``bounding_box_format``, the dict form's bounding boxes (batch, N, 4) come out (batch, 2N, 4),
+    each image's own and then its partner's, their labels (batch, 2N) alike (layers/box_moves.py).
 
     Example
     -------

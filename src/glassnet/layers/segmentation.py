@@ -1,7 +1,7 @@
 """Keras' dict form of the image layers, ``layer({"images": ..., "labels": ...,
-"segmentation_masks": ..., "bounding_boxes": ...})``, for data pipelines (a ``PyDataset``, a generator): the images go
-through the layer as ever, and the same call's draws move the masks with them (and the boxes,
-for the layers given a ``bounding_box_format``: box_moves.py).
+"segmentation_masks": ..., "bounding_boxes": ...})``, for data pipelines (a ``PyDataset``, a
+generator): the images go through the layer as ever, and the same call's draws move the masks
+with them (and the boxes, for the layers given a ``bounding_box_format``: box_moves.py).
 
 Each image layer says how its last call moved the pixels, ``layer._transform_masks(masks)``,
 called right after it on the masks of the same batch: the geometric layers replay their draws
@@ -38,8 +38,8 @@ def check_keys(layer, data):
         why = f"; {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not one of them"
     else:
         why = "; 'images' is missing"
-    taken = "'labels', 'segmentation_masks' and 'bounding_boxes'" if len(keys) == 4 else \
-        "'labels' and 'segmentation_masks'"
+    taken = ("'labels', 'segmentation_masks' and 'bounding_boxes'" if "bounding_boxes" in keys
+             else "'labels' and 'segmentation_masks'")
     raise ValueError(f"{cls}: a dict input takes the keys 'images' and, optionally, {taken}, "
                      f"got {sorted(data, key=str)}{why}")
 
