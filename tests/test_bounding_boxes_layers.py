@@ -172,6 +172,7 @@ def test_random_crop_boxes_equal_keras_at_each_images_window(keras, rng):
     lambda m, **a: m.RandomColorDegeneration(0.5, **a), lambda m, **a: m.AutoContrast(value_range=(0, 1), **a),
     lambda m, **a: m.Equalization(value_range=(0, 1), **a), lambda m, **a: m.RandomGaussianBlur(1.0, **a),
     lambda m, **a: m.RandomSharpness(0.5, value_range=(0, 1), **a), lambda m, **a: m.RandomErasing(1.0, value_range=(0, 1), **a),
+    lambda m, **a: m.RandomColorJitter(value_range=(0, 1), brightness_factor=0.2, hue_factor=0.1, **a),
 ])
 def test_pixel_value_layers_pass_boxes_through_as_keras(keras, rng, make):
     images, boxes = _data(rng, fmt="center_xywh")
@@ -300,6 +301,7 @@ def test_configs_keep_the_format_and_round_trip():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda d: L.RandomFlip()(d), ValueError, r"RandomFlip: bounding_box_format: needed"),
+    (lambda d: L.RandomColorJitter(brightness_factor=0.2)(d), ValueError, r"^RandomColorJitter: bounding_box_format: needed"),
     (lambda d: L.RandomElasticTransform(bounding_box_format="xyxy"), TypeError,
      r"RandomElasticTransform: bounding_box_format: not taken"),
     (lambda d: L.RandomFlip(bounding_box_format="xxyy"), ValueError, r"RandomFlip: bounding_box_format"),

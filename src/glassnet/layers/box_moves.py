@@ -72,8 +72,9 @@ def takes_boxes(layer):
 def check_boxes_before(layer, bounding_boxes, n):
     """Refuse, before any draw, boxes that ``layer`` (or a layer of a Pipeline) cannot move."""
     inner = getattr(layer, "pipeline_layers", None)
-    if inner is None:
+    if inner is None or hasattr(layer, "bounding_box_format"):      # (RandomColorJitter's own, first)
         check_box_dict(layer, bounding_boxes, n)
+    if inner is None:
         return
     for each in inner:
         if not takes_boxes(each):
