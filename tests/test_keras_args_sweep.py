@@ -24,12 +24,9 @@ WRAPS = {"Bidirectional": lambda m: m.LSTM(2), "TimeDistributed": lambda m: m.De
          "RNN": lambda m: m.SimpleRNNCell(2), "SpectralNormalization": lambda m: m.Dense(2),
          "StackedRNNCells": lambda m: [m.SimpleRNNCell(2)]}
 
-IMAGE_LAYERS_WITHOUT_BOXES = {
-    "AugMix", "AutoContrast", "CenterCrop", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix",
-    "Equalization", "MixUp", "RandAugment", "RandomBrightness", "RandomColorDegeneration", "RandomContrast",
-    "RandomCrop", "RandomElasticTransform", "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale",
-    "RandomHue", "RandomInvert", "RandomPerspective", "RandomRotation", "RandomSaturation", "RandomSharpness",
-    "RandomShear", "RandomTranslation", "RandomZoom", "Resizing", "Solarization"}
+# the image layers that do not move bounding boxes (the mixing ones, the elastic warp: docs/bounding_boxes.md)
+IMAGE_LAYERS_WITHOUT_BOXES = {"AugMix", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix",
+                              "RandomElasticTransform"}
 CELLS = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 
 # argument -> the classes that refuse it ("layers" family), with why (docs/keras_parity.md)

@@ -198,16 +198,18 @@ def test_mixup_keeps_float64_and_round_trips_its_config():
     (lambda: MixUp("0.2"), ValueError, r"^MixUp: alpha must be a finite number > 0, got '0\.2'"),
     (lambda: CutMix(1.5), ValueError, r"^CutMix: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got 1\.5"),
     (lambda: CutMix((0.1, 0.2, 0.3)), ValueError, r"^CutMix: factor must be"),
+    (lambda: CutMix()({"images": np.ones((2, 2, 2, 1)), "bounding_boxes": {}}), ValueError,
+     r"^CutMix: a dict input takes the keys 'images' and, optionally, 'labels' and 'segmentation_masks', got "
+     r"\['bounding_boxes', 'images'\]; CutMix does not move bounding_boxes in glassnet"),
     (lambda: MixUp()({"images": np.ones((2, 2, 2, 1)), "bounding_boxes": {}}), ValueError,
-     r"^MixUp: a dict input takes the keys 'images' and, optionally, 'labels' and 'segmentation_masks', got "
-     r"\['bounding_boxes', 'images'\]; bounding_boxes are not supported by glassnet"),
+     r"^MixUp: bounding_box_format: needed with 'bounding_boxes'"),
     (lambda: CutMix()({"labels": np.ones((2, 2))}), ValueError, r"^CutMix: a dict input takes the keys 'images'"),
     (lambda: MixUp()({"images": np.ones((2, 2, 2, 1)), "labels": np.array([0, 1])}), TypeError,
      r"^MixUp: labels must be floats .*got int64: .*one-hot encode"),
     (lambda: CutMix()({"images": np.ones((2, 2, 2, 1)), "labels": np.ones((3, 2))}), ValueError,
      r"^CutMix: labels must have one row per image, 2, got shape \(3, 2\)"),
     (lambda: MixUp()(np.ones((2, 2, 2))), ValueError, r"MixUp"),
-], ids=["alpha0", "alpha-str", "factor", "factor3", "boxes", "no-images", "int-labels", "rows", "rank"])
+], ids=["alpha0", "alpha-str", "factor", "factor3", "cutmix-boxes", "mixup-boxes-no-format", "no-images", "int-labels", "rows", "rank"])
 def test_bad_arguments_name_the_layer(make, error, message):
     with pytest.raises(error, match=message):
         make()

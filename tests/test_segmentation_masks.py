@@ -251,8 +251,10 @@ def test_mixing_labels_and_masks_in_a_pipeline(data):
 
 @pytest.mark.parametrize("call,error,message", [
     (lambda x, m: L.RandomRotation(0.1)({"images": x, "bounding_boxes": {"boxes": np.zeros((3, 1, 4))}}), ValueError,
-     r"^RandomRotation: a dict input takes the keys 'images' and, optionally, 'labels' and 'segmentation_masks', got "
-     r"\['bounding_boxes', 'images'\]; bounding_boxes are not supported"),
+     r"^RandomRotation: bounding_box_format: needed with 'bounding_boxes'"),     # (tests/test_bounding_boxes_layers.py)
+    (lambda x, m: L.RandomElasticTransform()({"images": x, "bounding_boxes": {"boxes": np.zeros((3, 1, 4))}}), ValueError,
+     r"^RandomElasticTransform: a dict input takes the keys 'images' and, optionally, 'labels' and 'segmentation_masks', "
+     r"got \['bounding_boxes', 'images'\]; RandomElasticTransform does not move bounding_boxes in glassnet"),
     (lambda x, m: L.Resizing(2, 2)({"images": x, "masks": m}), ValueError, r"^Resizing: a dict input .*'masks' is not one"),
     (lambda x, m: L.RandomFlip()({"segmentation_masks": m}), ValueError, r"^RandomFlip: .*'images' is missing"),
     (lambda x, m: L.RandomFlip()({"images": x, "segmentation_masks": m[..., 0]}), ValueError,
@@ -265,7 +267,8 @@ def test_mixing_labels_and_masks_in_a_pipeline(data):
      r"^Pipeline: its layer .*Conv2D.* does not take segmentation_masks"),
     (lambda x, m: L.MixUp()({"images": x, "segmentation_masks": m}), TypeError,
      r"^MixUp: segmentation_masks must be floats to be mixed"),
-], ids=["boxes", "other-key", "no-images", "no-channels", "batch", "strings", "conv-in-pipeline", "mixup-ids"])
+], ids=["boxes-no-format", "boxes-elastic", "other-key", "no-images", "no-channels", "batch", "strings",
+        "conv-in-pipeline", "mixup-ids"])
 def test_refusals_name_the_key(call, error, message, data):
     with pytest.raises(error, match=message):
         call(*data)

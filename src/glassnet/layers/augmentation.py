@@ -21,6 +21,9 @@ The layers that take Keras' ``data_format`` (all but RandomContrast and RandomBr
 Keras; and those of the modules beside this one) read "channels_first" images (batch, C, H, W) by
 moving the channel axis last, running the code here and moving it back (layers/data_format.py):
 one seed draws the same in both formats, and the dict form's masks move as the images.
+
+Given Keras' ``bounding_box_format`` (a keyword, as in Keras), the dict form's bounding boxes move
+with the images too: each layer's ``_move_boxes`` says how (layers/box_moves.py).
 """
 import math
 
@@ -31,6 +34,7 @@ from .. import backend
 from .._warnings import warn
 from .._validation import check_choice, check_number
 from .base import LAYERS, Layer
+from .box_moves import affine_boxes, box_config, take_box_format
 from .conv import check_rank
 from .data_format import DataFormat, config_entry, set_data_format
 
@@ -85,7 +89,10 @@ class _RandomImage(DataFormat, Layer):
     training_default = True     # Keras' call(self, data, training=True): see Layer.training_default
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
+    _moves_boxes = False        # the layers that move bounding boxes say so (layers/box_moves.py)
+
     def __init__(self, **kwargs):
+        take_box_format(self, kwargs)       # Keras' bounding_box_format (refused by the others, by name)
         super().__init__(**kwargs)
         self._active = False
 
@@ -119,8 +126,16 @@ class _RandomImage(DataFormat, Layer):
     def _transform_labels(self, labels, n):
         return labels            # but for the mixing layers, labels pass through (Keras')
 
+    def _move_xyxy(self, boxes, in_size, out_size):
+        """The dict form's "xyxy" boxes (batch, N, 4) moved as the last call's pixels (box_moves.py):
+        None (nothing moved) outside training, else ``_move_boxes``."""
+        return self._move_boxes(boxes, in_size) if self._active else None
+
+    def _move_boxes(self, boxes, size):
+        return None              # a pixel-value layer (brightness, hue, blur...) moves no pixel
+
     def get_config(self):
-        config = {**super().get_config(), **config_entry(self)}
+        config = {**super().get_config(), **config_entry(self), **box_config(self)}
         if self.seed is not None:        # a layer of its own stream draws the same from its config
             config["seed"] = self.seed
         return config
@@ -155,6 +170,7 @@ class RandomFlip(_RandomImage):
     """
 
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+    _moves_boxes = True
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -177,6 +193,15 @@ class RandomFlip(_RandomImage):
 
     _augment_backward = _flip          # a flip is its own inverse and its own transpose
     _augment_masks = _flip             # the same images' flips
+
+    def _move_boxes(self, boxes, size):
+        # "xyxy" boxes of the flipped images: x -> width - x (its two ends swapped), y likewise
+        out = boxes.copy()
+        for axis, chosen in self._flips:
+            low, high, length = (0, 2, size[1]) if axis == 2 else (1, 3, size[0])
+            first, last = out[chosen, :, low], out[chosen, :, high]
+            out[chosen, :, low], out[chosen, :, high] = length - last, length - first
+        return out
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
@@ -232,6 +257,10 @@ class _AffineImage(_RandomImage):
         if masks is not None and training and self.fill_mode == "constant":
             from .segmentation import check_mask_fill
             check_mask_fill(self, masks)
+
+    def _move_boxes(self, boxes, size):
+        # each box's corners through the inverse of its image's matrix (box_moves.py)
+        return affine_boxes(boxes, self._geometry[0])
 
     def _augment_masks(self, masks):
         # Keras': the images' matrices, fill_mode and fill_value, sampled "nearest" (coordinates in
@@ -413,6 +442,8 @@ class RandomTranslation(_AffineImage):
     [0.0, 0.0, 1.0, 1.0]
     """
 
+    _moves_boxes = True
+
     def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
@@ -444,6 +475,8 @@ class RandomRotation(_AffineImage):
     >>> layer(np.arange(4.0).reshape(1, 2, 2, 1), training=True)[0, :, :, 0].round(6).tolist()
     [[1.0, 3.0], [0.0, 2.0]]
     """
+
+    _moves_boxes = True
 
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
                  **kwargs):
@@ -478,6 +511,8 @@ class RandomZoom(_AffineImage):
     >>> layer(np.arange(16.0).reshape(1, 4, 4, 1), training=True)[0, :, :, 0][1].tolist()
     [5.75, 6.25, 6.75, 7.25]
     """
+
+    _moves_boxes = True
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
@@ -525,6 +560,8 @@ class RandomShear(_AffineImage):
     ([1.0, 1.0, 1.0], 2.0)
     """
 
+    _moves_boxes = True
+
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
                  data_format=None, seed=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
@@ -557,6 +594,7 @@ def _unsigned_pair(factor, caller, name, high=1.0):
 class _RandomIntensity(_RandomImage):
     """Contrast and brightness: a value per image, then a clip to ``value_range``."""
 
+    _moves_boxes = True          # pixel values only: boxes pass as they are (Keras')
     _range_effect = "to which training clips them (and inference does not)"     # said by _check_range
 
     def __init__(self, value_range=(0, 255), seed=None, **kwargs):

@@ -101,6 +101,8 @@ class ContrastLimitedAdaptiveHistogramEqualization(_RandomIntensity):
     [[0.0, 170.0], [170.0, 255.0]]
     """
 
+    _moves_boxes = False         # Keras 3.15's refuses boxes (NotImplementedError)
+
     shape_arguments = ('tile_grid_size',)        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, value_range=(0, 255), clip_limit=4.0, tile_grid_size=(8, 8), data_format=None, **kwargs):

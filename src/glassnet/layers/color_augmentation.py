@@ -35,6 +35,7 @@ class _Channels:
     """For the layers that mix the colour channels: images of ``channels`` channels only."""
 
     channels = (3,)
+    _moves_boxes = True          # colours only: boxes pass as they are (Keras')
 
     def _check_channels(self, sample_shape):
         c = tuple(sample_shape)[-1] if len(sample_shape) else None

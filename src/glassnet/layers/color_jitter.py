@@ -3,6 +3,7 @@ RandomHue, in that order, as one layer. It holds glassnet's own four layers (a P
 them, with a config of its own): their maths, draws and gradients are theirs, not copied here."""
 from .augmentation import RandomBrightness, RandomContrast
 from .hsv_augmentation import RandomHue, RandomSaturation
+from .box_moves import box_config, take_box_format
 from .data_format import DataFormat, config_entry, set_data_format
 from .pipeline import Pipeline
 
@@ -51,6 +52,7 @@ class RandomColorJitter(DataFormat, Pipeline):
     """
 
     self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
+    _moves_boxes = True            # colours only: its members pass the boxes as they are (Keras')
 
     def __init__(self, value_range=(0, 255), brightness_factor=None, contrast_factor=None, saturation_factor=None,
                  hue_factor=None, seed=None, data_format=None, **kwargs):
@@ -66,6 +68,9 @@ class RandomColorJitter(DataFormat, Pipeline):
             # Keras takes it and changes nothing; a layer that never acts is more likely a mistake
             raise ValueError("RandomColorJitter: give at least one of brightness_factor, contrast_factor, "
                              "saturation_factor and hue_factor (all None would change nothing)")
+        take_box_format(self, kwargs)       # Keras' bounding_box_format, its members' too (box_moves.py)
+        for layer in members:
+            layer.bounding_box_format = self.bounding_box_format
         super().__init__(members, seed=seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)
         self.value_range = members[0].value_range
@@ -97,7 +102,7 @@ class RandomColorJitter(DataFormat, Pipeline):
 
     def get_config(self):
         # its own arguments, not a list of layers
-        config = {**super(Pipeline, self).get_config(), **config_entry(self)}
+        config = {**super(Pipeline, self).get_config(), **config_entry(self), **box_config(self)}
         for argument, _, attribute, _ in MEMBERS:
             layer = getattr(self, attribute)
             config[argument] = None if layer is None else list(layer.factor)

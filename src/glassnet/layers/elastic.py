@@ -128,6 +128,8 @@ class RandomElasticTransform(_RandomIntensity):
     ((2, 32, 32, 1), True, (2, 2, 32, 32))
     """
 
+    _moves_boxes = False         # it moves pixels, by a field boxes do not follow (Keras' neither)
+
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
                  value_range=(0, 255), seed=None, data_format=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)

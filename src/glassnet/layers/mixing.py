@@ -80,7 +80,9 @@ class MixUp(_MixImages):
     weight. Keras reshapes the weights to (n, 1), which broadcasts 1-D labels (n,) into an (n, n)
     array; glassnet mixes them sample by sample. Integer labels are refused (one-hot them first).
 
-    Shapes: images (batch, H, W, C) in and out; labels (batch, ...) in and out.
+    Shapes: images (batch, H, W, C) in and out; labels (batch, ...) in and out. Given a
+    ``bounding_box_format``, the dict form's bounding boxes (batch, N, 4) come out (batch, 2N, 4),
+    each image's own and then its partner's, their labels (batch, 2N) alike (layers/box_moves.py).
 
     Example
     -------
@@ -106,6 +108,8 @@ class MixUp(_MixImages):
     >>> Mixed(images, labels, 2)[0][1].shape                  # model.fit(Mixed(x, y_one_hot, 32), ...)
     (2, 4)
     """
+
+    _moves_boxes = True          # both images' boxes, each image's own then its partner's (box_moves.py)
 
     def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -135,6 +139,14 @@ class MixUp(_MixImages):
         if training and masks is not None:          # class ids refused before the draws
             from .segmentation import check_mixable
             check_mixable(self, masks)
+
+    def _move_boxes(self, boxes, size):
+        # a blended image shows the objects of both: its boxes, then its partner's (Keras'), (n, 2N, 4)
+        return np.concatenate([boxes, boxes[self._drawn["permutation_order"]]], axis=1)
+
+    def _move_box_labels(self, labels):
+        # the labels alike, (n, 2N) (Keras 3.15 joins them along the batch axis, (2n, N): not its boxes')
+        return np.concatenate([labels, labels[self._drawn["permutation_order"]]], axis=1)
 
     def _augment_masks(self, masks):
         # Keras': the masks blended by the images' weights (floats: one-hot or probability channels)

@@ -59,6 +59,7 @@ class RandomPerspective(_AffineImage):
 
     # _AffineImage's fill_mode is always "constant" here (an error listing what it takes leaves it out)
     _not_taken = ("fill_mode",)
+    _moves_boxes = True          # corners through the inverse homography (box_moves.affine_boxes)
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0, seed=None, data_format=None,
                  **kwargs):

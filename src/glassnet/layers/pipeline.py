@@ -154,6 +154,14 @@ class Pipeline(_Wrapper):
             return call_on_dict(self, x, training, mask)
         return super().__call__(x, training=training, mask=mask)
 
+    # the dict form's bounding boxes go through its layers in turn, each in its own bounding_box_format
+    # (box_moves.move_through; a layer that cannot move them is refused by name before the draws)
+    _moves_boxes = True
+
+    def _box_steps(self, input_shape):
+        shapes = self._shapes(input_shape)
+        return zip(self.pipeline_layers, shapes, shapes[1:])
+
     def _transform_labels(self, labels, n):
         # each layer's own rule in turn (the mixing layers mix them, the others pass them on)
         for layer in self.pipeline_layers:

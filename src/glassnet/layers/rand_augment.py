@@ -12,7 +12,8 @@ from .color_augmentation import AutoContrast, RandomColorDegeneration, RandomPos
 from .equalization import Equalization
 from .sharpness import RandomSharpness
 from .base import LAYERS
-from .data_format import DataFormat, config_entry, set_data_format
+from .box_moves import box_config, take_box_format
+from .data_format import DataFormat, config_entry, sample_last, set_data_format
 from .wrappers import _Wrapper
 
 # Keras 3.15's operations, in its order (the numbers layer_idxes draws), each made from
@@ -200,9 +201,13 @@ class RandAugment(_Operations):
         self.num_ops, self.interpolation = int(num_ops), interpolation
         self.factor = _unsigned_pair(factor, "RandAugment", "factor")
         self._take_value_range(value_range)
+        take_box_format(self, kwargs)       # Keras' bounding_box_format, handed to every operation
         # one set of the eleven per pick: a layer picked twice keeps each forward pass's cache
         self.operations = [[make(self.factor, value_range, interpolation) for _, make in OPERATIONS]
                            for _ in range(self.num_ops)]
+        for ops in self.operations:
+            for op in ops:
+                op.bounding_box_format = self.bounding_box_format
         self._name_operations(OPERATIONS)
         super().__init__(seed=seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)
@@ -237,6 +242,13 @@ class RandAugment(_Operations):
             self.applied.append(layer)
         return x
 
+    _moves_boxes = True          # every operation does (box_moves.py)
+
+    def _box_steps(self, input_shape):
+        # the picked operations in turn (none outside training), on channels-last images of one size
+        shape = sample_last(input_shape) if self.data_format == "channels_first" else tuple(input_shape)
+        return [(layer, shape, shape) for layer in self.applied]
+
     def _transform_masks(self, masks):
         # Keras': the picked operations' own rules, in turn (the geometric ones move the masks,
         # nearest; the others leave them); nothing picked outside training
@@ -254,5 +266,6 @@ class RandAugment(_Operations):
 
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range), "num_ops": self.num_ops,
-                "factor": list(self.factor), "interpolation": self.interpolation, **config_entry(self)}
+                "factor": list(self.factor), "interpolation": self.interpolation, **config_entry(self),
+                **box_config(self)}
 

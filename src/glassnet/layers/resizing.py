@@ -31,6 +31,7 @@ from .augmentation import _check_images, check_fill_value
 from .._bounds import check_sample_values
 from .banded import Band
 from .base import LAYERS, Layer
+from .box_moves import box_config, resize_boxes, take_box_format, window_boxes
 from .conv import positive_int
 from .data_format import DataFormat, config_entry, set_data_format
 from .resample import interpolation_taps, weight_matrix
@@ -194,8 +195,10 @@ class _Images(DataFormat, Layer):
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     shape_arguments = ('height', 'width')        # named when its output is too large (glassnet._bounds)
+    _moves_boxes = True          # the dict form's bounding boxes go with the pixels (box_moves.py)
 
     def __init__(self, height, width, **kwargs):
+        take_box_format(self, kwargs)       # Keras' bounding_box_format
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.height, self.width = positive_int(height, "height", cls), positive_int(width, "width", cls)
@@ -263,7 +266,8 @@ class _Images(DataFormat, Layer):
                             f"its interpolation matrices ({self.height} x {h} and {self.width} x {w})")
 
     def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width, **config_entry(self)}
+        return {**super().get_config(), "height": self.height, "width": self.width, **config_entry(self),
+                **box_config(self)}
 
 
 del LAYERS["_Images"]
@@ -322,6 +326,11 @@ class Resizing(_Images):
         out, self._cache = resize(x, self.height, self.width, self.interpolation, self.crop_to_aspect_ratio,
                                   self.pad_to_aspect_ratio, self.fill_value, self.antialias)
         return out
+
+    _zeroes_padding_boxes = True     # Keras': a box all 0 or all -1 comes out all 0 (box_moves.py)
+
+    def _move_xyxy(self, boxes, in_size, out_size):
+        return resize_boxes(boxes, in_size, out_size, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio)
 
     def _check_dict(self, labels, masks, n, training):
         # a pad fill that the masks' dtype cannot hold: refused before the images are resized
@@ -382,6 +391,13 @@ class CenterCrop(_Images):
             return x[:, top:top + self.height, left:left + self.width, :].copy()
         out, self._cache = resize(x, self.height, self.width, "bilinear", crop=True)
         return out
+
+    def _move_xyxy(self, boxes, in_size, out_size):
+        # the images' window (Keras' arithmetic), or the centred box an image too small is resized from
+        if len(self._cache) == 4:
+            top, kept_h, left, kept_w = self._cache[0]
+            return window_boxes(boxes, top, left, (kept_h, kept_w), out_size)
+        return window_boxes(boxes, *self._cache, out_size, out_size)
 
     def _transform_masks(self, masks):
         # the images' window (Keras'); an image too small is resized from its centred box, the masks
@@ -462,6 +478,14 @@ class RandomCrop(_Images):
         self._cache = window if self.needs_input_gradient else None
         self._window = window           # and what the masks of the same call need
         return out
+
+    def _move_xyxy(self, boxes, in_size, out_size):
+        # each image's window; where the images were resized, as Resizing(crop_to_aspect_ratio=True)
+        if self._window is None:
+            return boxes
+        if len(self._window) == 4:
+            return resize_boxes(boxes, in_size, out_size, crop=True)
+        return window_boxes(boxes, self._window[1][:, 0, 0], self._window[2][:, 0, 0], out_size, out_size)
 
     def _transform_masks(self, masks):
         # the images' windows; where the images were resized (inference, a small image), the masks

@@ -1,6 +1,7 @@
 """Keras' dict form of the image layers, ``layer({"images": ..., "labels": ...,
-"segmentation_masks": ...})``, for data pipelines (a ``PyDataset``, a generator): the images go
-through the layer as ever, and the same call's draws move the masks with them.
+"segmentation_masks": ..., "bounding_boxes": ...})``, for data pipelines (a ``PyDataset``, a
+generator): the images go through the layer as ever, and the same call's draws move the masks
+with them (and the boxes, for the layers given a ``bounding_box_format``: box_moves.py).
 
 Each image layer says how its last call moved the pixels, ``layer._transform_masks(masks)``,
 called right after it on the masks of the same batch: the geometric layers replay their draws
@@ -21,19 +22,26 @@ KEYS = ("images", "labels", "segmentation_masks")
 
 
 def check_keys(layer, data):
-    """Refuse a dict without "images", or with keys beyond ``KEYS``, by name."""
+    """Refuse a dict without "images", or with keys beyond ``KEYS`` (and "bounding_boxes" for a
+    layer that moves them, box_moves.py), by name."""
+    from .box_moves import takes_boxes
     cls = type(layer).__name__
-    unknown = sorted(set(data) - set(KEYS), key=str)
+    keys = KEYS + ("bounding_boxes",) if takes_boxes(layer) else KEYS
+    unknown = sorted(set(data) - set(keys), key=str)
     if "images" in data and not unknown:
         return
     if "bounding_boxes" in unknown:
-        why = "; bounding_boxes are not supported by glassnet (Keras' layers move them, given a bounding_box_format)"
+        from .box_moves import MOVERS
+        why = (f"; {cls} does not move bounding_boxes in glassnet ({MOVERS} do, given a bounding_box_format: "
+               f"docs/bounding_boxes.md)")
     elif unknown:
         why = f"; {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not one of them"
     else:
         why = "; 'images' is missing"
-    raise ValueError(f"{cls}: a dict input takes the keys 'images' and, optionally, 'labels' and "
-                     f"'segmentation_masks', got {sorted(data, key=str)}{why}")
+    taken = ("'labels', 'segmentation_masks' and 'bounding_boxes'" if "bounding_boxes" in keys
+             else "'labels' and 'segmentation_masks'")
+    raise ValueError(f"{cls}: a dict input takes the keys 'images' and, optionally, {taken}, "
+                     f"got {sorted(data, key=str)}{why}")
 
 
 def _data_format(layer):
@@ -88,11 +96,18 @@ def call_on_dict(layer, data, training, mask):
         check_moves_masks(layer)           # before any draw: a layer that cannot move them is refused first
     training = given_flag(layer, training)      # none given: training (Keras' default); None: inference
     check_before_draws(layer, data.get("labels"), masks, images.shape[0], training)
+    if "bounding_boxes" in data:        # refused before the draws too
+        from .box_moves import check_boxes_before
+        check_boxes_before(layer, data["bounding_boxes"], images.shape[0])
     out = {"images": layer(images, training=training, mask=mask)}
     if "labels" in data:
         out["labels"] = layer._transform_labels(data["labels"], images.shape[0])
     if masks is not None:
         out["segmentation_masks"] = layer._transform_masks(masks)
+    if "bounding_boxes" in data:
+        from .box_moves import move_through
+        out["bounding_boxes"] = move_through(layer, data["bounding_boxes"], images.shape[0], images.shape[1:],
+                                             out["images"].shape[1:])
     return out
 
 
