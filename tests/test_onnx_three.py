@@ -233,12 +233,7 @@ def test_stateful_conv_lstm_masked_backwards_and_channels_first(sequences, rng, 
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_stateful_refusals(tmp_path):
-    _refused(gn.Sequential([gn.Input((4, 3), batch_size=2), L.Bidirectional(L.LSTM(2, stateful=True))]), tmp_path,
-             "stateful=True inside Bidirectional is not exported")
-    inner = gn.Sequential([gn.Input((4, 3), batch_size=2), L.GRU(2, stateful=True)])
-    _refused(gn.Sequential([gn.Input((5, 4, 3), batch_size=2), L.TimeDistributed(inner)]), tmp_path,
-             "the stateful layer gru")
+# (a stateful layer inside Bidirectional or inside a model a TimeDistributed wraps is exported since session 47: tests/test_onnx_four.py)
 
 
 # -- a merge layer called twice, the mask each call joins read ------------------------------------

@@ -162,10 +162,12 @@ def _time_distributed(b, layer, xs, shapes):
         raise Unsupported(f"{who}: a sequence of any length is not exported; give the steps in the Input")
     # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them
     merged = b.op("Reshape", [xs[0], b.ints([-1, *rest])])
+    outer, b.folded_steps = b.folded_steps, (*b.folded_steps, steps)     # (a stateful layer's states)
     if wraps_model:
         y, out_shape = _wrapped_model(b, inner, merged, rest, who)
     else:
         y, out_shape = CONVERTERS[kind](b, inner, [merged], [rest]), inner.output_shape(rest)
+    b.folded_steps = outer
     return b.op("Reshape", [y, b.ints([-1, steps, *out_shape])])
 
 
@@ -178,10 +180,6 @@ def _wrapped_model(b, model, x, shape, who):
     if len(at) != 1 or len(inputs) != 1:
         raise Unsupported(f"{who}: a wrapped model of {len(inputs)} inputs and {len(at)} outputs is not exported "
                           "(one of each is)")
-    for layer in model._node_layers:
-        if getattr(layer, "stateful", False) or getattr(layer, "_stateful", False):
-            # its states would be the folded batch's (batch * steps rows): no input of the file's
-            raise Unsupported(f"{who}: the stateful {layer.describe()} in the wrapped model is not exported")
     # (an integer Input of the model reads the wrapper's numbers, as glassnet's wrapper hands them)
     outs, out_shapes = convert_calls(b, model, [x], [shape], [b.dtype.name])
     return outs[at[0]], out_shapes[at[0]]

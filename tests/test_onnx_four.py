@@ -1,0 +1,215 @@
+"""``model.export(path, format="onnx")`` for what session 47 added: ``Bidirectional`` with a
+``backward_layer`` of its own, stateful readers inside ``Bidirectional`` and inside a
+``TimeDistributed`` (a wrapped model, or the reader itself), and the linear algebra of matrices
+of any size (a Loop instead of the unrolled elimination). Each file is read by onnx's checker
+(full_check) and run by onnxruntime: equal to glassnet's ``predict`` within 1e-5 relative
+(float32) and 1e-10 (float64); where Keras 3.15 has the same model, against Keras' ``predict``
+too (given glassnet's weights)."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+L = gn.layers
+onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
+from onnx_checks import TOLERANCES, check as _check, exported as _exported, jitter as _jitter, \
+    masked_ids as _ids  # noqa: E402
+
+STEPS = 6
+
+
+# -- Bidirectional(backward_layer=...) ------------------------------------------------------------
+def _pair(k, kind, forwards_first, sequences):
+    """Keras' arguments of a Bidirectional whose backward reader has other settings: another
+    activation, no bias where the forward one has one (and the reverse), reading the other way."""
+    make = getattr(k.layers, kind)
+    return dict(layer=make(4, return_sequences=sequences, go_backwards=not forwards_first),
+                backward_layer=make(4, activation="relu", use_bias=forwards_first, return_sequences=sequences,
+                                    go_backwards=forwards_first))
+
+
+def _backward_model(k, kind, forwards_first, sequences, masked, merge="concat", dtype=None, Input=None, Model=None):
+    Input, Model = Input or gn.Input, Model or gn.Model
+    wrapper = k.layers.Bidirectional(**_pair(k, kind, forwards_first, sequences), merge_mode=merge)
+    if masked:
+        ids = Input((STEPS,), dtype="int32")
+        return Model(ids, wrapper(k.layers.Embedding(10, 3, mask_zero=True)(ids)), **({"dtype": dtype} if dtype else {}))
+    x = Input((STEPS, 3))
+    return Model(x, wrapper(x), **({"dtype": dtype} if dtype else {}))
+
+
+def _sequences(rng, masked, dtype="float32"):
+    return _ids(rng) if masked else rng.normal(size=(7, STEPS, 3)).astype(dtype)
+
+
+BACKWARD = [(kind, forwards_first, sequences) for kind in ("LSTM", "GRU", "SimpleRNN")
+            for forwards_first in (True, False) for sequences in (False, True)]
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind, forwards_first, sequences", BACKWARD)
+def test_backward_layer_of_its_own(kind, forwards_first, sequences, dtype, masked, rng, tmp_path):
+    """Float32 without a mask, the forward reader reading forwards: ONNX's bidirectional node
+    with each direction's activations; otherwise two Scans (the wrapped reader from the end and
+    the backward one from the start, as Keras lets them)."""
+    model = _jitter(_backward_model(gn, kind, forwards_first, sequences, masked, dtype=dtype), rng)
+    assert model.layers[-1].own_backward_layer
+    _check(model, _sequences(rng, masked, dtype), tmp_path, dtype)
+
+
+@pytest.mark.parametrize("merge", ["sum", "mul", "ave"])
+def test_backward_layer_of_its_own_merges(merge, rng, tmp_path):
+    model = _jitter(_backward_model(gn, "GRU", True, True, False, merge=merge), rng)
+    _check(model, _sequences(rng, False), tmp_path)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
+@pytest.mark.parametrize("kind, forwards_first, sequences", [case for case in BACKWARD if case[0] != "SimpleRNN"])
+def test_backward_layer_of_its_own_against_keras(kind, forwards_first, sequences, masked, keras, rng, tmp_path):
+    model = _jitter(_backward_model(gn, kind, forwards_first, sequences, masked), rng)
+    theirs = _backward_model(keras, kind, forwards_first, sequences, masked, Input=keras.Input, Model=keras.Model)
+    theirs.set_weights(model.get_weights())
+    data = _sequences(rng, masked)
+    _, session = _exported(model, tmp_path)
+    (got,) = session.run(None, {session.get_inputs()[0].name: data})
+    np.testing.assert_allclose(got, np.asarray(theirs.predict(data, verbose=0)), rtol=1e-5, atol=1e-5)
+
+
+# -- stateful readers inside Bidirectional -------------------------------------------------------
+# name -> (the sample shape, the wrapper given the layers module; Keras' too where it has one)
+STATEFUL = {
+    "lstm_sequences": ((STEPS, 3), lambda k: k.Bidirectional(k.LSTM(4, stateful=True, return_sequences=True))),
+    "gru_sum": ((STEPS, 3), lambda k: k.Bidirectional(k.GRU(3, stateful=True), merge_mode="sum")),
+    "simple_rnn_backward_layer": ((STEPS, 3), lambda k: k.Bidirectional(
+        k.SimpleRNN(3, stateful=True, go_backwards=True),
+        backward_layer=k.SimpleRNN(3, stateful=True, activation="relu"))),
+    "lstm_backward_layer_mul": ((STEPS, 3), lambda k: k.Bidirectional(
+        k.LSTM(3, stateful=True, go_backwards=True, return_sequences=True),
+        backward_layer=k.LSTM(3, stateful=True, return_sequences=True), merge_mode="mul")),
+    "conv_lstm2d": ((4, 5, 5, 2), lambda k: k.Bidirectional(k.ConvLSTM2D(2, 3, padding="same", stateful=True))),
+}
+MASKED_OR_NOT = [(name, masked) for name in sorted(STATEFUL) for masked in (False, True)
+                 if not (masked and name == "conv_lstm2d")]     # (an Embedding makes no frames)
+
+
+def _stateful_model(k, name, masked, dtype=None, Input=None, Model=None):
+    Input, Model = Input or gn.Input, Model or gn.Model
+    shape, make = STATEFUL[name]
+    options = {"dtype": dtype} if dtype else {}
+    if masked:
+        ids = Input((STEPS,), dtype="int32", batch_size=7)
+        return Model(ids, make(k)(k.Embedding(10, shape[-1], mask_zero=True)(ids)), **options)
+    x = Input(shape, batch_size=7)
+    return Model(x, make(k)(x), **options)
+
+
+def _batches(rng, shape, masked, dtype):
+    """Three batches of 7, the states carried from each to the next (masked: rows with no real
+    step after real ones, so that a carried state meets a masked start)."""
+    if masked:
+        return [_ids(rng), _ids(rng)[::-1].copy(), _ids(rng)]
+    return [rng.normal(size=(7, *shape)).astype(dtype) for _ in range(3)]
+
+
+def _carried(session, batches, dtype):
+    """The file run on each batch in turn from zero states, each run's last states fed to the next:
+    (each run's output, the last states)."""
+    inputs = session.get_inputs()
+    states = [np.zeros((7, *i.shape[1:]), dtype) for i in inputs[1:]]
+    results = []
+    for batch in batches:
+        out, *states = session.run(None, {inputs[0].name: batch, **{i.name: s for i, s in zip(inputs[1:], states)}})
+        results.append(out)
+    return results, states
+
+
+def _against_predict(model, session, batches, dtype, readers, folded=None):
+    """The carried runs equal ``predict``'s batches in turn, and the last states the ``readers``'
+    (``folded``: inside a TimeDistributed, the states' rows are (sample, step) pairs)."""
+    got, states = _carried(session, batches, dtype)
+    model.reset_states()
+    for g, batch in zip(got, batches):
+        np.testing.assert_allclose(g, model.predict(batch, batch_size=7, verbose=0), **TOLERANCES[dtype])
+    kept = [s for reader in readers for s in reader.states]
+    assert len(states) == len(kept)
+    for g, w in zip(states, kept):
+        np.testing.assert_allclose(g, w.reshape(g.shape) if folded else w, **TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, masked", MASKED_OR_NOT)
+def test_stateful_inside_bidirectional(name, dtype, masked, rng, tmp_path):
+    """The wrapper's states in and out of the file, ``<wrapper>/state_<k>``: the forward reader's,
+    then the backward reader's (return_state's order)."""
+    model = _jitter(_stateful_model(L, name, masked, dtype), rng)
+    wrapper = model.layers[-1]
+    _, session = _exported(model, tmp_path)
+    count = wrapper.state_count
+    assert [i.name for i in session.get_inputs()[1:]] == [f"{wrapper.name}/state_{k}" for k in range(count)]
+    assert [o.name for o in session.get_outputs()[1:]] == [f"{wrapper.name}/state_{k}_last" for k in range(count)]
+    _against_predict(model, session, _batches(rng, STATEFUL[name][0], masked, dtype), dtype,
+                     [wrapper.forward_layer, wrapper.backward_layer])
+
+
+@pytest.mark.parametrize("name, masked", [case for case in MASKED_OR_NOT if case[0] != "conv_lstm2d"])
+def test_stateful_inside_bidirectional_against_keras(name, masked, keras, rng, tmp_path):
+    """Keras 3.15's stateful Bidirectional (batch_size=7) given glassnet's weights, predicting the
+    batches in turn (its states carried, as the file's are by hand)."""
+    model = _jitter(_stateful_model(L, name, masked), rng)
+    theirs = _stateful_model(keras.layers, name, masked, Input=keras.Input, Model=keras.Model)
+    theirs.set_weights(model.get_weights())
+    batches = _batches(rng, STATEFUL[name][0], masked, "float32")
+    _, session = _exported(model, tmp_path)
+    got, _ = _carried(session, batches, "float32")
+    for g, batch in zip(got, batches):
+        np.testing.assert_allclose(g, np.asarray(theirs.predict(batch, batch_size=7, verbose=0)), rtol=1e-5, atol=1e-5)
+
+
+# -- stateful readers inside a TimeDistributed ----------------------------------------------------
+def _wrapped_sequential(dtype):
+    inner = gn.Sequential([gn.Input((4, 3)), L.LSTM(3, stateful=True, return_sequences=True), L.Dense(2)], dtype=dtype)
+    return L.TimeDistributed(inner), lambda: [inner.layers[0]]
+
+
+def _wrapped_functional(dtype):
+    """A masked stateful Bidirectional in a functional model (Masking(0.0): some steps zeros)."""
+    x = gn.Input((4, 3))
+    both = L.Bidirectional(L.GRU(2, stateful=True))
+    inner = gn.Model(x, L.Dense(2)(both(L.Masking(0.0)(x))), dtype=dtype)
+    return L.TimeDistributed(inner), lambda: [both.forward_layer, both.backward_layer]
+
+
+def _wrapped_reader(dtype):
+    reader = L.GRU(2, stateful=True, go_backwards=True)
+    return L.TimeDistributed(reader), lambda: [reader]
+
+
+def _nested(dtype):
+    """A TimeDistributed reader in a model a TimeDistributed wraps: the rows of both folds."""
+    reader = L.SimpleRNN(2, stateful=True)
+    middle = gn.Sequential([gn.Input((2, 4, 3)), L.TimeDistributed(reader)], dtype=dtype)
+    return L.TimeDistributed(middle), lambda: [reader]
+
+
+WRAPPED = {"sequential": (_wrapped_sequential, (5, 4, 3)), "functional": (_wrapped_functional, (5, 4, 3)),
+           "reader": (_wrapped_reader, (5, 4, 3)), "nested": (_nested, (5, 2, 4, 3))}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(WRAPPED))
+def test_stateful_inside_time_distributed(name, dtype, rng, tmp_path):
+    """glassnet's reader carries one state per (sample, step) row of the folded batch: in the file
+    the states are (batch, steps, *state shape), its ``states[k].reshape(batch, steps, ...)``."""
+    make, shape = WRAPPED[name]
+    wrapper, readers = make(dtype)
+    x = gn.Input(shape, batch_size=7)
+    model = _jitter(gn.Model(x, wrapper(x), dtype=dtype), rng)
+    _, session = _exported(model, tmp_path)
+    for i in session.get_inputs()[1:]:
+        assert i.shape[:len(shape) - 1] == ["batch", *shape[:-2]]       # the batch, then the wrappers' steps
+    batches = _batches(rng, shape, False, dtype)
+    for batch in batches:
+        batch[rng.random(batch.shape[:-1]) < 0.3] = 0.0     # (masked steps for the Masking(0.0))
+    _against_predict(model, session, batches, dtype, readers(), folded=True)
