@@ -213,3 +213,107 @@ def test_stateful_inside_time_distributed(name, dtype, rng, tmp_path):
     for batch in batches:
         batch[rng.random(batch.shape[:-1]) < 0.3] = 0.0     # (masked steps for the Masking(0.0))
     _against_predict(model, session, batches, dtype, readers(), folded=True)
+
+
+# -- linear algebra of any size: a Loop -----------------------------------------------------------
+def _general(rng, lead, n):
+    """Well-conditioned matrices that need pivoting: a diagonal of mixed signs beside noise whose
+    norm stays under it at any n, the rows shuffled (the largest entry of a column off the diagonal)."""
+    m = rng.normal(scale=min(0.5, 1.5 / np.sqrt(n)), size=(*lead, n, n)) + 3 * np.eye(n) * rng.choice([-1, 1], size=(
+        *lead, 1, n))
+    return np.take_along_axis(m, np.argsort(rng.random((*lead, n, 1)), axis=-2), axis=-2)
+
+
+def _triangular(rng, lead, n):
+    """A matrix whose triangles are both well-conditioned (a positive diagonal over the noise)."""
+    return rng.normal(scale=min(0.5, 1.5 / np.sqrt(n)), size=(*lead, n, n)) + 3 * np.eye(n)
+
+
+def _spd_unread_upper(rng, lead, n):
+    """Symmetric positive definite, then values in the upper triangle, which cholesky does not read."""
+    m = rng.normal(size=(*lead, n, n))
+    return m @ np.swapaxes(m, -1, -2) + n * np.eye(n) + np.triu(rng.normal(scale=5.0, size=(*lead, n, n)), 1)
+
+
+# name -> (the calls on the layers module's ops, the data given rng, the lead axes and n)
+LINALG = {
+    "lu": (lambda ops, x: [ops.inv(x[0]), ops.slogdet(x[0])[0], ops.slogdet(x[0])[1], ops.det(x[0])],
+           lambda r, lead, n: [_general(r, lead, n)]),
+    "cholesky": (lambda ops, x: [ops.cholesky(x[0]), ops.cholesky(x[0], upper=True), ops.logdet(x[0])],
+                 lambda r, lead, n: [_spd_unread_upper(r, lead, n)]),
+    "solve": (lambda ops, x: [ops.solve(x[0], x[1]), ops.solve_triangular(x[0], x[1], lower=True),
+                              ops.solve_triangular(x[0], x[1])],
+              lambda r, lead, n: [_triangular(r, lead, n), r.normal(size=(*lead, n, 2))]),
+}
+
+
+def _linalg_model(module, name, n, dtype=None):
+    Input = module.Input
+    x = [Input((n, n))] + ([Input((n, 2))] if name == "solve" else [])
+    return module.Model(x, LINALG[name][0](module.ops, x), **({"dtype": dtype} if dtype else {}))
+
+
+def _loops(path):
+    return sum(node.op_type == "Loop" for node in onnx.load(str(path)).graph.node)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(LINALG))
+def test_linalg_of_an_open_size(name, dtype, rng, tmp_path):
+    """One file run on 3 x 3, 6 x 6 and 1 x 1 matrices (batches of 1 and 7)."""
+    model = _linalg_model(gn, name, None, dtype)
+    path, session = _exported(model, tmp_path)
+    assert _loops(path) >= 1
+    for n in (3, 6, 1):
+        data = [x.astype(dtype) for x in LINALG[name][1](rng, (7,), n)]
+        for rows in (slice(0, 1), slice(0, 7)):
+            got = session.run(None, {i.name: x[rows] for i, x in zip(session.get_inputs(), data)})
+            want = model.predict([x[rows] for x in data], verbose=0)
+            for g, w in zip(got, want):
+                assert g.dtype == np.dtype(dtype) and g.shape == w.shape
+                np.testing.assert_allclose(g, w, **TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(LINALG))
+def test_linalg_over_64_rows(name, dtype, rng, tmp_path):
+    """70 x 70 matrices: a Loop, the file's size independent of n (the unrolled form's grows as n²)."""
+    model = _linalg_model(gn, name, 70, dtype)
+    session = _check(model, [x.astype(dtype) for x in LINALG[name][1](rng, (7,), 70)], tmp_path, dtype)
+    assert session is not None and _loops(tmp_path / "model.onnx") >= 1
+    assert (tmp_path / "model.onnx").stat().st_size < 40_000
+
+
+@pytest.mark.parametrize("n", [None, 70])
+@pytest.mark.parametrize("name", sorted(LINALG))
+def test_linalg_of_any_size_against_keras(name, n, keras, rng, tmp_path):
+    """Keras 3.15's keras.ops of the same calls drawn on Keras' Inputs (open: run at 5 x 5). A
+    float32 70 x 70 ``det`` (~1e33, onnxruntime's Det, a product of 70 rounded pivots) is 1.04e-5
+    from TensorFlow's at most: 3e-5 there."""
+    data = [x.astype("float32") for x in LINALG[name][1](rng, (7,), n or 5)]
+    theirs = _linalg_model(keras, name, n)
+    _, session = _exported(_linalg_model(gn, name, n), tmp_path)
+    got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), data)})
+    for k, (g, w) in enumerate(zip(got, theirs.predict(data, verbose=0))):
+        rtol = 3e-5 if (name, k, n) == ("lu", 3, 70) else 1e-5
+        np.testing.assert_allclose(g, np.asarray(w), rtol=rtol, atol=1e-5)
+
+
+SINGULAR = np.array([[[1.0, 2, 3], [2, 4, 6], [1, 0, 1]],      # two rows in proportion
+                     [[0.0, 0, 0], [1, 2, 3], [4, 5, 6]],      # a row of zeros
+                     [[0.0, 1, 0], [0, 0, 1], [0, 0, 0]],      # a column of zeros
+                     [[2.0, 1, 0], [1, 3, 1], [0, 1, 4]]])     # (not singular)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [3, None])
+def test_determinants_of_singular_matrices(n, dtype, tmp_path):
+    """det 0 and slogdet (0, -inf), as glassnet's (LAPACK's getrf, which skips a zero pivot), in
+    the unrolled form and the Loop."""
+    x = gn.Input((n, n))
+    model = gn.Model(x, [gn.ops.slogdet(x)[0], gn.ops.slogdet(x)[1], gn.ops.det(x)], dtype=dtype)
+    _, session = _exported(model, tmp_path)
+    got = session.run(None, {session.get_inputs()[0].name: SINGULAR.astype(dtype)})
+    assert np.all(got[0][:3] == 0) and np.all(got[1][:3] == -np.inf) and np.all(got[2][:3] == 0)
+    for g, w in zip(got, model.predict(SINGULAR.astype(dtype), verbose=0)):
+        np.testing.assert_allclose(g, w, **TOLERANCES[dtype])
