@@ -317,3 +317,161 @@ def test_determinants_of_singular_matrices(n, dtype, tmp_path):
     assert np.all(got[0][:3] == 0) and np.all(got[1][:3] == -np.inf) and np.all(got[2][:3] == 0)
     for g, w in zip(got, model.predict(SINGULAR.astype(dtype), verbose=0)):
         np.testing.assert_allclose(g, w, **TOLERANCES[dtype])
+
+
+# -- TimeDistributed over sequences of any length -------------------------------------------------
+def _open_dense(k, dtype=None):
+    x = k.Input((None, 4))
+    return k.Model(x, k.layers.TimeDistributed(k.layers.Dense(3, activation="tanh"))(x),
+                   **({"dtype": dtype} if dtype else {}))
+
+
+def _open_conv(k, dtype=None):
+    x = k.Input((None, 6, 6, 2))
+    return k.Model(x, k.layers.TimeDistributed(k.layers.Conv2D(3, 3))(x), **({"dtype": dtype} if dtype else {}))
+
+
+def _open_model(k, dtype=None):
+    inner = gn.Sequential([gn.Input((5, 3)), L.LSTM(4), L.Dense(2)], dtype=dtype)
+    x = gn.Input((None, 5, 3))
+    return gn.Model(x, L.TimeDistributed(inner)(x), dtype=dtype)
+
+
+def _open_inner_length(k, dtype=None):
+    """Both the outer steps and the wrapped model's sequence open."""
+    inner = gn.Sequential([gn.Input((None, 3)), L.GRU(4), L.Dense(2)], dtype=dtype)
+    x = gn.Input((None, None, 3))
+    return gn.Model(x, L.TimeDistributed(inner)(x), dtype=dtype)
+
+
+OPEN_STEPS = {"dense": (_open_dense, [(5, 4), (9, 4)]), "conv2d": (_open_conv, [(5, 6, 6, 2), (2, 6, 6, 2)]),
+              "model": (_open_model, [(4, 5, 3), (1, 5, 3)]),
+              "inner_length": (_open_inner_length, [(4, 5, 3), (2, 8, 3)])}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(OPEN_STEPS))
+def test_time_distributed_over_any_length(name, dtype, rng, tmp_path):
+    """One file run at two lengths (batches of 1 and 7): the folded batch's sizes read with Shape."""
+    make, samples = OPEN_STEPS[name]
+    model = _jitter(make(gn, dtype), rng)
+    _, session = _exported(model, tmp_path)
+    for sample in samples:
+        x = rng.normal(size=(7, *sample)).astype(dtype)
+        for rows in (slice(0, 1), slice(0, 7)):
+            (got,) = session.run(None, {session.get_inputs()[0].name: x[rows]})
+            # (predict's own batch size: its default is worked out from sizes, which an open
+            # length inside the wrapped model leaves unknown)
+            np.testing.assert_allclose(got, model.predict(x[rows], batch_size=7, verbose=0), **TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("name", ["dense", "conv2d"])
+def test_time_distributed_over_any_length_against_keras(name, keras, rng, tmp_path):
+    """Keras' model called on each batch (Keras 3.15's ``predict`` of a second length after a first
+    returned (7, 7, 3) for a (7, 9, 4) batch here: its traced function kept a size)."""
+    make, samples = OPEN_STEPS[name]
+    model = _jitter(make(gn), rng)
+    theirs = make(keras)
+    theirs.set_weights(model.get_weights())
+    _, session = _exported(model, tmp_path)
+    for sample in samples:
+        x = rng.normal(size=(7, *sample)).astype("float32")
+        (got,) = session.run(None, {session.get_inputs()[0].name: x})
+        np.testing.assert_allclose(got, np.asarray(theirs(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_stateful_inside_time_distributed_over_any_length_refused(tmp_path):
+    from onnx_checks import refused
+    x = gn.Input((None, 4, 3), batch_size=2)
+    refused(gn.Model(x, L.TimeDistributed(L.GRU(2, stateful=True))(x)), tmp_path,
+            "a stateful layer inside a TimeDistributed over a sequence of any length is not exported")
+
+
+# -- layers of the data: identities at inference, normalizations ---------------------------------
+AUGMENTATION = [lambda k: k.layers.RandomFlip(), lambda k: k.layers.RandomRotation(0.2),
+                lambda k: k.layers.RandomZoom(0.2), lambda k: k.layers.RandomTranslation(0.1, 0.1),
+                lambda k: k.layers.RandomContrast(0.3), lambda k: k.layers.RandomBrightness(0.2),
+                lambda k: k.layers.RandomHue(0.2), lambda k: k.layers.RandomSaturation(0.2),
+                lambda k: k.layers.RandomGrayscale(), lambda k: k.layers.RandomColorDegeneration(0.2),
+                lambda k: k.layers.RandomColorJitter(brightness_factor=0.2),
+                lambda k: k.layers.RandomSharpness(0.2), lambda k: k.layers.RandomShear(0.2),
+                lambda k: k.layers.RandomPerspective(), lambda k: k.layers.RandomElasticTransform(),
+                lambda k: k.layers.RandomErasing(), lambda k: k.layers.RandomGaussianBlur(),
+                lambda k: k.layers.RandomInvert(), lambda k: k.layers.RandomPosterization(4),
+                lambda k: k.layers.Solarization(), lambda k: k.layers.RandAugment(), lambda k: k.layers.AugMix(),
+                lambda k: k.layers.CutMix(), lambda k: k.layers.MixUp(), lambda k: k.layers.Identity()]
+
+
+def _augmented(k, dtype=None):
+    """A keras.io image classifier's head: every augmentation layer (identities at inference),
+    Rescaling, a convolution and StochasticDepth (glassnet's; Keras 3.15 has none)."""
+    x = k.Input((8, 8, 3))
+    y = x
+    for make in AUGMENTATION:
+        y = make(k)(y)
+    y = k.layers.Conv2D(4, 3)(k.layers.Rescaling(1 / 255)(y))
+    if k is gn:
+        y = L.StochasticDepth(0.3)(y)
+    return k.Model(x, k.layers.GlobalAveragePooling2D()(y), **({"dtype": dtype} if dtype else {}))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_augmentation_layers_are_identities(dtype, rng, tmp_path):
+    model = _jitter(_augmented(gn, dtype), rng)
+    _check(model, rng.uniform(0, 255, size=(7, 8, 8, 3)).astype(dtype), tmp_path, dtype)
+
+
+def test_augmentation_layers_against_keras(keras, rng, tmp_path):
+    model = _jitter(_augmented(gn), rng)
+    theirs = _augmented(keras)
+    theirs.set_weights(model.get_weights())
+    x = rng.uniform(0, 255, size=(7, 8, 8, 3)).astype("float32")
+    _, session = _exported(model, tmp_path)
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(got, np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-5)
+
+
+def _normalized(k, dtype=None):
+    """Normalization (adapted over the features; given, over two axes; inverted), UnitNormalization,
+    RMSNormalization and LayerNormalization(rms_scaling=True) over (batch, 5, 6) samples."""
+    x = k.Input((5, 6))
+    adapted = k.layers.Normalization()
+    given = k.layers.Normalization(axis=(1, 2), mean=np.linspace(-1, 1, 30).reshape(5, 6),
+                                   variance=np.linspace(0.5, 2, 30).reshape(5, 6))
+    inverted = k.layers.Normalization(axis=None, mean=0.5, variance=4.0, invert=True)
+    y = inverted(given(adapted(x)))
+    y = k.layers.UnitNormalization(axis=(1, 2))(k.layers.UnitNormalization()(y) + y)
+    y = k.layers.RMSNormalization()(y)
+    y = k.layers.LayerNormalization(rms_scaling=True, axis=(1, 2))(k.layers.Dense(4)(y))
+    return k.Model(x, y, **({"dtype": dtype} if dtype else {})), adapted
+
+
+RMS_SCALING = pytest.mark.filterwarnings("ignore:LayerNormalization. rms_scaling=True is deprecated",
+                                         "ignore:You passed .rms_scaling=True.")
+
+
+@RMS_SCALING
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normalizations(dtype, rng, tmp_path):
+    model, adapted = _normalized(gn, dtype)
+    adapted.adapt(rng.normal(loc=2.0, scale=3.0, size=(50, 5, 6)).astype(dtype))
+    model = _jitter(model, rng)
+    _check(model, rng.normal(loc=1.0, scale=2.0, size=(7, 5, 6)).astype(dtype), tmp_path, dtype)
+
+
+@RMS_SCALING
+def test_normalizations_against_keras(keras, rng, tmp_path):
+    """Keras' Normalization adapted to the same data (its statistics its own: Keras keeps a third
+    weight, count), the other layers given glassnet's weights."""
+    model, adapted = _normalized(gn)
+    data = rng.normal(loc=2.0, scale=3.0, size=(50, 5, 6)).astype("float32")
+    adapted.adapt(data)
+    model = _jitter(model, rng)
+    theirs, their_adapted = _normalized(keras)
+    their_adapted.adapt(data)
+    ours = [w for layer in model.layers if layer is not adapted for w in layer.get_weights()]
+    theirs.set_weights(their_adapted.get_weights() + ours)
+    x = rng.normal(loc=1.0, scale=2.0, size=(7, 5, 6)).astype("float32")
+    _, session = _exported(model, tmp_path)
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(got, np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-5)

@@ -80,15 +80,15 @@ def _batch_norm(b, layer, xs, shapes):
 
 
 def _layer_norm(b, layer, xs, shapes):
-    if getattr(layer, "rms_scaling", False):
-        raise Unsupported(f"{layer.describe()}: rms_scaling=True is not exported")
     axes, x = _axes(layer.axis, len(shapes[0]), layer.describe()), xs[0]
     centred = b.op("Sub", [x, b.op("ReduceMean", [x], axes=axes, keepdims=1)])
     variance = b.op("ReduceMean", [b.op("Mul", [centred, centred])], axes=axes, keepdims=1)
-    y = b.op("Div", [centred, b.op("Sqrt", [b.op("Add", [variance, b.const(layer.epsilon)])])])
-    if layer.scale:
+    # rms_scaling (Keras' deprecated option): x itself, not centred, over the standard deviation
+    y = b.op("Div", [x if layer.rms_scaling else centred,
+                     b.op("Sqrt", [b.op("Add", [variance, b.const(layer.epsilon)])])])
+    if layer._has_gamma:          # (rms_scaling always scales and never shifts: Keras')
         y = b.op("Mul", [y, b.const(_broadcast(layer.params["gamma"], shapes[0], axes), "gamma")])
-    if layer.center:
+    if layer._has_beta:
         y = b.op("Add", [y, b.const(_broadcast(layer.params["beta"], shapes[0], axes), "beta")])
     return y
 

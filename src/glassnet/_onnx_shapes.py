@@ -158,17 +158,21 @@ def _time_distributed(b, layer, xs, shapes):
     # axes within the steps are refused where they are made (glassnet._onnx_masks.plan)
     b.mask = None
     steps, rest = shapes[0][0], tuple(shapes[0][1:])
-    if steps is None or None in rest:
-        raise Unsupported(f"{who}: a sequence of any length is not exported; give the steps in the Input")
-    # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them
-    merged = b.op("Reshape", [xs[0], b.ints([-1, *rest])])
+    # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them; the
+    # sizes an Input leaves open (any number of steps) read with Shape when the file runs
+    fixed = steps is not None and None not in rest
+    merged = b.op("Reshape", [xs[0], b.ints([-1, *rest]) if fixed else
+                              b.op("Concat", [b.ints([-1]), b.op("Shape", [xs[0]], start=2)], axis=0)])
     outer, b.folded_steps = b.folded_steps, (*b.folded_steps, steps)     # (a stateful layer's states)
     if wraps_model:
         y, out_shape = _wrapped_model(b, inner, merged, rest, who)
     else:
         y, out_shape = CONVERTERS[kind](b, inner, [merged], [rest]), inner.output_shape(rest)
     b.folded_steps = outer
-    return b.op("Reshape", [y, b.ints([-1, steps, *out_shape])])
+    if fixed:
+        return b.op("Reshape", [y, b.ints([-1, steps, *out_shape])])
+    unfolded = b.op("Concat", [b.op("Shape", [xs[0]], start=0, end=2), b.op("Shape", [y], start=1)], axis=0)
+    return b.op("Reshape", [y, unfolded])
 
 
 def _wrapped_model(b, model, x, shape, who):

@@ -23,6 +23,7 @@ With a mask, a Scan started from states other than zeros outputs zeros before ea
 real step (its states kept until then), as glassnet's and Keras' layers do: ``from_first_real``.
 """
 from . import _onnx_proto as proto
+from ._onnx_ops import Unsupported
 
 _INT64_MIN = -2 ** 63
 
@@ -31,6 +32,9 @@ def state_inputs(b, layer, shapes):
     """Graph inputs for the states of ``layer`` (one per sample shape in ``shapes``); the names of
     the states the layer starts from (inside a TimeDistributed model: the inputs' steps folded
     into the batch, as the layer reads them)."""
+    if None in b.folded_steps:
+        raise Unsupported(f"{layer.describe()}: a stateful layer inside a TimeDistributed over a sequence of any "
+                          "length is not exported (its states are one per step: give the steps in the Input)")
     names = [f"{layer.name}/state_{k}" for k in range(len(shapes))]
     element = proto.ELEM_TYPES[b.dtype]
     b.extra_inputs.extend(proto.value_info(name, element, [proto.BATCH, *b.folded_steps, *shape])
