@@ -37,7 +37,13 @@ or ``initial_state`` (the Scan starts from the call's state inputs).
 ``Bidirectional`` around a ConvLSTM is two Scans of glassnet._onnx_conv_lstm, merged the same way.
 
 ``stateful=True``: a Scan from the states the batch starts from, a graph input, its last states
-a graph output (glassnet._onnx_stateful); refused by name inside ``Bidirectional``.
+a graph output (glassnet._onnx_stateful); inside ``Bidirectional`` the wrapper's states (the
+forward reader's, then the backward reader's), two Scans.
+
+``Bidirectional(layer, backward_layer=...)``: a backward reader of its own settings (activations,
+``use_bias``) is ONNX's bidirectional node with each direction's activations where that node can
+say it; two Scans otherwise (the wrapped layer reading backwards, as Keras allows beside a
+backward layer reading forwards: its Scan reads from the end, the other's outputs are reversed).
 
 (A call with ``initial_state`` reads no mask, glassnet's plan and Keras' rule; a stateful layer's
 Scan starts from its carried states under a mask, and outputs zeros before a row's first real step.)
