@@ -13,8 +13,8 @@ import glassnet as gn
 L = gn.layers
 onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
-from onnx_checks import TOLERANCES, check as _check, exported as _exported, jitter as _jitter, \
-    masked_ids as _ids  # noqa: E402
+from onnx_checks import TOLERANCES, carried as _carried, check as _check, exported as _exported, \
+    jitter as _jitter, masked_ids as _ids, refused as _refused  # noqa: E402
 
 STEPS = 6
 
@@ -111,18 +111,6 @@ def _batches(rng, shape, masked, dtype):
     if masked:
         return [_ids(rng), _ids(rng)[::-1].copy(), _ids(rng)]
     return [rng.normal(size=(7, *shape)).astype(dtype) for _ in range(3)]
-
-
-def _carried(session, batches, dtype):
-    """The file run on each batch in turn from zero states, each run's last states fed to the next:
-    (each run's output, the last states)."""
-    inputs = session.get_inputs()
-    states = [np.zeros((7, *i.shape[1:]), dtype) for i in inputs[1:]]
-    results = []
-    for batch in batches:
-        out, *states = session.run(None, {inputs[0].name: batch, **{i.name: s for i, s in zip(inputs[1:], states)}})
-        results.append(out)
-    return results, states
 
 
 def _against_predict(model, session, batches, dtype, readers, folded=None):
@@ -381,9 +369,8 @@ def test_time_distributed_over_any_length_against_keras(name, keras, rng, tmp_pa
 
 
 def test_stateful_inside_time_distributed_over_any_length_refused(tmp_path):
-    from onnx_checks import refused
     x = gn.Input((None, 4, 3), batch_size=2)
-    refused(gn.Model(x, L.TimeDistributed(L.GRU(2, stateful=True))(x)), tmp_path,
+    _refused(gn.Model(x, L.TimeDistributed(L.GRU(2, stateful=True))(x)), tmp_path,
             "a stateful layer inside a TimeDistributed over a sequence of any length is not exported")
 
 

@@ -12,8 +12,8 @@ import glassnet as gn
 L = gn.layers
 onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
-from onnx_checks import check as _check, exported as _exported, jitter as _jitter, masked_ids as _ids, \
-    refused as _refused  # noqa: E402
+from onnx_checks import carried as _carried, check as _check, exported as _exported, jitter as _jitter, \
+    masked_ids as _ids, refused as _refused  # noqa: E402
 
 STEPS = 6
 
@@ -145,17 +145,6 @@ def _batches(rng, name, masked, dtype):
     if masked:
         return [_ids(rng), _ids(rng)[::-1].copy(), _ids(rng)]
     return [rng.normal(size=(7, *STATEFUL[name][0])).astype(dtype) for _ in range(3)]
-
-
-def _carried(session, batches, dtype):
-    """The file run on each batch in turn, from zero states, each run's last states fed to the next."""
-    inputs = session.get_inputs()
-    states = [np.zeros((7, *i.shape[1:]), dtype) for i in inputs[1:]]
-    results = []
-    for batch in batches:
-        out, *states = session.run(None, {inputs[0].name: batch, **{i.name: s for i, s in zip(inputs[1:], states)}})
-        results.append(out)
-    return results, states
 
 
 # (ConvLSTM reads sequences of frames, which an Embedding does not make: not masked here)
