@@ -526,3 +526,18 @@ def test_value_checks_against_keras(keras, rng, tmp_path):
     got = session.run(None, {session.get_inputs()[0].name: data})
     for g, w in zip(got, _checks_model(keras).predict(data, verbose=0)):
         np.testing.assert_array_equal(g, np.asarray(w))
+
+
+def test_stateful_layers_of_one_name(rng, tmp_path):
+    """A stateful GRU in a wrapped model and one after the wrapper, both named gru (each model
+    names its own): the second's states get a suffix, as a second output of one name does."""
+    inner = gn.Sequential([gn.Input((4, 3)), L.GRU(2, stateful=True)])
+    x = gn.Input((5, 4, 3), batch_size=7)
+    after = L.GRU(3, stateful=True)
+    model = _jitter(gn.Model(x, after(L.TimeDistributed(inner)(x))), rng)
+    assert inner.layers[0].name == after.name == "gru"
+    _, session = _exported(model, tmp_path)
+    assert [i.name for i in session.get_inputs()[1:]] == ["gru/state_0", "gru_1/state_0"]
+    assert [o.name for o in session.get_outputs()[1:]] == ["gru/state_0_last", "gru_1/state_0_last"]
+    _against_predict(model, session, _batches(rng, (5, 4, 3), False, "float32"), "float32",
+                     [inner.layers[0], after], folded=True)

@@ -7,7 +7,8 @@ states the batch starts from: zeros for a fresh start, as after ``reset_state()`
 output ``<layer>/state_<k>_last`` (the states it ends in, to feed to the next run), numbered as
 ``return_state`` returns them (h, then LSTM's c; an ``RNN`` of stacked cells: cell by cell).
 Each is (batch, *state shape) in the model's dtype. They come after the model's own inputs
-and outputs.
+and outputs. Two stateful layers of one name (one in a model a TimeDistributed wraps, one
+beside it) are told apart by a suffix on the second: ``gru/state_0``, ``gru_1/state_0``.
 
 Inside a model a ``TimeDistributed`` wraps (or a ``TimeDistributed`` around the layer itself),
 glassnet's layer reads the steps folded into the batch, one row a (sample, step): its states
@@ -28,6 +29,19 @@ from ._onnx_ops import Unsupported
 _INT64_MIN = -2 ** 63
 
 
+def _prefix(b, layer):
+    """The names' prefix of ``layer``'s states: its name, with a suffix (``gru_1``) where a layer
+    of another model (one a TimeDistributed wraps) took it already, as the outputs' names get one."""
+    prefixes = b.state_prefixes
+    if id(layer) not in prefixes:
+        prefix, k = layer.name, 0
+        while prefix in prefixes.values():
+            k += 1
+            prefix = f"{layer.name}_{k}"
+        prefixes[id(layer)] = prefix
+    return prefixes[id(layer)]
+
+
 def state_inputs(b, layer, shapes):
     """Graph inputs for the states of ``layer`` (one per sample shape in ``shapes``); the names of
     the states the layer starts from (inside a TimeDistributed model: the inputs' steps folded
@@ -35,7 +49,7 @@ def state_inputs(b, layer, shapes):
     if None in b.folded_steps:
         raise Unsupported(f"{layer.describe()}: a stateful layer inside a TimeDistributed over a sequence of any "
                           "length is not exported (its states are one per step: give the steps in the Input)")
-    names = [f"{layer.name}/state_{k}" for k in range(len(shapes))]
+    names = [f"{_prefix(b, layer)}/state_{k}" for k in range(len(shapes))]
     element = proto.ELEM_TYPES[b.dtype]
     b.extra_inputs.extend(proto.value_info(name, element, [proto.BATCH, *b.folded_steps, *shape])
                           for name, shape in zip(names, shapes))
@@ -49,7 +63,7 @@ def state_outputs(b, layer, states, shapes):
     (inside a TimeDistributed model: the steps unfolded from the batch)."""
     element = proto.ELEM_TYPES[b.dtype]
     for k, (state, shape) in enumerate(zip(states, shapes)):
-        name = f"{layer.name}/state_{k}_last"
+        name = f"{_prefix(b, layer)}/state_{k}_last"
         if b.folded_steps:
             state = b.op("Reshape", [state, b.ints([-1, *b.folded_steps, *shape])], "unfolded_state")
         b.nodes.append(proto.node("Identity", [state], [name], name))
