@@ -420,7 +420,8 @@ def test_augmentation_layers_against_keras(keras, rng, tmp_path):
 
 def _normalized(k, dtype=None):
     """Normalization (adapted over the features; given, over two axes; inverted), UnitNormalization,
-    RMSNormalization and LayerNormalization(rms_scaling=True) over (batch, 5, 6) samples."""
+    RMSNormalization, LayerNormalization(rms_scaling=True), PReLU (a slope shared over the steps)
+    and GroupNormalization (2 groups of 2 channels) over (batch, 5, 6) samples."""
     x = k.Input((5, 6))
     adapted = k.layers.Normalization()
     given = k.layers.Normalization(axis=(1, 2), mean=np.linspace(-1, 1, 30).reshape(5, 6),
@@ -430,6 +431,7 @@ def _normalized(k, dtype=None):
     y = k.layers.UnitNormalization(axis=(1, 2))(k.layers.UnitNormalization()(y) + y)
     y = k.layers.RMSNormalization()(y)
     y = k.layers.LayerNormalization(rms_scaling=True, axis=(1, 2))(k.layers.Dense(4)(y))
+    y = k.layers.GroupNormalization(groups=2)(k.layers.PReLU(shared_axes=[1])(y))
     return k.Model(x, y, **({"dtype": dtype} if dtype else {})), adapted
 
 

@@ -46,6 +46,14 @@ def _leaky(b, layer, xs, shapes):
     return b.op("Where", [b.op("Greater", [x, b.const(0.0)]), x, b.op("Mul", [x, b.const(layer.negative_slope)])])
 
 
+def _prelu(b, layer, xs, shapes):
+    """``max(x, 0) + alpha min(x, 0)``, glassnet's forward (alpha of the sample's shape, 1 on the
+    shared axes: it broadcasts as there)."""
+    zero = b.const(0.0)
+    negative = b.op("Mul", [b.const(layer.params["alpha"], "alpha"), b.op("Min", [xs[0], zero])])
+    return b.op("Add", [b.op("Max", [xs[0], zero]), negative])
+
+
 def _relu_layer(b, layer, xs, shapes):
     if layer.negative_slope or layer.threshold:
         raise Unsupported(f"{layer.describe()}: negative_slope and threshold are not exported")
@@ -285,7 +293,7 @@ def _zero_padding(b, layer, xs, shapes):
 
 
 CONVERTERS = {
-    "Dense": _dense, "Activation": _activation, "LeakyReLU": _leaky, "ReLU": _relu_layer, "ELU": _elu_layer,
+    "Dense": _dense, "Activation": _activation, "LeakyReLU": _leaky, "ReLU": _relu_layer, "PReLU": _prelu, "ELU": _elu_layer,
     "Softmax": _softmax_layer,
     "Dropout": _identity, "SpatialDropout1D": _identity, "SpatialDropout2D": _identity,
     "SpatialDropout3D": _identity, "GaussianNoise": _identity, "GaussianDropout": _identity,

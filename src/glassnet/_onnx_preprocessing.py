@@ -9,12 +9,8 @@
 * ``Normalization``: ``(x - mean) / max(sqrt(variance), 1e-7)`` (``invert``: ``x * std + mean``),
   its mean and standard deviation the layer's own, worked out in the model's dtype as glassnet's
   forward does, initializers shaped to broadcast over a sample.
-* ``UnitNormalization``: ``x / max(sqrt(sum(x²)), 1e-12)`` over its axes.
-* ``RMSNormalization``: ``x * (1 / sqrt(mean(x²) + epsilon)) * scale`` over its axes.
 """
-import numpy as np
-
-from ._onnx_layers import _axes, _broadcast, _identity
+from ._onnx_layers import _identity
 
 # the layers whose forward at inference is the identity (checked against predict in
 # tests/test_onnx_four.py)
@@ -34,19 +30,4 @@ def _normalization(b, layer, xs, shapes):
     return b.op("Div", [b.op("Sub", [xs[0], mean]), std])
 
 
-def _unit_normalization(b, layer, xs, shapes):
-    axes, x = _axes(layer.axis, len(shapes[0]), layer.describe()), xs[0]
-    norm = b.op("Sqrt", [b.op("ReduceSum", [b.op("Mul", [x, x]), b.ints(axes)], keepdims=1)])
-    return b.op("Div", [x, b.op("Max", [norm, b.const(layer.EPSILON)])])
-
-
-def _rms_normalization(b, layer, xs, shapes):
-    axes, x = _axes(layer.axis, len(shapes[0]), layer.describe()), xs[0]
-    mean_square = b.op("ReduceMean", [b.op("Mul", [x, x])], axes=axes, keepdims=1)
-    inverse = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [mean_square, b.const(layer.epsilon)])])])
-    scale = b.const(_broadcast(np.asarray(layer.params["scale"]), shapes[0], axes), "scale")
-    return b.op("Mul", [b.op("Mul", [x, inverse]), scale])
-
-
-CONVERTERS = {**dict.fromkeys(INFERENCE_IDENTITIES, _identity), "Normalization": _normalization,
-              "UnitNormalization": _unit_normalization, "RMSNormalization": _rms_normalization}
+CONVERTERS = {**dict.fromkeys(INFERENCE_IDENTITIES, _identity), "Normalization": _normalization}
