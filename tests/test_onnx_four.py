@@ -543,3 +543,44 @@ def test_stateful_layers_of_one_name(rng, tmp_path):
     assert [o.name for o in session.get_outputs()[1:]] == ["gru/state_0_last", "gru_1/state_0_last"]
     _against_predict(model, session, _batches(rng, (5, 4, 3), False, "float32"), "float32",
                      [inner.layers[0], after], folded=True)
+
+
+# -- ReLU's negative_slope and threshold; LayerScale ----------------------------------------------
+RELU = [dict(negative_slope=0.2), dict(negative_slope=0.2, max_value=6.0), dict(threshold=0.5),
+        dict(negative_slope=0.3, threshold=0.5), dict(negative_slope=0.3, max_value=1.5, threshold=0.5),
+        dict(max_value=1.0, threshold=0.25)]
+
+
+def _relus(k, dtype=None):
+    x = k.Input((5, 4))
+    return k.Model(x, [k.layers.ReLU(**options)(x) for options in RELU], **({"dtype": dtype} if dtype else {}))
+
+
+def _relu_data(rng, dtype):
+    """Values on both sides of each threshold and ceiling, and on them."""
+    x = 2 * rng.normal(size=(7, 5, 4))
+    x[0, 0] = [0.0, 0.5, 1.5, 6.0]
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relu_settings(dtype, rng, tmp_path):
+    _check(_relus(gn, dtype), _relu_data(rng, dtype), tmp_path, dtype)
+
+
+def test_relu_settings_against_keras(keras, rng, tmp_path):
+    x = _relu_data(rng, "float32")
+    _, session = _exported(_relus(gn), tmp_path)
+    for got, want in zip(session.run(None, {session.get_inputs()[0].name: x}), _relus(keras).predict(x, verbose=0)):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_layer_scale(dtype, rng, tmp_path):
+    """keras.io's LayerScale (Keras 3.15 has no such layer: against predict, x * gamma by hand too)."""
+    x = gn.Input((5, 4))
+    model = _jitter(gn.Model(x, L.LayerScale(0.1, 4)(x), dtype=dtype), rng)
+    data = rng.normal(size=(7, 5, 4)).astype(dtype)
+    session = _check(model, data, tmp_path, dtype)
+    (got,) = session.run(None, {session.get_inputs()[0].name: data})
+    np.testing.assert_allclose(got, data * model.layers[-1].params["gamma"], **TOLERANCES[dtype])

@@ -7,6 +7,7 @@ converted only when its class is glassnet's own of that name (a subclass may com
 import numpy as np
 
 from . import _onnx_masks as masks
+from . import _onnx_proto as proto
 from . import _onnx_windows as windows
 from ._onnx_ops import Unsupported, apply_activation
 
@@ -55,10 +56,22 @@ def _prelu(b, layer, xs, shapes):
 
 
 def _relu_layer(b, layer, xs, shapes):
-    if layer.negative_slope or layer.threshold:
-        raise Unsupported(f"{layer.describe()}: negative_slope and threshold are not exported")
-    y = b.op("Relu", xs)
-    return y if layer.max_value is None else b.op("Min", [y, b.const(layer.max_value)])
+    x, slope, threshold = xs[0], layer.negative_slope, layer.threshold
+    if not slope and not threshold:
+        y = b.op("Relu", xs)
+        return y if layer.max_value is None else b.op("Min", [y, b.const(layer.max_value)])
+    if layer.max_value is None and not threshold:          # Keras' leaky relu
+        return _leaky(b, layer, xs, shapes)
+    # glassnet's forward: x (x > threshold), clipped to [0, max_value], less slope max(threshold - x, 0)
+    zero = b.const(0.0)
+    y = b.op("Mul", [x, b.op("Cast", [b.op("Greater", [x, b.const(threshold)])], to=proto.ELEM_TYPES[b.dtype])]) if threshold \
+        else b.op("Max", [x, zero])
+    if layer.max_value is not None:
+        y = b.op("Min", [b.op("Max", [y, zero]), b.const(layer.max_value)])
+    if slope:
+        below = b.op("Max", [b.op("Sub", [b.const(threshold), x]), zero])
+        y = b.op("Sub", [y, b.op("Mul", [b.const(slope), below])])
+    return y
 
 
 def _elu_layer(b, layer, xs, shapes):

@@ -7,7 +7,8 @@
   each sample's group standardised over its positions and its channels (a Reshape to (batch,
   positions, groups, channels per group), the mean and the biased variance over axes 1 and 3,
   ``(x - mean) / sqrt(var + epsilon)``), back to the input's shape, then ``gamma`` and ``beta``
-  per channel.
+  per channel;
+* ``LayerScale`` (keras.io's CaiT/ConvNeXt block): ``x * gamma``, one gamma per channel.
 """
 import numpy as np
 
@@ -43,5 +44,9 @@ def _group_normalization(b, layer, xs, shapes):
     return y
 
 
+def _layer_scale(b, layer, xs, shapes):
+    return b.op("Mul", [xs[0], b.const(layer.params["gamma"], "gamma")])
+
+
 CONVERTERS = {"UnitNormalization": _unit_normalization, "RMSNormalization": _rms_normalization,
-              "GroupNormalization": _group_normalization}
+              "GroupNormalization": _group_normalization, "LayerScale": _layer_scale}
