@@ -584,3 +584,21 @@ def test_layer_scale(dtype, rng, tmp_path):
     session = _check(model, data, tmp_path, dtype)
     (got,) = session.run(None, {session.get_inputs()[0].name: data})
     np.testing.assert_allclose(got, data * model.layers[-1].params["gamma"], **TOLERANCES[dtype])
+
+
+def _softmaxes(k, dtype=None):
+    x = k.Input((3, 4, 5))
+    return k.Model(x, [k.layers.Softmax(axis=(1, 2))(x), k.layers.Softmax(axis=[-1, 1])(x)],
+                   **({"dtype": dtype} if dtype else {}))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_over_several_axes(dtype, rng, tmp_path):
+    _check(_softmaxes(gn, dtype), (3 * rng.normal(size=(7, 3, 4, 5))).astype(dtype), tmp_path, dtype)
+
+
+def test_softmax_over_several_axes_against_keras(keras, rng, tmp_path):
+    x = (3 * rng.normal(size=(7, 3, 4, 5))).astype("float32")
+    _, session = _exported(_softmaxes(gn), tmp_path)
+    for got, want in zip(session.run(None, {session.get_inputs()[0].name: x}), _softmaxes(keras).predict(x, verbose=0)):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)

@@ -81,9 +81,11 @@ def _elu_layer(b, layer, xs, shapes):
 
 def _softmax_layer(b, layer, xs, shapes):
     axes = _axes(layer.axis, len(shapes[0]), layer.describe())
-    if len(axes) != 1:
-        raise Unsupported(f"{layer.describe()}: softmax over several axes is not exported")
-    return b.op("Softmax", xs, axis=axes[0])
+    if len(axes) == 1:
+        return b.op("Softmax", xs, axis=axes[0])
+    # over several axes as glassnet's forward: exp(x - max) / sum, both over the axes
+    e = b.op("Exp", [b.op("Sub", [xs[0], b.op("ReduceMax", xs, axes=axes, keepdims=1)])])
+    return b.op("Div", [e, b.op("ReduceSum", [e, b.ints(axes)], keepdims=1)])
 
 
 def _batch_norm(b, layer, xs, shapes):
