@@ -602,3 +602,18 @@ def test_softmax_over_several_axes_against_keras(keras, rng, tmp_path):
     _, session = _exported(_softmaxes(gn), tmp_path)
     for got, want in zip(session.run(None, {session.get_inputs()[0].name: x}), _softmaxes(keras).predict(x, verbose=0)):
         np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linalg_loop_of_stacks_vectors_and_constants(dtype, rng, tmp_path):
+    """Stacks of open-size matrices with a vector b (run at 4 and 1), and a constant 70 x 70 a."""
+    x, v = gn.Input((2, None, None)), gn.Input((2, None))
+    stacked = gn.Model([x, v], [gn.ops.inv(x), gn.ops.det(x), gn.ops.slogdet(x)[1], gn.ops.solve(x, v),
+                                gn.ops.solve_triangular(x, v, lower=True)], dtype=dtype)
+    for n in (4, 1):
+        (tmp_path / str(n)).mkdir()
+        _check(stacked, [_triangular(rng, (7, 2), n).astype(dtype), rng.normal(size=(7, 2, n)).astype(dtype)],
+               tmp_path / str(n), dtype)
+    y = gn.Input((70, 3))
+    _check(gn.Model(y, gn.ops.solve(_general(rng, (), 70), y), dtype=dtype), rng.normal(size=(7, 70, 3)).astype(dtype),
+           tmp_path, dtype)
