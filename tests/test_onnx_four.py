@@ -617,3 +617,32 @@ def test_linalg_loop_of_stacks_vectors_and_constants(dtype, rng, tmp_path):
     y = gn.Input((70, 3))
     _check(gn.Model(y, gn.ops.solve(_general(rng, (), 70), y), dtype=dtype), rng.normal(size=(7, 70, 3)).astype(dtype),
            tmp_path, dtype)
+
+
+# -- Dot ------------------------------------------------------------------------------------------
+def _dots(k, dtype=None):
+    """Dot of vectors (plain, cosine) and of sequences along each pair of axes (normalized or not)."""
+    u, v = k.Input((6,)), k.Input((6,))
+    q, s = k.Input((4, 3)), k.Input((5, 3))
+    p, r = k.Input((3, 4)), k.Input((3, 5))
+    outputs = [k.layers.Dot(axes=1)([u, v]), k.layers.Dot(axes=-1, normalize=True)([u, v]),
+               k.layers.Dot(axes=2)([q, s]), k.layers.Dot(axes=(2, 2), normalize=True)([q, s]),
+               k.layers.Dot(axes=1)([p, r]), k.layers.Dot(axes=(2, 1))([q, r])]
+    return k.Model([u, v, q, s, p, r], outputs, **({"dtype": dtype} if dtype else {}))
+
+
+def _dot_data(rng, dtype):
+    return [rng.normal(size=(7, *shape)).astype(dtype) for shape in ((6,), (6,), (4, 3), (5, 3), (3, 4), (3, 5))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dot(dtype, rng, tmp_path):
+    _check(_dots(gn, dtype), _dot_data(rng, dtype), tmp_path, dtype)
+
+
+def test_dot_against_keras(keras, rng, tmp_path):
+    data = _dot_data(rng, "float32")
+    _, session = _exported(_dots(gn), tmp_path)
+    got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), data)})
+    for g, w in zip(got, _dots(keras).predict(data, verbose=0)):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-6)
