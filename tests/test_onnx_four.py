@@ -19,6 +19,19 @@ from onnx_checks import TOLERANCES, carried as _carried, check as _check, export
 STEPS = 6
 
 
+def _against_keras(model, theirs, data, tmp_path, rtol=1e-5, atol=1e-5):
+    """The file of ``model`` run on ``data`` (an array, or a list of one per input) equals Keras'
+    ``theirs.predict`` of it, every output."""
+    data = data if isinstance(data, list) else [data]
+    _, session = _exported(model, tmp_path)
+    got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), data)})
+    want = theirs.predict(data if len(data) > 1 else data[0], verbose=0)
+    want = want if isinstance(want, list) else [want]
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=rtol, atol=atol)
+
+
 # -- Bidirectional(backward_layer=...) ------------------------------------------------------------
 def _pair(k, kind, forwards_first, sequences):
     """Keras' arguments of a Bidirectional whose backward reader has other settings: another
@@ -71,10 +84,7 @@ def test_backward_layer_of_its_own_against_keras(kind, forwards_first, sequences
     model = _jitter(_backward_model(gn, kind, forwards_first, sequences, masked), rng)
     theirs = _backward_model(keras, kind, forwards_first, sequences, masked, Input=keras.Input, Model=keras.Model)
     theirs.set_weights(model.get_weights())
-    data = _sequences(rng, masked)
-    _, session = _exported(model, tmp_path)
-    (got,) = session.run(None, {session.get_inputs()[0].name: data})
-    np.testing.assert_allclose(got, np.asarray(theirs.predict(data, verbose=0)), rtol=1e-5, atol=1e-5)
+    _against_keras(model, theirs, _sequences(rng, masked), tmp_path)
 
 
 # -- stateful readers inside Bidirectional -------------------------------------------------------
@@ -412,10 +422,7 @@ def test_augmentation_layers_against_keras(keras, rng, tmp_path):
     model = _jitter(_augmented(gn), rng)
     theirs = _augmented(keras)
     theirs.set_weights(model.get_weights())
-    x = rng.uniform(0, 255, size=(7, 8, 8, 3)).astype("float32")
-    _, session = _exported(model, tmp_path)
-    (got,) = session.run(None, {session.get_inputs()[0].name: x})
-    np.testing.assert_allclose(got, np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-5)
+    _against_keras(model, theirs, rng.uniform(0, 255, size=(7, 8, 8, 3)).astype("float32"), tmp_path)
 
 
 def _normalized(k, dtype=None):
@@ -460,10 +467,7 @@ def test_normalizations_against_keras(keras, rng, tmp_path):
     their_adapted.adapt(data)
     ours = [w for layer in model.layers if layer is not adapted for w in layer.get_weights()]
     theirs.set_weights(their_adapted.get_weights() + ours)
-    x = rng.normal(loc=1.0, scale=2.0, size=(7, 5, 6)).astype("float32")
-    _, session = _exported(model, tmp_path)
-    (got,) = session.run(None, {session.get_inputs()[0].name: x})
-    np.testing.assert_allclose(got, np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-5)
+    _against_keras(model, theirs, rng.normal(loc=1.0, scale=2.0, size=(7, 5, 6)).astype("float32"), tmp_path)
 
 
 # -- more ops functions drawn on tensors: one ONNX operator each, and the value checks -------------
@@ -498,11 +502,7 @@ def test_more_unary_ops(name, dtype, rng, tmp_path):
 
 @pytest.mark.parametrize("name", ["arccos", "arcsinh", "arctanh", "ceil", "cosh", "tan"])
 def test_more_unary_ops_against_keras(name, keras, rng, tmp_path):
-    data = _unary_data(rng, name, "float32")
-    _, session = _exported(_unary_model(gn, name), tmp_path)
-    (got,) = session.run(None, {session.get_inputs()[0].name: data})
-    np.testing.assert_allclose(got, np.asarray(_unary_model(keras, name).predict(data, verbose=0)),
-                               rtol=1e-5, atol=1e-5)
+    _against_keras(_unary_model(gn, name), _unary_model(keras, name), _unary_data(rng, name, "float32"), tmp_path)
 
 
 def _checks_model(k, dtype=None):
@@ -523,11 +523,8 @@ def test_value_checks(dtype, rng, tmp_path):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_value_checks_against_keras(keras, rng, tmp_path):
-    data = rng.normal(size=(7, 4, 3)).astype("float32")
-    _, session = _exported(_checks_model(gn), tmp_path)
-    got = session.run(None, {session.get_inputs()[0].name: data})
-    for g, w in zip(got, _checks_model(keras).predict(data, verbose=0)):
-        np.testing.assert_array_equal(g, np.asarray(w))
+    _against_keras(_checks_model(gn), _checks_model(keras), rng.normal(size=(7, 4, 3)).astype("float32"), tmp_path,
+                   rtol=0, atol=0)
 
 
 def test_stateful_layers_of_one_name(rng, tmp_path):
@@ -569,10 +566,7 @@ def test_relu_settings(dtype, rng, tmp_path):
 
 
 def test_relu_settings_against_keras(keras, rng, tmp_path):
-    x = _relu_data(rng, "float32")
-    _, session = _exported(_relus(gn), tmp_path)
-    for got, want in zip(session.run(None, {session.get_inputs()[0].name: x}), _relus(keras).predict(x, verbose=0)):
-        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+    _against_keras(_relus(gn), _relus(keras), _relu_data(rng, "float32"), tmp_path, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -598,10 +592,8 @@ def test_softmax_over_several_axes(dtype, rng, tmp_path):
 
 
 def test_softmax_over_several_axes_against_keras(keras, rng, tmp_path):
-    x = (3 * rng.normal(size=(7, 3, 4, 5))).astype("float32")
-    _, session = _exported(_softmaxes(gn), tmp_path)
-    for got, want in zip(session.run(None, {session.get_inputs()[0].name: x}), _softmaxes(keras).predict(x, verbose=0)):
-        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+    _against_keras(_softmaxes(gn), _softmaxes(keras), (3 * rng.normal(size=(7, 3, 4, 5))).astype("float32"), tmp_path,
+                   atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -641,8 +633,4 @@ def test_dot(dtype, rng, tmp_path):
 
 
 def test_dot_against_keras(keras, rng, tmp_path):
-    data = _dot_data(rng, "float32")
-    _, session = _exported(_dots(gn), tmp_path)
-    got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), data)})
-    for g, w in zip(got, _dots(keras).predict(data, verbose=0)):
-        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-6)
+    _against_keras(_dots(gn), _dots(keras), _dot_data(rng, "float32"), tmp_path, atol=1e-6)
