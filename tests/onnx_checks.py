@@ -42,6 +42,19 @@ def check(model, xs, tmp_path, dtype="float32"):
     return run
 
 
+def carried(session, batches, dtype):
+    """A file of a stateful model (its states the inputs after the first, the outputs after the
+    first) run on each batch of 7 in turn, from zero states, each run's last states fed to the
+    next: (each run's first output, the last states)."""
+    inputs = session.get_inputs()
+    states = [np.zeros((7, *i.shape[1:]), dtype) for i in inputs[1:]]
+    results = []
+    for batch in batches:
+        out, *states = session.run(None, {inputs[0].name: batch, **{i.name: s for i, s in zip(inputs[1:], states)}})
+        results.append(out)
+    return results, states
+
+
 def masked_ids(rng, vocabulary=10, steps=6):
     """7 rows of ids (0 the padding): right padding, left padding, holes, no real step, every
     other step, all real, one real step at the end."""

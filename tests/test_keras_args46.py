@@ -312,10 +312,7 @@ def test_backward_layer_config_and_files_both_ways(keras, rng, tmp_path):
     assert not gn.load_model(str(tmp_path / "plain.keras")).layers[0].own_backward_layer
 
 
-def test_backward_layer_export_to_onnx_is_refused_by_name(tmp_path):
-    model = gn.Sequential([gn.Input((5, 4)), gn.layers.Bidirectional(**_pair(gn, True, False))], seed=0)
-    with pytest.raises(Exception, match="backward_layer of its own"):
-        model.export(str(tmp_path / "m.onnx"), format="onnx")
+# (a backward_layer of its own is exported since session 47: tests/test_onnx_four.py)
 
 
 @pytest.mark.parametrize("make,words", [

@@ -123,16 +123,12 @@ def test_float32_only_layers(name, rng, tmp_path):
     assert os.listdir(tmp_path / "f64") == []
 
 
-def _stateful():
-    # (a stateful reader of its own is exported since session 46: tests/test_onnx_three.py)
-    return gn.Sequential([gn.Input((4, 3), batch_size=2), L.Bidirectional(L.GRU(2, stateful=True))])
-
-
 @pytest.mark.parametrize("make, words", [
     # (float64 readers, gelu or softmax gates, return_state and masks are exported as a Scan since
     # session 44: tests/test_onnx_export4.py)
     (lambda: _model((4, 3), [L.SimpleRNN(2, activation="sparsemax")]), "activation 'sparsemax' has no exact ONNX"),
-    (_stateful, "stateful=True inside Bidirectional is not exported"),
+    # (stateful readers: of their own since session 46, tests/test_onnx_three.py; inside Bidirectional
+    # exported since session 47: tests/test_onnx_four.py)
     (lambda: _model((4, 4, 1), [L.UpSampling2D(interpolation="bicubic")]), "interpolation 'bicubic'"),
 ])
 def test_refused_before_writing(make, words, tmp_path):

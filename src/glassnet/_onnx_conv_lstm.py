@@ -25,7 +25,7 @@ A channels-first layer's frames (batch, steps, channels, *spatial) and given sta
 channels moved last (Transpose) and its outputs and states moved back, as glassnet's forward does.
 
 ``stateful=True``: the states the batch starts from and ends in are graph inputs and outputs
-(glassnet._onnx_stateful); refused by name inside ``Bidirectional``.
+(glassnet._onnx_stateful); inside ``Bidirectional``, the wrapper's.
 """
 import numpy as np
 

@@ -57,6 +57,11 @@ class Builder:
         # a stateful layer's states in and out of the file (glassnet._onnx_stateful): value_infos
         # put after the model's own inputs and outputs
         self.extra_inputs, self.extra_outputs = [], []
+        # the steps of the TimeDistributed wrappers whose calls are being converted, folded into
+        # the batch (a stateful layer's states are per row of the folded batch)
+        self.folded_steps = ()
+        # each stateful layer's prefix of its states' names, by id(layer) (glassnet._onnx_stateful)
+        self.state_prefixes = {}
         # the graph's input and output names, which no node or initializer may take too (a
         # layer named "a/MatMul_2" is an output name as "a"'s MatMul would be)
         self._reserved = set(reserved)

@@ -7,6 +7,7 @@ converted only when its class is glassnet's own of that name (a subclass may com
 import numpy as np
 
 from . import _onnx_masks as masks
+from . import _onnx_proto as proto
 from . import _onnx_windows as windows
 from ._onnx_ops import Unsupported, apply_activation
 
@@ -46,11 +47,31 @@ def _leaky(b, layer, xs, shapes):
     return b.op("Where", [b.op("Greater", [x, b.const(0.0)]), x, b.op("Mul", [x, b.const(layer.negative_slope)])])
 
 
+def _prelu(b, layer, xs, shapes):
+    """``max(x, 0) + alpha min(x, 0)``, glassnet's forward (alpha of the sample's shape, 1 on the
+    shared axes: it broadcasts as there)."""
+    zero = b.const(0.0)
+    negative = b.op("Mul", [b.const(layer.params["alpha"], "alpha"), b.op("Min", [xs[0], zero])])
+    return b.op("Add", [b.op("Max", [xs[0], zero]), negative])
+
+
 def _relu_layer(b, layer, xs, shapes):
-    if layer.negative_slope or layer.threshold:
-        raise Unsupported(f"{layer.describe()}: negative_slope and threshold are not exported")
-    y = b.op("Relu", xs)
-    return y if layer.max_value is None else b.op("Min", [y, b.const(layer.max_value)])
+    x, slope, threshold = xs[0], layer.negative_slope, layer.threshold
+    if not slope and not threshold:
+        y = b.op("Relu", xs)
+        return y if layer.max_value is None else b.op("Min", [y, b.const(layer.max_value)])
+    if layer.max_value is None and not threshold:          # Keras' leaky relu
+        return _leaky(b, layer, xs, shapes)
+    # glassnet's forward: x (x > threshold), clipped to [0, max_value], less slope max(threshold - x, 0)
+    zero = b.const(0.0)
+    y = b.op("Mul", [x, b.op("Cast", [b.op("Greater", [x, b.const(threshold)])], to=proto.ELEM_TYPES[b.dtype])]) if threshold \
+        else b.op("Max", [x, zero])
+    if layer.max_value is not None:
+        y = b.op("Min", [b.op("Max", [y, zero]), b.const(layer.max_value)])
+    if slope:
+        below = b.op("Max", [b.op("Sub", [b.const(threshold), x]), zero])
+        y = b.op("Sub", [y, b.op("Mul", [b.const(slope), below])])
+    return y
 
 
 def _elu_layer(b, layer, xs, shapes):
@@ -60,9 +81,11 @@ def _elu_layer(b, layer, xs, shapes):
 
 def _softmax_layer(b, layer, xs, shapes):
     axes = _axes(layer.axis, len(shapes[0]), layer.describe())
-    if len(axes) != 1:
-        raise Unsupported(f"{layer.describe()}: softmax over several axes is not exported")
-    return b.op("Softmax", xs, axis=axes[0])
+    if len(axes) == 1:
+        return b.op("Softmax", xs, axis=axes[0])
+    # over several axes as glassnet's forward: exp(x - max) / sum, both over the axes
+    e = b.op("Exp", [b.op("Sub", [xs[0], b.op("ReduceMax", xs, axes=axes, keepdims=1)])])
+    return b.op("Div", [e, b.op("ReduceSum", [e, b.ints(axes)], keepdims=1)])
 
 
 def _batch_norm(b, layer, xs, shapes):
@@ -80,15 +103,15 @@ def _batch_norm(b, layer, xs, shapes):
 
 
 def _layer_norm(b, layer, xs, shapes):
-    if getattr(layer, "rms_scaling", False):
-        raise Unsupported(f"{layer.describe()}: rms_scaling=True is not exported")
     axes, x = _axes(layer.axis, len(shapes[0]), layer.describe()), xs[0]
     centred = b.op("Sub", [x, b.op("ReduceMean", [x], axes=axes, keepdims=1)])
     variance = b.op("ReduceMean", [b.op("Mul", [centred, centred])], axes=axes, keepdims=1)
-    y = b.op("Div", [centred, b.op("Sqrt", [b.op("Add", [variance, b.const(layer.epsilon)])])])
-    if layer.scale:
+    # rms_scaling (Keras' deprecated option): x itself, not centred, over the standard deviation
+    y = b.op("Div", [x if layer.rms_scaling else centred,
+                     b.op("Sqrt", [b.op("Add", [variance, b.const(layer.epsilon)])])])
+    if layer._has_gamma:          # (rms_scaling always scales and never shifts: Keras')
         y = b.op("Mul", [y, b.const(_broadcast(layer.params["gamma"], shapes[0], axes), "gamma")])
-    if layer.center:
+    if layer._has_beta:
         y = b.op("Add", [y, b.const(_broadcast(layer.params["beta"], shapes[0], axes), "beta")])
     return y
 
@@ -285,7 +308,7 @@ def _zero_padding(b, layer, xs, shapes):
 
 
 CONVERTERS = {
-    "Dense": _dense, "Activation": _activation, "LeakyReLU": _leaky, "ReLU": _relu_layer, "ELU": _elu_layer,
+    "Dense": _dense, "Activation": _activation, "LeakyReLU": _leaky, "ReLU": _relu_layer, "PReLU": _prelu, "ELU": _elu_layer,
     "Softmax": _softmax_layer,
     "Dropout": _identity, "SpatialDropout1D": _identity, "SpatialDropout2D": _identity,
     "SpatialDropout3D": _identity, "GaussianNoise": _identity, "GaussianDropout": _identity,

@@ -1,6 +1,8 @@
 """ONNX forms of ``glassnet.ops``' linear algebra drawn on tensors (layers/tensor_linalg.py's
 ``TensorFunction`` nodes): ``inv``, ``solve``, ``solve_triangular``, ``cholesky``, ``logdet``,
-``slogdet`` and ``det``, for matrices of a fixed size n (the last two axes; any leading axes).
+``slogdet`` and ``det``, for matrices of a fixed size n up to 64 (the last two axes; any leading
+axes); larger ones and those of a size left open are a Loop over the columns
+(glassnet._onnx_linalg_loop), the same algorithms.
 
 ONNX has ``Det`` alone (onnxruntime runs it in float32 only), so the others are written out as
 the textbook algorithms, unrolled over the n columns (n is known when the file is written), with
@@ -9,7 +11,8 @@ the batch of matrices carried in every node:
 * ``solve``, ``inv`` (``solve`` of the identity), ``slogdet`` and a float64 model's ``det``:
   Gaussian elimination with partial pivoting (LAPACK's getrf: at column k, the row with the
   largest magnitude at or below k, the first of ties (ArgMax), swapped up with ``Where``, an
-  exact move), the rows below cleared; then back substitution (``solve``). The determinant is
+  exact move), the rows below cleared (a zero pivot skipped, as getrf skips it: a singular
+  matrix's determinant is then 0); then back substitution (``solve``). The determinant is
   the product of U's diagonal times the swaps' signs; ``slogdet`` the sign and ``sum log |u_kk|``.
 * ``solve_triangular``: forward (``lower``) or back substitution, row by row, reading the one
   triangle (TensorFlow's triangular_solve);
@@ -18,29 +21,25 @@ the batch of matrices carried in every node:
   its transpose; ``logdet`` ``2 sum log diag(L)``, TensorFlow's.
 
 The results equal NumPy's LAPACK to rounding (the same algorithms, sums in another order): within
-1e-5 relative in float32 for matrices that are not ill-conditioned. What differs: a singular
-matrix gives inf or NaN here (glassnet's ``inv``/``solve`` refuse it with a ValueError, ``det``
-gives 0), and a matrix not positive definite gives NaN from ``cholesky`` (glassnet refuses it;
-``logdet`` gives NaN in both). Refused by name: a matrix of a size left open (``Input((None,
-None))``), and over 64 rows (the unrolled nodes grow as n squared).
+1e-5 relative in float32 for matrices that are not ill-conditioned. A singular matrix's ``det``
+is 0 and ``slogdet`` (0, -inf), as glassnet's. What differs: ``inv`` and ``solve`` of a singular
+matrix give inf or NaN here (glassnet refuses it with a ValueError: an ONNX graph has no way to
+raise one), and a matrix not positive definite gives NaN from ``cholesky`` (glassnet refuses it;
+``logdet`` gives NaN in both).
 """
 import numpy as np
 
+from . import _onnx_linalg_loop as loop
 from . import _onnx_proto as proto
-from ._onnx_ops import Unsupported
 
 _LARGEST = 64
 
 
-def _size(layer, shape, who):
+def _size(shape):
+    """n, the matrices' size, where the unrolled form is written; None for a Loop
+    (glassnet._onnx_linalg_loop): a size left open, or over 64 rows."""
     n = shape[-1]
-    if n is None:
-        raise Unsupported(f"{who}: ops.{layer.op} of matrices of a size left open is not exported (its ONNX form is "
-                          "unrolled over the rows: give the Input fixed sizes)")
-    if n > _LARGEST:
-        raise Unsupported(f"{who}: ops.{layer.op} of {n} x {n} matrices is not exported (its ONNX form is unrolled "
-                          f"over the rows: up to {_LARGEST})")
-    return int(n)
+    return None if n is None or n > _LARGEST else int(n)
 
 
 def _rows(b, m, start, stop):
@@ -79,8 +78,9 @@ def _eliminate(b, a, rhs, n):
         pivots.append(pivot)
         if k == n - 1:
             break
-        factors = b.op("Where", [_below(b, n, k, strictly=True),
-                                 b.op("Div", [_columns(b, a, k, k + 1), pivot]), b.const(0.0)], "factors")
+        # below the pivot, each row's multiple of row k (none where the pivot is 0: getrf's skip)
+        clears = b.op("And", [_below(b, n, k, strictly=True), b.op("Not", [b.op("Equal", [pivot, b.const(0.0)])])])
+        factors = b.op("Where", [clears, b.op("Div", [_columns(b, a, k, k + 1), pivot]), b.const(0.0)], "factors")
         a = b.op("Sub", [a, b.op("Mul", [factors, _rows(b, a, k, k + 1)])])
         if rhs is not None:
             rhs = b.op("Sub", [rhs, b.op("Mul", [factors, _rows(b, rhs, k, k + 1)])])
@@ -130,20 +130,22 @@ def _operands(b, layer, xs, shapes):
 
 
 def _solve(b, layer, xs, shapes):
-    who = layer.describe()
     a, rhs, vector = _operands(b, layer, xs, shapes)
-    n = _size(layer, shapes[0] if layer.merges or layer.arguments["b"] is not None else
-              np.asarray(layer.arguments["a"]).shape, who)
+    n = _size(shapes[0] if layer.merges or layer.arguments["b"] is not None else np.asarray(layer.arguments["a"]).shape)
+    lower = layer.op == "solve_triangular" and layer.arguments["lower"]
     if layer.op == "solve":
-        u, rhs, _, _ = _eliminate(b, a, rhs, n)
-        x = _substitute(b, u, rhs, n, lower=False)
-    else:
-        x = _substitute(b, a, rhs, n, lower=layer.arguments["lower"])
+        a, rhs = loop.eliminate(b, a, rhs) if n is None else _eliminate(b, a, rhs, n)[:2]
+    x = loop.substitute(b, a, rhs, lower) if n is None else _substitute(b, a, rhs, n, lower)
     return b.op("Squeeze", [x, b.ints([-1])]) if vector else x
 
 
 def _inv(b, layer, xs, shapes):
-    n = _size(layer, shapes[0], layer.describe())
+    n = _size(shapes[0])
+    if n is None:       # the identity of the size the file runs: its rows' and columns' indices equal
+        positions = b.op("Range", [b.ints(0), loop.size(b, xs[0]), b.ints(1)], "positions")
+        equal = b.op("Equal", [b.op("Unsqueeze", [positions, b.ints([-1])]), positions])
+        identity = b.op("Expand", [b.op("Cast", [equal], to=proto.ELEM_TYPES[b.dtype]), b.op("Shape", [xs[0]])])
+        return loop.substitute(b, *loop.eliminate(b, xs[0], identity), lower=False)
     identity = b.op("Expand", [b.const(np.eye(n), "identity"), b.op("Shape", [xs[0]])])
     u, rhs, _, _ = _eliminate(b, xs[0], identity, n)
     return _substitute(b, u, rhs, n, lower=False)
@@ -153,7 +155,10 @@ def _determinants(b, layer, xs, shapes):
     """``det`` (ONNX's Det in float32, which onnxruntime runs; LU otherwise) and ``slogdet``."""
     if layer.op == "det" and b.dtype == np.float32:
         return b.op("Det", xs)
-    n = _size(layer, shapes[0], layer.describe())
+    n = _size(shapes[0])
+    if n is None:
+        what = "det" if layer.op == "det" else "sign" if layer.arguments["output"] == "sign" else "logabs"
+        return loop.eliminate(b, xs[0], accumulate=what)
     _, _, pivots, signs = _eliminate(b, xs[0], None, n)
     if layer.op == "det":
         return _product(b, [*signs, *pivots], "Mul")
@@ -178,9 +183,14 @@ def _cholesky_factor(b, x, n, swap):
 
 
 def _cholesky(b, layer, xs, shapes):
-    n = _size(layer, shapes[0], layer.describe())
+    n = _size(shapes[0])
     rank = len(shapes[0]) + 1
     swap = [*range(rank - 2), rank - 1, rank - 2]
+    if n is None:
+        if layer.op == "logdet":
+            return loop.cholesky(b, xs[0], rank, logdet=True)
+        factor = loop.cholesky(b, xs[0], rank)
+        return b.op("Transpose", [factor], perm=swap) if layer.arguments["upper"] else factor
     factor, diagonal = _cholesky_factor(b, xs[0], n, swap)
     if layer.op == "logdet":
         return b.op("Mul", [b.const(2.0), _product(b, [b.op("Log", [d]) for d in diagonal], "Add")])

@@ -75,7 +75,10 @@ def node(op_type, inputs, outputs, name, **attributes):
 def value_info(name, elem_type, shape):
     """A ValueInfoProto of a tensor: ``shape`` a sequence of ints, strings (a string is a
     symbolic dimension, such as the batch's) and None (an axis of any size, as an Input's
-    ``(None, 8)``: a Dimension with neither a value nor a name)."""
+    ``(None, 8)``: a Dimension with neither a value nor a name); ``shape`` None: a tensor of any
+    shape (a Loop's carried value, which the body's nodes give their shapes)."""
+    if shape is None:
+        return bytes_field(1, name) + bytes_field(2, bytes_field(1, int_field(1, elem_type)))
     dims = b"".join(bytes_field(1, b"" if d is None else bytes_field(2, d) if isinstance(d, str) else int_field(1, d))
                     for d in shape)
     tensor_type = int_field(1, elem_type) + bytes_field(2, dims)

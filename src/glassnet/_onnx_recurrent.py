@@ -37,7 +37,13 @@ or ``initial_state`` (the Scan starts from the call's state inputs).
 ``Bidirectional`` around a ConvLSTM is two Scans of glassnet._onnx_conv_lstm, merged the same way.
 
 ``stateful=True``: a Scan from the states the batch starts from, a graph input, its last states
-a graph output (glassnet._onnx_stateful); refused by name inside ``Bidirectional``.
+a graph output (glassnet._onnx_stateful); inside ``Bidirectional`` the wrapper's states (the
+forward reader's, then the backward reader's), two Scans.
+
+``Bidirectional(layer, backward_layer=...)``: a backward reader of its own settings (activations,
+``use_bias``) is ONNX's bidirectional node with each direction's activations where that node can
+say it; two Scans otherwise (the wrapped layer reading backwards, as Keras allows beside a
+backward layer reading forwards: its Scan reads from the end, the other's outputs are reversed).
 
 (A call with ``initial_state`` reads no mask, glassnet's plan and Keras' rule; a stateful layer's
 Scan starts from its carried states under a mask, and outputs zeros before a row's first real step.)
@@ -106,19 +112,14 @@ def _scanned(b, layer):
     return False
 
 
-def _check(b, layer, who):
-    if layer.stateful:
-        raise Unsupported(f"{who}: stateful=True inside Bidirectional is not exported (a stateful SimpleRNN, LSTM, "
-                          "GRU, RNN or ConvLSTM of its own is: its states are inputs and outputs of the file)")
-
-
 def _node(b, readers, x, direction, who):
     """ONNX's node for ``readers`` (one layer, or the forward and backward ones) on ``x`` (steps,
     batch, features); returns (Y (steps, dirs, batch, units), Y_h (dirs, batch, units))."""
     first = readers[0]
     kind = type(first).__name__
     weights = [_weights(layer) for layer in readers]
-    activations = _activations(first, who) * len(readers)
+    # each direction's own (a backward_layer of its own may have other activations)
+    activations = [act for layer in readers for act in _activations(layer, who)]
     inputs = [x, b.const(np.stack([w for w, _, _ in weights]), "W"), b.const(np.stack([r for _, r, _ in weights]), "R")]
     if first.use_bias:
         inputs.append(b.const(np.stack([bias for _, _, bias in weights]), "B"))
@@ -157,19 +158,16 @@ def _reader(b, layer, xs, shapes):
 
 def _bidirectional(b, layer, xs, shapes):
     who = layer.describe()
-    forward, backward = layer.forward_layer, layer.backward_layer
-    if layer.own_backward_layer:
-        # the exports below run the backward reader as the forward one's settings read from the end
-        raise Unsupported(f"{who}: a backward_layer of its own (Keras' argument) is not exported; a Bidirectional "
-                          f"of one layer is")
-    _check(b, forward, who)
-    if type(forward).__name__.startswith("ConvLSTM") and type(backward) is type(forward):
+    forward, backward = layer.forward_layer, layer.backward_layer     # (one class: the wrapper's rule)
+    if type(forward).__name__.startswith("ConvLSTM"):
         return _scanned_bidirectional(b, layer, xs, who, conv_shape=shapes[0])
-    if type(forward).__name__ not in _OPS or type(backward) is not type(forward):
+    if type(forward).__name__ not in _OPS:
         raise Unsupported(f"{who}: only SimpleRNN, LSTM, GRU and ConvLSTM readers are exported")
-    for inner in (forward, backward):
-        _check(b, inner, who)
-    if _scanned(b, forward) or len(xs) > 1:
+    # ONNX's bidirectional node runs its forward direction forwards and its reverse one from the
+    # end, of one use_bias: a backward_layer of its own reading the other way round (Keras lets
+    # the wrapped layer read backwards then), or of another use_bias, is two Scans
+    if (forward.stateful or _scanned(b, forward) or _scanned(b, backward) or len(xs) > 1
+            or forward.go_backwards or not backward.go_backwards or forward.use_bias != backward.use_bias):
         return _scanned_bidirectional(b, layer, xs, who)
     x = b.op("Transpose", xs, perm=[1, 0, 2])
     y, last = _node(b, [forward, backward], x, "bidirectional", who)
@@ -195,6 +193,10 @@ def _scanned_bidirectional(b, layer, xs, who, conv_shape=None):
     the sample shape of a ConvLSTM's frames (glassnet._onnx_conv_lstm's Scan), None for the others."""
     x, given = xs[0], xs[1:]
     count = layer.forward_layer.state_count
+    carried = layer.forward_layer.stateful
+    if carried:         # both readers' carried states in and out of the file, the forward reader's first
+        state_shapes = [tuple(shape) for shape in layer.state_shapes()]
+        given = stateful.state_inputs(b, layer, state_shapes)
 
     def run(inner, **options):
         if conv_shape is None:
@@ -203,6 +205,8 @@ def _scanned_bidirectional(b, layer, xs, who, conv_shape=None):
     ahead, ahead_last, ahead_states = run(layer.forward_layer, start=given[:count])
     behind, behind_last, behind_states = run(layer.backward_layer, output_reversed=True, start=given[count:])
     b.states[id(layer)] = [*ahead_states, *behind_states]
+    if carried:
+        stateful.state_outputs(b, layer, b.states[id(layer)], state_shapes)
     pair = [ahead, behind] if layer.return_sequences else [ahead_last, behind_last]
     mode = layer.merge_mode
     if mode == "concat":

@@ -158,15 +158,21 @@ def _time_distributed(b, layer, xs, shapes):
     # axes within the steps are refused where they are made (glassnet._onnx_masks.plan)
     b.mask = None
     steps, rest = shapes[0][0], tuple(shapes[0][1:])
-    if steps is None or None in rest:
-        raise Unsupported(f"{who}: a sequence of any length is not exported; give the steps in the Input")
-    # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them
-    merged = b.op("Reshape", [xs[0], b.ints([-1, *rest])])
+    # the steps become the batch (batch * steps, *rest), as glassnet's wrapper computes them; the
+    # sizes an Input leaves open (any number of steps) read with Shape when the file runs
+    fixed = steps is not None and None not in rest
+    merged = b.op("Reshape", [xs[0], b.ints([-1, *rest]) if fixed else
+                              b.op("Concat", [b.ints([-1]), b.op("Shape", [xs[0]], start=2)], axis=0)])
+    outer, b.folded_steps = b.folded_steps, (*b.folded_steps, steps)     # (a stateful layer's states)
     if wraps_model:
         y, out_shape = _wrapped_model(b, inner, merged, rest, who)
     else:
         y, out_shape = CONVERTERS[kind](b, inner, [merged], [rest]), inner.output_shape(rest)
-    return b.op("Reshape", [y, b.ints([-1, steps, *out_shape])])
+    b.folded_steps = outer
+    if fixed:
+        return b.op("Reshape", [y, b.ints([-1, steps, *out_shape])])
+    unfolded = b.op("Concat", [b.op("Shape", [xs[0]], start=0, end=2), b.op("Shape", [y], start=1)], axis=0)
+    return b.op("Reshape", [y, unfolded])
 
 
 def _wrapped_model(b, model, x, shape, who):
@@ -178,10 +184,6 @@ def _wrapped_model(b, model, x, shape, who):
     if len(at) != 1 or len(inputs) != 1:
         raise Unsupported(f"{who}: a wrapped model of {len(inputs)} inputs and {len(at)} outputs is not exported "
                           "(one of each is)")
-    for layer in model._node_layers:
-        if getattr(layer, "stateful", False) or getattr(layer, "_stateful", False):
-            # its states would be the folded batch's (batch * steps rows): no input of the file's
-            raise Unsupported(f"{who}: the stateful {layer.describe()} in the wrapped model is not exported")
     # (an integer Input of the model reads the wrapper's numbers, as glassnet's wrapper hands them)
     outs, out_shapes = convert_calls(b, model, [x], [shape], [b.dtype.name])
     return outs[at[0]], out_shapes[at[0]]

@@ -28,7 +28,14 @@ from ._onnx_tensor_more import CONVERTERS as _MORE
 _BIG = np.iinfo(np.int64).max
 _UNARY = {"exp": "Exp", "log": "Log", "sqrt": "Sqrt", "tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu",
           "erf": "Erf", "sign": "Sign", "sin": "Sin", "cos": "Cos", "floor": "Floor", "reciprocal": "Reciprocal",
-          "absolute": "Abs", "abs": "Abs", "negative": "Neg"}
+          "absolute": "Abs", "abs": "Abs", "negative": "Neg",
+          # (session 47: the drawn functions of one ONNX operator each)
+          "arccos": "Acos", "arccosh": "Acosh", "arcsin": "Asin", "arcsinh": "Asinh", "arctan": "Atan",
+          "arctanh": "Atanh", "ceil": "Ceil", "cosh": "Cosh", "sinh": "Sinh", "tan": "Tan", "fabs": "Abs",
+          "stop_gradient": "Identity"}
+# the checks of each value: booleans, carried as 0 and 1 in the model's dtype
+_CHECKS = {"isnan": lambda b, x: b.op("IsNaN", [x]), "isinf": lambda b, x: b.op("IsInf", [x]),
+           "isfinite": lambda b, x: b.op("Not", [b.op("Or", [b.op("IsNaN", [x]), b.op("IsInf", [x])])])}
 _BINARY = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "true_divide": "Div", "divide": "Div",
            "power": "Pow", "maximum": "Max", "minimum": "Min", "matmul": "MatMul"}
 _COMPARE = {"equal": "Equal", "not_equal": "Equal", "greater": "Greater", "greater_equal": "GreaterOrEqual",
@@ -122,6 +129,8 @@ def convert_tensor_function(b, layer, xs, shapes):
     x = xs[0]
     if op in _UNARY:
         return b.op(_UNARY[op], [x])
+    if op in _CHECKS:
+        return _as_numbers(b, _CHECKS[op](b, x))
     if op == "square":
         return b.op("Mul", [x, x])
     if op == "softplus":
@@ -213,6 +222,6 @@ def _einsum(b, layer, xs, shapes):
 EXPORTED_OPS = sorted({*_UNARY, "square", "softplus", "rsqrt", "round", "cast", "clip", *_REDUCE, "softmax",
                        "log_softmax", "reshape", "expand_dims", "squeeze", "transpose", "concatenate", "stack",
                        *_BINARY, *_COMPARE, "logical_and", "logical_or", "logical_xor", "logical_not", "where",
-                       "einsum", *(op for op in _ELEMENTWISE if op != "linear"), *_MORE})
+                       "einsum", *(op for op in _ELEMENTWISE if op != "linear"), *_MORE, *_CHECKS})
 
 CONVERTERS = {"TensorOp": convert_tensor_op, "TensorFunction": convert_tensor_function}
