@@ -713,14 +713,14 @@ class TimeDistributed(_Wrapper):
         return (input_shape[0], *(self._model or self.layer).output_shape(tuple(input_shape[1:])))
 
     def numbers_per_sample(self, input_shape):
-        if self._model is not None:         # every layer's output, per step
-            return input_shape[0] * sum(layer.numbers_per_sample(tuple(shape)) for layer, shape
-                                        in zip(self.layer.layers, self._model_shapes()))
+        if self._model is not None:
+            # every layer's output, per step, for this step's shape: the layers' own input_shape
+            # leaves an axis open where the model takes any length (None, which counts nothing)
+            sizes = []
+            self.layer._shapes_through(tuple(input_shape[1:]),
+                                       lambda _, layer, given: sizes.append(layer.numbers_per_sample(given)))
+            return input_shape[0] * sum(sizes)
         return input_shape[0] * self.layer.numbers_per_sample(tuple(input_shape[1:]))
-
-    def _model_shapes(self):
-        """The input sample shape of each of the model's layers."""
-        return [layer.input_shape for layer in self.layer.layers]
 
     def matmul_flops(self, batch_size):
         steps = self.input_shape[0] if self.input_shape else 1
