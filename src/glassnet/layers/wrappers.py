@@ -379,6 +379,12 @@ class Bidirectional(CarriesStates, _Wrapper):
     wrapper's: both directions train or neither (the wrapped layer's own ``trainable``,
     ``seed`` and ``dtype`` are refused: give them to the wrapper).
 
+    ``weights`` (Keras' argument): a list of arrays in ``get_weights()``' order, written into the
+    layer when it is built (count and shapes checked then, by name), as Keras 2 did. Different:
+    Keras 3.15 keeps them as its readers' ``initial_weights``, which nothing reads: its layer
+    starts from fresh weights. Like Keras', the config does not hold them (the model file's
+    weights do).
+
     Example
     -------
     >>> import numpy as np
@@ -389,9 +395,10 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         # Keras' positional order: weights third, so that a backward_layer given by position is named
-        if weights is not None:
-            raise ValueError("Bidirectional: weights is not supported; build the layer and call set_weights(...) "
-                             "(forward_kernel, ..., then backward_kernel, ...: Keras' order)")
+        if weights is not None and (not isinstance(weights, (list, tuple)) or not all(
+                hasattr(w, "shape") or isinstance(w, (list, tuple)) for w in weights)):
+            raise TypeError(f"Bidirectional: weights must be a list of arrays (get_weights()' order: the forward "
+                            f"reader's, then the backward reader's), got {type(weights).__name__}")
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
             layer = _from_entry(layer, "Bidirectional", _READERS, READER_NAMES)
         if not isinstance(layer, _READERS):
@@ -411,6 +418,8 @@ class Bidirectional(CarriesStates, _Wrapper):
             kwargs["input_shape"] = layer.input_shape
         super().__init__(**kwargs)
         self.merge_mode = merge_mode
+        # set once built (build): Keras 2's documented use, which Keras 3.15 drops (see the class docstring)
+        self._given_weights = None if not weights else [np.asarray(w) for w in weights]
         config = layer.get_config()
         config.pop("input_shape", None)
         # Keras' names: forward_lstm, backward_lstm (a name already saying forward_ is not doubled)
@@ -444,6 +453,14 @@ class Bidirectional(CarriesStates, _Wrapper):
         for prefix, inner in self._inner_layers():
             self._build_inner(inner, prefix, input_shape)
         super().build(input_shape)
+        given, self._given_weights = self._given_weights, None
+        if given is not None:       # the constructor's weights=: count and shapes checked, by name
+            try:
+                self.set_weights(given)
+            except ValueError as exc:
+                raise ValueError(f"{self.describe()}: weights= does not fit the built layer: {exc}") from None
+
+    _given_weights = None           # (a Bidirectional pickled before weights= was taken)
 
     def check_input_shape(self, sample_shape):
         self.forward_layer.check_input_shape(sample_shape)        # any length, the built features
