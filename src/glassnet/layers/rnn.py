@@ -44,8 +44,9 @@ _CELL_LAYER_ARGUMENTS = ("dtype", "trainable", "autocast")
 def _take_layer_settings(cell, kwargs):
     """Keras' layer arguments of a cell (or a stack), popped from ``kwargs`` onto it: ``dtype``
     (None, or the RNN's: an RNN refuses a cell of another dtype, which Keras would compute in, and
-    its RNN cast back from), ``trainable`` (False: the RNN's layer of the cell is frozen, as Keras'
-    frozen cell leaves its RNN no trainable weights) and ``autocast`` (kept, no effect: Layer's)."""
+    its RNN cast back from), ``trainable`` (a cell's False: the RNN's layer of the cell is frozen, as
+    Keras' frozen cell leaves its RNN no trainable weights; a stack's False is refused, see
+    StackedRNNCells) and ``autocast`` (kept, no effect: Layer's)."""
     cls = type(cell).__name__
     dtype = kwargs.pop("dtype", None)
     if isinstance(dtype, dict):     # Keras' DTypePolicy dict, from its config: the RNN's (the model's) applies
@@ -216,6 +217,11 @@ class StackedRNNCells:
 
     def __init__(self, cells, name=None, **unknown):
         _take_layer_settings(self, unknown)
+        if not self.trainable:
+            # Keras 3.15's stack says trainable=False, and its RNN trains the cells' weights anyway
+            raise ValueError("StackedRNNCells: trainable=False is not supported (Keras 3.15's RNN trains the "
+                             "stack's cells anyway): freeze the RNN layer, RNN(...).trainable = False, or give "
+                             "each cell trainable=False")
         if unknown:         # (Python's message named __init__; Keras' takes a layer's dtype, trainable, ...)
             whose = [key for key in unknown if key in _LAYER_ONLY]
             hint = f" ({', '.join(whose)}: give {'it' if len(whose) == 1 else 'them'} to the RNN layer)" if whose else ""
@@ -360,9 +366,7 @@ class RNN(CarriesStates, _Wrapper):
             name=cell.name or snake_case(type(cell).__name__) + (f"_{k}" if last else ""), stateful=stateful,
             return_sequences=return_sequences if k == last else True,
             go_backwards=go_backwards and k == 0,
-            zero_output_for_mask=self.zero_output_for_mask if k == last else False,
-            **({} if getattr(self.cell, "trainable", True) else {"trainable": False}))     # a frozen stack's
-            for k, cell in enumerate(cells)]
+            zero_output_for_mask=self.zero_output_for_mask if k == last else False) for k, cell in enumerate(cells)]
         for cell, layer in zip(cells, self.cell_layers):
             if isinstance(cell, _Cell):         # (its weights read off the layer: cell.kernel, as Keras')
                 cell._layer = layer
@@ -389,10 +393,10 @@ class RNN(CarriesStates, _Wrapper):
                              f"({'not given' if self.dtype is None else self.dtype.name}): a cell computes in its RNN's "
                              f"dtype here; give the dtype to RNN(cell, dtype=...), or the cells the RNN's")
         frozen = {not getattr(cell, "trainable", True) for cell in cells}
-        if len(frozen) > 1 and getattr(self.cell, "trainable", True):
+        if len(frozen) > 1:
             raise ValueError("RNN: some of the stacked cells are trainable=False and some not: an RNN's weights "
-                             "train together here; freeze the whole stack (StackedRNNCells(cells, trainable=False), or "
-                             "RNN(...).trainable = False) or none")
+                             "train together here; freeze every cell (or the RNN layer: RNN(...).trainable = False) "
+                             "or none")
 
     def _inner_layers(self):
         if len(self.cell_layers) == 1:      # the layer's own weight names, as Keras' cell's: kernel, ...
