@@ -560,8 +560,9 @@ def _groups(layers, nesting, inputs, path, nested=True):
             groups.append((inner, record, record.name))
             groups += _groups(record.layers, record.children,
                               [name for name, _ in record.inputs] if record.kind == "Functional" else [], f"{inner}/", nested)
-        elif type(layer).__name__ == "LastState" and type(layer).__module__ == "glassnet.layers.recurrent":
-            continue        # a return_state's state: an output of the recurrent layer in Keras, no layer
+        elif (type(layer).__name__, type(layer).__module__) in (("LastState", "glassnet.layers.recurrent"),
+                                                                ("BackwardOutput", "glassnet.layers.unmerged")):
+            continue        # a return_state's state (merge_mode=None's second output): the layer's output in Keras
         elif getattr(layer, "is_model", False):
             inner = group_name("Functional" if isinstance(layer, Model) else "Sequential")
             groups.append((inner, layer, layer.name))

@@ -360,10 +360,12 @@ class Bidirectional(CarriesStates, _Wrapper):
         The forward reader (``go_backwards=False``); the backward one is a copy of its settings
         with ``go_backwards=True``, with weights of its own. With ``return_sequences`` the backward outputs are put
         back in the sequence's order before merging, as Keras does.
-    merge_mode : "concat" (default), "sum", "mul" or "ave"
+    merge_mode : "concat" (default), "sum", "mul", "ave" or None
         How the two outputs become one: side by side on the last axis (twice the units; a
-        ConvLSTM's: twice the filters), or element by element. Keras' ``None`` (two outputs) is
-        refused: a Sequential passes one array.
+        ConvLSTM's: twice the filters), or element by element. None (Keras') keeps them apart:
+        a call returns ``[forward, backward]`` (then the states, with ``return_state``), the
+        backward one in the sequence's order; in a functional Model the second is a
+        ``BackwardOutput`` call (layers/unmerged.py). Refused in a Sequential, which passes one array.
 
     States, as Keras': with the wrapped layer's ``return_state=True`` a call returns ``[output,
     *the forward reader's last states, *the backward reader's]`` (LSTM: ``out, fh, fc, bh, bc``; in a
@@ -410,8 +412,8 @@ class Bidirectional(CarriesStates, _Wrapper):
             raise ValueError("Bidirectional: wrap a layer that reads forwards (go_backwards=False), or give the "
                              "other reader as backward_layer (go_backwards=False there); the wrapper adds the copy "
                              "that reads from the end")
-        check_choice(merge_mode, "Bidirectional: merge_mode", MERGE_MODES,
-                     note=" (Keras' None returns two arrays, which a Sequential cannot pass on)")
+        if merge_mode is not None:      # None: two outputs, in a functional Model (Sequential refuses it)
+            check_choice(merge_mode, "Bidirectional: merge_mode", MERGE_MODES, note=" or None (two outputs)")
         if layer.input_shape is not None:                 # LSTM(32, input_shape=...) inside: the wrapper's
             if kwargs.get("input_shape") is not None or kwargs.get("input_dim") is not None:
                 raise ValueError("Bidirectional: give input_shape to the wrapper or to the layer it wraps, not both")
@@ -440,6 +442,9 @@ class Bidirectional(CarriesStates, _Wrapper):
     reads_mask = True
     steps_mask_only = True          # its readers' masks are (batch, steps)
     own_backward_layer = False      # (a Bidirectional pickled before backward_layer: the copy)
+    # merge_mode=None: the last forward's backward output (its BackwardOutput call's value), and
+    # the gradient that call hands back for the next backward
+    unmerged_behind = _behind_grad = None
     return_state = False            # (a Bidirectional pickled before states in and out has none)
 
     @property
@@ -527,6 +532,9 @@ class Bidirectional(CarriesStates, _Wrapper):
         if self.return_sequences:           # the backward states in the sequence's order
             behind = behind[:, ::-1]
         self._outputs = (ahead, behind)
+        if self.merge_mode is None:         # two outputs: the second is read by BackwardOutput
+            self.unmerged_behind = behind
+            return ahead
         if self.merge_mode == "concat":
             return xp.concatenate([ahead, behind], axis=-1)
         if self.merge_mode == "sum":
@@ -539,7 +547,12 @@ class Bidirectional(CarriesStates, _Wrapper):
         self._link()
         # the forward reader's channels come first when concatenated (ConvLSTM: its filters)
         units = getattr(self.forward_layer, "units", None) or self.forward_layer.filters
-        if self.merge_mode == "concat":
+        if self.merge_mode is None:         # each output's own gradient (zeros for one not read)
+            grad_ahead, grad_behind = grad_output, self._behind_grad
+            self._behind_grad = None
+            if grad_behind is None:
+                grad_behind = backend.get_array_module(grad_output).zeros_like(self._outputs[1])
+        elif self.merge_mode == "concat":
             grad_ahead, grad_behind = grad_output[..., :units], grad_output[..., units:]
         elif self.merge_mode == "sum":
             grad_ahead = grad_behind = grad_output
@@ -561,6 +574,17 @@ class Bidirectional(CarriesStates, _Wrapper):
             (grad_ahead, *states_ahead), (grad_behind, *states_behind) = grad_ahead, grad_behind
         dx = None if grad_ahead is None else grad_ahead + grad_behind
         return [dx, *states_ahead, *states_behind] if self._started_from else dx
+
+    def _call_readers(self):
+        # merge_mode=None: the backward reader's output first, then the states (Keras' order)
+        from .unmerged import BackwardOutput
+        return [BackwardOutput()] * (self.merge_mode is None) + super()._call_readers()
+
+    def _eager_outputs(self, out):
+        if self.merge_mode is None:
+            states = [state.copy() for state in self.final_states] if self.return_state else []
+            return [out, self.unmerged_behind.copy(), *states]
+        return super()._eager_outputs(out)
 
     def reset_state(self):
         """Both readers start the next batch from zero states (a stateful layer; Keras')."""
