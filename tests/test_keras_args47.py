@@ -407,3 +407,69 @@ def test_cell_settings_in_configs():
     with pytest.raises(TypeError, match=r"LSTMCell: unexpected keyword argument 'activity_regularizer'.*give it to "
                                         r"the RNN layer"):
         L.LSTMCell(3, activity_regularizer="l2")
+
+
+# -- Bidirectional(merge_mode=None) ------------------------------------------------------------------
+@pytest.mark.parametrize("return_state", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_unmerged_bidirectional_predicts_trains_and_saves_as_keras(return_sequences, return_state, keras, rng,
+                                                                    tmp_path):
+    x = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    options = dict(return_sequences=return_sequences, return_state=return_state)
+    gi = gn.Input((4, 5))
+    outputs = L.Bidirectional(L.LSTM(2, **options), merge_mode=None)(gi)
+    assert len(outputs) == (6 if return_state else 2)
+    assert type(outputs[1].layer).__name__ == "BackwardOutput"
+    ours = gn.Model(gi, outputs, seed=0)
+    ki = keras.Input((4, 5))
+    theirs = keras.Model(ki, list(keras.layers.Bidirectional(keras.layers.LSTM(2, **options), merge_mode=None)(ki)))
+    weights = _jittered(ours.get_weights(), rng)
+    ours.set_weights(weights)
+    theirs.set_weights(weights)
+    expected = theirs.predict(x, verbose=0)
+    for mine, keras_output in zip(ours.predict(x, verbose=0), expected):
+        np.testing.assert_allclose(mine, keras_output, rtol=1e-5, atol=1e-6)
+    # the backward output is the backward reader's, not the forward one again
+    assert not np.allclose(expected[0], expected[1])
+    ys = [rng.normal(size=np.shape(o)).astype(np.float32) for o in expected]
+    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(0.3))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(0.3))
+    for mine, keras_weights in zip(_sgd_steps(ours, x, ys), _sgd_steps(theirs, x, ys)):
+        np.testing.assert_allclose(mine, keras_weights, rtol=1e-5, atol=1e-6)
+    now = ours.predict(x, verbose=0)
+    ours.save(tmp_path / "g.npz")
+    for a, b in zip(gn.load_model(tmp_path / "g.npz").predict(x, verbose=0), now):
+        np.testing.assert_array_equal(a, b)
+    ours.save(tmp_path / "g.keras", save_format="keras")
+    for a, b in zip(keras.saving.load_model(tmp_path / "g.keras").predict(x, verbose=0), now):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    theirs.save(tmp_path / "k.keras")
+    back = gn.load_model(tmp_path / "k.keras")
+    assert [layer.merge_mode for layer in back.layers if type(layer).__name__ == "Bidirectional"] == [None]
+    for a, b in zip(back.predict(x, verbose=0), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_unmerged_bidirectional_gradients_and_refusals(rng):
+    from glassnet.gradcheck import check_model
+    x = rng.normal(size=(3, 4, 2))
+    gi = gn.Input((4, 2))
+    ahead, behind = L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode=None)(gi)
+    # the two outputs each to a loss, and one read by a later layer too
+    model = gn.Model(gi, [ahead, L.Dense(2)(behind)], seed=0, dtype="float64")
+    model.compile(loss=["mse", "mse"], optimizer="sgd")
+    assert check_model(model, x, [rng.normal(size=(3, 4, 3)), rng.normal(size=(3, 4, 2))])["max_error"] < 1e-6
+    # only the forward output used: the backward reader's weights get no gradient, as in Keras
+    alone = gn.Model(gi, ahead, seed=0, dtype="float64")
+    alone.compile(loss="mse", optimizer="sgd")
+    assert check_model(alone, x, rng.normal(size=(3, 4, 3)))["max_error"] < 1e-6
+    # eager: the list, as Keras' call returns its tuple
+    layer = L.Bidirectional(L.LSTM(2), merge_mode=None, seed=0)
+    forward, backward = layer(x.astype(np.float32))
+    assert forward.shape == backward.shape == (3, 2) and not np.allclose(forward, backward)
+    with pytest.raises(ValueError, match=r"add: layer Bidirectional has merge_mode=None: it returns two arrays"):
+        gn.Sequential([gn.Input((4, 2)), L.Bidirectional(L.LSTM(2), merge_mode=None)])
+    with pytest.raises(ValueError, match=r"Bidirectional: merge_mode .*or None"):
+        L.Bidirectional(L.LSTM(2), merge_mode="max")
+    with pytest.raises(ValueError, match=r"BackwardOutput"):
+        L.BackwardOutput()(gn.layers.Dense(2)(gn.Input((3,))))
