@@ -112,7 +112,8 @@ def test_the_training_data_is_let_go_after_fit(rng):
     (lambda: Bidirectional(Dense(3)), TypeError, "layer must be a SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D or ConvLSTM3D"),
     (lambda: Bidirectional(GRU(3, go_backwards=True)), ValueError, "wrap a layer that reads forwards"),
     (lambda: Bidirectional(GRU(3, input_shape=(4, 2)), input_shape=(4, 2)), ValueError, "not both"),
-    (lambda: Bidirectional(LSTM(3), merge_mode=None), ValueError, "merge_mode must be one of"),
+    # (merge_mode=None is taken since session 47, in a functional Model: tests/test_keras_args47.py)
+    (lambda: Bidirectional(LSTM(3), merge_mode="max"), ValueError, "merge_mode must be one of"),
     (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3)), ValueError, "must read in opposite directions"),
     (lambda: Bidirectional(LSTM(3, activity_regularizer="l2")), ValueError, "activity_regularizer would never be applied"),
     (lambda: Bidirectional({"class_name": "Dense", "config": {"units": 2}}), ValueError, "class_name must be SimpleRNN"),

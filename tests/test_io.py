@@ -542,7 +542,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     # test_hashing.py);
     # the merge layers need a functional Model (test_functional.py saves and loads one with each), and
     # so do LastState, a recurrent layer's state (test_recurrent_states.py saves and loads it), and
-    # AttentionScores (test_attention.py), and HashedCrossing, which crosses codes in one
+    # AttentionScores (test_attention.py), BackwardOutput (test_keras_args47.py), and HashedCrossing, which crosses codes in one
     # (test_hashed_crossing.py saves and loads it); Lambda holds code, which no file keeps (test_lambda.py);
     # RandomDraw, glassnet.random's node in a drawn call, with its seed state: test_random.py
     merges = {n for n in built_in if getattr(L.LAYERS[n], "merges", False)}
@@ -554,7 +554,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
                       "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "HashedCrossing",
                       "CallMask", "SetMask", "TrainingSwitch", "CustomScaleLayer"}
     assert built_in - {"Embedding", "ReversibleEmbedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "LastState",
-                       "AttentionScores", "Lambda", "RandomDraw"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
+                       "AttentionScores", "BackwardOutput", "Lambda", "RandomDraw"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     x, y = rng.normal(size=(24, 8, 8, 2)), rng.integers(0, 3, 24)
     model.layers[0].adapt(x * 3 + 1)

@@ -258,7 +258,7 @@ def test_rebuilt_from_its_config_it_computes_the_same(name):
 def test_an_unknown_keyword_argument_names_the_layer_and_the_accepted_ones(name):
     # Python's own message named Layer.__init__, where **kwargs ends, not the layer that was called
     with pytest.raises(TypeError, match=rf"^{name}: unexpected keyword argument 'colour'; {name} takes "
-                                        r".*name, input_shape, input_dim, dtype, seed, activity_regularizer, trainable$"):
+                                        r".*name, input_shape, input_dim, dtype, seed, activity_regularizer, trainable, autocast$"):
         TABLE[name][0](colour="red")
 
 
@@ -274,7 +274,7 @@ def test_an_unknown_keyword_argument_names_the_layer_and_the_accepted_ones(name)
     # (Keras' Cropping1D has no data_format either, though Cropping2D's has: named)
     (lambda: layers.Cropping1D(data_format="channels_last"),
      r"^Cropping1D: unexpected keyword argument 'data_format'; Cropping1D takes cropping and, like every layer, "
-     r"name, input_shape, input_dim, dtype, seed, activity_regularizer, trainable$"),
+     r"name, input_shape, input_dim, dtype, seed, activity_regularizer, trainable, autocast$"),
 ], ids=["BatchNormalization", "Embedding", "Flatten"])
 def test_keras_arguments_glassnet_lacks_are_named(make, message):
     with pytest.raises(TypeError, match=message):

@@ -33,7 +33,8 @@ from .layers.quantized import keras_store_order
 MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in any real model
 # Keras' order of a layer's sublayers' weights (its weights property: its own, then each tracked
 # sublayer's in the order it made them), where the group names' order is not it
-_SUBLAYER_ORDERS = (("query_dense", "key_dense", "value_dense", "output_dense"),    # MultiHeadAttention
+_SUBLAYER_ORDERS = (("query_dense", "key_dense", "_gate_dense", "value_dense", "output_dense"),    # MultiHeadAttention
+                    # (Keras 3.15 keeps its use_gate projection as _gate_dense, made after the key's)
                     ("_query_dense", "_key_dense", "_value_dense", "_output_dense"),    # GroupQueryAttention
                     ("forward_layer", "backward_layer"))                          # Bidirectional
 _INSTALL = ('reading or writing Keras\' HDF5 files (.keras, .weights.h5, .h5) needs h5py: pip install '
@@ -469,10 +470,11 @@ def _sublayers(layer, weights):
                 parts.append((side, side, own))
         return parts
     if kind == "MultiHeadAttention":
-        per = len(weights) // 4
+        names = [(g, s) for g, s in zip(_SUBLAYER_ORDERS[0], ("query", "key", "gate", "value", "attention_output"))
+                 if layer.use_gate or s != "gate"]
+        per = len(weights) // len(names)
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
-            (group, short, weights[k * per:(k + 1) * per])
-            for k, (group, short) in enumerate(zip(_SUBLAYER_ORDERS[0], ("query", "key", "value", "attention_output")))]
+            (group, short, weights[k * per:(k + 1) * per]) for k, (group, short) in enumerate(names)]
     if kind == "GroupedQueryAttention":         # Keras' sublayers' attributes (and groups) start with _
         per = len(weights) // 4
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
@@ -558,8 +560,9 @@ def _groups(layers, nesting, inputs, path, nested=True):
             groups.append((inner, record, record.name))
             groups += _groups(record.layers, record.children,
                               [name for name, _ in record.inputs] if record.kind == "Functional" else [], f"{inner}/", nested)
-        elif type(layer).__name__ == "LastState" and type(layer).__module__ == "glassnet.layers.recurrent":
-            continue        # a return_state's state: an output of the recurrent layer in Keras, no layer
+        elif (type(layer).__name__, type(layer).__module__) in (("LastState", "glassnet.layers.recurrent"),
+                                                                ("BackwardOutput", "glassnet.layers.unmerged")):
+            continue        # a return_state's state (merge_mode=None's second output): the layer's output in Keras
         elif getattr(layer, "is_model", False):
             inner = group_name("Functional" if isinstance(layer, Model) else "Sequential")
             groups.append((inner, layer, layer.name))

@@ -50,7 +50,7 @@ from .optimizers import schedules as _schedules
 
 KERAS_VERSION = "3.15.1"        # the version whose format this writes, and which loads it (tests)
 # glassnet's layers that Keras 3.15 has no class of the name for
-KERAS_LACKS = frozenset({"Input", "AttentionScores", "LastState", "Cell", "DepthToSpace",
+KERAS_LACKS = frozenset({"Input", "AttentionScores", "LastState", "BackwardOutput", "Cell", "DepthToSpace",
                          "SpaceToDepth", "LayerScale", "StochasticDepth", "TensorOp", "TensorFunction", "RandomDraw",
                          "TrainingSwitch", "CallMask", "SetMask", "Lambda"})
 # Keras 3.15's layers that take a ``seed`` (elsewhere glassnet's seed only drew the initial
@@ -437,12 +437,15 @@ def _histories(model, tensors):
         record = None if tensors is None else tensors[call].nested_in
         if record is None and _is_last_state(layer):
             # return_state's last state: in Keras the recurrent call's own output k + 1 (its node's
-            # outputs are [output, *states]), no layer of its own (refused as "LastState" before)
+            # outputs are [output, *states]), no layer of its own (refused as "LastState" before);
+            # a Bidirectional(merge_mode=None)'s outputs are [forward, backward, *states]: its
+            # BackwardOutput (index -1) is output 1, its states 2, 3, ...
             (parent,) = model._graph[call]
             if parent < 0 or histories[parent] is None:
                 _refuse(repr(layer.name), "the last state of a recurrent layer not called in this model")
             name, node, _ = histories[parent]
-            histories.append((name, node, layer.index + 1))
+            unmerged = getattr(model._calls[parent], "merge_mode", "") is None
+            histories.append((name, node, layer.index + 1 + unmerged))
             continue
         if record is None:
             histories.append((layer.name, made.get(id(layer), 0), 0))
@@ -465,8 +468,11 @@ def _takes_states(layer):
 
 
 def _is_last_state(layer):
-    """Whether ``layer`` is a ``LastState`` reader (glassnet's call for a return_state's state)."""
-    return type(layer).__name__ == "LastState" and type(layer).__module__ == "glassnet.layers.recurrent"
+    """Whether ``layer`` is a ``LastState`` reader (glassnet's call for a return_state's state) or a
+    ``BackwardOutput`` (a Bidirectional(merge_mode=None)'s second output): in Keras, outputs of the
+    call they read, no layers of their own."""
+    return (type(layer).__name__, type(layer).__module__) in (("LastState", "glassnet.layers.recurrent"),
+                                                             ("BackwardOutput", "glassnet.layers.unmerged"))
 
 
 def _tensor(history):

@@ -157,6 +157,8 @@ def _multi_head(b, layer, xs, shapes):
         weights = b.op("Softmax", [_causal(b, scores, query, key, 1) if causal else scores], axis=-1)
     b.states[id(layer)] = weights       # the scores an AttentionScores call returns (before dropout: none here)
     context = b.op("MatMul", [weights, v])                                          # (batch, heads, T, dv)
+    if getattr(layer, "use_gate", False):       # Keras 3.15's gate: sigmoid of the query's projection
+        context = b.op("Mul", [context, b.op("Sigmoid", [_project(b, layer, query, "gate")])])
     out = b.op("Einsum", [context, b.const(layer.params["output_kernel"], "output_kernel")],
                equation="bhtd,hdo->bto")
     return b.op("Add", [out, b.const(layer.params["output_bias"], "output_bias")]) if layer.use_bias else out

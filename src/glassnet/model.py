@@ -78,6 +78,10 @@ def _refuse_in_a_chain(layer):
                          f"use return_sequences=True for every step's state")
     if getattr(layer, "graph_only", False):
         raise ValueError(f"add: {layer.describe()} reads another layer's states, in a functional glassnet.Model only")
+    if type(layer).__name__ == "Bidirectional" and getattr(layer, "merge_mode", "") is None:
+        raise ValueError(f"add: {layer.describe()} has merge_mode=None: it returns two arrays (the forward and the "
+                         f"backward reader's outputs), which a Sequential cannot pass on; draw a functional "
+                         f"glassnet.Model, or give a merge_mode (\"concat\", \"sum\", \"mul\", \"ave\")")
 
 
 def _as_found(layer):

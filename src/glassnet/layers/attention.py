@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from .. import backend, constraints, initializers, regularizers
+from .. import activations, backend, constraints, initializers, regularizers
 from .._bounds import check_sample_values
 from .._validation import check_choice, check_flag
 from .._warnings import warn
@@ -297,6 +297,11 @@ class MultiHeadAttention(_Attention):
         Query step t attends only to key steps s with ``|t - s| < sliding_window`` (see
         GroupedQueryAttention); refused with attention over other axes than a sequence's steps.
     flash_attention : None or False (Keras' fused kernel is not offered)
+    use_gate : bool, default False (Keras 3.15's)
+        A gate on each head's attended values before the output projection: ``gate =
+        sigmoid(query @ gate_kernel + gate_bias)`` (batch, T, heads, value_dim), and the output
+        projects ``context * gate``; weights ``gate_kernel`` (Eq, heads, value_dim) and
+        ``gate_bias`` (heads, value_dim) between the key's and the value's, Keras' order.
     use_causal_mask : bool
         Step t attends to steps <= t only: the default of the layer's calls. Keras gives it at
         each call, ``mha(x, x, use_causal_mask=True)``, which works here too; in a model drawn,
@@ -334,9 +339,10 @@ class MultiHeadAttention(_Attention):
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", use_causal_mask=False, kernel_regularizer=None, bias_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, use_gate=False, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
+        self.use_gate = check_flag(use_gate, f"{cls}: use_gate")
         # Keras gives them to each of its four projections: here to the four kernels (biases) alike
         self.kernel_regularizer = regularizers.get(kernel_regularizer, f"{cls}: kernel_regularizer")
         self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
@@ -402,6 +408,7 @@ class MultiHeadAttention(_Attention):
     # -- attention over other axes than the steps (Keras' attention_axes) ---------------------
     _multi_axis = True          # GroupedQueryAttention attends over a sequence's steps only
     attention_axes, _fold, sliding_window = None, None, None    # (on the class too: a layer pickled before they existed)
+    use_gate, _gate = False, None       # (the same)
 
     def _attended(self, rank):
         """The axes attended over for inputs of ``rank`` axes (the batch's included), as Keras
@@ -575,9 +582,11 @@ class MultiHeadAttention(_Attention):
         # Keras 3 makes these kernels with EinsumDense, whose fans are the kernel's summed axes (in)
         # and kept axes (out): (E, heads, size) has fans (E, heads * size), not a conv kernel's
         # (heads * E, size * E), which made glorot's bound sqrt(E) times too small
-        for name, source, size in (("query", query, self.key_dim), ("key", key, self.key_dim),
+        # Keras' order: query, key, its gate (from the query, one per head and value feature), value
+        gate = (("gate", query, self.value_dim),) if self.use_gate else ()
+        for name, source, size in (("query", query, self.key_dim), ("key", key, self.key_dim), *gate,
                                    ("value", value, self.value_dim)):
-            projected = heads if name == "query" else self._key_value_heads()
+            projected = heads if name in ("query", "gate") else self._key_value_heads()
             self.add_weight(f"{name}_kernel", (source[-1], projected, size),
                             by_fans(self.kernel_initializer, source[-1], projected * size), *self._kernel_rules)
             if self.use_bias:
@@ -592,7 +601,7 @@ class MultiHeadAttention(_Attention):
         # Keras makes each projection's kernel and bias in an EinsumDense of its own, the output's
         # named attention_output: "query_kernel" is "query/kernel", "output_bias" "attention_output/bias"
         sublayer, _, weight = key.rpartition("_")
-        if sublayer in ("query", "key", "value", "output") and weight in ("kernel", "bias"):
+        if sublayer in ("query", "key", "gate", "value", "output") and weight in ("kernel", "bias"):
             return ["attention_output" if sublayer == "output" else sublayer, weight]
         return [key]
 
@@ -685,6 +694,10 @@ class MultiHeadAttention(_Attention):
         weights = self._weights(q @ k.transpose(0, 1, 3, 2), training,      # (batch, heads, T, S)
                                 None if allowed is None else allowed[:, None])
         context = (weights @ v).transpose(0, 2, 1, 3)   # (batch, T, heads, value_dim)
+        if self.use_gate:
+            # Keras' gate: sigmoid of the query's own projection, (batch, T, heads, value_dim)
+            self._gate = activations.sigmoid(self._project(query, "gate").transpose(0, 2, 1, 3))
+            self._ungated, context = context, context * self._gate
         self.q, self.k, self.v, self.context = q, k, v, context
         kernel = self.params["output_kernel"]
         out = context.reshape(-1, kernel.shape[0] * kernel.shape[1]) @ kernel.reshape(-1, kernel.shape[2])
@@ -713,14 +726,22 @@ class MultiHeadAttention(_Attention):
         self.grads["output_kernel"][...] = (self.context.reshape(flat.shape[0], -1).T @ flat).reshape(kernel.shape)
         if self.use_bias:
             self.grads["output_bias"][...] = flat.sum(axis=0)
-        d_context = (flat @ kernel.reshape(-1, kernel.shape[2]).T).reshape(self.context.shape).transpose(0, 2, 1, 3)
+        d_context = (flat @ kernel.reshape(-1, kernel.shape[2]).T).reshape(self.context.shape)
+        d_gate = None
+        if self.use_gate:       # context * gate: each factor's gradient is the other's times d_context
+            gate = self._gate
+            d_gate = (d_context * self._ungated * gate * (1 - gate)).transpose(0, 2, 1, 3)     # through the sigmoid
+            d_context = d_context * gate
+        d_context = d_context.transpose(0, 2, 1, 3)
         d_v = self.used.transpose(0, 1, 3, 2) @ d_context           # (batch, heads, S, value_dim)
         d_scores = self._weights_back(d_context @ self.v.transpose(0, 1, 3, 2))     # (batch, heads, T, S)
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
         d_q = (d_scores @ self.k) * scale                           # q was scaled before the product
         d_k = d_scores.transpose(0, 1, 3, 2) @ self.q               # (the scaled q)
-        grads = (self._project_back(query, d_q, "query"), self._project_back(key, self._shared_back(d_k), "key"),
-                 self._project_back(value, self._shared_back(d_v), "value"))
+        grads = [self._project_back(query, d_q, "query"), self._project_back(key, self._shared_back(d_k), "key"),
+                 self._project_back(value, self._shared_back(d_v), "value")]
+        if d_gate is not None:      # the gate reads the query too
+            grads[0] = grads[0] + self._project_back(query, d_gate, "gate")
         if self._fold is not None:
             grads = [self._unfolded(g, shape) for g, shape in zip(grads, self._shapes)]
         return self._input_gradients(*grads)
@@ -731,6 +752,7 @@ class MultiHeadAttention(_Attention):
                 "output_shape": self.features, "use_causal_mask": self.causal,
                 "attention_axes": None if self.attention_axes is None else list(self.attention_axes),
                 "sliding_window": self.sliding_window,
+                **({"use_gate": True} if self.use_gate else {}),        # (False: the configs written before it)
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
                 # only those set: a default layer's config as before them

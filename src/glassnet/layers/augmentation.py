@@ -17,8 +17,8 @@ interpolates from its four neighbours ("bilinear") or the nearest one. The sampl
 the image, so the backward pass sends each output gradient back to the pixels it was read from,
 with the same weights.
 
-The layers that take Keras' ``data_format`` (all but RandomContrast and RandomBrightness, as in
-Keras; and those of the modules beside this one) read "channels_first" images (batch, C, H, W) by
+The layers that take Keras' ``data_format`` (all of them, and those of the modules beside this
+one) read "channels_first" images (batch, C, H, W) by
 moving the channel axis last, running the code here and moving it back (layers/data_format.py):
 one seed draws the same in both formats, and the dict form's masks move as the images.
 
@@ -647,8 +647,9 @@ class RandomContrast(_RandomIntensity):
     True
     """
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         # (lower, upper): how far below and above 1 the factor may go; a number is both
         lower, upper = _factor_pair(factor, "RandomContrast", "factor", 0.0, 1.0)
         self.factor = (upper, upper) if not isinstance(factor, (tuple, list)) else (lower, upper)
@@ -680,8 +681,9 @@ class RandomBrightness(_RandomIntensity):
     [0.7, 1.0]
     """
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.factor = _factor_pair(factor, "RandomBrightness", "factor")
 
     def _augment(self, x):

@@ -171,6 +171,12 @@ class Layer(KerasSurface):
         batch's loss gains ``regularizer(output) / batch size`` (Keras 3's scaling), in training,
         ``evaluate`` and validation alike, and its gradient joins the one flowing into the layer.
         ``L1(1e-4)`` on a hidden layer's output makes its activations sparse.
+    trainable : bool, default True
+    autocast : bool, default True
+        Keras' flag, taken with no effect: Keras casts floating inputs to the compute dtype of a
+        mixed dtype policy (``"mixed_float16"``), which glassnet does not have (a layer computes in
+        its one dtype, and a model casts its inputs to it). ``False`` is kept in ``get_config``
+        and model files (Keras' ``.keras`` files both ways).
     """
 
     # parameter name -> Regularizer, for the parameters add_weight was given one; read-only here
@@ -180,6 +186,10 @@ class Layer(KerasSurface):
     constraints = types.MappingProxyType({})
     # a penalty on the output (also what a layer pickled before it existed reads): see the property
     _activity_regularizer = None
+    # Keras' autocast flag (cast floating inputs to the compute dtype of a mixed dtype policy, which
+    # glassnet refuses): taken and kept for get_config and files, with no effect. On the class, an
+    # instance sets it only when False: the layers made at its default keep their attributes as before
+    autocast = True
     # masks (layers/masking.py): Keras' flag for a layer whose output keeps its input's mask (one
     # that treats each step on its own), and glassnet's for the layers that make or read a mask
     supports_masking = False
@@ -324,7 +334,7 @@ class Layer(KerasSurface):
         _register(cls)
 
     def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None,
-                 activity_regularizer=None, trainable=True, **unknown):
+                 activity_regularizer=None, trainable=True, autocast=True, **unknown):
         if self._compute_mask_refusal is not None:
             raise TypeError(self._compute_mask_refusal)
         if unknown:
@@ -351,6 +361,8 @@ class Layer(KerasSurface):
         # Keras' constructor argument (Embedding(..., weights=[table], trainable=False)); a model
         # file keeps the flags of its layers itself, so get_config leaves it out
         self.trainable = check_flag(trainable, f"{type(self).__name__}: trainable")
+        if not check_flag(autocast, f"{type(self).__name__}: autocast"):
+            self.autocast = False
         # the model sets this to False on its first layer, whose input gradient nobody uses
         self.needs_input_gradient = True
 
@@ -803,6 +815,8 @@ class Layer(KerasSurface):
         config = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if self.autocast is False:      # (True, the default: left out, the configs written before it)
+            config["autocast"] = False
         return {**config, **regularizers.config_entries(self, ("activity_regularizer",))}
 
     @classmethod
@@ -834,7 +848,8 @@ class Layer(KerasSurface):
 ACTIVITY_GENERATION = 0
 
 # the keyword arguments Layer.__init__ takes, which every layer accepts through its **kwargs
-_LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed", "activity_regularizer", "trainable")
+_LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed", "activity_regularizer", "trainable",
+                    "autocast")
 
 
 def check_axis(axis, caller):

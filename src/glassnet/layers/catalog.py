@@ -24,6 +24,7 @@ HOMES = {
     "rnn": ("GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"),
     "cell_loop": ("Cell",),
     "wrappers": ("Bidirectional", "SpectralNormalization", "TimeDistributed", "Wrapper"),
+    "unmerged": ("BackwardOutput",),
     "pipeline": ("Pipeline",),
     "conv_lstm": ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"),
     "activation": ("Activation", "ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"),

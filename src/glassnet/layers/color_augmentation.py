@@ -143,8 +143,10 @@ class Solarization(_RandomIntensity):
     [0.25, 0.25]
     """
 
-    def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255), seed=None, data_format=None,
+                 **kwargs):
         super().__init__(value_range, seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.addition_factor = _unsigned_pair(addition_factor, "Solarization", "addition_factor")
         self.threshold_factor = _unsigned_pair(threshold_factor, "Solarization", "threshold_factor")
 
@@ -273,14 +275,20 @@ class AutoContrast(_RandomIntensity):
 
     The gradient flows through the pixel and through the channel's smallest and largest values.
 
+    ``data_format="channels_first"`` takes (batch, C, H, W) and stretches each channel over its
+    height and width, as channels last. Different: Keras 3.15's AutoContrast takes ``data_format``
+    but ignores it (its smallest and largest values are over axes 1 and 2 whatever the format: over
+    the channels and the height of a channels-first image, per column).
+
     Example
     -------
     >>> AutoContrast(value_range=(0, 1))(np.array([[[[0.2]], [[0.4]], [[0.3]]]])).ravel().round(6).tolist()
     [0.0, 1.0, 0.5]
     """
 
-    def __init__(self, value_range=(0, 255), **kwargs):
+    def __init__(self, value_range=(0, 255), data_format=None, **kwargs):
         super().__init__(value_range, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
 
     def forward(self, x, training=False):
         if x.ndim != 4:

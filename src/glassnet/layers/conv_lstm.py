@@ -40,6 +40,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
     reads_mask = True         # a masked step leaves the states as they were, as LSTM's (layers/masking.py)
     steps_mask_only = True    # its frames' axes take no mask: one within the steps is refused (masking.py)
     _real = _seen = None      # (steps, batch, 1, ...): the mask time-major, and 1 from a row's first real step
+    unroll = False            # (on the class too: a layer pickled before it existed lacks it)
 
     def keras_weight_path(self, key):
         # Keras' layer makes its weights in a cell of its own: "conv_lstm2d/conv_lstm_cell/kernel"
@@ -56,7 +57,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False,
-                 zero_output_for_mask=False, data_format=None, **kwargs):
+                 zero_output_for_mask=False, data_format=None, unroll=False, **kwargs):
         super().__init__(**kwargs)
         self.seed_generator = seed_record(self)         # (Keras' cell holds one: listed in variables)
         cls = type(self).__name__
@@ -79,6 +80,9 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         self.return_sequences = check_flag(return_sequences, f"{cls}: return_sequences")
         self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
         self.zero_output_for_mask = check_flag(zero_output_for_mask, f"{cls}: zero_output_for_mask")
+        # Keras' loop written out step by step: a speed hint of its graph, the same numbers either
+        # way (tests/test_keras_args47.py), as LSTM's; kept for get_config, the loop is NumPy's
+        self.unroll = check_flag(unroll, f"{cls}: unroll")
 
     # -- data_format ---------------------------------------------------------------------------
     # Channels first (Keras' (batch, steps, channels, *spatial) in, (batch, filters, *spatial) out,
@@ -398,6 +402,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                 "bias_initializer": initializers.name_of(self.bias_initializer),
                 **regularizers.config_entries(self, tuple(f"{k}_regularizer" for k in keys)),
                 **constraints.config_entries(self, tuple(f"{k}_constraint" for k in keys)),
+                **({"unroll": True} if self.unroll else {}),     # (False: the configs written before it)
                 **config_entry(self)}       # (channels last: no entry, the bytes configs had before the option)
 
     @classmethod
@@ -436,6 +441,9 @@ class ConvLSTM2D(_ConvLSTM):
         With a mask (batch, steps) (``mask=`` in an eager call, or one reaching it in a model),
         a masked step keeps h and c unchanged and outputs the previous step's output; True outputs
         zeros there (Keras' RNN).
+    unroll : bool, default False
+        Keras' speed hint (its loop written out in the graph; the same numbers either way): kept
+        in ``get_config``, no effect here (the loop is NumPy's).
 
     Shapes: x (batch, steps, H, W, C) -> (batch, Ho, Wo, filters), or (batch, steps, Ho, Wo,
     filters) with ``return_sequences``; with ``return_state``, ``[that, h, c]``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``

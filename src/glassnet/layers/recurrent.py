@@ -118,13 +118,21 @@ class CarriesStates:
                 raise TypeError(f"{self.describe()}: in a model drawn, initial_state takes tensors (Inputs, other "
                                 f"layers' outputs), as x is one")
             main = call_symbolic(self, x if states is None else [x, *states], training)
-            return with_readers(self, main, [LastState(k) for k in range(self.state_count)]) if self.return_state \
-                else main
+            readers = self._call_readers()
+            return with_readers(self, main, readers) if readers else main
         self._pending_states = states
         try:
             out = super().__call__(x, training, mask)
         finally:
             self._pending_states = None
+        return self._eager_outputs(out)
+
+    def _call_readers(self):
+        """The readers of a drawn call's further outputs (layers/readers.py): each last state's."""
+        return [LastState(k) for k in range(self.state_count)] if self.return_state else []
+
+    def _eager_outputs(self, out):
+        """An eager call's return: the output, then the last states with ``return_state``."""
         return [out, *(state.copy() for state in self.final_states)] if self.return_state else out
 
     def _state_list(self, initial_state):

@@ -18,6 +18,7 @@ only in another order (all of layer k-1's steps before layer k's first). See ``R
 """
 import numpy as np
 
+from .. import backend
 from .._validation import check_flag, check_name
 from . import masking
 from .base import snake_case
@@ -33,9 +34,35 @@ _COMMON = ("units", "activation", "use_bias", "kernel_initializer", "recurrent_i
 # Keras' weight attributes of a cell (cell.kernel), read off the layer an RNN made of it
 _CELL_WEIGHTS = ("kernel", "recurrent_kernel", "bias")
 # the arguments that belong to the RNN layer around a cell, not to the cell
-# (the last three: Keras' cells take them as layers; a glassnet cell is not one, its RNN layer is)
+# (the last: Keras' cells take it as layers; a glassnet cell is not one, its RNN layer is)
 _LAYER_ONLY = ("return_sequences", "return_state", "go_backwards", "stateful", "zero_output_for_mask",
-               "dtype", "trainable", "activity_regularizer")
+               "activity_regularizer")
+# Keras' layer arguments a cell takes where its RNN can honour them (see _take_layer_settings)
+_CELL_LAYER_ARGUMENTS = ("dtype", "trainable", "autocast")
+
+
+def _take_layer_settings(cell, kwargs):
+    """Keras' layer arguments of a cell (or a stack), popped from ``kwargs`` onto it: ``dtype``
+    (None, or the RNN's: an RNN refuses a cell of another dtype, which Keras would compute in, and
+    its RNN cast back from), ``trainable`` (a cell's False: the RNN's layer of the cell is frozen, as
+    Keras' frozen cell leaves its RNN no trainable weights; a stack's False is refused, see
+    StackedRNNCells) and ``autocast`` (kept, no effect: Layer's)."""
+    cls = type(cell).__name__
+    dtype = kwargs.pop("dtype", None)
+    if isinstance(dtype, dict):     # Keras' DTypePolicy dict, from its config: the RNN's (the model's) applies
+        dtype = None
+    try:
+        cell.dtype = None if dtype is None else backend.resolve_dtype(dtype)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{cls}: {exc}") from None
+    cell.trainable = check_flag(kwargs.pop("trainable", True), f"{cls}: trainable")
+    cell.autocast = check_flag(kwargs.pop("autocast", True), f"{cls}: autocast")
+
+
+def _layer_settings_config(cell):
+    """The cell's ``_take_layer_settings`` entries of its config: those not at their defaults."""
+    return {**({"dtype": cell.dtype.name} if cell.dtype is not None else {}),
+            **({"trainable": False} if not cell.trainable else {}), **({"autocast": False} if not cell.autocast else {})}
 
 
 class _Cell:
@@ -55,12 +82,14 @@ class _Cell:
             if key in kwargs:
                 raise TypeError(f"{cls}: got {key!r} both by position and by keyword")
             kwargs[key] = value
+        _take_layer_settings(self, kwargs)
         unknown = [key for key in kwargs if key not in self.arguments]
         if unknown:
             whose = [key for key in unknown if key in _LAYER_ONLY]
             hint = f" ({', '.join(whose)}: give {'it' if len(whose) == 1 else 'them'} to the RNN layer)" if whose else ""
             raise TypeError(f"{cls}: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
-                            f"{', '.join(map(repr, unknown))}; {cls} takes {', '.join(self.arguments)}, name{hint}")
+                            f"{', '.join(map(repr, unknown))}; {cls} takes {', '.join(self.arguments)}, name, "
+                            f"{', '.join(_CELL_LAYER_ARGUMENTS)}{hint}")
         if "units" not in kwargs:
             raise TypeError(f"{cls}: missing the argument 'units' (the size of the state, and of the output)")
         if kwargs.pop("seed", None) is not None:
@@ -103,6 +132,7 @@ class _Cell:
     def get_config(self):
         """The cell's arguments (those its template's config holds), and its name if given."""
         config = {key: value for key, value in self.template.get_config().items() if key in self.arguments}
+        config.update(_layer_settings_config(self))
         return config if self.name is None else {"name": self.name, **config}
 
     @classmethod
@@ -112,6 +142,8 @@ class _Cell:
     def make_layer(self, **options):
         """A new, unbuilt layer of this cell's settings and the RNN's ``options`` (return_sequences,
         go_backwards, ...): the loop that runs the cell."""
+        if not self.trainable:
+            options = {**options, "trainable": False}
         return self.layer_class(**self._settings, **options)
 
     def __repr__(self):
@@ -184,11 +216,18 @@ class StackedRNNCells:
     """
 
     def __init__(self, cells, name=None, **unknown):
+        _take_layer_settings(self, unknown)
+        if not self.trainable:
+            # Keras 3.15's stack says trainable=False, and its RNN trains the cells' weights anyway
+            raise ValueError("StackedRNNCells: trainable=False is not supported (Keras 3.15's RNN trains the "
+                             "stack's cells anyway): freeze the RNN layer, RNN(...).trainable = False, or give "
+                             "each cell trainable=False")
         if unknown:         # (Python's message named __init__; Keras' takes a layer's dtype, trainable, ...)
             whose = [key for key in unknown if key in _LAYER_ONLY]
             hint = f" ({', '.join(whose)}: give {'it' if len(whose) == 1 else 'them'} to the RNN layer)" if whose else ""
             raise TypeError(f"StackedRNNCells: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
-                            f"{', '.join(map(repr, unknown))}; StackedRNNCells takes cells, name{hint}")
+                            f"{', '.join(map(repr, unknown))}; StackedRNNCells takes cells, name, "
+                            f"{', '.join(_CELL_LAYER_ARGUMENTS)}{hint}")
         if not isinstance(cells, (list, tuple)) or not cells:
             raise TypeError(f"StackedRNNCells: cells must be a non-empty list of cells, got {cells!r:.80}")
         self.cells = [_cell(cell, "StackedRNNCells: cells", stacked=False) for cell in cells]
@@ -203,7 +242,7 @@ class StackedRNNCells:
         return self.cells[-1].output_size
 
     def get_config(self):
-        config = {"cells": [_to_entry(cell) for cell in self.cells]}
+        config = {"cells": [_to_entry(cell) for cell in self.cells], **_layer_settings_config(self)}
         return config if self.name is None else {"name": self.name, **config}
 
     @classmethod
@@ -248,7 +287,8 @@ def _from_keras(config):
     other settings as ``{"class_name", "config"}`` without ``module``/``registered_name`` and
     without unseeded Keras-only settings (``seed: None``, ``input_axes: None``). A glassnet
     config passes through unchanged."""
-    config = {key: value for key, value in config.items() if key != "dtype" and not (key == "trainable" and value is True)}
+    config = {key: value for key, value in config.items() if not (key == "dtype" and isinstance(value, dict))
+              and not (key == "trainable" and value is True)}
     for key, value in config.items():
         if isinstance(value, dict) and "class_name" in value and isinstance(value.get("config"), dict):
             inner = {k: v for k, v in value["config"].items() if not (k in ("seed", "input_axes", "output_axes")
@@ -309,6 +349,7 @@ class RNN(CarriesStates, _Wrapper):
         self.cell = _cell(cell, "RNN: cell")
         super().__init__(**kwargs)
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
+        self._check_cell_settings(cells)
         self.unroll = check_flag(unroll, "RNN: unroll")
         self.return_state = check_flag(return_state, "RNN: return_state")
         self.return_sequences = return_sequences = check_flag(return_sequences, "RNN: return_sequences")
@@ -334,6 +375,28 @@ class RNN(CarriesStates, _Wrapper):
     @property
     def supports_masking(self):
         return self.return_sequences
+
+    def _cell_dtype(self):
+        """The dtype the cells (and a stack) were given, or None: one (_check_cell_settings)."""
+        owners = [self.cell, *(self.cell.cells if isinstance(self.cell, StackedRNNCells) else ())]
+        return next((owner.dtype for owner in owners if getattr(owner, "dtype", None) is not None), None)
+
+    def _check_cell_settings(self, cells):
+        """The Keras layer arguments of the cells where this RNN honours them: one dtype, the RNN's
+        (Keras would keep a cell of another dtype's weights and compute in it, its RNN casting
+        around it), and one trainable flag for every cell's weights (a wrapper's weights train
+        together: Keras' stack of a frozen cell beside a trainable one is not built)."""
+        owners = [self.cell, *(cells if isinstance(self.cell, StackedRNNCells) else ())]
+        dtypes = {owner.dtype for owner in owners if getattr(owner, "dtype", None) is not None}
+        if len(dtypes) > 1 or (dtypes and self.dtype is not None and self.dtype not in dtypes):
+            raise ValueError(f"RNN: the cells' dtype {sorted(d.name for d in dtypes)} is not the RNN's "
+                             f"({'not given' if self.dtype is None else self.dtype.name}): a cell computes in its RNN's "
+                             f"dtype here; give the dtype to RNN(cell, dtype=...), or the cells the RNN's")
+        frozen = {not getattr(cell, "trainable", True) for cell in cells}
+        if len(frozen) > 1:
+            raise ValueError("RNN: some of the stacked cells are trainable=False and some not: an RNN's weights "
+                             "train together here; freeze every cell (or the RNN layer: RNN(...).trainable = False) "
+                             "or none")
 
     def _inner_layers(self):
         if len(self.cell_layers) == 1:      # the layer's own weight names, as Keras' cell's: kernel, ...
@@ -372,6 +435,12 @@ class RNN(CarriesStates, _Wrapper):
         return shapes
 
     def build(self, input_shape):
+        given = self._cell_dtype()
+        if given is not None and self.dtype is not None and given != self.dtype:
+            # the RNN's dtype came from its model (or its data): a cell given another is refused so
+            raise ValueError(f"{self.describe()}: its cells' dtype {given.name} is not the layer's {self.dtype.name} "
+                             f"(its model's, or the default): a cell computes in its RNN's dtype here; give the cells "
+                             f"the layer's dtype, or none")
         for (prefix, inner), shape in zip(self._inner_layers(), self._shapes(input_shape)):
             self._build_inner(inner, prefix, shape)
         super().build(input_shape)

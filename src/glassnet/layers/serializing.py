@@ -35,8 +35,6 @@ _KERAS_DEFAULTS = {
     "data_format": (None, "channels_last"),     # glassnet's images are (H, W, C), Keras' default
     "quantization_config": (None,),             # Keras' int8/float8 weights
     "noise_shape": (None,),                     # a mask of the input's own shape (Dropout takes any)
-    "use_gate": (False,),                       # MultiHeadAttention's gated output
-    "autocast": (True,),                        # mixed precision: glassnet computes in one dtype
 }
 # what Keras' normalization layers start their weights from, where glassnet's always do
 _KERAS_INITIAL = {"beta_initializer": "Zeros", "gamma_initializer": "Ones",

@@ -311,7 +311,8 @@ def replay(calls, inbound, sources, modes=None, options=None):
         if (k not in read and not states) or layer.__dict__.get("_first_call", (None, None))[1] is not tensors[k]:
             continue
         drawn = dict(read.get(k, []))
-        places = range(layer.state_count) if states else sorted(drawn)
+        # (a Bidirectional(merge_mode=None)'s BackwardOutput at -1, before the states)
+        places = sorted({*drawn, *(range(layer.state_count) if states else ())})
         extra = [drawn[place] if place in drawn else call_symbolic(LastState(place), tensors[k]) for place in places]
         layer._first_call = (layer._first_call[0], [tensors[k], *extra])
     return tensors

@@ -360,10 +360,12 @@ class Bidirectional(CarriesStates, _Wrapper):
         The forward reader (``go_backwards=False``); the backward one is a copy of its settings
         with ``go_backwards=True``, with weights of its own. With ``return_sequences`` the backward outputs are put
         back in the sequence's order before merging, as Keras does.
-    merge_mode : "concat" (default), "sum", "mul" or "ave"
+    merge_mode : "concat" (default), "sum", "mul", "ave" or None
         How the two outputs become one: side by side on the last axis (twice the units; a
-        ConvLSTM's: twice the filters), or element by element. Keras' ``None`` (two outputs) is
-        refused: a Sequential passes one array.
+        ConvLSTM's: twice the filters), or element by element. None (Keras') keeps them apart:
+        a call returns ``[forward, backward]`` (then the states, with ``return_state``), the
+        backward one in the sequence's order; in a functional Model the second is a
+        ``BackwardOutput`` call (layers/unmerged.py). Refused in a Sequential, which passes one array.
 
     States, as Keras': with the wrapped layer's ``return_state=True`` a call returns ``[output,
     *the forward reader's last states, *the backward reader's]`` (LSTM: ``out, fh, fc, bh, bc``; in a
@@ -379,6 +381,12 @@ class Bidirectional(CarriesStates, _Wrapper):
     wrapper's: both directions train or neither (the wrapped layer's own ``trainable``,
     ``seed`` and ``dtype`` are refused: give them to the wrapper).
 
+    ``weights`` (Keras' argument): a list of arrays in ``get_weights()``' order, written into the
+    layer when it is built (count and shapes checked then, by name), as Keras 2 did. Different:
+    Keras 3.15 keeps them as its readers' ``initial_weights``, which nothing reads: its layer
+    starts from fresh weights. Like Keras', the config does not hold them (the model file's
+    weights do).
+
     Example
     -------
     >>> import numpy as np
@@ -389,9 +397,10 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         # Keras' positional order: weights third, so that a backward_layer given by position is named
-        if weights is not None:
-            raise ValueError("Bidirectional: weights is not supported; build the layer and call set_weights(...) "
-                             "(forward_kernel, ..., then backward_kernel, ...: Keras' order)")
+        if weights is not None and (not isinstance(weights, (list, tuple)) or not all(
+                hasattr(w, "shape") or isinstance(w, (list, tuple)) for w in weights)):
+            raise TypeError(f"Bidirectional: weights must be a list of arrays (get_weights()' order: the forward "
+                            f"reader's, then the backward reader's), got {type(weights).__name__}")
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
             layer = _from_entry(layer, "Bidirectional", _READERS, READER_NAMES)
         if not isinstance(layer, _READERS):
@@ -403,14 +412,16 @@ class Bidirectional(CarriesStates, _Wrapper):
             raise ValueError("Bidirectional: wrap a layer that reads forwards (go_backwards=False), or give the "
                              "other reader as backward_layer (go_backwards=False there); the wrapper adds the copy "
                              "that reads from the end")
-        check_choice(merge_mode, "Bidirectional: merge_mode", MERGE_MODES,
-                     note=" (Keras' None returns two arrays, which a Sequential cannot pass on)")
+        if merge_mode is not None:      # None: two outputs, in a functional Model (Sequential refuses it)
+            check_choice(merge_mode, "Bidirectional: merge_mode", MERGE_MODES, note=" or None (two outputs)")
         if layer.input_shape is not None:                 # LSTM(32, input_shape=...) inside: the wrapper's
             if kwargs.get("input_shape") is not None or kwargs.get("input_dim") is not None:
                 raise ValueError("Bidirectional: give input_shape to the wrapper or to the layer it wraps, not both")
             kwargs["input_shape"] = layer.input_shape
         super().__init__(**kwargs)
         self.merge_mode = merge_mode
+        # set once built (build): Keras 2's documented use, which Keras 3.15 drops (see the class docstring)
+        self._given_weights = None if not weights else [np.asarray(w) for w in weights]
         config = layer.get_config()
         config.pop("input_shape", None)
         # Keras' names: forward_lstm, backward_lstm (a name already saying forward_ is not doubled)
@@ -431,6 +442,9 @@ class Bidirectional(CarriesStates, _Wrapper):
     reads_mask = True
     steps_mask_only = True          # its readers' masks are (batch, steps)
     own_backward_layer = False      # (a Bidirectional pickled before backward_layer: the copy)
+    # merge_mode=None: the last forward's backward output (its BackwardOutput call's value), and
+    # the gradient that call hands back for the next backward
+    unmerged_behind = _behind_grad = None
     return_state = False            # (a Bidirectional pickled before states in and out has none)
 
     @property
@@ -444,6 +458,14 @@ class Bidirectional(CarriesStates, _Wrapper):
         for prefix, inner in self._inner_layers():
             self._build_inner(inner, prefix, input_shape)
         super().build(input_shape)
+        given, self._given_weights = self._given_weights, None
+        if given is not None:       # the constructor's weights=: count and shapes checked, by name
+            try:
+                self.set_weights(given)
+            except ValueError as exc:
+                raise ValueError(f"{self.describe()}: weights= does not fit the built layer: {exc}") from None
+
+    _given_weights = None           # (a Bidirectional pickled before weights= was taken)
 
     def check_input_shape(self, sample_shape):
         self.forward_layer.check_input_shape(sample_shape)        # any length, the built features
@@ -510,6 +532,9 @@ class Bidirectional(CarriesStates, _Wrapper):
         if self.return_sequences:           # the backward states in the sequence's order
             behind = behind[:, ::-1]
         self._outputs = (ahead, behind)
+        if self.merge_mode is None:         # two outputs: the second is read by BackwardOutput
+            self.unmerged_behind = behind
+            return ahead
         if self.merge_mode == "concat":
             return xp.concatenate([ahead, behind], axis=-1)
         if self.merge_mode == "sum":
@@ -522,7 +547,12 @@ class Bidirectional(CarriesStates, _Wrapper):
         self._link()
         # the forward reader's channels come first when concatenated (ConvLSTM: its filters)
         units = getattr(self.forward_layer, "units", None) or self.forward_layer.filters
-        if self.merge_mode == "concat":
+        if self.merge_mode is None:         # each output's own gradient (zeros for one not read)
+            grad_ahead, grad_behind = grad_output, self._behind_grad
+            self._behind_grad = None
+            if grad_behind is None:
+                grad_behind = backend.get_array_module(grad_output).zeros_like(self._outputs[1])
+        elif self.merge_mode == "concat":
             grad_ahead, grad_behind = grad_output[..., :units], grad_output[..., units:]
         elif self.merge_mode == "sum":
             grad_ahead = grad_behind = grad_output
@@ -544,6 +574,17 @@ class Bidirectional(CarriesStates, _Wrapper):
             (grad_ahead, *states_ahead), (grad_behind, *states_behind) = grad_ahead, grad_behind
         dx = None if grad_ahead is None else grad_ahead + grad_behind
         return [dx, *states_ahead, *states_behind] if self._started_from else dx
+
+    def _call_readers(self):
+        # merge_mode=None: the backward reader's output first, then the states (Keras' order)
+        from .unmerged import BackwardOutput
+        return [BackwardOutput()] * (self.merge_mode is None) + super()._call_readers()
+
+    def _eager_outputs(self, out):
+        if self.merge_mode is None:
+            states = [state.copy() for state in self.final_states] if self.return_state else []
+            return [out, self.unmerged_behind.copy(), *states]
+        return super()._eager_outputs(out)
 
     def reset_state(self):
         """Both readers start the next batch from zero states (a stateful layer; Keras')."""

@@ -1,0 +1,44 @@
+"""``BackwardOutput``: the second output of ``Bidirectional(layer, merge_mode=None)`` in a
+functional Model.
+
+Keras' ``merge_mode=None`` returns the two readers' outputs unmerged, ``(forward, backward)`` (then
+the states, with ``return_state``). A call in glassnet's graph has one output (layers/readers.py),
+so the wrapper's call gives the forward reader's output and a ``BackwardOutput`` call, reading it,
+gives the backward reader's: with ``return_sequences`` flipped into the sequence's order, as
+Keras flips it. Its backward hands the gradient to the wrapper, which runs its backward reader
+back from it.
+"""
+from .readers import CallReader
+
+
+class BackwardOutput(CallReader):
+    """The backward reader's output of a ``Bidirectional(merge_mode=None)`` call in a functional
+    Model: ``ahead, behind = Bidirectional(LSTM(8), merge_mode=None)(x)`` makes one, called on the
+    wrapper's output (``ahead``), giving ``behind``.
+
+    Shapes: reads the wrapper's output (batch, units) or (batch, steps, units) -> the same shape.
+    """
+    reads = "the backward reader's output of a Bidirectional called with merge_mode=None"
+    returns = "its backward reader's output"
+    index = -1          # before the states (LastState's 0, 1, ...): the place of Keras' second output
+
+    def bind_call(self, parent):
+        source = getattr(parent, "layer", parent)
+        if type(source).__name__ != "Bidirectional" or source.merge_mode is not None:
+            raise ValueError(f"{self.describe()}: reads the output of a Bidirectional with merge_mode=None, got "
+                             f"{source.describe() if hasattr(source, 'describe') else source!r:.80}")
+        self._bound = (source,)
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def _has_values(self, source):
+        return source.unmerged_behind is not None
+
+    def _values(self, source):
+        return source.unmerged_behind
+
+    def _hand_back(self, source, grad_output):
+        given = source._behind_grad
+        source._behind_grad = grad_output if given is None else given + grad_output
+
