@@ -720,6 +720,43 @@ def test_last_state_nodes_match_torch(torch):
     np.testing.assert_allclose(np.asarray(grads[3]), module.bias_ih_l0.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+def test_backward_output_node_matches_torch(torch):
+    """``ahead, behind = Bidirectional(LSTM(...), merge_mode=None)(x)``: the backward reader's output
+    is read by a BackwardOutput node, and both outputs' gradients reach the inputs and each reader's
+    weights as those of torch's bidirectional LSTM, whose output is the two side by side."""
+    rng = np.random.default_rng(24)
+    x_in = gn.Input((5, 3))
+    ahead, behind = L.Bidirectional(L.LSTM(4, return_sequences=True, bias_initializer="random_normal"),
+                                    merge_mode=None, name="bi")(x_in)
+    model = gn.Model(x_in, [ahead, behind], seed=0, dtype="float64")
+    assert [type(layer).__name__ for layer in model.layers] == ["Bidirectional", "BackwardOutput"]
+    wrapper = model.get_layer("bi")
+    readers = (wrapper.forward_layer, wrapper.backward_layer)
+    names = ("kernel", "recurrent_kernel", "bias")
+    x = rng.normal(size=(2, 5, 3))
+    ups = [rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 5, 4))]
+    values, grads = _tape_gradients(model, [x], ups, [reader.params[k] for reader in readers for k in names])
+    module = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True).double()
+    with torch.no_grad():       # Keras' gates i, f, c, o are PyTorch's i, f, g, o
+        for reader, suffix in zip(readers, ("", "_reverse")):
+            getattr(module, "weight_ih_l0" + suffix).copy_(torch.tensor(reader.params["kernel"].T))
+            getattr(module, "weight_hh_l0" + suffix).copy_(torch.tensor(reader.params["recurrent_kernel"].T))
+            getattr(module, "bias_ih_l0" + suffix).copy_(torch.tensor(reader.params["bias"]))
+            getattr(module, "bias_hh_l0" + suffix).zero_()
+    tx = torch.tensor(x, requires_grad=True)
+    t_out, _ = module(tx)
+    (t_out * torch.tensor(np.concatenate(ups, axis=-1))).sum().backward()
+    np.testing.assert_allclose(values[0], t_out[..., :4].detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(values[1], t_out[..., 4:].detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(grads[0]), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for i, suffix in enumerate(("", "_reverse")):
+        kernel, recurrent, bias = (np.asarray(g) for g in grads[1 + 3 * i: 4 + 3 * i])
+        np.testing.assert_allclose(kernel, getattr(module, "weight_ih_l0" + suffix).grad.numpy().T, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(recurrent, getattr(module, "weight_hh_l0" + suffix).grad.numpy().T, rtol=1e-9,
+                                   atol=1e-12)
+        np.testing.assert_allclose(bias, getattr(module, "bias_ih_l0" + suffix).grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
 def test_activity_regularization_layer_in_a_model_matches_torch(torch):
     """ActivityRegularization(l1, l2) passes its input on and adds (l1 sum|a| + l2 sum a^2) / batch
     to the loss (Keras' activity penalty, over the batch's size): the weights below it get both."""
