@@ -29,6 +29,9 @@ The JSON object has exactly these keys::
     trainable         [true, ...]: each layer's ``trainable`` flag
     optimizer_state   null, or {"iterations": int, "keys": [every parameter key the optimizer has
                       seen], "slots": [[key, slot name], ...]: one per optimizer/NNN member,
+                      then, when a layer frozen after training has its state set aside,
+                      "parked": [["<layer name>/<weight name>", slot name], ...]: one per
+                      optimizer/NNN member after the slots' (1-D; glassnet._parked_state),
                       and for Nadam "scalars": {"momentum_product": float}; with
                       gradient_accumulation_steps, "accumulated_steps": int, the calls since
                       the last update, when not 0 (their sum is the "gradient_accumulator" slot)}
@@ -278,8 +281,9 @@ def _write_model_file(model, path, meta, config, include_optimizer):
             meta["optimizer_state"]["accumulated_steps"] = int(state["accumulated_steps"])
         # the state of the model's weights frozen after training, by weight name (Keras' file holds
         # every variable's slots): members after the slots' (glassnet._parked_state)
+        frozen = _frozen_weights(model)
         parked = [(weight, name, a) for weight, named in sorted(state.get("parked", {}).items())
-                  if weight in _frozen_weights(model) for name, a in named.items()]
+                  if weight in frozen for name, a in named.items()]
         if parked:
             meta["optimizer_state"]["parked"] = [[weight, name] for weight, name, _ in parked]
         for i, (key, name, a) in enumerate(slots + parked):
