@@ -13,7 +13,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.errors import ModelFileError
-from test_freeze_more import OPTIMIZERS, TOL, _close, _data, _fit, _ours, _pair
+from test_freeze_more import OPTIMIZERS, TOL, _close, _data, _fit, _ours, _pair, multi_as_keras_loop
 
 L = gn.layers
 opt = gn.optimizers
@@ -245,34 +245,7 @@ def test_a_multi_optimizer_holding_adafactor_as_keras_per_variable(keras):
     """Adafactor (factored moments) on a and b, SGD on c; b frozen, then unfrozen, an epoch each:
     before, the new layout reset the whole state (the MultiOptimizer's get_state cannot lay out a
     factored one). Against Keras' loop stepping each variable with its own optimizer, 1e-6."""
-    tf = pytest.importorskip("tensorflow")
-    theirs, ours = _pair(keras)
-    k_fac, k_sgd = keras.optimizers.Adafactor(0.05), keras.optimizers.SGD(0.05, momentum=0.9)
-    x, y = _data()
-
-    def keras_epoch():
-        for at in (0, 8):
-            with tf.GradientTape() as tape:
-                loss = keras.ops.mean(keras.ops.square(theirs(x[at:at + 8], training=True) - y[at:at + 8]))
-            variables = theirs.trainable_variables
-            grads = tape.gradient(loss, variables)
-            for optimizer, head in ((k_fac, False), (k_sgd, True)):
-                pairs = [(g, v) for g, v in zip(grads, variables) if ("/c/" in v.path) == head]
-                if pairs:
-                    optimizer.apply(*zip(*pairs))
-    k_fac.build([v for v in theirs.trainable_variables if "/c/" not in v.path])
-    k_sgd.build([v for v in theirs.trainable_variables if "/c/" in v.path])
-    multi = opt.MultiOptimizer(opt.OptimizerMap(opt.SGD(0.05, momentum=0.9, rule="keras"),
-                                                {".*/(a|b)/.*": opt.Adafactor(0.05)}))
-    ours.compile(multi, "mse")
-    for trainable in (True, False, True):
-        for model in (theirs, ours):
-            model.layers[1].trainable = trainable
-        ours.compile(multi, "mse")
-        keras_epoch()
-        _fit(ours, x, y, epochs=1)
-    assert [o.iterations for o in multi.optimizers] == [int(k_fac.iterations), int(k_sgd.iterations)] == [6, 6]
-    _close(ours, theirs)
+    multi_as_keras_loop(keras, keras.optimizers.Adafactor(0.05), opt.Adafactor(0.05), 1)
 
 
 def _no_op_freeze(make, change):
