@@ -23,6 +23,8 @@ import weakref
 
 import numpy as np
 
+from . import backend
+
 
 class _Parked(dict):
     """``{weight: (weak reference to its layer, shape, {name: piece})}`` and ``marks``: each weight's
@@ -77,7 +79,7 @@ def age_averages(optimizer):
         key, then, then_done = mark
         n = calls - then
         if n > 0:
-            value = np.asarray(layer.params[key], np.float64).reshape(-1)
+            value = np.asarray(backend.to_numpy(layer.params[key]), np.float64).reshape(-1)
             average = pieces["average"]
             if then_done == 0:      # (no update before the first of those calls: set to the weight)
                 average[...] = value
@@ -110,10 +112,11 @@ def set_by_name(optimizer, named):
     optimizer.__dict__["_parked_names_mark"] = (optimizer._calls(), optimizer.iterations)
 
 
-def resolve(optimizer, model, weight_of, length_of):
+def resolve(optimizer, model, weight_of, length_of, trained):
     """Park the pieces ``set_state`` kept by name for the weights of ``model``'s layers of those
     names (``weight_of(layer, key)``: the weight's identity; ``length_of(slot, shape)``: a piece's
-    size for a weight of ``shape``); a piece of another size is dropped (not this weight's)."""
+    size for a weight of ``shape``); a piece of another size is dropped (not this weight's), and so
+    is one of a weight in ``trained`` (the buffer's now: its state in the slots is the live one)."""
     named = optimizer.__dict__.get("_parked_names")
     if not named:
         return
@@ -122,10 +125,10 @@ def resolve(optimizer, model, weight_of, length_of):
         for key, param in layer.params.items():
             pieces = named.pop(f"{layer.name}/{key}", None)
             shape = tuple(param.shape)
+            weight = weight_of(layer, key)
             kept = {slot: piece.astype(dtype, copy=False) for slot, piece in (pieces or {}).items()
-                    if piece.size == length_of(slot, shape)}
+                    if piece.size == length_of(slot, shape) and weight not in trained}
             if kept:
-                weight = weight_of(layer, key)
                 park(optimizer, weight, layer, key, shape, kept)
                 mark = optimizer.__dict__.get("_parked_names_mark")
                 if mark is not None:        # (its average last brought up to date when set)

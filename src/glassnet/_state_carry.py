@@ -68,17 +68,19 @@ def carry_state(model, old, entries):
     dtype = model._triples[0][1].dtype
     if hasattr(optimizer, "_take_pending"):         # a MultiOptimizer: each sub-optimizer's own state
         return _carry_multi(optimizer, model, key, old, _new_layout(entries), dtype)
-    resolve_parked(optimizer, model)
+    resolve_parked(optimizer, model, old)
     return _carry_one(optimizer, key, old, _new_layout(entries), dtype)
 
 
-def resolve_parked(optimizer, model):
+def resolve_parked(optimizer, model, old=None):
     """The state ``set_state`` (a model file) gave by weight name parked for ``model``'s weights
+    but those of its buffer (``old``, a layout before it was laid out anew; else its views now)
     (glassnet._parked_state.resolve); each sub-optimizer's for a MultiOptimizer."""
+    trained = {entry[0] for entry in (old_layout(model) or [] if old is None else old)}
     for each in getattr(optimizer, "_inner", None) or [optimizer]:
         if each.__dict__.get("_parked_names"):
             resolve(each, model, _weight,
-                    lambda slot, shape, each=each: _length(each, slot, shape, model._triples[0][1].dtype))
+                    lambda slot, shape, each=each: _length(each, slot, shape, model._triples[0][1].dtype), trained)
 
 
 def _carry_one(optimizer, key, old, new, dtype):
@@ -210,7 +212,7 @@ def _carry_multi(optimizer, model, key, old, new, dtype):
     if optimizer._pending is not None:
         _plan_layout(optimizer, model, key, old, dtype)
         optimizer._take_pending()
-    resolve_parked(optimizer, model)
+    resolve_parked(optimizer, model, old)
     before = _by_sub(optimizer, key, old)
     if before is None:
         return False

@@ -976,7 +976,9 @@ class Optimizer:
         "accumulated_steps": int}``: all an exact resume needs (``scalars`` only for an optimizer
         with ``scalar_names``; ``accumulated_steps``, the calls since the last update, and the
         slot ``"gradient_accumulator"``, their gradients' sum, only with
-        ``gradient_accumulation_steps``)."""
+        ``gradient_accumulation_steps``; ``"parked"``, ``{"<layer name>/<weight name>": {slot:
+        1-D array}}``, only when layers frozen or popped after training have their state set
+        aside: glassnet._parked_state)."""
         # an average kept from before use_ema was turned off is no longer state: the optimizer
         # would never update it, and a file holding it would not load as this optimizer
         stale = self._stale_slots()
@@ -1037,7 +1039,8 @@ class Optimizer:
         """Take ``{name: float}`` from a state (each of ``scalar_names``, or none: an older state)."""
 
     def set_state(self, state):
-        """Take a state ``get_state`` gave (copies of its arrays). ValueError when its
+        """Take a state ``get_state`` gave (copies of its arrays; its ``"parked"`` pieces go to the
+        frozen weights of those names at the next layout of a model having them). ValueError when its
         ``accumulated_steps`` does not fit ``gradient_accumulation_steps`` (0 to k - 1; 0 or absent
         without accumulation) or its accumulated gradients lack their sum."""
         accumulated = state.get("accumulated_steps", 0)
