@@ -158,40 +158,46 @@ def test_an_optimizer_shared_by_two_models_as_keras(keras):
         _close(g_model, k_model)
 
 
+def multi_as_keras_loop(keras, k_body, g_body, frozen):
+    """A MultiOptimizer stepping ``a`` and ``b`` with ``g_body`` (and ``c`` with SGD with momentum),
+    its layer ``frozen`` frozen for the second of three epochs, each compiled, against a loop of
+    Keras' own stepping the trainable variables of ``a`` and ``b`` with ``k_body`` and ``c``'s with
+    an SGD: both sub-optimizers' step counts equal Keras', then the weights to 1e-6."""
+    tf = pytest.importorskip("tensorflow")
+    theirs, ours = _pair(keras)
+    k_sgd = keras.optimizers.SGD(0.05, momentum=0.9)
+    x, y = _data()
+
+    def keras_epoch():
+        for at in (0, 8):
+            with tf.GradientTape() as tape:
+                loss = keras.ops.mean(keras.ops.square(theirs(x[at:at + 8], training=True) - y[at:at + 8]))
+            variables = theirs.trainable_variables
+            grads = tape.gradient(loss, variables)
+            for opt, head in ((k_body, False), (k_sgd, True)):
+                pairs = [(g, v) for g, v in zip(grads, variables) if ("/c/" in v.path) == head]
+                if pairs:
+                    opt.apply(*zip(*pairs))
+    k_body.build([v for v in theirs.trainable_variables if "/c/" not in v.path])
+    k_sgd.build([v for v in theirs.trainable_variables if "/c/" in v.path])
+    multi = gn.optimizers.MultiOptimizer(gn.optimizers.OptimizerMap(
+        gn.optimizers.SGD(0.05, momentum=0.9, rule="keras"), {".*/(a|b)/.*": g_body}))
+    ours.compile(multi, "mse")
+    for trainable in (True, False, True):
+        for model in (theirs, ours):
+            model.layers[frozen].trainable = trainable
+        ours.compile(multi, "mse")
+        keras_epoch()
+        _fit(ours, x, y, epochs=1)
+    assert [o.iterations for o in multi.optimizers] == [int(k_body.iterations), int(k_sgd.iterations)] == [6, 6]
+    _close(ours, theirs)
+
+
 def test_a_multi_optimizer_as_keras_per_variable(keras):
     """Keras 3.15's MultiOptimizer refuses a freeze ("Gradients must match trainable variables
     one-to-one"); its sub-optimizers' per-variable slots are the oracle: a loop of Keras' own
     stepping the trainable variables of ``a`` and ``b`` with one Adam and ``c``'s with one SGD."""
-    tf = pytest.importorskip("tensorflow")
-    theirs, ours = _pair(keras)
-    k_adam, k_sgd = keras.optimizers.Adam(0.01), keras.optimizers.SGD(0.05, momentum=0.9)
-    x, y = _data()
-    batches = [(x[i:i + 8], y[i:i + 8]) for i in (0, 8)]
-
-    def keras_epoch():
-        for xb, yb in batches:
-            with tf.GradientTape() as tape:
-                loss = keras.ops.mean(keras.ops.square(theirs(xb, training=True) - yb))
-            variables = theirs.trainable_variables
-            grads = tape.gradient(loss, variables)
-            for opt, part in ((k_adam, lambda v: "/c/" not in v.path), (k_sgd, lambda v: "/c/" in v.path)):
-                pairs = [(g, v) for g, v in zip(grads, variables) if part(v)]
-                if pairs:
-                    opt.apply(*zip(*pairs))
-    k_adam.build([v for v in theirs.trainable_variables if "/c/" not in v.path])
-    k_sgd.build([v for v in theirs.trainable_variables if "/c/" in v.path])
-    multi = gn.optimizers.MultiOptimizer(gn.optimizers.OptimizerMap(
-        gn.optimizers.SGD(0.05, momentum=0.9, rule="keras"), {".*/(a|b)/.*": gn.optimizers.Adam(0.01, rule="keras")}))
-    ours.compile(multi, "mse")
-    for trainable in (True, False, True):
-        for model in (theirs, ours):
-            model.layers[0].trainable = trainable
-        ours.compile(multi, "mse")
-        keras_epoch()
-        _fit(ours, x, y, epochs=1)
-    adam, sgd = multi.optimizers
-    assert (adam.iterations, sgd.iterations) == (int(k_adam.iterations), int(k_sgd.iterations)) == (6, 6)
-    _close(ours, theirs)
+    multi_as_keras_loop(keras, keras.optimizers.Adam(0.01), gn.optimizers.Adam(0.01, rule="keras"), 0)
 
 
 # -- without Keras: the state carried is the state kept -------------------------------------------------

@@ -15,6 +15,14 @@ is not always the flat buffer's (a functional model's buffer keeps its first cal
 ``parameters._layout_layers``): ``_keras_order`` maps one to the other. Each dataset's shape is
 compared with its weight's before any is read.
 
+A layer frozen after training: Keras' optimizer keeps the slots of every variable it was built on,
+and its file holds them at their places (measured: Keras 3.15 itself then skips the whole state on
+loading, its optimizer built on fewer variables, and refuses the unfrozen layer at the next fit).
+glassnet writes them too, from the state it set aside for the frozen weights (glassnet._parked_state;
+the rule's initial state for a frozen weight it never stepped), when it set some aside, and reads a
+file holding either the trained weights' slots alone or every weight's, trained or frozen, the
+frozen ones' set aside until they are unfrozen.
+
 An optimizer under ``rule="keras"`` (what ``load_model`` compiles a Keras file with) keeps Keras'
 slots as they are: they map 1:1 both ways. Under ``rule="pytorch"``, where a slot's meaning
 differs, it is converted exactly (``_converted``) or refused by name:
@@ -175,15 +183,19 @@ def restore_optimizer_arrays(model, datasets, where=_WHERE, error=ModelFileError
     name = type(optimizer).__name__
     groups = _groups(optimizer)
     views = list(model._views) if model.built else []
+    trained = len(views)
     if slots and isinstance(groups, str):
         raise error(f"{where}: the file holds {len(slots)} slot variables of {name}; glassnet does not "
                     f"load {groups}: load with compile=False and compile the model yourself")
     if slots:
         if not views:
             raise error(f"{where}: {len(slots)} slot variables for a model with no trained weights")
+        scalar = name == "Nadam"
+        frozen = _frozen_views(model)
+        if frozen and len(slots) == sum(map(len, groups)) * len(_keras_order(model, views + frozen)) + scalar:
+            views = views + frozen          # (every weight's slots: those of the frozen ones too)
         order = _keras_order(model, views)
         per = sum(len(group) for group in groups) * len(order)
-        scalar = name == "Nadam"
         expected = per + (1 if scalar else 0)
         if len(slots) != expected:
             raise error(
@@ -191,6 +203,7 @@ def restore_optimizer_arrays(model, datasets, where=_WHERE, error=ModelFileError
                 f"{'' if head == 1 else ' and the rate'}; {name}({_settings(optimizer)}) on this model's "
                 f"{len(order)} trained weights keeps {expected} "
                 f"({' + '.join(f'{len(g)} x {len(order)} {g}' for g in groups)}{' + its momentum product' if scalar else ''})"
+                f"{f' (or {expected + sum(map(len, groups)) * len(frozen)} with its frozen weights' + chr(39) + ' too)' if frozen else ''}"
                 f": a file of other settings or layers (Keras skips such a state, glassnet refuses it)")
     else:
         scalar, groups = False, [] if isinstance(groups, str) else groups
@@ -235,7 +248,7 @@ def restore_optimizer_arrays(model, datasets, where=_WHERE, error=ModelFileError
         return
     _warn_schedule(optimizer, groups, "load_model:")
     dtype = model._triples[0][1].dtype
-    flat = {}
+    flat, parked = {}, {}
     for slot, parts in arrays.items():
         try:
             converted = [_converted(optimizer, slot, np.asarray(part, np.float64), True).ravel() for part in parts]
@@ -250,11 +263,26 @@ def restore_optimizer_arrays(model, datasets, where=_WHERE, error=ModelFileError
                         f"(the model's weights)")
         if slot in optimizer.non_negative_slots and (values < 0).any():
             raise error(f"{where}: {name}'s {slot!r} holds negative values (a sum of squares)")
-        flat[slot] = values
+        start = sum(part.size for part in converted[:trained])
+        flat[slot] = values[:start]
+        for (layer, key, _, _), part in zip(views[trained:], converted[trained:]):     # (the frozen weights')
+            parked.setdefault(f"{layer.name}/{key}", {})[slot] = values[start:start + part.size]
+            start += part.size
     key, param = model._triples[0][0], model._triples[0][1]
     from . import backend
     state["slots"] = {key: {slot: backend.get_array_module(param).asarray(a) for slot, a in flat.items()}}
+    state["parked"] = parked
     optimizer.set_state(state)
+    from ._state_carry import resolve_parked
+    resolve_parked(optimizer, model)
+
+
+def _frozen_views(model):
+    """``[(layer, key, param, None)]`` of the weights of ``model``'s frozen layers, in its layers'
+    order: their slots follow the trained weights' in Keras' order when its optimizer was built on
+    them (a layer frozen after training)."""
+    return [(layer, key, param, None) for layer in (model.layers if model.built else []) if not layer.trainable
+            for key, param in layer.params.items()]
 
 
 def _settings(optimizer):
@@ -263,10 +291,12 @@ def _settings(optimizer):
 
 
 # -- writing --------------------------------------------------------------------------------
-def keras_optimizer_arrays(model):
+def keras_optimizer_arrays(model, frozen=False):
     """``[arrays]`` of ``model.optimizer``'s ``optimizer/vars`` in Keras' layout (the step count as
     int64, the rate unless a schedule, the slots by Keras' groups), or None (with a warning) for
-    state glassnet does not map; raises ValueError for a state it cannot convert."""
+    state glassnet does not map; raises ValueError for a state it cannot convert. ``frozen``: with
+    the slots of the frozen layers' weights at their places too, where the optimizer set some
+    aside (a layer frozen after training: Keras' file holds them)."""
     from . import backend
     optimizer = model.optimizer
     name = type(optimizer).__name__
@@ -287,7 +317,10 @@ def keras_optimizer_arrays(model):
         return head
     _warn_schedule(optimizer, groups, "save_model: .keras:")
     views = list(model._views)
-    bounds = np.cumsum([0] + [param.size for _, _, param, _ in views])
+    parked = state.get("parked", {}) if frozen else {}
+    frozen = _frozen_views(model) if any(f"{layer.name}/{key}" in parked for layer, key, _, _ in
+                                         _frozen_views(model)) else []
+    bounds = np.cumsum([0] + [param.size for _, _, param, _ in views + frozen])
     # the file's order: a functional model's nested models flattened (glassnet._keras_write), whose
     # layers Keras orders as the flat graph's; or, written nested, Keras' trainable_variables of the
     # nested models, whose unread layers' (never trained here) slots are zeros, as Keras' are
@@ -304,23 +337,37 @@ def keras_optimizer_arrays(model):
             if slot not in kept:
                 raise ValueError(f"save_model: .keras: {name} keeps no {slot!r} state yet, which Keras' {name} holds")
             values = np.asarray(backend.to_numpy(kept[slot]), np.float64)
+            # then each frozen weight's: the state set aside, or the rule's initial state (never stepped)
+            values = np.concatenate([values, *(_frozen_piece(optimizer, parked, layer, key, slot)
+                                               for layer, key, _, _ in frozen)])
             if not np.isfinite(values).all():
                 raise ValueError(f"save_model: .keras: the optimizer's {slot!r} state holds NaN or infinite values")
             try:
                 converted[slot] = _converted(optimizer, slot, values, False)
             except ValueError as exc:
                 raise ValueError(f"save_model: .keras: {exc}") from None
-        for index in _keras_order(model, views, written):      # Keras' order, from the buffer's runs
+        for index in _keras_order(model, views + frozen, written):      # Keras' order, from the buffer's runs
             if isinstance(index, tuple):        # an unread layer's weight: (its shape, dtype)
                 out += [np.zeros(*index) for _ in group]
                 continue
-            param = views[index][2]
+            param = (views + frozen)[index][2]
             for slot in group:
                 part = converted[slot][bounds[index]:bounds[index + 1]].reshape(param.shape)
                 out.append(part.astype(param.dtype))
     if name == "Nadam":
         out.append(np.asarray(state["scalars"]["momentum_product"], np.float32))
     return out
+
+
+def _frozen_piece(optimizer, parked, layer, key, slot):
+    """The state ``slot`` of the frozen weight ``layer.params[key]`` (flat, float64): the piece set
+    aside for it, else the rule's initial state (Keras' for a variable it was built on, never stepped)."""
+    from ._state_carry import _fresh
+    param = layer.params[key]
+    piece = parked.get(f"{layer.name}/{key}", {}).get(slot)
+    if piece is None or piece.size != param.size:
+        piece = _fresh(optimizer, slot, param, param.size)
+    return np.asarray(piece, np.float64).reshape(-1)
 
 
 def write_keras_optimizer(h5, model, arrays):

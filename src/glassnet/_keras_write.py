@@ -635,7 +635,7 @@ def keras_bytes(model, include_optimizer=True):
     arrays = None
     if compile_config is not None:      # Keras' optimizer/vars: its step count, rate and slots
         from ._keras_optimizer_state import keras_optimizer_arrays, write_keras_optimizer
-        arrays = keras_optimizer_arrays(model)
+        arrays = keras_optimizer_arrays(model, frozen=True)
     # (a Sequential's nested Sequentials keep their groups; so do a functional model's nested
     # models where it writes them nested: glassnet._keras_nesting)
     nested = not is_functional(model) or writes_nested(model)

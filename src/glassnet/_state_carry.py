@@ -19,17 +19,21 @@ together again in the new order, measured against Keras 3.15 (tests/test_freeze_
   built with and never stepped. Keras 3.15 itself refuses such a weight with the same optimizer
   ("Unknown variable ... can only be called for the variables it was originally built with").
 
-``MultiOptimizer`` is carried through its own state laid out like the weights (``get_state``), each
-sub-optimizer keeping its step count. Reset as before: a state on a GPU (CuPy), a MultiOptimizer
-holding a factored (Adafactor) state, an optimizer of one's own overriding ``reset``. Different
-from Keras: with ``use_ema`` a frozen weight's moving average is parked as it is, where Keras goes on
-averaging every variable it was built on, frozen or not.
+A ``MultiOptimizer`` is carried per sub-optimizer: each one's state under the model's key is laid
+out like its own weights (those the map gives it, in the buffer's order), so each is carried as a
+plain optimizer is, parking and homes (optimizers._shared) its own: a weight shared by two models
+keeps one state there too, and Adafactor's factored moments carry. An optimizer of one's own
+overriding ``reset`` has its slots, scalars and step count carried as a built-in's (where every
+slot is laid out like the weights) and its ``reset`` called for the state it keeps elsewhere, which
+glassnet cannot lay out. Reset as before: a state on a GPU (CuPy), slots laid out otherwise.
+The parked state, ``use_ema``'s averages of frozen weights and the parked state in files and
+``get_state``: glassnet._parked_state.
 """
 import math
-import weakref
 
 import numpy as np
 
+from ._parked_state import age_averages, park, parked, resolve
 from ._tape_weights import _root
 
 
@@ -57,17 +61,60 @@ def carry_state(model, old, entries):
     """Lay out the state of ``model.optimizer`` for the new buffer of the weights ``entries``
     (``[(layer, key)]``, its order) from the ``old`` layout (``old_layout``). Returns False,
     changing nothing, where it cannot (the caller resets the optimizer)."""
-    from .optimizers.base import Optimizer
     optimizer = model.optimizer
     key = model._triples[0][0] if getattr(model, "_triples", None) else None
     if old is None or key is None:
         return False
     dtype = model._triples[0][1].dtype
-    if hasattr(optimizer, "_take_pending"):         # a MultiOptimizer: its state laid out like the weights
-        return _carry_multi(optimizer, key, old, _new_layout(entries), dtype)
+    if hasattr(optimizer, "_take_pending"):         # a MultiOptimizer: each sub-optimizer's own state
+        return _carry_multi(optimizer, model, key, old, _new_layout(entries), dtype)
+    resolve_parked(optimizer, model, old)
+    return _carry_one(optimizer, key, old, _new_layout(entries), dtype)
+
+
+def resolve_parked(optimizer, model, old=None):
+    """The state ``set_state`` (a model file) gave by weight name parked for ``model``'s weights
+    but those of its buffer (``old``, a layout before it was laid out anew; else its views now)
+    (glassnet._parked_state.resolve); each sub-optimizer's for a MultiOptimizer."""
+    trained = {entry[0] for entry in (old_layout(model) or [] if old is None else old)}
+    for each in getattr(optimizer, "_inner", None) or [optimizer]:
+        if each.__dict__.get("_parked_names"):
+            resolve(each, model, _weight,
+                    lambda slot, shape, each=each: _length(each, slot, shape, model._triples[0][1].dtype), trained)
+
+
+def _carry_one(optimizer, key, old, new, dtype):
+    """A plain optimizer's state under ``key`` laid out anew (``_carry_slots``); one of one's own
+    overriding ``reset`` (its own state elsewhere, which it resets) through ``_carry_own``."""
+    from .optimizers.base import Optimizer
     if type(optimizer).reset is not Optimizer.reset:
+        return _carry_own(optimizer, key, old, new, dtype)
+    return _carry_slots(optimizer, key, old, new, dtype)
+
+
+# what Optimizer.reset clears that a new layout carries (the slots laid out anew, the step count,
+# the parked pieces, the shared weights' layouts and homes: optimizers._shared)
+_CARRIED = ("iterations", "accumulated_steps", "slots", "_parked", "_parked_names", "_parked_names_mark",
+            "_weight_layouts", "_homes")
+
+
+def _carry_own(optimizer, key, old, new, dtype):
+    """An optimizer of one's own overriding ``reset``: its slots carried as a built-in's, then its
+    ``reset`` called (for the state it keeps outside ``slots``, which glassnet cannot lay out) and
+    what a built-in carries put back (slots, scalars, step count); False where the slots are not
+    laid out like the weights."""
+    if not _carry_slots(optimizer, key, old, new, dtype):
         return False
-    return _carry_slots(optimizer, key, old, _new_layout(entries), dtype)
+    kept = {name: optimizer.__dict__[name] for name in _CARRIED if name in optimizer.__dict__}
+    scalars = optimizer._get_scalars() if optimizer.scalar_names else None
+    optimizer.reset()
+    optimizer.__dict__.update(kept)
+    optimizer._gathered = None
+    if scalars is not None:
+        optimizer._set_scalars(scalars)
+    if optimizer.schedule is not None:      # (the rate of the count put back)
+        optimizer._follow_schedule()
+    return True
 
 
 def _length(optimizer, name, shape, dtype):
@@ -79,9 +126,6 @@ def _length(optimizer, name, shape, dtype):
 def _fresh(optimizer, name, param, length):
     """The rule's initial state ``name`` for the weight ``param`` (``length`` values, 1-D)."""
     from .optimizers._shared import _new_slot
-    if "/" in name and hasattr(optimizer, "_inner"):        # a MultiOptimizer's "<j>/<slot>"
-        j, _, name = name.partition("/")
-        optimizer = optimizer._inner[int(j)]
     if length != param.size:            # Adafactor's factored moments: zeros, as Keras' start
         return np.zeros(length, param.dtype)
     return np.asarray(_new_slot(optimizer, name, param), dtype=param.dtype).reshape(-1)
@@ -114,12 +158,12 @@ def _assembled(optimizer, key, slots, old, new, parked, dtype):
         return None
     staying = {weight for weight, _, _, _ in new}
     homes = optimizer._homes or {}
-    for weight, layer, _, shape in old:
+    for weight, layer, name, shape in old:
         home = homes.get(weight)
         if weight not in staying and pieces[weight] and (home is None or home[0] == key):
             if home is None and weight in parked:
                 continue        # (parked when it left its home's buffer: this key's copy is older)
-            _park(parked, weight, layer, shape, {name: piece.copy() for name, piece in pieces[weight].items()})
+            park(optimizer, weight, layer, name, shape, {slot: piece.copy() for slot, piece in pieces[weight].items()})
     names = list(slots)
     for weight, _, _, shape in new:
         if weight not in pieces and weight in parked and parked[weight][1] == shape:
@@ -141,43 +185,17 @@ def _assembled(optimizer, key, slots, old, new, parked, dtype):
     return assembled
 
 
-class _Parked(dict):
-    """``{weight: (weak reference to its layer, shape, {name: piece})}``, keyed by the layer's id and
-    the weight's name. A pickle or a copy carries none: another process's or a copy's layers have
-    other ids (and a weak reference cannot be pickled)."""
-
-    def __reduce__(self):
-        return (_Parked, ())
-
-
-def _park(parked, weight, layer, shape, pieces):
-    """Park ``pieces`` of state for ``weight`` of ``layer``. The layer is referenced weakly, and its
-    entry goes with it: a popped layer nobody holds is freed with its weights, and its id, which a
-    new layer may then take, keys nothing stale."""
-    def forget(ref):
-        if parked.get(weight, (None,))[0] is ref:
-            del parked[weight]
-    parked[weight] = (weakref.ref(layer, forget), shape, pieces)
-
-
-def _parked(optimizer):
-    """The pieces of state parked on ``optimizer`` for the weights that left the buffers it steps
-    (``_Parked``)."""
-    parked = optimizer.__dict__.get("_parked")
-    if not isinstance(parked, _Parked):     # (none yet, or emptied by a reset as a plain dict)
-        parked = optimizer.__dict__["_parked"] = _Parked(parked or {})
-    return parked
-
-
 def _carry_slots(optimizer, key, old, new, dtype):
     """``optimizer``'s slots under ``key`` laid out anew for ``new`` from ``old``; False, changing
     nothing, where the state is not laid out like the weights."""
     slots = optimizer.slots.get(key) or {}
-    parked = _parked(optimizer)
-    kept = dict(parked)
-    assembled = _assembled(optimizer, key, slots, old, new, parked, dtype)
+    age_averages(optimizer)         # (use_ema: a parked average as Keras' is now)
+    held = parked(optimizer)
+    kept, marks = dict(held), dict(held.marks)
+    assembled = _assembled(optimizer, key, slots, old, new, held, dtype)
     if assembled is None:
-        parked.clear(), parked.update(kept)
+        held.clear(), held.update(kept)
+        held.marks = marks
         return False
     if assembled:
         optimizer.slots[key] = assembled
@@ -185,24 +203,64 @@ def _carry_slots(optimizer, key, old, new, dtype):
     return True
 
 
-def _carry_multi(optimizer, key, old, new, dtype):
-    """A MultiOptimizer's state carried as a plain one's: through ``get_state``, whose arrays
-    (``"<j>/<slot>"``) are laid out like the weights, then ``set_state``, which hands each
-    sub-optimizer its part at the next step (each keeps its step count)."""
-    try:
-        state = optimizer.get_state()
-    except TypeError:               # a factored sub-state, which get_state cannot lay out
+def _carry_multi(optimizer, model, key, old, new, dtype):
+    """A MultiOptimizer's state under ``key`` carried per sub-optimizer: each one's weights in the
+    ``old`` and ``new`` layouts (by its plans: ``_by_sub``), each carried as a plain optimizer's,
+    and its homes moved (``rehome``). A state set with ``set_state`` and not taken yet is handed
+    to the sub-optimizers first, along the old layout. False where a sub-optimizer's state is not
+    laid out like its weights (nothing changed but that hand-over)."""
+    if optimizer._pending is not None:
+        _plan_layout(optimizer, model, key, old, dtype)
+        optimizer._take_pending()
+    resolve_parked(optimizer, model, old)
+    before = _by_sub(optimizer, key, old)
+    if before is None:
         return False
-    parked = _parked(optimizer)
-    kept = dict(parked)
-    assembled = _assembled(optimizer, key, state["slots"].get(key) or {}, old, new, parked, dtype)
-    if assembled is None:
-        parked.clear(), parked.update(kept)
-        return False
-    held = optimizer.__dict__.get("_parked")
-    optimizer.set_state({**state, "slots": {**state["slots"], key: assembled}})
-    object.__setattr__(optimizer, "_parked", held)
+    for j, sub in enumerate(optimizer._inner):
+        if _split(sub, sub.slots.get(key) or {}, before.get(j, []), dtype) is None:
+            return False
+    _plan_layout(optimizer, model, key, new, dtype)
+    after = _by_sub(optimizer, key, new)
+    for j, sub in enumerate(optimizer._inner):
+        mine = after.get(j, [])
+        if not _carry_one(sub, key, before.get(j, []), mine, dtype):
+            return False
+        local, start = [], 0
+        for weight, layer, name, shape in mine:
+            size = math.prod(shape)
+            local.append((weight, start, start + size, _root(layer, name)[0]))
+            start += size
+        rehome(sub, key, tuple(local))
+    optimizer._scratch = {k: v for k, v in optimizer._scratch.items() if k[0] != key}
     return True
+
+
+def _plan_layout(optimizer, model, key, layout, dtype):
+    """The MultiOptimizer's plan of ``key`` made for ``layout`` (which sub-optimizer steps each
+    weight, by its path), as its next step would make it for that buffer."""
+    pairs = [(layer, name) for _, layer, name, _ in layout]
+    optimizer.register_paths(key, model._paths_of(pairs))
+    total = sum(math.prod(shape) for _, _, _, shape in layout)
+    optimizer._plan(0, key, np.broadcast_to(np.zeros((), dtype), (total,)), [[math.prod(s) for _, _, _, s in layout]],
+                    [[f"{layer.name}/{name}" for _, layer, name, _ in layout]], [[s for _, _, _, s in layout]])
+
+
+def _by_sub(optimizer, key, layout):
+    """``{j: [entries of layout]}``: the weights of ``layout`` each sub-optimizer steps, by the plan
+    of ``key`` (``{}`` with none: nothing stepped yet); None where the plan is of another buffer."""
+    cached = optimizer._plans.get(key)
+    if cached is None:
+        return {}
+    starts, start = {}, 0
+    for entry in layout:
+        starts[start] = entry
+        start += math.prod(entry[3])
+    if cached[2] != (start,):
+        return None
+    subs = {}
+    for j, runs, *_ in cached[1]:
+        subs[j] = [starts[at] for begin, stop in runs for at in sorted(starts) if begin <= at < stop]
+    return subs if sum(map(len, subs.values())) == len(layout) else None
 
 
 def rehome(optimizer, key, layout):

@@ -29,6 +29,9 @@ The JSON object has exactly these keys::
     trainable         [true, ...]: each layer's ``trainable`` flag
     optimizer_state   null, or {"iterations": int, "keys": [every parameter key the optimizer has
                       seen], "slots": [[key, slot name], ...]: one per optimizer/NNN member,
+                      then, when a layer frozen after training has its state set aside,
+                      "parked": [["<layer name>/<weight name>", slot name], ...]: one per
+                      optimizer/NNN member after the slots' (1-D; glassnet._parked_state),
                       and for Nadam "scalars": {"momentum_product": float}; with
                       gradient_accumulation_steps, "accumulated_steps": int, the calls since
                       the last update, when not 0 (their sum is the "gradient_accumulator" slot)}
@@ -276,7 +279,14 @@ def _write_model_file(model, path, meta, config, include_optimizer):
             meta["optimizer_state"]["scalars"] = {name: float(v) for name, v in state["scalars"].items()}
         if state.get("accumulated_steps"):      # calls since the last update (gradient accumulation)
             meta["optimizer_state"]["accumulated_steps"] = int(state["accumulated_steps"])
-        for i, (key, name, a) in enumerate(slots):
+        # the state of the model's weights frozen after training, by weight name (Keras' file holds
+        # every variable's slots): members after the slots' (glassnet._parked_state)
+        frozen = _frozen_weights(model)
+        parked = [(weight, name, a) for weight, named in sorted(state.get("parked", {}).items())
+                  if weight in frozen for name, a in named.items()]
+        if parked:
+            meta["optimizer_state"]["parked"] = [[weight, name] for weight, name, _ in parked]
+        for i, (key, name, a) in enumerate(slots + parked):
             a = backend.to_numpy(a)
             if not np.isfinite(a).all():
                 raise ValueError(f"save_model: the optimizer's {name!r} state of {key!r} holds NaN or "
@@ -490,8 +500,12 @@ def _load(npz, infos, meta, compile):
     """The model of a model file (``meta``: its JSON object, unchecked yet) and ``meta``."""
     meta = read_config(npz, infos, meta)
     n_weights, slots = len(meta["weights"]), (meta["optimizer_state"] or {}).get("slots", [])
-    if not isinstance(slots, list):         # (counted next: an int had "no len()")
-        raise ModelFileError(f"optimizer_state: slots must be a list of [key, slot name], got {slots!r:.100}")
+    parked = (meta["optimizer_state"] or {}).get("parked", [])      # (absent from older files)
+    for what, pairs in (("slots", slots), ("parked", parked)):
+        if not isinstance(pairs, list):         # (counted next: an int had "no len()")
+            raise ModelFileError(f"optimizer_state: {what} must be a list of [{'key' if what == 'slots' else 'weight'}, "
+                                 f"slot name], got {pairs!r:.100}")
+    slots = slots + parked
     if len(infos) != 1 + n_weights + len(slots):      # cheap, before naming a million members
         raise ModelFileError(f"the file's {len(infos)} members disagree with the config, which "
                              f"names {1 + n_weights + len(slots)}")
@@ -866,11 +880,44 @@ def _restore_optimizer(model, npz, headers, state):
     accumulated = state.get("accumulated_steps", 0)     # (set_state checks it against the setting)
     if isinstance(accumulated, bool) or not isinstance(accumulated, int):
         raise ModelFileError(f"optimizer_state: accumulated_steps must be an integer, got {accumulated!r:.40}")
+    parked = _read_parked(model, npz, headers, state.get("parked", []), len(slots))
     try:
         optimizer.set_state({"iterations": iterations, "slots": restored, "scalars": scalars,
-                             "accumulated_steps": accumulated})
+                             "accumulated_steps": accumulated, "parked": parked})
     except ValueError as exc:
         raise ModelFileError(f"optimizer_state: {exc}") from None
+    from ._state_carry import resolve_parked
+    resolve_parked(optimizer, model)
+
+
+def _frozen_weights(model):
+    """``{"<layer name>/<weight name>": (layer, key)}`` of the model's frozen layers' weights: those
+    whose optimizer state a file keeps aside (``optimizer_state["parked"]``)."""
+    return {f"{layer.name}/{key}": (layer, key) for layer in (model.layers if model.built else [])
+            if not layer.trainable for key in layer.params}
+
+
+def _read_parked(model, npz, headers, pairs, first):
+    """``{"<layer>/<weight>": {slot: array}}`` of ``optimizer_state["parked"]`` (members from
+    ``optimizer/<first>``): each a frozen weight's, a state the optimizer keeps, of the size it
+    keeps for that weight, finite (and >= 0 for a sum of squares)."""
+    from ._state_carry import _length
+    optimizer, frozen, parked = model.optimizer, _frozen_weights(model), {}
+    dtype = model._triples[0][1].dtype if model.built and model._triples else model.dtype
+    for i, pair in enumerate(pairs, first):
+        if (not isinstance(pair, list) or len(pair) != 2 or pair[0] not in frozen or not isinstance(pair[1], str)
+                or pair[1] not in optimizer.kept_slots() or pair[1] in parked.get(pair[0], {})):
+            raise ModelFileError(f"optimizer_state: parked[{i - first}] = {pair!r:.100} is not a new [weight of a "
+                                 f"frozen layer ({sorted(frozen)!r:.200}), slot name among "
+                                 f"{list(optimizer.kept_slots())!r:.100}]")
+        layer, key = frozen[pair[0]]
+        length = _length(optimizer, pair[1], tuple(layer.params[key].shape), dtype)
+        a = read_array(npz, headers, f"optimizer/{i:03d}", _Expected((length,), dtype))
+        if not np.isfinite(a).all() or (pair[1] in optimizer.non_negative_slots and (a < 0).any()):
+            raise ModelFileError(f"optimizer_state: the parked {pair[1]!r} state of {pair[0]!r:.100} holds NaN, "
+                                 f"infinite or negative values")
+        parked.setdefault(pair[0], {})[pair[1]] = a
+    return parked
 
 
 def _restore_rngs(model, states):

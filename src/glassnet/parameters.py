@@ -214,18 +214,24 @@ class ParametersMixin:
         cached = getattr(self, "_paths_cache", None)
         if cached is not None and cached[0] is self._views:
             return cached[1]
+        paths = self._paths_of([(layer, key) for layer, key, _, _ in self._views])
+        self._paths_cache = (self._views, paths)
+        return paths
+
+    def _paths_of(self, pairs):
+        """``_weight_paths`` of the weights ``[(layer, key)]``: a layout's before it was laid out
+        anew too (glassnet._state_carry, a MultiOptimizer's)."""
         from ._summary import kind_of
         top = [] if kind_of(self) == "Functional" else [self.name]
         scopes = nested_scopes(getattr(self, "_nesting", ()), top)
         paths = []
-        for layer, key, _, _ in self._views:
+        for layer, key in pairs:
             home, name = _root(layer, key)
             # the path kept when the layer was built (record_build_path, glassnet.scopes: a gn.name_scope's
             # and the models' that built it), as Keras fixes it then; else the models around it now
             built_in = getattr(home, "_scope_path", None)
             before = scopes.get(id(home), top) if built_in is None else [built_in] if built_in else []
             paths.append("/".join([*before, home.name, *home.keras_weight_path(name)]))
-        self._paths_cache = (self._views, paths)
         return paths
 
     def _ungraded_weights(self):

@@ -74,6 +74,8 @@ def gather(optimizer, triples):
                         target[name] = _new_slot(optimizer, name, param)
                 _copy_runs(slots[home[0]], target, param.size, start, stop, home[1])
             elif home is None and weight in parked:
+                from .._parked_state import age_averages
+                age_averages(optimizer)         # (use_ema: the parked average as Keras' is now)
                 _unpark(optimizer, slots.setdefault(key, {}), param, start, stop, parked.pop(weight)[2])
             homes[weight] = (key, start, layer, param.size)
     optimizer._gathered = keys

@@ -976,7 +976,9 @@ class Optimizer:
         "accumulated_steps": int}``: all an exact resume needs (``scalars`` only for an optimizer
         with ``scalar_names``; ``accumulated_steps``, the calls since the last update, and the
         slot ``"gradient_accumulator"``, their gradients' sum, only with
-        ``gradient_accumulation_steps``)."""
+        ``gradient_accumulation_steps``; ``"parked"``, ``{"<layer name>/<weight name>": {slot:
+        1-D array}}``, only when layers frozen or popped after training have their state set
+        aside: glassnet._parked_state)."""
         # an average kept from before use_ema was turned off is no longer state: the optimizer
         # would never update it, and a file holding it would not load as this optimizer
         stale = self._stale_slots()
@@ -995,6 +997,11 @@ class Optimizer:
             state["scalars"] = self._get_scalars()
         if self.gradient_accumulation_steps:
             state["accumulated_steps"] = self.accumulated_steps
+        if self.__dict__.get("_parked") or self.__dict__.get("_parked_names"):
+            from .._parked_state import by_name
+            # the state of the weights frozen or popped after training, by their names in their
+            # model (glassnet._parked_state: Keras keeps every variable's slots, frozen or not)
+            state["parked"] = by_name(self)
         return state
 
     def kept_slots(self):
@@ -1032,7 +1039,8 @@ class Optimizer:
         """Take ``{name: float}`` from a state (each of ``scalar_names``, or none: an older state)."""
 
     def set_state(self, state):
-        """Take a state ``get_state`` gave (copies of its arrays). ValueError when its
+        """Take a state ``get_state`` gave (copies of its arrays; its ``"parked"`` pieces go to the
+        frozen weights of those names at the next layout of a model having them). ValueError when its
         ``accumulated_steps`` does not fit ``gradient_accumulation_steps`` (0 to k - 1; 0 or absent
         without accumulation) or its accumulated gradients lack their sum."""
         accumulated = state.get("accumulated_steps", 0)
@@ -1053,7 +1061,10 @@ class Optimizer:
         self.slots = {key: {s: backend.get_array_module(a).array(a) for s, a in slots.items()}
                       for key, slots in state["slots"].items()}
         _shared.forget(self)            # (each key's state is its own again: get_state spread them)
-        self.__dict__.pop("_parked", None)      # (frozen weights' state parked before: not this state's)
+        # the state of weights frozen or popped: this state's, by name, parked at the next layout of
+        # a model of those names (glassnet._parked_state); what was parked before is not this state's
+        from .._parked_state import set_by_name
+        set_by_name(self, _checked_parked(state.get("parked"), type(self).__name__))
         if self.schedule is not None:
             self._follow_schedule()
 
@@ -1070,7 +1081,8 @@ class Optimizer:
         self.iterations = 0
         self.accumulated_steps = 0
         self.slots = {}
-        self.__dict__.pop("_parked", None)      # (the state of weights frozen or popped: glassnet._state_carry)
+        for name in ("_parked", "_parked_names", "_parked_names_mark"):     # (weights frozen or popped:
+            self.__dict__.pop(name, None)                                   # glassnet._parked_state)
         self._scratch = {}
         self._weight_layouts = {}
         _shared.forget(self)
@@ -1080,3 +1092,15 @@ class Optimizer:
     def __repr__(self):
         rate = self.learning_rate if self.schedule is None else f"{self.schedule!r:.200} (now {self.learning_rate})"
         return f"<{type(self).__name__} learning_rate={rate}>"
+
+
+def _checked_parked(parked, who):
+    """``set_state``'s ``"parked"`` (``{"<layer>/<weight>": {slot: array}}``, or None) checked."""
+    if parked is None:
+        return {}
+    if not (isinstance(parked, dict) and all(isinstance(name, str) and isinstance(pieces, dict)
+                                             and all(isinstance(slot, str) for slot in pieces)
+                                             for name, pieces in parked.items())):
+        raise TypeError(f"{who}.set_state: parked must be {{'<layer name>/<weight name>': {{slot: array}}}}, got "
+                        f"{parked!r:.200}")
+    return parked

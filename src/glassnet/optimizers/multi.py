@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import backend
 from . import _shared, _ungraded
-from .base import ACCUMULATOR, COMMON, Optimizer, check_patterns, keras_apply_form
+from .base import COMMON, Optimizer, _checked_parked, check_patterns, keras_apply_form
 
 
 class OptimizerMap(MutableMapping):
@@ -348,16 +348,9 @@ class MultiOptimizer(Optimizer):
                     _shared.register(self._inner[j], key, layout)
         if self._pending is not None:
             self._take_pending()
-        parked = self.__dict__.get("_parked")      # weights frozen or popped (glassnet._state_carry)
         for j, (sub_triples, s_sizes, s_names, s_shapes, spans) in sorted(calls.items()):
-            inner = self._inner[j]
-            update = bool(parked) and inner.gradient_accumulation_steps and inner._updates_now()
-            with _ungraded.ungraded(inner, spans):
-                inner.apply(sub_triples, s_sizes, s_names, shapes=s_shapes)
-            if update:      # as Keras zeroes every variable's accumulator at an update: theirs too
-                for _, _, pieces in parked.values():
-                    if f"{j}/{ACCUMULATOR}" in pieces:
-                        pieces[f"{j}/{ACCUMULATOR}"][...] = 0
+            with _ungraded.ungraded(self._inner[j], spans):
+                self._inner[j].apply(sub_triples, s_sizes, s_names, shapes=s_shapes)
         for part, param, runs in written:
             self._scatter(part, param, runs)
         object.__setattr__(self, "iterations", self.iterations + 1)
@@ -408,10 +401,10 @@ class MultiOptimizer(Optimizer):
         """``{"iterations", "slots": {key: {"<j>/<slot>": array shaped like key's weights}},
         "scalars": {"<j>/iterations": ..., ...}}``: every sub-optimizer's state laid out like the
         weights (zeros over the other sub-optimizers' weights), as model files hold a state."""
-        if self._pending is not None:
-            return {"iterations": self.iterations, "slots": {k: dict(v) for k, v in self._pending["slots"].items()},
-                    "scalars": dict(self._pending["scalars"])}
         states = [opt.get_state() for opt in self._inner]
+        if self._pending is not None:
+            return self._with_parked({"iterations": self.iterations, "scalars": dict(self._pending["scalars"]),
+                                      "slots": {k: dict(v) for k, v in self._pending["slots"].items()}}, states)
         slots = {}
         for key, (_, plan, shape) in self._plans.items():
             for j, runs, _, _, _, size in plan:
@@ -428,12 +421,30 @@ class MultiOptimizer(Optimizer):
             scalars[f"{j}/iterations"] = float(state["iterations"])
             scalars[f"{j}/accumulated_steps"] = float(state.get("accumulated_steps", 0))
             scalars.update({f"{j}/{name}": float(v) for name, v in state.get("scalars", {}).items()})
-        return {"iterations": self.iterations, "slots": slots, "scalars": scalars}
+        return self._with_parked({"iterations": self.iterations, "slots": slots, "scalars": scalars}, states)
+
+    @staticmethod
+    def _with_parked(state, states):
+        """``state`` with ``"parked"``: the sub-optimizers' (``states``) state of weights frozen or
+        popped after training (glassnet._parked_state), by weight name, slots ``"<j>/<slot>"``."""
+        parked = {}
+        for j, each in enumerate(states):
+            for name, pieces in each.get("parked", {}).items():
+                parked.setdefault(name, {}).update({f"{j}/{slot}": piece for slot, piece in pieces.items()})
+        return {**state, "parked": parked} if parked else state
 
     def set_state(self, state):
         """Take a state ``get_state`` gave: the step counts now, the arrays at the next step (when
         the weights' places in each key's arrays are known again)."""
         slots, scalars = state.get("slots", {}), state.get("scalars", {})
+        parked = {}             # {"<j>": {weight name: {slot: piece}}}: each sub-optimizer's
+        for name, pieces in _checked_parked(state.get("parked"), "MultiOptimizer").items():
+            for slot, piece in pieces.items():
+                j, _, own = slot.partition("/")
+                if not (j.isdigit() and int(j) < len(self._inner) and own in self._inner[int(j)].kept_slots()):
+                    raise ValueError(f"MultiOptimizer.set_state: the parked state {slot!r:.60} of {name!r:.60} names "
+                                     f"no state of its optimizers ({list(self.kept_slots())!r:.200})")
+                parked.setdefault(j, {}).setdefault(name, {})[own] = piece
         counts = {}
         for j, opt in enumerate(self._inner):
             counts[j] = {}
@@ -445,7 +456,7 @@ class MultiOptimizer(Optimizer):
             own = {name.partition("/")[2]: float(v) for name, v in scalars.items() if name.startswith(f"{j}/")
                    and name.partition("/")[2] not in ("iterations", "accumulated_steps")}
             opt.set_state({"iterations": counts[j]["iterations"], "slots": {}, "scalars": own,
-                           "accumulated_steps": counts[j]["accumulated_steps"]})
+                           "accumulated_steps": counts[j]["accumulated_steps"], "parked": parked.get(str(j), {})})
         for key, named in slots.items():
             for name in named:
                 j, _, slot = name.partition("/")
@@ -475,8 +486,11 @@ class MultiOptimizer(Optimizer):
                             sub_slots.setdefault(key, {})[name.partition("/")[2]] = part.copy()
             own = {name.partition("/")[2]: v for name, v in pending["scalars"].items() if name.startswith(f"{j}/")
                    and name.partition("/")[2] not in ("iterations", "accumulated_steps")}
+            held = {name: opt.__dict__[name] for name in ("_parked", "_parked_names", "_parked_names_mark")
+                    if name in opt.__dict__}        # (set_state gave them: glassnet._parked_state)
             opt.set_state({"iterations": pending["counts"][j]["iterations"], "slots": sub_slots, "scalars": own,
                            "accumulated_steps": pending["counts"][j]["accumulated_steps"]})
+            opt.__dict__.update(held)
         object.__setattr__(self, "_pending", None)
 
     def reset(self):
