@@ -278,6 +278,8 @@ class AutoContrast(_RandomIntensity):
     [0.0, 1.0, 0.5]
     """
 
+    keras_seeded = False        # (Keras' draws nothing: no SeedGenerator)
+
     def __init__(self, value_range=(0, 255), **kwargs):
         super().__init__(value_range, **kwargs)
 
