@@ -40,7 +40,7 @@ def metric_variable_items(metric):
     dtype for the built-in metrics, the live Variables for a metric of yours; ``[]`` for a metric
     Keras has no counterpart of, or one Keras builds at its first batch not yet fed (F1Score)."""
     from ..variables import Variable
-    from . import confusion, constrained, fscore, iou, means
+    from . import confusion, constrained, fscore, iou, means, r2
     from .base import Average
     inner = getattr(metric, "metric", None)         # weighted_metrics' wrapper, an output's metric
     if inner is not None and hasattr(inner, "update_state"):
@@ -58,6 +58,8 @@ def metric_variable_items(metric):
         shape = (metric.num_thresholds,)
         return [(name, _float32(np.zeros(shape) if getattr(metric, name) is None else getattr(metric, name)))
                 for name in _CONFUSION]
+    if isinstance(metric, r2.R2Score):
+        return r2_variable_items(metric)
     if isinstance(metric, iou.IoU):
         return [("total_confusion_matrix", np.asarray(metric.total_cm).astype(np.int64))]
     if isinstance(metric, fscore.FBetaScore):
@@ -68,6 +70,19 @@ def metric_variable_items(metric):
     if type(metric).__module__.startswith("glassnet."):
         return []
     return [(value.name, value) for value in vars(metric).values() if isinstance(value, Variable)]
+
+
+def r2_variable_items(metric):
+    """Keras' R2Score variables from glassnet's running moments (module r2): ``num_samples`` (every
+    target value given), then, once a batch was counted, per output the weighted ``squared_sum``
+    and ``sum`` of the targets, the ``residual`` sum of squares and the ``count`` (the weights'
+    sum): ``sum = n mean``, ``squared_sum = deviations + n mean**2``. Float32 copies."""
+    items = [("num_samples", _float32(metric.values))]
+    if metric.mean is None:         # (Keras builds the rest at its first batch)
+        return items
+    n, mean = metric.count, metric.mean
+    return items + [("squared_sum", _float32(metric.deviations + n * mean ** 2)), ("sum", _float32(n * mean)),
+                    ("residual", _float32(metric.residuals)), ("count", _float32(np.full(mean.shape, n)))]
 
 
 def keep_run(model, loss, count, tally):
@@ -81,8 +96,12 @@ def keep_run(model, loss, count, tally):
 def _keras_name(name, fn):
     """The name Keras gives the variables of the metric compiled as ``name`` (``fn`` glassnet's):
     a Metric object's own name; a function's (``"mae"`` gives ``mean_absolute_error``) except
-    ``"accuracy"``/``"acc"``, which Keras makes a metric of that name."""
+    ``"accuracy"``/``"acc"``, which Keras makes a metric of that name; an output's metric of a
+    model of several outputs by its metric alone (Keras' ``mean_absolute_error``, not ``a_mae``)."""
+    from ..outputs import OutputMetric
     from .base import Metric
+    if isinstance(fn, OutputMetric):
+        return _keras_name(fn.base, fn.metric)
     if isinstance(fn, Metric):
         return fn.name
     if name in ("accuracy", "acc"):
@@ -90,19 +109,76 @@ def _keras_name(name, fn):
     return getattr(fn, "__name__", name)
 
 
+def _counts(prefix, total, count):
+    return [(f"{prefix}/total", _float32(total)), (f"{prefix}/count", _float32(count))]
+
+
+def _compiled_items(metrics):
+    """``[(Keras' path, array)]`` of compiled metrics given as ``(log name, metric, sum, count)``
+    (a run's tally): Keras' ``CompileMetrics`` variables, then its ``CompileLoss`` trackers (each
+    output's own loss, ``compile_loss/a_loss/total``)."""
+    from ..outputs import OutputMetric
+    from .base import Metric
+    items, losses = [], []
+    for name, fn, total, seen in metrics:
+        if getattr(fn, "own_loss", False):
+            losses += _counts(f"compile_loss/{name}", fn.sum, fn.count)
+        elif isinstance(fn, OutputMetric) and not isinstance(fn.metric, Metric):    # (its own counts)
+            items += _counts(_keras_name(name, fn), fn.sum, fn.count)
+        elif isinstance(fn, Metric):
+            items += [(f"{_keras_name(name, fn)}/{key}", value) for key, value in metric_variable_items(fn)]
+        else:
+            items += _counts(_keras_name(name, fn), total, seen)
+    return items + losses
+
+
+def _held_items(metrics):
+    return [(f"{metric.name}/{key}", value) for metric in metrics for key, value in metric_variable_items(metric)]
+
+
+def _last_run(model):
+    """``(loss total, loss count, [(log name, metric, sum, count)])`` of the model's last run: a
+    fit epoch's, validation's or evaluate's (``keep_run``), or a ``train_on_batch``'s or
+    ``test_on_batch``'s (``([loss, *metric values], samples)``, as those calls keep it, with no
+    work added to their step: a function's sum is its value times the samples, as Keras' mean
+    of the batch's values counts it)."""
+    record = model.__dict__.get("_last_run")
+    if record is None:
+        return 0.0, 0.0, []
+    if len(record) == 2:
+        values, n = record
+        return values[0] * n, n, [(name, fn, value * n, n) for (name, fn), value in
+                                  zip(model._compiled_metrics, values[1:])]
+    loss, count, metrics = record
+    return loss * count, count, metrics
+
+
 def model_metric_items(model):
     """``[(Keras' path, array)]`` of Keras' ``model.metrics_variables`` (see the module docstring)."""
-    from .base import Metric
+    from ..own_steps import held_metrics
+    if model._own_steps:
+        return _own_step_items(model)
     if model.optimizer is None or model.loss is None:
         return []
-    loss, count, metrics = model.__dict__.get("_last_run", (0.0, 0.0, []))
-    items = [("loss/total", _float32(loss * count)), ("loss/count", _float32(count))]
-    for name, fn, total, seen in metrics:
-        if getattr(fn, "own_loss", False):      # (an output's own loss: Keras' CompileLoss, not listed here)
-            continue
-        prefix = _keras_name(name, fn)
-        if isinstance(fn, Metric):
-            items += [(f"{prefix}/{key}", value) for key, value in metric_variable_items(fn)]
-        else:
-            items += [(f"{prefix}/total", _float32(total)), (f"{prefix}/count", _float32(seen))]
+    total, count, metrics = _last_run(model)
+    return _counts("loss", total, count) + _compiled_items(metrics) + _held_items(held_metrics(model))
+
+
+def _own_step_items(model):
+    """A model with steps of its own: the variables of each of its ``metrics`` (Keras' list: the
+    loss ``Mean``, ``CompileMetrics``, each output's loss tracker, the Metrics it holds; or the
+    list its class's ``metrics`` gives), as its steps left them (glassnet.step_metrics)."""
+    from ..step_metrics import CompileMetrics, _Tallied
+    from .base import Metric
+    items = []
+    for metric in model.metrics:
+        if isinstance(metric, CompileMetrics):
+            tally = metric.tally
+            items += _compiled_items([(tally.names[i], tally.metrics[i], tally.sums[i], tally.counts[i])
+                                      for i in metric._scored()])
+        elif isinstance(metric, _Tallied):      # an output's own loss: Keras' CompileLoss tracker
+            tracked = metric._owner.tally.metrics[metric._index]
+            items += _counts(f"compile_loss/{metric.name}", tracked.sum, tracked.count)
+        elif isinstance(metric, Metric):
+            items += _held_items([metric])
     return items
