@@ -90,7 +90,7 @@ def keep_run(model, loss, count, tally):
     an evaluate): its mean ``loss`` (as logged), its ``count`` of samples and, per compiled metric,
     ``(name, metric, sum, count)`` of its ``MetricTally`` (not the tally, which holds its thread)."""
     metrics = list(zip(tally.names, tally.metrics, tally.sums, tally.counts))
-    model.__dict__["_last_run"] = (float(loss), float(count), metrics)
+    model.__dict__["_last_run"] = (float(loss) * float(count), float(count), metrics)
 
 
 def _keras_name(name, fn):
@@ -109,62 +109,78 @@ def _keras_name(name, fn):
     return getattr(fn, "__name__", name)
 
 
-def _counts(prefix, total, count):
-    return [(f"{prefix}/total", _float32(total)), (f"{prefix}/count", _float32(count))]
+# Each entry below is (Keras' path, array, where it is kept): ("metric", a Metric, Keras' variable
+# name), ("attr", an object, its attribute) or ("run", index of the run's metric or None for the
+# loss, 1 for the sum or 2 for the count); metrics.keras_assign writes by the last
+
+def _counts(prefix, total, count, where):
+    """The two entries of a mean tracker: ``total`` and ``count`` kept as ``where(1)``, ``where(2)``."""
+    return [(f"{prefix}/total", _float32(total), where(1)), (f"{prefix}/count", _float32(count), where(2))]
 
 
-def _compiled_items(metrics):
-    """``[(Keras' path, array)]`` of compiled metrics given as ``(log name, metric, sum, count)``
-    (a run's tally): Keras' ``CompileMetrics`` variables, then its ``CompileLoss`` trackers (each
+def _attributes(holder):
+    return lambda field: ("attr", holder, {1: "sum", 2: "count"}[field])
+
+
+def _metric_entries(prefix, metric):
+    return [(f"{prefix}/{key}", value, ("metric", metric, key)) for key, value in metric_variable_items(metric)]
+
+
+def _compiled_entries(metrics):
+    """The entries of compiled metrics given as ``(log name, metric, sum, count)`` (a run's tally,
+    index k in it): Keras' ``CompileMetrics`` variables, then its ``CompileLoss`` trackers (each
     output's own loss, ``compile_loss/a_loss/total``)."""
     from ..outputs import OutputMetric
     from .base import Metric
     items, losses = [], []
-    for name, fn, total, seen in metrics:
+    for k, (name, fn, total, seen) in enumerate(metrics):
         if getattr(fn, "own_loss", False):
-            losses += _counts(f"compile_loss/{name}", fn.sum, fn.count)
+            losses += _counts(f"compile_loss/{name}", fn.sum, fn.count, _attributes(fn))
         elif isinstance(fn, OutputMetric) and not isinstance(fn.metric, Metric):    # (its own counts)
-            items += _counts(_keras_name(name, fn), fn.sum, fn.count)
+            items += _counts(_keras_name(name, fn), fn.sum, fn.count, _attributes(fn))
         elif isinstance(fn, Metric):
-            items += [(f"{_keras_name(name, fn)}/{key}", value) for key, value in metric_variable_items(fn)]
+            items += _metric_entries(_keras_name(name, fn), fn)
         else:
-            items += _counts(_keras_name(name, fn), total, seen)
+            items += _counts(_keras_name(name, fn), total, seen, lambda field, k=k: ("run", k, field))
     return items + losses
 
 
-def _held_items(metrics):
-    return [(f"{metric.name}/{key}", value) for metric in metrics for key, value in metric_variable_items(metric)]
-
-
-def _last_run(model):
+def last_run(model, fresh=False):
     """``(loss total, loss count, [(log name, metric, sum, count)])`` of the model's last run: a
     fit epoch's, validation's or evaluate's (``keep_run``), or a ``train_on_batch``'s or
     ``test_on_batch``'s (``([loss, *metric values], samples)``, as those calls keep it, with no
     work added to their step: a function's sum is its value times the samples, as Keras' mean
-    of the batch's values counts it)."""
+    of the batch's values counts it). ``fresh``: before any run, the compiled metrics at 0
+    (Keras lists them once a run built them; a state tree may set them before)."""
     record = model.__dict__.get("_last_run")
     if record is None:
-        return 0.0, 0.0, []
+        return 0.0, 0.0, [(name, fn, 0.0, 0.0) for name, fn in model._compiled_metrics] if fresh else []
     if len(record) == 2:
         values, n = record
         return values[0] * n, n, [(name, fn, value * n, n) for (name, fn), value in
                                   zip(model._compiled_metrics, values[1:])]
-    loss, count, metrics = record
-    return loss * count, count, metrics
+    return record
+
+
+def model_metric_entries(model, fresh=False):
+    """``[(Keras' path, array, where it is kept)]`` of Keras' ``model.metrics_variables`` (see the
+    module docstring and ``last_run``)."""
+    from ..own_steps import held_metrics
+    if model._own_steps:
+        return _own_step_entries(model)
+    if model.optimizer is None or model.loss is None:
+        return []
+    total, count, metrics = last_run(model, fresh)
+    held = [entry for metric in held_metrics(model) for entry in _metric_entries(metric.name, metric)]
+    return _counts("loss", total, count, lambda field: ("run", None, field)) + _compiled_entries(metrics) + held
 
 
 def model_metric_items(model):
     """``[(Keras' path, array)]`` of Keras' ``model.metrics_variables`` (see the module docstring)."""
-    from ..own_steps import held_metrics
-    if model._own_steps:
-        return _own_step_items(model)
-    if model.optimizer is None or model.loss is None:
-        return []
-    total, count, metrics = _last_run(model)
-    return _counts("loss", total, count) + _compiled_items(metrics) + _held_items(held_metrics(model))
+    return [(path, value) for path, value, _ in model_metric_entries(model)]
 
 
-def _own_step_items(model):
+def _own_step_entries(model):
     """A model with steps of its own: the variables of each of its ``metrics`` (Keras' list: the
     loss ``Mean``, ``CompileMetrics``, each output's loss tracker, the Metrics it holds; or the
     list its class's ``metrics`` gives), as its steps left them (glassnet.step_metrics)."""
@@ -174,11 +190,15 @@ def _own_step_items(model):
     for metric in model.metrics:
         if isinstance(metric, CompileMetrics):
             tally = metric.tally
-            items += _compiled_items([(tally.names[i], tally.metrics[i], tally.sums[i], tally.counts[i])
-                                      for i in metric._scored()])
+            # (a function's counts are the tally's: written there, as ("attr", tally lists) cannot say)
+            for path, value, where in _compiled_entries([(tally.names[i], tally.metrics[i], tally.sums[i],
+                                                           tally.counts[i]) for i in metric._scored()]):
+                if where[0] == "run":
+                    where = ("tally", tally, metric._scored()[where[1]], where[2])
+                items.append((path, value, where))
         elif isinstance(metric, _Tallied):      # an output's own loss: Keras' CompileLoss tracker
             tracked = metric._owner.tally.metrics[metric._index]
-            items += _counts(f"compile_loss/{metric.name}", tracked.sum, tracked.count)
+            items += _counts(f"compile_loss/{metric.name}", tracked.sum, tracked.count, _attributes(tracked))
         elif isinstance(metric, Metric):
-            items += _held_items([metric])
+            items += _metric_entries(metric.name, metric)
     return items
