@@ -189,6 +189,8 @@ def _own_step_entries(model):
     items = []
     for metric in model.metrics:
         if isinstance(metric, CompileMetrics):
+            if not metric.built:        # (Keras' builds its metrics' variables at its first batch)
+                continue
             tally = metric.tally
             # (a function's counts are the tally's: written there, as ("attr", tally lists) cannot say)
             for path, value, where in _compiled_entries([(tally.names[i], tally.metrics[i], tally.sums[i],
