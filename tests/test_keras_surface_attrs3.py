@@ -11,6 +11,7 @@ import glassnet as gn
 from glassnet import layers as L
 from glassnet._model_state import weight_paths
 from glassnet.metrics.keras_variables import metric_variable_items, model_metric_items
+from test_guide_metrics_loop import _loop_metrics
 from test_keras_surface_attrs import _flat
 
 
@@ -217,37 +218,13 @@ def test_per_output_losses_as_keras(keras, form):
     assert any(v.path.startswith("compile_loss/a_loss") for v in k.metrics_variables)
 
 
-def _own_trackers_model(lib):
-    """keras.io's "Customizing what happens in fit()": trackers of its own, listed by a property
-    (no update here: the weights stay, so that the metrics alone are compared)."""
-    ops = lib.ops
+def _step_models(lib):
+    """Two models with steps of their own, written against ``lib`` (gn or keras): ``Looped``, whose
+    ``test_step`` runs keras.io's loop over ``self.metrics`` on compile's loss and metrics, and
+    ``Tracked``, keras.io's "Customizing what happens in fit()" with trackers of its own listed by a
+    ``metrics`` property (no update in its step: the weights stay, the metrics alone are compared)."""
 
-    class Own(lib.Model):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.loss_tracker = lib.metrics.Mean(name="loss")
-            self.mae_metric = lib.metrics.MeanAbsoluteError(name="mae")
-            self.d = lib.layers.Dense(2, name="d")
-
-        def call(self, x):
-            return self.d(x)
-
-        def train_step(self, data):
-            x, y = data
-            y_pred = self(x, training=True)
-            self.loss_tracker.update_state(ops.mean((y - y_pred) ** 2))
-            self.mae_metric.update_state(y, y_pred)
-            return {"loss": self.loss_tracker.result(), "mae": self.mae_metric.result()}
-
-        @property
-        def metrics(self):
-            return [self.loss_tracker, self.mae_metric]
-    return Own()
-
-
-def _compiled_step_model(lib):
-    """A step of its own over compile's loss and metrics, looping over ``self.metrics``."""
-    class Own2(lib.Model):
+    class Looped(lib.Model):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.d = lib.layers.Dense(2, name="d")
@@ -258,20 +235,31 @@ def _compiled_step_model(lib):
         def test_step(self, data):
             x, y = data
             y_pred = self(x, training=False)
-            loss = self.compute_loss(y=y, y_pred=y_pred)
-            for metric in self.metrics:
-                if metric.name == "loss":
-                    metric.update_state(loss)
-                else:
-                    metric.update_state(y, y_pred)
-            return {m.name: m.result() for m in self.metrics}
-    return Own2()
+            return _loop_metrics(self, self.compute_loss(y=y, y_pred=y_pred), y, y_pred)
+
+    class Tracked(Looped):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.loss_tracker = lib.metrics.Mean(name="loss")
+            self.mae_metric = lib.metrics.MeanAbsoluteError(name="mae")
+
+        def train_step(self, data):
+            x, y = data
+            y_pred = self(x, training=True)
+            self.loss_tracker.update_state(lib.ops.mean((y - y_pred) ** 2))
+            self.mae_metric.update_state(y, y_pred)
+            return {"loss": self.loss_tracker.result(), "mae": self.mae_metric.result()}
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker, self.mae_metric]
+    return Looped, Tracked
 
 
 def test_own_test_step_metrics_variables_as_keras(keras):
     keras.utils.clear_session()
     x, y = _xy()
-    k, g = _compiled_step_model(keras), _compiled_step_model(gn)
+    k, g = _step_models(keras)[0](), _step_models(gn)[0]()
     k(x[:1])
     g(x[:1])
     g.set_weights(k.get_weights())
@@ -287,7 +275,7 @@ def test_own_test_step_metrics_variables_as_keras(keras):
 def test_own_trackers_metrics_variables_as_keras(keras):
     keras.utils.clear_session()
     x, y = _xy()
-    k, g = _own_trackers_model(keras), _own_trackers_model(gn)
+    k, g = _step_models(keras)[1](), _step_models(gn)[1]()
     k(x[:1])
     g(x[:1])
     g.set_weights(k.get_weights())

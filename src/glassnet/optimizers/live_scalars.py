@@ -14,7 +14,7 @@ number. A copy of it, or a result computed from it, is a plain array.
 ...     iterations = 5
 >>> h = Holder()
 >>> step = OptimizerScalar(h, "iterations", np.int64)
->>> step.assign(0); step += 2; h.iterations
+>>> _ = step.assign(0); step += 2; h.iterations
 2
 """
 import math
