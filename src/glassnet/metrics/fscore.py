@@ -157,7 +157,7 @@ class FBetaScore(Metric):
             return metric_result(float(np.mean(scores)))
         if scores.size == 1:
             return metric_result(float(scores.reshape(-1)[0]))
-        return metric_result(scores)            # one per class (float32, .numpy()): a direct call's answer, not a log's
+        return metric_result(scores)            # one per class (with .numpy()): a direct call's answer, not a log's
 
     def get_config(self):
         return {"average": self.average, "beta": self.beta, "threshold": self.threshold, "name": self.name}

@@ -12,7 +12,7 @@ float32 tensor's. Arithmetic on it gives plain floats.
 (0.6666666666666666, '0.6667', dtype('float32'), ())
 
 A result of several values (``F1Score(average=None)``, one per class) is a ``MetricResultArray``:
-a float32 array (Keras' result's dtype and shape) with the same ``.numpy()``.
+the array of the values (Keras' result's shape) with the same ``.numpy()``, float32.
 """
 import numpy as np
 
@@ -35,9 +35,9 @@ class MetricResult(float):
 
 
 class MetricResultArray(np.ndarray):
-    """A metric's values, one per class (``F1Score(average=None)``): a float32 array, Keras'
-    result's dtype, with Keras' ``.numpy()`` (a plain float32 copy). Arithmetic on it, and a
-    slice of it, give plain arrays."""
+    """A metric's values, one per class (``F1Score(average=None)``): the array of its values (float64,
+    as the float of a ``MetricResult``) with Keras' ``.numpy()``, a plain float32 array (Keras'
+    result's dtype). Arithmetic on it, and a slice of it, give plain arrays; it prints as one."""
 
     def numpy(self):
         """Keras' ``result().numpy()``: the values as a plain NumPy float32 array."""
@@ -50,10 +50,13 @@ class MetricResultArray(np.ndarray):
     def __getitem__(self, key):
         return np.asarray(self)[key]
 
+    def __repr__(self):
+        return repr(np.asarray(self))
+
 
 def metric_result(value):
     """``value`` (a number) as a ``MetricResult``; an array of several (F1Score per class) as a
     ``MetricResultArray``."""
     if isinstance(value, np.ndarray) and value.size != 1:
-        return np.asarray(value, dtype=np.float32).view(MetricResultArray)
+        return np.asarray(value).view(MetricResultArray)
     return MetricResult(value)
