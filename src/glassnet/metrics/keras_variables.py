@@ -4,13 +4,17 @@ Keras' names, shapes and dtypes, in Keras' order.
 glassnet keeps a metric's counts as float64 numbers and arrays under its own attributes (a mean's
 ``total`` and ``count``, Precision's ``true_positives``, IoU's ``total_cm``); Keras keeps them as
 Variables (float32; IoU's confusion matrix int64). The lists here are copies in Keras' form: read
-them, compare them, save them; assigning to them changes nothing. A metric of your own that makes
-its variables with ``add_variable`` lists those, live, as Keras does.
+them, compare them, save them; assigning to them changes nothing (``set_state_tree`` writes them
+back: metrics.keras_assign). A metric of your own that makes its variables with ``add_variable``
+lists those, live, as Keras does. R2Score's are Keras' sums worked out from its running moments.
 
 ``model.metrics_variables``: Keras' loss tracker's ``loss/total`` and ``loss/count`` (the loss
-summed over the samples of the last fit epoch, validation or evaluate, and their count), then each
-compiled metric's variables, as the last run left them (Keras' lists them once a run has built
-them). Nothing here runs in a step: the runs keep their tallies, read on demand.
+summed over the samples of the last fit epoch, validation, evaluate, ``train_on_batch`` or
+``test_on_batch``, and their count), then each compiled metric's variables, as the last run left
+them (Keras' lists them once a run has built them), then each output's own loss tracker
+(``compile_loss/a_loss/total``), then the Metrics the model holds; a model with steps of its own
+lists its ``model.metrics``' variables. Nothing here runs in a step: the runs keep their tallies
+(a batch call its values and batch size), read on demand.
 """
 import numpy as np
 
