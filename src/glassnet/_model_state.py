@@ -193,9 +193,10 @@ class ModelStateMixin(DTypeNames):
         "non_trainable_variables": ..., "optimizer_variables": ...}``, each a dict nested by the
         variables' Keras paths (``tree["trainable_variables"]["sequential"]["dense"]["kernel"]``).
         ``"backend_tensor"``: the live arrays (optimizer variables as ``optimizer.variables`` lists them);
-        ``"numpy_array"``: copies. Different: no ``"metrics_variables"`` (glassnet's metrics keep
-        their counts as numbers: ``metrics_variables`` lists copies); ``"optimizer_variables"`` only
-        once compiled."""
+        ``"numpy_array"``: copies; ``"metrics_variables"``: ``model.metrics_variables`` by their Keras
+        paths (``tree["metrics_variables"]["loss"]["total"]``), copies in either format (glassnet's
+        metrics keep their counts as numbers: metrics.keras_variables). Different: ``"optimizer_variables"``
+        only once compiled."""
         self._require_built("get_state_tree")
         trained = {id(a) for a in self.trainable_variables}
         items = weight_paths(self)
@@ -205,22 +206,25 @@ class ModelStateMixin(DTypeNames):
         if self.optimizer is not None:
             from .optimizers.keras_variables import keras_variable_items
             tree["optimizer_variables"] = _nested(keras_variable_items(self.optimizer), value_format)
+        from .metrics.keras_variables import model_metric_items
+        tree["metrics_variables"] = _nested(model_metric_items(self), value_format)
         return tree
 
     def set_state_tree(self, state_tree):
         """Keras' ``set_state_tree(state_tree)``: the values of a tree as ``get_state_tree`` gives
         it (Keras' too, of the same model), written in place by path; every path, shape and key
-        checked before anything is written. A ``"metrics_variables"`` entry is refused (see
-        ``get_state_tree``)."""
+        checked before anything is written. ``"metrics_variables"``: the metrics' counts, written
+        into the metrics and the record of the last run (metrics.keras_assign), which the metrics'
+        ``result()`` and ``metrics_variables`` read until the next run resets them, as Keras'. A
+        path this model has none of is refused (Keras skips it), but for those of compiled
+        metrics not yet run, which are written (Keras builds them at the first batch)."""
         self._require_built("set_state_tree")
         if not isinstance(state_tree, dict):
             raise TypeError(f"set_state_tree: expected a dict, got {type(state_tree).__name__}")
-        known = ("trainable_variables", "non_trainable_variables", "optimizer_variables")
+        known = ("trainable_variables", "non_trainable_variables", "optimizer_variables", "metrics_variables")
         unknown = [key for key in state_tree if key not in known]
         if unknown:
-            raise ValueError(f"set_state_tree: {unknown[0]!r}: glassnet's state tree holds {', '.join(known)}"
-                             + (" (its metrics keep their counts as numbers: model.metrics_variables lists copies, which "
-                                "cannot be set)" if unknown[0] == "metrics_variables" else ""))
+            raise ValueError(f"set_state_tree: {unknown[0]!r}: glassnet's state tree holds {', '.join(known)}")
         trained = {id(a) for a in self.trainable_variables}
         items = weight_paths(self)
         writes = []
@@ -250,7 +254,14 @@ class ModelStateMixin(DTypeNames):
                 raise ValueError(f"set_state_tree: optimizer_variables: expected the paths of optimizer.variables; "
                                  f"missing {missing[:4]}, unknown {extra[:4]}")
             optimizer_values = [np.asarray(given[path]) for path in order]
+        write_metrics = None
+        if "metrics_variables" in state_tree:
+            from .metrics.keras_assign import checked_metric_writes
+            write_metrics = checked_metric_writes(self, _flat(state_tree["metrics_variables"],
+                                                              "set_state_tree: metrics_variables"))
         if optimizer_values is not None:
             self.optimizer.set_weights(optimizer_values)        # (checks all before it changes anything)
+        if write_metrics is not None:
+            write_metrics()
         for target, value in writes:
             target[...] = value

@@ -566,4 +566,6 @@ class InferenceMixin:
         x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x))
         out = self._forward(x, training=self._inference_flag())
         value = self._loss_from_output(out, y, w) + self._penalty()
-        return self._results([value, *self._metric_values(y, out, w)], return_dict)
+        values = [value, *self._metric_values(y, out, w)]
+        self.__dict__["_last_run"] = (values, out.shape[0])   # (model.metrics_variables: metrics.keras_variables)
+        return self._results(values, return_dict)

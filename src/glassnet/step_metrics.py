@@ -45,6 +45,7 @@ class CompileMetrics(Metric):
     functions by samples, masked rows left out), made again by ``reset_state``."""
 
     default_name = "compile_metrics"
+    built = False
 
     def __init__(self, model):
         self._model = model
@@ -74,6 +75,7 @@ class CompileMetrics(Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         from ._tape_values import _plain
+        self.built = True       # (Keras builds its metrics here: metrics_variables lists them from now on)
         model, names = self._model, self.names_scored()
         if not names:
             return

@@ -1015,5 +1015,6 @@ class TrainingMixin(ActivityMixin):
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
         values = [value, *self._metric_values(y, out, w)]     # before the update, as in fit
+        self.__dict__["_last_run"] = (values, out.shape[0])   # (model.metrics_variables: metrics.keras_variables)
         self._apply_update(value, "train_on_batch")
         return self._results(values, return_dict)

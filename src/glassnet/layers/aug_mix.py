@@ -102,8 +102,9 @@ class AugMix(_Operations):
         self._take_value_range(value_range)
         self.ops = OPERATIONS if self.all_ops else OPERATIONS[:BASIC_OPERATIONS]
         # one set of the operations per step of each chain: each pick its own draws and cache
-        self.chains = [[[make(self.factor, value_range, interpolation) for _, make in self.ops]
-                        for _ in range(self.chain_depth)] for _ in range(self.num_chains)]
+        steps = self._make_groups(seed, lambda: [[make(self.factor, value_range, interpolation) for _, make in self.ops]
+                                                 for _ in range(self.chain_depth * self.num_chains)])
+        self.chains = [steps[c * self.chain_depth:(c + 1) * self.chain_depth] for c in range(self.num_chains)]
         self._name_operations(self.ops)
         super().__init__(seed=seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)

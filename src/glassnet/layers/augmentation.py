@@ -37,6 +37,7 @@ from .base import LAYERS, Layer
 from .box_moves import affine_boxes, box_config, take_box_format
 from .conv import check_rank
 from .data_format import DataFormat, config_entry, set_data_format
+from .keras_state import seed_record
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -88,6 +89,7 @@ class _RandomImage(DataFormat, Layer):
     rank = 2
     training_default = True     # Keras' call(self, data, training=True): see Layer.training_default
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
+    keras_seeded = True          # Keras' holds a SeedGenerator, which its variables list (not AutoContrast's)
 
     _moves_boxes = False        # the layers that move bounding boxes say so (layers/box_moves.py)
 
@@ -95,6 +97,8 @@ class _RandomImage(DataFormat, Layer):
         take_box_format(self, kwargs)       # Keras' bounding_box_format (refused by the others, by name)
         super().__init__(**kwargs)
         self._active = False
+        if self.keras_seeded:
+            self.seed_generator = seed_record(self)     # (its state listed as Keras': layers/keras_state.py)
 
     def build(self, input_shape):
         _check_images(self, tuple(input_shape))

@@ -286,6 +286,8 @@ class AutoContrast(_RandomIntensity):
     [0.0, 1.0, 0.5]
     """
 
+    keras_seeded = False        # (Keras' draws nothing: no SeedGenerator)
+
     def __init__(self, value_range=(0, 255), data_format=None, **kwargs):
         super().__init__(value_range, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)

@@ -1,10 +1,13 @@
 """RandomColorJitter: Keras 3's chain of RandomBrightness, RandomContrast, RandomSaturation and
 RandomHue, in that order, as one layer. It holds glassnet's own four layers (a Pipeline of
 them, with a config of its own): their maths, draws and gradients are theirs, not copied here."""
+from .._validation import check_seed
+from ..random import SeedGenerator
 from .augmentation import RandomBrightness, RandomContrast
 from .hsv_augmentation import RandomHue, RandomSaturation
 from .box_moves import box_config, take_box_format
 from .data_format import DataFormat, config_entry, set_data_format
+from .keras_state import members_unrecorded, record_member_seeds
 from .pipeline import Pipeline
 
 # (argument, member layer, its attribute here, its key in _drawn), in Keras' order
@@ -59,11 +62,15 @@ class RandomColorJitter(DataFormat, Pipeline):
         given = {"brightness_factor": brightness_factor, "contrast_factor": contrast_factor,
                  "saturation_factor": saturation_factor, "hue_factor": hue_factor}
         members = []
+        # Keras' seed records: its own, then its members' (made with its seed), in turn (layers/keras_state.py)
+        self.seed_generator = SeedGenerator(check_seed(seed, "RandomColorJitter: seed") or 0)
         for argument, cls, attribute, _ in MEMBERS:
-            layer = None if given[argument] is None else _member(cls, argument, given[argument], value_range)
+            with members_unrecorded():
+                layer = None if given[argument] is None else _member(cls, argument, given[argument], value_range)
             setattr(self, attribute, layer)
             if layer is not None:
                 members.append(layer)
+                record_member_seeds([layer], seed)
         if not members:
             # Keras takes it and changes nothing; a layer that never acts is more likely a mistake
             raise ValueError("RandomColorJitter: give at least one of brightness_factor, contrast_factor, "

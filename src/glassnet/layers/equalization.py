@@ -68,6 +68,7 @@ class Equalization(_RandomIntensity):
     """
 
     shape_arguments = ('bins',)        # named when its output is too large (glassnet._bounds)
+    keras_seeded = False        # (Keras' draws nothing: no SeedGenerator)
 
     def __init__(self, value_range=(0, 255), bins=256, data_format=None, **kwargs):
         super().__init__(value_range, **kwargs)

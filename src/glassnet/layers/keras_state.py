@@ -14,30 +14,37 @@ state records the seed (``[seed, 0]``, ``[0, 0]`` for a layer made without one) 
 
 All are properties or methods read on demand: nothing here runs in a training step.
 """
+import contextlib
+
 import numpy as np
 
 
 def variable_entries(layer):
-    """``[(owner, name, live array)]`` of Keras' ``layer.variables``, in its order: the weights in
-    Keras' order (``_weight_items``), the seed states of each wrapped layer (a Bidirectional's
-    forward LSTM, a TimeDistributed's layer) after that layer's weights, then the layer's own
-    (name None for a seed state: its path is its SeedGenerator's, ``"seed_generator_1/..."``)."""
+    """``[(owner, name, live array)]`` of Keras' ``layer.variables``, in its order: the layer's own
+    weights, the states of the SeedGenerators it holds (name None for a seed state: its path is
+    its SeedGenerator's, ``"seed_generator_1/..."``), then each layer it wraps in turn (a
+    Bidirectional's forward LSTM, a TimeDistributed's layer, RandAugment's operations): its
+    weights (the wrapper's, under its prefix: Keras' order, ``_weight_items``), then its seed
+    states (and, for a weightless one, those of the layers it wraps)."""
     from ..variables import weight_owner
     inner = layer._inner_layers() if hasattr(layer, "_inner_layers") else ()
-    entries, last = [], None
+    own, by_holder = [], {}
     for key, value in layer._weight_items():
         owner, name = weight_owner(layer, key)
         # the wrapped layer the weight is of: weight_owner's, or by the wrapper's prefix (Bidirectional's
-        # "forward_kernel"), whose seed states come after its weights
+        # "forward_kernel")
         holder = owner if owner is not layer else next(
             (sub for prefix, sub in inner if key.startswith(prefix) and key[len(prefix):] in sub.params), layer)
-        if holder is not last and last is not None and last is not layer:
-            entries += _seed_entries(last)
-        last = holder
-        entries.append((owner, name, value))
-    if last is not None and last is not layer:
-        entries += _seed_entries(last)
-    return entries + _seed_entries(layer)
+        (own if holder is layer else by_holder.setdefault(id(holder), (holder, []))[1]).append((owner, name, value))
+    entries = own + _seed_entries(layer)
+    for _, sub in inner:
+        if id(sub) in by_holder:
+            entries += by_holder.pop(id(sub))[1] + _seed_entries(sub)
+        else:       # a weightless wrapped layer (an image layer in a Pipeline): its seed states, and its own members'
+            entries += [entry for entry in variable_entries(sub) if entry[1] is None]
+    for holder, items in by_holder.values():        # (a weight of a layer not among the wrapped ones: none known)
+        entries += items + _seed_entries(holder)
+    return entries
 
 
 def _seed_entries(layer):
@@ -46,13 +53,41 @@ def _seed_entries(layer):
     return [(g, None, g.state) for g in vars(layer).values() if isinstance(g, SeedGenerator)]
 
 
-def seed_record(layer):
-    """A ``SeedGenerator`` of ``layer``'s seed (0 without one), made where Keras' random layers make
-    theirs (in ``__init__``, numbered in the order made: ``seed_generator_1``), to list its state
-    as Keras does (module docstring). No draw reads it; none is drawn to make it (a seed drawn
-    here would move ``set_random_seed``'s stream, and every seeded result after it)."""
+def seed_record(layer, seed=None):
+    """A ``SeedGenerator`` of ``seed`` (``layer``'s seed when None; 0 without one), made where
+    Keras' random layers make theirs (in ``__init__``, numbered in the order made:
+    ``seed_generator_1``), to list its state as Keras does (module docstring). No draw reads it;
+    none is drawn to make it (a seed drawn here would move ``set_random_seed``'s stream, and every
+    seeded result after it). None while a wrapper makes its members (``members_unrecorded``)."""
     from ..random import SeedGenerator
-    return SeedGenerator(layer.seed if layer.seed is not None else 0)
+    if _UNRECORDED:
+        return None
+    seed = layer.seed if seed is None else seed
+    return SeedGenerator(seed if seed is not None else 0)
+
+
+# a wrapper making its members (RandAugment's eleven per pick): their seed_record is None then, and
+# the wrapper gives the ones Keras' holds (one set, its seed) records of its own (record_member_seeds)
+_UNRECORDED = []
+
+
+@contextlib.contextmanager
+def members_unrecorded():
+    """Within it, ``seed_record`` makes no SeedGenerator (and takes no name): for a wrapper that
+    makes more members than Keras' (a set of operations per pick) or makes them before itself."""
+    _UNRECORDED.append(True)
+    try:
+        yield
+    finally:
+        _UNRECORDED.pop()
+
+
+def record_member_seeds(members, seed):
+    """Give each of ``members`` that Keras makes with a seed (``keras_seeded``: not AutoContrast or
+    Equalization) a record of the wrapper's ``seed``, in turn (Keras' wrappers hand theirs on)."""
+    for member in members:
+        if getattr(member, "keras_seeded", False):
+            member.seed_generator = seed_record(member, seed)
 
 
 def _batch_shape(sample):

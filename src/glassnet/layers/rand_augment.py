@@ -4,7 +4,8 @@ layers (as a Pipeline holds its own): their maths, draws and gradients are their
 import numpy as np
 
 from .._flagless import NOT_GIVEN
-from .._validation import check_choice
+from .._validation import check_choice, check_seed
+from ..random import SeedGenerator
 from .augmentation import (INTERPOLATIONS, RandomBrightness, RandomContrast, RandomRotation, RandomShear,
                            RandomTranslation, _RandomIntensity, _unsigned_pair)
 from .conv import check_rank
@@ -14,6 +15,7 @@ from .sharpness import RandomSharpness
 from .base import LAYERS
 from .box_moves import box_config, take_box_format
 from .data_format import DataFormat, config_entry, sample_last, set_data_format
+from .keras_state import members_unrecorded, record_member_seeds
 from .wrappers import _Wrapper
 
 # Keras 3.15's operations, in its order (the numbers layer_idxes draws), each made from
@@ -59,9 +61,20 @@ class _Operations(DataFormat, _Wrapper):
     def _take_value_range(self, value_range):
         """``value_range`` checked as the intensity layers check it, in this layer's words."""
         try:
-            self.value_range = RandomBrightness(0.0, value_range=value_range).value_range
+            with members_unrecorded():      # (a check: no seed record, no SeedGenerator name taken)
+                self.value_range = RandomBrightness(0.0, value_range=value_range).value_range
         except ValueError as error:
             raise ValueError(f"{type(self).__name__}:" + str(error).split(":", 1)[1]) from None
+
+    def _make_groups(self, seed, make_groups):
+        """``make_groups()`` (the groups of operations), with Keras' seed records: the layer's own
+        first, then one per random operation of the first group (Keras makes one set), in turn;
+        the other groups' operations hold none (layers/keras_state.py)."""
+        self.seed_generator = SeedGenerator(check_seed(seed, f"{type(self).__name__}: seed") or 0)
+        with members_unrecorded():
+            groups = make_groups()
+        record_member_seeds(groups[0] if groups else (), seed)
+        return groups
 
     def _name_operations(self, operations):
         """Keras' names, a number for each group after the first; and the range check left to
@@ -203,8 +216,8 @@ class RandAugment(_Operations):
         self._take_value_range(value_range)
         take_box_format(self, kwargs)       # Keras' bounding_box_format, handed to every operation
         # one set of the eleven per pick: a layer picked twice keeps each forward pass's cache
-        self.operations = [[make(self.factor, value_range, interpolation) for _, make in OPERATIONS]
-                           for _ in range(self.num_ops)]
+        self.operations = self._make_groups(seed, lambda: [[make(self.factor, value_range, interpolation)
+                                                            for _, make in OPERATIONS] for _ in range(self.num_ops)])
         for ops in self.operations:
             for op in ops:
                 op.bounding_box_format = self.bounding_box_format

@@ -34,6 +34,7 @@ from .base import LAYERS, Layer
 from .box_moves import box_config, resize_boxes, take_box_format, window_boxes
 from .conv import positive_int
 from .data_format import DataFormat, config_entry, set_data_format
+from .keras_state import seed_record
 from .resample import interpolation_taps, weight_matrix
 
 # Keras 3.15's resize on TensorFlow (keras.src.backend.tensorflow.image.RESIZE_INTERPOLATIONS): what
@@ -451,6 +452,7 @@ class RandomCrop(_Images):
         super().__init__(height, width, seed=seed, **kwargs)
         set_data_format(self, data_format)          # (layers/data_format.py)
         self._cache = None
+        self.seed_generator = seed_record(self)     # (its state listed as Keras': layers/keras_state.py)
 
     def numbers_per_sample(self, input_shape):
         return self._resize_numbers(input_shape, crop=True, pad=False)

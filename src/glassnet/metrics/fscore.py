@@ -149,7 +149,7 @@ class FBetaScore(Metric):
         if self.true_positives is None:
             shape = self._reset_classes
             if self.average is None and shape is not None and int(np.prod(shape)) > 1:
-                return np.zeros(shape)
+                return metric_result(np.zeros(shape))
             return metric_result(0.0)
         if self.average == "weighted":
             return metric_result(float(np.sum(scores * self.class_weights / (np.sum(self.class_weights) + backend.epsilon()))))
@@ -157,7 +157,7 @@ class FBetaScore(Metric):
             return metric_result(float(np.mean(scores)))
         if scores.size == 1:
             return metric_result(float(scores.reshape(-1)[0]))
-        return scores                           # one per class: a direct call's answer, not a log's
+        return metric_result(scores)            # one per class (with .numpy()): a direct call's answer, not a log's
 
     def get_config(self):
         return {"average": self.average, "beta": self.beta, "threshold": self.threshold, "name": self.name}

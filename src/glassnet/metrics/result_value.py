@@ -10,6 +10,9 @@ float32 tensor's. Arithmetic on it gives plain floats.
 >>> v = MetricResult(2 / 3)
 >>> v, f"{v:.4f}", v.numpy().dtype, v.shape
 (0.6666666666666666, '0.6667', dtype('float32'), ())
+
+A result of several values (``F1Score(average=None)``, one per class) is a ``MetricResultArray``:
+the array of the values (Keras' result's shape) with the same ``.numpy()``, float32.
 """
 import numpy as np
 
@@ -31,8 +34,29 @@ class MetricResult(float):
         return np.float32(self)
 
 
+class MetricResultArray(np.ndarray):
+    """A metric's values, one per class (``F1Score(average=None)``): the array of its values (float64,
+    as the float of a ``MetricResult``) with Keras' ``.numpy()``, a plain float32 array (Keras'
+    result's dtype). Arithmetic on it, and a slice of it, give plain arrays; it prints as one."""
+
+    def numpy(self):
+        """Keras' ``result().numpy()``: the values as a plain NumPy float32 array."""
+        return np.array(self, dtype=np.float32)
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        array = array.view(np.ndarray)
+        return array[()] if return_scalar else array
+
+    def __getitem__(self, key):
+        return np.asarray(self)[key]
+
+    def __repr__(self):
+        return repr(np.asarray(self))
+
+
 def metric_result(value):
-    """``value`` (a number) as a ``MetricResult``; an array (F1Score per class) as it is."""
+    """``value`` (a number) as a ``MetricResult``; an array of several (F1Score per class) as a
+    ``MetricResultArray``."""
     if isinstance(value, np.ndarray) and value.size != 1:
-        return value
+        return np.asarray(value).view(MetricResultArray)
     return MetricResult(value)

@@ -602,7 +602,9 @@ class Optimizer:
         """Keras' ``optimizer.variables``: the step count (int64), the learning rate (float32, unless a
         schedule), then the slots per trained weight in Keras 3.15's order and meaning (Adam's
         ``momentum``/``velocity`` per weight), of the model this optimizer was compiled into.
-        Copies: write them with ``set_weights``."""
+        A slot that means Keras' is a live view of glassnet's buffer; the step count and rate hold
+        the values when listed and their writes (``v.assign(0)``) set ``iterations`` and
+        ``learning_rate`` (optimizers.live_scalars); ``set_weights`` writes them all."""
         from .keras_variables import keras_variable_items
         return [value for _, value in keras_variable_items(self)]
 

@@ -11,7 +11,8 @@ glassnet keeps its state per model in flat buffers, under its own meaning of a s
 differs (SGD's momentum buffer holds gradients, Keras' velocity steps): a slot that means what
 Keras' does is listed as a view of the buffer, live (writing it changes the state, as assigning
 Keras' variable does); one of another meaning is a copy converted to Keras', which ``set_weights``
-converts back. The step count and rate are copies (glassnet's are numbers: set them as such). They are the state of
+converts back. The step count and rate are 0-d arrays of the values when listed whose writes set the
+optimizer's numbers (``live_scalars``: glassnet keeps them as numbers). They are the state of
 the model that compiled the optimizer (the first, where it trains several sharing layers). Slots
 exist from the first step, as in Keras (its optimizer builds at the first ``apply``), or from an
 explicit ``build(model.trainable_variables)``: zeros then (Adagrad's ``initial_accumulator_value``).
@@ -21,6 +22,7 @@ import math
 import numpy as np
 
 from .._keras_optimizer_state import _keras_order
+from .live_scalars import OptimizerScalar
 
 # glassnet's slot names -> Keras 3.15's (each optimizer's add_optimizer_variables)
 KERAS_SLOT_NAMES = {
@@ -81,9 +83,10 @@ def keras_variable_items(optimizer, as_built=False):
     from .._keras_optimizer_state import _groups, keras_optimizer_arrays
     name = _name(optimizer)
     model = owning_model(optimizer)
-    head = [(f"{name}/iteration", np.asarray(optimizer.iterations, np.int64))]
+    # (written through to the optimizer's numbers: live_scalars)
+    head = [(f"{name}/iteration", OptimizerScalar(optimizer, "iterations", np.int64))]
     if optimizer.schedule is None:
-        head.append((f"{name}/learning_rate", np.asarray(optimizer.learning_rate, np.float32)))
+        head.append((f"{name}/learning_rate", OptimizerScalar(optimizer, "learning_rate", np.float32)))
     if model is None or not model.built or not model._views:
         return head
     if isinstance(_groups(optimizer), str):     # Muon's, Adafactor's, use_ema's, the default Nadam's
