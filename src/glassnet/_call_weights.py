@@ -279,7 +279,9 @@ def run_eagerly(model, args, kwargs):
 
     def arrays(value):
         if isinstance(value, CallWeight):
-            return value.numpy()
+            # a gn.Variable the block held comes back itself (Keras' ComputeSum returns self.total)
+            variable = getattr(value, "variable", None)
+            return value.numpy() if variable is None else variable
         if isinstance(value, (list, tuple)):
             return type(value)(arrays(v) for v in value)
         if isinstance(value, dict):
@@ -461,6 +463,11 @@ class CallWeights(Layer):
                                  spec["regularizer"] and regularizers.get(spec["regularizer"]),
                                  spec["constraint"] and constraints.get(spec["constraint"]),
                                  trainable=spec["trainable"])
+                # a gn.Variable the block held (glassnet._attr_variables): made with its value
+                value = self.__dict__.get("_values", {}).get(spec["name"])
+                if value is not None:
+                    made = self.params if spec["name"] in self.params else self.state
+                    made[spec["name"]][...] = value
         # Keras' order of a layer's weights: the trainable ones, then the others (params, then state)
         super().build(input_shape)
 

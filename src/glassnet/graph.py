@@ -73,6 +73,7 @@ from .layers.symbolic import SymbolicTensor, holds_symbolic, is_symbolic, not_an
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._bounds import check_file_batch_size
+from ._attr_variables import adopt as adopt_variables
 from ._call_weights import UpdatedInCall, link as link_weights, through_weights
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
@@ -648,7 +649,10 @@ class Model(Sequential):
         any layer it built itself. None for any other (not built yet: refused as before)."""
         if self._held_elsewhere():
             return self._nested_layers
-        if self._calls or not self._subclass() or vars(self).get("_call_weights") is None:
+        if self._calls or not self._subclass():
+            return None
+        adopt_variables(self)       # (gn.Variables set in __init__: Keras' are weights at once)
+        if vars(self).get("_call_weights") is None:
             return None
         self._call_weights.make_now()
         return [layer for layer in attribute_layers(self, glassnet_attribute_names(self)) if layer.built]
@@ -723,6 +727,7 @@ class Model(Sequential):
     def _symbolic_call_once(self, inputs, arguments, training, branching=False):
         """``call`` drawn once, given ``training`` (see ``_symbolic_call``)."""
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
+        adopt_variables(self)       # gn.Variables among its attributes: weights of its own, as Keras tracks them
         try:
             parameters = inspect.signature(self.call).parameters
             # (draw_sources: what glassnet.random's draws of shape (batch, ...) take the batch size from)

@@ -1,0 +1,134 @@
+"""Keras guide idioms glassnet refused or ignored (session 47, guides3): a ``gn.Variable`` set as an
+attribute of a block (tracked as Keras 3 tracks it), a user's ``get_compile_config`` /
+``compile_from_config`` honoured by save and load, and functional models with nested output lists.
+Each compared with Keras 3.15 where Keras is installed."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import ops
+
+
+# -- a Variable set as an attribute: tracked -----------------------------------------------------
+
+def _variable_block(lib, lib_ops):
+    """A block mixing ``lib.Variable`` attributes (in ``__init__`` and ``build``, trainable and not)
+    with ``add_weight`` ones, so that the order of its weights is Keras' tracking order."""
+    class Mixed(lib.layers.Layer):
+        def __init__(self, units=3, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.c = lib.Variable(np.full((units,), 0.5, "float32"), name="c")
+
+        def build(self, input_shape):
+            self.a = self.add_weight(shape=(input_shape[-1], self.units), name="a")
+            self.w = lib.Variable(np.ones((input_shape[-1], self.units), "float32"), name="w")
+            self.b = lib.Variable(np.full((self.units,), 0.25, "float32"), trainable=False, name="b")
+            self.z = self.add_weight(shape=(self.units,), name="z", initializer="ones", trainable=False)
+            self.d = self.add_weight(shape=(self.units,), name="d", initializer="zeros")
+
+        def call(self, x):
+            h = lib_ops.matmul(x, self.w) + self.b + self.c
+            return lib_ops.tanh(h + lib_ops.matmul(x, self.a) + self.d) * self.z
+    return Mixed
+
+
+def _variable_model(lib, lib_ops):
+    block = _variable_block(lib, lib_ops)(name="mixed")
+    model = lib.Sequential([lib.Input((4,)), block, lib.layers.Dense(2)])
+    model.block = block
+    return model
+
+
+def _data():
+    r = np.random.default_rng(0)
+    return r.normal(size=(16, 4)).astype("float32"), r.normal(size=(16, 2)).astype("float32")
+
+
+def test_variables_set_as_attributes_are_weights_in_keras_order(keras):
+    """Keras' ``weights``: the trainable variables in the order they were tracked (c in __init__,
+    then a, w, d in build), then the others (b, z); glassnet listed the add_weight ones only."""
+    kmodel, model = _variable_model(keras, keras.ops), _variable_model(gn, ops)
+    kinds = [(tuple(w.shape), bool(w.trainable)) for w in kmodel.weights]
+    trained = {id(a) for a in model.trainable_weights}
+    assert [(w.shape, id(w) in trained) for w in model.weights] == kinds
+    assert [w.shape for w in model.trainable_weights] == [tuple(w.shape) for w in kmodel.trainable_weights]
+    assert [w.shape for w in model.non_trainable_weights] == [tuple(w.shape) for w in kmodel.non_trainable_weights]
+    assert model.count_params() == kmodel.count_params()
+
+
+def test_variables_set_as_attributes_train_as_keras(keras):
+    """The same weights, 3 epochs of SGD with momentum: losses and weights as Keras 3.15's; the
+    non-trainable variable never moves; the variable objects follow the trained values."""
+    x, y = _data()
+    kmodel, model = _variable_model(keras, keras.ops), _variable_model(gn, ops)
+    start = [np.asarray(w) for w in kmodel.get_weights()]
+    model.set_weights(start)
+    histories = []
+    for m in (kmodel, model):
+        m.compile(optimizer=m.__module__.startswith("keras") and keras.optimizers.SGD(0.05, momentum=0.9)
+                  or gn.optimizers.SGD(0.05, momentum=0.9), loss="mse")
+        histories.append(m.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5)
+    for ours, theirs in zip(model.get_weights(), kmodel.get_weights()):
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    block = model.block
+    np.testing.assert_array_equal(block.b.numpy(), start[4])        # b: not trained
+    assert not np.allclose(block.w.numpy(), 1.0)                    # w: trained
+    np.testing.assert_allclose(block.w.numpy(), np.asarray(kmodel.block.w), rtol=1e-5, atol=1e-6)
+
+
+def test_the_variable_object_is_a_view_of_the_weight():
+    """A reference to the variable kept before it became a weight reads and writes that weight."""
+    held = {}
+
+    class Scale(gn.layers.Layer):
+        def build(self, input_shape):
+            held["v"] = self.v = gn.Variable(np.full(input_shape[-1:], 2.0, "float32"), name="v")
+
+        def call(self, x):
+            return x * self.v
+    model = gn.Sequential([gn.Input((3,)), Scale()])
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), 2.0)
+    held["v"].assign(np.array([1.0, 3.0, 5.0], "float32"))
+    np.testing.assert_array_equal(model.predict(x, verbose=0)[0], [1.0, 3.0, 5.0])
+    assert isinstance(held["v"], gn.Variable) and held["v"].trainable
+    with pytest.raises(TypeError, match="trainable: the block 'scale' holds this variable as a weight"):
+        held["v"].trainable = False
+
+
+def test_two_unnamed_variables_get_names_of_their_own():
+    class Two(gn.layers.Layer):
+        def build(self, input_shape):
+            self.p = gn.Variable(np.ones(input_shape[-1:], "float32"))
+            self.q = gn.Variable(np.zeros(input_shape[-1:], "float32"))
+
+        def call(self, x):
+            return x * self.p + self.q
+    model = gn.Sequential([gn.Input((2,)), Two()])
+    model.build((None, 2))
+    assert model.layers[0].names() == ["variable", "variable_1"]
+
+
+def test_a_float64_model_checks_the_variables_gradients():
+    """Finite differences in float64 through the nodes reading the adopted variables."""
+    model = gn.Sequential([gn.Input((4,)), _variable_block(gn, ops)(), gn.layers.Dense(2)], seed=0, dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = _data()
+    report = gn.gradcheck.check_model(model, x.astype("float64"), y.astype("float64"))
+    assert report["max_error"] < 1e-7 and not report["skipped"], report
+    assert {"mixed/c", "mixed/w"} <= set(report["errors"]), report    # (the variables' gradients checked)
+
+
+def test_variables_set_as_attributes_are_saved(tmp_path):
+    """glassnet's file keeps the adopted weights (a block's call is refused by name in .keras files)."""
+    x, y = _data()
+    model = _variable_model(gn, ops)
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = gn.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert [w.shape for w in loaded.get_weights()] == [w.shape for w in model.get_weights()]
