@@ -132,3 +132,117 @@ def test_variables_set_as_attributes_are_saved(tmp_path):
     loaded = gn.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert [w.shape for w in loaded.get_weights()] == [w.shape for w in model.get_weights()]
+
+
+# -- get_compile_config / compile_from_config of one's own: honoured by save and load -------------
+
+def _custom_compile_model(lib, received):
+    """keras.io's saving guide's ModelWithCustomCompile as written (smaller), registered; its
+    ``compile_from_config`` records the config it is given in ``received``."""
+    @lib.saving.register_keras_serializable(package="guides3")
+    def small_square_sum_loss(y_true, y_pred):
+        loss = lib.ops.square(y_pred - y_true)
+        loss = loss / 10.0
+        return lib.ops.sum(loss, axis=1)
+
+    @lib.saving.register_keras_serializable(package="guides3")
+    class ModelWithCustomCompile(lib.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense1 = lib.layers.Dense(8, activation="relu")
+            self.dense2 = lib.layers.Dense(4, activation="softmax")
+
+        def call(self, inputs):
+            return self.dense2(self.dense1(inputs))
+
+        def compile(self, optimizer, loss_fn, metrics):
+            super().compile(optimizer=optimizer, loss=loss_fn, metrics=metrics)
+            self.model_optimizer = optimizer
+            self.loss_fn = loss_fn
+            self.loss_metrics = metrics
+
+        def get_compile_config(self):
+            return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn, "metric": self.loss_metrics}
+
+        def compile_from_config(self, config):
+            received.append(config)
+            optimizer = lib.utils.deserialize_keras_object(config["model_optimizer"])
+            loss_fn = lib.utils.deserialize_keras_object(config["loss_fn"])
+            metrics = lib.utils.deserialize_keras_object(config["metric"])
+            self.compile(optimizer=optimizer, loss_fn=loss_fn, metrics=metrics)
+    return ModelWithCustomCompile, small_square_sum_loss
+
+
+def test_a_compile_config_of_ones_own_is_saved_and_compiles_the_loaded_model(keras, tmp_path):
+    """glassnet's load_model compiled with glassnet's compile(loss=...), which this compile does not
+    take (ModelFileError); Keras 3.15 saves get_compile_config()'s dict and hands it to
+    compile_from_config. Now glassnet does: the same dict as Keras', the loaded model compiled by
+    it, evaluating and training on as the saved one, as Keras' does."""
+    r = np.random.default_rng(0)
+    x, y = r.random((16, 8)).astype("float32"), r.random((16, 4)).astype("float32")
+    received, results = {"keras": [], "gn": []}, {}
+    for name, lib, suffix in (("keras", keras, ".keras"), ("gn", gn, ".npz")):
+        cls, loss_fn = _custom_compile_model(lib, received[name])
+        model = cls()
+        model.compile(optimizer="SGD", loss_fn=loss_fn, metrics=["mae", "mse"])
+        model(x[:1])
+        if name == "gn":
+            model.set_weights(start)
+        else:
+            start = [np.asarray(w) for w in model.get_weights()]
+        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        model.save(tmp_path / f"m{suffix}")
+        loaded = lib.saving.load_model(tmp_path / f"m{suffix}")
+        assert type(loaded) is cls and loaded.loss_fn is loss_fn and loaded.loss_metrics == ["mae", "mse"]
+        assert int(np.asarray(loaded.optimizer.iterations)) == 2      # the optimizer's state came too
+        before = model.evaluate(x, y, verbose=0)
+        np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), before, rtol=1e-6)
+        loaded.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        results[name] = (before, loaded.evaluate(x, y, verbose=0))
+    assert received["gn"] == received["keras"] and len(received["gn"]) == 1
+    np.testing.assert_allclose(results["gn"], results["keras"], rtol=1e-5)
+
+
+def test_compile_from_config_of_ones_own_alone_gets_glassnets_settings(tmp_path):
+    """A class overriding compile_from_config only gets the model's get_compile_config() (Keras
+    hands it its default compile config); load_model(compile=False) calls neither."""
+    received = []
+
+    class Recompiled(gn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = gn.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def compile_from_config(self, config):
+            received.append(config)
+            super().compile_from_config(config)
+    gn.saving.register_keras_serializable(package="guides3")(Recompiled)
+    model = Recompiled()
+    model.compile(loss="mae", optimizer=gn.optimizers.Adam(0.01), metrics=["mse"])
+    model.build((None, 3))
+    model.save(tmp_path / "m.npz")
+    assert gn.load_model(tmp_path / "m.npz", compile=False).loss is None and not received
+    loaded = gn.load_model(tmp_path / "m.npz")
+    assert len(received) == 1 and received[0]["loss"] == model.get_compile_config()["loss"]
+    assert loaded.get_compile_config() == model.get_compile_config()
+
+
+def test_a_compile_config_of_ones_own_that_is_no_json_is_refused_by_name(tmp_path):
+    class Opaque(gn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = gn.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def get_compile_config(self):
+            return {"thing": object()}
+    model = Opaque()
+    model.compile(loss="mse", optimizer="sgd")
+    model.build((None, 3))
+    with pytest.raises(TypeError, match=r"Opaque.get_compile_config\(\): a value does not serialize to JSON .*cannot serialize <object"):
+        model.save(tmp_path / "m.npz")

@@ -1,0 +1,67 @@
+"""A model class' own ``get_compile_config`` / ``compile_from_config``, honoured by ``save`` and
+``load_model`` as Keras 3.15 honours them (keras.io's saving guide, ``ModelWithCustomCompile``)::
+
+    class ModelWithCustomCompile(gn.Model):
+        def compile(self, optimizer, loss_fn, metrics):
+            super().compile(optimizer=optimizer, loss=loss_fn, metrics=metrics)
+            self.model_optimizer, self.loss_fn, self.loss_metrics = optimizer, loss_fn, metrics
+        def get_compile_config(self):
+            return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn, "metric": self.loss_metrics}
+        def compile_from_config(self, config):
+            optimizer = gn.utils.deserialize_keras_object(config["model_optimizer"])
+            ...
+            self.compile(optimizer=optimizer, loss_fn=loss_fn, metrics=metrics)
+
+Keras' ``save`` writes what ``get_compile_config()`` returns, each value through
+``serialize_keras_object``, and ``load_model`` hands that to ``compile_from_config``. glassnet's
+model file (``.npz``) does the same where the class overrides either method: the serialized dict
+goes in the file's model config under ``"own_compile_config"`` (beside glassnet's ``"compile"``,
+which the file keeps as before), and ``load_model`` (``compile=True``) calls the class'
+``compile_from_config`` with it (glassnet's own ``get_compile_config()`` where the class overrides
+``compile_from_config`` alone) instead of compiling from glassnet's settings; the optimizer's state
+is then restored into the optimizer that compile made, as for any model. The class is made again
+from the file by its registered name (glassnet._subclass_files), so the methods are its own.
+"""
+import json
+
+from .compile_config import CompileConfigMixin
+
+
+def overrides(model, name):
+    """Whether ``model``'s class defines ``name`` (``"get_compile_config"``, ``"compile_from_config"``)
+    itself rather than keeping glassnet's."""
+    return getattr(type(model), name, None) is not getattr(CompileConfigMixin, name)
+
+
+def own_compile_config(model):
+    """What a model file keeps of a class' own ``get_compile_config()`` (JSON, each value as
+    ``serialize_keras_object`` writes it), or None: the class keeps glassnet's, or the model is not
+    compiled."""
+    if model.loss is None and model.optimizer is None or not overrides(model, "get_compile_config"):
+        return None
+    from .saving import serialize_keras_object
+    config = model.get_compile_config()
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise TypeError(f"save_model: {type(model).__name__}.get_compile_config() must return a dict (or None), got "
+                        f"{type(config).__name__}")
+    try:
+        serialized = serialize_keras_object(config)
+        json.dumps(serialized, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"save_model: {type(model).__name__}.get_compile_config(): a value does not serialize to JSON "
+                        f"({exc}); return names, numbers and objects serialize_keras_object writes (optimizers, "
+                        f"losses, metrics, registered functions)") from None
+    return serialized
+
+
+def compile_own_way(model, own, settings):
+    """``load_model``'s compile for a class with a ``compile_from_config`` of its own, or a file
+    keeping its own ``get_compile_config()`` (``own``): that method called as Keras calls it, with
+    ``own``, else with glassnet's settings (``settings``, the file's ``"compile"``, as
+    ``get_compile_config()`` gives them). Returns False where neither applies (glassnet compiles)."""
+    if own is None and not overrides(model, "compile_from_config"):
+        return False
+    model.compile_from_config(own if own is not None else dict(settings))
+    return True
