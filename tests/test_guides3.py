@@ -180,16 +180,16 @@ def test_a_compile_config_of_ones_own_is_saved_and_compiles_the_loaded_model(ker
     it, evaluating and training on as the saved one, as Keras' does."""
     r = np.random.default_rng(0)
     x, y = r.random((16, 8)).astype("float32"), r.random((16, 4)).astype("float32")
-    received, results = {"keras": [], "gn": []}, {}
+    received, results, start = {"keras": [], "gn": []}, {}, None
     for name, lib, suffix in (("keras", keras, ".keras"), ("gn", gn, ".npz")):
         cls, loss_fn = _custom_compile_model(lib, received[name])
         model = cls()
         model.compile(optimizer="SGD", loss_fn=loss_fn, metrics=["mae", "mse"])
         model(x[:1])
-        if name == "gn":
-            model.set_weights(start)
-        else:
+        if start is None:       # (Keras' first: glassnet starts from its weights)
             start = [np.asarray(w) for w in model.get_weights()]
+        else:
+            model.set_weights(start)
         model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
         model.save(tmp_path / f"m{suffix}")
         loaded = lib.saving.load_model(tmp_path / f"m{suffix}")
