@@ -246,3 +246,124 @@ def test_a_compile_config_of_ones_own_that_is_no_json_is_refused_by_name(tmp_pat
     model.build((None, 3))
     with pytest.raises(TypeError, match=r"Opaque.get_compile_config\(\): a value does not serialize to JSON .*cannot serialize <object"):
         model.save(tmp_path / "m.npz")
+
+
+# -- outputs as nested lists: Model(x, [a, [b, c], d]) ---------------------------------------------
+
+def _nested_model(lib):
+    x = lib.Input((4,), name="x")
+    a = lib.layers.Dense(1, name="a")(x)
+    h = lib.layers.Dense(5, activation="tanh", name="h")(x)
+    b = lib.layers.Dense(2, name="b")(h)
+    c = lib.layers.Dense(3, activation="softmax", name="c")(h)
+    d = lib.layers.Dense(1, name="d")(x)
+    return lib.Model(x, [a, [b, c], d])
+
+
+def _nested_data(n=24):
+    r = np.random.default_rng(3)
+    x = r.normal(size=(n, 4)).astype("float32")
+    y = [r.normal(size=(n, 1)).astype("float32"),
+         [r.normal(size=(n, 2)).astype("float32"), np.eye(3, dtype="float32")[r.integers(0, 3, n)]],
+         r.normal(size=(n, 1)).astype("float32")]
+    return x, y
+
+
+def _flat(value):
+    return [a for part in value for a in _flat(part)] if isinstance(value, (list, tuple)) else [np.asarray(value)]
+
+
+def test_nested_outputs_predict_nested_lists_as_keras(keras):
+    kmodel, model = _nested_model(keras), _nested_model(gn)
+    model.set_weights([np.asarray(w) for w in kmodel.get_weights()])
+    x, _ = _nested_data()
+    want, got = kmodel.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert isinstance(got, list) and len(got) == 3 and isinstance(got[1], list) and len(got[1]) == 2
+    for ours, theirs in zip(_flat(got), _flat(want)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert model.output_names == list(kmodel.output_names) == ["a", "b", "c", "d"]
+    assert len(model.outputs) == 4 and isinstance(model.output[1], list)
+    assert isinstance(model(x)[1], list)
+    inner = gn.Input((4,))
+    assert isinstance(model(inner)[1], list)        # called on a tensor: nested too
+
+
+@pytest.mark.parametrize("form", ["nested", "flat", "dict"])
+def test_nested_outputs_train_and_log_as_keras(keras, form):
+    """Losses nested as the outputs (or flat, or by name), metrics nested, targets nested: the logs
+    (Keras' "1/b_loss" for an output inside a list) and their values as Keras 3.15's over 2 epochs."""
+    x, y = _nested_data()
+    loss = {"nested": ["mse", ["mae", "categorical_crossentropy"], "mse"],
+            "flat": ["mse", "mae", "categorical_crossentropy", "mse"],
+            "dict": {"a": "mse", "b": "mae", "c": "categorical_crossentropy", "d": "mse"}}[form]
+    metrics = ["mae", [["mse"], ["accuracy"]], "mae"]
+    histories = []
+    kmodel = _nested_model(keras)
+    start = [np.asarray(w) for w in kmodel.get_weights()]
+    for lib, m in ((keras, kmodel), (gn, _nested_model(gn))):
+        m.set_weights(start)
+        m.compile(optimizer=lib.optimizers.SGD(0.05), loss=loss, metrics=metrics)
+        histories.append(m.fit(x, y, epochs=2, batch_size=8, shuffle=False, validation_data=(x, y),
+                               verbose=0).history)
+    assert sorted(histories[1]) == sorted(histories[0])
+    assert "1/b_loss" in histories[1] and "val_c_accuracy" in histories[1]
+    for key in histories[0]:
+        np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=2e-5, atol=1e-6, err_msg=key)
+
+
+def test_nested_outputs_take_flat_targets_and_nested_loss_weights(keras):
+    x, y = _nested_data()
+    flat_y = [y[0], y[1][0], y[1][1], y[2]]
+    results = []
+    kmodel = _nested_model(keras)
+    start = [np.asarray(w) for w in kmodel.get_weights()]
+    for lib, m in ((keras, kmodel), (gn, _nested_model(gn))):
+        m.set_weights(start)
+        if lib is gn:       # (Keras 3.15 takes the weights flat only: nested, it counts 1 loss and 4 weights)
+            m.compile(optimizer="sgd", loss=["mse", ["mse", "mse"], "mse"], loss_weights=[1.0, [0.5, 2.0], 0.0])
+        else:
+            m.compile(optimizer="sgd", loss=["mse"] * 4, loss_weights=[1.0, 0.5, 2.0, 0.0])
+        results.append(m.evaluate(x, flat_y, verbose=0, return_dict=True))
+    assert results[1].keys() == results[0].keys()
+    for key in results[0]:
+        np.testing.assert_allclose(results[1][key], results[0][key], rtol=1e-5, err_msg=key)
+    model = _nested_model(gn)
+    model.set_weights(start)
+    model.compile(optimizer="sgd", loss="mse", loss_weights=[1.0, [0.5, 2.0], 0.0])
+    # one loss for all, weights nested: the same weighted loss as the per-output form above
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0)[0], results[0]["loss"], rtol=1e-5)
+    assert np.isfinite(model.train_on_batch(x, y)).all()
+    with pytest.raises(ValueError, match=r"loss: the model's outputs are nested as \[\*, \[\*, \*\], \*\]; "
+                                         r"loss\[1\] must be a list of 2"):
+        model.compile(optimizer="sgd", loss=["mse", "mse", "mse"])
+
+
+def test_nested_outputs_kept_by_config_files_and_keras(keras, tmp_path):
+    x, y = _nested_data()
+    model = _nested_model(gn)
+    model.compile(optimizer="adam", loss="mse", metrics=["mae", ["mae", "mse"], "mae"])
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    want = model.predict(x, verbose=0)
+    again = gn.Model.from_config(model.get_config())
+    again.set_weights(model.get_weights())
+    clone = gn.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    model.save(tmp_path / "m.keras", save_format="keras")
+    theirs = keras.saving.load_model(tmp_path / "m.keras")
+    for other in (again, clone, loaded, gn.load_model(tmp_path / "m.keras"), theirs):
+        got = other.predict(x, verbose=0)
+        assert isinstance(got[1], list) and len(got[1]) == 2
+        for ours, expected in zip(_flat(got), _flat(want)):
+            np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
+
+
+def test_nested_outputs_refuse_a_dict_inside_and_an_empty_list():
+    x = gn.Input((4,))
+    a, b = gn.layers.Dense(1)(x), gn.layers.Dense(2)(x)
+    with pytest.raises(TypeError, match="outputs nests a dict inside a list"):
+        gn.Model(x, [a, [b, {"b": b}]])
+    with pytest.raises(ValueError, match="outputs nests an empty list"):
+        gn.Model(x, [a, [b, []]])

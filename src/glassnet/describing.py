@@ -581,7 +581,8 @@ class DescribingMixin:
                                        config.get("outputs"), config.get("modes"), config.get("options"),
                                        config.get("input_keys"), config.get("layer_order"),
                                        config.get("added_losses"), config.get("output_models"),
-                                       config.get("nested"), name=config.get("name", "model"), **settings)
+                                       config.get("nested"), config.get("output_nesting"),
+                                       name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
                              f"'inbound'); rebuild it with Sequential.from_config")
