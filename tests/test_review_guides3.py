@@ -18,8 +18,12 @@ import glassnet as gn
 # -- "Working with RNNs" ----------------------------------------------------------------------------
 
 def _summary_rows(model):
+    return _summary_rows_of(model)
+
+
+def _summary_rows_of(model, **options):
     captured = []
-    model.summary(print_fn=lambda text, **_: captured.append(text))
+    model.summary(print_fn=lambda text, **_: captured.append(text), **options)
     return "\n".join(captured)
 
 
@@ -47,6 +51,13 @@ def test_the_summary_of_a_sequential_not_built_yet_lists_its_layers_as_keras(ker
             assert f"({kind})" in keras_text and f"({kind})" in text
         assert text.count("0 (unbuilt)") == keras_text.count("0 (unbuilt)") == len(ours.layers)
         assert "Total params: 0" in text
+    # a layer Keras builds when made counts its (no) weights; layer_range picks rows as for a built model
+    model = gn.Sequential()
+    for layer in (gn.layers.Dense(3), gn.layers.Dropout(0.1), gn.layers.Dense(2, name="out")):
+        model.add(layer)
+    rows = _summary_rows_of(model, layer_range=("dropout", "out")).splitlines()
+    assert [row.split()[0] for row in rows if "(" in row and "?" in row] == ["dropout", "out"]
+    assert any(row.split()[:4] == ["dropout", "(Dropout)", "?", "0"] for row in rows)
     # built afterwards, the same model gives its shapes and counts
     model, _ = _sequential_of_added_layers(gn)
     model.build((None, 7))

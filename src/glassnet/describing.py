@@ -250,7 +250,7 @@ class DescribingMixin:
         if not self.built and getattr(self, "_graph", None) is None and self.layers:
             # a Sequential not built yet (keras.io's RNN guide adds layers, then asks): Keras 3.15
             # lists its layers, their shapes unknown, their weights "0 (unbuilt)"
-            return self._unbuilt_summary(line_length, positions, print_fn, show_trainable)
+            return self._unbuilt_summary(line_length, positions, print_fn, show_trainable, layer_range)
         self._require_built("summary")
         # a functional Model says where each layer's inputs come from, as Keras' summary does
         graph = getattr(self, "_graph", None) is not None
@@ -282,7 +282,7 @@ class DescribingMixin:
                 f"Non-trainable params: {total - trainable:,}", f"dtype: {self.dtype.name}"]
         print_fn("\n".join(text))
 
-    def _unbuilt_summary(self, line_length, positions, print_fn, show_trainable):
+    def _unbuilt_summary(self, line_length, positions, print_fn, show_trainable, layer_range):
         """``summary`` of a Sequential whose layers are not built yet: Keras 3.15's rows, ``?``
         for each output shape and ``0 (unbuilt)`` for each layer not built (a layer Keras builds
         when it is made, Dropout, counts its weights: none), the totals 0."""
@@ -291,6 +291,8 @@ class DescribingMixin:
         rows = [[f"{layer.name} ({type(layer).__name__})", "?",
                  f"{_built_count(layer):,}" if _counts(layer) else "0 (unbuilt)",
                  *(("-",) if show_trainable else ())] for layer in self.layers]
+        first, stop = _summary.range_bounds([layer.name for layer in self.layers], layer_range)
+        rows = rows[first:stop]
         if line_length is None and positions is None:
             table = _summary.compact_table(headers, rows)
         else:
