@@ -8,6 +8,8 @@ import pytest
 import glassnet as gn
 from glassnet import ops
 
+from test_review_guides2 import _custom_compile_class     # the saving guide's ModelWithCustomCompile
+
 
 # -- a Variable set as an attribute: tracked -----------------------------------------------------
 
@@ -136,41 +138,6 @@ def test_variables_set_as_attributes_are_saved(tmp_path):
 
 # -- get_compile_config / compile_from_config of one's own: honoured by save and load -------------
 
-def _custom_compile_model(lib, received):
-    """keras.io's saving guide's ModelWithCustomCompile as written (smaller), registered; its
-    ``compile_from_config`` records the config it is given in ``received``."""
-    @lib.saving.register_keras_serializable(package="guides3")
-    def small_square_sum_loss(y_true, y_pred):
-        loss = lib.ops.square(y_pred - y_true)
-        loss = loss / 10.0
-        return lib.ops.sum(loss, axis=1)
-
-    @lib.saving.register_keras_serializable(package="guides3")
-    class ModelWithCustomCompile(lib.Model):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.dense1 = lib.layers.Dense(8, activation="relu")
-            self.dense2 = lib.layers.Dense(4, activation="softmax")
-
-        def call(self, inputs):
-            return self.dense2(self.dense1(inputs))
-
-        def compile(self, optimizer, loss_fn, metrics):
-            super().compile(optimizer=optimizer, loss=loss_fn, metrics=metrics)
-            self.model_optimizer = optimizer
-            self.loss_fn = loss_fn
-            self.loss_metrics = metrics
-
-        def get_compile_config(self):
-            return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn, "metric": self.loss_metrics}
-
-        def compile_from_config(self, config):
-            received.append(config)
-            optimizer = lib.utils.deserialize_keras_object(config["model_optimizer"])
-            loss_fn = lib.utils.deserialize_keras_object(config["loss_fn"])
-            metrics = lib.utils.deserialize_keras_object(config["metric"])
-            self.compile(optimizer=optimizer, loss_fn=loss_fn, metrics=metrics)
-    return ModelWithCustomCompile, small_square_sum_loss
 
 
 def test_a_compile_config_of_ones_own_is_saved_and_compiles_the_loaded_model(keras, tmp_path):
@@ -182,7 +149,7 @@ def test_a_compile_config_of_ones_own_is_saved_and_compiles_the_loaded_model(ker
     x, y = r.random((16, 8)).astype("float32"), r.random((16, 4)).astype("float32")
     received, results, start = {"keras": [], "gn": []}, {}, None
     for name, lib, suffix in (("keras", keras, ".keras"), ("gn", gn, ".npz")):
-        cls, loss_fn = _custom_compile_model(lib, received[name])
+        cls, loss_fn = _custom_compile_class(lib, lib.ops, received[name])
         model = cls()
         model.compile(optimizer="SGD", loss_fn=loss_fn, metrics=["mae", "mse"])
         model(x[:1])

@@ -14,6 +14,8 @@ import numpy as np
 
 import glassnet as gn
 
+from test_review_guides2 import _custom_compile_class     # the saving guide's ModelWithCustomCompile
+
 
 # -- "Working with RNNs" ----------------------------------------------------------------------------
 
@@ -187,49 +189,18 @@ def test_lstm_and_rnn_of_lstm_cell_train_alike_and_as_keras(keras):
 # -- "Customizing Saving and Serialization": get_compile_config and compile_from_config ---------------
 
 def test_the_saving_guides_custom_compile_as_written(tmp_path):
-    """The guide's section as written (its losses in glassnet.ops): ``model.save("....keras")``
+    """The guide's section as written (its losses in glassnet.ops; the class is
+    test_review_guides2's transcription, with Keras' ``**kwargs``): ``model.save("....keras")``
     (glassnet's own file under that name), ``load_model`` compiles the model through its
     ``compile_from_config``, and the guide's three checks hold. (Keras 3.15 itself fails to load
-    this class as written: its ``__init__`` takes no ``trainable``, which Keras' config passes.)"""
+    the class as the guide writes it: its ``__init__`` takes no ``trainable``, which Keras' config passes.)"""
     ops = gn.ops
-
-    @gn.saving.register_keras_serializable(package="my_custom_package")
-    def small_square_sum_loss(y_true, y_pred):
-        loss = ops.square(y_pred - y_true)
-        loss = loss / 10.0
-        loss = ops.sum(loss, axis=1)
-        return loss
 
     @gn.saving.register_keras_serializable(package="my_custom_package")
     def mean_pred(y_true, y_pred):
         return ops.mean(y_pred)
 
-    @gn.saving.register_keras_serializable(package="my_custom_package")
-    class ModelWithCustomCompile(gn.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense1 = gn.layers.Dense(8, activation="relu")
-            self.dense2 = gn.layers.Dense(4, activation="softmax")
-
-        def call(self, inputs):
-            x = self.dense1(inputs)
-            return self.dense2(x)
-
-        def compile(self, optimizer, loss_fn, metrics):
-            super().compile(optimizer=optimizer, loss=loss_fn, metrics=metrics)
-            self.model_optimizer = optimizer
-            self.loss_fn = loss_fn
-            self.loss_metrics = metrics
-
-        def get_compile_config(self):
-            return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn, "metric": self.loss_metrics}
-
-        def compile_from_config(self, config):
-            optimizer = gn.utils.deserialize_keras_object(config["model_optimizer"])
-            loss_fn = gn.utils.deserialize_keras_object(config["loss_fn"])
-            metrics = gn.utils.deserialize_keras_object(config["metric"])
-            self.compile(optimizer=optimizer, loss_fn=loss_fn, metrics=metrics)
-
+    ModelWithCustomCompile, small_square_sum_loss = _custom_compile_class(gn, ops)
     model = ModelWithCustomCompile()
     model.compile(optimizer="SGD", loss_fn=small_square_sum_loss, metrics=["accuracy", mean_pred])
     r = np.random.default_rng(4)
