@@ -340,3 +340,72 @@ def test_nested_outputs_refuse_a_dict_inside_and_an_empty_list():
         gn.Model(x, [a, [b, {"b": b}]])
     with pytest.raises(ValueError, match="outputs nests an empty list"):
         gn.Model(x, [a, [b, []]])
+
+
+def _forward_layer(lib_variable):
+    """A layer of glassnet's own kind (forward and backward), holding two variables among its
+    add_weight weights: the same attributes in the same order as ``_keras_twin``."""
+    class ScaleShift(gn.layers.Layer):
+        def build(self, input_shape):
+            self.a = self.add_weight("a", input_shape, "ones")
+            self.w = lib_variable(np.full(input_shape, 2.0, "float32"), name="w")
+            self.c = lib_variable(np.full(input_shape, 0.5, "float32"), name="c", trainable=False)
+            self.b = self.add_weight("b", input_shape, "zeros")
+
+        def forward(self, x, training=False):
+            self.x = x
+            return x * self.w * self.a + self.b + self.c
+
+        def backward(self, grad_output):
+            w, a = np.asarray(self.w), np.asarray(self.a)
+            self.grads["w"][...] = (grad_output * self.x * a).sum(axis=0)
+            self.grads["a"][...] = (grad_output * self.x * w).sum(axis=0)
+            self.grads["b"][...] = grad_output.sum(axis=0)
+            return grad_output * w * a
+    return ScaleShift
+
+
+def _keras_twin(keras):
+    class ScaleShift(keras.layers.Layer):
+        def build(self, input_shape):
+            self.a = self.add_weight(shape=input_shape[1:], initializer="ones", name="a")
+            self.w = keras.Variable(np.full(input_shape[1:], 2.0, "float32"), name="w")
+            self.c = keras.Variable(np.full(input_shape[1:], 0.5, "float32"), name="c", trainable=False)
+            self.b = self.add_weight(shape=input_shape[1:], initializer="zeros", name="b")
+
+        def call(self, x):
+            return x * self.w * self.a + self.b + self.c
+    return ScaleShift
+
+
+def test_variables_of_a_layer_with_forward_are_its_weights_and_train_as_keras(keras, tmp_path):
+    """The same tracking in a layer computing on arrays (forward/backward): the variables become its
+    weights (``self.grads["w"]``), listed, trained and saved as Keras' layer's, 3 epochs of SGD."""
+    x = np.random.default_rng(5).random((16, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    kmodel = keras.Sequential([keras.Input((3,)), _keras_twin(keras)(), keras.layers.Dense(1)])
+    model = gn.Sequential([gn.Input((3,)), _forward_layer(gn.Variable)(), gn.layers.Dense(1)])
+    layer = model.layers[0]
+    assert list(layer.params) == ["a", "w", "b"] and list(layer.state) == ["c"]
+    assert [w.shape for w in model.get_weights()] == [tuple(w.shape) for w in kmodel.weights]
+    model.set_weights([np.asarray(w) for w in kmodel.get_weights()])
+    losses = []
+    for m, lib in ((kmodel, keras), (model, gn)):
+        m.compile(loss="mse", optimizer=lib.optimizers.SGD(0.05))
+        losses.append(m.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    for ours, theirs in zip(model.get_weights(), kmodel.get_weights()):
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    assert isinstance(layer.w, gn.Variable) and layer.w.trainable and not layer.c.trainable
+    np.testing.assert_array_equal(layer.w.numpy(), layer.params["w"])       # a view of the trained weight
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_allclose(gn.load_model(tmp_path / "m.npz").predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_variables_of_a_layer_with_forward_pass_the_gradient_check():
+    model = gn.Sequential([gn.Input((3,)), _forward_layer(gn.Variable)(), gn.layers.Dense(1)], seed=0,
+                          dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    x = np.random.default_rng(6).random((8, 3))
+    report = gn.gradcheck.check_model(model, x, x.sum(axis=1, keepdims=True))
+    assert report["max_error"] < 1e-7 and any(key.endswith("/w") for key in report["errors"]), report

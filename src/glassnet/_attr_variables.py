@@ -22,9 +22,13 @@ Order, as Keras': the weights held as attributes in the order the attributes wer
 block's ``__dict__`` order, which is assignment order), add_weight's not held by one where they
 were made; trainable ones first, then the others (``CallWeights.build``).
 
+A layer of the user's with ``forward`` (no drawn call) does the same at the end of its ``build``
+(``adopt_in_layer``, from ``Layer``'s build wrapper, for the user's classes only): the variable
+becomes a weight made by ``add_weight`` and a view of it.
+
 Left untracked, as before: a variable in a list or dict attribute, one of an integer or boolean
-dtype (a block's weights are floats), a layer's weight view (``dense.kernel``: its layer's already),
-and a variable set after the block was drawn.
+dtype (weights are floats), a layer's weight view (``dense.kernel``: its layer's already), and a
+variable set after the block was drawn (after the layer's build).
 """
 import numpy as np
 
@@ -82,34 +86,76 @@ def adopt(model):
     _order(model, model._call_weights, {variable._handle.name for _, variable in found})
 
 
-def _order(model, owner, adopted):
-    """``owner.specs`` in Keras' tracking order: the weights held as attributes in the attributes'
-    order, each add_weight weight not held by one kept where it was made (before the next one
-    that is). ``adopted``: the names of the weights adopted now (add_weight made the others)."""
-    from ._call_weights import CallWeight
-    by_name = {spec["name"]: spec for spec in owner.specs}
-    earlier = [spec["name"] for spec in owner.specs if spec["name"] not in adopted]
+def keras_order(names, held, adopted):
+    """Keras' tracking order of a layer's weights: ``held``, the names of the weights its
+    attributes hold, in the attributes' order; each weight ``add_weight`` made and no attribute
+    holds kept where it was made among ``names`` (the weights in the order made), before the next
+    one that is held. ``adopted``: the names of the variables adopted now (add_weight made the
+    others)."""
+    earlier = [name for name in names if name not in adopted]
     order = []
-    for value in vars(model).values():
-        if not (isinstance(value, CallWeight) and value.owner is owner and value.index is None
-                and not value.reshaped) or value.name in order:
+    for name in held:
+        if name in order:
             continue
-        if value.name not in adopted:
+        if name not in adopted:
             while earlier:       # add_weight's, up to this one, in the order they were made
-                name = earlier.pop(0)
-                if name not in order:
-                    order.append(name)
-                if name == value.name:
+                made = earlier.pop(0)
+                if made not in order:
+                    order.append(made)
+                if made == name:
                     break
         else:
-            order.append(value.name)
+            order.append(name)
     order += [name for name in earlier if name not in order]
-    order += [name for name in by_name if name not in order]
+    return order + [name for name in names if name not in order]
+
+
+def _order(model, owner, adopted):
+    """``owner.specs`` (a block's CallWeights) in Keras' tracking order (``keras_order``)."""
+    from ._call_weights import CallWeight
+    by_name = {spec["name"]: spec for spec in owner.specs}
+    held = [value.name for value in vars(model).values() if isinstance(value, CallWeight) and value.owner is owner
+            and value.index is None and not value.reshaped]
+    order = keras_order(list(by_name), held, adopted)
     owner.specs[:] = [by_name[name] for name in order]
     if owner.built:
         # made already (its weights read before the block was drawn: make_now), in no model yet (the
         # block is not drawn): its arrays put in that order too, as the model will list them
-        for table in ("params", "grads", "state"):
-            arrays = getattr(owner, table, None)
-            if arrays:
-                setattr(owner, table, {name: arrays[name] for name in order if name in arrays})
+        _arrays_in(owner, order)
+
+
+def _arrays_in(layer, order):
+    for table in ("params", "grads", "state"):
+        arrays = getattr(layer, table, None)
+        if arrays:
+            setattr(layer, table, {name: arrays[name] for name in order if name in arrays})
+
+
+def adopt_in_layer(layer):
+    """A layer of the user's with ``forward`` (called at the end of its ``build``): each plain float
+    ``gn.Variable`` among its attributes made a weight of its own, ``add_weight``'s (in ``params``
+    if trainable, else ``state``), of the variable's value (cast to the layer's dtype) and named
+    by it (``name_1`` for a name taken); the variable becomes a view of that weight (a
+    ``WeightVariable``: what ``forward`` reads through it is the trained value, and ``backward``
+    writes its gradient as any weight's, ``self.grads[name]``). Keras' order, as a block's."""
+    found = [(key, value) for key, value in vars(layer).items() if _adoptable(value)]
+    if not found:
+        return
+    from .variables import WeightVariable
+    for _, variable in found:
+        taken = {*layer.params, *(getattr(layer, "state", None) or {})}
+        name, k = variable.name, 0
+        while name in taken:
+            k += 1
+            name = f"{variable.name}_{k}"
+        value = np.array(variable._live())
+        made = layer.add_weight(name, value.shape, "zeros", trainable=variable.trainable)
+        made[...] = value
+        variable.__class__ = WeightVariable
+        variable._layer, variable._key = layer, name
+    adopted = {variable._key for _, variable in found}
+    arrays = {id(a): key for key, a in [*layer.params.items(), *(getattr(layer, "state", None) or {}).items()]}
+    held = [value._key if isinstance(value, WeightVariable) and value._layer is layer else arrays.get(id(value))
+            for value in vars(layer).values()]
+    names = [*layer.params, *(getattr(layer, "state", None) or {})]
+    _arrays_in(layer, keras_order(names, [name for name in held if name is not None], adopted))
