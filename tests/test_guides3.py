@@ -302,6 +302,14 @@ def test_nested_outputs_take_flat_targets_and_nested_loss_weights(keras):
     # one loss for all, weights nested: the same weighted loss as the per-output form above
     np.testing.assert_allclose(model.evaluate(x, y, verbose=0)[0], results[0]["loss"], rtol=1e-5)
     assert np.isfinite(model.train_on_batch(x, y)).all()
+    # sample weights per output nested as the outputs are (Keras' form), and one per sample for all
+    w = np.linspace(0.5, 2.0, len(x))
+    kmodel.compile(optimizer="sgd", loss=["mse"] * 4)
+    model.compile(optimizer="sgd", loss="mse")
+    model.set_weights(start)            # (train_on_batch moved them)
+    for weights in ([w, [w[::-1], None], w], w):
+        np.testing.assert_allclose(model.evaluate(x, y, sample_weight=weights, verbose=0),
+                                   kmodel.evaluate(x, y, sample_weight=weights, verbose=0), rtol=1e-5)
     with pytest.raises(ValueError, match=r"loss: the model's outputs are nested as \[\*, \[\*, \*\], \*\]; "
                                          r"loss\[1\] must be a list of 2"):
         model.compile(optimizer="sgd", loss=["mse", "mse", "mse"])

@@ -21,6 +21,7 @@ files (``output_layers`` nested).
 A leaf is a tensor; dicts inside the lists are refused by name (a dict of outputs is a model's
 whole output: glassnet._dictoutputs).
 """
+import numbers
 
 
 def flat_nested(outputs):
@@ -62,8 +63,9 @@ def flatten_given(structure, value, what):
     ``structure``'s) is flattened to them; anything else (a flat list of one per output, a dict
     by the outputs' names, one value for all) is returned as it is, for the per-output forms to
     read. A list nested otherwise is refused, naming ``what``."""
-    if structure is None or not isinstance(value, (list, tuple)) or len(value) != len(structure):
-        return value
+    if structure is None or not isinstance(value, (list, tuple)) or len(value) != len(structure) \
+            or all(isinstance(item, numbers.Number) for item in value):
+        return value        # (numbers: not nested; sample weights [1.0, 2.0] of two samples)
     flat = []
 
     def take(part, given, where):
