@@ -1213,12 +1213,6 @@ class Model(Sequential):
         # outputs' targets packed: Sequential._packed_targets)
         return super()._prepare_xy(x, y, xname, yname, cast)
 
-    def _check_weights(self, sample_weight, x, name="sample_weight", list_forms=True):
-        if self._keras_output_nesting is not None and self._output_keys is None and name == "sample_weight":
-            # weights per output nested as the outputs are, Keras' [wa, [wb, wc]] (glassnet._nested_outputs)
-            sample_weight = flatten_given(self._keras_output_nesting, sample_weight, name)
-        return super()._check_weights(sample_weight, x, name, list_forms)
-
     def _takes_text(self):
         # one Input of texts: the Sequential's way (its reader is the first layer); with several
         # Inputs, _prepare_x hands each Input of texts to its reader (_text_readers)
