@@ -1,16 +1,9 @@
 """A model class' own ``get_compile_config`` / ``compile_from_config``, honoured by ``save`` and
-``load_model`` as Keras 3.15 honours them (keras.io's saving guide, ``ModelWithCustomCompile``)::
-
-    class ModelWithCustomCompile(gn.Model):
-        def compile(self, optimizer, loss_fn, metrics):
-            super().compile(optimizer=optimizer, loss=loss_fn, metrics=metrics)
-            self.model_optimizer, self.loss_fn, self.loss_metrics = optimizer, loss_fn, metrics
-        def get_compile_config(self):
-            return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn, "metric": self.loss_metrics}
-        def compile_from_config(self, config):
-            optimizer = gn.utils.deserialize_keras_object(config["model_optimizer"])
-            ...
-            self.compile(optimizer=optimizer, loss_fn=loss_fn, metrics=metrics)
+``load_model`` as Keras 3.15 honours them. keras.io's saving guide's ``ModelWithCustomCompile`` has a
+``compile(optimizer, loss_fn, metrics)`` of its own, which glassnet's ``compile(loss=, optimizer=,
+metrics=)`` cannot call; its ``get_compile_config()`` returns ``{"model_optimizer": ..., "loss_fn":
+..., "metric": ...}`` and its ``compile_from_config(config)`` deserializes those
+(``gn.utils.deserialize_keras_object``) and calls that compile.
 
 Keras' ``save`` writes what ``get_compile_config()`` returns, each value through
 ``serialize_keras_object``, and ``load_model`` hands that to ``compile_from_config``. glassnet's
