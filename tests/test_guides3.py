@@ -92,9 +92,14 @@ def test_the_variable_object_is_a_view_of_the_weight():
 
         def call(self, x):
             return x * self.v
-    model = gn.Sequential([gn.Input((3,)), Scale()])
+    block = Scale()
+    model = gn.Sequential([gn.Input((3,)), block])
     x = np.ones((2, 3), "float32")
     np.testing.assert_array_equal(model.predict(x, verbose=0), 2.0)
+    # the attribute, the block's weight handle now, reads as its value outside a drawn call (a
+    # train_step's arithmetic), as the variable did
+    np.testing.assert_array_equal(block.v * 2.0, 4.0)
+    np.testing.assert_array_equal(1.0 - np.asarray(block.v), -1.0)
     held["v"].assign(np.array([1.0, 3.0, 5.0], "float32"))
     np.testing.assert_array_equal(model.predict(x, verbose=0)[0], [1.0, 3.0, 5.0])
     assert isinstance(held["v"], gn.Variable) and held["v"].trainable

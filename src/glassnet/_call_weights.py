@@ -147,7 +147,7 @@ class CallWeight:
         return CallWeight(self.owner, self.name, shape, index, self.owner_name)
 
     def _operate(self, op, other, reflected):
-        if getattr(_EAGER, "on", False) and not _is_tensor(other):      # run eagerly: on its value now
+        if _valued() and not _is_tensor(other):      # run eagerly, or outside any call: on its value now
             a, b = (np.asarray(other), self.read()) if reflected else (self.read(), np.asarray(other))
             return getattr(np, op)(a, b)
         if not _is_tensor(other):
@@ -193,7 +193,7 @@ class CallWeight:
         raise TypeError(f"-{self!r}: a weight is used with a tensor; write x * -1.0 * w, or 0.0 - w with x")
 
     def __array__(self, dtype=None, copy=None):
-        if getattr(_EAGER, "on", False):        # run eagerly (run_eagerly): its value now
+        if _valued():        # run eagerly (run_eagerly), or outside any call: its value now
             return np.array(self.read(), dtype=dtype)
         raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
                         f"+ - * / on a tensor, ops.matmul, ops.tensordot(x, w, axes=1), ops.maximum, ops.minimum, "
@@ -246,6 +246,17 @@ class CallWeight:
 
     def __bool__(self):
         raise TypeError(f"{self!r}: a weight has no truth value while call is drawn")
+
+
+def _valued():
+    """Whether a weight handle stands for its value now: in a call run eagerly (``run_eagerly``), or
+    outside any call being drawn (a ``train_step`` reading ``self.scale * 2``, where a block's
+    ``gn.Variable`` became a handle: glassnet._attr_variables). Inside a drawn call a value would be
+    a constant that never trains, so there the handle is an operand of the nodes only."""
+    if getattr(_EAGER, "on", False):
+        return True
+    from .layers.base import drawn_call
+    return drawn_call() is None
 
 
 class UpdatedInCall(NotImplementedError):
