@@ -20,7 +20,6 @@ from .layers.base import stateful_layers
 from .metrics.base import MetricTally
 from .metrics.keras_variables import keep_run
 from ._dictoutputs import as_dict
-from ._nested_outputs import nest
 from .outputs import split_outputs
 from .scalar_outputs import ScalarRows
 from .training import refuse_no_targets
@@ -309,6 +308,7 @@ class InferenceMixin:
         if self._heads is not None or self._output_keys is not None:
             outputs = [out] if self._heads is None else split_outputs(out, self._heads)
             if self._output_keys is None and self._keras_output_nesting is not None:    # (glassnet._nested_outputs)
+                from ._nested_outputs import nest
                 return nest(self._keras_output_nesting, outputs)
             return outputs if self._output_keys is None else as_dict(self._output_keys, outputs)
         key = self._nested_dict_key()
@@ -519,6 +519,7 @@ class InferenceMixin:
         if self._output_keys is not None:       # a dict of tensors, as this model's outputs were given
             return as_dict(self._output_keys, outputs)
         if self._keras_output_nesting is not None:       # nested lists of them (glassnet._nested_outputs)
+            from ._nested_outputs import nest
             return nest(self._keras_output_nesting, outputs)
         if self._nested_dict_key() is not None:       # a Sequential ending in a model of a dict output
             return {self._nested_dict_key(): outputs[0]}
