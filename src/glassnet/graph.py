@@ -1207,8 +1207,6 @@ class Model(Sequential):
         loss takes it, then all are packed side by side (glassnet.outputs), in the model's dtype."""
         if not self._calls:
             self._draw_from(x)
-        if self._keras_output_nesting is not None and self._output_keys is None:      # [ya, [yb, yc], yd]
-            y = flatten_given(self._keras_output_nesting, y, yname)
         # (Keras' dict by the one output's name and a list of its one array: Sequential's; several
         # outputs' targets packed: Sequential._packed_targets)
         return super()._prepare_xy(x, y, xname, yname, cast)

@@ -227,6 +227,10 @@ class PreparingMixin:
         then all packed side by side (glassnet.outputs), in the model's dtype. Outputs without a
         loss take no targets: Keras 3.15's forms, their entries None or anything (ignored), or left
         out (``_scored_targets``)."""
+        if self._keras_output_nesting is not None and self._output_keys is None:
+            # targets nested as the outputs are, Keras' [ya, [yb, yc], yd] (glassnet._nested_outputs)
+            from ._nested_outputs import flatten_given
+            y = flatten_given(self._keras_output_nesting, y, yname)
         given, labels = self._scored_targets(y, yname)
         targets = []
         for head, array, label in zip(self._heads, given, labels):
