@@ -14,7 +14,6 @@ would get wrong (see glassnet._onnx_tensor_ops for the others):
 
 Each is checked against ``predict`` in tests/test_onnx_five.py, tiny x included.
 """
-from ._onnx_ops import Unsupported
 
 
 def _guarded(b, u, x, inner):
@@ -41,10 +40,8 @@ def _expm1(b, layer, xs, shapes):
 
 
 def softmax_over(b, layer, op, x, axes):
-    """``op`` ("softmax" or "log_softmax") over ``axes`` (non-negative, with the batch's 0) at once."""
-    if 0 in axes:
-        raise Unsupported(f"{layer.describe()}: {op} over the batch axis is not exported "
-                          "(export keeps the batch free)")
+    """``op`` ("softmax" or "log_softmax") over ``axes`` (non-negative sample axes: the drawing
+    refuses the batch's) at once."""
     shifted = b.op("Sub", [x, b.op("ReduceMax", [x], axes=axes, keepdims=1)])
     e = b.op("Exp", [shifted])
     total = b.op("ReduceSum", [e, b.ints(axes)], keepdims=1)
