@@ -192,7 +192,8 @@ def test_log1p_expm1_of_non_finite_and_edges(name, dtype, tmp_path):
 
 @pytest.mark.parametrize("name", ["log1p", "expm1"])
 def test_log1p_expm1_against_keras(name, keras, tmp_path):
-    x = np.array([TINY + [0.5, -0.5, 2.0, -0.9, 10.0]], np.float32)
+    # (without the subnormal 1e-38: TensorFlow's kernels flush it to zero)
+    x = np.array([[v for v in TINY if v != 1e-38] + [0.5, -0.5, 2.0, -0.9, 10.0]], np.float32)
     got = _run(_op_model(name, "float32", x.shape[1]), x, tmp_path)
     want = keras.ops.convert_to_numpy(getattr(keras.ops, name)(x))
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
@@ -220,13 +221,14 @@ def test_softmax_over_several_axes(op, axis, dtype, rng, tmp_path):
 def test_softmax_over_several_axes_against_keras(op, axis, keras, rng, tmp_path):
     x = (rng.normal(size=(5, 3, 4, 5)) * 4).astype("float32")
     got = _run(_softmax_model(op, axis, "float32"), x, tmp_path)
-    want = keras.ops.convert_to_numpy(getattr(keras.ops, op)(x, axis=axis))
+    # (Keras 3.15's TensorFlow softmax over negative axes transposes wrongly: its axes given >= 0)
+    want = keras.ops.convert_to_numpy(getattr(keras.ops, op)(x, axis=tuple(a % 4 for a in axis)))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 # -- dict inputs ----------------------------------------------------------------------------------
-def _dict_model(module, dtype=None):
-    a, b = module.Input((3,), name="in_a"), module.Input((2,), name="in_b")
+def _dict_model(module, dtype=None, names=("in_a", "in_b")):
+    a, b = module.Input((3,), name=names[0]), module.Input((2,), name=names[1])
     joined = module.layers.Concatenate()([a, module.layers.Dense(3, activation="tanh")(b)])
     # the keys not in sorted order, nor the Inputs' names: the file is keyed by the dict's keys
     return module.Model({"zeta": a, "alpha": b}, module.layers.Dense(2)(joined),
@@ -247,7 +249,7 @@ def test_dict_inputs(dtype, rng, tmp_path):
 
 def test_dict_inputs_against_keras(keras, rng, tmp_path):
     model = _dict_model(gn)
-    theirs = _dict_model(keras)
+    theirs = _dict_model(keras, names=("zeta", "alpha"))       # (Keras warns of keys unlike the names)
     theirs.set_weights(model.get_weights())
     data = {"zeta": rng.normal(size=(5, 3)).astype("float32"), "alpha": rng.normal(size=(5, 2)).astype("float32")}
     _, session = _exported(model, tmp_path)
