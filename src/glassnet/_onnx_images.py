@@ -11,7 +11,12 @@ channels last around their nodes, as glassnet's forward does.
   otherwise at the edges, its "nearest" rounds positions in the other precision). The
   crop (``crop_to_aspect_ratio``: a Slice) or pad (``pad_to_aspect_ratio``: a Pad of
   ``fill_value``) comes first, as in glassnet. The matrices need the input's height and width:
-  images of any size (an Input of None) are refused by name.
+  images of any size (an Input of None) are refused by name. ONNX's Resize, which would take
+  any size, was tried and does not reproduce TensorFlow's kernels in onnxruntime 1.32: its
+  "linear" half_pixel positions are rounded otherwise (1.1e-5 from predict on 37-row images),
+  its "tf_half_pixel_for_nn" nearest picks the other pixel of a tie (26 columns to 1: column
+  12, where TensorFlow and glassnet take 13), its "cubic" refuses downsizing on NCHW, and it
+  has no float64 kernel.
 * ``CenterCrop``: a Slice of the central window; an image smaller than the window is resized
   bilinearly from its centred box, as above. Fixed sizes only.
 * ``AdaptiveAveragePooling1D/2D/3D``, ``AdaptiveMaxPooling1D/2D/3D``: one axis at a time, the
