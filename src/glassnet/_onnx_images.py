@@ -15,8 +15,8 @@ channels last around their nodes, as glassnet's forward does.
   any size, was tried and does not reproduce TensorFlow's kernels in onnxruntime 1.32: its
   "linear" half_pixel positions are rounded otherwise (1.1e-5 from predict on 37-row images),
   its "tf_half_pixel_for_nn" nearest picks the other pixel of a tie (26 columns to 1: column
-  12, where TensorFlow and glassnet take 13), its "cubic" refuses downsizing on NCHW, and it
-  has no float64 kernel.
+  12, where TensorFlow and glassnet take 13), its "cubic" (a=-0.5, exclude_outside) failed
+  onnxruntime's scales validation on the 4-D images tried, and it has no float64 kernel.
 * ``CenterCrop``: a Slice of the central window; an image smaller than the window is resized
   bilinearly from its centred box, as above. Fixed sizes only.
 * ``AdaptiveAveragePooling1D/2D/3D``, ``AdaptiveMaxPooling1D/2D/3D``: one axis at a time, the
