@@ -149,11 +149,15 @@ def adopt_in_layer(layer):
             k += 1
             name = f"{variable.name}_{k}"
         value = np.array(variable._live())
-        made = layer.add_weight(name, value.shape, "zeros", trainable=variable.trainable)
+        # the class's add_weight, not load_model's capped one: the variable's array exists already (its
+        # constructor made it), and a model file of an older glassnet does not count it (load_model)
+        made = type(layer).add_weight(layer, name, value.shape, "zeros", trainable=variable.trainable)
         made[...] = value
         variable.__class__ = WeightVariable
         variable._layer, variable._key = layer, name
     adopted = {variable._key for _, variable in found}
+    # (a model file of a glassnet before session 47 holds no such weight: load_model keeps its value)
+    layer.__dict__["_adopted_weights"] = adopted | layer.__dict__.get("_adopted_weights", set())
     arrays = {id(a): key for key, a in [*layer.params.items(), *(getattr(layer, "state", None) or {}).items()]}
     held = [value._key if isinstance(value, WeightVariable) and value._layer is layer else arrays.get(id(value))
             for value in vars(layer).values()]

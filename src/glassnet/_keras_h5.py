@@ -413,17 +413,36 @@ def weights_file_arrays(model, h5py, h5, where):
             arrays = _ordered(walk, found, group, cells=cells) if found is not None else []
         arrays = without_keras_only(layer, arrays, current)
         if len(arrays) != len(current):
+            arrays = _without_adopted(layer, arrays, current)
+        if len(arrays) != len(current):
             raise ModelFileError(f"{where}: layer {name!r} ({group}) has {len(current)} weights in glassnet, the file "
                                  f"{len(arrays)} there")
         for k, (target, dataset) in enumerate(zip(current, arrays)):
-            if tuple(dataset.shape) != target.shape:
+            if dataset is not None and tuple(dataset.shape) != target.shape:
                 raise ModelFileError(f"{where}: layer {name!r} weight {k} ({dataset.name}): expected shape "
                                      f"{target.shape}, the file has {tuple(dataset.shape)}")
         planned.append((layer, current, arrays))
     _left_over(walk, top["layers"], "layers", used)
-    return [(layer, keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False)
+    return [(layer, keras_store_order(layer, [np.array(target) if dataset is None else
+                                              dataset[()].astype(target.dtype, copy=False)
                                               for target, dataset in zip(current, arrays)]))
             for layer, current, arrays in planned if arrays]
+
+
+def _without_adopted(layer, arrays, current):
+    """``arrays`` (a layer's datasets in a ``.weights.h5`` file) with None at the places of the
+    weights ``current`` has for ``gn.Variable`` attributes of a layer of yours (glassnet._attr_variables),
+    when the file, written by a glassnet before session 47 that did not count them, holds exactly
+    the others: those keep their values. Else ``arrays`` unchanged (refused by the caller)."""
+    held = vars(layer).get("_adopted_weights")
+    if not held:
+        return arrays
+    names = keras_store_order(layer, [name for name, _ in layer._weight_items()])
+    places = [k for k, name in enumerate(names) if name in held]
+    if len(arrays) + len(places) != len(current):
+        return arrays
+    given = iter(arrays)
+    return [None if k in places else next(given) for k in range(len(current))]
 
 
 def _left_over(walk, group, path, used):

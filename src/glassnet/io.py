@@ -529,7 +529,7 @@ def _load(npz, infos, meta, compile):
                  (headers[f"weights/{i:03d}.npy"] for i in range(n_weights))) // itemsize
     found, subclass = subclass_files.resolve(meta["model"], "load_model")
     model, listed = _build(meta["model"], budget, target=subclass_files.graph_class(found, subclass) or Sequential)
-    weights = []
+    weights, missing = [], ()
     if model.built:
         # the file's weights go layer by layer in the config's order of layers, which a file of an
         # older glassnet may list in another order than model.layers (Keras' since): each layer's
@@ -542,10 +542,15 @@ def _load(npz, infos, meta, compile):
         if order is not None:
             members = [members[i] for i in order]
         if [meta["weights"][i] for i in members] != names:
+            # a file of a glassnet before session 47 holds no weight for a gn.Variable that a layer of
+            # yours holds as an attribute (glassnet._attr_variables): those keep their values
+            members = _without_adopted(model, meta["weights"], names) or members
+            missing = {name for name, i in zip(names, members) if i is None}
+        if [names[k] if i is None else meta["weights"][i] for k, i in enumerate(members)] != names:
             raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
                                  f"builds: {names!r:.300}")
         for i, (_, target) in zip(members, model._weight_items()):
-            weights.append(read_array(npz, headers, f"weights/{i:03d}", target))
+            weights.append(target.copy() if i is None else read_array(npz, headers, f"weights/{i:03d}", target))
         model.set_weights(weights)
     elif n_weights:
         raise ModelFileError("the file holds weights but its config builds no model (no input_shape)")
@@ -567,7 +572,7 @@ def _load(npz, infos, meta, compile):
         if not own_way:
             _compile(model, meta["model"]["compile"])
         if meta["optimizer_state"] is not None:
-            _restore_optimizer(model, npz, headers, meta["optimizer_state"])
+            _restore_optimizer(model, npz, headers, meta["optimizer_state"], _gaps(model, missing))
         try:        # the optimizer's weight-name patterns, searched in these names at the first step
             model.optimizer.check_search_cost(_weight_names(model) if model.built else [])
         except ValueError as exc:
@@ -737,6 +742,20 @@ def _in_model_order(model, listed, values):
     return [values[position[id(layer)]] for layer in model.layers]
 
 
+def _without_adopted(model, held, names):
+    """For each of ``names`` (``model``'s weights), the index of its name in the file's ``held``,
+    None for a weight made of a ``gn.Variable`` attribute (glassnet._attr_variables) that an older
+    file, written when such a variable was no weight, does not hold; None (no such file) unless
+    the file holds exactly the other weights."""
+    adopted = {f"{layer.name}/{key}" for layer in model.layers
+               for key in vars(layer).get("_adopted_weights", ())}
+    missing = [name for name in names if name not in held]
+    if not missing or not set(missing) <= adopted or len(held) != len(names) - len(missing) \
+            or len(set(held)) != len(held):
+        return None
+    return [None if name in missing else held.index(name) for name in names]
+
+
 def _weights_in_model_order(model, listed, count):
     """For each of ``model.get_weights()``, the index of its ``weights/NNN`` member in a file whose
     ``count`` weights go layer by layer in the order of ``listed`` (``_in_model_order``)."""
@@ -844,7 +863,30 @@ class _Expected:
         self.shape, self.dtype = tuple(shape), dtype
 
 
-def _restore_optimizer(model, npz, headers, state):
+def _gaps(model, missing):
+    """``[(offset, size)]`` of the trained weights named ``missing`` (held by an older file without
+    them: ``_without_adopted``) in the model's flat parameters, where its optimizer state had none."""
+    if not missing:
+        return []
+    gaps, offset = [], 0
+    for layer, key, param, _ in model._views:
+        if f"{layer.name}/{key}" in missing:
+            gaps.append((offset, int(param.size)))
+        offset += int(param.size)
+    return gaps
+
+
+def _with_gaps(array, gaps):
+    """``array`` (an older file's flat optimizer state) with zeros at ``gaps``: the state of
+    weights it did not hold starts as a new weight's (``_gaps``)."""
+    pieces, start = [], 0
+    for offset, size in gaps:
+        pieces += [array[start:offset - sum(s for o, s in gaps if o < offset)], np.zeros(size, array.dtype)]
+        start = offset - sum(s for o, s in gaps if o < offset)
+    return np.concatenate(pieces + [array[start:]])
+
+
+def _restore_optimizer(model, npz, headers, state, gaps=()):
     params = {key: param for key, param, _ in (model._triples if model.built else [])}
     shapes_of = dict(zip(params, model._weight_shapes())) if model.built else {}
     keys, slots, iterations = state.get("keys"), state.get("slots"), state.get("iterations")
@@ -867,8 +909,12 @@ def _restore_optimizer(model, npz, headers, state):
         # shape the optimizer keeps it in (the parameters', but for Adafactor's factored moments)
         param = params[pair[0]]
         shape = model.optimizer.slot_shape(pair[1], param, shapes_of.get(pair[0]))
-        restored[pair[0]][pair[1]] = backend.get_array_module(param).asarray(
-            read_array(npz, headers, f"optimizer/{i:03d}", _Expected(shape, param.dtype)))
+        if gaps and len(shape) == 1 and pair[0] == next(iter(params)):     # (an older file: _gaps)
+            shape = (shape[0] - sum(size for _, size in gaps),)
+            read = _with_gaps(read_array(npz, headers, f"optimizer/{i:03d}", _Expected(shape, param.dtype)), gaps)
+        else:
+            read = read_array(npz, headers, f"optimizer/{i:03d}", _Expected(shape, param.dtype))
+        restored[pair[0]][pair[1]] = backend.get_array_module(param).asarray(read)
     optimizer = model.optimizer
     for key, named in restored.items():
         # a slot the optimizer does not know would be kept and never used, and one it always keeps
