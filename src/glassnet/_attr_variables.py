@@ -83,6 +83,8 @@ def adopt(model):
         variable._handle = handle
         variable.__class__ = HeldVariable
         model.__dict__[key] = handle        # (the same key: its place in the attributes' order kept)
+        # (a weights file of a glassnet before session 47 holds no such weight: load_weights keeps its value)
+        owner.__dict__.setdefault("_adopted_weights", set()).add(name)
     _order(model, model._call_weights, {variable._handle.name for _, variable in found})
 
 

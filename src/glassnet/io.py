@@ -622,6 +622,9 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
         order = order_by_name([name for name, _ in items], [name for name, _ in source._weight_items()])
         if order is not None:
             weights = [weights[i] for i in order]
+        elif len(weights) < len(items):
+            # a file of before session 47: no weights for the gn.Variables a block of yours holds
+            weights = _with_adopted(model, items, weights)
         return weights, f"; the file's model has the layers {[layer.name for layer in source.layers]}"
     def hdf5(data):     # Keras' .weights.h5 (or a legacy .h5): each layer's, checked, read, then set
         from ._keras_h5 import read_weights_h5
@@ -742,13 +745,31 @@ def _in_model_order(model, listed, values):
     return [values[position[id(layer)]] for layer in model.layers]
 
 
+def _adopted_names(model):
+    """``"layer/key"`` of ``model``'s weights made of ``gn.Variable`` attributes of the user's
+    layers (glassnet._attr_variables): weights since session 47, which older files do not hold."""
+    return {f"{layer.name}/{key}" for layer in model.layers for key in vars(layer).get("_adopted_weights", ())}
+
+
+def _with_adopted(model, items, weights):
+    """``weights`` (an older file's model's, in order) with the current values of ``model``'s
+    adopted weights (``_adopted_names``) put in at their places of ``items`` (``_weight_items``),
+    when the file holds exactly the others, each of its shape; else ``weights`` unchanged (the
+    count's refusal follows)."""
+    adopted = _adopted_names(model)
+    others = [(name, a) for name, a in items if name not in adopted]
+    if not adopted or len(others) != len(weights) or any(np.shape(w) != a.shape for (_, a), w in zip(others, weights)):
+        return weights
+    given = iter(weights)
+    return [np.array(a) if name in adopted else next(given) for name, a in items]
+
+
 def _without_adopted(model, held, names):
     """For each of ``names`` (``model``'s weights), the index of its name in the file's ``held``,
     None for a weight made of a ``gn.Variable`` attribute (glassnet._attr_variables) that an older
     file, written when such a variable was no weight, does not hold; None (no such file) unless
     the file holds exactly the other weights."""
-    adopted = {f"{layer.name}/{key}" for layer in model.layers
-               for key in vars(layer).get("_adopted_weights", ())}
+    adopted = _adopted_names(model)
     missing = [name for name in names if name not in held]
     if not missing or not set(missing) <= adopted or len(held) != len(names) - len(missing) \
             or len(set(held)) != len(held):
