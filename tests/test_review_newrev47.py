@@ -1,0 +1,54 @@
+"""Review of session 47's new features (newrev47): differential fuzzing against Keras 3.15 of the
+loss classes' axis=/dtype=, the bounding boxes, the new layer arguments and the state surfaces;
+each test a bug found there, failing before its fix."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+@pytest.fixture(scope="module")
+def keras():
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the Keras oracle is its TensorFlow backend")
+    return keras
+
+
+# SparseCategoricalCrossentropy(axis=1) on (n, k) outputs: Keras' TensorFlow backend takes the last
+# axis by its positive number; glassnet refused any axis but -1 when constructed
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_sparse_ce_takes_the_last_axis_by_its_positive_number(keras, from_logits):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(5, 4))
+    p = z if from_logits else np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    y = rng.integers(0, 4, size=5)
+    ours = gn.losses.SparseCategoricalCrossentropy(from_logits=from_logits, axis=1)
+    theirs = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, axis=1, dtype="float64")
+    assert ours(p, y) == pytest.approx(float(theirs(y, p)), rel=1e-12)
+    plain = gn.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    np.testing.assert_array_equal(ours.gradient(p, y), plain.gradient(p, y))
+    # axis=1 on (2, 3, 4) is not the last: refused by name when called
+    with pytest.raises(ValueError, match="axis=1 on predictions of shape"):
+        ours(rng.uniform(size=(2, 3, 4)), rng.integers(0, 3, size=(2, 4)))
+
+
+def test_sparse_ce_last_axis_by_number_trains_as_the_default():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(8, 3)), rng.integers(0, 4, size=8)
+    losses = []
+    for loss in (gn.losses.SparseCategoricalCrossentropy(axis=1), gn.losses.SparseCategoricalCrossentropy()):
+        model = gn.Sequential([gn.layers.Dense(4, activation="softmax", input_dim=3)], seed=0)
+        model.compile(loss=loss, optimizer="sgd")
+        losses.append(model.fit(X, y, epochs=2, batch_size=4, verbose=0).history["loss"])
+    assert losses[0] == losses[1]
+    model = gn.Sequential([gn.layers.Dense(4, activation="softmax", input_dim=3)], seed=0)
+    model.compile(loss=gn.losses.SparseCategoricalCrossentropy(axis=2), optimizer="sgd")
+    with pytest.raises(ValueError, match="axis=2"):
+        model.fit(X, y, epochs=1, verbose=0)
