@@ -52,3 +52,21 @@ def test_sparse_ce_last_axis_by_number_trains_as_the_default():
     model.compile(loss=gn.losses.SparseCategoricalCrossentropy(axis=2), optimizer="sgd")
     with pytest.raises(ValueError, match="axis=2"):
         model.fit(X, y, epochs=1, verbose=0)
+
+
+# optimizer.variables' step count and learning rate given a non-number: NumPy's words ("invalid
+# literal for int()", "could not broadcast ...", None taken as nan: "got nan") named no argument
+@pytest.mark.parametrize("index, value", [(0, "x"), (0, None), (0, np.array([1, 2])), (1, "x"), (1, None),
+                                          (1, np.array([0.1, 0.2])), (0, float("nan"))])
+def test_optimizer_scalar_writes_refuse_non_numbers_by_name(index, value):
+    opt = gn.optimizers.Adam(0.01)
+    model = gn.Sequential([gn.layers.Dense(2, input_dim=3)], seed=0)
+    model.compile(loss="mse", optimizer=opt)
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, verbose=0)
+    variable = opt.variables[index]
+    what = "step count" if index == 0 else "learning rate"
+    with pytest.raises((TypeError, ValueError), match=f"optimizer.variables: the {what}"):
+        variable.assign(value)
+    assert (opt.iterations, opt.learning_rate) == (1, pytest.approx(0.01))
+    variable.assign(3)                           # a number still taken (Keras truncates 1.5 to 1 as NumPy)
+    assert (opt.iterations if index == 0 else opt.learning_rate) == 3
