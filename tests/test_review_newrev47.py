@@ -70,3 +70,26 @@ def test_optimizer_scalar_writes_refuse_non_numbers_by_name(index, value):
     assert (opt.iterations, opt.learning_rate) == (1, pytest.approx(0.01))
     variable.assign(3)                           # a number still taken (Keras truncates 1.5 to 1 as NumPy)
     assert (opt.iterations if index == 0 else opt.learning_rate) == 3
+
+
+# a loss with its own dtype= called on a tape: the recorded value came back in the model's dtype
+# (the direct call and Keras 3.15 give the loss's), reduction="none" and the reduced ones alike
+@pytest.mark.parametrize("name, activation", [("BinaryCrossentropy", "sigmoid"), ("MeanSquaredError", None),
+                                              ("CategoricalCrossentropy", "softmax")])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+@pytest.mark.parametrize("model_dtype, loss_dtype", [("float64", "float32"), ("float32", "float64")])
+def test_loss_dtype_kept_on_a_tape(name, activation, reduction, model_dtype, loss_dtype):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 4)).astype(model_dtype)
+    y = np.eye(3)[rng.integers(0, 3, 5)].astype(model_dtype)
+    model = gn.Sequential([gn.layers.Input((4,)), gn.layers.Dense(3, activation=activation)], dtype=model_dtype, seed=0)
+    loss = getattr(gn.losses, name)(reduction=reduction, dtype=loss_dtype)
+    with gn.GradientTape() as tape:
+        value = loss(model(x, training=True), y)
+    grads = tape.gradient(value, model.trainable_weights)
+    direct = loss(model(x), y)
+    assert np.asarray(value).dtype == np.dtype(loss_dtype)
+    if reduction == "none":                     # (a reduced direct call gives a Python float)
+        assert np.asarray(direct).dtype == np.dtype(loss_dtype)
+    np.testing.assert_allclose(np.asarray(value, np.float64), np.asarray(direct, np.float64), rtol=1e-6)
+    assert all(g.dtype == np.dtype(model_dtype) for g in grads)
