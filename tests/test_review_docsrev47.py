@@ -87,3 +87,49 @@ def test_parity_count_of_image_layers_taking_bounding_box_format():
     for name in names:
         assert hasattr(gn.layers, name), name
     assert "The other 26 image layers take it" in text
+
+
+def _adam_model():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 1)).astype("float32")
+    model = gn.Sequential([gn.Input((3,)), gn.layers.Dense(1)], seed=0)
+    opt = gn.optimizers.Adam(0.01)
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    return opt
+
+
+def test_optimizer_variables_writes_as_the_docs_show():
+    """docs/optimizers.md and guide/models.md: `opt.variables[0].assign(0)`,
+    `opt.variables[1][...] = 1e-3`, `+=`, `assign_add` set the optimizer's numbers, through the
+    arrays' dtypes as Keras' variables (Keras 3.15: assign(1.5) to its int64 step count gives 1)."""
+    opt = _adam_model()
+    step, rate = opt.variables[0], opt.variables[1]
+    assert step.dtype == np.int64 and rate.dtype == np.float32 and int(step) == opt.iterations == 2
+    step.assign(0)
+    assert opt.iterations == 0
+    rate[...] = 1e-3
+    assert opt.learning_rate == float(np.float32(1e-3))
+    step += 1
+    step.assign_add(1)
+    assert opt.iterations == 2
+    step.assign(1.5)
+    assert opt.iterations == 1
+
+
+def test_optimizer_variables_assign_sub_and_a_named_refusal_of_a_string():
+    """Keras' variables have `assign_sub` (the step count's was an AttributeError here), and a
+    string written into the step count said only "invalid literal for int() with base 10"."""
+    opt = _adam_model()
+    step, rate = opt.variables[0], opt.variables[1]
+    step.assign(5)
+    step.assign_sub(2)
+    assert opt.iterations == 3 and int(step) == 3
+    with pytest.raises(TypeError, match="optimizer.variables: the step count .* a number"):
+        step.assign("a")
+    with pytest.raises(TypeError, match="optimizer.variables: the learning rate .* a number"):
+        rate.assign("fast")
+    assert opt.iterations == 3 and opt.learning_rate == 0.01
+    with pytest.raises(ValueError, match=r"step count \(iteration\) must be in \[0, 2\*\*63\)"):
+        step.assign_sub(4)
+    assert opt.iterations == 3
