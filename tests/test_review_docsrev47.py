@@ -133,3 +133,25 @@ def test_optimizer_variables_assign_sub_and_a_named_refusal_of_a_string():
     with pytest.raises(ValueError, match=r"step count \(iteration\) must be in \[0, 2\*\*63\)"):
         step.assign_sub(4)
     assert opt.iterations == 3
+
+
+def test_per_output_loss_trackers_count_samples_where_keras_counts_batches():
+    """guide/models.md said each output's `compile_loss/<out>_loss` tracker is Keras'; with an
+    uneven last batch Keras 3.15 counts batches (its traced step sees no batch size), glassnet
+    samples: the docs now say so. 20 samples in batches of 8."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3)).astype("float32")
+    ys = [rng.normal(size=(20, 1)).astype("float32"), rng.normal(size=(20, 2)).astype("float32")]
+    counts = {}
+    for lib in (keras, gn):
+        i = lib.Input((3,))
+        model = lib.Model(i, [lib.layers.Dense(1, name="a")(i), lib.layers.Dense(2, name="b")(i)])
+        model.compile(optimizer="sgd", loss=["mse", "mae"])
+        model.evaluate(x, ys, batch_size=8, verbose=0)
+        tree = model.get_state_tree()["metrics_variables"]
+        counts[lib] = float(np.asarray(tree["compile_loss"]["a_loss"]["count"]))
+        assert float(np.asarray(tree["loss"]["count"])) == 20.0
+    assert counts[gn] == 20.0 and counts[keras] == 3.0
+    text = (DOCS / "guide" / "models.md").read_text()
+    assert "counts batches when the last batch is partial" in text
