@@ -155,3 +155,26 @@ def test_per_output_loss_trackers_count_samples_where_keras_counts_batches():
     assert counts[gn] == 20.0 and counts[keras] == 3.0
     text = (DOCS / "guide" / "models.md").read_text()
     assert "counts batches when the last batch is partial" in text
+
+
+def test_clahe_lists_no_seed_state_as_keras():
+    """guide/models.md: the random image layers hold a seed state, "the 25 Keras 3.15 seeds; not
+    AutoContrast or Equalization, which draw nothing". ContrastLimitedAdaptiveHistogramEqualization
+    draws nothing either and Keras 3.15's lists no variable, but glassnet's listed a uint32 [0, 0]
+    (it inherits the random intensity layers' base)."""
+    layer = gn.layers.ContrastLimitedAdaptiveHistogramEqualization()
+    layer(np.zeros((1, 16, 16, 3), "float32"))
+    assert layer.variables == [] and layer.non_trainable_variables == []
+    model = gn.Sequential([gn.Input((16, 16, 3)), gn.layers.ContrastLimitedAdaptiveHistogramEqualization(),
+                           gn.layers.RandomFlip(seed=1)])
+    assert len(model.variables) == 1                # RandomFlip's seed state alone
+
+
+def test_clahe_variables_equal_keras():
+    keras = pytest.importorskip("keras")
+    x = np.random.default_rng(0).uniform(0, 255, (1, 16, 16, 3)).astype("float32")
+    k = keras.layers.ContrastLimitedAdaptiveHistogramEqualization()
+    k(x)
+    g = gn.layers.ContrastLimitedAdaptiveHistogramEqualization()
+    g(x)
+    assert len(k.variables) == len(g.variables) == 0
