@@ -178,3 +178,26 @@ def test_clahe_variables_equal_keras():
     g = gn.layers.ContrastLimitedAdaptiveHistogramEqualization()
     g(x)
     assert len(k.variables) == len(g.variables) == 0
+
+
+def _flat_paths(tree, prefix=""):
+    for key in tree:
+        if isinstance(tree[key], dict):
+            yield from _flat_paths(tree[key], prefix + key + "/")
+        else:
+            yield prefix + key
+
+
+def test_seed_state_paths_after_clahe_are_keras_numbering():
+    """With CLAHE's extra seed state, every later seed generator's number was one past Keras'."""
+    keras = pytest.importorskip("keras")
+    keras.utils.clear_session()
+    k = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.RandomFlip(seed=2),
+                          keras.layers.ContrastLimitedAdaptiveHistogramEqualization(),
+                          keras.layers.RandomContrast(0.1, seed=4)])
+    g = gn.Sequential([gn.Input((16, 16, 3)), gn.layers.RandomFlip(seed=2),
+                       gn.layers.ContrastLimitedAdaptiveHistogramEqualization(),
+                       gn.layers.RandomContrast(0.1, seed=4)])
+    want = sorted(v.path for v in k.variables)
+    got = sorted(_flat_paths(g.get_state_tree()["non_trainable_variables"]))
+    assert got == want == ["seed_generator/seed_generator_state", "seed_generator_1/seed_generator_state"]
