@@ -201,3 +201,17 @@ def test_seed_state_paths_after_clahe_are_keras_numbering():
     want = sorted(v.path for v in k.variables)
     got = sorted(_flat_paths(g.get_state_tree()["non_trainable_variables"]))
     assert got == want == ["seed_generator/seed_generator_state", "seed_generator_1/seed_generator_state"]
+
+
+def test_optimizer_variables_under_a_schedule_list_the_step_count_alone():
+    """optimizers.md: under a learning-rate schedule Keras 3.15 lists no rate variable (a Dense(1)
+    on 3 features with Adam: the step count and 4 slots), and glassnet the same."""
+    rng = np.random.default_rng(0)
+    model = gn.Sequential([gn.Input((3,)), gn.layers.Dense(1)], seed=0)
+    opt = gn.optimizers.Adam(gn.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(rng.normal(size=(16, 3)), rng.normal(size=(16, 1)), batch_size=8, verbose=0)
+    listed = opt.variables
+    assert len(listed) == 5 and listed[0].dtype == np.int64 and np.shape(listed[1]) == (3, 1)
+    listed[0].assign(0)
+    assert opt.iterations == 0
