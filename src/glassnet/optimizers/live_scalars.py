@@ -7,8 +7,8 @@ glassnet keeps both as Python numbers (``optimizer.iterations``, ``optimizer.lea
 which each step reads and counts at Python's speed, so no array can be a view of them. The
 array listed holds the value read when ``variables`` was called (a later step does not move
 it: read ``variables`` again), and each write to it, ``v[...] = 0``, ``v.assign(0)``,
-``v.assign_add(1)`` or in-place arithmetic (``v += 1``), is checked and then sets the optimizer's
-number. A copy of it, or a result computed from it, is a plain array.
+``v.assign_add(1)``, ``v.assign_sub(1)`` or in-place arithmetic (``v += 1``), is checked and
+then sets the optimizer's number. A copy of it, or a result computed from it, is a plain array.
 
 >>> class Holder:
 ...     iterations = 5
@@ -70,6 +70,11 @@ class OptimizerScalar(np.ndarray):
     def assign_add(self, value):
         """Keras' ``variable.assign_add(value)``."""
         self[...] = self.view(np.ndarray) + value
+        return self
+
+    def assign_sub(self, value):
+        """Keras' ``variable.assign_sub(value)``."""
+        self[...] = self.view(np.ndarray) - value
         return self
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
