@@ -76,6 +76,8 @@ class AugMix(_Operations):
 
     _range_effect = "to which it clips them in training (and inference does not)"
 
+    _moves_boxes = False         # Keras 3.15's passes boxes unmoved though its chains move the images
+
     _group_arguments = "num_chains x chain_depth"
 
     @classmethod
@@ -84,6 +86,9 @@ class AugMix(_Operations):
 
     def __init__(self, value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3, alpha=1.0, all_ops=True,
                  interpolation="bilinear", seed=None, data_format=None, **kwargs):
+        if "bounding_box_format" in kwargs:     # refused by name and why, as CutMix's (box_moves.py)
+            from .box_moves import take_box_format
+            take_box_format(self, kwargs)
         self.num_chains = _positive_int(num_chains, "num_chains", "the number of augmented copies mixed")
         if isinstance(chain_depth, (tuple, list)):
             raise ValueError(f"AugMix: chain_depth must be a positive integer (Keras 3's: each chain takes chain_depth "

@@ -102,6 +102,7 @@ class ContrastLimitedAdaptiveHistogramEqualization(_RandomIntensity):
     """
 
     _moves_boxes = False         # Keras 3.15's refuses boxes (NotImplementedError)
+    keras_seeded = False         # (Keras' draws nothing: no SeedGenerator, so no seed state listed)
 
     shape_arguments = ('tile_grid_size',)        # named when its output is too large (glassnet._bounds)
 

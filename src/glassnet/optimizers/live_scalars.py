@@ -7,8 +7,8 @@ glassnet keeps both as Python numbers (``optimizer.iterations``, ``optimizer.lea
 which each step reads and counts at Python's speed, so no array can be a view of them. The
 array listed holds the value read when ``variables`` was called (a later step does not move
 it: read ``variables`` again), and each write to it, ``v[...] = 0``, ``v.assign(0)``,
-``v.assign_add(1)`` or in-place arithmetic (``v += 1``), is checked and then sets the optimizer's
-number. A copy of it, or a result computed from it, is a plain array.
+``v.assign_add(1)``, ``v.assign_sub(1)`` or in-place arithmetic (``v += 1``), is checked and
+then sets the optimizer's number. A copy of it, or a result computed from it, is a plain array.
 
 >>> class Holder:
 ...     iterations = 5
@@ -36,10 +36,21 @@ class OptimizerScalar(np.ndarray):
 
     def __setitem__(self, key, value):
         staged = np.array(self)             # the new value in this dtype (Keras' assign casts so too)
+        if self._optimizer is not None and (value is None or isinstance(value, (str, bytes))
+                                            or np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf"):
+            # NumPy's own words ("invalid literal for int()", "could not broadcast", None read as nan)
+            # named neither the variable nor what it takes
+            raise TypeError(f"optimizer.variables: the {self._what()} takes one number (a 0-d array or a Python "
+                            f"number), got {value!r:.60}")
+        if self._optimizer is not None and self._attribute == "iterations" and not np.isfinite(value):
+            raise ValueError(f"optimizer.variables: the step count (iteration) must be in [0, 2**63), got {value}")
         staged[key] = value
         if self._optimizer is not None:
             self._write(staged[()])
         super().__setitem__(key, value)
+
+    def _what(self):
+        return "step count (iteration)" if self._attribute == "iterations" else "learning rate"
 
     def _write(self, value):
         if self._attribute == "iterations":
@@ -59,6 +70,11 @@ class OptimizerScalar(np.ndarray):
     def assign_add(self, value):
         """Keras' ``variable.assign_add(value)``."""
         self[...] = self.view(np.ndarray) + value
+        return self
+
+    def assign_sub(self, value):
+        """Keras' ``variable.assign_sub(value)``."""
+        self[...] = self.view(np.ndarray) - value
         return self
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
