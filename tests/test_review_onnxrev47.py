@@ -33,3 +33,24 @@ def test_det_of_pivots_whose_running_product_overflows(dtype, big, small, n, tmp
     want = model.predict(data, verbose=0)
     assert got[0] == 0 and np.isfinite(got[1]) and np.all(np.isfinite(want))
     np.testing.assert_allclose(got, want, **TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("call", ["keywords", "key_and_mask_by_keyword"])
+def test_attention_given_its_tensors_by_keyword(call, dtype, rng, tmp_path):
+    """``mha(query=q, value=v, key=k)`` (keras.io's cross-attention) and ``mha(q, v, key=k,
+    attention_mask=m)`` record the order Keras' call reads its inputs in (the call's option
+    ``keras_order``, which orders the model's layers only): the export refused such a model,
+    naming an argument ['keras_order'] that the user never gave."""
+    q, v, k, m = gn.Input((3, 4)), gn.Input((5, 2)), gn.Input((5, 3)), gn.Input((3, 5))
+    mha = gn.layers.MultiHeadAttention(2, 3, use_gate=dtype == "float32")
+    if call == "keywords":
+        inputs, out = [q, v, k], mha(query=q, value=v, key=k)
+    else:
+        inputs, out = [q, v, k, m], mha(q, v, key=k, attention_mask=m)
+    model = gn.Model(inputs, out, dtype=dtype)
+    data = [rng.normal(size=(4, *x.shape[1:])).astype(dtype) for x in inputs[:3]]
+    data += [(rng.random((4, 3, 5)) < 0.7).astype(dtype)] if call != "keywords" else []
+    _, session = _exported(model, tmp_path)
+    got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), data)})[0]
+    np.testing.assert_allclose(got, model.predict(data, verbose=0), **TOLERANCES[dtype])
