@@ -178,15 +178,14 @@ def _det(b, x, n):
     (glassnet's det is NumPy's): a running product that overflows before a zero pivot gave NaN
     where the determinant is 0 (diag(1e20, 1e20, 0) in float32), or inf where it is finite
     (diag(1e20, 1e20, 1e-30): 1e10)."""
-    if n is None:
-        if b.dtype == np.float32:
-            product = b.op("Det", [x])
-            sign, logabs = loop.eliminate(b, x, accumulate=("sign", "logabs"))
-        else:
-            product, sign, logabs = loop.eliminate(b, x, accumulate=("det", "sign", "logabs"))
+    if b.dtype == np.float32:       # the fallback's LU a Loop at any size: the file stays small
+        product = b.op("Det", [x])
+        sign, logabs = loop.eliminate(b, x, accumulate=("sign", "logabs"))
+    elif n is None:
+        product, sign, logabs = loop.eliminate(b, x, accumulate=("det", "sign", "logabs"))
     else:
         _, _, pivots, signs = _eliminate(b, x, None, n)
-        product = b.op("Det", [x]) if b.dtype == np.float32 else _product(b, [*signs, *pivots], "Mul")
+        product = _product(b, [*signs, *pivots], "Mul")
         sign, logabs = _slogdet_parts(b, pivots, signs)
     unusable = b.op("Or", [b.op("Or", [b.op("IsNaN", [product]), b.op("IsInf", [product])]),
                            b.op("Equal", [product, b.const(0.0)])])
