@@ -54,3 +54,74 @@ def test_attention_given_its_tensors_by_keyword(call, dtype, rng, tmp_path):
     _, session = _exported(model, tmp_path)
     got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), data)})[0]
     np.testing.assert_allclose(got, model.predict(data, verbose=0), **TOLERANCES[dtype])
+
+
+def _unmerged(k, kind, own, masked, sequences, dtype=None, Input=None, Model=None):
+    """``ahead, behind = Bidirectional(..., merge_mode=None)(x)``, each read on (an LSTM over the
+    sequences, masked where the input is), as Keras 3.15's unmerged wrapper."""
+    Input, Model = Input or gn.Input, Model or gn.Model
+    make = getattr(k.layers, kind)
+    options = dict(backward_layer=make(3, go_backwards=True, activation="relu", return_sequences=sequences)) if own else {}
+    if masked:
+        x = Input((6,), dtype="int32")
+        h = k.layers.Embedding(10, 3, mask_zero=True)(x)
+    else:
+        x = h = Input((6, 3))
+    ahead, behind = k.layers.Bidirectional(make(3, return_sequences=sequences), merge_mode=None, **options)(h)
+    if sequences:
+        ahead, behind = k.layers.LSTM(2)(ahead), k.layers.LSTM(2)(behind)
+    return Model(x, [ahead, behind], **({"dtype": dtype} if dtype else {}))
+
+
+def _unmerged_data(rng, masked, dtype):
+    if masked:
+        from onnx_checks import masked_ids
+        return masked_ids(rng)
+    return rng.normal(size=(7, 6, 3)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
+@pytest.mark.parametrize("kind, own, sequences", [("LSTM", False, False), ("GRU", True, True), ("SimpleRNN", False, True),
+                                                  ("LSTM", True, True)])
+def test_bidirectional_merge_mode_none(kind, own, sequences, masked, dtype, rng, tmp_path):
+    """kargs2's ``merge_mode=None`` (both readers' outputs) was refused by the export ("merge_mode
+    None is not exported"): the call's output is the forward reader's and its BackwardOutput the
+    backward one's, from ONNX's bidirectional node or the two Scans."""
+    from onnx_checks import check, jitter
+    model = jitter(_unmerged(gn, kind, own, masked, sequences, dtype), rng)
+    check(model, _unmerged_data(rng, masked, dtype), tmp_path, dtype)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "masked"])
+def test_bidirectional_merge_mode_none_against_keras(masked, rng, tmp_path):
+    keras = pytest.importorskip("keras")
+    from onnx_checks import jitter
+    model = jitter(_unmerged(gn, "GRU", True, masked, True), rng)
+    theirs = _unmerged(keras, "GRU", True, masked, True, Input=keras.Input, Model=keras.Model)
+    theirs.set_weights(model.get_weights())
+    data = _unmerged_data(rng, masked, "float32")
+    _, session = _exported(model, tmp_path)
+    got = session.run(None, {session.get_inputs()[0].name: data})
+    for g, w in zip(got, theirs.predict(data, verbose=0)):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-5)
+
+
+def test_backward_output_hands_the_mask_on(rng):
+    """glassnet's own forward (``predict``): the BackwardOutput of a masked ``merge_mode=None``
+    wrapper returning sequences handed no mask on, so an LSTM reading ``behind`` read the padding
+    as data (0.15 from Keras 3.15's, which gives both outputs the wrapper's mask)."""
+    keras = pytest.importorskip("keras")
+    from onnx_checks import jitter, masked_ids
+
+    def build(k):
+        ids = k.Input((6,), dtype="int32")
+        _, behind = k.layers.Bidirectional(k.layers.GRU(3, return_sequences=True), merge_mode=None)(
+            k.layers.Embedding(10, 3, mask_zero=True)(ids))
+        return k.Model(ids, k.layers.LSTM(2)(behind))
+    model = jitter(build(gn), rng)
+    theirs = build(keras)
+    theirs.set_weights(model.get_weights())
+    data = masked_ids(rng)
+    np.testing.assert_allclose(model.predict(data, verbose=0), np.asarray(theirs.predict(data, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
