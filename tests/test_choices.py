@@ -101,8 +101,8 @@ def test_wrong_words_keep_their_value_errors():
     # the choices listed and the word given, as before; None (a Keras value for some) a ValueError too
     with pytest.raises(ValueError, match=r"^Conv2D: padding must be one of \['valid', 'same'\], got 'full'$"):
         layers.Conv2D(2, 3, padding="full")
-    with pytest.raises(ValueError, match=r"^Bidirectional: merge_mode must be one of .*, got None \(Keras' None"):
-        layers.Bidirectional(layers.LSTM(2), merge_mode=None)
+    with pytest.raises(ValueError, match=r"^Bidirectional: merge_mode must be one of .* or None \(two outputs\), got 'max'$"):
+        layers.Bidirectional(layers.LSTM(2), merge_mode="max")
     with pytest.raises(ValueError, match=r"^EarlyStopping: mode must be 'auto', 'min' or 'max', got 'up'$"):
         callbacks.EarlyStopping(mode="up")
     with pytest.raises(ValueError, match=r"^RandomElasticTransform: fill_mode must be .*got 'mirror' \(Keras' layer"):

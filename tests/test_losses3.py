@@ -412,7 +412,9 @@ def test_axis_refusals():
     with pytest.raises(ValueError, match="does not fit"):
         gn.losses.CategoricalCrossentropy(axis=-3)(np.ones((2, 3, 4)) / 3, np.ones((2, 3, 4)) / 3)
     with pytest.raises(ValueError, match="only one its TensorFlow"):
-        gn.losses.SparseCategoricalCrossentropy(axis=1)
+        gn.losses.SparseCategoricalCrossentropy(axis=-2)
+    with pytest.raises(ValueError, match="only one Keras' TensorFlow"):       # axis 1 of 2: not the last
+        gn.losses.SparseCategoricalCrossentropy(axis=1)(np.ones((2, 3, 4)) / 4, np.zeros((2, 3), int))
     with pytest.raises(ValueError, match="one weight per class"):
         gn.losses.CategoricalFocalCrossentropy(alpha=[0.2, 0.3, 0.5], axis=1)
     with pytest.raises(ValueError, match="label_smoothing=1"):

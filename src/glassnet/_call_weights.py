@@ -147,7 +147,7 @@ class CallWeight:
         return CallWeight(self.owner, self.name, shape, index, self.owner_name)
 
     def _operate(self, op, other, reflected):
-        if getattr(_EAGER, "on", False) and not _is_tensor(other):      # run eagerly: on its value now
+        if _valued() and not _is_tensor(other):      # run eagerly, or outside any call: on its value now
             a, b = (np.asarray(other), self.read()) if reflected else (self.read(), np.asarray(other))
             return getattr(np, op)(a, b)
         if not _is_tensor(other):
@@ -193,7 +193,7 @@ class CallWeight:
         raise TypeError(f"-{self!r}: a weight is used with a tensor; write x * -1.0 * w, or 0.0 - w with x")
 
     def __array__(self, dtype=None, copy=None):
-        if getattr(_EAGER, "on", False):        # run eagerly (run_eagerly): its value now
+        if _valued():        # run eagerly (run_eagerly), or outside any call: its value now
             return np.array(self.read(), dtype=dtype)
         raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
                         f"+ - * / on a tensor, ops.matmul, ops.tensordot(x, w, axes=1), ops.maximum, ops.minimum, "
@@ -248,6 +248,17 @@ class CallWeight:
         raise TypeError(f"{self!r}: a weight has no truth value while call is drawn")
 
 
+def _valued():
+    """Whether a weight handle stands for its value now: in a call run eagerly (``run_eagerly``), or
+    outside any call being drawn (a ``train_step`` reading ``self.scale * 2``, where a block's
+    ``gn.Variable`` became a handle: glassnet._attr_variables). Inside a drawn call a value would be
+    a constant that never trains, so there the handle is an operand of the nodes only."""
+    if getattr(_EAGER, "on", False):
+        return True
+    from .layers.base import drawn_call
+    return drawn_call() is None
+
+
 class UpdatedInCall(NotImplementedError):
     """A weight updated in a call being drawn (``CallWeight.assign``...): graph.Model.__call__ on
     arrays then runs the call eagerly instead (``run_eagerly``)."""
@@ -279,7 +290,9 @@ def run_eagerly(model, args, kwargs):
 
     def arrays(value):
         if isinstance(value, CallWeight):
-            return value.numpy()
+            # a gn.Variable the block held comes back itself (Keras' ComputeSum returns self.total)
+            variable = getattr(value, "variable", None)
+            return value.numpy() if variable is None else variable
         if isinstance(value, (list, tuple)):
             return type(value)(arrays(v) for v in value)
         if isinstance(value, dict):
@@ -461,6 +474,11 @@ class CallWeights(Layer):
                                  spec["regularizer"] and regularizers.get(spec["regularizer"]),
                                  spec["constraint"] and constraints.get(spec["constraint"]),
                                  trainable=spec["trainable"])
+                # a gn.Variable the block held (glassnet._attr_variables): made with its value
+                value = self.__dict__.get("_values", {}).get(spec["name"])
+                if value is not None:
+                    made = self.params if spec["name"] in self.params else self.state
+                    made[spec["name"]][...] = value
         # Keras' order of a layer's weights: the trainable ones, then the others (params, then state)
         super().build(input_shape)
 

@@ -8,9 +8,11 @@ MultiHeadAttention, Attention, ..., EinsumDense; glassnet._onnx_masks: Masking, 
 and GlobalAveragePooling1D reading a mask; glassnet._onnx_merge_masks: Maximum, Minimum and
 Multiply, reading their inputs' masks or not; glassnet._onnx_preprocessing: the augmentation
 layers (identities at inference), Normalization; glassnet._onnx_normalizations: UnitNormalization,
-RMSNormalization, GroupNormalization)."""
+RMSNormalization, GroupNormalization; glassnet._onnx_images: Resizing, CenterCrop, the adaptive
+poolings, DepthToSpace, SpaceToDepth)."""
 from ._onnx_attention import CONVERTERS as _ATTENTION
 from ._onnx_conv_lstm import CONVERTERS as _CONV_LSTM
+from ._onnx_images import CONVERTERS as _IMAGES
 from ._onnx_layers import CONVERTERS as _CORE
 from ._onnx_masks import CONVERTERS as _MASKS
 from ._onnx_merge_masks import CONVERTERS as _MERGE_MASKS
@@ -22,4 +24,4 @@ from ._onnx_preprocessing import CONVERTERS as _PREPROCESSING
 from ._onnx_tensor_ops import CONVERTERS as _TENSOR_OPS
 
 CONVERTERS = {**_CORE, **_RECURRENT, **_RNN, **_SHAPES, **_TENSOR_OPS, **_ATTENTION, **_MASKS, **_MERGE_MASKS, **_CONV_LSTM,
-              **_PREPROCESSING, **_NORMALIZATIONS}
+              **_PREPROCESSING, **_NORMALIZATIONS, **_IMAGES}

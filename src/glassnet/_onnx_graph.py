@@ -9,8 +9,9 @@ its mask tensor, each reader's finds it in ``Builder.mask``. The file holds:
 
 * opset 17 of the default domain (ir_version 8), which onnxruntime 1.14 and later run;
 * one graph input per model input, named as the model's (a Sequential's ``input_layer`` or its
-  Input's name), of shape ``(batch, *sample_shape)`` with a symbolic ``batch`` axis, so one file
-  takes any batch size (an Input's open axis, None, stays of any size); the model's dtype
+  Input's name; a model of dict inputs: the dict's key, so the dict ``predict`` takes feeds the
+  file), of shape ``(batch, *sample_shape)`` with a symbolic ``batch`` axis, so one file takes any
+  batch size (an Input's open axis, None, stays of any size); the model's dtype
   (float32 or float64; an input an ``Embedding`` reads keeps its Input's integer dtype if it has
   one, and is cast to int64 for the lookup; any other layer reads it cast to the model's dtype);
 * one graph output per model output, named as ``model.output_names`` (a Sequential's: its last
@@ -142,7 +143,9 @@ def _input_names_and_shapes(model):
     else:
         names, shapes = [model._single_input_name()], [tuple(model.input_shape[1:])]
     if getattr(model, "_input_keys", None) is not None:
-        raise Unsupported("export: a model of dict inputs is not exported; give its inputs as a list")
+        # a model of dict inputs: the file's inputs are named by the dict's keys (in the model's flat
+        # order, the keys sorted), so that the dict predict takes feeds onnxruntime's run as it is
+        names = model._feed_keys()
     return names, shapes
 
 

@@ -15,7 +15,8 @@ glassnet._onnx_ops for the converters' contract.
 * ``ops.einsum``: ONNX's ``Einsum`` with the equation glassnet computes (the batch's letter
   included), constants as initializers.
 
-* cumsum, cumprod, sort, argsort, top_k, one_hot, take, take_along_axis: glassnet._onnx_tensor_more.
+* cumsum, cumprod, sort, argsort, top_k, one_hot, take, take_along_axis: glassnet._onnx_tensor_more;
+  log1p, expm1 and softmax/log_softmax over several axes: glassnet._onnx_accurate.
 
 Any other op, or a setting with no exact form here, is refused by name (Unsupported).
 """
@@ -23,7 +24,10 @@ import numpy as np
 
 from . import _onnx_proto as proto
 from ._onnx_ops import _ELEMENTWISE, Unsupported, _softplus
-from ._onnx_tensor_more import CONVERTERS as _MORE
+from ._onnx_accurate import CONVERTERS as _ACCURATE, softmax_over
+from ._onnx_tensor_more import CONVERTERS as _MORE_ALONG
+
+_MORE = {**_MORE_ALONG, **_ACCURATE}
 
 _BIG = np.iinfo(np.int64).max
 _UNARY = {"exp": "Exp", "log": "Log", "sqrt": "Sqrt", "tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu",
@@ -160,7 +164,7 @@ def convert_tensor_function(b, layer, xs, shapes):
     if op in ("softmax", "log_softmax"):
         axes = _axes(layer, args["axis"], rank)
         if len(axes) != 1:
-            raise Unsupported(f"{who}: {op} over several axes {args['axis']!r} is not exported")
+            return softmax_over(b, layer, op, x, sorted(set(axes)))
         return b.op("Softmax" if op == "softmax" else "LogSoftmax", [x], axis=axes[0])
     if op == "reshape":
         return b.op("Reshape", [x, b.ints([0, *(-1 if n is None else n for n in args["newshape"][1:])])])

@@ -389,6 +389,9 @@ def record_model_call(model, x, training):
         return {key: packed for key in public}
     outputs = [_record(_HeadOutput(head, node), [packed]) for head in model._heads]
     if model._output_keys is None:
+        if model._keras_output_nesting is not None:        # nested lists (glassnet._nested_outputs)
+            from ._nested_outputs import nest
+            return nest(model._keras_output_nesting, outputs)
         return outputs
     from ._dictoutputs import as_dict
     return as_dict(model._output_keys, outputs)

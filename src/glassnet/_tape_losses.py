@@ -69,7 +69,9 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
             value = loss.value_from_logits(z, a, y) if w is None else loss.weighted_from_logits(z, a, y, w)
         else:
             value = loss(a, y) if w is None else loss.weighted(a, y, w)
-    value = np.asarray(value, dtype=whole.dtype)
+    # in the loss's own dtype= where it has one (its direct call's and Keras' value), else the outputs'
+    own = getattr(loss, "dtype", None)
+    value = np.asarray(value, dtype=own if own in ("float32", "float64") else whole.dtype)
     if parent is None:
         return value
 

@@ -247,6 +247,10 @@ class DescribingMixin:
         expand_nested = check_flag(expand_nested, "summary: expand_nested")
         show_trainable = check_flag(show_trainable, "summary: show_trainable")
         positions = _summary.check_options(line_length, positions, layer_range)
+        if not self.built and getattr(self, "_graph", None) is None and self.layers:
+            # a Sequential not built yet (keras.io's RNN guide adds layers, then asks): Keras 3.15
+            # lists its layers, their shapes unknown, their weights "0 (unbuilt)"
+            return self._unbuilt_summary(line_length, positions, print_fn, show_trainable, layer_range)
         self._require_built("summary")
         # a functional Model says where each layer's inputs come from, as Keras' summary does
         graph = getattr(self, "_graph", None) is not None
@@ -277,6 +281,26 @@ class DescribingMixin:
         text = [f'Model: "{self.name}"', *table, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
                 f"Non-trainable params: {total - trainable:,}", f"dtype: {self.dtype.name}"]
         print_fn("\n".join(text))
+
+    def _unbuilt_summary(self, line_length, positions, print_fn, show_trainable, layer_range):
+        """``summary`` of a Sequential whose layers are not built yet: Keras 3.15's rows, ``?``
+        for each output shape and ``0 (unbuilt)`` for each layer not built (a layer Keras builds
+        when it is made, Dropout, counts its weights: none), the totals 0."""
+        from . import _summary
+        headers = ("Layer (type)", "Output Shape", "Param #", *(("Trainable",) if show_trainable else ()))
+        rows = [[f"{layer.name} ({type(layer).__name__})", "?",
+                 f"{_built_count(layer):,}" if _counts(layer) else "0 (unbuilt)",
+                 *(("-",) if show_trainable else ())] for layer in self.layers]
+        first, stop = _summary.range_bounds([layer.name for layer in self.layers], layer_range)
+        rows = rows[first:stop]
+        if line_length is None and positions is None:
+            table = _summary.compact_table(headers, rows)
+        else:
+            widths = _summary.column_widths(len(headers), line_length, positions, show_trainable, False)
+            table = _summary.fixed_table(headers, rows, widths, right={2})
+        total = sum(_built_count(layer) for layer in self.layers if _counts(layer))
+        print_fn("\n".join([f'Model: "{self.name}"', *table, f"Total params: {total:,}", f"Trainable params: {total:,}",
+                            "Non-trainable params: 0", f"dtype: {self.dtype.name}"]))
 
     def _summary_entries(self):
         """``[(name, entry)]``, the summary's top rows in the order of ``layers``: a layer, or the
@@ -581,7 +605,8 @@ class DescribingMixin:
                                        config.get("outputs"), config.get("modes"), config.get("options"),
                                        config.get("input_keys"), config.get("layer_order"),
                                        config.get("added_losses"), config.get("output_models"),
-                                       config.get("nested"), name=config.get("name", "model"), **settings)
+                                       config.get("nested"), config.get("output_nesting"),
+                                       name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
                              f"'inbound'); rebuild it with Sequential.from_config")

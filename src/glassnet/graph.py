@@ -73,9 +73,11 @@ from .layers.symbolic import SymbolicTensor, holds_symbolic, is_symbolic, not_an
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._bounds import check_file_batch_size
+from ._attr_variables import adopt as adopt_variables
 from ._call_weights import UpdatedInCall, link as link_weights, through_weights
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
+from ._nested_outputs import flat_nested, flatten_given, loss_prefixes, nest
 from .model import Sequential, _keep_stream, defines_step, keras_compile_order_refused
 from .model import runs_test_step as _runs_test_step       # (glassnet.own_steps reads it here)
 from ._compile_order import loss_and_optimizer
@@ -413,6 +415,8 @@ class Model(Sequential):
             keys, outputs = flat_outputs(outputs)
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        # nested lists, Model(x, [a, [b, c], d]): flat inside, nested where given back (glassnet._nested_outputs)
+        nesting, outputs = flat_nested(outputs) if keys is None else (None, outputs)
         _check_inputs(inputs)
         _check_outputs(outputs, None if keys is None else sorted(keys))
         tensors, sources = _walk_back(outputs)
@@ -490,6 +494,8 @@ class Model(Sequential):
         self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
         self._outputs_at = [index[id(tensor)] for tensor in outputs]
         self._output_keys, self._input_keys = keys, input_keys
+        if nesting is not None or "_keras_output_nesting" in self.__dict__:
+            self._keras_output_nesting = nesting
         # an output a nested model's call made goes by that model's name (the outermost called
         # here), as Keras 3.15 names an output by its node's operation: Model(x, inner(x)) ->
         # ["inner"], not the name of inner's last layer (glassnet._output_models)
@@ -648,7 +654,10 @@ class Model(Sequential):
         any layer it built itself. None for any other (not built yet: refused as before)."""
         if self._held_elsewhere():
             return self._nested_layers
-        if self._calls or not self._subclass() or vars(self).get("_call_weights") is None:
+        if self._calls or not self._subclass():
+            return None
+        adopt_variables(self)       # (gn.Variables set in __init__: Keras' are weights at once)
+        if vars(self).get("_call_weights") is None:
             return None
         self._call_weights.make_now()
         return [layer for layer in attribute_layers(self, glassnet_attribute_names(self)) if layer.built]
@@ -723,6 +732,7 @@ class Model(Sequential):
     def _symbolic_call_once(self, inputs, arguments, training, branching=False):
         """``call`` drawn once, given ``training`` (see ``_symbolic_call``)."""
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
+        adopt_variables(self)       # gn.Variables among its attributes: weights of its own, as Keras tracks them
         try:
             parameters = inspect.signature(self.call).parameters
             # (draw_sources: what glassnet.random's draws of shape (batch, ...) take the batch size from)
@@ -1027,6 +1037,8 @@ class Model(Sequential):
         model of several; the dict of them, in its order, for outputs given as a dict)."""
         if self._output_keys is not None:
             return as_dict(self._output_keys, self.outputs)
+        if self._keras_output_nesting is not None:
+            return nest(self._keras_output_nesting, self.outputs)
         return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
 
     @property
@@ -1162,6 +1174,16 @@ class Model(Sequential):
             raise NotImplementedError(self._unscored_mask)
         # (Sequential.compile reads Keras' per-output forms of the one output, loss_weights too:
         # glassnet._listforms; and several outputs' per output: _compile_heads)
+        nesting = self._keras_output_nesting
+        if nesting is not None and self._heads is not None and self._output_keys is None:
+            # outputs given as nested lists: what compile takes per output, nested so too or flat, and
+            # the own losses' logs under Keras' places ("1/b_loss": glassnet._nested_outputs)
+            loss, metrics, loss_weights, weighted_metrics = (
+                flatten_given(nesting, value, what) for value, what in (
+                    (loss, "loss"), (metrics, "metrics"), (loss_weights, "loss_weights"),
+                    (weighted_metrics, "weighted_metrics")))
+            for head, prefix in zip(self._heads, loss_prefixes(nesting)):
+                head.loss_prefix = prefix
         # (the run settings compile kept, which Sequential.compile would set again to its defaults)
         return super().compile(loss, optimizer, metrics, weighted_metrics, loss_weights=loss_weights,
                                run_eagerly=self._run_eagerly, steps_per_execution=self._steps_per_execution,
@@ -1398,6 +1420,8 @@ class Model(Sequential):
             config["outputs"] = as_dict(self._output_keys, self._outputs_at)
         elif self._heads is not None:
             config["outputs"] = list(self._outputs_at)
+            if self._keras_output_nesting is not None:      # nested lists of them (glassnet._nested_outputs)
+                config["output_nesting"] = self._keras_output_nesting
         if self._output_models is not None:      # its layers are kept, not the nested models naming outputs
             config["output_models"] = list(self._output_models)
         if self._call_modes is not None:
@@ -1438,7 +1462,7 @@ class Model(Sequential):
     @classmethod
     def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None,
                      input_keys=None, layer_order=None, added_losses=None, output_models=None, nested=None,
-                     **kwargs):
+                     output_nesting=None, **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
@@ -1535,6 +1559,9 @@ class Model(Sequential):
                              f"got {layer_order!r:.40}")
         from . import _output_models
         output_models = _output_models.checked(output_models, 1 if outputs is None else len(outputs))
+        if output_nesting is not None:          # outputs given as nested lists (glassnet._nested_outputs)
+            from ._nested_outputs import checked
+            ends = nest(checked(output_nesting, outputs if isinstance(outputs, list) else None), ends)
         model = cls(given, ends, **kwargs)
         if output_models is not None:
             _output_models.rename(model, output_models)

@@ -307,6 +307,9 @@ class InferenceMixin:
         outputs given as a dict (in its order)."""
         if self._heads is not None or self._output_keys is not None:
             outputs = [out] if self._heads is None else split_outputs(out, self._heads)
+            if self._output_keys is None and self._keras_output_nesting is not None:    # (glassnet._nested_outputs)
+                from ._nested_outputs import nest
+                return nest(self._keras_output_nesting, outputs)
             return outputs if self._output_keys is None else as_dict(self._output_keys, outputs)
         key = self._nested_dict_key()
         return out if key is None else {key: out}
@@ -515,6 +518,9 @@ class InferenceMixin:
             added_losses.record(terms)
         if self._output_keys is not None:       # a dict of tensors, as this model's outputs were given
             return as_dict(self._output_keys, outputs)
+        if self._keras_output_nesting is not None:       # nested lists of them (glassnet._nested_outputs)
+            from ._nested_outputs import nest
+            return nest(self._keras_output_nesting, outputs)
         if self._nested_dict_key() is not None:       # a Sequential ending in a model of a dict output
             return {self._nested_dict_key(): outputs[0]}
         return outputs[0] if len(outputs) == 1 else outputs

@@ -89,6 +89,7 @@ from ._atomic import write_atomically
 from ._saveable import check_saveable, check_text_widths
 from ._weightsfile import WeightsMismatch, order_by_name, read_weights, write_weights_only
 from .describing import compile_arguments, take_seed_origin
+from ._own_compile import compile_own_way, own_compile_config
 from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, WEIGHTS_FORMAT, check_members,
                          generator_from_state, json_bytes, read_array, read_config, read_header, read_json)
 from .errors import ModelFileError, UnknownObjectError
@@ -319,6 +320,9 @@ def _metadata(model, epoch, include_optimizer=True):
         raise ValueError(f"save_model: the model has {len(model.layers)} layers, more than a model file "
                          f"holds ({MAX_LAYERS})")
     config = model._config(with_compile=include_optimizer)
+    own = own_compile_config(model) if include_optimizer else None
+    if own is not None:         # the class' own get_compile_config(), for its compile_from_config (Keras')
+        config["own_compile_config"] = own
     if _calls_of(config) > MAX_LAYERS:
         raise ValueError(f"save_model: the model makes {_calls_of(config)} layer calls, more than a model file "
                          f"holds ({MAX_LAYERS})")
@@ -553,7 +557,15 @@ def _load(npz, infos, meta, compile):
         model, listed = subclass_files.swap(made, model, listed, subclass)
     _restore_trainable(model, _in_model_order(model, listed, meta["trainable"]))
     if compile and meta["model"].get("compile"):
-        _compile(model, meta["model"]["compile"])
+        try:        # the class' own compile_from_config, as Keras' load_model calls it (glassnet._own_compile)
+            own_way = compile_own_way(model, meta["model"].get("own_compile_config"), meta["model"]["compile"])
+        except UnknownObjectError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{type(model).__name__}.compile_from_config: {exc}; load with compile=False and "
+                                 f"compile the model yourself") from exc
+        if not own_way:
+            _compile(model, meta["model"]["compile"])
         if meta["optimizer_state"] is not None:
             _restore_optimizer(model, npz, headers, meta["optimizer_state"])
         try:        # the optimizer's weight-name patterns, searched in these names at the first step

@@ -247,6 +247,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     _heads = None       # a functional Model's outputs, when it has several (glassnet.outputs); a
     # Sequential's, when its last layer is such a model (_add_model: its heads, at this model's calls)
     _output_keys = None         # those outputs given as a dict: its keys, as given (glassnet._dictoutputs)
+    # a functional Model's outputs given as nested lists: the nesting of their places (glassnet._nested_outputs)
+    _keras_output_nesting = None
     _walked = None              # with several outputs: every call's output in the latest walk (callgraph)
     # a functional Model nested (add(base)): the layer of each call and its sources, as a graph's
     # (callgraph.py); None while the model is a chain of its layers. With them: each call's own

@@ -138,6 +138,8 @@ class Head:
     # the loss's name as compile was given it, "crossentropy" or "ce" (any case), once the first batch
     # has picked the loss it stands for (pick_head_loss): what the compile config records
     loss_as_given = None
+    # before its own loss's log name: its place in the nested lists of outputs, "1/" (glassnet._nested_outputs)
+    loss_prefix = ""
 
     def __init__(self, layer, call, shape, start, index):
         self.layer, self.call, self.shape, self.start, self.index = layer, call, tuple(shape), start, index
@@ -437,7 +439,8 @@ class OutputMetric(Metric):
         self.given = base if given is None else given
         # see metrics.base._update: the own loss, and a metric of weighted_metrics, weigh samples
         self.takes_sample_weight = own_loss or getattr(metric, "takes_sample_weight", False)
-        self.name = f"{head.name}_{base}"
+        # (an output inside nested lists logs its own loss under its place there, Keras' "1/b_loss")
+        self.name = f"{head.loss_prefix if own_loss else ''}{head.name}_{base}"
         # which way is better, for callbacks on mode="auto" and Dask's sort: a loss down, a
         # Metric as it says, a function as its own name says (not the output's: "acceleration")
         self.direction = "down" if own_loss else getattr(metric, "direction", None) if isinstance(metric, Metric) \

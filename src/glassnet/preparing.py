@@ -227,6 +227,10 @@ class PreparingMixin:
         then all packed side by side (glassnet.outputs), in the model's dtype. Outputs without a
         loss take no targets: Keras 3.15's forms, their entries None or anything (ignored), or left
         out (``_scored_targets``)."""
+        if self._keras_output_nesting is not None and self._output_keys is None:
+            # targets nested as the outputs are, Keras' [ya, [yb, yc], yd] (glassnet._nested_outputs)
+            from ._nested_outputs import flatten_given
+            y = flatten_given(self._keras_output_nesting, y, yname)
         given, labels = self._scored_targets(y, yname)
         targets = []
         for head, array, label in zip(self._heads, given, labels):
@@ -446,6 +450,10 @@ class PreparingMixin:
         in the outputs' order or a dict by their names, None or a missing name for an output left
         unweighted), packed as one column each, (n, outputs)."""
         if self._heads is not None and list_forms and per_output_weights(sample_weight):
+            if self._keras_output_nesting is not None and self._output_keys is None:
+                # weights per output nested as the outputs are, Keras' [wa, [wb, wc]] (glassnet._nested_outputs)
+                from ._nested_outputs import flatten_given
+                sample_weight = flatten_given(self._keras_output_nesting, sample_weight, name)
             given = per_output(sample_weight, self._heads, name, allow_missing=True)
             packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
             for head, weights in zip(self._heads, given):

@@ -1190,6 +1190,10 @@ def _sized_build(build, extends_built_in=False):
         # (a wrapper's super().build builds the layer it wraps: one that forgot it is still refused)
         if not self.built and shape is not None and not self.wrapped_layers():
             Layer.build(self, shape)        # input_shape and built, as super().build sets them
+        if not type(self).__module__.startswith(ours):     # gn.Variables set as attributes of a layer of yours:
+            # weights of its own, as Keras tracks them (glassnet._attr_variables)
+            from .._attr_variables import adopt_in_layer
+            adopt_in_layer(self)
         outer = _BUILDING.stack[-1] if _BUILDING.stack else None
         if outer is not None and outer is not self and getattr(self, "_scope_path", None) is None:
             # built by another layer's build (a block's self.conv.build(...)): Keras builds it in that

@@ -413,7 +413,8 @@ class Bidirectional(CarriesStates, _Wrapper):
                              "other reader as backward_layer (go_backwards=False there); the wrapper adds the copy "
                              "that reads from the end")
         if merge_mode is not None:      # None: two outputs, in a functional Model (Sequential refuses it)
-            check_choice(merge_mode, "Bidirectional: merge_mode", MERGE_MODES, note=" or None (two outputs)")
+            check_choice(merge_mode, "Bidirectional: merge_mode", MERGE_MODES,
+                         expected=f"one of {list(MERGE_MODES)} or None (two outputs)")
         if layer.input_shape is not None:                 # LSTM(32, input_shape=...) inside: the wrapper's
             if kwargs.get("input_shape") is not None or kwargs.get("input_dim") is not None:
                 raise ValueError("Bidirectional: give input_shape to the wrapper or to the layer it wraps, not both")

@@ -248,3 +248,22 @@ class _Axis(_Adapted):
         moved = tuple(shape[i] for i in range(len(shape)) if i != axis - 1) + (shape[axis - 1],)
         inner = self._inner()           # the class's own checks, on the same settings
         return np.moveaxis(prepare_targets(inner, np.moveaxis(y, axis, -1), moved, dtype, name, output), -1, axis)
+
+
+class _LastAxis(_Axis):
+    """SparseCategoricalCrossentropy's ``axis``: Keras 3.15's TensorFlow backend takes -1 or the
+    predictions' last axis by its positive number (``axis=1`` on ``(n, k)``) and refuses any other;
+    the labels have no class axis, so nothing moves: the axis is checked against the predictions."""
+
+    def _moved(self, y_pred, y_true):
+        axis = self._axis_of(y_pred)
+        if axis != np.ndim(y_pred) - 1:
+            raise ValueError(f"{self.name}: axis={self.axis} on predictions of shape {np.shape(y_pred)}: the labels' "
+                             f"classes are the last axis (-1 or {np.ndim(y_pred) - 1}), the only one Keras' "
+                             f"TensorFlow backend takes")
+        return axis, y_pred, y_true
+
+    def prepare_output_targets(self, y, shape, dtype, name, output="the model's output"):
+        self._moved(np.empty((0,) * (len(shape) + 1)), None)
+        return self._inner().prepare_output_targets(y, shape, dtype, name, output)
+

@@ -537,9 +537,10 @@ def _adapted_class(plain, reshaped, cast, moved):
     key = (plain, reshaped, cast, moved)
     cls = _ADAPTED_CLASSES.get(key)
     if cls is None:
-        from .adapted import _Axis, _Cast
+        from .adapted import _Axis, _Cast, _LastAxis
         inner = _adapted_class(plain, reshaped, False, moved) if cast else _adapted_class(plain, reshaped, False, False)
-        cls = type(plain.__name__, (_Cast if cast else _Axis, plain), {
+        axis_class = _LastAxis if getattr(plain, "keras_axis", False) == "last" else _Axis
+        cls = type(plain.__name__, (_Cast if cast else axis_class, plain), {
             "__module__": plain.__module__, "__qualname__": plain.__qualname__, "__doc__": plain.__doc__,
             "_plain": plain, "_inner_class": inner, "__reduce_ex__": _Reduced.__reduce_ex__})
         _ADAPTED_CLASSES[key] = cls
@@ -585,10 +586,12 @@ def _taking_keras_defaults(init):
         if "axis" in kwargs and "axis" not in parameters and getattr(type(self), "keras_axis", False):
             from .adapted import check_axis
             axis = kwargs.pop("axis")
-            if cls == "SparseCategoricalCrossentropy" and (isinstance(axis, bool) or axis != -1):
-                raise ValueError(f"{cls}: axis={axis!r:.40}: the labels' classes are the last axis (axis=-1, "
-                                 f"Keras' default, the only one its TensorFlow backend takes)")
             self.axis = check_axis(axis, cls)
+            if getattr(type(self), "keras_axis", False) == "last" and self.axis < -1:
+                # Keras' TensorFlow backend: -1 or the last axis' positive number, checked when called
+                raise ValueError(f"{cls}: axis={axis!r:.40}: the labels' classes are the last axis (axis=-1, "
+                                 f"Keras' default, or its positive number: the only one its TensorFlow backend "
+                                 f"takes)")
         if not open_ended:
             unknown = [key for key in kwargs if key not in parameters]
             if unknown:

@@ -434,6 +434,7 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
     order, which is Keras' on its other backends; see docs/keras_parity.md.)"""
     _SETTINGS = "from_logits, ignore_class"
     ignore_class = None         # also what a loss pickled before the setting reads
+    keras_axis = "last"         # Keras-TF takes -1 or the last axis' number only (adapted._LastAxis)
 
     def __init__(self, from_logits=False, ignore_class=None, reduction=DEFAULT_REDUCTION, name=None, **unknown):
         if unknown:

@@ -36,10 +36,21 @@ class OptimizerScalar(np.ndarray):
 
     def __setitem__(self, key, value):
         staged = np.array(self)             # the new value in this dtype (Keras' assign casts so too)
+        if self._optimizer is not None and (value is None or isinstance(value, (str, bytes))
+                                            or np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf"):
+            # NumPy's own words ("invalid literal for int()", "could not broadcast", None read as nan)
+            # named neither the variable nor what it takes
+            raise TypeError(f"optimizer.variables: the {self._what()} takes one number (a 0-d array or a Python "
+                            f"number), got {value!r:.60}")
+        if self._optimizer is not None and self._attribute == "iterations" and not np.isfinite(value):
+            raise ValueError(f"optimizer.variables: the step count (iteration) must be in [0, 2**63), got {value}")
         staged[key] = value
         if self._optimizer is not None:
             self._write(staged[()])
         super().__setitem__(key, value)
+
+    def _what(self):
+        return "step count (iteration)" if self._attribute == "iterations" else "learning rate"
 
     def _write(self, value):
         if self._attribute == "iterations":

@@ -1,0 +1,161 @@
+"""A ``gn.Variable`` set as an attribute of a block drawn from ``call``, tracked as Keras 3 tracks one.
+
+Keras 3's ``Layer.__setattr__`` tracks every ``keras.Variable`` assigned to the layer::
+
+    class Linear(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = keras.Variable(np.ones((input_shape[-1], 3), "float32"), name="w")
+            self.b = keras.Variable(np.zeros(3, "float32"), trainable=False, name="b")
+        def call(self, x):
+            return ops.matmul(x, self.w) + self.b
+
+so ``w`` is in ``weights``, trained by ``fit`` and saved. glassnet's ``Layer`` has no
+``__setattr__`` (it would put a Python call on every attribute a layer sets, during ``fit`` too);
+instead, just before a block's ``call`` is drawn (and when its weights are read before that), the
+plain ``gn.Variable``s among its attributes become weights of its own, as ``add_weight`` makes them
+(glassnet._call_weights): a weight of the block's ``CallWeights``, of the variable's value (cast to
+the block's dtype), trainable by the variable's flag, named by it (``name_1`` for a name taken).
+The attribute becomes the weight's handle (what ``add_weight`` returns in a block), and the variable
+itself a view onto that weight (``numpy()``, ``assign`` read and write the trained value).
+
+Order, as Keras': the weights held as attributes in the order the attributes were first set (a
+block's ``__dict__`` order, which is assignment order), add_weight's not held by one where they
+were made; trainable ones first, then the others (``CallWeights.build``).
+
+A layer of the user's with ``forward`` (no drawn call) does the same at the end of its ``build``
+(``adopt_in_layer``, from ``Layer``'s build wrapper, for the user's classes only): the variable
+becomes a weight made by ``add_weight`` and a view of it.
+
+Left untracked, as before: a variable in a list or dict attribute, one of an integer or boolean
+dtype (weights are floats), a layer's weight view (``dense.kernel``: its layer's already), and a
+variable set after the block was drawn (after the layer's build).
+"""
+import numpy as np
+
+from .variables import Variable
+
+
+class HeldVariable(Variable):
+    """A ``gn.Variable`` a block adopted (see the module docstring): a view onto the block's weight
+    through its handle ``_handle``, under the variable's own name."""
+
+    def _live(self):
+        return self._handle.read(np)
+
+    @property
+    def trainable(self):
+        return self._handle.trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        raise TypeError(f"{self.path}: trainable: the block {self._handle.owner_name!r} holds this variable as a weight "
+                        f"now, its flag fixed when it was adopted; freeze the block (block.trainable = False)")
+
+
+def _adoptable(value):
+    return type(value) is Variable and np.dtype(value.dtype).kind == "f"
+
+
+def adopt(model):
+    """Make each plain float ``gn.Variable`` that ``model`` (a subclass drawn from ``call``) holds as
+    an attribute a weight of its ``CallWeights`` (see the module docstring). Nothing to do, the
+    common case, costs one pass over its attributes."""
+    found = [(key, value) for key, value in vars(model).items() if _adoptable(value)]
+    if not found:
+        return
+    from ._call_weights import add_weight
+    for key, variable in found:
+        owner = vars(model).get("_call_weights")
+        taken = set(owner.names()) if owner is not None else set()
+        name, k = variable.name, 0
+        while name in taken:
+            k += 1
+            name = f"{variable.name}_{k}"
+        value = np.array(variable._live())
+        handle = add_weight(model, value.shape, "zeros", None, variable.trainable, None, None, name)
+        owner = model._call_weights
+        if owner.built:         # made at once (add): its value now
+            target = owner.params if name in owner.params else owner.state
+            target[name][...] = value
+        else:
+            owner.__dict__.setdefault("_values", {})[name] = value
+        handle.variable = variable
+        variable._handle = handle
+        variable.__class__ = HeldVariable
+        model.__dict__[key] = handle        # (the same key: its place in the attributes' order kept)
+    _order(model, model._call_weights, {variable._handle.name for _, variable in found})
+
+
+def keras_order(names, held, adopted):
+    """Keras' tracking order of a layer's weights: ``held``, the names of the weights its
+    attributes hold, in the attributes' order; each weight ``add_weight`` made and no attribute
+    holds kept where it was made among ``names`` (the weights in the order made), before the next
+    one that is held. ``adopted``: the names of the variables adopted now (add_weight made the
+    others)."""
+    earlier = [name for name in names if name not in adopted]
+    order = []
+    for name in held:
+        if name in order:
+            continue
+        if name not in adopted:
+            while earlier:       # add_weight's, up to this one, in the order they were made
+                made = earlier.pop(0)
+                if made not in order:
+                    order.append(made)
+                if made == name:
+                    break
+        else:
+            order.append(name)
+    order += [name for name in earlier if name not in order]
+    return order + [name for name in names if name not in order]
+
+
+def _order(model, owner, adopted):
+    """``owner.specs`` (a block's CallWeights) in Keras' tracking order (``keras_order``)."""
+    from ._call_weights import CallWeight
+    by_name = {spec["name"]: spec for spec in owner.specs}
+    held = [value.name for value in vars(model).values() if isinstance(value, CallWeight) and value.owner is owner
+            and value.index is None and not value.reshaped]
+    order = keras_order(list(by_name), held, adopted)
+    owner.specs[:] = [by_name[name] for name in order]
+    if owner.built:
+        # made already (its weights read before the block was drawn: make_now), in no model yet (the
+        # block is not drawn): its arrays put in that order too, as the model will list them
+        _arrays_in(owner, order)
+
+
+def _arrays_in(layer, order):
+    for table in ("params", "grads", "state"):
+        arrays = getattr(layer, table, None)
+        if arrays:
+            setattr(layer, table, {name: arrays[name] for name in order if name in arrays})
+
+
+def adopt_in_layer(layer):
+    """A layer of the user's with ``forward`` (called at the end of its ``build``): each plain float
+    ``gn.Variable`` among its attributes made a weight of its own, ``add_weight``'s (in ``params``
+    if trainable, else ``state``), of the variable's value (cast to the layer's dtype) and named
+    by it (``name_1`` for a name taken); the variable becomes a view of that weight (a
+    ``WeightVariable``: what ``forward`` reads through it is the trained value, and ``backward``
+    writes its gradient as any weight's, ``self.grads[name]``). Keras' order, as a block's."""
+    found = [(key, value) for key, value in vars(layer).items() if _adoptable(value)]
+    if not found:
+        return
+    from .variables import WeightVariable
+    for _, variable in found:
+        taken = {*layer.params, *(getattr(layer, "state", None) or {})}
+        name, k = variable.name, 0
+        while name in taken:
+            k += 1
+            name = f"{variable.name}_{k}"
+        value = np.array(variable._live())
+        made = layer.add_weight(name, value.shape, "zeros", trainable=variable.trainable)
+        made[...] = value
+        variable.__class__ = WeightVariable
+        variable._layer, variable._key = layer, name
+    adopted = {variable._key for _, variable in found}
+    arrays = {id(a): key for key, a in [*layer.params.items(), *(getattr(layer, "state", None) or {}).items()]}
+    held = [value._key if isinstance(value, WeightVariable) and value._layer is layer else arrays.get(id(value))
+            for value in vars(layer).values()]
+    names = [*layer.params, *(getattr(layer, "state", None) or {})]
+    _arrays_in(layer, keras_order(names, [name for name in held if name is not None], adopted))
