@@ -220,6 +220,9 @@ def _scores(b, layer, xs, shapes):
 
 for _convert in (_multi_head, _dot_attention):
     _convert.call_options = ("use_causal_mask", "attention_mask")       # read by the converter itself
+# and the order Keras' call read the tensors given by keyword in (mha(query=q, value=v, key=k)):
+# it orders the model's layers alone; the call's inputs stay [query, value, key, attention_mask]
+_multi_head.call_options += ("keras_order",)
 _multi_head.reads_input_masks = _dot_attention.reads_input_masks = True
 _scores.unlisted = True         # glassnet's own reader, which the user never names: not in a refusal's list
 _scores.layer_class = AttentionScores

@@ -13,7 +13,9 @@ the batch of matrices carried in every node:
   largest magnitude at or below k, the first of ties (ArgMax), swapped up with ``Where``, an
   exact move), the rows below cleared (a zero pivot skipped, as getrf skips it: a singular
   matrix's determinant is then 0); then back substitution (``solve``). The determinant is
-  the product of U's diagonal times the swaps' signs; ``slogdet`` the sign and ``sum log |u_kk|``.
+  the product of U's diagonal times the swaps' signs (ONNX's Det in float32), NumPy's
+  ``sign * exp(sum log |u_kk|)`` where that product is not finite or is 0 (it overflows before a
+  small or zero pivot where NumPy's does not); ``slogdet`` the sign and ``sum log |u_kk|``.
 * ``solve_triangular``: forward (``lower``) or back substitution, row by row, reading the one
   triangle (TensorFlow's triangular_solve);
 * ``cholesky``: the column-by-column Cholesky-Banachiewicz factor of the lower triangle
@@ -152,19 +154,42 @@ def _inv(b, layer, xs, shapes):
 
 
 def _determinants(b, layer, xs, shapes):
-    """``det`` (ONNX's Det in float32, which onnxruntime runs; LU otherwise) and ``slogdet``."""
-    if layer.op == "det" and b.dtype == np.float32:
-        return b.op("Det", xs)
+    """``det`` (below) and ``slogdet``."""
     n = _size(shapes[0])
+    if layer.op == "det":
+        return _det(b, xs[0], n)
     if n is None:
-        what = "det" if layer.op == "det" else "sign" if layer.arguments["output"] == "sign" else "logabs"
+        what = "sign" if layer.arguments["output"] == "sign" else "logabs"
         return loop.eliminate(b, xs[0], accumulate=what)
     _, _, pivots, signs = _eliminate(b, xs[0], None, n)
-    if layer.op == "det":
-        return _product(b, [*signs, *pivots], "Mul")
     if layer.arguments["output"] == "sign":
-        return _product(b, [*signs, *(b.op("Sign", [p]) for p in pivots)], "Mul")
-    return _product(b, [b.op("Log", [b.op("Abs", [p])]) for p in pivots], "Add")
+        return _slogdet_parts(b, pivots, signs)[0]
+    return _slogdet_parts(b, pivots, signs)[1]
+
+
+def _slogdet_parts(b, pivots, signs):
+    return (_product(b, [*signs, *(b.op("Sign", [p]) for p in pivots)], "Mul"),
+            _product(b, [b.op("Log", [b.op("Abs", [p])]) for p in pivots], "Add"))
+
+
+def _det(b, x, n):
+    """The product of the pivots (ONNX's Det in float32, which onnxruntime runs; the LU's
+    otherwise), and where that is not finite or is 0, NumPy's own ``sign * exp(sum log |u_kk|)``
+    (glassnet's det is NumPy's): a running product that overflows before a zero pivot gave NaN
+    where the determinant is 0 (diag(1e20, 1e20, 0) in float32), or inf where it is finite
+    (diag(1e20, 1e20, 1e-30): 1e10)."""
+    if b.dtype == np.float32:       # the fallback's LU a Loop at any size: the file stays small
+        product = b.op("Det", [x])
+        sign, logabs = loop.eliminate(b, x, accumulate=("sign", "logabs"))
+    elif n is None:
+        product, sign, logabs = loop.eliminate(b, x, accumulate=("det", "sign", "logabs"))
+    else:
+        _, _, pivots, signs = _eliminate(b, x, None, n)
+        product = _product(b, [*signs, *pivots], "Mul")
+        sign, logabs = _slogdet_parts(b, pivots, signs)
+    unusable = b.op("Or", [b.op("Or", [b.op("IsNaN", [product]), b.op("IsInf", [product])]),
+                           b.op("Equal", [product, b.const(0.0)])])
+    return b.op("Where", [unusable, b.op("Mul", [sign, b.op("Exp", [logabs])]), product], "det")
 
 
 def _cholesky_factor(b, x, n, swap):

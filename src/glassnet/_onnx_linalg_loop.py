@@ -76,12 +76,13 @@ def _entry(body, m, start, stop):
 def eliminate(b, a, rhs=None, accumulate=None):
     """LU with partial pivoting of ``a`` (..., n, n), the same row operations on ``rhs`` (..., n,
     m) or None: ``(u, rhs)``, or with ``accumulate`` ("det", "sign" or "logabs") that of the
-    pivots and swaps, (..., 1, 1)."""
+    pivots and swaps, (...); a tuple of those: a tuple of them, one Loop."""
     n = size(b, a)
     rows, columns = _positions(b, n)
     carried = [a] + ([rhs] if rhs is not None else [])
-    if accumulate:
-        carried.append(_filled(b, a, 0.0 if accumulate == "logabs" else 1.0, leading_only=True))
+    what = (accumulate,) if isinstance(accumulate, str) else tuple(accumulate or ())
+    for kind in what:
+        carried.append(_filled(b, a, 0.0 if kind == "logabs" else 1.0, leading_only=True))
 
     def step(body, k, carried):
         a, *rest = carried
@@ -109,18 +110,19 @@ def eliminate(b, a, rhs=None, accumulate=None):
         new = [cleared(a)]
         if rhs is not None:
             new.append(cleared(swapped(rest.pop(0))))
-        if accumulate:
-            (total,) = rest
+        if what:
             sign = body.op("Where", [body.op("Equal", [p, k]), body.const(1.0), body.const(-1.0)], "sign")
-            if accumulate == "logabs":
+        for kind, total in zip(what, rest):
+            if kind == "logabs":
                 new.append(body.op("Add", [total, body.op("Log", [body.op("Abs", [pivot])])]))
             else:
-                factor = pivot if accumulate == "det" else body.op("Sign", [pivot])
+                factor = pivot if kind == "det" else body.op("Sign", [pivot])
                 new.append(body.op("Mul", [body.op("Mul", [total, sign]), factor]))
         return new
     results = _loop(b, n, carried, step, "elimination")
-    if accumulate:
-        return b.op("Squeeze", [results[-1], b.ints([-2, -1])])
+    if what:
+        totals = tuple(b.op("Squeeze", [r, b.ints([-2, -1])]) for r in results[len(results) - len(what):])
+        return totals[0] if isinstance(accumulate, str) else totals
     return results[0], (results[1] if rhs is not None else None)
 
 

@@ -55,6 +55,7 @@ from . import _onnx_stateful as stateful
 from ._onnx_ops import Unsupported, activation_of
 from ._onnx_scan import scan
 from .layers.recurrent import LastState
+from .layers.unmerged import BackwardOutput
 
 _OPS = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 _ORDER = {"SimpleRNN": [0], "LSTM": [0, 3, 1, 2], "GRU": [0, 1, 2]}     # Keras' blocks in ONNX's order
@@ -176,6 +177,10 @@ def _bidirectional(b, layer, xs, shapes):
     else:
         y, axis = b.op("Transpose", [last], perm=[1, 0, 2]), 1       # (batch, 2, units)
     mode = layer.merge_mode
+    if mode is None:            # the forward reader's output; the backward one's for BackwardOutput
+        ahead, behind = (b.op("Squeeze", [b.op("Slice", [y, b.ints([k]), b.ints([k + 1]), b.ints([axis])]),
+                                          b.ints([axis])]) for k in (0, 1))
+        return _unmerged(b, layer, ahead, behind)
     if mode == "concat":         # forward's units, then backward's: Keras' concatenation
         return b.op("Reshape", [y, b.ints([0, 0, -1] if axis == 2 else [0, -1])])
     if mode == "sum":
@@ -209,6 +214,8 @@ def _scanned_bidirectional(b, layer, xs, who, conv_shape=None):
         stateful.state_outputs(b, layer, b.states[id(layer)], state_shapes)
     pair = [ahead, behind] if layer.return_sequences else [ahead_last, behind_last]
     mode = layer.merge_mode
+    if mode is None:
+        return _unmerged(b, layer, *pair)
     if mode == "concat":
         return b.op("Concat", pair, axis=-1)
     if mode in ("sum", "ave"):
@@ -219,6 +226,18 @@ def _scanned_bidirectional(b, layer, xs, who, conv_shape=None):
     raise Unsupported(f"{who}: merge_mode {mode!r} is not exported")
 
 
+def _unmerged(b, layer, ahead, behind):
+    """``merge_mode=None``: the call's output is the forward reader's, and its BackwardOutput
+    reader (``ahead, behind = Bidirectional(..., merge_mode=None)(x)``) gives the backward one's."""
+    b.states[("behind", id(layer))] = b.op("Identity", [behind], "behind")
+    return b.op("Identity", [ahead], "ahead")
+
+
+def _backward_output(b, layer, xs, shapes):
+    """The backward reader's output of the ``merge_mode=None`` call it reads (``_unmerged``)."""
+    return b.op("Identity", [b.states[("behind", id(layer.source))]])
+
+
 def _last_state(b, layer, xs, shapes):
     """``return_state``'s state ``layer.index`` of the recurrent call it reads (written by its Scan)."""
     return b.op("Identity", [b.states[id(layer.source)][layer.index]])
@@ -226,5 +245,7 @@ def _last_state(b, layer, xs, shapes):
 
 _reader.reads_masks = _bidirectional.reads_masks = True
 _last_state.layer_class = LastState        # (glassnet.layers does not name it: a model's calls make it)
+_backward_output.layer_class = BackwardOutput
+_backward_output.unlisted = True           # (a reader the user never names: not in a refusal's list)
 CONVERTERS = {"SimpleRNN": _reader, "LSTM": _reader, "GRU": _reader, "Bidirectional": _bidirectional,
-              "LastState": _last_state}
+              "LastState": _last_state, "BackwardOutput": _backward_output}

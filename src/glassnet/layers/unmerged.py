@@ -32,6 +32,13 @@ class BackwardOutput(CallReader):
     def output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def passes_mask(self, within_steps):
+        """Keras' unmerged wrapper returning sequences gives both outputs its mask
+        (``compute_mask``: ``[mask, mask]``, the backward output back in the steps' order), so a
+        reader after ``behind`` skips the masked steps as one after ``ahead`` does."""
+        source = self.source
+        return bool(source is not None and source.return_sequences)
+
     def _has_values(self, source):
         return source.unmerged_behind is not None
 
