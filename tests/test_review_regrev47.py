@@ -12,7 +12,7 @@ L = gn.layers
 
 
 @gn.saving.register_serializable(package="regrev47")
-class _Scale(L.Layer):
+class _HeldVariableScale(L.Layer):
     """A layer of glassnet's own form (forward/backward) keeping a constant in a gn.Variable."""
 
     def __init__(self, **kwargs):
@@ -39,7 +39,7 @@ def _data():
 
 def _model():
     gn.utils.set_random_seed(0)
-    model = gn.Sequential([gn.Input((4,)), L.Dense(3), _Scale(), L.Dense(1)])
+    model = gn.Sequential([gn.Input((4,)), L.Dense(3), _HeldVariableScale(), L.Dense(1)])
     model.compile(gn.optimizers.Adam(0.01), "mse")
     return model
 
@@ -88,14 +88,14 @@ def test_an_older_weights_file_of_a_layer_holding_a_variable_loads(older, ext):
 def test_a_file_missing_another_weight_is_still_refused(older, tmp_path):
     """Only the adopted variables' weights may be missing: a file lacking a weight of the model's
     layers is refused as before."""
-    model = gn.Sequential([gn.Input((4,)), L.Dense(3), _Scale(), L.Dense(1, use_bias=False)])
+    model = gn.Sequential([gn.Input((4,)), L.Dense(3), _HeldVariableScale(), L.Dense(1, use_bias=False)])
     model.compile("adam", "mse")
     with pytest.raises(Exception, match="weights|shape"):
         model.load_weights(older[0][".weights.h5"])
 
 
 @gn.saving.register_serializable(package="regrev47")
-class _Block(L.Layer):
+class _HeldVariableBlock(L.Layer):
     """A block drawn from call, holding a gn.Variable it does not read (now a weight of its own)."""
 
     def __init__(self, **kwargs):
@@ -109,7 +109,7 @@ class _Block(L.Layer):
 
 def _block_model():
     gn.utils.set_random_seed(0)
-    return gn.Sequential([gn.Input((4,)), L.Dense(3), _Block(), L.Dense(1)])
+    return gn.Sequential([gn.Input((4,)), L.Dense(3), _HeldVariableBlock(), L.Dense(1)])
 
 
 @pytest.mark.parametrize("ext", [".weights.npz", ".weights.h5"])
