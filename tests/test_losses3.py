@@ -13,19 +13,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch", reason="PyTorch oracle not installed")
-
-
-@pytest.fixture(scope="module")
-def keras():
-    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the Keras oracle is its TensorFlow backend")
-    return keras
-
-
 def _fd(f, x, eps=1e-6):
     """Central differences of the scalar function f at x (float64)."""
     g = np.zeros_like(x)

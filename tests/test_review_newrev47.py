@@ -13,14 +13,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
-@pytest.fixture(scope="module")
-def keras():
-    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the Keras oracle is its TensorFlow backend")
-    return keras
-
-
 # SparseCategoricalCrossentropy(axis=1) on (n, k) outputs: Keras' TensorFlow backend takes the last
 # axis by its positive number; glassnet refused any axis but -1 when constructed
 @pytest.mark.parametrize("from_logits", [False, True])
