@@ -524,7 +524,9 @@ def _class_for(plain, settings):
     (glassnet.losses.adapted)."""
     reduction = settings.get("reduction", DEFAULT_REDUCTION)
     reshaped = reduction not in (DEFAULT_REDUCTION, "mean") or settings.get("ignore_class") is not None
-    cast = settings.get("dtype") is not None
+    # Keras' dtype as the constructors check it ("float32"/"float64", glassnet.losses.adapted); a
+    # class of yours keeping a dtype attribute of its own (np.int64 for its gradient) is not cast
+    cast = settings.get("dtype") in ("float32", "float64")
     moved = getattr(plain, "keras_axis", False) and settings.get("axis", -1) != -1
     return _adapted_class(plain, reshaped, cast, moved)
 
@@ -549,7 +551,6 @@ def _adapted_class(plain, reshaped, cast, moved):
 
 _REDUCED_CLASSES = {}
 _ADAPTED_CLASSES = {}
-
 
 
 def _owner(cls, name):
