@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+import glassnet as gn
 from glassnet.layers import GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
@@ -50,8 +51,11 @@ def test_bidirectional_arguments_by_position_are_keras():
     import inspect
     assert list(inspect.signature(keras.layers.Bidirectional).parameters)[:4] == \
         ["layer", "merge_mode", "weights", "backward_layer"]
-    with pytest.raises(ValueError, match="weights is not supported"):
-        Bidirectional(LSTM(3), "concat", [np.ones((2, 12))])
+    # the third, initial weights, is taken since session 47 (set once built: tests/test_keras_args47.py)
+    weights = [np.full(shape, k, dtype="float32") for k, shape in enumerate([(2, 12), (3, 12), (12,)] * 2)]
+    model = gn.Sequential([gn.Input((5, 2)), Bidirectional(LSTM(3), "concat", weights)])
+    for got, want in zip(model.layers[0].get_weights(), weights):
+        np.testing.assert_array_equal(got, want)
     # the fourth is backward_layer, taken since session 46 (tests/test_keras_args46.py)
     assert Bidirectional(LSTM(3), "concat", None, LSTM(3, go_backwards=True)).own_backward_layer
     assert Bidirectional(LSTM(3), "sum", None, None).merge_mode == "sum"
