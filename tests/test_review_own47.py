@@ -49,3 +49,17 @@ def test_set_state_into_a_model_laid_out_otherwise():
         m.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     for got, want in zip(twin.get_weights(), model.get_weights()):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+def test_one_image_with_boxes_is_refused_naming_the_images():
+    """The dict form with boxes takes batches: one (height, width, channels) image beside batched boxes
+    was refused with a message reading its height as the batch ("expected boxes (8, num_boxes, 4)");
+    now it names the images and how to batch them (newrev47's note)."""
+    layer = gn.layers.RandomFlip(bounding_box_format="xyxy", seed=0)
+    data = {"images": np.zeros((8, 6, 3), "float32"),
+            "bounding_boxes": {"boxes": np.zeros((1, 2, 4), "float32"), "labels": np.zeros((1, 2), "float32")}}
+    with pytest.raises(ValueError, match=r"^RandomFlip: images: with bounding_boxes the dict form takes a batch "
+                                         r"\(batch, height, width, channels\), got one image of shape \(8, 6, 3\)"):
+        layer(data)
+    batched = {"images": data["images"][None], "bounding_boxes": data["bounding_boxes"]}
+    assert layer(batched)["bounding_boxes"]["boxes"].shape == (1, 2, 4)

@@ -97,6 +97,10 @@ def call_on_dict(layer, data, training, mask):
     training = given_flag(layer, training)      # none given: training (Keras' default); None: inference
     check_before_draws(layer, data.get("labels"), masks, images.shape[0], training)
     if "bounding_boxes" in data:        # refused before the draws too
+        if images.ndim == 3:    # one image (height, width, channels): its height would read as the batch
+            raise ValueError(f"{type(layer).__name__}: images: with bounding_boxes the dict form takes a batch "
+                             f"(batch, height, width, channels), got one image of shape {tuple(images.shape)}: give "
+                             f"images[None] with boxes[None] and labels[None]")
         from .box_moves import check_boxes_before
         check_boxes_before(layer, data["bounding_boxes"], images.shape[0])
     out = {"images": layer(images, training=training, mask=mask)}
