@@ -22,10 +22,7 @@ outputs with its gradient back through that softmax; a sigmoid is element-wise: 
 import numpy as np
 
 from ..activations import backprop_softmax
-from .base import aligned_targets
-
-# the dtypes a loss computes in: NumPy's floats that glassnet's numerics (the 1e-7 clip) hold in
-_DTYPES = ("float32", "float64")
+from .base import LOSS_DTYPES, aligned_targets
 
 
 def check_dtype(dtype, caller):
@@ -38,7 +35,7 @@ def check_dtype(dtype, caller):
         name = np.dtype(name).name if not isinstance(name, bool) else None
     except TypeError:
         name = None
-    if name not in _DTYPES:
+    if name not in LOSS_DTYPES:
         raise ValueError(f"{caller}: dtype must be None (the predictions' dtype), 'float32' or 'float64', got "
                          f"{dtype!r:.60}" + (" (a loss clips probabilities to [1e-7, 1 - 1e-7], which float16 "
                                              "cannot hold)" if name in ("float16", "bfloat16") else ""))

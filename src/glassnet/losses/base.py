@@ -526,7 +526,7 @@ def _class_for(plain, settings):
     reshaped = reduction not in (DEFAULT_REDUCTION, "mean") or settings.get("ignore_class") is not None
     # Keras' dtype as the constructors check it ("float32"/"float64", glassnet.losses.adapted); a
     # class of yours keeping a dtype attribute of its own (np.int64 for its gradient) is not cast
-    cast = settings.get("dtype") in ("float32", "float64")
+    cast = settings.get("dtype") in LOSS_DTYPES
     moved = getattr(plain, "keras_axis", False) and settings.get("axis", -1) != -1
     return _adapted_class(plain, reshaped, cast, moved)
 
@@ -548,6 +548,10 @@ def _adapted_class(plain, reshaped, cast, moved):
         _ADAPTED_CLASSES[key] = cls
     return cls
 
+
+# the dtypes a loss computes in (Keras' dtype=): NumPy's floats that glassnet's numerics (the 1e-7
+# clip) hold in; glassnet.losses.adapted checks a given dtype against them
+LOSS_DTYPES = ("float32", "float64")
 
 _REDUCED_CLASSES = {}
 _ADAPTED_CLASSES = {}
