@@ -1,5 +1,6 @@
 """Input checks for the public entry points: turn what users pass into clean float arrays, or raise
 an error that names the argument, what was expected and what came."""
+import contextlib
 import math
 import numbers
 
@@ -8,11 +9,33 @@ import numpy as np
 from . import backend
 
 
-def as_array(value, name, dtype, allow_int=False, cast=True):
+# How many calls that take NaN and infinite inputs are running (predict, evaluate, model(x)): Keras
+# hands those to the model, which may handle them (ops.isnan, ops.where, ops.nan_to_num); fit's
+# training data stays refused (a NaN there only makes the loss NaN: guide/data.md)
+_NON_FINITE_TAKEN = [0]
+
+
+@contextlib.contextmanager
+def non_finite_inputs():
+    """Inside it, ``inputs_finite()`` is False: the model inputs prepared then may hold NaN/inf."""
+    _NON_FINITE_TAKEN[0] += 1
+    try:
+        yield
+    finally:
+        _NON_FINITE_TAKEN[0] -= 1
+
+
+def inputs_finite():
+    """Whether a model input prepared now must be finite (``as_array``'s ``finite``): True but in
+    predict, evaluate and ``model(x)`` (``non_finite_inputs``)."""
+    return not _NON_FINITE_TAKEN[0]
+
+
+def as_array(value, name, dtype, allow_int=False, cast=True, finite=True):
     """Convert ``value`` (ndarray, list, pandas object, CuPy array) to an array of ``dtype``.
 
-    Rejects ragged lists, strings, objects, empty arrays and NaN/inf with a ValueError/TypeError
-    naming ``name``. With ``allow_int``, integer arrays are returned as int64 (class labels).
+    Rejects ragged lists, strings, objects, empty arrays and NaN/inf (unless ``finite`` is False)
+    with a ValueError/TypeError naming ``name``. With ``allow_int``, integer arrays are returned as int64 (class labels).
     With ``cast=False`` the checks are the same (values beyond ``dtype``'s range included) but the
     array comes back in its own dtype, for a caller that casts it chunk by chunk (``predict`` on
     50,000 uint8 images would otherwise hold a float32 copy of them all).
@@ -48,7 +71,7 @@ def as_array(value, name, dtype, allow_int=False, cast=True):
     if arr.size == 0:
         raise ValueError(f"{name}: expected samples that hold values, got {arr.shape[0]} empty ones, an array "
                          f"of shape {arr.shape}")
-    if arr.dtype.kind == "f":
+    if finite and arr.dtype.kind == "f":
         bad = _count_not_finite(arr, xp)
         if bad:
             raise ValueError(f"{name}: contains {bad} NaN or infinite value(s), the first in sample "
@@ -60,8 +83,12 @@ def as_array(value, name, dtype, allow_int=False, cast=True):
         # finite float64 values beyond float32's range would become inf in the cast: refuse them
         # (two reductions, no copy of the data)
         largest = float(np.finfo(dtype).max)
-        if float(arr.max()) > largest or float(arr.min()) < -largest:
-            bad = int(xp.count_nonzero(abs(arr) > largest))
+        if finite:
+            beyond = float(arr.max()) > largest or float(arr.min()) < -largest
+        else:       # NaN and inf pass as they are; a finite value that the cast makes inf does not
+            beyond = bool(xp.any(xp.isfinite(arr) & (abs(arr) > largest)))
+        if beyond:
+            bad = int(xp.count_nonzero(xp.isfinite(arr) & (abs(arr) > largest)))
             raise ValueError(f"{name}: contains {bad} value(s) beyond the range of {dtype} (largest "
                              f"{largest:.3g}); scale the data, or use dtype='float64'")
     return arr.astype(dtype, copy=False) if cast else arr

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _tape_state, backend
 from ._flagless import call_default, unfixed
-from ._validation import check_flag, check_positive_int, check_verbose
+from ._validation import check_flag, check_positive_int, check_verbose, non_finite_inputs
 from ._serial import serialized
 from ._stepping import in_own_step
 from .callbacks.base import CallbackList, check_callback_list
@@ -159,7 +159,8 @@ class InferenceMixin:
         tally.claim()       # Keras resets the compiled objects here, before on_test_batch_begin
         for index, batch in feed.epoch():
             self._test_hook(hooks, "on_test_batch_begin", index)
-            xb, yb, wb = self._dataset_batch(feed, index, batch, None)
+            with non_finite_inputs():
+                xb, yb, wb = self._dataset_batch(feed, index, batch, None)
             out = self._forward(xb, training=self._inference_flag())
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             seen += xb.shape[0]
@@ -189,7 +190,8 @@ class InferenceMixin:
         feed.begin_epoch()
         for index, batch in feed.epoch():
             self._predict_hook(hooks, "on_predict_batch_begin", index)
-            xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
+            with non_finite_inputs():       # (Keras hands NaN and inf to the model: _validation)
+                xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
             result = backend.to_numpy(self._forward(self._on_device(xb), training=self._inference_flag()))
             self._predict_hook(hooks, "on_predict_batch_end", index, result)
             batches += 1
@@ -282,7 +284,8 @@ class InferenceMixin:
             with _cleaning_up(hooks):
                 values = self._evaluate_feed(feed, hooks)
         else:
-            x, y = self._prepare_xy(x, y, cast=False)
+            with non_finite_inputs():
+                x, y = self._prepare_xy(x, y, cast=False)
             w = self._check_weights(sample_weight, x)
             bs = self._default_batch_size(x) if batch_size is None else batch_size
             hooks = self._inference_hooks(callbacks, verbose, -(-x.shape[0] // bs))
@@ -339,7 +342,8 @@ class InferenceMixin:
         if feed is None:
             # in its own dtype: each chunk is cast on its way in, so 50,000 uint8 images are never
             # all float32 at once
-            x = self._prepare_x(x, cast=False)
+            with non_finite_inputs():
+                x = self._prepare_x(x, cast=False)
             bs = self._default_batch_size(x) if batch_size is None else batch_size
         hooks = self._inference_hooks(callbacks, verbose, feed.steps if feed is not None else -(-x.shape[0] // bs))
         with _cleaning_up(hooks):
@@ -423,7 +427,8 @@ class InferenceMixin:
         if _tape_state.recording():        # a GradientTape is open: the call is recorded (glassnet.tape)
             from .tape import record_model_call
             return record_model_call(self, x, training)
-        x = self._on_device(self._prepare_x(x))
+        with non_finite_inputs():
+            x = self._on_device(self._prepare_x(x))
         self._refuse_constant_in_draw(x)
         out = _own(self._forward(x, training=training), x)
         self._release_data(x)           # the layers keep copies of what they hold of x, as predict's
@@ -568,7 +573,8 @@ class InferenceMixin:
             return test_on_batch_own_step(self, x, y, sample_weight, return_dict)
         self._require_compiled("test_on_batch")
         refuse_no_targets(y, "test_on_batch", self.loss, self)
-        x, y = self._prepare_xy(x, y)
+        with non_finite_inputs():
+            x, y = self._prepare_xy(x, y)
         x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x))
         out = self._forward(x, training=self._inference_flag())
         value = self._loss_from_output(out, y, w) + self._penalty()
