@@ -184,9 +184,10 @@ class Normalization(_Step):
     def _shaped(self, param):       # (the features' shape) broadcast against the input
         if param is None:
             return None
+        # (reshaped, not transposed: LayerNormalization's axis list in Keras' order, layers._norm_layout)
         shape = [1] * self.ndim
-        for a, size in zip(self.axes_f, param.shape):
-            shape[a] = size
+        for a in self.axes_f:
+            shape[a] = self.x_shape[a]
         return param.reshape(shape)
 
     def _sum(self, v):
@@ -202,7 +203,7 @@ class Normalization(_Step):
         return v.sum(axis=others).reshape(self.gamma.shape if self.gamma is not None else self.beta.shape)
 
     def forward(self, x):
-        self.ndim, self.axes_f = x.ndim, tuple(self.features(x.shape))
+        self.ndim, self.axes_f, self.x_shape = x.ndim, tuple(self.features(x.shape)), x.shape
         self.axes = tuple(k for k in range(x.ndim) if k not in self.axes_f) if self.over_batch else self.axes_f
         eps = x.dtype.type(self.epsilon)
         if self.moving is None:

@@ -94,6 +94,7 @@ from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, WEIGHTS_FORMAT, ch
                          generator_from_state, json_bytes, read_array, read_config, read_header, read_json)
 from .errors import ModelFileError, UnknownObjectError
 from .layers.base import LAYERS, _assign as _assign_weights, lookup
+from .layers._norm_layout import older_shapes
 from .layers.catalog import load_all
 from .model import Sequential
 
@@ -549,7 +550,14 @@ def _load(npz, infos, meta, compile):
         if [names[k] if i is None else meta["weights"][i] for k, i in enumerate(members)] != names:
             raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
                                  f"builds: {names!r:.300}")
+        # a LayerNormalization of an axis list that Keras orders otherwise: shaped so by a glassnet
+        # before session 48, reshaped on the way in (glassnet.layers._norm_layout)
+        older = older_shapes(model)
         for i, (_, target) in zip(members, model._weight_items()):
+            if i is not None and headers[f"weights/{i:03d}.npy"][0] == older.get(id(target)):
+                read = read_array(npz, headers, f"weights/{i:03d}", _Expected(older[id(target)], target.dtype))
+                weights.append(read.reshape(target.shape))
+                continue
             weights.append(target.copy() if i is None else read_array(npz, headers, f"weights/{i:03d}", target))
         model.set_weights(weights)
     elif n_weights:

@@ -8,6 +8,7 @@ from .._warnings import warn
 from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
 from ._affine_arguments import affine_config, set_affine_arguments
+from ._norm_layout import broadcast, summed_into, weight_shape
 from .base import Layer, check_axis, sample_axes, shape_fits
 
 
@@ -121,20 +122,17 @@ class LayerNormalization(Layer):
         return sample_axes(self, self.axis, len(sample_shape) + 1)
 
     def build(self, input_shape):
-        axes = self._input_axes(input_shape)
-        shape = tuple(input_shape[a - 1] for a in axes)
+        # Keras' layout: the axis list's own sorted order (axis=[1, -2]: (input[-2], input[1]))
+        shape = weight_shape(self, input_shape, self._input_axes(input_shape))
         if self._has_gamma:
             self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer, self.gamma_constraint)
         if self._has_beta:
             self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer, self.beta_constraint)
         super().build(input_shape)
 
-    def _broadcast(self, param, ndim):
-        """``param`` (the normalised axes' shape) shaped to broadcast against a batch of ``ndim`` axes."""
-        shape = [1] * ndim
-        for a, size in zip(self._batch_axes, param.shape):
-            shape[a] = size
-        return param.reshape(shape)
+    def _broadcast(self, param, x_shape):
+        """``param`` (of the normalised axes' size) shaped to broadcast against a batch of ``x_shape``."""
+        return broadcast(param, x_shape, self._batch_axes)
 
     def forward(self, x, training=False):
         if not shape_fits(x.shape[1:], self.input_shape):
@@ -145,21 +143,21 @@ class LayerNormalization(Layer):
         if self.rms_scaling:
             # Keras' x / sqrt(var + eps), x itself, not centred; the centred one stays for backward
             self._centred, self.xhat = self.xhat, x * self.inv_std
-        out = self.xhat * self._broadcast(self.params["gamma"], x.ndim) if self._has_gamma else self.xhat.copy()
+        out = self.xhat * self._broadcast(self.params["gamma"], x.shape) if self._has_gamma else self.xhat.copy()
         if self._has_beta:
-            out += self._broadcast(self.params["beta"], x.ndim)
+            out += self._broadcast(self.params["beta"], x.shape)
         return out
 
     def backward(self, grad_output):
         g = grad_output
         others = tuple(a for a in range(g.ndim) if a not in self._batch_axes)       # the batch and the rest
         if self._has_beta:
-            np.sum(g, axis=others, out=self.grads["beta"])
+            np.sum(g, axis=others, out=summed_into(self.grads["beta"], g.shape, self._batch_axes))
         if self._has_gamma:
-            np.sum(g * self.xhat, axis=others, out=self.grads["gamma"])
+            np.sum(g * self.xhat, axis=others, out=summed_into(self.grads["gamma"], g.shape, self._batch_axes))
         if not self.needs_input_gradient:
             return None
-        dxhat = g * self._broadcast(self.params["gamma"], g.ndim) if self._has_gamma else g.copy()
+        dxhat = g * self._broadcast(self.params["gamma"], g.shape) if self._has_gamma else g.copy()
         if self.rms_scaling:
             # y = x inv with inv = (var + eps)^-1/2: only the variance depends on the mean, so
             # dx = inv * (dxhat - centred_hat * mean(dxhat * xhat)), centred_hat = (x - mean) inv
@@ -322,34 +320,31 @@ class RMSNormalization(Layer):
 
     def build(self, input_shape):
         axes = sample_axes(self, self.axis, len(input_shape) + 1)
-        self.add_weight("scale", tuple(input_shape[a - 1] for a in axes), "ones")
+        self.add_weight("scale", weight_shape(self, input_shape, axes), "ones")      # (Keras' layout)
         super().build(input_shape)
 
     def check_input_shape(self, sample_shape):
         super().check_input_shape(sample_shape)
         sample_axes(self, self.axis, len(sample_shape) + 1)
 
-    def _scale(self, ndim):
-        """``scale`` shaped to broadcast against a batch of ``ndim`` axes."""
-        shape = [1] * ndim
-        for a, size in zip(self._axes, self.params["scale"].shape):
-            shape[a] = size
-        return self.params["scale"].reshape(shape)
+    def _scale(self, x_shape):
+        """``scale`` shaped to broadcast against a batch of ``x_shape``."""
+        return broadcast(self.params["scale"], x_shape, self._axes)
 
     def forward(self, x, training=False):
         self._axes = axes = sample_axes(self, self.axis, x.ndim)
         mean_square = _mean_square(self, x, axes, "the mean square of a sample", x)
         self.inv_rms = 1.0 / np.sqrt(mean_square + x.dtype.type(self.epsilon))
         self.normalised = x * self.inv_rms
-        return self.normalised * self._scale(x.ndim)
+        return self.normalised * self._scale(x.shape)
 
     def backward(self, grad_output):
         g, u = grad_output, self.normalised
         others = tuple(a for a in range(g.ndim) if a not in self._axes)        # the batch and the rest
-        np.sum(g * u, axis=others, out=self.grads["scale"])
+        np.sum(g * u, axis=others, out=summed_into(self.grads["scale"], g.shape, self._axes))
         if not self.needs_input_gradient:
             return None
-        du = g * self._scale(g.ndim)
+        du = g * self._scale(g.shape)
         dx = du - u * np.mean(du * u, axis=self._axes, keepdims=True)
         dx *= self.inv_rms
         return dx
