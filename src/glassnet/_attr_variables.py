@@ -26,9 +26,17 @@ A layer of the user's with ``forward`` (no drawn call) does the same at the end 
 (``adopt_in_layer``, from ``Layer``'s build wrapper, for the user's classes only): the variable
 becomes a weight made by ``add_weight`` and a view of it.
 
-Left untracked, as before: a variable in a list or dict attribute, one of an integer or boolean
-dtype (weights are floats), a layer's weight view (``dense.kernel``: its layer's already), and a
-variable set after the block was drawn (after the layer's build).
+Variables in lists, tuples and dicts (nested too: ``self.ws = [gn.Variable(...) for ...]``,
+``self.d = {"a": v}``) are adopted as Keras 3.15's Tracker tracks them (since session 48): in the
+order of the attributes, each container's in its own order (a dict's, insertion), the list's item
+becoming the handle (a tuple rebuilt with it). A layer of the user's with ``forward`` and no
+``build`` of its own adopts at its (base) build too (Layer's ``__init_subclass__``).
+
+Left untracked: one of an integer or boolean dtype (glassnet's weights are floats of the layer's
+dtype; Keras 3.15 lists one as trainable, though no gradient moves it), a layer's weight view
+(``dense.kernel``: its layer's already), and a variable set after the block was drawn (after the
+layer's build), which Keras 3.15 refuses ("You cannot add new elements of state ... to a layer that
+is already built").
 """
 import numpy as np
 
@@ -56,15 +64,68 @@ def _adoptable(value):
     return type(value) is Variable and np.dtype(value.dtype).kind == "f"
 
 
+def _leaves(value, within=()):
+    """The items of an attribute's ``value`` in Keras' tracking order: the value itself, or those
+    of a list, tuple or dict (nested ones too; a dict's in insertion order), depth first; a
+    container holding itself is read once (``within``: the containers being read)."""
+    if isinstance(value, (list, tuple, dict)):
+        if id(value) in within:
+            return []
+        within = (*within, id(value))
+        items = value.values() if isinstance(value, dict) else value
+        return [leaf for item in items for leaf in _leaves(item, within)]
+    return [value]
+
+
+def _found(owner):
+    """``owner``'s plain float ``gn.Variable``s (``_adoptable``), in Keras' tracking order: its
+    attributes' (``__dict__``, assignment order), a container's items in theirs (``_leaves``)."""
+    found, seen = [], set()
+    for value in vars(owner).values():
+        for leaf in _leaves(value):
+            if _adoptable(leaf) and id(leaf) not in seen:
+                seen.add(id(leaf))
+                found.append(leaf)
+    return found
+
+
+def _swapped(value, swap, within=()):
+    """``value`` with each item for which ``swap`` returns something else replaced by that: a list
+    or dict changed in place (whoever holds it sees the change), a tuple rebuilt (a namedtuple of
+    its class); the same object when nothing changed."""
+    if isinstance(value, (list, tuple, dict)):
+        if id(value) in within:
+            return value
+        within = (*within, id(value))
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            new = _swapped(item, swap, within)
+            if new is not item:
+                value[i] = new
+        return value
+    if isinstance(value, dict):
+        for key, item in list(value.items()):
+            new = _swapped(item, swap, within)
+            if new is not item:
+                value[key] = new
+        return value
+    if isinstance(value, tuple):
+        items = [_swapped(item, swap, within) for item in value]
+        if all(new is old for new, old in zip(items, value)):
+            return value
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    return swap(value)
+
+
 def adopt(model):
     """Make each plain float ``gn.Variable`` that ``model`` (a subclass drawn from ``call``) holds as
     an attribute a weight of its ``CallWeights`` (see the module docstring). Nothing to do, the
     common case, costs one pass over its attributes."""
-    found = [(key, value) for key, value in vars(model).items() if _adoptable(value)]
+    found = _found(model)
     if not found:
         return
     from ._call_weights import add_weight
-    for key, variable in found:
+    for variable in found:
         owner = vars(model).get("_call_weights")
         taken = set(owner.names()) if owner is not None else set()
         name, k = variable.name, 0
@@ -82,10 +143,16 @@ def adopt(model):
         handle.variable = variable
         variable._handle = handle
         variable.__class__ = HeldVariable
-        model.__dict__[key] = handle        # (the same key: its place in the attributes' order kept)
         # (a weights file of a glassnet before session 47 holds no such weight: load_weights keeps its value)
         owner.__dict__.setdefault("_adopted_weights", set()).add(name)
-    _order(model, model._call_weights, {variable._handle.name for _, variable in found})
+    # each attribute (or its list's, dict's item) now the weight's handle, what add_weight returns
+    # in a block: the same keys, their places in the attributes' order kept
+    handles = {id(variable): variable._handle for variable in found}
+    for key, value in list(vars(model).items()):
+        new = _swapped(value, lambda item: handles.get(id(item), item))
+        if new is not value:
+            model.__dict__[key] = new
+    _order(model, model._call_weights, {variable._handle.name for variable in found})
 
 
 def keras_order(names, held, adopted):
@@ -116,8 +183,8 @@ def _order(model, owner, adopted):
     """``owner.specs`` (a block's CallWeights) in Keras' tracking order (``keras_order``)."""
     from ._call_weights import CallWeight
     by_name = {spec["name"]: spec for spec in owner.specs}
-    held = [value.name for value in vars(model).values() if isinstance(value, CallWeight) and value.owner is owner
-            and value.index is None and not value.reshaped]
+    held = [leaf.name for value in vars(model).values() for leaf in _leaves(value) if isinstance(leaf, CallWeight)
+            and leaf.owner is owner and leaf.index is None and not leaf.reshaped]
     order = keras_order(list(by_name), held, adopted)
     owner.specs[:] = [by_name[name] for name in order]
     if owner.built:
@@ -140,11 +207,11 @@ def adopt_in_layer(layer):
     by it (``name_1`` for a name taken); the variable becomes a view of that weight (a
     ``WeightVariable``: what ``forward`` reads through it is the trained value, and ``backward``
     writes its gradient as any weight's, ``self.grads[name]``). Keras' order, as a block's."""
-    found = [(key, value) for key, value in vars(layer).items() if _adoptable(value)]
+    found = _found(layer)
     if not found:
         return
     from .variables import WeightVariable
-    for _, variable in found:
+    for variable in found:
         taken = {*layer.params, *(getattr(layer, "state", None) or {})}
         name, k = variable.name, 0
         while name in taken:
@@ -157,11 +224,14 @@ def adopt_in_layer(layer):
         made[...] = value
         variable.__class__ = WeightVariable
         variable._layer, variable._key = layer, name
-    adopted = {variable._key for _, variable in found}
+    adopted = {variable._key for variable in found}
     # (a model file of a glassnet before session 47 holds no such weight: load_model keeps its value)
     layer.__dict__["_adopted_weights"] = adopted | layer.__dict__.get("_adopted_weights", set())
     arrays = {id(a): key for key, a in [*layer.params.items(), *(getattr(layer, "state", None) or {}).items()]}
-    held = [value._key if isinstance(value, WeightVariable) and value._layer is layer else arrays.get(id(value))
-            for value in vars(layer).values()]
+    # (an array add_weight returned counts as held where it is an attribute itself; in a container,
+    # a variable only: the layer's own params, grads and state dicts are containers too)
+    held = [leaf._key if isinstance(leaf, WeightVariable) and leaf._layer is layer else
+            arrays.get(id(leaf)) if leaf is value else None
+            for value in vars(layer).values() for leaf in _leaves(value)]
     names = [*layer.params, *(getattr(layer, "state", None) or {})]
     _arrays_in(layer, keras_order(names, [name for name in held if name is not None], adopted))

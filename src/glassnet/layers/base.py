@@ -311,6 +311,10 @@ class Layer(KerasSurface):
             install_sublayer_attributes(cls)            # (mha.query_dense)
         if "build" in vars(cls):
             cls.build = _sized_build(vars(cls)["build"], _extends_built_in_build(cls))
+        elif cls.build is Layer.build and "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
+            # a layer of yours with forward and no build: gn.Variables set in its __init__ are its
+            # weights too, adopted at the base build (as Keras tracks them: glassnet._attr_variables)
+            cls.build = _adopting_build
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
             _take_masks_as_keras(cls)
         if "compute_mask" in vars(cls) and cls.makes_mask is False:
@@ -1151,6 +1155,14 @@ def _keras_convolves(cls):
     ``convolution_op`` (their transposes and depthwise ones never call it, in Keras either)."""
     names = {(base.__module__, base.__name__) for base in cls.__mro__}
     return (f"{__package__}.conv", "_Conv") in names and (f"{__package__}.conv", "_ConvTranspose") not in names
+
+
+def _adopting_build(self, input_shape):
+    """``Layer.build`` for a layer of the user's without a build of its own, then its ``gn.Variable``
+    attributes made weights (``glassnet._attr_variables.adopt_in_layer``)."""
+    Layer.build(self, input_shape)
+    from .._attr_variables import adopt_in_layer
+    adopt_in_layer(self)
 
 
 def _sized_build(build, extends_built_in=False):
