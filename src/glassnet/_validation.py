@@ -11,24 +11,20 @@ from . import backend
 
 # How many calls that take NaN and infinite inputs are running (predict, evaluate, model(x)): Keras
 # hands those to the model, which may handle them (ops.isnan, ops.where, ops.nan_to_num); fit's
-# training data stays refused (a NaN there only makes the loss NaN: guide/data.md)
-_NON_FINITE_TAKEN = [0]
+# training data stays refused (a NaN there only makes the loss NaN: guide/data.md). Read as
+# ``not NON_FINITE_TAKEN[0]`` where a model's inputs are prepared: no function call on fit's path
+NON_FINITE_TAKEN = [0]
 
 
 @contextlib.contextmanager
 def non_finite_inputs():
-    """Inside it, ``inputs_finite()`` is False: the model inputs prepared then may hold NaN/inf."""
-    _NON_FINITE_TAKEN[0] += 1
+    """Inside it, the model inputs prepared (``as_array(..., finite=not NON_FINITE_TAKEN[0])``) may
+    hold NaN and inf."""
+    NON_FINITE_TAKEN[0] += 1
     try:
         yield
     finally:
-        _NON_FINITE_TAKEN[0] -= 1
-
-
-def inputs_finite():
-    """Whether a model input prepared now must be finite (``as_array``'s ``finite``): True but in
-    predict, evaluate and ``model(x)`` (``non_finite_inputs``)."""
-    return not _NON_FINITE_TAKEN[0]
+        NON_FINITE_TAKEN[0] -= 1
 
 
 def as_array(value, name, dtype, allow_int=False, cast=True, finite=True):

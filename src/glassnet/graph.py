@@ -63,7 +63,7 @@ from . import _training_branch as training_branch
 from ._flagless import TRUE_IF_UNSET, call_default, mark, unfixed, valid_mode
 from . import metrics as metrics_module
 from .step_metrics import lists_own_metrics
-from ._validation import as_array, check_flag, inputs_finite
+from ._validation import as_array, check_flag, NON_FINITE_TAKEN
 from .layers.base import building, building_block, call_arguments_set, drawing_call, drawn_call, free_name, shape_fits, stateful_layers, take_shapeless_build
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
@@ -1311,7 +1311,7 @@ class Model(Sequential):
             if j in self._text_readers:         # texts: the numbers their reader makes of them
                 array = self._text_readers[j].encode(array, label, dtype=self.dtype, min_length=1)
                 self._check_text_ids(array.shape[1:], label, j)
-            array = as_array(array, label, self.dtype, cast=False, finite=inputs_finite())
+            array = as_array(array, label, self.dtype, cast=False, finite=not NON_FINITE_TAKEN[0])
             if j not in self._text_readers and array.ndim == len(shape) and shape and shape[-1] == 1:
                 array = array[..., None]       # a column (n,) for Input((1,)): Keras adds the axis (dict(df))
             if not shape_fits(tuple(array.shape[1:]), shape):

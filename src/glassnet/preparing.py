@@ -6,7 +6,7 @@ import numpy as np
 
 from . import backend, losses, metrics
 from ._listforms import by_input_name, by_output_name, one_input, one_output
-from ._validation import as_array, inputs_finite
+from ._validation import as_array, NON_FINITE_TAKEN
 from .layers.base import StateSnapshot, call_arguments_set, shape_fits
 from .metrics.base import Metric, MetricTally
 from .scalar_outputs import check_scalar_metrics, scalar_targets
@@ -104,7 +104,7 @@ class PreparingMixin:
             # id per text, so that a call of empty texts is padding, not an empty array
             x = text_layer.encode(x, name, dtype=self.dtype, min_length=1)
             self._check_text_ids(x.shape[1:], name)
-        x = as_array(x, name, self.dtype, cast=False, finite=inputs_finite())     # (predict takes NaN: _validation)
+        x = as_array(x, name, self.dtype, cast=False, finite=not NON_FINITE_TAKEN[0])   # (predict takes NaN: _validation; no call: hot path)
         if (self.built and text_layer is None and x.ndim == len(self._sample_input_shape) and self._sample_input_shape[-1] == 1
                 and shape_fits(x.shape[1:], self._sample_input_shape[:-1])):
             # images (n, 28, 28) for Input((28, 28, 1)), a column (n,) for Input((1,)): Keras 3 adds
