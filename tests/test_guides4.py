@@ -351,3 +351,119 @@ def test_integer_variables_and_ones_set_after_the_build_stay_plain():
     assert type(block.count) is gn.Variable
     block.late = gn.Variable(np.ones(2, "float32"))
     assert [w.shape for w in model.weights] == [(2,)]
+
+
+# -- a subclass' call returning nested lists, tuples or a dict -------------------------------------
+
+def _nested_subclass(lib, form):
+    class Heads(lib.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = lib.layers.Dense(5, activation="tanh")
+            self.a, self.b, self.c = lib.layers.Dense(2), lib.layers.Dense(3), lib.layers.Dense(1)
+
+        def call(self, x):
+            h = self.hidden(x)
+            if form == "dict":
+                return {"score": self.a(h), "class": self.b(h)}
+            return [self.a(h), (self.b(h), self.c(h))]
+    return Heads()
+
+
+def _flat(value):
+    if isinstance(value, dict):
+        return [np.asarray(value[key]) for key in sorted(value)]
+    if isinstance(value, (list, tuple)):
+        return [a for part in value for a in _flat(part)]
+    return [np.asarray(value)]
+
+
+@pytest.mark.parametrize("form", ["nested", "dict"])
+def test_a_subclass_call_returning_nested_outputs_predicts_and_trains_as_keras(keras, form):
+    r = np.random.default_rng(13)
+    x = r.normal(size=(16, 4)).astype("float32")
+    y = ({"score": r.normal(size=(16, 2)), "class": r.normal(size=(16, 3))} if form == "dict" else
+         [r.normal(size=(16, 2)), [r.normal(size=(16, 3)), r.normal(size=(16, 1))]])
+    kmodel, model = _nested_subclass(keras, form), _nested_subclass(gn, form)
+    kmodel(x[:1])
+    model.build((None, 4))
+    model.set_weights([np.asarray(w) for w in kmodel.get_weights()])
+    want, got = kmodel.predict(x, verbose=0), model.predict(x, verbose=0)
+    if form == "dict":
+        assert isinstance(got, dict) and list(got) == ["score", "class"]
+    else:       # (Keras on TensorFlow gives the inner tuple as a list too)
+        assert isinstance(got, list) and isinstance(got[1], list) and len(got[1]) == 2
+    for ours, theirs in zip(_flat(got), _flat(want)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert [np.shape(a) for a in _flat(model(x))] == [a.shape for a in _flat(want)]
+    shapes = model.compute_output_shape((None, 4))
+    assert shapes == ({"score": (None, 2), "class": (None, 3)} if form == "dict" else
+                      [(None, 2), [(None, 3), (None, 1)]])
+    losses = []
+    for m, lib in ((kmodel, keras), (model, gn)):
+        m.compile(loss="mse", optimizer=lib.optimizers.SGD(0.05))
+        losses.append(m.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+
+
+def test_a_block_returning_nested_lists_inside_a_functional_model(keras):
+    """A Layer subclass whose call returns [a, (b, c)], called on a tensor: nested tensors, as Keras'."""
+    def block(lib):
+        class Split(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.a, self.b, self.c = lib.layers.Dense(2), lib.layers.Dense(3), lib.layers.Dense(1)
+
+            def call(self, x):
+                return [self.a(x), (self.b(x), self.c(x))]
+        return Split()
+    models = []
+    for lib in (keras, gn):
+        inputs = lib.Input((4,))
+        a, (b, c) = block(lib)(inputs)
+        models.append(lib.Model(inputs, [a, [b, c]]))
+    kmodel, model = models
+    model.set_weights([np.asarray(w) for w in kmodel.get_weights()])
+    x = np.random.default_rng(14).normal(size=(5, 4)).astype("float32")
+    for ours, theirs in zip(_flat(model.predict(x, verbose=0)), _flat(kmodel.predict(x, verbose=0))):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_a_subclass_call_returning_a_dict_holding_a_list_is_refused_by_name():
+    class Odd(gn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.a, self.b = gn.layers.Dense(2), gn.layers.Dense(3)
+
+        def call(self, x):
+            return {"a": self.a(x), "rest": [self.b(x)]}
+    with pytest.raises(TypeError, match=r"Odd.call: returned a dict whose 'rest' holds a list; glassnet takes a dict "
+                                        r"of tensors, or lists of them nested"):
+        Odd().predict(np.ones((2, 3), "float32"), verbose=0)
+
+    class Deep(Odd):
+        def call(self, x):
+            return [self.a(x), [{"b": self.b(x)}]]
+    with pytest.raises(TypeError, match=r"Deep.call: returned nested lists: outputs nests a dict inside a list"):
+        Deep().predict(np.ones((2, 3), "float32"), verbose=0)
+
+
+def test_a_sequential_ending_in_a_nested_output_model_gives_them_nested(keras):
+    def inner(lib):
+        x = lib.Input((3,))
+        return lib.Model(x, [lib.layers.Dense(2)(x), [lib.layers.Dense(1)(x), lib.layers.Dense(2)(x)]])
+    kmodel = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3), inner(keras)])
+    model = gn.Sequential([gn.Input((5,)), gn.layers.Dense(3), inner(gn)])
+    model.set_weights([np.asarray(w) for w in kmodel.get_weights()])
+    x = np.random.default_rng(15).normal(size=(6, 5)).astype("float32")
+    want, got = kmodel.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert isinstance(got[1], list) and len(got[1]) == 2
+    for ours, theirs in zip(_flat(got), _flat(want)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert model.compute_output_shape((None, 5)) == [(None, 2), [(None, 1), (None, 2)]]
+    y = [np.ones((6, 2)), [np.zeros((6, 1)), np.ones((6, 2))]]
+    results = []
+    for m in (kmodel, model):
+        m.compile(loss="mse", optimizer="sgd")
+        results.append(m.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5)

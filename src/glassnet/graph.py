@@ -88,13 +88,37 @@ from ._output_models import output_models
 def _inputs_through_identity(outputs):
     """``outputs`` of a drawn ``call`` with each Input returned as it came (Keras' identity layer:
     the subclassing guide's ActivityRegularizationLayer, ``add_loss`` then ``return inputs``) made
-    the output of an ``Identity`` call: an Input is no layer's output, and a model needs one."""
+    the output of an ``Identity`` call: an Input is no layer's output, and a model needs one.
+    Nested lists and tuples come back as lists (glassnet's outputs), a dict as a dict."""
     from .layers.utility import Identity
     if isinstance(outputs, InputLayer):
         return Identity()(outputs)
-    if isinstance(outputs, (list, tuple)) and any(isinstance(t, InputLayer) for t in outputs):
-        return type(outputs)(Identity()(t) if isinstance(t, InputLayer) else t for t in outputs)
+    if isinstance(outputs, (list, tuple)):
+        return [_inputs_through_identity(t) for t in outputs]
+    if isinstance(outputs, dict):
+        return {key: _inputs_through_identity(t) for key, t in outputs.items()}
     return outputs
+
+
+def _drawn_outputs(block, outputs):
+    """The flat list of what ``block``'s call returned (``outputs``: a tensor, a dict of them,
+    lists or tuples of them nested, as Keras 3.15's call returns): the dict's values, the lists'
+    leaves in Keras' order (glassnet._nested_outputs); a list inside a dict, a dict inside a list
+    or an empty list refused by name."""
+    if isinstance(outputs, dict):
+        inner = [key for key, t in outputs.items() if isinstance(t, (list, tuple, dict))]
+        if inner:
+            raise TypeError(f"{type(block).__name__}.call: returned a dict whose {inner[0]!r:.40} holds a "
+                            f"{type(outputs[inner[0]]).__name__}; glassnet takes a dict of tensors, or lists of "
+                            f"them nested (Keras takes any nesting)")
+        return list(outputs.values())
+    if isinstance(outputs, (list, tuple)):
+        try:
+            return flat_nested(outputs)[1]
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{type(block).__name__}.call: returned nested lists: {str(exc).removeprefix('Model: ')}") \
+                from None
+    return [outputs]
 
 
 class _Required:
@@ -750,10 +774,9 @@ class Model(Sequential):
                     outputs = block_masks.draw(self, arguments.first, lambda **masks: self.call(
                         *bound.args, **{**bound.kwargs, **masks}), arguments)
                     given = arguments.sources
-            if isinstance(outputs, dict):
-                raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
             outputs = _inputs_through_identity(outputs)
-            drawn = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+            # a tensor, a dict of them or nested lists (Model(x, outputs)'s forms: glassnet._nested_outputs)
+            drawn = _drawn_outputs(self, outputs)
             # (a list of what is not a tensor: a call without return gives None, which is no tensor either)
             bad = [t for t in drawn if not isinstance(t, SymbolicTensor)]
             if bad or not drawn:
@@ -779,7 +802,7 @@ class Model(Sequential):
                 else:
                     layer.__dict__["_first_call"] = first
             raise
-        return list(outputs) if isinstance(outputs, (list, tuple)) else outputs
+        return outputs
 
     def _attribute_layers(self):
         """The layers this model holds as attributes (in lists, tuples and dicts too, nested, as Keras
@@ -910,7 +933,8 @@ class Model(Sequential):
         """``outputs`` of this subclass' call drawn inside another model on ``sources`` (the
         tensors it was given, in Keras' node order): its calls marked as one nested model's (its
         summary row, its layers' order) and run in ``training``'s mode where given."""
-        made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
+        flat = _drawn_outputs(self, outputs)        # (a dict or nested lists: their tensors)
+        made, _ = _walk_back(flat, stop=sources)
         made = made + [t for t in dead_calls.carried(made) if all(t is not m for m in made)]
         # its layers as Keras lists a subclass': by its attributes (then any other it called)
         self._nested_layers = held_first(self, list({id(t.layer): t.layer for t in made}.values()))
@@ -918,7 +942,7 @@ class Model(Sequential):
         # one row in the summary of the model drawn; the models its call called, rows under it
         children = {t.nested_in.key: t.nested_in for t in made if t.nested_in is not None}
         nested = Nested(self.name, kind_of(self), self._nested_layers, children.values(), key=key_of(self),
-                        outputs=[t.layer for t in (outputs if isinstance(outputs, list) else [outputs])])
+                        outputs=[t.layer for t in flat])
         nested.called_on = tuple(sources)       # (where its Keras node sits: glassnet._layer_order)
         for tensor in made:
             tensor.nested_in = nested
@@ -1101,7 +1125,7 @@ class Model(Sequential):
         batch = shapes[0][0]
         if self._heads is None:
             return (batch, *self._sample_output_shape) if several else super().compute_output_shape(input_shape)
-        return [(batch, *head.shape) for head in self._heads]
+        return self._shaped_as_outputs([(batch, *head.shape) for head in self._heads])
 
     @keras_compile_order_refused
     def compile(self, loss=_REQUIRED, optimizer="sgd", metrics=None, loss_weights=None, weighted_metrics=None,

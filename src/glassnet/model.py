@@ -519,6 +519,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # (Keras 3.15's Sequential does), its heads at this model's calls (set before the build)
         self._heads = _heads_at(model, len(self._node_layers))
         self._output_keys = None if self._heads is None else model._output_keys
+        # and nested as its outputs are, Model(x, [a, [b, c]]) (glassnet._nested_outputs)
+        self._keras_output_nesting = None if self._heads is None else model._keras_output_nesting
         # a model not built yet is built on its layers once this one builds them (now, when its
         # input shape is known, or at its first data), as Keras builds it (glassnet._nested_build)
         waits = wait_for_layers(model)
@@ -542,7 +544,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if waits:
                 stop_waiting(model)
             self._declared_input, self._declared_text, self._declared_name, self._declared_input_layer = declared
-            self._heads = self._output_keys = None
+            self._heads = self._output_keys = self._keras_output_nesting = None
             raise
         finally:
             self.__dict__.pop("_nesting_now", None)
@@ -1520,8 +1522,19 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 layer.check_input_shape(given)
         shapes = self._shapes_through(shape, check)
         if self._heads is not None:     # several outputs: a list of their shapes (Keras')
-            return [(batch, *shapes[k]) for k in self._output_calls]
+            return self._shaped_as_outputs([(batch, *shapes[k]) for k in self._output_calls])
         return (batch, *shapes[-1])
+
+    def _shaped_as_outputs(self, shapes):
+        """``shapes`` (one per output, the flat order) as the outputs are given back: a dict of them
+        by the outputs' keys, nested lists as the outputs nest (glassnet._nested_outputs), else the list."""
+        if self._output_keys is not None:
+            from ._dictoutputs import as_dict
+            return as_dict(self._output_keys, shapes)
+        if self._keras_output_nesting is not None:
+            from ._nested_outputs import nest
+            return nest(self._keras_output_nesting, shapes)
+        return shapes
 
     def get_weights(self):
         """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras;
