@@ -467,3 +467,118 @@ def test_a_sequential_ending_in_a_nested_output_model_gives_them_nested(keras):
         m.compile(loss="mse", optimizer="sgd")
         results.append(m.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"])
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5)
+
+
+# -- save_own_variables / load_own_variables, save_assets / load_assets of a layer of yours --------
+
+def _hooked_layers(lib, package):
+    """Keras' saving guide's two layers, the variable one keeping a table that is no weight (the
+    guide's keras.Variable there fails in Keras 3.15: its Dense saves 2 variables and loads 3)."""
+    import os
+
+    @lib.saving.register_keras_serializable(package=package)
+    class LayerWithCustomVariable(lib.layers.Dense):
+        def __init__(self, units, **kwargs):
+            super().__init__(units, **kwargs)
+            self.table = np.zeros(units, "float32")        # no weight: kept by the hooks alone
+
+        def save_own_variables(self, store):
+            super().save_own_variables(store)
+            store["table"] = self.table
+
+        def load_own_variables(self, store):
+            super().load_own_variables({key: store[key] for key in store.keys() if key != "table"})
+            self.table = np.array(store["table"])
+
+    @lib.saving.register_keras_serializable(package=package)
+    class LayerWithCustomAssets(lib.layers.Dense):
+        def __init__(self, vocab=None, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.vocab = vocab
+
+        def save_assets(self, inner_path):
+            with open(os.path.join(inner_path, "vocabulary.txt"), "w") as f:
+                f.write(self.vocab)
+
+        def load_assets(self, inner_path):
+            with open(os.path.join(inner_path, "vocabulary.txt")) as f:
+                text = f.read()
+            self.vocab = text.replace("<unk>", "little")
+
+        def get_config(self):
+            return {**super().get_config(), "vocab": self.vocab}
+    return LayerWithCustomVariable, LayerWithCustomAssets
+
+
+def test_saving_hooks_of_ones_own_are_honoured_by_model_files_as_keras(keras, tmp_path):
+    """Keras 3.15 saves and loads the guide's layers through their hooks (.keras); glassnet's
+    model file does the same: the variable's value back, the vocabulary read through load_assets."""
+    x = np.random.default_rng(17).random((3, 4)).astype("float32")
+    results = {}
+    for name, lib, path in (("keras", keras, "m.keras"), ("gn", gn, "m.npz")):
+        variable_layer, asset_layer = _hooked_layers(lib, f"guides4_{name}")
+        model = lib.Sequential([lib.Input((4,)), variable_layer(3), asset_layer(vocab="Mary had a <unk> lamb.",
+                                                                                  units=2)])
+        model.layers[0].table = np.array([1.0, 2.0, 3.0], "float32")
+        model.save(tmp_path / path)
+        loaded = lib.saving.load_model(tmp_path / path)
+        results[name] = (loaded.layers[0].table, loaded.layers[1].vocab,
+                         np.asarray(loaded.predict(x, verbose=0)), np.asarray(model.predict(x, verbose=0)))
+    assert results["gn"][1] == results["keras"][1] == "Mary had a little lamb."
+    np.testing.assert_array_equal(results["gn"][0], results["keras"][0])
+    np.testing.assert_array_equal(results["gn"][0], [1.0, 2.0, 3.0])
+    for name in results:
+        np.testing.assert_allclose(results[name][2], results[name][3], rtol=1e-6)
+
+
+def test_saving_hooks_refuse_what_a_file_cannot_hold_safely(tmp_path):
+    class Texts(gn.layers.Dense):
+        def save_own_variables(self, store):
+            store["words"] = np.array(["a", "b"])
+
+        def load_own_variables(self, store):
+            pass
+    model = gn.Sequential([gn.Input((2,)), Texts(1)])
+    with pytest.raises(TypeError, match=r"layer 'texts' \(Texts\): save_own_variables: store\['words'\] has dtype "
+                                        r"<U1; a glassnet file holds arrays of numbers or booleans only"):
+        model.save(tmp_path / "m.npz")
+
+    class Escapes(gn.layers.Dense):
+        def save_assets(self, inner_path):
+            import os
+            os.makedirs(os.path.join(inner_path, "a b"))
+            open(os.path.join(inner_path, "a b", "x.txt"), "w").close()
+
+        def load_assets(self, inner_path):
+            pass
+    model = gn.Sequential([gn.Input((2,)), Escapes(1)])
+    with pytest.raises(ValueError, match=r"save_assets wrote 'a b/x.txt': a file name of letters, digits"):
+        model.save(tmp_path / "m.npz")
+
+
+def test_a_crafted_own_saving_entry_is_refused(tmp_path):
+    """A file naming a layer without hooks, or an asset path climbing out, never reaches a hook."""
+    import json
+    import zipfile
+    from glassnet import ModelFileError
+    _, asset_layer = _hooked_layers(gn, "guides4_crafted")
+    model = gn.Sequential([gn.Input((4,)), gn.layers.Dense(3), asset_layer(vocab="v", units=2)])
+    model.save(tmp_path / "m.npz")
+    with zipfile.ZipFile(tmp_path / "m.npz") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(np.load(tmp_path / "m.npz")["config"].tobytes())
+    assert meta["model"]["own_saving"] == [{"layer": 1, "variables": [], "assets": ["vocabulary.txt"]}]
+    for entry, message in (([{"layer": 0, "variables": [], "assets": ["vocabulary.txt"]}],
+                            "defines no hook to read what the file keeps"),
+                           ([{"layer": 1, "variables": [], "assets": ["../vocabulary.txt"]}],
+                            "assets must be distinct relative paths of plain names")):
+        meta["model"]["own_saving"] = entry
+        config = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+        import io
+        buffer = io.BytesIO()
+        np.save(buffer, config)
+        with zipfile.ZipFile(tmp_path / "bad.npz", "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, buffer.getvalue() if name == "config.npy" else data)
+        with pytest.raises(ModelFileError, match=message):
+            gn.load_model(tmp_path / "bad.npz")

@@ -311,9 +311,12 @@ def test_save_refuses_a_layer_with_keras_saving_hooks(tmp_path):
 
     model = gn.Sequential([LayerWithCustomAssets(vocab="Mary had a <unk> lamb.", units=5)])
     model(np.ones((2, 10), "float32"))
-    for path in ("m.keras", "m.npz"):
-        with pytest.raises(TypeError, match=r"defines \['save_assets', 'load_assets'\], Keras' saving hooks"):
-            model.save(str(tmp_path / path))
+    # model.save's own file keeps what the hooks keep since session 48 (tests/test_guides4.py): the
+    # refusal stays for a layer wrapped in another, whose hooks a file does not call
+    model.save(str(tmp_path / "m.npz"))
+    wrapped = gn.Sequential([gn.Input((3, 10)), gn.layers.TimeDistributed(LayerWithCustomAssets(vocab="a", units=5))])
+    with pytest.raises(TypeError, match=r"defines \['save_assets', 'load_assets'\], Keras' saving hooks"):
+        wrapped.save(str(tmp_path / "w.npz"))
     assert model.to_json()
 
 
@@ -381,5 +384,7 @@ def test_only_a_class_of_yours_defining_keras_saving_hooks_is_refused(tmp_path):
             store["0"] = self.kernel
 
     mine = gn.Sequential([gn.layers.Input((2,)), KeepsItsOwn(1)])
+    mine.save(str(tmp_path / "mine.npz"))        # (kept by model.save since session 48: tests/test_guides4.py)
+    wrapped = gn.Sequential([gn.layers.Input((3, 2)), gn.layers.TimeDistributed(KeepsItsOwn(1))])
     with pytest.raises(TypeError, match=r"defines \['save_own_variables'\], Keras' saving hooks"):
-        mine.save(str(tmp_path / "mine.npz"))
+        wrapped.save(str(tmp_path / "wrapped.npz"))

@@ -29,7 +29,8 @@ WEIGHTS_ONLY = ("the file holds weights only (model.save_weights writes such a f
 MAX_CONFIG_BYTES = 64 * 2 ** 20
 KEYS = {"format", "format_version", "glassnet_version", "model", "weights", "trainable",
         "optimizer_state", "rng_states", "epoch"}
-MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")
+# (own/: what layers of yours keep with their saving hooks, glassnet._own_saving)
+MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,}|own/\d{3,})\.npy")
 # the members of Keras 3's .keras zip, named in the error when such a file is given to load_model
 KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5", "model.weights.npz"}
 KERAS_FILES = ("glassnet reads its own model files and Keras 3's .keras files (keras_model.save('model.keras')), "

@@ -19,11 +19,12 @@ from .parameters import code_held
 from .outputs import each_output_metrics
 
 
-def check_saveable(model, include_optimizer=True, files=True):
+def check_saveable(model, include_optimizer=True, files=True, own_hooks=False):
     """Raise what ``save_model`` would raise about ``model``'s loss, metrics, optimizer and layers,
     without writing anything: ``ModelCheckpoint`` calls it before the first epoch is spent. Without
     the optimizer (``save_weights``), the file names no loss, metrics or optimizer: layers only.
-    ``files``: a file is written (not ``to_json``, ``clone_model``): Keras' saving hooks refused."""
+    ``files``: a file is written (not ``to_json``, ``clone_model``): Keras' saving hooks refused,
+    but for ``own_hooks``, a model file of ``save_model``, which keeps what they keep (glassnet._own_saving)."""
     if getattr(model, "_own_steps", False) and not getattr(model, "_calls", True) and not model._subclass():
         # a model with its own train_step and no call (Keras' GAN): nothing of its own to save
         raise ValueError(f"save_model: {type(model).__name__} has no call, so no graph of layers to save (its "
@@ -40,7 +41,8 @@ def check_saveable(model, include_optimizer=True, files=True):
     check_config_storable(model, include_optimizer)
     if files:
         for layer in getattr(model, "layers", ()):
-            for held in (layer, *layer.wrapped_layers()):
+            # (a model file keeps a layer's own hooks' values, not a wrapped layer's: glassnet._own_saving)
+            for held in ((*layer.wrapped_layers(),) if own_hooks else (layer, *layer.wrapped_layers())):
                 _check_keras_hooks(held)
 
 
@@ -351,7 +353,8 @@ def _check_keras_hooks(layer):
              and not getattr(getattr(type(layer), name), "__module__", "").startswith("glassnet.")]
     if hooks:
         raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) defines {hooks}, Keras' "
-                        f"saving hooks, which glassnet's files never call (they hold each layer's get_config and "
+                        f"saving hooks, which this file does not call (model.save's file does, for the model's own "
+                        f"layers: weights files and a layer wrapped in another hold each layer's get_config and "
                         f"its weights only), so the layer would load without what they keep; return such values "
                         f"from get_config ({{**super().get_config(), 'vocab': self.vocab}}) and make the "
                         f"variables weights (add_weight), which files keep")

@@ -228,7 +228,8 @@ def save_model(model, path, epoch=None, include_optimizer=True, save_format=None
         from ._keras_h5_write import save_h5
         save_h5(model, path, include_optimizer)
         return
-    _write_model_file(model, path, _metadata(model, epoch, include_optimizer), None, include_optimizer)
+    _write_model_file(model, path, _metadata(model, epoch, include_optimizer, own_hooks=True), None, include_optimizer,
+                      own_saving=True)
 
 
 def _save_format(save_format, path):
@@ -256,9 +257,10 @@ def _config_array(meta):
                       "({limit:,}); a TextVectorization's vocabulary is the likely reason: give it max_tokens")
 
 
-def _write_model_file(model, path, meta, config, include_optimizer):
+def _write_model_file(model, path, meta, config, include_optimizer, own_saving=False):
     """Write the model file of ``meta`` (``_metadata``) and ``config`` (``_config_array(meta)``, or
-    None to make it here): the weights, and the optimizer's state when ``include_optimizer``."""
+    None to make it here): the weights, and the optimizer's state when ``include_optimizer``; with
+    ``own_saving``, what the saving hooks of layers of yours keep (glassnet._own_saving)."""
     arrays = {"config": config}        # config first, for people who unzip
     for i, (name, w) in enumerate(zip(meta["weights"], model.get_weights() if model.built else [])):
         if not np.isfinite(w).all():      # load_model refuses such weights: never write a file it cannot load
@@ -294,6 +296,12 @@ def _write_model_file(model, path, meta, config, include_optimizer):
                 raise ValueError(f"save_model: the optimizer's {name!r} state of {key!r} holds NaN or "
                                  f"infinite values, which load_model refuses")
             arrays[f"optimizer/{i:03d}"] = a
+    if own_saving and model.built:
+        from ._own_saving import collect
+        entries, own = collect(model)
+        if entries:
+            meta["model"]["own_saving"] = entries
+            arrays.update((f"own/{i:03d}", a) for i, a in enumerate(own))
     if config is None or state is not None:     # (made again with the state's list)
         arrays["config"] = _config_array(meta)
     for name, a in arrays.items():       # what load_model will accept: never an object array
@@ -314,9 +322,10 @@ def _fspath(path):
     return os.fspath(path)
 
 
-def _metadata(model, epoch, include_optimizer=True):
+def _metadata(model, epoch, include_optimizer=True, own_hooks=False):
     from . import __version__
-    check_saveable(model, include_optimizer)
+    # (own_hooks: a model file of save_model keeps what layers' saving hooks keep: glassnet._own_saving)
+    check_saveable(model, include_optimizer, own_hooks=own_hooks)
     if len(model.layers) > MAX_LAYERS:      # load_model would refuse the file: never write it
         raise ValueError(f"save_model: the model has {len(model.layers)} layers, more than a model file "
                          f"holds ({MAX_LAYERS})")
@@ -511,11 +520,17 @@ def _load(npz, infos, meta, compile):
             raise ModelFileError(f"optimizer_state: {what} must be a list of [{'key' if what == 'slots' else 'weight'}, "
                                  f"slot name], got {pairs!r:.100}")
     slots = slots + parked
-    if len(infos) != 1 + n_weights + len(slots):      # cheap, before naming a million members
+    # what layers' saving hooks kept (glassnet._own_saving; absent from most files)
+    own_entries = meta["model"].pop("own_saving", [])
+    from ._own_saving import check as check_own, count as own_count, restore as restore_own
+    n_own = own_count(own_entries) if isinstance(own_entries, list) and all(
+        isinstance(e, dict) and isinstance(e.get("variables"), list) and isinstance(e.get("assets"), list)
+        for e in own_entries) else 0
+    if len(infos) != 1 + n_weights + len(slots) + n_own:      # cheap, before naming a million members
         raise ModelFileError(f"the file's {len(infos)} members disagree with the config, which "
-                             f"names {1 + n_weights + len(slots)}")
+                             f"names {1 + n_weights + len(slots) + n_own}")
     expected = {"config.npy", *(f"weights/{i:03d}.npy" for i in range(n_weights)),
-                *(f"optimizer/{i:03d}.npy" for i in range(len(slots)))}
+                *(f"optimizer/{i:03d}.npy" for i in range(len(slots))), *(f"own/{i:03d}.npy" for i in range(n_own))}
     if set(infos) != expected:
         raise ModelFileError(f"the members {sorted(set(infos) ^ expected)} disagree with the config")
     headers = {name: read_header(npz, infos[name]) for name in sorted(expected - {"config.npy"})}
@@ -569,6 +584,9 @@ def _load(npz, infos, meta, compile):
     if made is not None:
         model, listed = subclass_files.swap(made, model, listed, subclass)
     _restore_trainable(model, _in_model_order(model, listed, meta["trainable"]))
+    if own_entries:         # the layers' own saving hooks, after their weights (Keras' order)
+        check_own(own_entries, model.layers)
+        restore_own(own_entries, model.layers, lambda k: npz[f"own/{k:03d}"])
     if compile and meta["model"].get("compile"):
         try:        # the class' own compile_from_config, as Keras' load_model calls it (glassnet._own_compile)
             own_way = compile_own_way(model, meta["model"].get("own_compile_config"), meta["model"]["compile"])

@@ -214,7 +214,7 @@ class ModelCheckpoint(Callback):
         if self.save_weights_only:
             check_text_widths(self.model)
         else:
-            check_saveable(self.model)
+            check_saveable(self.model, own_hooks=True)      # (model.save keeps the layers' saving hooks' values)
         self._check_fields_logged()
         if self.save_best_only and settle_auto_mode(self) and math.isinf(self.best):
             self.best = math.inf if self.mode == "min" else -math.inf       # no epoch saved yet
