@@ -37,8 +37,9 @@ def _variable_block(lib, lib_ops):
     return Mixed
 
 
-def _variable_model(lib, lib_ops):
-    block = _variable_block(lib, lib_ops)(name="mixed")
+def _variable_model(lib, lib_ops, block_class=None, name="mixed"):
+    """``Input((4,))``, a block of ``block_class`` (``_variable_block``'s by default), ``Dense(2)``."""
+    block = (block_class or _variable_block(lib, lib_ops))(name=name)
     model = lib.Sequential([lib.Input((4,)), block, lib.layers.Dense(2)])
     model.block = block
     return model
@@ -391,6 +392,16 @@ def _keras_twin(keras):
     return ScaleShift
 
 
+def fit_alike(keras, kmodel, model, x, y):
+    """Keras' weights set into ``model``, both fitted 3 epochs of SGD (mse): the losses compared."""
+    model.set_weights([np.asarray(w) for w in kmodel.get_weights()])
+    losses = []
+    for m, lib in ((kmodel, keras), (model, gn)):
+        m.compile(loss="mse", optimizer=lib.optimizers.SGD(0.05))
+        losses.append(m.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+
+
 def test_variables_of_a_layer_with_forward_are_its_weights_and_train_as_keras(keras, tmp_path):
     """The same tracking in a layer computing on arrays (forward/backward): the variables become its
     weights (``self.grads["w"]``), listed, trained and saved as Keras' layer's, 3 epochs of SGD."""
@@ -401,12 +412,7 @@ def test_variables_of_a_layer_with_forward_are_its_weights_and_train_as_keras(ke
     layer = model.layers[0]
     assert list(layer.params) == ["a", "w", "b"] and list(layer.state) == ["c"]
     assert [w.shape for w in model.get_weights()] == [tuple(w.shape) for w in kmodel.weights]
-    model.set_weights([np.asarray(w) for w in kmodel.get_weights()])
-    losses = []
-    for m, lib in ((kmodel, keras), (model, gn)):
-        m.compile(loss="mse", optimizer=lib.optimizers.SGD(0.05))
-        losses.append(m.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"])
-    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    fit_alike(keras, kmodel, model, x, y)
     for ours, theirs in zip(model.get_weights(), kmodel.get_weights()):
         np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-6)
     assert isinstance(layer.w, gn.Variable) and layer.w.trainable and not layer.c.trainable

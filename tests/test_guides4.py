@@ -9,6 +9,8 @@ import glassnet as gn
 from glassnet import ops
 from glassnet.layers import normalization
 
+from test_guides3 import _variable_model, fit_alike      # (Input, a block of Variables, Dense; Keras' fit beside)
+
 
 # -- NaN and inf inputs: predict, evaluate and model(x) take them, as Keras ------------------------
 
@@ -76,16 +78,22 @@ def test_non_finite_inputs_of_a_model_of_several_inputs():
 
 # -- LayerNormalization and RMSNormalization: Keras' layout for an axis list -----------------------
 
+def _twins(keras, name, axis):
+    """A batch (2, 3, 4, 5), and Keras' and glassnet's layer ``name`` of ``axis`` built for it, their
+    weights' shapes checked equal."""
+    x = np.random.default_rng(2).normal(size=(2, 3, 4, 5)).astype("float32")
+    theirs, ours = getattr(keras.layers, name)(axis=axis), getattr(gn.layers, name)(axis=axis)
+    theirs.build(x.shape)
+    ours.build(x.shape[1:])
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.weights]
+    return x, theirs, ours
+
+
 @pytest.mark.parametrize("axis", [[1, -2], [-1, 1], [3, -3], [2, 3], -1])
 def test_layer_normalization_weights_take_keras_layout(keras, axis):
     """Keras sorts the list as given ([1, -2] -> [-2, 1]) and shapes gamma by it: (4, 3) for
     samples (3, 4, 5); its weights set into glassnet's layer give Keras' outputs."""
-    x = np.random.default_rng(2).normal(size=(2, 3, 4, 5)).astype("float32")
-    theirs = keras.layers.LayerNormalization(axis=axis)
-    theirs.build(x.shape)
-    ours = gn.layers.LayerNormalization(axis=axis)
-    ours.build(x.shape[1:])
-    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.weights]
+    x, theirs, ours = _twins(keras, "LayerNormalization", axis)
     r = np.random.default_rng(3)
     weights = [r.normal(size=tuple(w.shape)).astype("float32") for w in theirs.weights]
     theirs.set_weights(weights)
@@ -97,12 +105,7 @@ def test_layer_normalization_weights_take_keras_layout(keras, axis):
 def test_rms_normalization_weights_take_keras_shape(keras, axis):
     """Keras' scale shape for the list; its call (a plain product with the input, no reshape) works
     only where that shape is the input's trailing one ([-1, -2] -> [-2, -1]): outputs compared there."""
-    x = np.random.default_rng(2).normal(size=(2, 3, 4, 5)).astype("float32")
-    theirs = keras.layers.RMSNormalization(axis=axis)
-    theirs.build(x.shape)
-    ours = gn.layers.RMSNormalization(axis=axis)
-    ours.build(x.shape[1:])
-    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.weights]
+    x, theirs, ours = _twins(keras, "RMSNormalization", axis)
     if axis == [-1, -2]:
         scale = np.random.default_rng(3).normal(size=(4, 5)).astype("float32")
         theirs.set_weights([scale])
@@ -214,10 +217,7 @@ def _container_block(lib, lib_ops):
 
 
 def _container_model(lib, lib_ops):
-    block = _container_block(lib, lib_ops)(name="held")
-    model = lib.Sequential([lib.Input((4,)), block, lib.layers.Dense(2)])
-    model.block = block
-    return model
+    return _variable_model(lib, lib_ops, _container_block(lib, lib_ops), name="held")
 
 
 def _xy(n=16):
@@ -305,12 +305,7 @@ def test_a_layer_with_forward_and_no_build_adopts_its_variables(keras, tmp_path)
     model = gn.Sequential([gn.Input((3,)), _forward_no_build(gn.Variable)(), gn.layers.Dense(1)])
     layer = model.layers[0]
     assert list(layer.params) == ["s", "t"]
-    model.set_weights([np.asarray(w) for w in kmodel.get_weights()])
-    losses = []
-    for m, lib in ((kmodel, keras), (model, gn)):
-        m.compile(loss="mse", optimizer=lib.optimizers.SGD(0.05))
-        losses.append(m.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"])
-    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    fit_alike(keras, kmodel, model, x, y)
     np.testing.assert_array_equal(layer.s[0].numpy(), layer.params["s"])      # a view of the trained weight
     model.save(tmp_path / "m.npz")
     np.testing.assert_allclose(gn.load_model(tmp_path / "m.npz").predict(x, verbose=0), model.predict(x, verbose=0))
