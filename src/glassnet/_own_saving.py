@@ -168,7 +168,7 @@ def restore(entries, layers, read):
             if array.dtype != np.uint8 or array.ndim != 1:
                 raise ModelFileError(f"own_saving: the asset {path!r} of layer {layer.name!r} is not bytes")
             files.append((path, array.tobytes()))
-        if store or entry["variables"] == [] and "load_own_variables" in own_hooks(layer):
+        if entry["variables"] or "load_own_variables" in own_hooks(layer):     # (else glassnet's own: the weights, set)
             layer.load_own_variables(store)
         if "load_assets" in own_hooks(layer):
             with tempfile.TemporaryDirectory() as folder:
