@@ -6,6 +6,7 @@ from . import _tape_state, backend
 from ._warnings import warn
 from ._tape_weights import _root
 from ._state_carry import carry_state, old_layout, rehome
+from ._state_weights import place_for
 from ._trainable_fresh import retire
 from .optimizers import _shared as shared_state
 from .optimizers._ungraded import ungraded as optimizers_ungraded
@@ -109,6 +110,7 @@ class ParametersMixin:
         count goes on.
         """
         xp = self._array_module()       # where the weights are, whatever the backend in force now
+        place_for(self)     # (a state set_state gave with its record: per weight on the buffer before this layout)
         entries = [(layer, key) for layer in self._layout_layers() if layer.trainable for key in layer.params]
         layout = self._trainable_layout()
         # no _layout yet: the first build, with no state to disagree with. Else each weight's state
@@ -143,6 +145,7 @@ class ParametersMixin:
         self._triples = [(getattr(self, "_optimizer_key", "params"), flat_params, flat_grads)]
         if changed and not carry_state(self, old, entries):
             self.optimizer.reset()
+        place_for(self)     # (the first layout: glassnet._state_weights)
         # which weight each run of the buffer holds, for an optimizer that steps a shared layer's
         # weight through several models' buffers and keeps one state for it (optimizers._shared)
         self._weight_layout = shared_state.layout(self._views, _root)
