@@ -49,7 +49,7 @@ def claim(model, optimizer):
         _, flat, grads = model._triples[0]
         model._triples = [(key, flat, grads)]
     from ._state_weights import place_for
-    place_for(model)        # (a state set_state gave before this compile: per weight on its buffer)
+    place_for(model, optimizer)     # (a state set_state gave before this compile: per weight on its buffer)
     return optimizer
 
 

@@ -98,10 +98,15 @@ def record(optimizer, slots):
     return found
 
 
-def checked(weights, who):
-    """``set_state``'s ``"weights"`` (``record``'s form, or None) checked: ``{key: [(name, shape)]}``."""
+def checked(state, who, optimizer=None):
+    """``set_state``'s ``"weights"`` (``record``'s form, or None) checked before the state changes
+    anything: ``{key: [(name, shape)]}``. TypeError for another form; ValueError where an array of
+    ``state["slots"]`` does not hold its weights' values, or, for the built model ``optimizer``
+    steps under a key, where the state cannot be placed on it (``_refusal``)."""
+    weights = state.get(RECORD)
     if weights is None:
         return {}
+
     def entry(item):
         return (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
                 and isinstance(item[1], (list, tuple))
@@ -111,21 +116,43 @@ def checked(weights, who):
                                               for key, layout in weights.items())):
         raise TypeError(f"{who}.set_state: weights must be {{key: [['<layer name>/<weight name>', shape], ...]}} "
                         f"(get_state's), got {weights!r:.200}")
-    return {key: [(name, tuple(int(n) for n in shape)) for name, shape in layout] for key, layout in weights.items()}
-
-
-def keep(optimizer, weights, slots):
-    """``set_state``: keep the record ``weights`` (``checked``) of the keys of ``slots`` aside, each
-    array's size checked against it, and place each key at once on the built model stepping it."""
-    who = type(optimizer).__name__
+    weights = {key: [(name, tuple(int(n) for n in shape)) for name, shape in layout] for key, layout in weights.items()}
     for key, layout in weights.items():
-        for slot, a in (slots.get(key) or {}).items():
-            owner, own = _owner(optimizer, slot)
+        for slot, a in (state.get("slots", {}).get(key) or {}).items():
+            owner, own = _owner(optimizer, slot) if optimizer is not None else (None, slot)
+            if owner is None or (owner is not optimizer and own not in owner.kept_slots()):
+                continue        # (set_state refuses it itself)
             want = sum(_length(owner, own, shape) for _, shape in layout)
             if np.size(a) != want:
                 raise ValueError(f"{who}.set_state: the state {slot!r:.60} of {key!r:.60} holds {np.size(a)} values, "
                                  f"but its weights ({len(layout)}, from {layout[0][0] if layout else None!r:.60}) "
                                  f"take {want}")
+        model = _model_of(optimizer, key) if optimizer is not None else None
+        refusal = model is not None and _refusal(who, layout, model_weights(model), model)
+        if refusal:
+            raise ValueError(refusal)
+    return weights
+
+
+def _refusal(who, layout, here, model):
+    """Why the state of the weights ``layout`` cannot be placed on ``model``'s buffer of the weights
+    ``here`` (both ``[(name, shape)]``), or None: a weight of both of another shape; no weight in
+    common where the shapes do not follow each other in order either (another model's state)."""
+    shapes = dict(layout)
+    differing = [(name, shapes[name], shape) for name, shape in here if name in shapes and shapes[name] != shape]
+    if differing:
+        name, was, now = differing[0]
+        return (f"{who}.set_state: the state of {name!r:.100} is for a weight of shape {was}, the model "
+                f"{model.name!r:.60} has it of shape {now}: not this weight's state")
+    if not set(shapes) & {name for name, _ in here} and [s for _, s in layout] != [s for _, s in here]:
+        return (f"{who}.set_state: the state is of the weights {list(shapes)[:4]!r:.200}, none of which the model "
+                f"{model.name!r:.60} trains ({[name for name, _ in here][:4]!r:.200}): another model's state")
+    return None
+
+
+def keep(optimizer, weights, slots):
+    """``set_state``: keep the record ``weights`` (``checked``) of the keys of ``slots`` aside, and
+    place each key at once on the built model stepping it."""
     optimizer.__dict__["_state_weights"] = {key: layout for key, layout in weights.items() if key in slots}
     optimizer.__dict__.pop("_buffer_layouts", None)     # (a tape loop's next step places its key)
     for key in list(optimizer.__dict__["_state_weights"]):
@@ -134,14 +161,16 @@ def keep(optimizer, weights, slots):
             place(optimizer, key, model)
 
 
-def place_for(model):
+def place_for(model, optimizer=None):
     """Place the record kept for ``model``'s key (if any) on its buffer now: called where a model
-    lays its buffer out or is compiled, never at a step."""
-    optimizer = getattr(model, "optimizer", None)
+    lays its buffer out or is compiled (``optimizer``: the one compile is giving it), never at a step."""
+    from ._optimizer_claims import OWNERS
+    optimizer = getattr(model, "optimizer", None) if optimizer is None else optimizer
     if optimizer is None or not optimizer.__dict__.get("_state_weights") or getattr(model, "_views", None) is None:
         return
     key = getattr(model, "_optimizer_key", "params")
-    if key in optimizer.__dict__["_state_weights"] and _model_of(optimizer, key) is model:
+    if key in optimizer.__dict__["_state_weights"] and any(ref() is model and its_key == key
+                                                            for ref, its_key in OWNERS.get(optimizer, ())):
         place(optimizer, key, model)
 
 
@@ -153,6 +182,12 @@ def _owner(optimizer, slot):
         return optimizer, slot
     j, _, own = slot.partition("/")
     return (inner[int(j)], own) if j.isdigit() and int(j) < len(inner) else (optimizer, slot)
+
+
+def _owners(optimizer):
+    """``[(prefix, optimizer)]``: the optimizers keeping state under names ``prefix + slot``."""
+    inner = getattr(optimizer, "_inner", None)
+    return [("", optimizer)] if inner is None else [(f"{j}/", sub) for j, sub in enumerate(inner)]
 
 
 def _arrays(optimizer, key):
@@ -174,44 +209,42 @@ def place(optimizer, key, model, views=None):
     arrays = _arrays(optimizer, key)
     if arrays is None or layout == here:
         return
-    who = type(optimizer).__name__
+    refusal = _refusal(type(optimizer).__name__, layout, here, model)
+    if refusal:             # (set_state checked the compiled model's; a model laid out later is refused here)
+        raise ValueError(refusal)
     shapes = dict(layout)
-    differing = [(name, shapes[name], shape) for name, shape in here if name in shapes and shapes[name] != shape]
-    if differing:
-        name, was, now = differing[0]
-        raise ValueError(f"{who}.set_state: the state of {name!r:.100} is for a weight of shape {was}, the model "
-                         f"{model.name!r:.60} has it of shape {now}: not this weight's state")
     if not set(shapes) & {name for name, _ in here}:
-        if [shape for _, shape in layout] == [shape for _, shape in here]:
-            return          # (layers named otherwise, laid out alike: in order, as a state without a record)
-        raise ValueError(f"{who}.set_state: the state is of the weights {list(shapes)[:4]!r:.200}, none of which "
-                         f"the model {model.name!r:.60} trains ({[name for name, _ in here][:4]!r:.200}): another "
-                         f"model's state")
+        return          # (layers named otherwise, laid out alike: in order, as a state without a record)
+    from . import backend
+    from ._state_carry import _fresh
     dtype = views[0][2].dtype if views else np.float32
+    xp = backend.get_array_module(next(iter(arrays.values()))) if arrays else np
     pieces = {}                 # {name: {slot: piece}} along the record
     for slot, a in arrays.items():
         owner, own = _owner(optimizer, slot)
-        flat, start = np.asarray(a).reshape(-1), 0
+        flat, start = backend.to_numpy(a).reshape(-1), 0
         for name, shape in layout:
             length = _length(owner, own, shape)
             pieces.setdefault(name, {})[slot] = flat[start:start + length]
             start += length
-    laid = {slot: [] for slot in arrays}
+    slots = list(arrays)
+    for layer, name, _ in views:        # (a weight's parked state may hold a slot the others lack)
+        for prefix, owner in _owners(optimizer):
+            slots += [prefix + own for own in (owner.__dict__.get("_parked_names") or {}).get(f"{layer.name}/{name}", {})
+                      if prefix + own not in slots]
+    laid = {slot: [] for slot in slots}
     for layer, name, param in views:
         full = f"{layer.name}/{name}"
-        for slot in arrays:
+        for slot in slots:
             owner, own = _owner(optimizer, slot)
             length = _length(owner, own, tuple(param.shape))
             piece = pieces.get(full, {}).get(slot)
             if piece is None:
                 piece = _parked_piece(owner, full, own, length)
             if piece is None:
-                from ._state_carry import _fresh
-                piece = _fresh(owner, own, param, length)
+                piece = _fresh(owner, own, backend.to_numpy(param), length)
             laid[slot].append(np.asarray(piece, dtype).reshape(-1))
-    from . import backend
-    xp = backend.get_array_module(next(iter(arrays.values()))) if arrays else np
-    for slot in arrays:
+    for slot in slots:
         arrays[slot] = xp.asarray(np.concatenate(laid[slot]) if laid[slot] else np.zeros(0, dtype))
     leaving = [name for name, _ in layout if name not in {full for full, _ in here}]
     for name in leaving:            # (kept by name: the next layout of a model having it frozen parks it)

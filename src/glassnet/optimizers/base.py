@@ -1054,6 +1054,9 @@ class Optimizer:
         place the slots per weight on a model laid out otherwise: glassnet._state_weights). ValueError when its
         ``accumulated_steps`` does not fit ``gradient_accumulation_steps`` (0 to k - 1; 0 or absent
         without accumulation) or its accumulated gradients lack their sum."""
+        from .._state_weights import checked, keep
+        # (which weight each block of the slots is, where the state says: refused before anything changes)
+        weights = checked(state, type(self).__name__, self)
         accumulated = state.get("accumulated_steps", 0)
         k = self.gradient_accumulation_steps
         if isinstance(accumulated, bool) or not isinstance(accumulated, (int, np.integer)) \
@@ -1078,8 +1081,7 @@ class Optimizer:
         set_by_name(self, _checked_parked(state.get("parked"), type(self).__name__))
         # the weights the slots are laid out along, where the state says (older states do not): placed
         # per weight on the model stepping them, now or at its next layout (glassnet._state_weights)
-        from .._state_weights import RECORD, checked, keep
-        keep(self, checked(state.get(RECORD), type(self).__name__), self.slots)
+        keep(self, weights, self.slots)
         if self.schedule is not None:
             self._follow_schedule()
 

@@ -444,6 +444,8 @@ class MultiOptimizer(Optimizer):
     def set_state(self, state):
         """Take a state ``get_state`` gave: the step counts now, the arrays at the next step (when
         the weights' places in each key's arrays are known again)."""
+        from .._state_weights import checked, keep
+        weights = checked(state, "MultiOptimizer", self)      # (refused before anything changes)
         slots, scalars = state.get("slots", {}), state.get("scalars", {})
         parked = {}             # {"<j>": {weight name: {slot: piece}}}: each sub-optimizer's
         for name, pieces in _checked_parked(state.get("parked"), "MultiOptimizer").items():
@@ -479,8 +481,7 @@ class MultiOptimizer(Optimizer):
         object.__setattr__(self, "_pending", pending)
         # the weights the arrays are laid out along, where the state says: placed per weight on the
         # model stepping them, now or at its next layout (glassnet._state_weights)
-        from .._state_weights import RECORD, checked, keep
-        keep(self, checked(state.get(RECORD), "MultiOptimizer"), pending["slots"])
+        keep(self, weights, pending["slots"])
 
     def _take_pending(self):
         """Hand each sub-optimizer its part of a state set with ``set_state`` (the plans known now)."""
