@@ -29,15 +29,41 @@ from . import backend
 class _Parked(dict):
     """``{weight: (weak reference to its layer, shape, {name: piece})}`` and ``marks``: each weight's
     ``(key in its layer's params, calls of apply, updates)`` when its average was last brought up to
-    date. A pickle or a copy carries none: another process's or a copy's layers have other ids (and
-    a weak reference cannot be pickled)."""
+    date. A pickle or a copy (``copy.deepcopy`` of a model, ``pickle``) carries each live layer's
+    entries with the layer itself, keyed again by the copy's ids (``_restored``): ids and weak
+    references do not outlive a process, the layers do (the model's copy holds the same copies)."""
 
     def __init__(self, *args):
         super().__init__(*args)
         self.marks = {}
 
     def __reduce__(self):
-        return (_Parked, ())
+        from ._tape_weights import _root
+        entries = []
+        for weight, (ref, shape, pieces) in self.items():
+            layer, mark = ref(), self.marks.get(weight)
+            if layer is not None and mark is not None:      # (the weight's home layer: its id keys it)
+                entries.append((layer, _root(layer, mark[0])[0], weight[1], shape, pieces, mark))
+        return (_restored, (entries,))
+
+
+def _restored(entries):
+    """A pickled ``_Parked`` made again: ``entries`` are ``(layer, home layer, weight name, shape,
+    pieces, mark)``, the layers those of the copy (or of the unpickled model), keyed by their ids."""
+    held = _Parked()
+    for layer, home, name, shape, pieces, mark in entries:
+        _enter(held, (id(home), name), layer, shape, pieces, mark)
+    return held
+
+
+def _enter(held, weight, layer, shape, pieces, mark):
+    """``held[weight]``: ``pieces`` of ``layer``'s weight, gone with the layer (see ``park``)."""
+    def forget(ref):
+        if held.get(weight, (None,))[0] is ref:
+            del held[weight]
+            held.marks.pop(weight, None)
+    held[weight] = (weakref.ref(layer, forget), shape, pieces)
+    held.marks[weight] = mark
 
 
 def parked(optimizer):
@@ -53,14 +79,7 @@ def park(optimizer, weight, layer, key, shape, pieces):
     """Park ``pieces`` of state for ``weight`` (``layer.params[key]``, of ``shape``). The layer is
     referenced weakly, and its entry goes with it: a popped layer nobody holds is freed with its
     weights, and its id, which a new layer may then take, keys nothing stale."""
-    held = parked(optimizer)
-
-    def forget(ref):
-        if held.get(weight, (None,))[0] is ref:
-            del held[weight]
-            held.marks.pop(weight, None)
-    held[weight] = (weakref.ref(layer, forget), shape, pieces)
-    held.marks[weight] = (key, optimizer._calls(), optimizer.iterations)
+    _enter(parked(optimizer), weight, layer, shape, pieces, (key, optimizer._calls(), optimizer.iterations))
 
 
 def age_averages(optimizer):
