@@ -227,3 +227,175 @@ def test_a_gradient_tape_loop_places_the_state_at_its_first_step():
     run(model, loop, 2)
     run(twin, other, 2)
     _same(twin, model)
+
+
+# -- 2. parked state and layer names, copies, pop then add -----------------------------------------------
+def _frozen_then(model, x=X, y=Y):
+    _fit(model)
+    model.layers[0].trainable = False
+    _fit(model)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("name", ["adam", "adam_ema", "multi"])
+def test_copies_carry_the_parked_state(how, name):
+    """``copy.deepcopy`` and ``pickle`` of a model carry its frozen layer's parked state with the
+    copied layer (before, they carried none and the copy restarted it from zeros): the copy,
+    unfrozen and trained, gives the original's weights bit for bit."""
+    import pickle
+    model = _make(OPTIMIZERS[name])
+    _frozen_then(model)
+    other = copy.deepcopy(model) if how == "deepcopy" else pickle.loads(pickle.dumps(model))
+    for m in (model, other):
+        m.layers[0].trainable = True
+        _fit(m)
+    _same(other, model, atol=0)
+
+
+def test_renaming_a_frozen_layer_keeps_its_state_and_files_name_it_anew(tmp_path):
+    """The parked state is the layer's (by its identity), not its name's: renamed while frozen, the
+    layer takes its state back when unfrozen (Keras 3.15 lets a layer be renamed too and keeps its
+    variables' slots), and get_state and model files name it by its new name."""
+    model = _make(OPTIMIZERS["adam"])
+    _frozen_then(model)
+    twin = copy.deepcopy(model)
+    twin.layers[0].name = "renamed"
+    assert sorted(twin.optimizer.get_state()["parked"]) == ["renamed/bias", "renamed/kernel"]
+    path = os.path.join(tmp_path, "renamed.npz")
+    twin.save(path)
+    loaded = gn.load_model(path)
+    for m in (model, twin, loaded):
+        m.layers[0].trainable = True
+        _fit(m)
+    _same(twin, model, atol=0)
+    _same(loaded, model, atol=0)
+
+
+def test_pop_then_add_the_same_layer_as_keras(keras):
+    """fit, ``pop``, fit the rest, ``add`` the popped layer back, fit: the re-added layer goes on from
+    the state it had when popped, the count from the steps since, as Keras 3.15's optimizer keeps
+    its variables' slots (the same layer object, the same variables). Whole fits from the same
+    weights, Adam in Keras' rule."""
+    kl = keras.layers
+    keras.utils.set_random_seed(0)
+    theirs = keras.Sequential([keras.Input((3,)), kl.Dense(4, activation="tanh"), kl.Dense(2)])
+    ours = gn.Sequential([gn.Input((3,)), gn.layers.Dense(4, activation="tanh"), gn.layers.Dense(2)], seed=0)
+    ours.set_weights(theirs.get_weights())
+    k_opt, g_opt = keras.optimizers.Adam(0.01), gn.optimizers.Adam(0.01, rule="keras")
+    for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
+        model.compile(optimizer, "mse")
+        _fit(model)
+        head = model.pop()
+        model.compile(optimizer, "mse")
+        model.fit(X, Y[:, :1].repeat(4, axis=1), epochs=1, batch_size=8, shuffle=False, verbose=0)
+        model.add(head)
+        model.compile(optimizer, "mse")
+        _fit(model)
+    assert g_opt.iterations == int(k_opt.iterations) == 6
+    for got, want in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_a_popped_layers_state_is_in_no_file(tmp_path):
+    """A popped layer is in no model, so in no file: the file of the model without it holds the
+    state of its own weights only, and loads; ``get_state`` still holds the popped layer's."""
+    model = _make(OPTIMIZERS["adam"])
+    _fit(model)
+    head = model.pop()
+    model.compile(loss="mse", optimizer=model.optimizer)
+    assert sorted(model.optimizer.get_state()["parked"]) == ["dense_2/bias", "dense_2/kernel"]
+    path = os.path.join(tmp_path, "popped.npz")
+    model.save(path)
+    import json
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+    assert not any("parked" in n for n in names)
+    loaded = gn.load_model(path)
+    assert "parked" not in loaded.optimizer.get_state()
+    assert len(loaded.optimizer.get_state()["slots"]["params"]["m"]) == 4 * 3 + 4 + 3 * 4 + 3
+    assert head.built and json is not None
+
+
+# -- 3. optimizer.variables' step count and rate, live ------------------------------------------------------
+def test_the_listed_count_and_rate_read_the_optimizer_now_as_keras(keras):
+    """A list of ``variables`` held across more steps reads the count and rate of now (Keras' are
+    Variables); a rate set on the optimizer shows in the listed one; Keras 3.15 measured alike."""
+    kl = keras.layers
+    theirs = keras.Sequential([keras.Input((3,)), kl.Dense(2)])
+    ours = gn.Sequential([gn.Input((3,)), gn.layers.Dense(2)], seed=0)
+    seen = []
+    for model, optimizer in ((theirs, keras.optimizers.Adam(1e-3)), (ours, gn.optimizers.Adam(1e-3))):
+        model.compile(optimizer, "mse")
+        _fit(model)
+        count, rate = optimizer.variables[:2]
+        _fit(model)
+        _fit(model)
+        optimizer.learning_rate = 0.5
+        seen.append((int(count.numpy()), float(rate.numpy()), float(np.asarray(count + 1))))
+    assert seen[0] == seen[1] == (6, 0.5, 7.0)
+
+
+def test_the_listed_count_reads_in_every_python_way():
+    model = _make(OPTIMIZERS["adam"])
+    _fit(model)
+    count, rate = model.optimizer.variables[:2]
+    _fit(model)
+    assert (int(count), count.item(), count[()], count.tolist(), str(count), f"{count}") == (4, 4, 4, 4, "4", "4")
+    assert count == 4 and np.allclose(count, 4) and repr(count) == "OptimizerScalar(4)"
+    assert np.float32(rate) == np.float32(0.01) and rate.copy() == np.float32(0.01)
+    count.assign_add(1)         # (from the count now, not the one when listed)
+    assert model.optimizer.iterations == 5
+
+
+def test_assigning_the_count_under_a_schedule_sets_its_rate_as_keras(keras):
+    """Keras' rate under a schedule is the schedule's at the count: after ``iteration.assign(0)`` the
+    next step takes schedule(0). glassnet's kept the rate of the count before (measured: 0.0435
+    where Keras reads 0.1). Only the count is listed under a schedule, in both."""
+    kl = keras.layers
+    theirs = keras.Sequential([keras.Input((3,)), kl.Dense(2)])
+    ours = gn.Sequential([gn.Input((3,)), gn.layers.Dense(2)], seed=0)
+    ours.set_weights(theirs.get_weights())
+    k_opt = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
+    g_opt = gn.optimizers.SGD(gn.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
+    for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
+        model.compile(optimizer, "mse")
+        model.fit(X, Y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+        assert len(optimizer.variables) == 1
+        optimizer.variables[0].assign(0)
+        model.fit(X, Y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    assert g_opt.iterations == int(k_opt.iterations) == 4
+    np.testing.assert_allclose(g_opt.learning_rate, float(k_opt.learning_rate), rtol=1e-6)
+    for got, want in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+# -- 4. the learning rate through .keras files ----------------------------------------------------------------
+@pytest.mark.parametrize("save_format", ["keras", "h5"])
+@pytest.mark.parametrize("rate", [1e-3, 3e-4, 0.1])
+def test_a_keras_file_keeps_the_rate_given(tmp_path, save_format, rate):
+    """Keras' file holds the rate twice: in the optimizer's config and as its float32 variable.
+    glassnet's round trip keeps the float given (1e-3, not float32's 0.0010000000474974513)."""
+    model = _make(lambda: gn.optimizers.Adam(rate))
+    _fit(model)
+    path = os.path.join(tmp_path, "m." + save_format)
+    model.save(path, save_format=save_format)
+    assert gn.load_model(path).optimizer.learning_rate == rate
+
+
+def test_keras_reads_the_rate_of_glassnets_file_and_glassnet_keras_as_keras_does(keras, tmp_path):
+    """Keras 3.15 loads glassnet's file (config 1e-3) with its float32 rate, as from its own; a file
+    Keras wrote (config and variable 0.0010000000474974513) loads in glassnet as Keras reads it back."""
+    model = _make(lambda: gn.optimizers.Adam(1e-3))
+    _fit(model)
+    ours = os.path.join(tmp_path, "ours.keras")
+    model.save(ours, save_format="keras")
+    assert float(keras.models.load_model(ours).optimizer.learning_rate) == float(np.float32(1e-3))
+    kl = keras.layers
+    theirs = keras.Sequential([keras.Input((3,)), kl.Dense(2)])
+    theirs.compile(keras.optimizers.Adam(1e-3), "mse")
+    theirs.fit(X, Y, epochs=1, verbose=0)
+    path = os.path.join(tmp_path, "theirs.keras")
+    theirs.save(path)
+    want = float(keras.models.load_model(path).optimizer.learning_rate)
+    assert gn.load_model(path).optimizer.learning_rate == want == float(np.float32(1e-3))
