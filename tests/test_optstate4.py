@@ -399,3 +399,37 @@ def test_keras_reads_the_rate_of_glassnets_file_and_glassnet_keras_as_keras_does
     theirs.save(path)
     want = float(keras.models.load_model(path).optimizer.learning_rate)
     assert gn.load_model(path).optimizer.learning_rate == want == float(np.float32(1e-3))
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".keras"])
+def test_two_models_sharing_an_optimizer_each_file_holds_its_own_layers_parked_state(tmp_path, suffix):
+    """Two models sharing an optimizer (and a layer), each with a frozen layer named "b" (another
+    layer in each, of other shapes): each model's file holds the parked state of its own "b" (by
+    identity). Before, both files took the one ``get_state`` named last, and the base's file held the
+    other model's (5,)-value bias state for its (2,) bias: load_model refused it."""
+    layers = gn.layers
+    shared = layers.Dense(4, activation="tanh", name="a")
+    base = gn.Sequential([gn.Input((3,)), shared, layers.Dense(2, name="b")], seed=0)
+    other = gn.Sequential([gn.Input((3,)), shared, layers.Dense(5, activation="tanh", name="b"),
+                           layers.Dense(2, name="c")], seed=1)
+    optimizer = gn.optimizers.Adam(0.01)
+    for m in (base, other):
+        m.compile(optimizer, "mse")
+        _fit(m)
+    for m in (base, other):
+        m.layers[1].trainable = False
+        _fit(m)
+    kw = {"save_format": "keras"} if suffix == ".keras" else {}
+    for m in (base, other):
+        path = os.path.join(tmp_path, m.name + suffix)
+        m.save(path, **kw)
+        loaded = gn.load_model(path)
+        for each in (m, loaded):
+            each.layers[1].trainable = True
+        saved = m.get_weights()
+        _fit(loaded)
+        mine = copy.deepcopy(m)     # (the original's step, without moving the shared layer for the next)
+        _fit(mine)
+        _same(loaded, mine)
+        m.set_weights(saved)
+        m.layers[1].trainable = False

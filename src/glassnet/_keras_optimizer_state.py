@@ -322,7 +322,8 @@ def keras_optimizer_arrays(model, frozen=False):
         return head
     _warn_schedule(optimizer, groups, "save_model: .keras:")
     views = list(model._views)
-    parked = state.get("parked", {}) if frozen else {}
+    from ._parked_state import of_model         # (this model's layers', by identity: not another's of one name)
+    parked = of_model(model) if frozen else {}
     frozen = _frozen_views(model) if any(f"{layer.name}/{key}" in parked for layer, key, _, _ in
                                          _frozen_views(model)) else []
     bounds = np.cumsum([0] + [param.size for _, _, param, _ in views + frozen])

@@ -108,18 +108,34 @@ def age_averages(optimizer):
         held.marks[weight] = (key, calls, done)
 
 
-def by_name(optimizer):
+def by_name(optimizer, among=None):
     """``{"<layer name>/<weight name>": {slot: piece}}``: copies of the state parked on ``optimizer``
-    (averages brought up to date), and of the names a ``set_state`` gave that no layout took yet."""
+    (averages brought up to date), and of the names a ``set_state`` gave that no layout took yet.
+    ``among``: the ids of the layers whose parked state to give (one model's: ``of_model``); two
+    models sharing the optimizer may each have a frozen layer of one name, whose state differs."""
     age_averages(optimizer)
     named = {name: {slot: piece.copy() for slot, piece in pieces.items()}
              for name, pieces in (optimizer.__dict__.get("_parked_names") or {}).items()}
     held = optimizer.__dict__.get("_parked")
     for weight, (ref, _, pieces) in (held or {}).items():
         layer, mark = ref(), getattr(held, "marks", {}).get(weight)
-        if layer is not None and mark is not None:
+        if layer is not None and mark is not None and (among is None or id(layer) in among):
             named[f"{layer.name}/{mark[0]}"] = {slot: piece.copy() for slot, piece in pieces.items()}
     return named
+
+
+def of_model(model):
+    """``by_name`` of ``model``'s optimizer for ``model``'s own layers (by identity, not name): what
+    its file holds (a MultiOptimizer's per optimizer, ``"<j>/<slot>"``, as its ``get_state`` gives).
+    ``get_state``'s ``"parked"`` names a layer of another model sharing the optimizer alike."""
+    optimizer = model.optimizer
+    among = {id(layer) for layer in model._layout_layers()}
+    inner = getattr(optimizer, "_inner", None)
+    found = {}
+    for prefix, each in ([("", optimizer)] if inner is None else [(f"{j}/", sub) for j, sub in enumerate(inner)]):
+        for name, pieces in by_name(each, among).items():
+            found.setdefault(name, {}).update({prefix + slot: piece for slot, piece in pieces.items()})
+    return found
 
 
 def set_by_name(optimizer, named):
