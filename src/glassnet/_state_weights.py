@@ -23,7 +23,9 @@ along the model's buffer, by weight name:
   ``"parked"`` state, glassnet._parked_state: a layer frozen when the state was taken), else the
   rule's initial state, as a weight the optimizer never stepped (glassnet._state_carry);
 - a weight of the record the buffer lacks (frozen, or popped, in this model) is kept by name as
-  parked state is: the next layout of a model having it frozen parks it for that weight.
+  parked state is: the next layout of a model having it frozen parks it for that weight (a
+  MultiOptimizer's, whose arrays ``"<j>/<slot>"`` lay every optimizer's state over all the
+  weights, zeros over the others', for each optimizer j whose piece is not all zeros).
 
 A record whose weights share no name with the buffer's and whose shapes do not follow the
 buffer's in order is refused (another model's state); one whose shapes do (a model whose layers
