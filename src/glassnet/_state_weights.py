@@ -156,7 +156,8 @@ def keep(optimizer, weights, slots):
     """``set_state``: keep the record ``weights`` (``checked``) of the keys of ``slots`` aside, and
     place each key at once on the built model stepping it."""
     optimizer.__dict__["_state_weights"] = {key: layout for key, layout in weights.items() if key in slots}
-    optimizer.__dict__.pop("_buffer_layouts", None)     # (a tape loop's next step places its key)
+    for key in optimizer.__dict__["_state_weights"]:   # (a GradientTape loop's next step places its key)
+        (optimizer.__dict__.get("_buffer_layouts") or {}).pop(key, None)
     for key in list(optimizer.__dict__["_state_weights"]):
         model = _model_of(optimizer, key)
         if model is not None:
