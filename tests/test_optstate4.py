@@ -435,3 +435,24 @@ def test_two_models_sharing_an_optimizer_each_file_holds_its_own_layers_parked_s
         _same(loaded, mine)
         m.set_weights(saved)
         m.layers[1].trainable = False
+
+
+@pytest.mark.parametrize("name", ["adam", "multi"])
+def test_a_state_not_placed_yet_gives_its_record_back(name):
+    """An optimizer given a state before any model: its ``get_state`` gives the state's record (and
+    arrays) back, so that a state passed on twice still places per weight."""
+    model = _make(OPTIMIZERS[name])
+    _frozen_then(model)
+    state = model.optimizer.get_state()
+    holder = OPTIMIZERS[name]()
+    holder.set_state(state)
+    again = holder.get_state()
+    assert again["weights"] == state["weights"]
+    assert sorted(again["parked"]) == sorted(state["parked"])
+    twin = _make(OPTIMIZERS[name])
+    twin.set_weights(model.get_weights())
+    twin.optimizer.set_state(again)
+    for m in (model, twin):
+        m.layers[0].trainable = True
+        _fit(m)
+    _same(twin, model)
