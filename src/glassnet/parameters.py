@@ -6,7 +6,6 @@ from . import _tape_state, backend
 from ._warnings import warn
 from ._tape_weights import _root
 from ._state_carry import carry_state, old_layout, rehome
-from ._state_weights import place_for
 from ._trainable_fresh import retire
 from .optimizers import _shared as shared_state
 from .optimizers._ungraded import ungraded as optimizers_ungraded
@@ -110,6 +109,7 @@ class ParametersMixin:
         count goes on.
         """
         xp = self._array_module()       # where the weights are, whatever the backend in force now
+        from ._state_weights import place_for
         place_for(self)     # (a state set_state gave with its record: per weight on the buffer before this layout)
         entries = [(layer, key) for layer in self._layout_layers() if layer.trainable for key in layer.params]
         layout = self._trainable_layout()
