@@ -456,3 +456,29 @@ def test_a_state_not_placed_yet_gives_its_record_back(name):
         m.layers[0].trainable = True
         _fit(m)
     _same(twin, model)
+
+
+def test_renaming_a_frozen_layer_as_keras(keras):
+    """fit, freeze, compile, fit, rename the frozen layer, unfreeze, compile, fit: Keras 3.15 takes
+    the rename and the layer goes on from the slots it had when frozen; glassnet's alike (Adam in
+    Keras' rule, whole fits from the same weights)."""
+    kl = keras.layers
+    keras.utils.set_random_seed(0)
+    theirs = keras.Sequential([keras.Input((3,)), kl.Dense(4, activation="tanh"), kl.Dense(2)])
+    ours = gn.Sequential([gn.Input((3,)), gn.layers.Dense(4, activation="tanh"), gn.layers.Dense(2)], seed=0)
+    ours.set_weights(theirs.get_weights())
+    k_opt, g_opt = keras.optimizers.Adam(0.01), gn.optimizers.Adam(0.01, rule="keras")
+    for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
+        model.compile(optimizer, "mse")
+        _fit(model)
+        model.layers[0].trainable = False
+        model.compile(optimizer, "mse")
+        _fit(model)
+        model.layers[0].name = "renamed"
+        model.layers[0].trainable = True
+        model.compile(optimizer, "mse")
+        _fit(model)
+    assert ours.layers[0].name == theirs.layers[0].name == "renamed"
+    assert g_opt.iterations == int(k_opt.iterations) == 6
+    for got, want in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
