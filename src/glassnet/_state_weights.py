@@ -141,6 +141,8 @@ def _refusal(who, layout, here, model):
     ``here`` (both ``[(name, shape)]``), or None: a weight of both of another shape; no weight in
     common where the shapes do not follow each other in order either (another model's state)."""
     shapes = dict(layout)
+    if len({name for name, _ in here}) != len(here):
+        return None     # (two weights of one name: the state is set in order, as without a record)
     differing = [(name, shapes[name], shape) for name, shape in here if name in shapes and shapes[name] != shape]
     if differing:
         name, was, now = differing[0]
@@ -210,8 +212,8 @@ def place(optimizer, key, model, views=None):
     views = [(layer, name, param) for layer, name, param, *_ in (model._views if views is None else views)]
     here = _named([(layer, name, param.shape) for layer, name, param in views])
     arrays = _arrays(optimizer, key)
-    if arrays is None or layout == here:
-        return
+    if arrays is None or layout == here or len({name for name, _ in here}) != len(here):
+        return          # (laid out alike; or a model of two weights of one name: in order, as before)
     refusal = _refusal(type(optimizer).__name__, layout, here, model)
     if refusal:             # (set_state checked the compiled model's; a model laid out later is refused here)
         raise ValueError(refusal)
