@@ -118,16 +118,16 @@ def test_a_state_set_before_compile_is_placed_at_compile():
 
 
 def test_a_state_through_a_model_file_into_a_twin(tmp_path):
-    """A model saved with a layer frozen after training and loaded: the loaded model's state (its
-    record made from the loaded model's buffer) set into a twin laid out otherwise trains as the
-    original does."""
-    for suffix in (".npz", ".keras"):
+    """A model saved with a layer frozen after training and loaded (glassnet's file, and Keras 3.15's
+    ``.keras`` format): the loaded model's state (its record made from the loaded model's buffer)
+    set into a twin laid out otherwise trains as the original does."""
+    for suffix, kw in ((".npz", {}), (".keras", {}), (".keras", {"save_format": "keras"})):
         model = _make(OPTIMIZERS["adam"])
         _fit(model)
         model.layers[0].trainable = False
         _fit(model)
         path = os.path.join(tmp_path, "m" + suffix)
-        model.save(path)
+        model.save(path, **kw)
         loaded = gn.load_model(path)
         twin = _make(OPTIMIZERS["adam"])
         twin.set_weights(model.get_weights())
