@@ -239,7 +239,12 @@ def restore_optimizer_arrays(model, datasets, where=_WHERE, error=ModelFileError
     if rate is not None:
         if not (math.isfinite(rate) and rate >= 0):
             raise error(f"{where}/1: the learning rate {rate} is not a finite number >= 0")
-        optimizer.learning_rate = rate
+        # the file's variable holds the rate in float32 (Keras' variable), its config the float given
+        # (glassnet writes 1e-3, Keras its variable's 0.0010000000474974513): the config's is kept
+        # where float32 makes it the variable's, so that a round trip keeps 1e-3; a rate changed
+        # after the config was written (none of glassnet's writers does) is the variable's
+        if np.float32(optimizer.learning_rate) != np.float32(rate):
+            optimizer.learning_rate = rate
     state = {"iterations": iterations, "slots": {}}
     if product is not None:
         state["scalars"] = {"momentum_product": product}
@@ -317,7 +322,8 @@ def keras_optimizer_arrays(model, frozen=False):
         return head
     _warn_schedule(optimizer, groups, "save_model: .keras:")
     views = list(model._views)
-    parked = state.get("parked", {}) if frozen else {}
+    from ._parked_state import of_model         # (this model's layers', by identity: not another's of one name)
+    parked = of_model(model) if frozen else {}
     frozen = _frozen_views(model) if any(f"{layer.name}/{key}" in parked for layer, key, _, _ in
                                          _frozen_views(model)) else []
     bounds = np.cumsum([0] + [param.size for _, _, param, _ in views + frozen])

@@ -48,6 +48,8 @@ def claim(model, optimizer):
     if getattr(model, "_triples", None):
         _, flat, grads = model._triples[0]
         model._triples = [(key, flat, grads)]
+    from ._state_weights import place_for
+    place_for(model, optimizer)     # (a state set_state gave before this compile: per weight on its buffer)
     return optimizer
 
 

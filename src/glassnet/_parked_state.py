@@ -29,15 +29,41 @@ from . import backend
 class _Parked(dict):
     """``{weight: (weak reference to its layer, shape, {name: piece})}`` and ``marks``: each weight's
     ``(key in its layer's params, calls of apply, updates)`` when its average was last brought up to
-    date. A pickle or a copy carries none: another process's or a copy's layers have other ids (and
-    a weak reference cannot be pickled)."""
+    date. A pickle or a copy (``copy.deepcopy`` of a model, ``pickle``) carries each live layer's
+    entries with the layer itself, keyed again by the copy's ids (``_restored``): ids and weak
+    references do not outlive a process, the layers do (the model's copy holds the same copies)."""
 
     def __init__(self, *args):
         super().__init__(*args)
         self.marks = {}
 
     def __reduce__(self):
-        return (_Parked, ())
+        from ._tape_weights import _root
+        entries = []
+        for weight, (ref, shape, pieces) in self.items():
+            layer, mark = ref(), self.marks.get(weight)
+            if layer is not None and mark is not None:      # (the weight's home layer: its id keys it)
+                entries.append((layer, _root(layer, mark[0])[0], weight[1], shape, pieces, mark))
+        return (_restored, (entries,))
+
+
+def _restored(entries):
+    """A pickled ``_Parked`` made again: ``entries`` are ``(layer, home layer, weight name, shape,
+    pieces, mark)``, the layers those of the copy (or of the unpickled model), keyed by their ids."""
+    held = _Parked()
+    for layer, home, name, shape, pieces, mark in entries:
+        _enter(held, (id(home), name), layer, shape, pieces, mark)
+    return held
+
+
+def _enter(held, weight, layer, shape, pieces, mark):
+    """``held[weight]``: ``pieces`` of ``layer``'s weight, gone with the layer (see ``park``)."""
+    def forget(ref):
+        if held.get(weight, (None,))[0] is ref:
+            del held[weight]
+            held.marks.pop(weight, None)
+    held[weight] = (weakref.ref(layer, forget), shape, pieces)
+    held.marks[weight] = mark
 
 
 def parked(optimizer):
@@ -53,14 +79,7 @@ def park(optimizer, weight, layer, key, shape, pieces):
     """Park ``pieces`` of state for ``weight`` (``layer.params[key]``, of ``shape``). The layer is
     referenced weakly, and its entry goes with it: a popped layer nobody holds is freed with its
     weights, and its id, which a new layer may then take, keys nothing stale."""
-    held = parked(optimizer)
-
-    def forget(ref):
-        if held.get(weight, (None,))[0] is ref:
-            del held[weight]
-            held.marks.pop(weight, None)
-    held[weight] = (weakref.ref(layer, forget), shape, pieces)
-    held.marks[weight] = (key, optimizer._calls(), optimizer.iterations)
+    _enter(parked(optimizer), weight, layer, shape, pieces, (key, optimizer._calls(), optimizer.iterations))
 
 
 def age_averages(optimizer):
@@ -89,18 +108,34 @@ def age_averages(optimizer):
         held.marks[weight] = (key, calls, done)
 
 
-def by_name(optimizer):
+def by_name(optimizer, among=None):
     """``{"<layer name>/<weight name>": {slot: piece}}``: copies of the state parked on ``optimizer``
-    (averages brought up to date), and of the names a ``set_state`` gave that no layout took yet."""
+    (averages brought up to date), and of the names a ``set_state`` gave that no layout took yet.
+    ``among``: the ids of the layers whose parked state to give (one model's: ``of_model``); two
+    models sharing the optimizer may each have a frozen layer of one name, whose state differs."""
     age_averages(optimizer)
     named = {name: {slot: piece.copy() for slot, piece in pieces.items()}
              for name, pieces in (optimizer.__dict__.get("_parked_names") or {}).items()}
     held = optimizer.__dict__.get("_parked")
     for weight, (ref, _, pieces) in (held or {}).items():
         layer, mark = ref(), getattr(held, "marks", {}).get(weight)
-        if layer is not None and mark is not None:
+        if layer is not None and mark is not None and (among is None or id(layer) in among):
             named[f"{layer.name}/{mark[0]}"] = {slot: piece.copy() for slot, piece in pieces.items()}
     return named
+
+
+def of_model(model):
+    """``by_name`` of ``model``'s optimizer for ``model``'s own layers (by identity, not name): what
+    its file holds (a MultiOptimizer's per optimizer, ``"<j>/<slot>"``, as its ``get_state`` gives).
+    ``get_state``'s ``"parked"`` names a layer of another model sharing the optimizer alike."""
+    optimizer = model.optimizer
+    among = {id(layer) for layer in model._layout_layers()}
+    inner = getattr(optimizer, "_inner", None)
+    found = {}
+    for prefix, each in ([("", optimizer)] if inner is None else [(f"{j}/", sub) for j, sub in enumerate(inner)]):
+        for name, pieces in by_name(each, among).items():
+            found.setdefault(name, {}).update({prefix + slot: piece for slot, piece in pieces.items()})
+    return found
 
 
 def set_by_name(optimizer, named):

@@ -95,7 +95,7 @@ def _carry_one(optimizer, key, old, new, dtype):
 # what Optimizer.reset clears that a new layout carries (the slots laid out anew, the step count,
 # the parked pieces, the shared weights' layouts and homes: optimizers._shared)
 _CARRIED = ("iterations", "accumulated_steps", "slots", "_parked", "_parked_names", "_parked_names_mark",
-            "_weight_layouts", "_homes")
+            "_weight_layouts", "_homes", "_state_weights")
 
 
 def _carry_own(optimizer, key, old, new, dtype):
@@ -294,6 +294,9 @@ def follow_layout(optimizer, key, model):
     layout = getattr(model, "_layout", None)
     if last is not None and last[0] is layout:
         return
+    if last is None and key in (optimizer.__dict__.get("_state_weights") or {}):
+        from ._state_weights import place       # (a state set_state gave: per weight on this buffer)
+        place(optimizer, key, model)
     if last is not None and optimizer.slots.get(key):
         new = [(_weight(layer, name), layer, name, tuple(param.shape)) for layer, name, param, _ in model._views]
         if not _carry_slots(optimizer, key, last[1], new, model._triples[0][1].dtype):

@@ -286,7 +286,8 @@ def _write_model_file(model, path, meta, config, include_optimizer, own_saving=F
         # the state of the model's weights frozen after training, by weight name (Keras' file holds
         # every variable's slots): members after the slots' (glassnet._parked_state)
         frozen = _frozen_weights(model)
-        parked = [(weight, name, a) for weight, named in sorted(state.get("parked", {}).items())
+        from ._parked_state import of_model     # (this model's layers', by identity: not another's of one name)
+        parked = [(weight, name, a) for weight, named in sorted(of_model(model).items())
                   if weight in frozen for name, a in named.items()]
         if parked:
             meta["optimizer_state"]["parked"] = [[weight, name] for weight, name, _ in parked]

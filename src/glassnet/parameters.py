@@ -109,6 +109,8 @@ class ParametersMixin:
         count goes on.
         """
         xp = self._array_module()       # where the weights are, whatever the backend in force now
+        from ._state_weights import place_for
+        place_for(self)     # (a state set_state gave with its record: per weight on the buffer before this layout)
         entries = [(layer, key) for layer in self._layout_layers() if layer.trainable for key in layer.params]
         layout = self._trainable_layout()
         # no _layout yet: the first build, with no state to disagree with. Else each weight's state
@@ -143,6 +145,7 @@ class ParametersMixin:
         self._triples = [(getattr(self, "_optimizer_key", "params"), flat_params, flat_grads)]
         if changed and not carry_state(self, old, entries):
             self.optimizer.reset()
+        place_for(self)     # (the first layout: glassnet._state_weights)
         # which weight each run of the buffer holds, for an optimizer that steps a shared layer's
         # weight through several models' buffers and keeps one state for it (optimizers._shared)
         self._weight_layout = shared_state.layout(self._views, _root)

@@ -980,7 +980,9 @@ class Optimizer:
         slot ``"gradient_accumulator"``, their gradients' sum, only with
         ``gradient_accumulation_steps``; ``"parked"``, ``{"<layer name>/<weight name>": {slot:
         1-D array}}``, only when layers frozen or popped after training have their state set
-        aside: glassnet._parked_state)."""
+        aside: glassnet._parked_state; ``"weights"``, ``{key: [["<layer name>/<weight name>",
+        shape], ...]}``, the weights each key's slots are laid out along, where known:
+        glassnet._state_weights)."""
         # an average kept from before use_ema was turned off is no longer state: the optimizer
         # would never update it, and a file holding it would not load as this optimizer
         stale = self._stale_slots()
@@ -1004,6 +1006,12 @@ class Optimizer:
             # the state of the weights frozen or popped after training, by their names in their
             # model (glassnet._parked_state: Keras keeps every variable's slots, frozen or not)
             state["parked"] = by_name(self)
+        from .._state_weights import RECORD, record
+        # which weight each block of the slots belongs to: set_state places them per weight in a
+        # model laid out otherwise (glassnet._state_weights)
+        weights = record(self, state["slots"])
+        if weights:
+            state[RECORD] = weights
         return state
 
     def kept_slots(self):
@@ -1042,9 +1050,13 @@ class Optimizer:
 
     def set_state(self, state):
         """Take a state ``get_state`` gave (copies of its arrays; its ``"parked"`` pieces go to the
-        frozen weights of those names at the next layout of a model having them). ValueError when its
+        frozen weights of those names at the next layout of a model having them; its ``"weights"``
+        place the slots per weight on a model laid out otherwise: glassnet._state_weights). ValueError when its
         ``accumulated_steps`` does not fit ``gradient_accumulation_steps`` (0 to k - 1; 0 or absent
         without accumulation) or its accumulated gradients lack their sum."""
+        from .._state_weights import checked, keep
+        # (which weight each block of the slots is, where the state says: refused before anything changes)
+        weights = checked(state, type(self).__name__, self)
         accumulated = state.get("accumulated_steps", 0)
         k = self.gradient_accumulation_steps
         if isinstance(accumulated, bool) or not isinstance(accumulated, (int, np.integer)) \
@@ -1067,6 +1079,9 @@ class Optimizer:
         # a model of those names (glassnet._parked_state); what was parked before is not this state's
         from .._parked_state import set_by_name
         set_by_name(self, _checked_parked(state.get("parked"), type(self).__name__))
+        # the weights the slots are laid out along, where the state says (older states do not): placed
+        # per weight on the model stepping them, now or at its next layout (glassnet._state_weights)
+        keep(self, weights, self.slots)
         if self.schedule is not None:
             self._follow_schedule()
 
@@ -1083,8 +1098,9 @@ class Optimizer:
         self.iterations = 0
         self.accumulated_steps = 0
         self.slots = {}
-        for name in ("_parked", "_parked_names", "_parked_names_mark"):     # (weights frozen or popped:
-            self.__dict__.pop(name, None)                                   # glassnet._parked_state)
+        # (weights frozen or popped: glassnet._parked_state; a state's record: glassnet._state_weights)
+        for name in ("_parked", "_parked_names", "_parked_names_mark", "_state_weights"):
+            self.__dict__.pop(name, None)
         self._scratch = {}
         self._weight_layouts = {}
         _shared.forget(self)

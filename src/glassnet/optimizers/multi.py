@@ -403,7 +403,7 @@ class MultiOptimizer(Optimizer):
         weights (zeros over the other sub-optimizers' weights), as model files hold a state."""
         states = [opt.get_state() for opt in self._inner]
         if self._pending is not None:
-            return self._with_parked({"iterations": self.iterations, "scalars": dict(self._pending["scalars"]),
+            return self._with_record({"iterations": self.iterations, "scalars": dict(self._pending["scalars"]),
                                       "slots": {k: dict(v) for k, v in self._pending["slots"].items()}}, states)
         slots = {}
         for key, (_, plan, shape) in self._plans.items():
@@ -421,7 +421,15 @@ class MultiOptimizer(Optimizer):
             scalars[f"{j}/iterations"] = float(state["iterations"])
             scalars[f"{j}/accumulated_steps"] = float(state.get("accumulated_steps", 0))
             scalars.update({f"{j}/{name}": float(v) for name, v in state.get("scalars", {}).items()})
-        return self._with_parked({"iterations": self.iterations, "slots": slots, "scalars": scalars}, states)
+        return self._with_record({"iterations": self.iterations, "slots": slots, "scalars": scalars}, states)
+
+    def _with_record(self, state, states):
+        """``state`` with its ``"parked"`` (``_with_parked``) and ``"weights"``: the weights each key's
+        arrays are laid out along (glassnet._state_weights)."""
+        from .._state_weights import RECORD, record
+        state = self._with_parked(state, states)
+        weights = record(self, state["slots"])
+        return {**state, RECORD: weights} if weights else state
 
     @staticmethod
     def _with_parked(state, states):
@@ -436,6 +444,8 @@ class MultiOptimizer(Optimizer):
     def set_state(self, state):
         """Take a state ``get_state`` gave: the step counts now, the arrays at the next step (when
         the weights' places in each key's arrays are known again)."""
+        from .._state_weights import checked, keep
+        weights = checked(state, "MultiOptimizer", self)      # (refused before anything changes)
         slots, scalars = state.get("slots", {}), state.get("scalars", {})
         parked = {}             # {"<j>": {weight name: {slot: piece}}}: each sub-optimizer's
         for name, pieces in _checked_parked(state.get("parked"), "MultiOptimizer").items():
@@ -469,6 +479,9 @@ class MultiOptimizer(Optimizer):
                              for key, named in slots.items()},
                    "scalars": dict(scalars), "counts": counts}
         object.__setattr__(self, "_pending", pending)
+        # the weights the arrays are laid out along, where the state says: placed per weight on the
+        # model stepping them, now or at its next layout (glassnet._state_weights)
+        keep(self, weights, pending["slots"])
 
     def _take_pending(self):
         """Hand each sub-optimizer its part of a state set with ``set_state`` (the plans known now)."""
@@ -501,6 +514,7 @@ class MultiOptimizer(Optimizer):
                             ("_plans", {}), ("_sub_layouts", {}), ("_pending", None), ("_weight_layouts", {}),
                             ("_spans", {}), ("_parked", {})):
             object.__setattr__(self, name, value)
+        self.__dict__.pop("_state_weights", None)      # (a state's record: glassnet._state_weights)
         _shared.forget(self)
 
     def check_search_cost(self, names):
