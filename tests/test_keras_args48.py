@@ -357,3 +357,63 @@ def test_time_distributed_batch_normalization_files_frozen_and_masks(keras, rng,
     # a mask reaching it is refused (Keras leaves each step's masked rows out of its statistics)
     with pytest.raises(ValueError, match="BatchNormalization"):
         gn.Sequential([gn.Input((5, 3)), L.Masking(), L.TimeDistributed(L.BatchNormalization())])
+
+
+def test_time_distributed_normalization_with_its_statistics_as_keras(keras, rng):
+    # a Normalization given its mean and variance keeps no state: wrapped as Keras wraps it
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    options = dict(mean=[1.0, 2.0, 3.0, 4.0], variance=[1.0, 4.0, 9.0, 16.0])
+    np.testing.assert_allclose(L.TimeDistributed(L.Normalization(**options))(x),
+                               keras.layers.TimeDistributed(keras.layers.Normalization(**options))(x), rtol=1e-6)
+    # unadapted (its statistics made at build, to be adapted): refused, naming them
+    with pytest.raises(ValueError, match=r"keeps state .*\['mean', 'variance'\]"):
+        L.TimeDistributed(L.Normalization())(x)
+
+
+# what glassnet's TimeDistributed still refuses that Keras 3.15's takes (docs/keras_parity.md's row),
+# found by wrapping every layer class the two share, made at Keras' required arguments, on a few
+# input shapes (per step: (4,), (6, 3), (6, 6, 3), (4, 4, 4, 3); floats, then integers)
+TIME_DISTRIBUTED_REFUSED = {
+    "ActivityRegularization",   # Keras' TimeDistributed calls layer.call, so its penalty is never added
+    "Bidirectional", "RNN", "SpectralNormalization",    # wrappers inside a wrapper
+    "Masking",                  # a mask made inside would not leave the wrapper
+    "Normalization",            # unadapted: statistics made at build (given mean and variance: taken)
+    "Hashing",                  # glassnet's hashes values of shape (1,) only (not TimeDistributed's doing)
+    "RandomColorJitter",        # glassnet's needs a factor (Keras' all-None one changes nothing)
+}
+
+
+def test_what_time_distributed_still_refuses_is_listed(keras):
+    import inspect
+    from test_keras_args_sweep import WRAPS, _required
+    skipped = {"Layer", "Wrapper", "InputLayer", "Input", "InputSpec", "TimeDistributed"}
+    refused = set()
+    for name in sorted(dir(keras.layers)):
+        k_cls, g_cls = getattr(keras.layers, name), getattr(L, name, None)
+        if (name.startswith("_") or name in skipped or not inspect.isclass(k_cls) or not inspect.isclass(g_cls)
+                or not issubclass(k_cls, keras.layers.Layer)):
+            continue
+        args = {} if name in WRAPS else _required(k_cls)
+
+        def make(module, cls):
+            return cls(WRAPS[name](module), **args) if name in WRAPS else cls(**args)
+        keras_took = glassnet_took = False
+        for shape in ((4,), (6, 3), (6, 6, 3), (4, 4, 4, 3)):
+            for dtype in ("float32", "int32"):
+                x = np.random.default_rng(0).uniform(0, 3, size=(2, 3, *shape)).astype(dtype)
+                try:
+                    keras.layers.TimeDistributed(make(keras.layers, k_cls))(x, training=True)
+                except Exception:
+                    continue
+                keras_took = True
+                try:
+                    L.TimeDistributed(make(L, g_cls))(x, training=True)
+                    glassnet_took = True
+                    break
+                except Exception:
+                    pass
+            if glassnet_took:
+                break
+        if keras_took and not glassnet_took:
+            refused.add(name)
+    assert sorted(refused) == sorted(TIME_DISTRIBUTED_REFUSED)

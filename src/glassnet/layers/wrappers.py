@@ -747,7 +747,9 @@ class TimeDistributed(_Wrapper):
         layer = self._one_layer(layer, "a layer that is not a wrapper",
                                 "; apply it to the whole sequence, outside TimeDistributed")
         by_step = getattr(layer, "_step_cache", None) is not None
-        if isinstance(getattr(layer, "state", None), dict) and not by_step:   # refused before its statistics are made
+        # refused here when it holds state already; one that makes it at build (an unadapted
+        # Normalization) at build; a Normalization given its mean and variance has none, and is taken
+        if getattr(layer, "state", None) and not by_step:
             raise ValueError(f"TimeDistributed: {layer.describe()} keeps state besides its trained weights "
                              f"(running statistics, adapted values), which TimeDistributed does not carry")
         if layer.input_shape is not None:
