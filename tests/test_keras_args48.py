@@ -417,3 +417,102 @@ def test_what_time_distributed_still_refuses_is_listed(keras):
         if keras_took and not glassnet_took:
             refused.add(name)
     assert sorted(refused) == sorted(TIME_DISTRIBUTED_REFUSED)
+
+
+# -- the cells' activity_regularizer, dtype and trainable: measured in Keras 3.15, still refused ---
+def test_a_cells_activity_penalty_in_keras_is_per_step_and_unrolled_only(keras, rng):
+    # what Keras 3.15 does with it (docs/keras_parity.md's row): every step's output and state (a
+    # SimpleRNNCell's h twice), L2 summed and divided by the batch size; with its default loop
+    # (not unrolled) fit and evaluate fail
+    x = rng.normal(size=(4, 5, 3)).astype(np.float32)
+    for unroll in (True, False):
+        cell = keras.layers.SimpleRNNCell(2, activity_regularizer=keras.regularizers.L2(10.0))
+        inputs = keras.Input((5, 3))
+        model = keras.Model(inputs, keras.layers.RNN(cell, unroll=unroll, return_sequences=True)(inputs))
+        model.compile(loss="mse", optimizer="sgd")
+        if not unroll:
+            with pytest.raises(Exception, match="out of scope"):
+                model.evaluate(x, np.zeros((4, 5, 2)), verbose=0)
+            continue
+        loss = model.evaluate(x, np.zeros((4, 5, 2)), verbose=0)
+        h = np.asarray(model.predict(x, verbose=0), np.float64)
+        np.testing.assert_allclose(loss - np.mean(h ** 2), 2 * 10.0 * np.sum(h ** 2) / 4, rtol=1e-4)
+    # glassnet refuses it by name, saying so
+    for make in (lambda: L.SimpleRNNCell(2, activity_regularizer="l2"),
+                 lambda: L.StackedRNNCells([L.GRUCell(2)], activity_regularizer="l2")):
+        with pytest.raises(TypeError, match=r"activity_regularizer: .*unroll=True"):
+            make()
+
+
+def test_partly_frozen_and_other_dtype_cells_in_keras_are_still_refused(keras, rng):
+    x = rng.normal(size=(4, 5, 3)).astype(np.float32)
+    # Keras 3.15 freezes one stacked cell's weights alone (measured), which glassnet refuses
+    frozen, free = keras.layers.SimpleRNNCell(2, trainable=False), keras.layers.SimpleRNNCell(2)
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, keras.layers.RNN([frozen, free])(inputs))
+    assert (len(model.trainable_weights), len(model.non_trainable_weights)) == (3, 3)
+    with pytest.raises(ValueError, match="some of the stacked cells are trainable=False and some not"):
+        L.RNN([L.SimpleRNNCell(2, trainable=False), L.SimpleRNNCell(2)])(x)
+    # a float64 cell in a float32 RNN: Keras keeps float64 weights and casts the output to float32
+    cell = keras.layers.SimpleRNNCell(2, dtype="float64")
+    assert keras.layers.RNN(cell)(x).dtype == "float32" and cell.kernel.dtype == "float64"
+    with pytest.raises(ValueError, match="a cell computes in its RNN's dtype here"):
+        L.RNN(L.SimpleRNNCell(2, dtype="float64"), dtype="float32")(x)
+
+
+# -- AdditiveAttention(score_mode=...) and quantization_config= ------------------------------------
+def test_additive_attention_takes_score_mode_and_changes_nothing_as_keras(keras, rng):
+    q, v = rng.normal(size=(2, 3, 4)).astype(np.float32), rng.normal(size=(2, 5, 4)).astype(np.float32)
+    plain = L.AdditiveAttention(seed=0)
+    expected = plain([q, v])
+    for mode in ("dot", "concat"):
+        ours, theirs = L.AdditiveAttention(score_mode=mode), keras.layers.AdditiveAttention(score_mode=mode)
+        ours([q, v]), theirs([q, v])
+        assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()] == [(4,)]
+        ours.set_weights(plain.get_weights())
+        theirs.set_weights(plain.get_weights())
+        np.testing.assert_array_equal(ours([q, v]), expected)
+        np.testing.assert_allclose(theirs([q, v]), expected, rtol=1e-5, atol=1e-6)
+        # Keras' config leaves it out; so does glassnet's
+        assert "score_mode" not in theirs.get_config() and "score_mode" not in ours.get_config()
+    with pytest.raises(ValueError, match="AdditiveAttention: score_mode"):
+        L.AdditiveAttention(score_mode="add")
+    with pytest.raises(ValueError, match="score_mode"):     # (Keras checks it as well)
+        keras.layers.AdditiveAttention(score_mode="add")
+
+
+QUANTIZED = {"Dense": (lambda m, **o: m.layers.Dense(4, **o), (2, 3), np.float32),
+             "EinsumDense": (lambda m, **o: m.layers.EinsumDense("ab,bc->ac", output_shape=4, bias_axes="c", **o),
+                             (2, 3), np.float32),
+             "Embedding": (lambda m, **o: m.layers.Embedding(6, 4, **o), (2, 3), np.int32)}
+
+
+@pytest.mark.parametrize("kind", sorted(QUANTIZED))
+@pytest.mark.parametrize("config", ["Int8QuantizationConfig", "Int4QuantizationConfig"])
+def test_quantization_config_is_kept_and_quantizes_nothing_as_keras(kind, config, keras, rng, tmp_path):
+    make, shape, dtype = QUANTIZED[kind]
+    x = rng.integers(0, 6, size=shape).astype(dtype) if dtype == np.int32 else rng.normal(size=shape).astype(dtype)
+    theirs = make(keras, quantization_config=getattr(keras.quantizers, config)())
+    ours = make(gn, quantization_config=getattr(gn.quantizers, config)())
+    theirs(x), ours(x)
+    # measured: Keras 3.15 builds and computes a float layer given one (quantized only under a
+    # quantized dtype policy, or by quantize()), keeping it as its quantization_config
+    assert theirs.quantization_mode is None and ours.quantization_mode is None
+    assert type(ours.quantization_config).__name__ == type(theirs.quantization_config).__name__ == config
+    assert [w.dtype for w in ours.get_weights()] == [np.float32] * len(theirs.get_weights())
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(x), theirs(x), rtol=1e-6, atol=1e-6)
+    assert "quantization_config" not in ours.get_config()
+    # Keras' file of it reads as the float layer it is (its config keeps the argument)
+    inputs = keras.Input(shape[1:], dtype="int32" if dtype == np.int32 else "float32")
+    model = keras.Model(inputs, make(keras, quantization_config=getattr(keras.quantizers, config)())(inputs))
+    model.save(tmp_path / "k.keras")
+    back = gn.load_model(tmp_path / "k.keras")
+    assert back.layers[-1].quantization_mode is None
+    np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    # quantize() afterwards is Keras' and glassnet's own (its config, not this one)
+    if kind != "EinsumDense" or config == "Int8QuantizationConfig":
+        ours.quantize("int8")
+        assert ours.quantization_mode == "int8"
+    with pytest.raises(TypeError, match=f"{kind}: quantization_config"):
+        make(gn, quantization_config=3)

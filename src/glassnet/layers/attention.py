@@ -1022,16 +1022,21 @@ class Attention(_DotAttention):
 class AdditiveAttention(_DotAttention):
     """Keras' ``AdditiveAttention`` (Bahdanau-style): scores ``sum(scale * tanh(q + k))`` over the
     features, ``scale`` a trained vector (d,) starting at glorot_uniform with ``use_scale`` (else
-    a plain sum). See ``_DotAttention`` for the inputs, shapes and the rest.
+    a plain sum). See ``_DotAttention`` for the inputs, shapes and the rest. ``score_mode`` ("dot"
+    or "concat", Keras' ``Attention`` argument) is taken and changes nothing, as in Keras 3.15.
 
     >>> import numpy as np
     >>> AdditiveAttention()([np.ones((2, 3, 4)), np.ones((2, 5, 4))]).shape
     (2, 3, 4)
     """
 
-    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+    def __init__(self, use_scale=True, dropout=0.0, *, score_mode="dot", **kwargs):
         super().__init__(dropout, **kwargs)
         self.use_scale = check_flag(use_scale, "AdditiveAttention: use_scale")
+        # Keras' Attention argument, reaching Keras 3.15's AdditiveAttention through **kwargs: checked
+        # as Keras checks it, then unused there (its build and scores are its own) and left out of its
+        # config; the same here
+        check_choice(score_mode, "AdditiveAttention: score_mode", ("dot", "concat"), expected="'dot' or 'concat'")
 
     def build(self, input_shape):
         shapes = self._checked_shapes(input_shape)
