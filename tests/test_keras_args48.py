@@ -527,3 +527,19 @@ def test_quantization_config_is_kept_and_quantizes_nothing_as_keras(kind, config
         assert ours.quantization_mode == "int8"
     with pytest.raises(TypeError, match=f"{kind}: quantization_config"):
         make(gn, quantization_config=3)
+
+
+def test_a_gated_layers_gate_is_keras_gate_dense(keras, rng):
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    for make in (lambda m: m.layers.MultiHeadAttention(2, 3, use_gate=True, name="mha"),
+                 lambda m: m.layers.GroupQueryAttention(3, 2, 1, use_gate=True, name="mha")):
+        ours, theirs = make(gn), make(keras)
+        ours(x, x), theirs(x, x)
+        assert ours._gate_dense.kernel.path == theirs._gate_dense.kernel.path == "mha/gate/kernel"
+        assert ours._gate_dense.kernel.shape == tuple(theirs._gate_dense.kernel.shape)
+        np.testing.assert_array_equal(np.asarray(ours._gate_dense.bias), ours.params["gate_bias"])
+    plain, keras_plain = L.MultiHeadAttention(2, 3), keras.layers.MultiHeadAttention(2, 3)
+    plain(x, x), keras_plain(x, x)
+    for layer in (plain, keras_plain):
+        with pytest.raises(AttributeError, match="_gate_dense"):
+            layer._gate_dense
