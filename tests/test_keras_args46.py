@@ -323,10 +323,9 @@ def test_backward_layer_config_and_files_both_ways(keras, rng, tmp_path):
     (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.LSTM(3, go_backwards=True,
                                                                                       return_sequences=True)),
      r"agree on return_sequences"),
-    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.GRU(3, go_backwards=True)),
-     r"backward_layer must be a LSTM of 3 units"),
-    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.LSTM(4, go_backwards=True)),
-     r"backward_layer must be a LSTM of 3 units"),
+    # (another class or number of units is taken since session 48: tests/test_keras_args48.py)
+    (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.ConvLSTM1D(3, 2, go_backwards=True)),
+     r"both read sequences of vectors"),
     (lambda: gn.layers.Bidirectional(gn.layers.LSTM(3), backward_layer=gn.layers.Dense(3)),
      r"backward_layer must be a SimpleRNN, LSTM"),
 ])

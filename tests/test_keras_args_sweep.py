@@ -40,10 +40,9 @@ KNOWN_LAYERS = {
                "RandomZoom", "Resizing", "Solarization"},
     # a cell's activity penalty is its RNN layer's
     "activity_regularizer": CELLS,
-    "quantization_config": {"Dense", "EinsumDense", "Embedding"},      # quantize() after construction
     "gptq_unpacked_column_size": {"EinsumDense"},
-    "score_mode": {"AdditiveAttention"},        # Keras' Attention argument; AdditiveAttention is "concat"
-}
+}   # (taken since session 48: AdditiveAttention's score_mode, quantization_config of Dense, EinsumDense and
+    # Embedding, both changing nothing as in Keras 3.15: tests/test_keras_args48.py)
 KNOWN_OTHERS = {("losses", "Loss", "dtype")}    # the base class: a Loss of one's own sets no dtype here
 
 

@@ -97,10 +97,10 @@ def test_keras_wrappers_read_with_the_layer_they_wrap(keras):
                                                                                          activation="relu"))
     read = L.deserialize(keras.layers.serialize(other))
     assert read.own_backward_layer and read.get_config()["backward_layer"]["config"]["activation"] == "relu"
-    # one of another number of units: refused by name (glassnet's wrapper has twice one reader's states)
+    # one of another number of units: taken since session 48 (tests/test_keras_args48.py), its own units kept
     wider = keras.layers.Bidirectional(keras.layers.GRU(2), backward_layer=keras.layers.GRU(3, go_backwards=True))
-    with pytest.raises(ValueError, match="layers.deserialize: Bidirectional: backward_layer must be a GRU of 2 units"):
-        L.deserialize(keras.layers.serialize(wider))
+    read = L.deserialize(keras.layers.serialize(wider))
+    assert read.backward_layer.units == 3 and read.output_shape((4, 5)) == (5,)
 
 
 def test_keras_settings_glassnet_lacks_are_refused_by_name(keras):

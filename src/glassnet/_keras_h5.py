@@ -35,7 +35,7 @@ MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in
 # sublayer's in the order it made them), where the group names' order is not it
 _SUBLAYER_ORDERS = (("query_dense", "key_dense", "_gate_dense", "value_dense", "output_dense"),    # MultiHeadAttention
                     # (Keras 3.15 keeps its use_gate projection as _gate_dense, made after the key's)
-                    ("_query_dense", "_key_dense", "_value_dense", "_output_dense"),    # GroupQueryAttention
+                    ("_query_dense", "_key_dense", "_gate_dense", "_value_dense", "_output_dense"),  # GroupQueryAttention
                     ("forward_layer", "backward_layer"))                          # Bidirectional
 _INSTALL = ('reading or writing Keras\' HDF5 files (.keras, .weights.h5, .h5) needs h5py: pip install '
             '"glassnet[keras]" (or pip install h5py)')
@@ -477,28 +477,27 @@ def _sublayers(layer, weights):
             at += n
         return parts
     if kind == "Bidirectional":
-        inner = type(layer.forward_layer).__name__ if hasattr(layer, "forward_layer") else layer.layer.__class__.__name__
-        half = len(weights) // 2
+        readers = [layer.forward_layer, layer.backward_layer] if hasattr(layer, "forward_layer") else [layer.layer] * 2
+        # the forward reader's weights first (a backward_layer of its own may have another count)
+        half = len(readers[0].params) if readers[0].params else len(weights) // 2
         parts = [("", layer.name, [])]
         # the two sides in the order the reader takes them (_SUBLAYER_ORDERS)
-        for side, own in zip(_SUBLAYER_ORDERS[2], (weights[:half], weights[half:])):
+        for side, own, reader in zip(_SUBLAYER_ORDERS[2], (weights[:half], weights[half:]), readers):
+            inner = type(reader).__name__
             if inner in _RNN or inner in _CONV_LSTM:     # (a ConvLSTM's in its ConvLSTMCell too)
                 parts += [(side, f"{side.split('_')[0]}_{_snake(inner)}", []),
                           (f"{side}/cell", "conv_lstm_cell" if inner in _CONV_LSTM else f"{_snake(inner)}_cell", own)]
             else:
                 parts.append((side, side, own))
         return parts
-    if kind == "MultiHeadAttention":
-        names = [(g, s) for g, s in zip(_SUBLAYER_ORDERS[0], ("query", "key", "gate", "value", "attention_output"))
+    if kind in ("MultiHeadAttention", "GroupedQueryAttention"):
+        # GroupQueryAttention's sublayers' attributes (and groups) start with _; both make the gate's after the key's
+        groups = _SUBLAYER_ORDERS[0 if kind == "MultiHeadAttention" else 1]
+        names = [(g, s) for g, s in zip(groups, ("query", "key", "gate", "value", "attention_output"))
                  if layer.use_gate or s != "gate"]
         per = len(weights) // len(names)
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
             (group, short, weights[k * per:(k + 1) * per]) for k, (group, short) in enumerate(names)]
-    if kind == "GroupedQueryAttention":         # Keras' sublayers' attributes (and groups) start with _
-        per = len(weights) // 4
-        return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
-            (group, short, weights[k * per:(k + 1) * per])
-            for k, (group, short) in enumerate(zip(_SUBLAYER_ORDERS[1], ("query", "key", "value", "attention_output")))]
     if kind in ("IntegerLookup", "StringLookup", "TextVectorization"):
         # Keras' IndexLookup.save_own_variables: a tf_idf layer's weights as vars/idf_weights; a
         # TextVectorization's in its own vars and its inner lookup's (_lookup_layer, a StringLookup)

@@ -43,7 +43,8 @@ forward reader's, then the backward reader's), two Scans.
 ``Bidirectional(layer, backward_layer=...)``: a backward reader of its own settings (activations,
 ``use_bias``) is ONNX's bidirectional node with each direction's activations where that node can
 say it; two Scans otherwise (the wrapped layer reading backwards, as Keras allows beside a
-backward layer reading forwards: its Scan reads from the end, the other's outputs are reversed).
+backward layer reading forwards: its Scan reads from the end, the other's outputs are reversed; a
+backward layer of another class or number of units: each Scan its own cell and states).
 
 (A call with ``initial_state`` reads no mask, glassnet's plan and Keras' rule; a stateful layer's
 Scan starts from its carried states under a mask, and outputs zeros before a row's first real step.)
@@ -159,16 +160,17 @@ def _reader(b, layer, xs, shapes):
 
 def _bidirectional(b, layer, xs, shapes):
     who = layer.describe()
-    forward, backward = layer.forward_layer, layer.backward_layer     # (one class: the wrapper's rule)
+    forward, backward = layer.forward_layer, layer.backward_layer
     if type(forward).__name__.startswith("ConvLSTM"):
         return _scanned_bidirectional(b, layer, xs, who, conv_shape=shapes[0])
-    if type(forward).__name__ not in _OPS:
+    if type(forward).__name__ not in _OPS or type(backward).__name__ not in _OPS:
         raise Unsupported(f"{who}: only SimpleRNN, LSTM, GRU and ConvLSTM readers are exported")
     # ONNX's bidirectional node runs its forward direction forwards and its reverse one from the
     # end, of one use_bias: a backward_layer of its own reading the other way round (Keras lets
     # the wrapped layer read backwards then), or of another use_bias, is two Scans
     if (forward.stateful or _scanned(b, forward) or _scanned(b, backward) or len(xs) > 1
-            or forward.go_backwards or not backward.go_backwards or forward.use_bias != backward.use_bias):
+            or forward.go_backwards or not backward.go_backwards or forward.use_bias != backward.use_bias
+            or type(forward) is not type(backward) or forward.units != backward.units):    # one node: one op, one size
         return _scanned_bidirectional(b, layer, xs, who)
     x = b.op("Transpose", xs, perm=[1, 0, 2])
     y, last = _node(b, [forward, backward], x, "bidirectional", who)

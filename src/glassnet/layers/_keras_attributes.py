@@ -38,7 +38,9 @@ KERAS_ATTRIBUTES = {
 # name, its weights' path below the layer's} (glassnet.layers._sublayer_views); Keras' MultiHeadAttention
 # has the properties and the attributes behind them, its GroupQueryAttention the latter only
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output"}
-KERAS_SUBLAYERS = {"MultiHeadAttention": {**_PROJECTIONS, **{"_" + name: sub for name, sub in _PROJECTIONS.items()}}}
+# (and the gate's, Keras 3.15's _gate_dense, only on a layer made with use_gate=True)
+KERAS_SUBLAYERS = {"MultiHeadAttention": {**_PROJECTIONS, **{"_" + name: sub for name, sub in _PROJECTIONS.items()},
+                                          "_gate_dense": "gate"}}
 # weights Keras keeps that glassnet's layer never has (an AttributeError saying so, not None)
 _NEVER = {("Normalization", "count"): "glassnet's Normalization adapts without a running count"}
 
@@ -72,6 +74,8 @@ def install_sublayer_attributes(cls):
 
 def _sublayer(layer, name):
     from ._sublayer_views import SublayerView       # (imported on a first read: not at import glassnet)
+    if name == "gate" and not layer.use_gate:       # Keras' layer has no _gate_dense then either
+        raise AttributeError(f"{layer.describe()}: has no '_gate_dense': it was made without use_gate=True")
     return SublayerView(layer, name)
 
 

@@ -789,13 +789,19 @@ class GroupedQueryAttention(MultiHeadAttention):
         is Mistral's causal window, the last ``sliding_window`` steps. A query step with no key
         step in its band (T > S + sliding_window - 1) is a row with nothing allowed, treated as a
         padded query's (``MultiHeadAttention``).
+    use_gate : bool, default False (Keras 3.15's)
+        MultiHeadAttention's gate, one per query head: ``sigmoid(query @ gate_kernel + gate_bias)``
+        (batch, T, num_query_heads, head_dim) times each head's attended values before the output
+        projection; weights gate_kernel (Eq, num_query_heads, head_dim) and gate_bias after the
+        key's, Keras' order.
     dropout, use_bias, kernel_initializer, bias_initializer : as ``MultiHeadAttention``'s.
 
     Weights, Keras' order and shapes: query_kernel (Eq, num_query_heads, head_dim), query_bias,
     key_kernel (Ek, num_key_value_heads, head_dim), key_bias, value_kernel (Ev, num_key_value_heads,
     head_dim), value_bias, output_kernel (num_query_heads, head_dim, Eq), output_bias (Eq,).
-    The backward pass adds each group's gradients into its shared head. Keras' ``use_gate`` and
-    ``flash_attention`` (a fused kernel) are not offered.
+
+    The backward pass adds each group's gradients into its shared head. Keras' ``flash_attention``
+    (a fused kernel) is not offered.
 
     Example
     -------
@@ -816,8 +822,6 @@ class GroupedQueryAttention(MultiHeadAttention):
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True, sliding_window=None,
                  flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros", use_gate=False,
                  **kwargs):
-        if use_gate is not False and use_gate != 0:
-            raise ValueError(f"GroupedQueryAttention: use_gate={use_gate!r:.40} is not supported (only False)")
         if set(kwargs) & set(self._not_taken):
             raise TypeError(f"GroupedQueryAttention: takes head_dim, num_query_heads and num_key_value_heads, not "
                             f"MultiHeadAttention's {sorted(set(kwargs) & set(self._not_taken))}")
@@ -825,7 +829,7 @@ class GroupedQueryAttention(MultiHeadAttention):
                          _positive_int(head_dim, "head_dim", "GroupedQueryAttention"),
                          dropout=dropout, use_bias=use_bias, sliding_window=sliding_window,
                          flash_attention=flash_attention, kernel_initializer=kernel_initializer,
-                         bias_initializer=bias_initializer, **kwargs)
+                         bias_initializer=bias_initializer, use_gate=use_gate, **kwargs)
         self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads", "GroupedQueryAttention")
         if self.num_heads % self.num_key_value_heads:
             raise ValueError(f"GroupedQueryAttention: num_query_heads ({self.num_heads}) must be a multiple of "
@@ -1018,16 +1022,21 @@ class Attention(_DotAttention):
 class AdditiveAttention(_DotAttention):
     """Keras' ``AdditiveAttention`` (Bahdanau-style): scores ``sum(scale * tanh(q + k))`` over the
     features, ``scale`` a trained vector (d,) starting at glorot_uniform with ``use_scale`` (else
-    a plain sum). See ``_DotAttention`` for the inputs, shapes and the rest.
+    a plain sum). See ``_DotAttention`` for the inputs, shapes and the rest. ``score_mode`` ("dot"
+    or "concat", Keras' ``Attention`` argument) is taken and changes nothing, as in Keras 3.15.
 
     >>> import numpy as np
     >>> AdditiveAttention()([np.ones((2, 3, 4)), np.ones((2, 5, 4))]).shape
     (2, 3, 4)
     """
 
-    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+    def __init__(self, use_scale=True, dropout=0.0, *, score_mode="dot", **kwargs):
         super().__init__(dropout, **kwargs)
         self.use_scale = check_flag(use_scale, "AdditiveAttention: use_scale")
+        # Keras' Attention argument, reaching Keras 3.15's AdditiveAttention through **kwargs: checked
+        # as Keras checks it, then unused there (its build and scores are its own) and left out of its
+        # config; the same here
+        check_choice(score_mode, "AdditiveAttention: score_mode", ("dot", "concat"), expected="'dot' or 'concat'")
 
     def build(self, input_shape):
         shapes = self._checked_shapes(input_shape)

@@ -126,8 +126,11 @@ class EinsumDense(LoraTarget, Layer):
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, lora_rank=None, lora_alpha=None, **kwargs):
+                 bias_constraint=None, lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
+        if quantization_config is not None:      # Keras': kept, quantizes nothing (layers/quantized.py)
+            from .quantized import given_config
+            given_config(self, quantization_config)
         self._lora_settings(lora_rank, lora_alpha)
         self.form, self.input_spec, self.kernel_spec, self.output_spec = parse_equation(equation)
         self.equation = equation

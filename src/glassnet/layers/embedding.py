@@ -75,12 +75,15 @@ class Embedding(LoraTarget, Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, input_length=None, lora_rank=None,
-                 lora_alpha=None, **kwargs):
+                 lora_alpha=None, quantization_config=None, **kwargs):
         if input_length is not None:
             if kwargs.get("input_shape") is not None or kwargs.get("input_dim") is not None:
                 raise ValueError("Embedding: give input_length or input_shape, not both")
             kwargs["input_shape"] = (check_positive_int(input_length, "Embedding: input_length"),)
         super().__init__(**kwargs)
+        if quantization_config is not None:      # Keras': kept, quantizes nothing (layers/quantized.py)
+            from .quantized import given_config
+            given_config(self, quantization_config)
         self.input_dim = check_positive_int(input_dim, "Embedding: input_dim")
         self.output_dim = check_positive_int(output_dim, "Embedding: output_dim")
         self.mask_zero = check_flag(mask_zero, "Embedding: mask_zero")

@@ -98,6 +98,16 @@ def quantize_layer(layer, mode=None, config=None, type_check=True):
     install_methods(layer)
 
 
+def given_config(layer, config):
+    """Keras 3.15's constructor argument ``quantization_config`` (a config, its dict, or None):
+    kept as the layer's ``quantization_config`` and nothing more. Keras 3.15 quantizes a layer
+    only under a quantized dtype policy (``"int8_from_float32"``, what a quantized model's file
+    says) or by ``quantize(mode, config=)``, whose own config replaces this one; a float layer
+    given one builds and computes as without it, and so does glassnet's (measured). Not written
+    into glassnet's config, where a ``quantization_config`` means a quantized layer."""
+    layer.quantization_config = qconfig.deserialize(config, f"{type(layer).__name__}: quantization_config")
+
+
 def install_methods(layer):
     """Give the quantized ``layer`` its own forward, backward and get_config (a Dense's and an
     EinsumDense's backward: their class's, which calls the instance's ``backward_from_logits``): the instance's from

@@ -383,6 +383,9 @@ class BatchNormalization(Layer):
 
     mask_refusal = ("Keras' BatchNormalization leaves the masked steps out of its batch statistics, which "
                     "glassnet's does not")
+    # what forward leaves for backward: TimeDistributed runs it one step at a time in training, as
+    # Keras does (layers/_by_step.py), and keeps these per step
+    _step_cache = ("_order", "training", "_correction", "inv_std", "_xhat_rows")
 
     # for a layer pickled before these arguments existed
     center = scale = True

@@ -41,6 +41,21 @@ _LAYER_ONLY = ("return_sequences", "return_state", "go_backwards", "stateful", "
 _CELL_LAYER_ARGUMENTS = ("dtype", "trainable", "autocast")
 
 
+def _layer_only_hint(unknown):
+    """What an error about a cell's ``unknown`` arguments adds for those that are its RNN layer's."""
+    whose = [key for key in unknown if key in _LAYER_ONLY]
+    if not whose:
+        return ""
+    hint = f" ({', '.join(whose)}: give {'it' if len(whose) == 1 else 'them'} to the RNN layer"
+    if "activity_regularizer" in whose:
+        # measured: Keras 3.15 penalises every step's output and states with a cell's, divided by the
+        # batch size, when unrolled; its default loop fails in fit and evaluate (InaccessibleTensorError)
+        hint += ("; a cell's activity_regularizer in Keras 3.15 penalises each step's output and states, and "
+                 "works only with RNN(..., unroll=True): not built here, RNN(cell, activity_regularizer=...) "
+                 "penalises the layer's output")
+    return hint + ")"
+
+
 def _take_layer_settings(cell, kwargs):
     """Keras' layer arguments of a cell (or a stack), popped from ``kwargs`` onto it: ``dtype``
     (None, or the RNN's: an RNN refuses a cell of another dtype, which Keras would compute in, and
@@ -85,8 +100,7 @@ class _Cell:
         _take_layer_settings(self, kwargs)
         unknown = [key for key in kwargs if key not in self.arguments]
         if unknown:
-            whose = [key for key in unknown if key in _LAYER_ONLY]
-            hint = f" ({', '.join(whose)}: give {'it' if len(whose) == 1 else 'them'} to the RNN layer)" if whose else ""
+            hint = _layer_only_hint(unknown)
             raise TypeError(f"{cls}: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
                             f"{', '.join(map(repr, unknown))}; {cls} takes {', '.join(self.arguments)}, name, "
                             f"{', '.join(_CELL_LAYER_ARGUMENTS)}{hint}")
@@ -223,8 +237,7 @@ class StackedRNNCells:
                              "stack's cells anyway): freeze the RNN layer, RNN(...).trainable = False, or give "
                              "each cell trainable=False")
         if unknown:         # (Python's message named __init__; Keras' takes a layer's dtype, trainable, ...)
-            whose = [key for key in unknown if key in _LAYER_ONLY]
-            hint = f" ({', '.join(whose)}: give {'it' if len(whose) == 1 else 'them'} to the RNN layer)" if whose else ""
+            hint = _layer_only_hint(unknown)
             raise TypeError(f"StackedRNNCells: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
                             f"{', '.join(map(repr, unknown))}; StackedRNNCells takes cells, name, "
                             f"{', '.join(_CELL_LAYER_ARGUMENTS)}{hint}")

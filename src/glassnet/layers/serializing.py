@@ -177,6 +177,10 @@ def _glassnet_config(cls, config, where, depth=0):
     if isinstance(config.get("dtype"), dict):
         quantized = _quantized_policy(config["dtype"])
         config["dtype"] = _policy_dtype(config["dtype"], where) if quantized is None else quantized[0]
+        if quantized is None:
+            # a float layer made with quantization_config=...: Keras 3.15 builds and computes it
+            # unquantized (its config keeps the argument), and so does glassnet, which drops it
+            config.pop("quantization_config", None)
     if quantized is not None or config.get("quantization_config") is not None:
         # a Keras quantized layer: quantized once built (Layer.from_config, layers/quantized.py)
         config["quantization_config"] = _quantization_entry(config.get("quantization_config"), quantized, cls, where)

@@ -16,7 +16,8 @@ class BackwardOutput(CallReader):
     Model: ``ahead, behind = Bidirectional(LSTM(8), merge_mode=None)(x)`` makes one, called on the
     wrapper's output (``ahead``), giving ``behind``.
 
-    Shapes: reads the wrapper's output (batch, units) or (batch, steps, units) -> the same shape.
+    Shapes: reads the wrapper's output (batch, units) or (batch, steps, units) -> the same shape,
+    with the backward reader's units.
     """
     reads = "the backward reader's output of a Bidirectional called with merge_mode=None"
     returns = "its backward reader's output"
@@ -30,7 +31,13 @@ class BackwardOutput(CallReader):
         self._bound = (source,)
 
     def output_shape(self, input_shape):
-        return tuple(input_shape)
+        # the forward reader's shape, but for the backward reader's units (a backward_layer of its own)
+        # (known before the wrapper is built: its units or filters; channels first, the two agree on it)
+        source = self.source
+        reader = None if source is None or not source.own_backward_layer else source.backward_layer
+        if reader is None or getattr(reader, "data_format", None) == "channels_first":
+            return tuple(input_shape)
+        return (*input_shape[:-1], getattr(reader, "units", None) or reader.filters)
 
     def passes_mask(self, within_steps):
         """Keras' unmerged wrapper returning sequences gives both outputs its mask

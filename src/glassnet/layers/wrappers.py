@@ -17,6 +17,7 @@ import numpy as np
 from .. import backend, initializers
 from .._validation import check_choice, check_flag
 from . import masking
+from ._by_step import backward_by_step, forward_by_step
 from .base import LAYERS, Layer, lookup, snake_case
 from .conv_lstm import _ConvLSTM
 from .recurrent import CarriesStates, _Recurrent
@@ -44,7 +45,8 @@ class _Wrapper(Layer):
         # a wrapped layer's weights are under its own name in Keras: "time_distributed/dense/kernel",
         # "bidirectional/forward_lstm/lstm_cell/kernel"; a wrapper's own weights under the wrapper's
         for prefix, inner in self._inner_layers():
-            if key.startswith(prefix) and key[len(prefix):] in inner.params:
+            if key.startswith(prefix) and (key[len(prefix):] in inner.params or key[len(prefix):] in (
+                    getattr(inner, "state", None) or {})):      # (TimeDistributed(BatchNormalization)'s statistics)
                 return [inner.name, *inner.keras_weight_path(key[len(prefix):])]
         return [key]
 
@@ -360,6 +362,14 @@ class Bidirectional(CarriesStates, _Wrapper):
         The forward reader (``go_backwards=False``); the backward one is a copy of its settings
         with ``go_backwards=True``, with weights of its own. With ``return_sequences`` the backward outputs are put
         back in the sequence's order before merging, as Keras does.
+    backward_layer : a reader, optional (Keras')
+        The backward reader instead of the copy: reading the other way round from ``layer``, with
+        its ``stateful``, ``return_sequences`` and ``return_state``; of any class and units
+        (``LSTM(4)`` forwards, ``GRU(6, go_backwards=True)`` backwards: a concatenated output of
+        4 + 6 features; its own states, a GRU's one after the LSTM's two). Element by element
+        merges need the two outputs of one shape. Different: Keras 3.15 takes it too but
+        computes the wrapper's shapes from ``layer`` alone (twice its units, its states twice), so
+        there another width or state count fails in the layer after it or in ``initial_state``.
     merge_mode : "concat" (default), "sum", "mul", "ave" or None
         How the two outputs become one: side by side on the last axis (twice the units; a
         ConvLSTM's: twice the filters), or element by element. None (Keras') keeps them apart:
@@ -431,7 +441,10 @@ class Bidirectional(CarriesStates, _Wrapper):
         if backward_layer is None:
             self.backward_layer = type(layer).from_config({**config, "name": f"backward_{name}", "go_backwards": True})
         else:                               # Keras keeps the one given, its name too: a copy of it, as of layer
-            self.backward_layer = type(backward_layer).from_config(_without_shape(backward_layer.get_config()))
+            config = _without_shape(backward_layer.get_config())
+            # one given no name has Keras' automatic one (its class in snake case), which Keras' .h5 files need
+            config["name"] = config.get("name") or snake_case(type(backward_layer).__name__)
+            self.backward_layer = type(backward_layer).from_config(config)
         self.own_backward_layer = backward_layer is not None
         self._adopt()
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
@@ -456,6 +469,7 @@ class Bidirectional(CarriesStates, _Wrapper):
         return (("forward_", self.forward_layer), ("backward_", self.backward_layer))
 
     def build(self, input_shape):
+        self._outputs_shapes(input_shape)       # (a backward_layer of its own: refused here if they cannot merge)
         for prefix, inner in self._inner_layers():
             self._build_inner(inner, prefix, input_shape)
         super().build(input_shape)
@@ -470,34 +484,59 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     def check_input_shape(self, sample_shape):
         self.forward_layer.check_input_shape(sample_shape)        # any length, the built features
+        if self.own_backward_layer:
+            self.backward_layer.check_input_shape(sample_shape)
+
+    def _outputs_shapes(self, input_shape):
+        """The two readers' output shapes for ``input_shape``: one but for the last axis (a
+        ``backward_layer`` of its own may have other units), one altogether to be merged element
+        by element."""
+        ahead = self.forward_layer.output_shape(input_shape)
+        if not self.own_backward_layer:
+            return ahead, ahead
+        behind = self.backward_layer.output_shape(input_shape)
+        alike = ahead[:-1] == behind[:-1] if self.merge_mode in ("concat", None) else ahead == behind
+        if not alike:
+            how = "one shape but for the last axis" if self.merge_mode in ("concat", None) else \
+                f"one shape for merge_mode={self.merge_mode!r} (element by element)"
+            raise ValueError(f"{self.describe()}: its two readers' outputs need {how}, got {ahead} from "
+                             f"{self.forward_layer.describe()} and {behind} from {self.backward_layer.describe()}")
+        return ahead, behind
 
     def output_shape(self, input_shape):
-        shape = self.forward_layer.output_shape(input_shape)
-        return (*shape[:-1], 2 * shape[-1]) if self.merge_mode == "concat" else shape
+        ahead, behind = self._outputs_shapes(input_shape)
+        return (*ahead[:-1], ahead[-1] + behind[-1]) if self.merge_mode == "concat" else ahead
 
     def numbers_per_sample(self, input_shape):
         # both directions' caches and the merged output
         output = self.output_shape(input_shape)
-        return 2 * self.forward_layer.numbers_per_sample(input_shape) + int(np.prod(output))
+        return sum(inner.numbers_per_sample(input_shape) for inner in self.wrapped_layers()) + int(np.prod(output))
 
     def matmul_flops(self, batch_size):
-        return self.forward_layer.matmul_flops(batch_size)
+        return max(inner.matmul_flops(batch_size) for inner in self.wrapped_layers())
 
     # -- states in and out (CarriesStates): the forward reader's, then the backward reader's, as Keras
+    # (a backward_layer of its own has its own count and shapes: a GRU's one state after an LSTM's two)
     @property
     def state_count(self):
-        return 2 * self.forward_layer.state_count
+        return self.forward_layer.state_count + self.backward_layer.state_count
 
     def state_shapes(self):
-        # the two readers' are alike (a ConvLSTM's follow the frames' sizes: the forward reader,
-        # which a model drawn asks for the output's shape, knows them first)
-        return 2 * self.forward_layer.state_shapes()
+        if not self.own_backward_layer:
+            # the two readers' are alike (a ConvLSTM's follow the frames' sizes: the forward reader,
+            # which a model drawn asks for the output's shape, knows them first)
+            return 2 * self.forward_layer.state_shapes()
+        return self.forward_layer.state_shapes() + self.backward_layer.state_shapes()
 
     def state_shapes_for(self, sample_shape):
-        return 2 * self.forward_layer.state_shapes_for(sample_shape)
+        if not self.own_backward_layer:
+            return 2 * self.forward_layer.state_shapes_for(sample_shape)
+        return self.forward_layer.state_shapes_for(sample_shape) + self.backward_layer.state_shapes_for(sample_shape)
 
     def state_names(self):
         inner = self.forward_layer.state_names()
+        if self.own_backward_layer and type(self.backward_layer) is not type(self.forward_layer):
+            return f"the forward reader's {inner}, then the backward reader's {self.backward_layer.state_names()}"
         return f"the forward reader's {inner}, then the backward reader's"
 
     @property
@@ -610,9 +649,10 @@ def _without_shape(config):
 
 def _given_backward_layer(layer, backward):
     """Keras' ``backward_layer``, checked as Keras 3.15 checks it (the two readers' ``go_backwards``
-    differ; ``stateful``, ``return_sequences`` and ``return_state`` agree) and as glassnet's wrapper
-    needs (one class and one number of units or filters: its states and its output are twice the
-    forward reader's); a dict (a config's) made a layer first."""
+    differ; ``stateful``, ``return_sequences`` and ``return_state`` agree); of any reader class and
+    units of the forward reader's kind (sequences of vectors, or a ConvLSTM's frames), whose outputs
+    must then fit together (``Bidirectional._outputs_shapes``, once the input's shape is known); a
+    dict (a config's) made a layer first."""
     if isinstance(backward, dict):
         backward = _from_entry(backward, "Bidirectional", _READERS, READER_NAMES)
     if not isinstance(backward, _READERS):
@@ -627,11 +667,9 @@ def _given_backward_layer(layer, backward):
         if getattr(layer, key) != getattr(backward, key):
             raise ValueError(f"Bidirectional: layer and backward_layer must agree on {key} (Keras' rule); got "
                              f"{getattr(layer, key)} and {getattr(backward, key)}")
-    size = "units" if hasattr(layer, "units") else "filters"
-    if type(backward) is not type(layer) or getattr(backward, size) != getattr(layer, size):
-        raise ValueError(f"Bidirectional: backward_layer must be a {type(layer).__name__} of {getattr(layer, size)} "
-                         f"{size}, as layer (glassnet's wrapper hands on twice one reader's states), got "
-                         f"{backward.describe()}")
+    if isinstance(layer, _ConvLSTM) != isinstance(backward, _ConvLSTM):
+        raise ValueError(f"Bidirectional: layer and backward_layer must both read sequences of vectors (SimpleRNN, "
+                         f"LSTM, GRU) or both frames (ConvLSTM), got {layer.describe()} and {backward.describe()}")
     if backward.input_shape is not None:
         raise ValueError("Bidirectional: give input_shape to the wrapper or to layer, not to backward_layer")
     return backward
@@ -648,9 +686,14 @@ class TimeDistributed(_Wrapper):
 
     Parameters
     ----------
-    layer : a Layer (not a wrapper, not one that keeps running statistics), or a model
+    layer : a Layer (not a wrapper, not one that keeps state but BatchNormalization), or a model
         A layer's weights are the wrapper's, under their own names (``kernel``, ``bias``); it lives
-        in ``layer`` and reads them live. A model (Sequential, functional Model of one input and one
+        in ``layer`` and reads them live. A ``BatchNormalization``'s moving statistics are the
+        wrapper's state (saved with it); in training it runs one step at a time, as Keras 3.15's
+        loop over the steps does: each step normalised by its own batch's statistics, the moving
+        ones updated once per step in the steps' order (layers/_by_step.py); at inference (and
+        frozen) it uses the moving statistics on every step alike. A mask reaching it is refused
+        (Keras leaves each step's masked rows out of its statistics). A model (Sequential, functional Model of one input and one
         output, or a call-block, a ``gn.Layer`` with ``call``) runs on every frame with its own
         forward and backward passes: ``TimeDistributed(cnn)`` on videos (batch, frames, H, W, C).
         Its weights become the wrapper's under ``"<layer name>/<weight>"``, in the model's order
@@ -703,7 +746,10 @@ class TimeDistributed(_Wrapper):
             return
         layer = self._one_layer(layer, "a layer that is not a wrapper",
                                 "; apply it to the whole sequence, outside TimeDistributed")
-        if isinstance(getattr(layer, "state", None), dict):      # refused before its statistics are made
+        by_step = getattr(layer, "_step_cache", None) is not None
+        # refused here when it holds state already; one that makes it at build (an unadapted
+        # Normalization) at build; a Normalization given its mean and variance has none, and is taken
+        if getattr(layer, "state", None) and not by_step:
             raise ValueError(f"TimeDistributed: {layer.describe()} keeps state besides its trained weights "
                              f"(running statistics, adapted values), which TimeDistributed does not carry")
         if layer.input_shape is not None:
@@ -713,7 +759,19 @@ class TimeDistributed(_Wrapper):
         # Keras' name for it ("dense"), which its errors and the file's config then show
         layer.name = layer.name or snake_case(type(layer).__name__)
         self.layer = layer
+        if by_step:
+            # BatchNormalization: its moving statistics are the wrapper's state too (the one dict:
+            # saved, restored and listed after the weights, Keras' order), and in training it runs
+            # step by step as Keras' (layers/_by_step.py)
+            self.state = layer.state
         self._adopt()
+
+    _step_caches = None     # a BatchNormalization's training forward, step by step: each step's values
+
+    @property
+    def mask_refusal(self):
+        # Keras hands each step's mask to a BatchNormalization, whose statistics leave masked rows out
+        return getattr(self.__dict__.get("layer"), "mask_refusal", None) if "state" in self.__dict__ else None
 
     def _inner_layers(self):
         if self._model is not None:
@@ -735,7 +793,7 @@ class TimeDistributed(_Wrapper):
             self.trainable = self.__dict__.get("_trainable", True)
             return Layer.build(self, input_shape)
         self._build_inner(self.layer, "", input_shape[1:])
-        if getattr(self.layer, "state", None):
+        if getattr(self.layer, "state", None) and self.layer.state is not self.__dict__.get("state"):
             raise ValueError(f"{self.describe()}: {self.layer.describe()} keeps state besides its trained weights "
                              f"({sorted(self.layer.state)}: running statistics, adapted values), which "
                              f"TimeDistributed does not carry")
@@ -784,8 +842,12 @@ class TimeDistributed(_Wrapper):
         n, steps = x.shape[:2]
         mask = masking.take(self, mask, x, any_rank=True)
         flat = x.reshape(n * steps, *x.shape[2:])
+        self._step_caches = None
         if self._model is not None:         # a mask of the steps is handed on past the wrapper only
             out = self._model.forward(flat, training)
+        elif "state" in self.__dict__ and training and self.layer.trainable and steps:
+            out, self._step_caches = forward_by_step(self.layer, x, training)
+            return out
         elif mask is not None and mask.ndim > 2 and self.layer.reads_mask:
             out = self.layer.forward(flat, training, mask=mask.reshape(n * steps, *mask.shape[2:]))
         else:
@@ -794,6 +856,8 @@ class TimeDistributed(_Wrapper):
 
     def backward(self, grad_output):
         self._link()
+        if self._step_caches is not None:
+            return backward_by_step(self.layer, grad_output, self._step_caches)
         n, steps = grad_output.shape[:2]
         flat = grad_output.reshape(n * steps, *grad_output.shape[2:])
         grad = (self._model or self.layer).backward(flat)
