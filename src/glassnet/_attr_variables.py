@@ -117,7 +117,7 @@ def _order(model, owner, adopted):
     from ._call_weights import CallWeight
     by_name = {spec["name"]: spec for spec in owner.specs}
     held = [value.name for value in vars(model).values() if isinstance(value, CallWeight) and value.owner is owner
-            and value.index is None and not value.reshaped]
+            and value.index is None and not value.reshaped and value.axes is None]
     order = keras_order(list(by_name), held, adopted)
     owner.specs[:] = [by_name[name] for name in order]
     if owner.built:
