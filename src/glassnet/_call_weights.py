@@ -232,7 +232,7 @@ class CallWeight:
             return np.array(self.read(), dtype=dtype)
         raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
                         f"+ - * / on a tensor, ops.matmul, ops.tensordot(x, w, axes=1), ops.maximum, ops.minimum, "
-                        f"ops.reshape (a weight in another shape, for those) "
+                        f"ops.reshape, ops.transpose (a weight in another shape or order, for those) "
                         f"and as the kernel of ops.conv, depthwise_conv, separable_conv, conv_transpose only "
                         f"(their nodes read and train it); this use would make it an array, a constant that never trains. "
                         f"numpy() gives its value now")
