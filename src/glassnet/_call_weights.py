@@ -158,8 +158,9 @@ class CallWeight:
     def __getitem__(self, index):
         from .layers.tensor_ops import _index, _shown
         if self.reshaped or self.axes is not None:
-            raise TypeError(f"{self!r}: reshaped or transposed already; index the weight first, then reshape or "
-                            f"transpose it (ops.reshape(w[:4], shape))")
+            done = "reshaped" if self.reshaped else "transposed"
+            raise TypeError(f"{self!r}: {done} already; index the weight first, then reshape or transpose it "
+                            f"(ops.reshape(w[:4], shape))")
         if self.index is not None:
             raise TypeError(f"{self!r}: indexed already; index a weight once (w[:5, 2], not w[:5][2])")
         if isinstance(index, (list, np.ndarray)) or _is_tensor(index):

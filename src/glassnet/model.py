@@ -1562,7 +1562,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from .trace import trace
         return trace(self, x, y)
 
-    def save(self, path, include_optimizer=True, save_format=None, *, overwrite=True):
+    def save(self, filepath, include_optimizer=True, save_format=None, *, overwrite=True):
         """Write the model (config, weights, optimizer and RNG state) to one ``.npz`` file, atomically.
         Read it back with ``glassnet.load_model``; no pickle is ever involved. ``include_optimizer=False``
         leaves out the compile settings and optimizer state; ``save_format="keras"`` writes Keras 3.15's
@@ -1571,8 +1571,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         argument is ``include_optimizer``): False refuses a file that exists (FileExistsError)."""
         from .io import save_model
         from .saving import check_overwrite
-        check_overwrite(path, overwrite, "save")
-        save_model(self, path, include_optimizer=include_optimizer, save_format=save_format)
+        # (filepath: Keras' name, so Keras code passing it by keyword runs)
+        check_overwrite(filepath, overwrite, "save")
+        save_model(self, filepath, include_optimizer=include_optimizer, save_format=save_format)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
         """Keras' ``Model.export``: ``format="onnx"`` writes the model for inference as an ONNX file
@@ -1582,7 +1583,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from ._onnx_graph import export
         return export(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
-    def save_weights(self, path, *, overwrite=True):
+    def save_weights(self, filepath, *, overwrite=True):
         """Write the weights, without compile settings or optimizer state (Keras' ``save_weights``),
         atomically. Read them back with ``load_weights``. When a model file can store the network's
         config, the file is one (``glassnet.load_model`` rebuilds the network from it too,
@@ -1593,10 +1594,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         (FileExistsError)."""
         from .io import save_weights
         from .saving import check_overwrite
-        check_overwrite(path, overwrite, "save_weights")
-        save_weights(self, path)
+        check_overwrite(filepath, overwrite, "save_weights")
+        save_weights(self, filepath)
 
-    def load_weights(self, path, max_bytes=None, *, skip_mismatch=False):
+    def load_weights(self, filepath, max_bytes=None, *, skip_mismatch=False):
         """Set this model's weights from a file of ``save_weights``, ``save`` or ``ModelCheckpoint``,
         matched layer by layer in order (Keras' rule) and checked for count and shape before any is
         written. The optimizer's state is untouched (a fresh optimizer stays fresh). The model must
@@ -1609,7 +1610,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from .io import MAX_BYTES, load_weights
         from .saving import check_skip_mismatch
         check_skip_mismatch(skip_mismatch, "load_weights")
-        load_weights(self, path, MAX_BYTES if max_bytes is None else max_bytes)
+        load_weights(self, filepath, MAX_BYTES if max_bytes is None else max_bytes)
 
     def _default_name(self):
         """The name Keras gives a model made without one, before its number: its class's (a
