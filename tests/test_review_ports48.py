@@ -1,6 +1,7 @@
 """keras.io examples ported to glassnet beside Keras 3.15, the same weights and data (review ports48):
 "Vector-Quantized Variational Autoencoders" (VectorQuantizer, VQVAETrainer), "Classification with
-Neural Decision Forests" (NeuralDecisionTree, NeuralDecisionForest): what the ports met."""
+Neural Decision Forests" (NeuralDecisionTree, NeuralDecisionForest), "Zero-DCE for low-light image
+enhancement" (ZeroDCE with its own compile, losses, train_step and test_step): what the ports met."""
 import numpy as np
 import pytest
 
@@ -289,3 +290,201 @@ def test_sub_layers_named_alike_in_two_blocks_are_renamed_not_refused():
     assert len(set(names)) == len(names) and first.decision.name == "decision" and second.decision.name != "decision"
     with pytest.raises(ValueError, match="a layer named 'dup' is already in this model"):
         gn.Model(inputs, gn.layers.Add()([gn.layers.Dense(2, name="dup")(inputs), gn.layers.Dense(2, name="dup")(inputs)]))
+
+
+# -- Zero-DCE for low-light image enhancement ----------------------------------------------------------
+
+def _zero_dce(fw, tape_class):
+    """keras.io's Zero-DCE (its Keras 3 form, keras.ops), smaller: 4 filters where it has 32, the
+    exposure loss pooling 4 x 4 patches where it pools 16 x 16 (the images are 16 x 16)."""
+    layers, ops = fw.layers, fw.ops
+    def build_dce_net():
+        input_img = fw.Input(shape=[None, None, 3])
+        c = lambda f, act="relu": layers.Conv2D(f, (3, 3), strides=(1, 1), activation=act, padding="same")
+        conv1 = c(4)(input_img)
+        conv2 = c(4)(conv1)
+        conv3 = c(4)(conv2)
+        conv4 = c(4)(conv3)
+        int_con1 = layers.Concatenate(axis=-1)([conv4, conv3])
+        conv5 = c(4)(int_con1)
+        int_con2 = layers.Concatenate(axis=-1)([conv5, conv2])
+        conv6 = c(4)(int_con2)
+        int_con3 = layers.Concatenate(axis=-1)([conv6, conv1])
+        x_r = c(24, "tanh")(int_con3)
+        return fw.Model(inputs=input_img, outputs=x_r)
+
+    def color_constancy_loss(x):
+        mean_rgb = ops.mean(x, axis=(1, 2), keepdims=True)
+        mr, mg, mb = mean_rgb[:, :, :, 0], mean_rgb[:, :, :, 1], mean_rgb[:, :, :, 2]
+        d_rg, d_rb, d_gb = ops.power(mr - mg, 2), ops.power(mr - mb, 2), ops.power(mb - mg, 2)
+        return ops.power(ops.power(d_rg, 2) + ops.power(d_rb, 2) + ops.power(d_gb, 2), 0.5)
+
+    def exposure_loss(x, mean_val=0.6):
+        x = ops.mean(x, axis=3, keepdims=True)
+        mean = layers.AveragePooling2D(pool_size=4, strides=4)(x)
+        return ops.mean(ops.power(mean - mean_val, 2))
+
+    def illumination_smoothness_loss(x):
+        batch_size = ops.shape(x)[0]
+        h_x, w_x = ops.shape(x)[1], ops.shape(x)[2]
+        count_h = (ops.shape(x)[2] - 1) * ops.shape(x)[3]
+        count_w = ops.shape(x)[2] * (ops.shape(x)[3] - 1)
+        h_tv = ops.sum(ops.power((x[:, 1:, :, :] - x[:, : h_x - 1, :, :]), 2))
+        w_tv = ops.sum(ops.power((x[:, :, 1:, :] - x[:, :, : w_x - 1, :]), 2))
+        batch_size = ops.cast(batch_size, dtype="float32")
+        count_h, count_w = ops.cast(count_h, dtype="float32"), ops.cast(count_w, dtype="float32")
+        return 2 * (h_tv / count_h + w_tv / count_w) / batch_size
+
+    class SpatialConsistencyLoss(fw.losses.Loss):
+        def __init__(self, **kwargs):
+            super().__init__(reduction="none")
+            self.left_kernel = ops.convert_to_tensor([[[[0, 0, 0]], [[-1, 1, 0]], [[0, 0, 0]]]], dtype="float32")
+            self.right_kernel = ops.convert_to_tensor([[[[0, 0, 0]], [[0, 1, -1]], [[0, 0, 0]]]], dtype="float32")
+            self.up_kernel = ops.convert_to_tensor([[[[0, -1, 0]], [[0, 1, 0]], [[0, 0, 0]]]], dtype="float32")
+            self.down_kernel = ops.convert_to_tensor([[[[0, 0, 0]], [[0, 1, 0]], [[0, -1, 0]]]], dtype="float32")
+
+        def call(self, y_true, y_pred):
+            original_mean = ops.mean(y_true, 3, keepdims=True)
+            enhanced_mean = ops.mean(y_pred, 3, keepdims=True)
+            original_pool = ops.average_pool(original_mean, pool_size=4, strides=4, padding="valid")
+            enhanced_pool = ops.average_pool(enhanced_mean, pool_size=4, strides=4, padding="valid")
+            conv = lambda a, k: ops.conv(a, k, strides=1, padding="same")
+            d_left = ops.square(conv(original_pool, self.left_kernel) - conv(enhanced_pool, self.left_kernel))
+            d_right = ops.square(conv(original_pool, self.right_kernel) - conv(enhanced_pool, self.right_kernel))
+            d_up = ops.square(conv(original_pool, self.up_kernel) - conv(enhanced_pool, self.up_kernel))
+            d_down = ops.square(conv(original_pool, self.down_kernel) - conv(enhanced_pool, self.down_kernel))
+            return d_left + d_right + d_up + d_down
+
+    class ZeroDCE(fw.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dce_model = build_dce_net()
+            self.total_loss_tracker = fw.metrics.Mean(name="total_loss")
+            self.illumination_smoothness_loss_tracker = fw.metrics.Mean(name="illumination_smoothness_loss")
+            self.spatial_constancy_loss_tracker = fw.metrics.Mean(name="spatial_constancy_loss")
+            self.color_constancy_loss_tracker = fw.metrics.Mean(name="color_constancy_loss")
+            self.exposure_loss_tracker = fw.metrics.Mean(name="exposure_loss")
+
+        def compile(self, learning_rate, **kwargs):
+            super().compile(**kwargs)
+            self.optimizer = (fw.optimizers.Adam(learning_rate=learning_rate) if fw is not gn
+                              else fw.optimizers.Adam(learning_rate=learning_rate, rule="keras"))
+            self.spatial_constancy_loss = SpatialConsistencyLoss(reduction="none")
+
+        @property
+        def metrics(self):
+            return [self.total_loss_tracker, self.illumination_smoothness_loss_tracker,
+                    self.spatial_constancy_loss_tracker, self.color_constancy_loss_tracker, self.exposure_loss_tracker]
+
+        def get_enhanced_image(self, data, output):
+            r = [output[:, :, :, 3 * i:3 * i + 3] for i in range(8)]
+            x = data + r[0] * (ops.square(data) - data)
+            x = x + r[1] * (ops.square(x) - x)
+            x = x + r[2] * (ops.square(x) - x)
+            enhanced_image = x + r[3] * (ops.square(x) - x)
+            x = enhanced_image + r[4] * (ops.square(enhanced_image) - enhanced_image)
+            x = x + r[5] * (ops.square(x) - x)
+            x = x + r[6] * (ops.square(x) - x)
+            return x + r[7] * (ops.square(x) - x)
+
+        def call(self, data):
+            return self.get_enhanced_image(data, self.dce_model(data))
+
+        def compute_losses(self, data, output):
+            enhanced_image = self.get_enhanced_image(data, output)
+            loss_illumination = 200 * illumination_smoothness_loss(output)
+            loss_spatial_constancy = ops.mean(self.spatial_constancy_loss(enhanced_image, data))
+            loss_color_constancy = 5 * ops.mean(color_constancy_loss(enhanced_image))
+            loss_exposure = 10 * ops.mean(exposure_loss(enhanced_image))
+            total_loss = loss_illumination + loss_spatial_constancy + loss_color_constancy + loss_exposure
+            return {"total_loss": total_loss, "illumination_smoothness_loss": loss_illumination,
+                    "spatial_constancy_loss": loss_spatial_constancy, "color_constancy_loss": loss_color_constancy,
+                    "exposure_loss": loss_exposure}
+
+        def train_step(self, data):
+            with tape_class() as tape:
+                output = self.dce_model(data)
+                losses = self.compute_losses(data, output)
+            gradients = tape.gradient(losses["total_loss"], self.dce_model.trainable_weights)
+            self.optimizer.apply_gradients(zip(gradients, self.dce_model.trainable_weights))
+            self.total_loss_tracker.update_state(losses["total_loss"])
+            self.illumination_smoothness_loss_tracker.update_state(losses["illumination_smoothness_loss"])
+            self.spatial_constancy_loss_tracker.update_state(losses["spatial_constancy_loss"])
+            self.color_constancy_loss_tracker.update_state(losses["color_constancy_loss"])
+            self.exposure_loss_tracker.update_state(losses["exposure_loss"])
+            return {metric.name: metric.result() for metric in self.metrics}
+
+        def test_step(self, data):
+            output = self.dce_model(data)
+            losses = self.compute_losses(data, output)
+            self.total_loss_tracker.update_state(losses["total_loss"])
+            self.illumination_smoothness_loss_tracker.update_state(losses["illumination_smoothness_loss"])
+            self.spatial_constancy_loss_tracker.update_state(losses["spatial_constancy_loss"])
+            self.color_constancy_loss_tracker.update_state(losses["color_constancy_loss"])
+            self.exposure_loss_tracker.update_state(losses["exposure_loss"])
+            return {metric.name: metric.result() for metric in self.metrics}
+
+        def save_weights(self, filepath, overwrite=True, **kwargs):
+            self.dce_model.save_weights(filepath, overwrite=overwrite, **kwargs)
+
+        def load_weights(self, filepath, **kwargs):
+            self.dce_model.load_weights(filepath=filepath, **kwargs)
+    return ZeroDCE()
+
+
+def test_the_zero_dce_example_trains_and_validates_as_keras(keras, tmp_path):
+    # its SpatialConsistencyLoss, a Loss of reduction="none" giving (n, h, w, 1) values that the
+    # step reduces with ops.mean, was refused under the tape ("has no gradient to train on"); its
+    # load_weights(filepath=...) override failed ("unexpected keyword argument 'filepath'")
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    x = (rng.random((8, 16, 16, 3)) * 0.4).astype("float32")
+    x_val = (rng.random((4, 16, 16, 3)) * 0.4).astype("float32")
+    keras_model, model = _zero_dce(keras, tf.GradientTape), _zero_dce(gn, gn.GradientTape)
+    model.dce_model.set_weights(keras_model.dce_model.get_weights())
+    np.testing.assert_allclose(model.predict(x, verbose=0), keras_model.predict(x, verbose=0), atol=1e-6)
+    keras_model.compile(learning_rate=1e-3, run_eagerly=True)
+    model.compile(learning_rate=1e-3)
+    expected = keras_model.fit(x, validation_data=(x_val,), epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    history = model.fit(x, validation_data=(x_val,), epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    assert sorted(history) == sorted(expected)
+    for key in expected:
+        np.testing.assert_allclose(history[key], expected[key], rtol=1e-5, atol=1e-9, err_msg=key)
+    for ours, theirs in zip(model.get_weights(), keras_model.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    np.testing.assert_allclose(model.evaluate(x_val, verbose=0), keras_model.evaluate(x_val, verbose=0), rtol=1e-5)
+    model.save_weights(tmp_path / "zero_dce.weights.h5")
+    again = _zero_dce(gn, gn.GradientTape)
+    again.load_weights(tmp_path / "zero_dce.weights.h5")        # its override: load_weights(filepath=...)
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=0)
+
+
+def test_a_loss_of_reduction_none_of_any_value_shape_trains_under_a_tape():
+    class Elementwise(gn.losses.Loss):
+        def __init__(self):
+            super().__init__(reduction="none")
+
+        def call(self, y_true, y_pred):
+            return gn.ops.square(y_true - y_pred)          # (n, k) values, one per entry
+    rng = np.random.default_rng(0)
+    inputs = gn.Input((3,))
+    model = gn.Model(inputs, gn.layers.Dense(4)(inputs), dtype="float64", seed=0)
+    x, y, c = rng.normal(size=(5, 3)), rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    loss_fn = Elementwise()
+    with gn.GradientTape() as tape:
+        pred = model(x)
+        loss = gn.ops.sum(loss_fn(pred, y) * c)
+    kernel_grad, bias_grad = tape.gradient(loss, model.trainable_variables)
+    p = model.predict(x, verbose=0)
+    delta = 2 * (p - y) * c
+    np.testing.assert_allclose(float(loss), np.sum((p - y) ** 2 * c), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(kernel_grad), x.T @ delta, rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(bias_grad), delta.sum(axis=0), rtol=1e-10)
+
+
+def test_the_model_file_methods_take_keras_filepath_keyword(tmp_path):
+    model = gn.Sequential([gn.Input((2,)), gn.layers.Dense(1)])
+    model.save(filepath=tmp_path / "m.keras")
+    model.save_weights(filepath=tmp_path / "m.weights.h5")
+    model.load_weights(filepath=tmp_path / "m.weights.h5")
+    assert gn.load_model(tmp_path / "m.keras").count_params() == 3
