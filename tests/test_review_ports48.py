@@ -488,3 +488,173 @@ def test_the_model_file_methods_take_keras_filepath_keyword(tmp_path):
     model.save_weights(filepath=tmp_path / "m.weights.h5")
     model.load_weights(filepath=tmp_path / "m.weights.h5")
     assert gn.load_model(tmp_path / "m.keras").count_params() == 3
+
+
+# -- Metric learning for image similarity search -------------------------------------------------------
+
+def _metric_learning(framework, tape_class, x_train, by_class, num_classes):
+    """keras.io's EmbeddingModel (Keras 3 form: PyDataset, ops.einsum, compute_loss, metrics by
+    name), smaller; the pairs drawn from a generator seeded by the batch index, so both read the same."""
+    layers, ops = framework.layers, framework.ops
+    hw = x_train.shape[1]
+
+    class AnchorPositivePairs(framework.utils.PyDataset):
+        def __init__(self, num_batchs, **kwargs):
+            super().__init__(**kwargs)
+            self.num_batchs = num_batchs
+
+        def __len__(self):
+            return self.num_batchs
+
+        def __getitem__(self, idx):
+            draw = np.random.default_rng(idx)
+            x = np.empty((2, num_classes, hw, hw, 3), dtype=np.float32)
+            for class_idx in range(num_classes):
+                anchor_idx, positive_idx = draw.choice(by_class[class_idx], 2, replace=False)
+                x[0, class_idx], x[1, class_idx] = x_train[anchor_idx], x_train[positive_idx]
+            return x
+
+    class EmbeddingModel(framework.Model):
+        def train_step(self, data):
+            if isinstance(data, tuple):
+                data = data[0]
+            anchors, positives = data[0], data[1]
+            with tape_class() as tape:
+                anchor_embeddings = self(anchors, training=True)
+                positive_embeddings = self(positives, training=True)
+                similarities = ops.einsum("ae,pe->ap", anchor_embeddings, positive_embeddings)
+                temperature = 0.2
+                similarities /= temperature
+                sparse_labels = ops.arange(num_classes)
+                loss = self.compute_loss(y=sparse_labels, y_pred=similarities)
+            gradients = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(sparse_labels, similarities)
+            return {m.name: m.result() for m in self.metrics}
+
+    inputs = layers.Input(shape=(hw, hw, 3))
+    x = layers.Conv2D(filters=4, kernel_size=3, strides=2, activation="relu")(inputs)
+    x = layers.Conv2D(filters=6, kernel_size=3, strides=2, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    embeddings = layers.UnitNormalization()(layers.Dense(units=8, activation=None)(x))
+    return EmbeddingModel(inputs, embeddings), AnchorPositivePairs
+
+
+def test_the_metric_learning_example_trains_as_keras(keras):
+    # ported as written: a PyDataset of anchors and positives (x alone, a 5-D array), two calls and
+    # an einsum of their embeddings under the tape, compute_loss on the similarities, metrics by name
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    num_classes = 4
+    x_train = rng.random((24, 12, 12, 3)).astype("float32")
+    by_class = {c: list(range(c, 24, num_classes)) for c in range(num_classes)}
+    keras_model, KerasPairs = _metric_learning(keras, tf.GradientTape, x_train, by_class, num_classes)
+    model, Pairs = _metric_learning(gn, gn.GradientTape, x_train, by_class, num_classes)
+    model.set_weights(keras_model.get_weights())
+    keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), run_eagerly=True,
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    model.compile(optimizer=gn.optimizers.Adam(learning_rate=1e-2, rule="keras"),
+                  loss=gn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[gn.metrics.SparseCategoricalAccuracy()])
+    # shuffle=False: both shuffle a PyDataset's batch order by default, each its own way
+    expected = keras_model.fit(KerasPairs(num_batchs=4), epochs=2, shuffle=False, verbose=0).history
+    history = model.fit(Pairs(num_batchs=4), epochs=2, shuffle=False, verbose=0).history
+    assert sorted(history) == sorted(expected) == ["loss", "sparse_categorical_accuracy"]
+    for key in expected:
+        np.testing.assert_allclose(history[key], expected[key], rtol=1e-5, err_msg=key)
+    ours, theirs = model.predict(x_train, verbose=0), keras_model.predict(x_train, verbose=0)
+    np.testing.assert_allclose(np.einsum("ae,be->ab", ours, ours), np.einsum("ae,be->ab", theirs, theirs), atol=1e-5)
+
+
+# -- Density estimation using Real NVP -------------------------------------------------------------------
+
+def _real_nvp(framework, tape_class, num_coupling_layers=2, output_dim=8, reg=0.01):
+    """keras.io's RealNVP, smaller (8 units, 3 Dense per branch); the latent distribution's
+    log_prob (tfp's MultivariateNormalDiag, standard) written in ops."""
+    layers, ops, regularizers = framework.layers, framework.ops, framework.regularizers
+
+    def Coupling(input_shape):
+        input = layers.Input(shape=(input_shape,))
+        t = layers.Dense(output_dim, activation="relu", kernel_regularizer=regularizers.l2(reg))(input)
+        t = layers.Dense(output_dim, activation="relu", kernel_regularizer=regularizers.l2(reg))(t)
+        t = layers.Dense(input_shape, activation="linear", kernel_regularizer=regularizers.l2(reg))(t)
+        s = layers.Dense(output_dim, activation="relu", kernel_regularizer=regularizers.l2(reg))(input)
+        s = layers.Dense(output_dim, activation="relu", kernel_regularizer=regularizers.l2(reg))(s)
+        s = layers.Dense(input_shape, activation="tanh", kernel_regularizer=regularizers.l2(reg))(s)
+        return framework.Model(inputs=input, outputs=[s, t])
+
+    class RealNVP(framework.Model):
+        def __init__(self, num_coupling_layers):
+            super().__init__()
+            self.num_coupling_layers = num_coupling_layers
+            self.masks = np.array([[0, 1], [1, 0]] * (num_coupling_layers // 2), dtype="float32")
+            self.loss_tracker = framework.metrics.Mean(name="loss")
+            self.layers_list = [Coupling(2) for i in range(num_coupling_layers)]
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker]
+
+        def call(self, x, training=True):
+            log_det_inv = 0
+            direction = 1
+            if training:
+                direction = -1
+            for i in range(self.num_coupling_layers)[::direction]:
+                x_masked = x * self.masks[i]
+                reversed_mask = 1 - self.masks[i]
+                s, t = self.layers_list[i](x_masked)
+                s *= reversed_mask
+                t *= reversed_mask
+                gate = (direction - 1) / 2
+                x = reversed_mask * (x * ops.exp(direction * s) + direction * t * ops.exp(gate * s)) + x_masked
+                log_det_inv += gate * ops.sum(s, [1])
+            return x, log_det_inv
+
+        def log_loss(self, x):
+            y, logdet = self(x)
+            log_likelihood = -0.5 * ops.sum(ops.square(y), axis=1) - float(np.log(2 * np.pi)) + logdet
+            return -ops.mean(log_likelihood)
+
+        def train_step(self, data):
+            with tape_class() as tape:
+                loss = self.log_loss(data)
+            g = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(g, self.trainable_variables))
+            self.loss_tracker.update_state(loss)
+            return {"loss": self.loss_tracker.result()}
+
+        def test_step(self, data):
+            loss = self.log_loss(data)
+            self.loss_tracker.update_state(loss)
+            return {"loss": self.loss_tracker.result()}
+    return RealNVP(num_coupling_layers)
+
+
+def test_the_real_nvp_example_runs_both_directions_and_trains_as_keras(keras):
+    # ported as written: call(x, training=True) whose flag picks the direction (self(x) in the
+    # steps runs it as training, predict generates), two outputs, kernel regularizers the step
+    # leaves out of its loss (as Keras' own train_step does), validation by test_step
+    tf = pytest.importorskip("tensorflow")
+    data = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
+    keras_model, model = _real_nvp(keras, tf.GradientTape), _real_nvp(gn, gn.GradientTape)
+    keras_model(data[:2]), model(data[:2])
+    model.set_weights(keras_model.get_weights())
+    for training in (True, False, None):
+        arguments = {} if training is None else {"training": training}
+        for ours, theirs in zip(model(data, **arguments), keras_model(data, **arguments)):
+            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-5)
+    keras_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), run_eagerly=True)
+    model.compile(optimizer=gn.optimizers.Adam(learning_rate=0.01, rule="keras"))
+    expected = keras_model.fit(data, batch_size=16, epochs=2, validation_split=0.25, shuffle=False, verbose=0).history
+    history = model.fit(data, batch_size=16, epochs=2, validation_split=0.25, shuffle=False, verbose=0).history
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(history[key], expected[key], rtol=1e-5, err_msg=key)
+    samples = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+    for ours, theirs in zip(model.predict(samples, verbose=0), keras_model.predict(samples, verbose=0)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
