@@ -658,3 +658,32 @@ def test_the_real_nvp_example_runs_both_directions_and_trains_as_keras(keras):
     samples = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
     for ours, theirs in zip(model.predict(samples, verbose=0), keras_model.predict(samples, verbose=0)):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_get_layer_of_a_block_with_weights_and_sub_layers_is_refused_rather_than_half_of_it():
+    # model.get_layer("block") gave the block's CallWeights (its own weights alone): freezing it
+    # left the block's Dense training, silently, where Keras' get_layer gives the whole block
+    class Block(gn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = gn.layers.Dense(2)
+
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(2,), initializer="ones")
+
+        def call(self, x):
+            return self.dense(x) * self.scale
+
+    class Linear(gn.layers.Layer):          # the guide's: its own weights alone, all in its CallWeights
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 2), initializer="ones")
+
+        def call(self, x):
+            return gn.ops.matmul(x, self.w)
+    inputs = gn.Input((3,))
+    model = gn.Model(inputs, Linear(name="linear")(Block(name="block")(inputs)))
+    with pytest.raises(ValueError, match=r"'block' is a block nested in this one \(Block\).*without \['dense'\]'s"):
+        model.get_layer("block")
+    linear = model.get_layer("linear")
+    linear.trainable = False
+    assert [w.shape for w in model.trainable_weights] == [(2,), (3, 2), (2,)]

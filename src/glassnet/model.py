@@ -848,7 +848,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                      f"its layers: its layers joined this model, {[layer.name for layer in nested.layers]}; "
                                      f"get them by those names, or use the nested model itself")
                 raise ValueError(f"get_layer: no layer named {name!r}; the layers are {names}")
-            return self.layers[names.index(name)]
+            found = self.layers[names.index(name)]
+            _check_block_weights(self, name, found)
+            return found
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"get_layer: index must be an integer, got {type(index).__name__} {index!r}")
         if not -len(names) <= index < len(names):
@@ -1637,6 +1639,27 @@ def _heads_at(model, offset):
     heads = model._heads
     return make_heads([head.layer for head in heads], [offset + head.call for head in heads],
                       [head.shape for head in heads], [head.key for head in heads] if heads[0].key else None)
+
+
+def _check_block_weights(model, name, found):
+    """Refuse ``get_layer(name)`` where ``name`` is a block drawn into ``model`` (a ``gn.Layer``
+    with ``call``) holding weights of its own and sub-layers with weights: the layer of that name is
+    the block's ``CallWeights`` (its own weights alone), so freezing or reading it would leave the
+    sub-layers out, silently, where Keras' get_layer gives the whole block. A block of its own
+    weights alone (the guide's ``Linear``) is given its ``CallWeights``, which holds them all."""
+    from ._call_weights import CallWeights
+    if not isinstance(found, CallWeights):
+        return
+    nested = _nested_named(getattr(model, "_nesting", ()), name)
+    if nested is None or nested.model is not None:
+        return
+    others = [layer.name for layer in nested.layers
+              if layer is not found and (getattr(layer, "params", None) or getattr(layer, "state", None))]
+    if others:
+        raise ValueError(f"get_layer: {name!r} is a block nested in this one ({nested.kind}), not one of its layers: "
+                         f"its layers joined this model, {[layer.name for layer in nested.layers]}; the layer named "
+                         f"{name!r} holds the block's own weights alone, without {others}'s, so freezing or reading it "
+                         f"as the block would leave those out. Get the layers by those names, or use the block itself")
 
 
 def _nested_named(records, name):
