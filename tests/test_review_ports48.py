@@ -687,3 +687,51 @@ def test_get_layer_of_a_block_with_weights_and_sub_layers_is_refused_rather_than
     linear = model.get_layer("linear")
     linear.trainable = False
     assert [w.shape for w in model.trainable_weights] == [(2,), (3, 2), (2,)]
+
+
+# -- Few-Shot learning with Reptile ----------------------------------------------------------------------
+
+def test_the_reptile_meta_step_runs_as_keras(keras):
+    # ported as written but for its model.compile() with no loss, which glassnet refuses (Keras
+    # compiles and refuses fit then): the loop of its own needs none. model(images) under the tape
+    # (inference: BatchNormalization's moving statistics), the per-sample loss function, the meta
+    # step through get_weights/set_weights (the moving statistics interpolated too)
+    tf = pytest.importorskip("tensorflow")
+    classes, hw = 3, 8
+
+    def make(framework):
+        layers = framework.layers
+        inputs = layers.Input(shape=(hw, hw, 1))
+        x = inputs
+        for _ in range(2):
+            x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters=4, kernel_size=3, strides=2,
+                                                                        padding="same")(x)))
+        return framework.Model(inputs=inputs, outputs=layers.Dense(classes, activation="softmax")(layers.Flatten()(x)))
+    rng = np.random.default_rng(0)
+    batches = [[(rng.random((6, hw, hw, 1)).astype("float32"), rng.integers(0, classes, 6).astype("int32"))
+                for _ in range(2)] for _ in range(2)]
+    test_images = rng.random((6, hw, hw, 1)).astype("float32")
+    keras_model, model = make(keras), make(gn)
+    keras_model.compile()
+    with pytest.raises(TypeError, match=r"missing 1 required positional argument: 'loss' \(Keras 3 compiles.*needs no compile"):
+        model.compile()
+    model.set_weights(keras_model.get_weights())
+    logs = []
+    for framework, each, tape_class in ((keras, keras_model, tf.GradientTape), (gn, model, gn.GradientTape)):
+        optimizer, log = framework.optimizers.SGD(learning_rate=0.05), []
+        for meta_iter, mini_dataset in enumerate(batches):
+            cur_meta_step_size = (1 - meta_iter / 2) * 0.25
+            old_vars = each.get_weights()
+            for images, labels in mini_dataset:
+                with tape_class() as tape:
+                    preds = each(images)
+                    loss = framework.losses.sparse_categorical_crossentropy(labels, preds)
+                grads = tape.gradient(loss, each.trainable_weights)
+                optimizer.apply_gradients(zip(grads, each.trainable_weights))
+                log.append(np.asarray(loss))
+            new_vars = each.get_weights()
+            each.set_weights([old + (new - old) * cur_meta_step_size for old, new in zip(old_vars, new_vars)])
+            log.append(each.predict(test_images, verbose=0))
+        logs.append(log)
+    for ours, theirs in zip(logs[1], logs[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

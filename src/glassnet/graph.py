@@ -1146,7 +1146,10 @@ class Model(Sequential):
         if loss is _REQUIRED and self._loss_terms is not None:     # Keras' default loss=None: the terms alone
             loss = None
         if loss is _REQUIRED and self._calls:       # Python's own message, as before compile had a default
-            raise TypeError("Model.compile() missing 1 required positional argument: 'loss'")
+            raise TypeError("Model.compile() missing 1 required positional argument: 'loss' (Keras 3 compiles a "
+                            "model without one and refuses fit, evaluate and train_on_batch then, 'No loss to "
+                            "compute'; a training loop of your own with a GradientTape and an optimizer, as "
+                            "keras.io's Reptile's, needs no compile: leave it out)")
         if not self._calls:         # a subclass not drawn yet: compiled once it is (see _draw)
             self._check_before_draw(loss, metrics, loss_weights, weighted_metrics)
             optimizer = optimizers.get(optimizer)
