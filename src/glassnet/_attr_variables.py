@@ -184,7 +184,7 @@ def _order(model, owner, adopted):
     from ._call_weights import CallWeight
     by_name = {spec["name"]: spec for spec in owner.specs}
     held = [leaf.name for value in vars(model).values() for leaf in _leaves(value) if isinstance(leaf, CallWeight)
-            and leaf.owner is owner and leaf.index is None and not leaf.reshaped]
+            and leaf.owner is owner and leaf.index is None and not leaf.reshaped and leaf.axes is None]
     order = keras_order(list(by_name), held, adopted)
     owner.specs[:] = [by_name[name] for name in order]
     if owner.built:
