@@ -94,6 +94,13 @@ class Builder:
         self.initializers.append(proto.tensor(name, np.asarray(value).astype(self.dtype)))
         return name
 
+    def const_as(self, value, dtype, hint="const"):
+        """An initializer holding ``value`` in ``dtype`` whatever the model's (float32 steps that a
+        float64 model repeats as glassnet takes them: a resize's weights, glassnet._onnx_resize)."""
+        name = self._name(hint)
+        self.initializers.append(proto.tensor(name, np.asarray(value).astype(dtype)))
+        return name
+
     def ints(self, values, hint="shape"):
         """An int64 initializer (a Reshape's shape, a Pad's pads)."""
         name = self._name(hint)
