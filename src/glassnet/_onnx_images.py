@@ -224,6 +224,37 @@ def _adaptive_axis(b, x, axis, rank, out, kind):
     return b.op("Div", [total, count])
 
 
+def _upsampling(b, layer, xs, shapes):
+    """UpSampling1D/2D/3D: "nearest" repeats each pixel ``size`` times along each axis (a Gather of
+    ``i // size``, exact); UpSampling2D's other interpolations are glassnet's resize of the image
+    to ``size`` times its sizes (its bilinear positions in float64, as UpSampling2D's forward takes
+    them). Any size: the indices (and the taps) are worked out from the sizes the file runs."""
+    rank = len(shapes[0]) + 1
+    shape = tuple(shapes[0])
+    spatial = shape[1:] if _channels_first(layer) else shape[:-1]
+    x = _channels_last(b, layer, xs[0], rank)
+    interpolation = getattr(layer, "interpolation", "nearest")
+    for axis, (n, factor) in enumerate(zip(spatial, layer.size), start=1):
+        if interpolation != "nearest":
+            if n is None:
+                n = resize.axis_length(b, x, axis)
+                taps = resize.runtime_taps(b, interpolation, n, b.op("Mul", [n, b.ints(factor)]),
+                                           bilinear_float32=False)
+                x = resize.apply_runtime(b, x, axis, taps, rank)
+            else:
+                x = resize.apply_static(b, x, axis, resize.static_taps(interpolation, n * factor, n,
+                                                                        bilinear_float32=False), rank)
+        elif factor != 1:
+            if n is None:
+                n = resize.axis_length(b, x, axis)
+                places = b.op("Range", [b.ints(0), b.op("Mul", [n, b.ints(factor)]), b.ints(1)])
+                sources = b.op("Div", [places, b.ints(factor)])
+            else:
+                sources = b.ints(np.repeat(np.arange(n), factor), "repeats")
+            x = b.op("Gather", [x, sources], axis=axis)
+    return _back(b, layer, b.op("Identity", [x]) if x == xs[0] else x, rank)
+
+
 def _rearrange(op):
     def convert(b, layer, xs, shapes):
         # glassnet's layers are channels last only: NHWC -> NCHW, ONNX's operator, -> NHWC
@@ -238,4 +269,5 @@ CONVERTERS = {
     **dict.fromkeys([f"Adaptive{kind}Pooling{d}D" for kind in ("Average", "Max") for d in (1, 2, 3)],
                     _adaptive_pooling),
     "DepthToSpace": _rearrange("DepthToSpace"), "SpaceToDepth": _rearrange("SpaceToDepth"),
+    "UpSampling1D": _upsampling, "UpSampling2D": _upsampling, "UpSampling3D": _upsampling,
 }
