@@ -119,16 +119,30 @@ def _cropped_box(b, x, h, w, height, width):
 
 
 def _resizing(b, layer, xs, shapes):
+    return _resize_images(b, layer, xs, shapes, layer.interpolation, layer.crop_to_aspect_ratio,
+                          layer.pad_to_aspect_ratio, layer.antialias)
+
+
+def _random_crop(b, layer, xs, shapes):
+    # at inference glassnet's RandomCrop resizes each image bilinearly from its largest centred box
+    # of the window's aspect ratio (Resizing(crop_to_aspect_ratio=True)); an image of the window's
+    # size is kept as it is (taps that change nothing: no node)
+    return _resize_images(b, layer, xs, shapes, "bilinear", True, False, False)
+
+
+def _resize_images(b, layer, xs, shapes, interpolation, crop, pad, antialias):
+    """Resizing's nodes (RandomCrop's at inference): the crop or pad to the target's aspect ratio,
+    then the resize (``pad``: the layer's ``fill_value``)."""
     h, w, _ = _image_sizes(layer, shapes[0])
     x = _channels_last(b, layer, xs[0], 4)
     # an axis of a fixed size keeps its constant taps unless the aspect ratio ties it to the other
     h, w = _lengths(b, x, h, w)
     box = ((0, h), (0, w))
-    if layer.crop_to_aspect_ratio or layer.pad_to_aspect_ratio:
+    if crop or pad:
         h, w = _together(b, h, w)
-    if layer.crop_to_aspect_ratio:
+    if crop:
         box = _cropped_box(b, x, h, w, layer.height, layer.width)
-    elif layer.pad_to_aspect_ratio:
+    elif pad:
         if isinstance(h, int):
             from .layers.resizing import _aspect_box
             top, left = _aspect_box(h, w, layer.height, layer.width, crop=False)
@@ -143,7 +157,7 @@ def _resizing(b, layer, xs, shapes):
             box = ((0, twice(h, top)), (0, twice(w, left)))
         if pads is not None:        # the same number of rows (columns) of fill on both sides
             x = b.op("Pad", [x, pads, b.const(layer.fill_value, "fill_value")], mode="constant")
-    y = _resize(b, x, box, layer.height, layer.width, layer.interpolation, layer.antialias)
+    y = _resize(b, x, box, layer.height, layer.width, interpolation, antialias)
     return _back(b, layer, b.op("Identity", [y]) if y == xs[0] else y, 4)
 
 
@@ -265,7 +279,7 @@ def _rearrange(op):
 
 
 CONVERTERS = {
-    "Resizing": _resizing, "CenterCrop": _center_crop,
+    "Resizing": _resizing, "CenterCrop": _center_crop, "RandomCrop": _random_crop,
     **dict.fromkeys([f"Adaptive{kind}Pooling{d}D" for kind in ("Average", "Max") for d in (1, 2, 3)],
                     _adaptive_pooling),
     "DepthToSpace": _rearrange("DepthToSpace"), "SpaceToDepth": _rearrange("SpaceToDepth"),

@@ -5,7 +5,7 @@
   identities outside training (glassnet's ``forward(x, training=False)`` returns ``x``, as Keras'
   layers do): an ``Identity`` node. ``AutoContrast``, ``Equalization`` and
   ``ContrastLimitedAdaptiveHistogramEqualization`` change images at inference too and have no form
-  here; neither does ``RandomCrop``, which crops at inference.
+  here. (``RandomCrop``, which resizes at inference, is glassnet._onnx_images'.)
 * ``Normalization``: ``(x - mean) / max(sqrt(variance), 1e-7)`` (``invert``: ``x * std + mean``),
   its mean and standard deviation the layer's own, worked out in the model's dtype as glassnet's
   forward does, initializers shaped to broadcast over a sample.
