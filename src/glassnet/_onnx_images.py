@@ -53,7 +53,7 @@ def _slice(b, x, starts, ends, axes):
     return b.op("Slice", [x, b.ints(starts), b.ints(ends), b.ints(axes)])
 
 
-def _resize(b, x, box, height, width, interpolation, antialias=False):
+def _resize(b, x, box, height, width, interpolation, antialias=False, channels=None):
     """Images ``x`` (N, H, W, C) resized to (N, height, width, C) from their ``box``: per axis
     ``(start, length)``, ints where the export knows them (glassnet's own band, constants), else
     int64 scalar tensors (the taps worked out when the file runs). An axis resized to its own size
@@ -61,15 +61,22 @@ def _resize(b, x, box, height, width, interpolation, antialias=False):
     for axis, ((start, length), out) in enumerate(zip(box, (height, width)), start=1):
         if isinstance(start, int) and isinstance(length, int):
             taps = resize.static_taps(interpolation, out, length, antialias)
-            if start == 0 and resize.is_identity(taps, length):
+            if start == 0 and resize.is_identity(taps):
                 continue
-            x = resize.apply_static(b, x, axis, taps, 4, start)
+            x = resize.apply_static(b, x, axis, taps, _after(axis, channels), start)
         else:
             indices, weights, t = resize.runtime_taps(b, interpolation, _tensor(b, length), out, antialias)
             if not (isinstance(start, int) and start == 0):
                 indices = b.op("Add", [indices, _tensor(b, start)])
-            x = resize.apply_runtime(b, x, axis, (indices, weights, t), 4)
+            x = resize.apply_runtime(b, x, axis, (indices, weights, t), _after(axis, channels))
     return x
+
+
+def _after(axis, channels):
+    """The sizes after ``axis`` of the images ``_resize`` resizes, as ``_onnx_resize.apply_static``
+    takes them: the rows' resize leaves the width out (None: its spans are long already), the
+    columns' sees the channels."""
+    return [channels] if axis == 2 else [None, channels]
 
 
 def _tensor(b, n):
@@ -157,7 +164,7 @@ def _resize_images(b, layer, xs, shapes, interpolation, crop, pad, antialias):
             box = ((0, twice(h, top)), (0, twice(w, left)))
         if pads is not None:        # the same number of rows (columns) of fill on both sides
             x = b.op("Pad", [x, pads, b.const(layer.fill_value, "fill_value")], mode="constant")
-    y = _resize(b, x, box, layer.height, layer.width, interpolation, antialias)
+    y = _resize(b, x, box, layer.height, layer.width, interpolation, antialias, _image_sizes(layer, shapes[0])[2])
     return _back(b, layer, b.op("Identity", [y]) if y == xs[0] else y, 4)
 
 
@@ -171,7 +178,7 @@ def _center_crop(b, layer, xs, shapes):
             y = _slice(b, x, [top, left], [top + layer.height, left + layer.width], [1, 2])
         else:               # too small along an axis: resized bilinearly from the centred box
             y = _resize(b, x, _cropped_box(b, x, h, w, layer.height, layer.width), layer.height, layer.width,
-                        "bilinear")
+                        "bilinear", channels=_image_sizes(layer, shapes[0])[2])
         return _back(b, layer, y, 4)
     # any size: which of the two is decided when the file runs; both are (N, height, width, C)
     # (the crop's rows clipped to the image where it is too small and the crop unused), and Where
@@ -183,7 +190,7 @@ def _center_crop(b, layer, xs, shapes):
         rows = b.op("Add", [first, b.ints(np.arange(out), "window")])
         cropped = b.op("Gather", [cropped, resize._clip(b, rows, n)], axis=axis)
     resized = _resize(b, x, _cropped_box(b, x, h, w, layer.height, layer.width), layer.height, layer.width,
-                      "bilinear")
+                      "bilinear", channels=_image_sizes(layer, shapes[0])[2])
     fits = b.op("And", [b.op("GreaterOrEqual", [h, b.ints(layer.height)]),
                         b.op("GreaterOrEqual", [w, b.ints(layer.width)])])
     return _back(b, layer, b.op("Where", [fits, cropped, resized]), 4)
@@ -245,7 +252,7 @@ def _upsampling(b, layer, xs, shapes):
     them). Any size: the indices (and the taps) are worked out from the sizes the file runs."""
     rank = len(shapes[0]) + 1
     shape = tuple(shapes[0])
-    spatial = shape[1:] if _channels_first(layer) else shape[:-1]
+    spatial, channels = (shape[1:], shape[0]) if _channels_first(layer) else (shape[:-1], shape[-1])
     x = _channels_last(b, layer, xs[0], rank)
     interpolation = getattr(layer, "interpolation", "nearest")
     for axis, (n, factor) in enumerate(zip(spatial, layer.size), start=1):
@@ -254,10 +261,10 @@ def _upsampling(b, layer, xs, shapes):
                 n = resize.axis_length(b, x, axis)
                 taps = resize.runtime_taps(b, interpolation, n, b.op("Mul", [n, b.ints(factor)]),
                                            bilinear_float32=False)
-                x = resize.apply_runtime(b, x, axis, taps, rank)
+                x = resize.apply_runtime(b, x, axis, taps, _after(axis, channels))
             else:
                 x = resize.apply_static(b, x, axis, resize.static_taps(interpolation, n * factor, n,
-                                                                        bilinear_float32=False), rank)
+                                                                        bilinear_float32=False), _after(axis, channels))
         elif factor != 1:
             if n is None:
                 n = resize.axis_length(b, x, axis)

@@ -47,59 +47,100 @@ def _clip(b, indices, n):
 
 def static_taps(interpolation, out_len, in_len, antialias=False, bilinear_float32=True):
     """glassnet's own band of a resize of an axis of ``in_len`` to ``out_len`` (numpy): ``(indices
-    (out_len, t), weights (out_len, t) float64)``, every index inside the axis. ``bilinear_float32``
-    False: UpSampling2D's bilinear positions (computed in float64, as PyTorch's)."""
+    (out_len, t), weights (out_len, t) float64, in_len)``, every index inside the axis.
+    ``bilinear_float32`` False: UpSampling2D's bilinear positions (computed in float64, as
+    PyTorch's)."""
     from .layers.banded import Band
     from .layers.resizing import axis_band, bilinear_taps
     if interpolation == "bilinear" and not antialias and not bilinear_float32:
         band = Band.from_taps(out_len, in_len, bilinear_taps(out_len, in_len))
     else:
         band = axis_band(interpolation, out_len, in_len, antialias)
-    return band.start[:, None] + np.arange(band.taps), band.weights
+    return band.start[:, None] + np.arange(band.taps), band.weights, in_len
 
 
-def apply_static(b, x, axis, taps, rank, offset=0):
-    """``x`` (of ``rank`` axes) resized along ``axis`` by the numpy ``taps`` (``static_taps``),
-    ``offset`` added to every index (where the box a crop keeps starts)."""
-    indices, weights = taps
-    indices = indices + offset
+def _spread(after):
+    """How a tap's weights (one per output) are laid out over the axes ``after`` the resized one
+    (their sizes, None where open): repeated over a few trailing numbers (a column's channels), so
+    that onnxruntime's Mul broadcasts them over long runs of the image rather than three numbers at
+    a time (which made a column resize of a 512 x 512 RGB image several times slower); else 1s."""
+    if after and all(isinstance(n, int) for n in after) and int(np.prod(after)) <= _SPREAD:
+        return list(after)
+    return [1] * len(after)
+
+
+# the most trailing numbers a tap's weights are repeated over (a pixel's channels, a few more)
+_SPREAD = 16
+# A fixed axis resized with more taps than bicubic's 4 (lanczos, antialias, area downsizing) is one
+# MatMul by its dense matrix while the axis is at most DENSE_RATIO (glassnet.layers.banded's) times
+# the taps: each tap is a pass over the image (Gather, Mul, Add), and onnxruntime's MatMul did a
+# 512 x 512 -> 128 x 128 antialiased lanczos3 (25 taps) in half the time of the taps (one thread).
+# "bilinear" and "nearest" are always taps.
+DENSE_TAPS = 4
+DENSE_RATIO = 64
+
+
+def apply_static(b, x, axis, taps, after, offset=0):
+    """``x`` resized along ``axis`` by the numpy ``taps`` (``static_taps``); ``after`` the sizes of
+    the axes after it (None where open); ``offset`` added to every index (where the box a crop
+    keeps starts)."""
+    indices, weights, in_len = taps
     if indices.shape[1] == 1 and np.all(weights == 1):          # nearest, a crop: one Gather, exact
-        return b.op("Gather", [x, b.ints(indices[:, 0], "resize_indices")], axis=axis)
+        return b.op("Gather", [x, b.ints(indices[:, 0] + offset, "resize_indices")], axis=axis)
+    if indices.shape[1] > DENSE_TAPS and in_len <= DENSE_RATIO * indices.shape[1]:
+        return _dense(b, x, axis, taps, len(after) + axis + 1, offset)
+    indices = indices + offset
+    spread = _spread(after)
     out = None
     for k in range(indices.shape[1]):
         if not np.any(weights[:, k]):
             continue
+        column = np.broadcast_to(weights[:, k].reshape(-1, *[1] * len(after)), (len(weights), *spread))
         term = b.op("Gather", [x, b.ints(indices[:, k], "resize_indices")], axis=axis)
-        term = b.op("Mul", [term, b.const(weights[:, k].reshape(-1, *[1] * (rank - axis - 1)), "resize_weights")])
+        term = b.op("Mul", [term, b.const(column, "resize_weights")])
         out = term if out is None else b.op("Add", [out, term])
     return out
 
 
-def is_identity(taps, in_len):
+def _dense(b, x, axis, taps, rank, offset):
+    """``apply_static`` as one MatMul by the (out, in) matrix of the taps (after a Slice of the box
+    from ``offset``): the axis moved last and back."""
+    from .layers.resample import weight_matrix
+    indices, weights, in_len = taps
+    if offset:
+        x = b.op("Slice", [x, b.ints([offset]), b.ints([offset + in_len]), b.ints([axis])])
+    matrix = weight_matrix(len(indices), in_len, (indices, weights))
+    last = [a for a in range(rank) if a != axis] + [axis]
+    y = b.op("MatMul", [b.op("Transpose", [x], perm=last), b.const(matrix.T, "resize_matrix")])
+    return b.op("Transpose", [y], perm=np.argsort(last).tolist())
+
+
+def is_identity(taps):
     """Whether ``taps`` (numpy) change nothing: each output its own input pixel, weight 1."""
-    indices, weights = taps
+    indices, weights, in_len = taps
     return (indices.shape == (in_len, 1) and np.array_equal(indices[:, 0], np.arange(in_len))
             and np.all(weights == 1))
 
 
-def apply_runtime(b, x, axis, taps, rank):
-    """``x`` (of ``rank`` axes) resized along ``axis`` by the tensors ``taps = (indices, weights,
-    t)`` of ``runtime_taps``: t taps unrolled (Gather, Mul, Add) where t is known at export,
-    else one Gather of the (out, t) indices and a ReduceSum over the taps' axis."""
+def apply_runtime(b, x, axis, taps, after):
+    """``x`` resized along ``axis`` by the tensors ``taps = (indices, weights, t)`` of
+    ``runtime_taps`` (``after`` as ``apply_static``'s): t taps unrolled (Gather, Mul, Add) where t
+    is known at export, else one Gather of the (out, t) indices and a ReduceSum over the taps' axis."""
     indices, weights, t = taps
-    after = [1] * (rank - axis - 1)
+    spread = _spread(after)
     if weights is None:                      # one tap of weight 1: a Gather, exact
         return b.op("Gather", [x, b.op("Squeeze", [indices, b.ints([1])])], axis=axis)
     if t is None:
         gathered = b.op("Gather", [x, indices], axis=axis)              # (.., out, t, ..)
-        weighted = b.op("Mul", [gathered, b.op("Reshape", [weights, b.ints([0, 0, *after])])])
+        laid = b.op("Reshape", [weights, b.ints([0, 0, *[1] * len(after)])])
+        weighted = b.op("Mul", [gathered, b.op("Expand", [laid, b.ints([1, 1, *spread])])])
         return b.op("ReduceSum", [weighted, b.ints([axis + 1])], keepdims=0)
     out = None
     for k in range(t):
         column = b.ints(k, "tap")
         term = b.op("Gather", [x, b.op("Gather", [indices, column], axis=1)], axis=axis)
-        weight = b.op("Reshape", [b.op("Gather", [weights, column], axis=1), b.ints([-1, *after])])
-        term = b.op("Mul", [term, weight])
+        laid = b.op("Reshape", [b.op("Gather", [weights, column], axis=1), b.ints([-1, *[1] * len(after)])])
+        term = b.op("Mul", [term, b.op("Expand", [laid, b.ints([1, *spread])]) if any(n > 1 for n in spread) else laid])
         out = term if out is None else b.op("Add", [out, term])
     return out
 
