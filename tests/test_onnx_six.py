@@ -134,12 +134,13 @@ def test_resizing_any_size_against_keras(interpolation, settings, keras, rng, tm
 
 def test_fixed_resizes_are_taps_not_matrices(rng, tmp_path):
     """A 512 x 512 image resized to 1024 x 768: the file holds each axis' taps (out x 2 indices and
-    weights), not (out, in) matrices (8 MB in float32), and no MatMul; a same-size resize no node."""
+    weights, the columns' weights repeated over the 3 channels), not (out, in) matrices (3.7 MB in
+    float32), and no MatMul; a same-size resize no node."""
     model = _model(L.Resizing(1024, 768), (512, 512, 3))
     path, session = _exported(model, tmp_path)
     graph = onnx.load(str(path)).graph
     assert not [n for n in graph.node if n.op_type == "MatMul"]
-    assert sum(int(np.prod(t.dims)) for t in graph.initializer) <= 2 * 2 * (1024 + 768) + 8
+    assert sum(int(np.prod(t.dims)) for t in graph.initializer) <= 2 * 2 * 1024 + 2 * 768 * (1 + 3) + 8
     x = rng.uniform(size=(1, 512, 512, 3)).astype("float32")
     np.testing.assert_allclose(session.run(None, {"input_layer": x})[0], model.predict(x, verbose=0),
                                **TOLERANCES["float32"])
@@ -254,3 +255,46 @@ def test_upsampling_and_cropping_against_keras(keras, rng, tmp_path):
                                keras.layers.UpSampling2D(2)])         # (nearest: Keras takes open sizes)
     model = gn.Sequential([gn.Input((None, None, 3)), L.Cropping2D(((1, 0), (2, 3))), L.UpSampling2D(2)])
     _against_keras(model, theirs, [(5, 7, 3), (9, 6, 3)], tmp_path, rng)
+
+
+# -- ReversibleEmbedding --------------------------------------------------------------------------
+def _language_model(lib, tie, cap, dtype=None):
+    """ids -> ReversibleEmbedding lookup -> Dense -> the same layer reversed onto the vocabulary
+    (Keras' language-model pattern), drawn with ``lib`` (glassnet or keras)."""
+    ids = lib.Input((None,), dtype="int32", name="ids")
+    embedding = lib.layers.ReversibleEmbedding(20, 6, tie_weights=tie, logit_soft_cap=cap)
+    hidden = lib.layers.Dense(6, activation="tanh")(embedding(ids))
+    kwargs = {"dtype": dtype} if dtype else {}
+    return lib.Model(ids, embedding(hidden, reverse=True), **kwargs)
+
+
+SETTINGS = [(True, None), (False, None), (True, 2.5), (False, 30.0)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("tie, cap", SETTINGS, ids=["tied", "untied", "tied-cap", "untied-cap"])
+def test_reversible_embedding(dtype, tie, cap, rng, tmp_path):
+    """Its lookup and its reverse call (one layer called both ways), any number of steps."""
+    model = _language_model(gn, tie, cap, dtype)
+    model.set_weights([rng.normal(size=w.shape).astype(dtype) for w in model.get_weights()])
+    _, session = _exported(model, tmp_path)
+    for steps in (3, 8):
+        ids = rng.integers(0, 20, size=(7, steps))
+        for rows in (slice(0, 1), slice(0, 7)):
+            got = session.run(None, {"ids": ids[rows]})[0]
+            want = model.predict(ids[rows].astype("int32"), verbose=0)
+            assert got.dtype == np.dtype(dtype) and got.shape == want.shape == (len(ids[rows]), steps, 20)
+            np.testing.assert_allclose(got, want, **TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("tie, cap", SETTINGS, ids=["tied", "untied", "tied-cap", "untied-cap"])
+def test_reversible_embedding_against_keras(tie, cap, keras, rng, tmp_path):
+    model = _language_model(gn, tie, cap)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    theirs = _language_model(keras, tie, cap)
+    theirs.set_weights(model.get_weights())
+    _, session = _exported(model, tmp_path)
+    for steps in (3, 8):
+        ids = rng.integers(0, 20, size=(4, steps))
+        np.testing.assert_allclose(session.run(None, {"ids": ids})[0], theirs.predict(ids, verbose=0),
+                                   rtol=1e-5, atol=1e-5)

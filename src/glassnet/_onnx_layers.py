@@ -177,6 +177,22 @@ def _embedding(b, layer, xs, shapes):
     return b.op("Gather", [b.const(layer.params["embeddings"], "embeddings"), ids], axis=0)
 
 
+def _reversible_embedding(b, layer, xs, shapes):
+    """ReversibleEmbedding: the lookup (``Embedding``'s Gather), or in a call with
+    ``reverse=True`` (set on the layer while it is converted) the logits ``x @ W`` (W the table's
+    transpose, or ``reverse_embeddings`` untied), ``c tanh(logits / c)`` with ``logit_soft_cap``."""
+    if not layer.reverse:
+        return _embedding(b, layer, xs, shapes)
+    logits = b.op("MatMul", [xs[0], b.const(layer._reverse_kernel(), "reverse_kernel")])
+    if layer.logit_soft_cap is None:
+        return logits
+    cap = b.const(layer.logit_soft_cap, "logit_soft_cap")
+    return b.op("Mul", [b.op("Tanh", [b.op("Div", [logits, cap])]), cap])
+
+
+_reversible_embedding.call_options = ("reverse",)
+
+
 def _to_channels_first(b, layer, x, rank):
     """``x`` (rank axes with the batch's) in NCHW order for an ONNX Conv/Pool node."""
     return x if _channels_first(layer) else b.op("Transpose", [x], perm=[0, rank - 1, *range(1, rank - 1)])
@@ -317,7 +333,7 @@ CONVERTERS = {
     "Flatten": _flatten, "Reshape": _reshape, "Permute": _permute, "Rescaling": _rescaling,
     "Add": _chain("Add"), "Subtract": _chain("Sub"), "Multiply": _chain("Mul"), "Maximum": _chain("Max"),
     "Minimum": _chain("Min"), "Average": _average, "Concatenate": _concatenate,
-    "Embedding": _embedding,
+    "Embedding": _embedding, "ReversibleEmbedding": _reversible_embedding,
     "Conv1D": _conv, "Conv2D": _conv, "Conv3D": _conv,
     "MaxPooling1D": _pool("MaxPool"), "MaxPooling2D": _pool("MaxPool"), "MaxPooling3D": _pool("MaxPool"),
     "AveragePooling1D": _pool("AveragePool"), "AveragePooling2D": _pool("AveragePool"),

@@ -103,12 +103,12 @@ def apply_static(b, x, axis, taps, after, offset=0):
 
 
 def _dense(b, x, axis, taps, rank, offset):
-    """``apply_static`` as one MatMul by the (out, in) matrix of the taps (after a Slice of the box
-    from ``offset``): the axis moved last and back."""
+    """``apply_static`` as one MatMul by the (out, in) matrix of the taps, after a Slice of the
+    box the taps read (from ``offset``; the axis may be longer: a crop's box): the axis moved last
+    and back."""
     from .layers.resample import weight_matrix
     indices, weights, in_len = taps
-    if offset:
-        x = b.op("Slice", [x, b.ints([offset]), b.ints([offset + in_len]), b.ints([axis])])
+    x = b.op("Slice", [x, b.ints([offset]), b.ints([offset + in_len]), b.ints([axis])])
     matrix = weight_matrix(len(indices), in_len, (indices, weights))
     last = [a for a in range(rank) if a != axis] + [axis]
     y = b.op("MatMul", [b.op("Transpose", [x], perm=last), b.const(matrix.T, "resize_matrix")])
