@@ -180,12 +180,12 @@ def runtime_taps(b, interpolation, n, out, antialias=False, bilinear_float32=Tru
         return _nearest(b, axis)
     if interpolation == "bilinear" and not antialias:
         return _bilinear(b, axis, F32 if bilinear_float32 else np.float64)
+    from .layers.resample import KERNEL_OF
     if interpolation == "area":
         return _area(b, axis)
     if interpolation == "bicubic" and not antialias:
         return _bicubic(b, axis)
-    kernel = {"bicubic": "keyscubic", "bilinear": "triangle"}.get(interpolation, interpolation)
-    return _kernel(b, axis, kernel, antialias)
+    return _kernel(b, axis, KERNEL_OF.get(interpolation, interpolation), antialias)
 
 
 def _column(b, v):
