@@ -14,7 +14,7 @@ import glassnet as gn
 L = gn.layers
 onnx = pytest.importorskip("onnx", reason="onnx (test oracle) not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime (test oracle) not installed")
-from onnx_checks import TOLERANCES, exported as _exported  # noqa: E402
+from onnx_checks import TOLERANCES, check as _check, exported as _exported  # noqa: E402
 
 DTYPES = ["float32", "float64"]
 INTERPOLATIONS = ["bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5"]
@@ -298,3 +298,34 @@ def test_reversible_embedding_against_keras(tie, cap, keras, rng, tmp_path):
         ids = rng.integers(0, 20, size=(4, steps))
         np.testing.assert_allclose(session.run(None, {"ids": ids})[0], theirs.predict(ids, verbose=0),
                                    rtol=1e-5, atol=1e-5)
+
+
+# -- SpectralNormalization ------------------------------------------------------------------------
+def _spectral(lib, dtype=None):
+    SN = lib.layers.SpectralNormalization
+    layers = [lib.Input((6, 6, 2)), SN(lib.layers.Conv2D(3, 3, activation="relu")), lib.layers.Flatten(),
+              SN(lib.layers.Dense(4), power_iterations=2)]
+    return gn.Sequential(layers, dtype=dtype, seed=0) if lib is gn else lib.Sequential(layers)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_spectral_normalization_after_training(dtype, rng, tmp_path):
+    """At inference its layer with the kernel as training left it (divided by its estimated
+    largest singular value)."""
+    model = _spectral(gn, dtype)
+    model.compile(loss="mse", optimizer="sgd")
+    x = rng.normal(size=(7, 6, 6, 2)).astype(dtype)
+    model.fit(x, rng.normal(size=(7, 4)).astype(dtype), epochs=2, verbose=0)
+    _check(model, x, tmp_path, dtype)
+
+
+def test_spectral_normalization_against_keras(keras, rng, tmp_path):
+    model = _spectral(gn, "float32")
+    model.compile(loss="mse", optimizer="sgd")
+    x = rng.normal(size=(7, 6, 6, 2)).astype("float32")
+    model.fit(x, rng.normal(size=(7, 4)).astype("float32"), epochs=2, verbose=0)
+    theirs = _spectral(keras)
+    theirs.set_weights(model.get_weights())         # (Keras' order: kernel, vector_u, bias)
+    _, session = _exported(model, tmp_path)
+    np.testing.assert_allclose(session.run(None, {"input_layer": x})[0], theirs.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)

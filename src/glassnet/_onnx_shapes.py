@@ -165,10 +165,26 @@ def _wrapped_model(b, model, x, shape, who):
 
 
 _time_distributed.reads_masks = True       # (and leaves it)
+
+
+def _spectral_normalization(b, layer, xs, shapes):
+    """SpectralNormalization at inference is its layer with the kernel as it stands (the division
+    happens in training calls only, glassnet's and Keras'): the wrapped layer's own converter, its
+    weights the wrapper's."""
+    from ._onnx_converters import CONVERTERS
+    inner, who = layer.layer, layer.describe()
+    kind = type(inner).__name__
+    if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(inner):
+        raise Unsupported(f"{who}: the wrapped {kind} has no ONNX form here")
+    if getattr(inner, "mask_zero", False):
+        raise Unsupported(f"{who}: a wrapped Embedding with mask_zero=True is not exported (its mask is planned "
+                          f"for the wrapper)")
+    return CONVERTERS[kind](b, inner, xs, shapes)
 CONVERTERS = {
     "DepthwiseConv1D": _depthwise, "DepthwiseConv2D": _depthwise, "SeparableConv1D": _depthwise,
     "SeparableConv2D": _depthwise,
     "Conv1DTranspose": _conv_transpose, "Conv2DTranspose": _conv_transpose, "Conv3DTranspose": _conv_transpose,
     "Cropping1D": _cropping, "Cropping2D": _cropping, "Cropping3D": _cropping,
     "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
+    "SpectralNormalization": _spectral_normalization,
 }
