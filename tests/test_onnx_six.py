@@ -2,7 +2,8 @@
 interpolation and setting), ``CenterCrop``, ``RandomCrop`` (its inference resize), the adaptive
 poolings, ``UpSampling1D/2D/3D`` and ``Cropping1D/2D/3D`` over images (sequences, volumes) of any
 size, an Input's None: one file run at several sizes; UpSampling2D's every interpolation in float32
-and float64; fixed-size resizes as Gather taps (no dense matrix). Each file passes onnx's checker
+and float64; fixed-size resizes as Gather taps (no dense matrix); ``ReversibleEmbedding`` and
+``SpectralNormalization``, which export refused before. Each file passes onnx's checker
 (full_check) and onnxruntime equals glassnet's ``predict`` within 1e-5 relative (float32) and 1e-10
 (float64); the taps the graph works out equal glassnet's weights bit for bit; where Keras 3.15
 has the layer, Keras' ``predict`` too (within 1e-5)."""

@@ -1,28 +1,32 @@
 """ONNX forms of the layers that give images (or sequences, volumes) another size or layout:
-``Resizing``, ``CenterCrop``, the adaptive poolings, ``DepthToSpace`` and ``SpaceToDepth``
-(see glassnet._onnx_ops for the converters' contract). Channels-first layers are transposed to
-channels last around their nodes, as glassnet's forward does.
+``Resizing``, ``CenterCrop``, ``RandomCrop`` (its inference), the adaptive poolings,
+``UpSampling1D/2D/3D``, ``DepthToSpace`` and ``SpaceToDepth`` (see glassnet._onnx_ops for the
+converters' contract). Channels-first layers are transposed to channels last around their nodes,
+as glassnet's forward does. Images of any size (an Input's None) are exported too: what the nodes
+need of the sizes is read with Shape and worked out in the graph.
 
-* ``Resizing``: glassnet's resize is two weight matrices, (height, H) for the rows and (width, W)
-  for the columns (glassnet.layers.resizing.axis_weights: TensorFlow's half-pixel kernels). The
-  file holds those very matrices and applies them with two MatMuls, so every interpolation
-  ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5") and ``antialias`` is
-  reproduced, not just those ONNX's Resize has a mode for (its "cubic" normalises its weights
-  otherwise at the edges, its "nearest" rounds positions in the other precision). The
-  crop (``crop_to_aspect_ratio``: a Slice) or pad (``pad_to_aspect_ratio``: a Pad of
-  ``fill_value``) comes first, as in glassnet. The matrices need the input's height and width:
-  images of any size (an Input of None) are refused by name. ONNX's Resize, which would take
-  any size, was tried and does not reproduce TensorFlow's kernels in onnxruntime 1.32: its
-  "linear" half_pixel positions are rounded otherwise (1.1e-5 from predict on 37-row images),
-  its "tf_half_pixel_for_nn" nearest picks the other pixel of a tie (26 columns to 1: column
-  12, where TensorFlow and glassnet take 13), its "cubic" (a=-0.5, exclude_outside) failed
-  onnxruntime's scales validation on the 4-D images tried, and it has no float64 kernel.
+* ``Resizing``: glassnet's resize, one axis at a time, as taps (glassnet._onnx_resize): the
+  constants of glassnet's own band where the axis' size is fixed, else worked out inside the graph
+  from the size the file runs by glassnet's float32 steps; every interpolation ("bilinear",
+  "nearest", "bicubic", "area", "lanczos3", "lanczos5") and ``antialias``, where ONNX's Resize
+  has a mode for few of them and does not reproduce TensorFlow's (in onnxruntime 1.32 its
+  "linear" half_pixel positions are rounded otherwise, 1.1e-5 from predict on 37-row images, its
+  "tf_half_pixel_for_nn" nearest picks the other pixel of a tie, its "cubic" failed its scales
+  validation, and it has no float64 kernel). ``crop_to_aspect_ratio``'s box shifts the taps'
+  indices; ``pad_to_aspect_ratio`` is a Pad of ``fill_value`` first, as in glassnet; over open
+  sizes the box and the pads are TensorFlow's float32 arithmetic on the sizes (``_aspect``).
 * ``CenterCrop``: a Slice of the central window; an image smaller than the window is resized
-  bilinearly from its centred box, as above. Fixed sizes only.
+  bilinearly from its centred box, as above. Over open sizes both are made (each (N, height,
+  width, C), the crop's indices clipped) and a Where keeps the one the size calls for.
+  ``RandomCrop`` at inference: glassnet's bilinear resize from the centred box.
 * ``AdaptiveAveragePooling1D/2D/3D``, ``AdaptiveMaxPooling1D/2D/3D``: one axis at a time, the
-  last first (glassnet's order), each window a Slice and a ReduceMean / ReduceMax joined by a
-  Concat; where there are more outputs than pixels the distinct windows are pooled once and a
-  Gather repeats them. Fixed sizes only (the windows are worked out from them).
+  last first (glassnet's order); over a fixed axis each window a Slice and a ReduceMean /
+  ReduceMax joined by a Concat (a Gather repeats the distinct windows where there are more
+  outputs than pixels); over an open axis the windows are worked out from its size and gathered
+  as (out, longest window) (``_adaptive_axis``).
+* ``UpSampling``: "nearest" a Gather of ``i // size`` per axis; UpSampling2D's other
+  interpolations glassnet's resize to size times the image (float64 bilinear positions, as its
+  forward).
 * ``DepthToSpace`` / ``SpaceToDepth``: ONNX's operators of the same names (``mode="DCR"``, whose
   channels are grouped (row, column, channel) as TensorFlow's) between two Transposes; any size.
 """
