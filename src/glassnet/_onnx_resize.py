@@ -1,12 +1,13 @@
 """A resize along one axis in an ONNX graph, as taps: output o is ``sum_k w[o, k] x[idx[o, k]]``
 (glassnet.layers.resizing's and glassnet.layers.resample's taps, what glassnet.layers.banded
-applies). Used by glassnet._onnx_images (Resizing, CenterCrop) and UpSampling2D's interpolations.
+applies). Used by glassnet._onnx_images (Resizing, CenterCrop, RandomCrop, UpSampling2D).
 
 * An axis of a size fixed in the model: the taps are glassnet's own band of that resize
   (``static_taps``: ``axis_band``, its weights in float64 as glassnet computes them), written as
   constants. Each tap is a Gather and a multiply-add, so the file holds out_len x taps numbers per
   axis, not the (out_len, in_len) matrix, and the work is taps multiply-adds per output pixel;
-  "nearest" (and a crop) is one Gather, exact.
+  "nearest" (and a crop) is one Gather, exact. An axis of many taps (lanczos, antialias) not much
+  longer than them is one MatMul by the band's dense matrix instead (``DENSE_TAPS``).
 * An axis of any size (an Input's None): the taps are worked out inside the graph from the size
   the file runs (``runtime_taps``, n read with Shape), by the very float32 steps glassnet's
   functions take (TensorFlow's: its scales, half-pixel positions, Floor, the bicubic table read by
