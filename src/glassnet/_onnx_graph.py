@@ -222,9 +222,11 @@ def convert_calls(b, model, names, shapes, input_dtypes):
                     xs[k] = cast[p]
         in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
         b.scope = layer.name
-        # the call's own arguments set on the layer while it is converted and its shape read, as
-        # the model sets them around its forward (ReversibleEmbedding's reverse=True)
-        with merged_kernel(layer), call_arguments_set(layer, given):    # (LoRA: layers/lora.py)
+        # a converter that reads the call's own arguments from the layer (ReversibleEmbedding's
+        # reverse=True) has them set on it while it is converted and its shape read, as the model
+        # sets them around its forward; the others read b.call_options
+        arguments = given if getattr(CONVERTERS[kind], "sets_call_arguments", False) else None
+        with merged_kernel(layer), call_arguments_set(layer, arguments):    # (LoRA: layers/lora.py)
             outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
         if i in combiners:                  # a merge's mask joined from its inputs' (masks.combined)
             combiner = combiners[i]
@@ -232,7 +234,7 @@ def convert_calls(b, model, names, shapes, input_dtypes):
             b.masks[id(combiner)] = masks.combined(b, combiner, xs, in_shapes)
         if given.get("attention_mask"):     # the call's last input, no query, value or key
             in_shapes = in_shapes[:-1]
-        with call_arguments_set(layer, given):
+        with call_arguments_set(layer, arguments):
             out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
     return outs, out_shapes
 

@@ -191,6 +191,7 @@ def _reversible_embedding(b, layer, xs, shapes):
 
 
 _reversible_embedding.call_options = ("reverse",)
+_reversible_embedding.sets_call_arguments = True          # (set on the layer: glassnet._onnx_graph)
 
 
 def _to_channels_first(b, layer, x, rank):
