@@ -3,7 +3,7 @@ interpolation and setting), ``CenterCrop``, ``RandomCrop`` (its inference resize
 poolings, ``UpSampling1D/2D/3D`` and ``Cropping1D/2D/3D`` over images (sequences, volumes) of any
 size, an Input's None: one file run at several sizes; UpSampling2D's every interpolation in float32
 and float64; fixed-size resizes as Gather taps (no dense matrix); ``ReversibleEmbedding`` and
-``SpectralNormalization``, which export refused before. Each file passes onnx's checker
+``SpectralNormalization``, ``AutoContrast``, which export refused before. Each file passes onnx's checker
 (full_check) and onnxruntime equals glassnet's ``predict`` within 1e-5 relative (float32) and 1e-10
 (float64); the taps the graph works out equal glassnet's weights bit for bit; where Keras 3.15
 has the layer, Keras' ``predict`` too (within 1e-5)."""
@@ -330,3 +330,42 @@ def test_spectral_normalization_against_keras(keras, rng, tmp_path):
     _, session = _exported(model, tmp_path)
     np.testing.assert_allclose(session.run(None, {"input_layer": x})[0], theirs.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-5)
+
+
+# -- AutoContrast ---------------------------------------------------------------------------------
+def _contrast_images(rng, shape, dtype, flat_axis=-1):
+    """Images of values in [0, 100) with image 1's first channel flat (one value: kept as it is)."""
+    x = (rng.uniform(size=(4, *shape)) * 100).astype(dtype)
+    index = [1, slice(None), slice(None), slice(None)]
+    index[flat_axis] = 0
+    x[tuple(index)] = 7.0
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_auto_contrast(dtype, rng, tmp_path):
+    """Stretched at inference too; fixed and open sizes, channels first, a flat channel kept."""
+    for value_range, shape in (((0, 255), (None, None, 3)), ((0, 1), (5, 6, 2))):
+        model = _model(L.AutoContrast(value_range=value_range), shape, dtype)
+        _, session = _exported(model, tmp_path)
+        for sample in ((5, 6, 3), (9, 4, 3)) if shape[0] is None else (shape,):
+            x = _contrast_images(rng, sample, dtype)
+            np.testing.assert_allclose(session.run(None, {"input_layer": x})[0], model.predict(x, verbose=0),
+                                       **TOLERANCES[dtype])
+    first = _model(L.AutoContrast(value_range=(-1, 1), data_format="channels_first"), (3, None, None), dtype)
+    _, session = _exported(first, tmp_path, "first.onnx")
+    x = _contrast_images(rng, (3, 5, 6), dtype, flat_axis=1)
+    np.testing.assert_allclose(session.run(None, {"input_layer": x})[0], first.predict(x, verbose=0),
+                               **TOLERANCES[dtype])
+
+
+def test_auto_contrast_against_keras(keras, rng, tmp_path):
+    for value_range in ((0, 255), (0, 1)):
+        model = _model(L.AutoContrast(value_range=value_range), (None, None, 3))
+        theirs = lambda sample: keras.Sequential([keras.Input(sample),  # noqa: E731
+                                                  keras.layers.AutoContrast(value_range=value_range)])
+        _, session = _exported(model, tmp_path)
+        for sample in ((5, 6, 3), (9, 4, 3)):
+            x = _contrast_images(rng, sample, "float32")
+            np.testing.assert_allclose(session.run(None, {"input_layer": x})[0],
+                                       theirs(sample).predict(x, verbose=0), rtol=1e-5, atol=1e-5)
