@@ -369,3 +369,58 @@ def test_auto_contrast_against_keras(keras, rng, tmp_path):
             x = _contrast_images(rng, sample, "float32")
             np.testing.assert_allclose(session.run(None, {"input_layer": x})[0],
                                        theirs(sample).predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+# -- float64 convolutions and average poolings over open sizes (window slices) --------------------
+WINDOWS = {
+    "conv1d": ((None, 3), lambda: [L.Conv1D(4, 3)], [(9, 3), (5, 3)]),
+    "conv1d_causal_dilated": ((None, 3), lambda: [L.Conv1D(4, 3, padding="causal", dilation_rate=2)], [(9, 3), (5, 3)]),
+    "conv1d_same": ((None, 3), lambda: [L.Conv1D(4, 3, padding="same")], [(9, 3), (4, 3)]),
+    "conv1d_strides": ((None, 3), lambda: [L.Conv1D(4, 3, strides=2)], [(9, 3), (6, 3)]),
+    "conv2d_strides": ((None, None, 2), lambda: [L.Conv2D(3, (2, 3), strides=(1, 2), activation="relu")],
+                       [(7, 9, 2), (4, 5, 2)]),
+    "conv2d_same_dilated": ((None, None, 2), lambda: [L.Conv2D(3, 3, padding="same", dilation_rate=2)],
+                            [(7, 9, 2), (5, 6, 2)]),
+    "conv2d_channels_first": ((2, None, None), lambda: [L.Conv2D(3, 2, data_format="channels_first")],
+                              [(2, 7, 9), (2, 3, 4)]),
+    "conv3d": ((None, None, None, 2), lambda: [L.Conv3D(2, 2)], [(3, 4, 5, 2), (4, 3, 3, 2)]),
+    "average1d": ((None, 3), lambda: [L.AveragePooling1D(2)], [(9, 3), (6, 3)]),
+    "average1d_same": ((None, 3), lambda: [L.AveragePooling1D(3, strides=1, padding="same")], [(9, 3), (4, 3)]),
+    "average2d_strides": ((None, None, 3), lambda: [L.AveragePooling2D((2, 3), strides=(1, 2))], [(7, 9, 3), (4, 5, 3)]),
+    "average2d_same": ((None, None, 3), lambda: [L.AveragePooling2D(3, strides=1, padding="same")],
+                       [(7, 9, 3), (4, 5, 3)]),
+    "depthwise1d": ((None, 3), lambda: [L.DepthwiseConv1D(3)], [(9, 3), (5, 3)]),
+    "separable1d_same": ((None, 3), lambda: [L.SeparableConv1D(2, 2, padding="same")], [(9, 3), (5, 3)]),
+    "depthwise2d": ((None, None, 3), lambda: [L.DepthwiseConv2D(2, depth_multiplier=2)], [(7, 9, 3), (4, 5, 3)]),
+    "separable2d_same": ((None, None, 3), lambda: [L.SeparableConv2D(4, 3, padding="same", depth_multiplier=2)],
+                         [(7, 9, 3), (4, 5, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WINDOWS))
+def test_float64_window_slices_over_open_sizes(name, rng, tmp_path):
+    """onnxruntime has no float64 Conv or AveragePool: the window slices, their ends counted from
+    the axis' end, take any size ("same" with strides, whose pads need the size, stays refused)."""
+    shape, make, samples = WINDOWS[name]
+    model = gn.Sequential([gn.Input(shape), *make()], dtype="float64")
+    for layer in model.layers:
+        for value in layer.params.values():
+            value[...] += rng.normal(scale=0.3, size=value.shape)
+    _at_sizes(model, samples, tmp_path, "float64", rng)
+
+
+def test_float64_window_slices_against_keras(keras, rng, tmp_path):
+    """The float64 file against Keras 3.15's float32 model of the same weights (1e-5)."""
+    def make(lib):
+        return [lib.layers.Conv2D(3, 3, padding="same", activation="relu"),
+                lib.layers.AveragePooling2D(3, strides=1, padding="same"), lib.layers.DepthwiseConv2D(2)]
+    model = gn.Sequential([gn.Input((None, None, 2)), *make(gn)], dtype="float64")
+    weights = [rng.normal(scale=0.5, size=w.shape) for w in model.get_weights()]
+    model.set_weights(weights)
+    theirs = keras.Sequential([keras.Input((None, None, 2)), *make(keras)])
+    theirs.set_weights([w.astype("float32") for w in weights])
+    _, session = _exported(model, tmp_path)
+    for sample in ((7, 9, 2), (4, 5, 2)):
+        x = rng.normal(size=(2, *sample))
+        np.testing.assert_allclose(session.run(None, {"input_layer": x})[0],
+                                   theirs.predict(x.astype("float32"), verbose=0), rtol=1e-5, atol=1e-5)

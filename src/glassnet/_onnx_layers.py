@@ -271,8 +271,8 @@ def _sliced_conv(b, layer, x, shape, kernel):
     if int(getattr(layer, "groups", 1)) != 1:
         raise Unsupported(f"{layer.describe()}: groups > 1 is exported for float32 models only")
     strides, dilation = list(layer.strides), list(layer.dilation_rate)
-    # the slices' ends are counted from the sizes
-    _static(layer, _spatial(layer, shape), f"a {b.dtype} convolution (window slices)")
+    # (any size: the slices' ends are counted from the axis' end; "same" with strides over an open
+    # size, whose pads need the size, is refused by _pads)
     pads = _pads(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
     if _channels_first(layer):
         x = b.op("Transpose", [x], perm=[0, *range(2, rank), 1])
@@ -287,7 +287,9 @@ def _pool(op):
         pool, strides = list(layer.pool_size), list(layer.strides)
         padding = _padding(layer, _spatial(layer, shapes[0]), pool, strides, [1] * len(pool), layer.padding)
         if op == "AveragePool" and b.dtype != np.float32:        # no float64 AveragePool in onnxruntime
-            _static(layer, _spatial(layer, shapes[0]), f"a {b.dtype} average pooling (window slices)")
+            if "auto_pad" in padding:           # "same" with strides over an open size: pads need the size
+                _static(layer, _spatial(layer, shapes[0]), f"a {b.dtype} average pooling with padding='same' and "
+                                                           f"strides {tuple(strides)} (window slices)")
             pads = padding["pads"]
             x = b.op("Transpose", xs, perm=[0, *range(2, rank), 1]) if _channels_first(layer) else xs[0]
             y = windows.average_pool(b, x, list(_spatial(layer, shapes[0])), pool, strides, pads)

@@ -40,8 +40,9 @@ def _depthwise_part(b, layer, x, shape, kernel):
     if b.dtype != np.float32:
         if _channels_first(layer):
             raise Unsupported(f"{layer.describe()}: a float64 channels_first depthwise convolution is not exported")
-        # the window slices' ends are counted from the sizes (any padding: "valid" too)
-        _static(layer, _spatial(layer, shape), f"a {b.dtype} depthwise convolution (window slices)")
+        if "auto_pad" in padding:       # "same" with strides over an open size: pads need the size
+            _static(layer, _spatial(layer, shape), f"a {b.dtype} depthwise convolution with padding='same' and "
+                                                   f"strides {tuple(strides)} (window slices)")
         return windows.depthwise(b, x, list(_spatial(layer, shape)), kernel, strides, dilation, padding["pads"])
     channels = kernel.shape[-2]
     y = b.op("Conv", [_to_channels_first(b, layer, x, rank), b.const(_depthwise_weight(kernel), "depthwise_kernel")],
