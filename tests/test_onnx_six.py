@@ -149,6 +149,23 @@ def test_fixed_resizes_are_taps_not_matrices(rng, tmp_path):
     assert [n.op_type for n in onnx.load(str(path)).graph.node] == ["Identity", "Identity"]
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest", "bicubic"])
+def test_crop_box_of_the_target_size(interpolation, rng, tmp_path):
+    """A crop's box that starts at row 0 but is one row short of the image (10 -> 9 rows kept for
+    a 9 x 13 target), already of the target's size: sliced to the box, not left whole (found
+    while building: the file gave 10 rows). Against predict and Keras 3.15."""
+    for dtype in DTYPES:
+        layer = L.Resizing(9, 13, interpolation=interpolation, crop_to_aspect_ratio=True)
+        _at_sizes(_model(layer, (10, 13, 3), dtype), [(10, 13, 3)], tmp_path, dtype, rng)
+    _at_sizes(_model(L.RandomCrop(9, 13), (10, 13, 3)), [(10, 13, 3)], tmp_path, "float32", rng)
+
+
+def test_crop_box_of_the_target_size_against_keras(keras, rng, tmp_path):
+    theirs = keras.Sequential([keras.Input((10, 13, 3)), keras.layers.Resizing(9, 13, crop_to_aspect_ratio=True)])
+    _against_keras(_model(L.Resizing(9, 13, crop_to_aspect_ratio=True), (10, 13, 3)), theirs, [(10, 13, 3)],
+                   tmp_path, rng)
+
+
 # -- CenterCrop and RandomCrop --------------------------------------------------------------------
 CROP_SAMPLES = [(10, 13, 3), (30, 8, 3), (7, 40, 3), (16, 25, 3), (3, 2, 3)]
 

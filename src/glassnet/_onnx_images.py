@@ -57,15 +57,18 @@ def _slice(b, x, starts, ends, axes):
     return b.op("Slice", [x, b.ints(starts), b.ints(ends), b.ints(axes)])
 
 
-def _resize(b, x, box, height, width, interpolation, antialias=False, channels=None):
+def _resize(b, x, box, height, width, interpolation, antialias=False, channels=None, whole=True):
     """Images ``x`` (N, H, W, C) resized to (N, height, width, C) from their ``box``: per axis
     ``(start, length)``, ints where the export knows them (glassnet's own band, constants), else
     int64 scalar tensors (the taps worked out when the file runs). An axis resized to its own size
-    by taps that change nothing is left as it is."""
+    by taps that change nothing is left as it is, or (not ``whole``: a crop's box, which may be
+    shorter than the axis though it starts at 0) sliced to the box."""
     for axis, ((start, length), out) in enumerate(zip(box, (height, width)), start=1):
         if isinstance(start, int) and isinstance(length, int):
             taps = resize.static_taps(interpolation, out, length, antialias)
-            if start == 0 and resize.is_identity(taps):
+            if resize.is_identity(taps):
+                if not whole:
+                    x = _slice(b, x, [start], [start + length], [axis])
                 continue
             x = resize.apply_static(b, x, axis, taps, _after(axis, channels), start)
         else:
@@ -168,7 +171,8 @@ def _resize_images(b, layer, xs, shapes, interpolation, crop, pad, antialias):
             box = ((0, twice(h, top)), (0, twice(w, left)))
         if pads is not None:        # the same number of rows (columns) of fill on both sides
             x = b.op("Pad", [x, pads, b.const(layer.fill_value, "fill_value")], mode="constant")
-    y = _resize(b, x, box, layer.height, layer.width, interpolation, antialias, _image_sizes(layer, shapes[0])[2])
+    y = _resize(b, x, box, layer.height, layer.width, interpolation, antialias, _image_sizes(layer, shapes[0])[2],
+                whole=not crop)
     return _back(b, layer, b.op("Identity", [y]) if y == xs[0] else y, 4)
 
 
@@ -182,7 +186,7 @@ def _center_crop(b, layer, xs, shapes):
             y = _slice(b, x, [top, left], [top + layer.height, left + layer.width], [1, 2])
         else:               # too small along an axis: resized bilinearly from the centred box
             y = _resize(b, x, _cropped_box(b, x, h, w, layer.height, layer.width), layer.height, layer.width,
-                        "bilinear", channels=_image_sizes(layer, shapes[0])[2])
+                        "bilinear", channels=_image_sizes(layer, shapes[0])[2], whole=False)
         return _back(b, layer, y, 4)
     # any size: which of the two is decided when the file runs; both are (N, height, width, C)
     # (the crop's rows clipped to the image where it is too small and the crop unused), and Where
@@ -194,7 +198,7 @@ def _center_crop(b, layer, xs, shapes):
         rows = b.op("Add", [first, b.ints(np.arange(out), "window")])
         cropped = b.op("Gather", [cropped, resize._clip(b, rows, n)], axis=axis)
     resized = _resize(b, x, _cropped_box(b, x, h, w, layer.height, layer.width), layer.height, layer.width,
-                      "bilinear", channels=_image_sizes(layer, shapes[0])[2])
+                      "bilinear", channels=_image_sizes(layer, shapes[0])[2], whole=False)
     fits = b.op("And", [b.op("GreaterOrEqual", [h, b.ints(layer.height)]),
                         b.op("GreaterOrEqual", [w, b.ints(layer.width)])])
     return _back(b, layer, b.op("Where", [fits, cropped, resized]), 4)
