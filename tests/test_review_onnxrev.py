@@ -173,8 +173,9 @@ def test_returned_attention_scores_exported_and_left_out_of_the_exported_layers(
     gn.Model(x, [out, scores]).export(tmp_path / "m.onnx", format="onnx")
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
     with pytest.raises(ValueError, match="exported layers: ") as info:       # the list leaves it out
-        # (UnitNormalization, the layer refused here first, is exported since session 47)
-        gn.Sequential([gn.Input((4, 4, 1)), L.AutoContrast()]).export(tmp_path / "n.onnx", format="onnx")
+        # (UnitNormalization, the layer refused here first, is exported since session 47, and
+        # AutoContrast, the next, since session 48)
+        gn.Sequential([gn.Input((4, 4, 1)), L.Equalization()]).export(tmp_path / "n.onnx", format="onnx")
     assert "AttentionScores" not in str(info.value) and "MultiHeadAttention" in str(info.value)
 
 
