@@ -49,3 +49,50 @@ def test_keras_config_of_a_wrapped_float64_layer_reads_as_keras_computes(wrap):
     ours.set_weights(theirs.get_weights())
     # (Keras casts x to its wrapper's float32 first)
     np.testing.assert_allclose(ours(x), expected, rtol=1e-6, atol=1e-6)
+
+
+# -- GroupNormalization's channel axis ------------------------------------------------------------
+@pytest.mark.parametrize("shape, axis, groups", [((2, 4, 3, 5), 1, 2), ((2, 4, 3, 5), -3, 4), ((2, 3, 6), 1, 3),
+                                                 ((2, 3, 4, 2), 2, 2), ((2, 4, 3, 2, 2), 1, 2)])
+def test_group_normalization_takes_another_channel_axis_as_keras(shape, axis, groups):
+    # refused before ("axis must be the channel axis, the last"): Keras' GroupNormalization(axis=1)
+    # of channels-first images, PyTorch's nn.GroupNorm layout
+    keras = _keras()
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    x, up = rng.standard_normal(shape), rng.standard_normal(shape)
+    settings = dict(groups=groups, axis=axis, epsilon=0.01, gamma_initializer="random_normal",
+                    beta_initializer="random_normal", dtype="float64")
+    theirs, ours = keras.layers.GroupNormalization(**settings), layers.GroupNormalization(**settings)
+    tx = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(tx)
+        loss = tf.reduce_sum(theirs(tx) * up)
+    expected = [g.numpy() for g in tape.gradient(loss, [tx, *theirs.trainable_weights])]
+    ours(x)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours(x, training=True), np.asarray(theirs(x)), atol=1e-12)
+    np.testing.assert_allclose(ours.backward(up), expected[0], atol=1e-12)
+    np.testing.assert_allclose(ours.grads["gamma"], expected[1], atol=1e-12)
+    np.testing.assert_allclose(ours.grads["beta"], expected[2], atol=1e-12)
+
+
+def test_group_normalization_on_axis_1_is_torch_group_norm_and_checks_out():
+    torch = pytest.importorskip("torch")
+    from glassnet.gradcheck import check_layer
+    x = np.random.default_rng(1).standard_normal((2, 4, 3, 2))
+    layer = layers.GroupNormalization(groups=2, axis=1, epsilon=1e-5, center=False, scale=False, dtype="float64")
+    expected = torch.nn.functional.group_norm(torch.tensor(x), 2, eps=1e-5).numpy()
+    np.testing.assert_allclose(layer(x), expected, atol=1e-12)
+    check_layer(layers.GroupNormalization(groups=2, axis=1, gamma_initializer="random_normal", dtype="float64", seed=0), x)
+
+
+def test_group_normalization_on_axis_1_exports_to_onnx(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    x = np.random.default_rng(2).standard_normal((3, 4, 3, 2)).astype("float32")
+    model = gn.Sequential([gn.Input((4, 3, 2)), layers.GroupNormalization(groups=2, axis=1, gamma_initializer="random_normal",
+                                                                           beta_initializer="random_normal")], seed=0)
+    model.export(str(tmp_path / "m.onnx"), format="onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-5)
