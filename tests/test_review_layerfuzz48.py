@@ -96,3 +96,23 @@ def test_group_normalization_on_axis_1_exports_to_onnx(tmp_path):
     session = ort.InferenceSession(str(tmp_path / "m.onnx"))
     got = session.run(None, {session.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-5)
+
+
+# -- count_params of a weightless layer called on its values ----------------------------------------
+@pytest.mark.parametrize("make, x", [
+    (lambda: layers.Hashing(num_bins=3), np.array([[1, 2]])),
+    (lambda: layers.IntegerLookup(vocabulary=[1, 2, 3]), np.array([[1, 2]])),
+    (lambda: layers.IntegerLookup(vocabulary=[1, 2, 3], invert=True), np.array([[1, 2]])),
+    (lambda: layers.StringLookup(vocabulary=["a", "b"]), np.array([["a"], ["c"]])),
+    (lambda: layers.StringLookup(vocabulary=["a", "b"], invert=True), np.array([[1]])),
+    (lambda: layers.TextVectorization(vocabulary=["a", "b"]), np.array(["a b", "c"])),
+    (lambda: layers.HashedCrossing(num_bins=3), (np.array([1, 2]), np.array([3, 4]))),
+], ids=["Hashing", "IntegerLookup", "IntegerLookup-invert", "StringLookup", "StringLookup-invert",
+        "TextVectorization", "HashedCrossing"])
+def test_count_params_after_a_call_on_values_is_zero_as_keras(make, x):
+    # refused, saying "not built yet ... or call it on data", after the call on data (Keras: 0)
+    layer = make()
+    with pytest.raises(ValueError, match="not built yet"):      # before any call, as Keras
+        layer.count_params()
+    layer(x)
+    assert layer.count_params() == 0
