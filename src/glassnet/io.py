@@ -665,7 +665,10 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
         before = model.get_weights()
         try:
             for layer, arrays in weights:
-                set_keras_weights(layer, arrays)        # with LoRA: Keras' merged kernel, A and B zeroed
+                if isinstance(arrays, dict):    # a layer of yours' store: as Keras' load_weights, no assets
+                    layer.load_own_variables(arrays)
+                else:
+                    set_keras_weights(layer, arrays)        # with LoRA: Keras' merged kernel, A and B zeroed
         except (ValueError, TypeError) as exc:
             model.set_weights(before)
             raise ModelFileError(f"{caller}: {exc}") from exc
@@ -706,6 +709,7 @@ def save_weights(model, path, epoch=None):
         from ._keras_h5 import save_weights_h5
         save_weights_h5(model, path)
         return
+    _refuse_own_hooks(model, path)
     # not a question of the config: a vocabulary re-adapted to ids of another width, which the
     # weights no longer fit; refused as save_model refuses it
     check_text_widths(model, "save_weights")
@@ -720,6 +724,21 @@ def save_weights(model, path, epoch=None):
         write_weights_only(model, path, reason=str(exc).removeprefix("save_model: "), epoch=epoch)
         return
     _write_model_file(model, path, meta, config, include_optimizer=False)
+
+
+def _refuse_own_hooks(model, path):
+    """Refuse a glassnet weights file of a model with a layer of yours defining Keras' saving
+    hooks: it would keep the weights without what the hooks keep. Keras' ``.weights.h5`` calls
+    ``save_own_variables`` (glassnet._keras_hooks), and ``model.save`` keeps both stores and assets."""
+    from ._own_saving import own_hooks
+    for layer in model.layers:
+        hooks = own_hooks(layer)
+        if hooks:
+            raise TypeError(f"save_weights({path!r}): layer {layer.name!r} ({type(layer).__name__}) defines "
+                            f"{hooks}, Keras' saving hooks, which glassnet's weights file does not call (it would "
+                            f"keep the weights alone, silently); save_weights to a name ending in .weights.h5 "
+                            f"(Keras' layout: it keeps save_own_variables' store, as Keras', no assets) or "
+                            f"model.save(...) (both)")
 
 
 def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MAX_PARAMS, target=Sequential):
