@@ -235,3 +235,26 @@ def adopt_in_layer(layer):
             for value in vars(layer).values() for leaf in _leaves(value)]
     names = [*layer.params, *(getattr(layer, "state", None) or {})]
     _arrays_in(layer, keras_order(names, [name for name in held if name is not None], adopted))
+
+
+def warn_untracked(model, where):
+    """Warn, naming each, of the ``gn.Variable``s ``model`` (a block) or its layers hold that are no
+    weights: set after the layer was built (Keras 3.15 refuses the assignment: "You cannot add new
+    elements of state ... to a layer that is already built"; glassnet has no ``__setattr__`` to see
+    it then, see the module docstring) or of an integer or boolean dtype (glassnet's weights are
+    floats). A file leaves them out, so ``save_model`` and ``save_weights`` (``where``) say so;
+    nothing to do, the common case, costs one pass over the attributes."""
+    import warnings
+    for owner in (model, *getattr(model, "layers", ())):
+        for attribute, value in list(vars(owner).items()):
+            for leaf in _leaves(value):
+                if type(leaf) is not Variable:
+                    continue
+                why = ("it was set after the layer was built (Keras 3.15 refuses that: 'You cannot add new "
+                       "elements of state ... to a layer that is already built'): make it in build" if _adoptable(leaf)
+                       else f"its dtype {np.dtype(leaf.dtype).name} is no float (glassnet's weights are floats; "
+                            f"Keras 3.15 lists it in weights)")
+                warnings.warn(f"{where}: {getattr(owner, 'name', type(owner).__name__)!r} holds the gn.Variable "
+                              f"{leaf.name!r} (attribute {attribute!r}) that is no weight of it: {why}; the file "
+                              f"does not keep it (a layer of yours can keep it with the saving hooks "
+                              f"save_own_variables/load_own_variables)", UserWarning, stacklevel=4)

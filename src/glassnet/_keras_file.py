@@ -176,6 +176,10 @@ def _assign(model, found, stores=None):
         if stores is not None and keeps_store(layer):
             stores.setdefault(layer.name, plain_store(found.pop(layer.name, [])))
             continue
+        if stores and layer.name in stores:
+            raise ModelFileError(f"model.weights.h5: layer {layer.name!r}: its vars hold {sorted(stores[layer.name])[:8]}, "
+                                 f"a store of save_own_variables, which {type(layer).__name__} does not read (its class "
+                                 f"defines no load_own_variables)")
         # with LoRA: the merged kernel and the bias (layers/lora.py); quantized: Keras' order
         current = keras_store_order(layer, keras_weights(layer))
         arrays = found.pop(layer.name, [])

@@ -402,23 +402,27 @@ def weights_file_arrays(model, h5py, h5, where):
     matches them: each layer's group found by its place in ``model``'s layout (``layer_groups``:
     class and order, not the layer's name), its datasets in Keras' order, every count and shape
     compared with ``model``'s before any is read; then no layer group with weights may be left."""
+    from ._block_layout import block_groups, is_drawn_block
+    from ._keras_hooks import keeps_store
     walk = _Walk(h5py, where)
     top = walk.children(h5, "")
-    unknown = sorted(set(top) - {"layers", "vars", "optimizer"})
-    if unknown or not isinstance(top.get("layers"), h5py.Group):
-        raise ModelFileError(f"{where}: not Keras 3's .weights.h5 layout (a 'layers' group, 'vars', 'optimizer'; "
-                             f"found {sorted(top)[:10]})")
-    if "vars" in top and _ordered(walk, top["vars"], "vars"):
+    # a block drawn from call: Keras' layout of its attributes, its own weights in the top vars
+    block = is_drawn_block(model)
+    groups = block_groups(model) if block else layer_groups(model)
+    unknown = sorted(set(top) - {"layers", "vars", "optimizer"} - {group.split("/")[0] for group, _, _ in groups})
+    if unknown or not (block or isinstance(top.get("layers"), h5py.Group)):
+        raise ModelFileError(f"{where}: not Keras 3's .weights.h5 layout of this model (a 'layers' group, 'vars', "
+                             f"'optimizer'{', its attributes: groups' if block else ''}; found {sorted(top)[:10]})")
+    if not block and "vars" in top and _ordered(walk, top["vars"], "vars"):
         raise ModelFileError(f"{where}: the model's own vars hold weights; Keras' models hold none of their own")
-    from ._keras_hooks import keeps_store
     planned, used, stores = [], set(), []
-    for group, layer, name in layer_groups(model):
+    for group, layer, name in groups:
         used.add(group)
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):
             continue
         if type(layer).__name__ in ("IntegerLookup", "StringLookup", "TextVectorization"):
             continue        # a tf_idf layer's idf_weights go with its vocabulary, which the code adapts again
-        found = _group_at(walk, h5, group)
+        found = _group_at(walk, h5, group) if group else h5      # (a block's own weights: the top vars)
         if keeps_store(layer):      # a layer of yours: its store, to its load_own_variables (glassnet._keras_hooks)
             stores.append((layer, _store_at(walk, found, group)))
             continue
@@ -433,7 +437,9 @@ def weights_file_arrays(model, h5py, h5, where):
                 inner = _group_at(walk, h5, f"{group}/{sub}")
                 arrays += _ordered(walk, inner, f"{group}/{sub}") if inner is not None else []
         else:
-            arrays = _ordered(walk, found, group, cells=cells) if found is not None else []
+            # (the top group: its vars alone, the block's own weights; the other groups are its layers')
+            arrays = _ordered(walk, found, group, cells=cells, skip=() if group else tuple(set(top) - {"vars"})) \
+                if found is not None else []
         arrays = without_keras_only(layer, arrays, current)
         if len(arrays) != len(current):
             arrays = _without_adopted(layer, arrays, current)
@@ -445,7 +451,8 @@ def weights_file_arrays(model, h5py, h5, where):
                 raise ModelFileError(f"{where}: layer {name!r} weight {k} ({dataset.name}): expected shape "
                                      f"{target.shape}, the file has {tuple(dataset.shape)}")
         planned.append((layer, current, arrays))
-    _left_over(walk, top["layers"], "layers", used)
+    if "layers" in top:
+        _left_over(walk, top["layers"], "layers", used)
     return [(layer, keras_store_order(layer, [np.array(target) if dataset is None else
                                               dataset[()].astype(target.dtype, copy=False)
                                               for target, dataset in zip(current, arrays)]))
@@ -631,8 +638,11 @@ def _groups(layers, nesting, inputs, path, nested=True):
 def _write_layers(h5, model, path, nested=True, archive=False):
     """Each of ``model.layers`` (and a functional model's Inputs) under ``path/layers``."""
     from ._keras_assets import learnt
+    from ._block_layout import block_groups, is_drawn_block
     from ._keras_hooks import keeps_store, saved_store
-    for group, layer, name in layer_groups(model, path, nested):
+    # a block drawn from call, in a weights file: Keras' layout of its attributes (glassnet._block_layout)
+    block = not archive and not path and is_drawn_block(model)
+    for group, layer, name in (block_groups(model) if block else layer_groups(model, path, nested)):
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):     # an Input, a nested model
             _write_vars(h5, group, name, [])
             continue

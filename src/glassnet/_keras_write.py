@@ -199,6 +199,12 @@ def _entry_of(layer, dtype, carried=()):
     own = registered is not None and not layer.wrapped_layers()
     entry = _layer_entry(entry["class_name"], entry["config"], layer.dtype or dtype, repr(layer.name),
                          trainable=layer.trainable, registered=None if own else registered, carried=carried)
+    if registered is None and not (type(layer).__module__ or "").startswith("glassnet."):
+        # (written under its own class name, as one of Keras' layers, Keras' loader finds no such class)
+        _refuse(repr(layer.name), f"{type(layer).__name__} is a layer class of yours, not registered: register it "
+                                  f"with glassnet.saving.register_serializable(package=...) and its Keras twin with "
+                                  f"keras.saving.register_keras_serializable under the same 'package>Name', which "
+                                  f"Keras' loader looks up")
     if own:
         # a registered layer class of yours, as Keras writes one (register_keras_serializable): Keras
         # rebuilds it from the class registered under that name in its own process (the class's

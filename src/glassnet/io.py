@@ -220,6 +220,8 @@ def save_model(model, path, epoch=None, include_optimizer=True, save_format=None
     model._apply_trainable_flags()
     include_optimizer = check_flag(include_optimizer, "include_optimizer")
     kind = _save_format(save_format, path)
+    from ._attr_variables import warn_untracked
+    warn_untracked(model, "save_model")         # gn.Variables no file keeps: set after build, or integers
     if kind == "keras":     # Keras 3.15's format, for Keras to load (glassnet._keras_write)
         from ._keras_write import save_keras
         save_keras(model, path, include_optimizer)
@@ -705,6 +707,8 @@ def save_weights(model, path, epoch=None):
                          f"train_step steps sub-models); save each sub-model's (gan.generator.save_weights(...))")
     path = _fspath(path)
     _check_epoch(epoch)
+    from ._attr_variables import warn_untracked
+    warn_untracked(model, "save_weights")       # gn.Variables no file keeps: set after build, or integers
     if path.endswith(".weights.h5"):     # Keras 3's format, for keras_model.load_weights (glassnet._keras_h5)
         from ._keras_h5 import save_weights_h5
         save_weights_h5(model, path)
