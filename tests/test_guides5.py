@@ -104,7 +104,8 @@ def test_what_no_layer_reads_is_refused(tmp_path):
                 archive.writestr(member, data)
         return tmp_path / name
     stray = write("asset.keras", {"assets/layers/nobody/notes.txt": b"x"})
-    with pytest.raises(ModelFileError, match=r"assets no layer reads .*assets/layers/nobody/notes.txt"):
+    with pytest.raises(ModelFileError, match=r"assets that no lookup layer .* nor layer of yours \(load_assets\) reads: "
+                                             r"\['assets/layers/nobody/notes.txt'\]"):
         gn.load_model(stray)
     # the asset layer (no store hooks) given a store
     import io
@@ -202,3 +203,59 @@ def test_a_blocks_weights_file_of_another_layout_is_refused(tmp_path):
     with pytest.raises(ModelFileError, match=r"not Keras 3's .weights.h5 layout of this model .* found \['layers', "
                                              r"'tail', 'vars'\]"):
         _block(gn).load_weights(tmp_path / "g.weights.h5")
+
+
+# -- gn.Variables no file keeps: set after build (Keras refuses), or integers (glassnet's weights are floats)
+class _Late(gn.layers.Layer):
+    def build(self, input_shape):
+        self.k = self.add_weight("k", (input_shape[-1], 2))
+        self.count = gn.Variable(np.int32(0), name="count", dtype="int32")
+
+    def forward(self, x, training=False):
+        return x @ self.k
+
+    def output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)
+
+
+def test_keras_refuses_a_variable_set_after_build(keras):
+    """The oracle for the warning below: Keras 3.15 refuses the assignment itself."""
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    with pytest.raises(ValueError, match="You cannot add new elements of state"):
+        layer.late = keras.Variable(np.ones(2, "float32"), name="late")
+
+
+def test_saving_names_the_variables_no_file_keeps(tmp_path):
+    model = gn.Sequential([gn.Input((3,)), _Late(name="late")])
+    model.build()
+    model.layers[0].extra = gn.Variable(np.ones(2, "float32"), name="extra")
+    with pytest.warns(UserWarning) as caught:
+        model.save(tmp_path / "m.npz")
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2
+    assert messages[0].startswith("save_model: 'late' holds the gn.Variable 'count' (attribute 'count') that is no "
+                                  "weight of it: its dtype int32 is no float")
+    assert messages[1].startswith("save_model: 'late' holds the gn.Variable 'extra' (attribute 'extra') that is no "
+                                  "weight of it: it was set after the layer was built (Keras 3.15 refuses that")
+    assert caught[0].filename == __file__           # pointing at the save
+    with pytest.warns(UserWarning) as caught:
+        model.save_weights(tmp_path / "w.weights.h5")
+    assert sorted(str(w.message)[:52] for w in caught) == ["save_weights: 'late' holds the gn.Variable 'count' (a",
+                                                           "save_weights: 'late' holds the gn.Variable 'extra' (a"]
+    assert [w.shape for w in gn.load_model(tmp_path / "m.npz").get_weights()] == [(3, 2)]     # neither kept
+
+
+def test_a_variable_made_in_build_warns_of_nothing(tmp_path):
+    import warnings
+
+    class Scaled(gn.layers.Dense):
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.scale = gn.Variable(np.full(self.units, 2.0, "float32"), name="scale")
+    model = gn.Sequential([gn.Input((3,)), Scaled(2)])
+    model.build()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.save(tmp_path / "m.npz")
+    assert len(gn.load_model(tmp_path / "m.npz").get_weights()) == 3       # adopted: a weight, kept

@@ -85,8 +85,8 @@ def restore_hooks(model, stores, groups, assets, read):
         raise ModelFileError(f"model.weights.h5: vars groups holding more than weights (0, 1, ...) for layers "
                              f"whose class defines no load_own_variables: {sorted(stores)[:5]}")
     if assets:
-        raise ModelFileError(f"assets no layer reads (a lookup layer's vocabulary, or a layer of yours with "
-                             f"load_assets): {sorted(assets)[:5]}")
+        raise ModelFileError(f"assets that no lookup layer (its vocabulary) nor layer of yours (load_assets) "
+                             f"reads: {sorted(assets)[:5]}")
 
 
 def plain_store(arrays):
