@@ -36,7 +36,8 @@ Left untracked: one of an integer or boolean dtype (glassnet's weights are float
 dtype; Keras 3.15 lists one as trainable, though no gradient moves it), a layer's weight view
 (``dense.kernel``: its layer's already), and a variable set after the block was drawn (after the
 layer's build), which Keras 3.15 refuses ("You cannot add new elements of state ... to a layer that
-is already built").
+is already built"). ``save_model`` and ``save_weights`` warn of each such variable, naming it
+(``warn_untracked``): no file keeps it.
 """
 import numpy as np
 

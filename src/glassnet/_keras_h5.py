@@ -413,8 +413,9 @@ def weights_file_arrays(model, h5py, h5, where):
     if unknown or not (block or isinstance(top.get("layers"), h5py.Group)):
         raise ModelFileError(f"{where}: not Keras 3's .weights.h5 layout of this model (a 'layers' group, 'vars', "
                              f"'optimizer'{', its attributes: groups' if block else ''}; found {sorted(top)[:10]})")
-    if not block and "vars" in top and _ordered(walk, top["vars"], "vars"):
-        raise ModelFileError(f"{where}: the model's own vars hold weights; Keras' models hold none of their own")
+    if (not block or groups[0][1] is None) and "vars" in top and _ordered(walk, top["vars"], "vars"):
+        holds = "this block holds" if block else "Keras' models hold"
+        raise ModelFileError(f"{where}: the model's own vars hold weights; {holds} none of their own")
     planned, used, stores = [], set(), []
     for group, layer, name in groups:
         used.add(group)

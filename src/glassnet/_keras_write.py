@@ -25,7 +25,9 @@ these names); what differs is mended here: the input shape goes to ``build_confi
 becomes Keras' DTypePolicy dict, a few settings some Keras classes lack are dropped at the value
 such a class computes as (``_GLASSNET_ONLY``; kept for the classes of ``_KERAS_TAKES``, whose Keras
 constructors take them). Refused by name, before anything is written (ValueError): a layer
-class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours (an RNN cell of yours), a
+class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours not registered (a registered one
+is written as Keras writes it, its saving hooks' store and assets with it: glassnet._keras_hooks;
+an RNN cell of yours, or a registered layer inside a wrapper, is refused), a
 glassnet-only setting at another value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras'
 name means 0.2), a call with its own arguments or mode, a model with ``add_loss`` terms, an
 optimizer Keras lacks. The optimizer's state (step count, rate, slots) is written in Keras' layout (glassnet._keras_optimizer_state), so
