@@ -259,3 +259,13 @@ def test_a_variable_made_in_build_warns_of_nothing(tmp_path):
         warnings.simplefilter("error")
         model.save(tmp_path / "m.npz")
     assert len(gn.load_model(tmp_path / "m.npz").get_weights()) == 3       # adopted: a weight, kept
+
+
+def test_the_legacy_h5_writer_still_refuses_a_registered_class_of_yours(tmp_path):
+    """Keras 3.15's legacy loader looks the class up by its class name, not its registered name
+    (measured: "Unknown layer: 'VarDense'" for glassnet's file of it), and calls no hook."""
+    model = _model(gn)
+    with pytest.raises(ValueError, match=r"save_model: .h5: 'layer_with_custom_variable': "
+                                         r"'guides5>LayerWithCustomVariable' is a layer class of yours"):
+        model.save(tmp_path / "m.h5", save_format="h5")
+    assert not (tmp_path / "m.h5").exists()
