@@ -170,8 +170,9 @@ def _block(lib):
 def _datasets(path):
     found = {}
     with h5py.File(path) as h5:
-        h5.visititems(lambda name, obj: found.update({name: (obj.shape, obj.attrs.get("name"))} if isinstance(
-            obj, h5py.Dataset) else {name: dict(obj.attrs)}))
+        # (groups and datasets' shapes: the vars' name attributes are each library's automatic layer
+        # names, which depend on how many layers a session made before)
+        h5.visititems(lambda name, obj: found.update({name: obj.shape if isinstance(obj, h5py.Dataset) else None}))
     return found
 
 
@@ -185,7 +186,7 @@ def test_a_blocks_weights_file_has_keras_3_15s_layout_both_ways(keras, tmp_path)
     ours.save_weights(tmp_path / "g.weights.h5")
     layout = _datasets(tmp_path / "g.weights.h5")
     assert "head/vars/0" in layout and "layers/sequential/layers/dense_1/vars/1" in layout and "vars/0" in layout
-    assert layout == _datasets(tmp_path / "k.weights.h5")      # groups, datasets' shapes, names: Keras'
+    assert layout == _datasets(tmp_path / "k.weights.h5")      # groups, datasets' shapes: Keras'
     # other values, written by glassnet, read by Keras 3.15
     rng = np.random.default_rng(4)
     ours.set_weights([rng.normal(size=w.shape).astype("float32") for w in ours.get_weights()])
@@ -241,8 +242,8 @@ def test_saving_names_the_variables_no_file_keeps(tmp_path):
     assert caught[0].filename == __file__           # pointing at the save
     with pytest.warns(UserWarning) as caught:
         model.save_weights(tmp_path / "w.weights.h5")
-    assert sorted(str(w.message)[:52] for w in caught) == ["save_weights: 'late' holds the gn.Variable 'count' (a",
-                                                           "save_weights: 'late' holds the gn.Variable 'extra' (a"]
+    assert sorted(str(w.message).split(" (attribute")[0] for w in caught) == [
+        "save_weights: 'late' holds the gn.Variable 'count'", "save_weights: 'late' holds the gn.Variable 'extra'"]
     assert [w.shape for w in gn.load_model(tmp_path / "m.npz").get_weights()] == [(3, 2)]     # neither kept
 
 
