@@ -270,3 +270,15 @@ def test_the_legacy_h5_writer_still_refuses_a_registered_class_of_yours(tmp_path
                                          r"'guides5>LayerWithCustomVariable' is a layer class of yours"):
         model.save(tmp_path / "m.h5", save_format="h5")
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_variable_a_sequential_subclass_holds_is_named_too(tmp_path):
+    class Annealed(gn.Sequential):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.beta = gn.Variable(np.float32(1.0), name="beta")
+    model = Annealed([gn.Input((3,)), gn.layers.Dense(2)])
+    model.build()
+    with pytest.warns(UserWarning, match=r"save_model: 'annealed' holds the gn.Variable 'beta' \(attribute 'beta'\) "
+                                         r"that is no weight of it: a model not drawn from call holds it"):
+        model.save(tmp_path / "m.npz")

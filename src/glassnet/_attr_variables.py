@@ -246,15 +246,21 @@ def warn_untracked(model, where):
     floats). A file leaves them out, so ``save_model`` and ``save_weights`` (``where``) say so;
     nothing to do, the common case, costs one pass over the attributes."""
     import warnings
+    from ._block_layout import is_drawn_block
     for owner in (model, *getattr(model, "layers", ())):
         for attribute, value in list(vars(owner).items()):
             for leaf in _leaves(value):
                 if type(leaf) is not Variable:
                     continue
-                why = ("it was set after the layer was built (Keras 3.15 refuses that: 'You cannot add new "
-                       "elements of state ... to a layer that is already built'): make it in build" if _adoptable(leaf)
-                       else f"its dtype {np.dtype(leaf.dtype).name} is no float (glassnet's weights are floats; "
-                            f"Keras 3.15 lists it in weights)")
+                if not _adoptable(leaf):
+                    why = (f"its dtype {np.dtype(leaf.dtype).name} is no float (glassnet's weights are floats; "
+                           f"Keras 3.15 lists it in weights)")
+                elif getattr(owner, "is_model", False) and not is_drawn_block(owner):
+                    why = ("a model not drawn from call holds it (glassnet makes weights of the gn.Variables of a "
+                           "block drawn from call and of a layer of yours)")
+                else:
+                    why = ("it was set after the layer was built (Keras 3.15 refuses that: 'You cannot add new "
+                           "elements of state ... to a layer that is already built'): make it in build")
                 warnings.warn(f"{where}: {getattr(owner, 'name', type(owner).__name__)!r} holds the gn.Variable "
                               f"{leaf.name!r} (attribute {attribute!r}) that is no weight of it: {why}; the file "
                               f"does not keep it (a layer of yours can keep it with the saving hooks "
