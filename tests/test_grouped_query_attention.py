@@ -147,8 +147,8 @@ def test_refusals_name_what_was_expected_and_what_came():
         with pytest.raises(ValueError, match=rf"^GroupedQueryAttention: sliding_window must be None or a positive "
                                              rf"integer, got {bad!r}"):
             L.GroupQueryAttention(2, 4, 2, sliding_window=bad)
-    with pytest.raises(ValueError, match="use_gate=True is not supported"):
-        L.GroupQueryAttention(2, 4, 2, use_gate=True)
+    with pytest.raises(TypeError, match="GroupedQueryAttention: use_gate"):     # (True is built: session 48)
+        L.GroupQueryAttention(2, 4, 2, use_gate="yes")
     with pytest.raises(ValueError, match="flash_attention=True is not supported"):
         L.GroupQueryAttention(2, 4, 2, flash_attention=True)
     with pytest.raises(TypeError, match=r"not MultiHeadAttention's \['output_shape'\]"):

@@ -153,9 +153,9 @@ def test_gated_attention_files_configs_and_onnx(keras, rng, tmp_path):
 def test_use_gate_refusals():
     with pytest.raises(TypeError, match=r"MultiHeadAttention: use_gate"):
         L.MultiHeadAttention(2, 3, use_gate="yes")
-    # Keras' GroupQueryAttention gate is not built (MultiHeadAttention's is)
-    with pytest.raises(ValueError, match=r"GroupedQueryAttention: use_gate=True is not supported"):
-        L.GroupedQueryAttention(head_dim=2, num_query_heads=2, num_key_value_heads=1, use_gate=True)
+    # Keras' GroupQueryAttention gate is built too since session 48 (tests/test_review_fitfuzz48.py)
+    with pytest.raises(TypeError, match=r"GroupedQueryAttention: use_gate"):
+        L.GroupedQueryAttention(head_dim=2, num_query_heads=2, num_key_value_heads=1, use_gate="yes")
 
 
 # -- data_format on AutoContrast, RandomBrightness, RandomContrast, Solarization -----------------

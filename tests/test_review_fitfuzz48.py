@@ -75,3 +75,41 @@ def test_ignore_class_on_a_softmax_sequence_output_of_two_outputs_trains_as_kera
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-10)
     for a, b in zip(results[0][2], results[1][2]):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def _gated(lib):
+    inp = lib.Input((5, 6))
+    return inp, lib.layers.GroupQueryAttention(3, 4, 2, use_gate=True, name="g")(inp, inp, use_causal_mask=True)
+
+
+def _gated_data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(8, 5, 6)).astype(np.float32), rng.normal(size=(8, 5, 6)).astype(np.float32)
+
+
+def test_group_query_attention_use_gate_predicts_and_trains_as_keras(keras):
+    # Keras 3.15's GroupQueryAttention(use_gate=True) was refused ("not supported"), though
+    # MultiHeadAttention's gate, the same computation, was built: the fuzzer's model of it
+    x, y = _gated_data()
+    ours, theirs = gn.Model(*_gated(gn), seed=0), keras.Model(*_gated(keras))
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    for model, lib in ((ours, gn), (theirs, keras)):
+        model.compile(optimizer=lib.optimizers.SGD(0.1), loss="mse")
+        model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert ours.get_layer("g").get_config()["use_gate"] is True
+
+
+def test_group_query_attention_use_gate_keras_files_both_ways(keras, tmp_path):
+    pytest.importorskip("h5py")
+    x, _ = _gated_data()
+    ours = gn.Model(*_gated(gn), seed=0)
+    ours.save(tmp_path / "gated.keras", save_format="keras")        # the gate in Keras' _gate_dense group
+    theirs = keras.models.load_model(tmp_path / "gated.keras")
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), ours.predict(x), rtol=1e-5, atol=1e-6)
+    theirs.save(tmp_path / "theirs.keras")
+    np.testing.assert_allclose(gn.load_model(tmp_path / "theirs.keras").predict(x), ours.predict(x),
+                               rtol=1e-5, atol=1e-6)

@@ -35,7 +35,7 @@ MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in
 # sublayer's in the order it made them), where the group names' order is not it
 _SUBLAYER_ORDERS = (("query_dense", "key_dense", "_gate_dense", "value_dense", "output_dense"),    # MultiHeadAttention
                     # (Keras 3.15 keeps its use_gate projection as _gate_dense, made after the key's)
-                    ("_query_dense", "_key_dense", "_value_dense", "_output_dense"),    # GroupQueryAttention
+                    ("_query_dense", "_key_dense", "_gate_dense", "_value_dense", "_output_dense"),    # GroupQueryAttention
                     ("forward_layer", "backward_layer"))                          # Bidirectional
 _INSTALL = ('reading or writing Keras\' HDF5 files (.keras, .weights.h5, .h5) needs h5py: pip install '
             '"glassnet[keras]" (or pip install h5py)')
@@ -495,10 +495,11 @@ def _sublayers(layer, weights):
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
             (group, short, weights[k * per:(k + 1) * per]) for k, (group, short) in enumerate(names)]
     if kind == "GroupedQueryAttention":         # Keras' sublayers' attributes (and groups) start with _
-        per = len(weights) // 4
+        names = [(g, s) for g, s in zip(_SUBLAYER_ORDERS[1], ("query", "key", "gate", "value", "attention_output"))
+                 if layer.use_gate or s != "gate"]
+        per = len(weights) // len(names)
         return [("", layer.name, []), ("_dropout_layer", "dropout", []), ("_softmax", "softmax", [])] + [
-            (group, short, weights[k * per:(k + 1) * per])
-            for k, (group, short) in enumerate(zip(_SUBLAYER_ORDERS[1], ("query", "key", "value", "attention_output")))]
+            (group, short, weights[k * per:(k + 1) * per]) for k, (group, short) in enumerate(names)]
     if kind in ("IntegerLookup", "StringLookup", "TextVectorization"):
         # Keras' IndexLookup.save_own_variables: a tf_idf layer's weights as vars/idf_weights; a
         # TextVectorization's in its own vars and its inner lookup's (_lookup_layer, a StringLookup)

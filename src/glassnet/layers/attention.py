@@ -794,8 +794,10 @@ class GroupedQueryAttention(MultiHeadAttention):
     Weights, Keras' order and shapes: query_kernel (Eq, num_query_heads, head_dim), query_bias,
     key_kernel (Ek, num_key_value_heads, head_dim), key_bias, value_kernel (Ev, num_key_value_heads,
     head_dim), value_bias, output_kernel (num_query_heads, head_dim, Eq), output_bias (Eq,).
-    The backward pass adds each group's gradients into its shared head. Keras' ``use_gate`` and
-    ``flash_attention`` (a fused kernel) are not offered.
+    The backward pass adds each group's gradients into its shared head. ``use_gate=True`` is
+    Keras': ``MultiHeadAttention``'s gate, one per query head, ``gate_kernel (Eq, num_query_heads,
+    head_dim)`` and ``gate_bias`` between the key's weights and the value's. Keras'
+    ``flash_attention`` (a fused kernel) is not offered.
 
     Example
     -------
@@ -816,8 +818,6 @@ class GroupedQueryAttention(MultiHeadAttention):
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True, sliding_window=None,
                  flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros", use_gate=False,
                  **kwargs):
-        if use_gate is not False and use_gate != 0:
-            raise ValueError(f"GroupedQueryAttention: use_gate={use_gate!r:.40} is not supported (only False)")
         if set(kwargs) & set(self._not_taken):
             raise TypeError(f"GroupedQueryAttention: takes head_dim, num_query_heads and num_key_value_heads, not "
                             f"MultiHeadAttention's {sorted(set(kwargs) & set(self._not_taken))}")
@@ -825,7 +825,7 @@ class GroupedQueryAttention(MultiHeadAttention):
                          _positive_int(head_dim, "head_dim", "GroupedQueryAttention"),
                          dropout=dropout, use_bias=use_bias, sliding_window=sliding_window,
                          flash_attention=flash_attention, kernel_initializer=kernel_initializer,
-                         bias_initializer=bias_initializer, **kwargs)
+                         bias_initializer=bias_initializer, use_gate=use_gate, **kwargs)
         self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads", "GroupedQueryAttention")
         if self.num_heads % self.num_key_value_heads:
             raise ValueError(f"GroupedQueryAttention: num_query_heads ({self.num_heads}) must be a multiple of "
