@@ -57,7 +57,9 @@ def test_ignore_class_on_a_softmax_sequence_output_of_two_outputs_trains_as_kera
         inp = lib.Input((5, 3))
         h = L.Dense(4, activation="tanh", name="t")(inp)
         return inp, [L.Dense(3, activation="softmax", name="o")(h), L.Dense(1, name="o2")(L.GlobalAveragePooling1D()(h))]
+    policy = keras.config.dtype_policy()
     keras.config.set_floatx("float64")      # Keras' trackers and layers in float64 too
+    keras.config.set_dtype_policy("float64")        # (a global policy another test set would win)
     try:
         for lib in (gn, keras):
             model = gn.Model(*outputs(gn), seed=0, dtype="float64") if lib is gn else keras.Model(*outputs(keras))
@@ -71,6 +73,7 @@ def test_ignore_class_on_a_softmax_sequence_output_of_two_outputs_trains_as_kera
             results.append((history["loss"], history["o_loss"], model.get_weights()))
     finally:
         keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy(policy)
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-10)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-10)
     for a, b in zip(results[0][2], results[1][2]):
@@ -113,3 +116,50 @@ def test_group_query_attention_use_gate_keras_files_both_ways(keras, tmp_path):
     theirs.save(tmp_path / "theirs.keras")
     np.testing.assert_allclose(gn.load_model(tmp_path / "theirs.keras").predict(x), ours.predict(x),
                                rtol=1e-5, atol=1e-6)
+
+
+def _nested_model():
+    L = gn.layers
+    x = gn.Input((4,))
+    model = gn.Model(x, [L.Dense(2, name="a")(x), [L.Dense(3, name="b")(x), L.Dense(1, name="c")(x)]], seed=0)
+    model.compile(optimizer="sgd", loss=["mse", ["mae", "mse"]], loss_weights=[1.0, [0.5, 2.0]],
+                  metrics=[["mae"], [[gn.metrics.MeanSquaredError(name="bm")], ["mae"]]])
+    rng = np.random.default_rng(0)
+    return model, rng.normal(size=(12, 4)), [rng.normal(size=(12, 2)), [rng.normal(size=(12, 3)), rng.normal(size=(12, 1))]]
+
+
+def test_get_metrics_result_of_a_plain_compiled_model_is_its_last_run():
+    # Keras' model.get_metrics_result() after fit/evaluate/the batch calls gives its trackers'
+    # results; glassnet's gave {} for every model without steps of its own (silently)
+    model, x, ys = _nested_model()
+    assert model.get_metrics_result() == {"loss": 0.0}
+    logs = model.evaluate(x, ys, batch_size=4, return_dict=True)
+    got = model.get_metrics_result()
+    assert list(got) == ["loss", "a_mae", "b_bm", "c_mae", "a_loss", "1/b_loss", "1/c_loss"]     # Keras' order
+    assert got == pytest.approx(logs, rel=1e-12)
+    logs = model.train_on_batch(x[:5], [ys[0][:5], [ys[1][0][:5], ys[1][1][:5]]], return_dict=True)
+    assert model.get_metrics_result() == pytest.approx(logs, rel=1e-12)
+    history = model.fit(x, ys, epochs=1, batch_size=4, shuffle=False, verbose=0).history
+    assert model.get_metrics_result() == pytest.approx({k: v[-1] for k, v in history.items()}, rel=1e-12)
+
+
+def test_get_metrics_result_after_fit_with_validation_is_keras(keras):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), (rng.random((16, 1)) < 0.5).astype(np.float32)
+    xv, yv = x[:8] + 0.5, y[:8]
+    results = []
+    for lib in (gn, keras):
+        inp = lib.Input((4,))
+        out = lib.layers.Dense(1, activation="sigmoid", name="o")(inp)
+        model = gn.Model(inp, out, seed=0) if lib is gn else keras.Model(inp, out)
+        if lib is gn:
+            start = model.get_weights()
+        else:
+            model.set_weights(start)
+        model.compile(optimizer=lib.optimizers.SGD(0.5), loss="binary_crossentropy",
+                      metrics=["mae", lib.metrics.Precision(name="prec")], weighted_metrics=["accuracy"])
+        model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0, validation_data=(xv, yv),
+                  sample_weight=np.linspace(0.5, 2.0, 16).astype(np.float32))
+        results.append({k: float(v) for k, v in model.get_metrics_result().items()})
+    assert sorted(results[0]) == sorted(results[1])
+    assert results[0] == pytest.approx(results[1], rel=1e-5)
