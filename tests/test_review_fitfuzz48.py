@@ -163,3 +163,14 @@ def test_get_metrics_result_after_fit_with_validation_is_keras(keras):
         results.append({k: float(v) for k, v in model.get_metrics_result().items()})
     assert sorted(results[0]) == sorted(results[1])
     assert results[0] == pytest.approx(results[1], rel=1e-5)
+
+
+def test_group_query_attention_use_gate_exports_to_onnx(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    x, _ = _gated_data()
+    model = gn.Model(*_gated(gn), seed=0)
+    model.export(str(tmp_path / "gated.onnx"), format="onnx")
+    session = ort.InferenceSession(str(tmp_path / "gated.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, model.predict(x), rtol=1e-5, atol=1e-6)
