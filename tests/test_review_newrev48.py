@@ -119,3 +119,23 @@ def test_a_state_of_weights_the_twin_holds_frozen_is_not_another_models():
     twin.compile(loss="mse", optimizer=twin.optimizer)
     twin.optimizer.set_state(state)
     _go_on_and_compare(model, twin, frozen=(2,))
+
+
+def test_a_multioptimizers_state_with_nothing_trainable_keeps_its_parked_state():
+    # A MultiOptimizer's state taken while every layer was frozen had no slots, hence no record;
+    # set into a twin whose buffer holds the frozen weights (laid out before the freeze), their
+    # parked moments were never placed: the unfrozen layer restarted its Adam state (0.016 off).
+    def multi():
+        return gn.optimizers.MultiOptimizer(gn.optimizers.OptimizerMap(
+            gn.optimizers.Adam(0.01), {".*dense_1/.*": gn.optimizers.SGD(0.05, momentum=0.9)}))
+    model = _dense_model(multi())
+    _freeze(model, (1,))
+    _fit(model)
+    _freeze(model, (0, 1, 2))
+    _fit(model)
+    state = model.optimizer.get_state()
+    twin = _dense_model(multi(), seed=7)
+    twin.set_weights(model.get_weights())
+    _freeze(twin, (0, 1, 2))
+    twin.optimizer.set_state(state)
+    _go_on_and_compare(model, twin, frozen=())
