@@ -139,3 +139,32 @@ def test_a_multioptimizers_state_with_nothing_trainable_keeps_its_parked_state()
     _freeze(twin, (0, 1, 2))
     twin.optimizer.set_state(state)
     _go_on_and_compare(model, twin, frozen=())
+
+
+@pytest.mark.parametrize("count", [0, 10])
+def test_nadams_count_assigned_keeps_its_momentum_product_as_keras(keras, count):
+    # Keras 3.15's Nadam keeps its momentum product in a variable of its own, which
+    # ``iteration.assign`` leaves as it is; glassnet recomputed it from the new count (P_0 = 1 after
+    # assign(0)): 4 steps later the weights were 0.013 from Keras' (rule="keras", where the two agree
+    # to 4e-7 without the assign).
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(2)])
+    ours = gn.Sequential([gn.Input((3,)), gn.layers.Dense(4, activation="tanh"), gn.layers.Dense(2)])
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    for model, optimizer, count_of in ((theirs, keras.optimizers.Nadam(0.05), lambda o: o.iterations),
+                                       (ours, gn.optimizers.Nadam(0.05, rule="keras"), lambda o: o.variables[0])):
+        model.compile(optimizer=optimizer, loss="mse")
+        model.fit(_X, _Y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+        count_of(optimizer).assign(count)
+        model.fit(_X, _Y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    for got, want in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=0, atol=2e-6)
+
+
+def test_nadams_count_assigned_keeps_its_momentum_product():
+    optimizer = gn.optimizers.Nadam(0.05)
+    model = _dense_model(optimizer)
+    _fit(model)
+    product = optimizer.get_state()["scalars"]["momentum_product"]
+    assert product < 1
+    optimizer.variables[0].assign(0)
+    assert optimizer.iterations == 0 and optimizer.get_state()["scalars"]["momentum_product"] == product
