@@ -168,3 +168,42 @@ def test_nadams_count_assigned_keeps_its_momentum_product():
     assert product < 1
     optimizer.variables[0].assign(0)
     assert optimizer.iterations == 0 and optimizer.get_state()["scalars"]["momentum_product"] == product
+
+
+def _nan_handling(lib):
+    x = lib.Input((3,))
+    clean = lib.layers.Lambda(lambda t: lib.ops.nan_to_num(t, nan=0.0, posinf=5.0, neginf=-5.0))(x)
+    return lib.Model(x, lib.layers.Dense(2)(clean))
+
+
+def test_fits_validation_inputs_take_nan_as_evaluate_does(keras):
+    # evaluate took NaN/inf inputs since guides4 (Keras does), but fit's validation_data, the same
+    # evaluation, still refused them ("validation_data[0]: contains 2 NaN or infinite value(s)")
+    r = np.random.default_rng(1)
+    x, y = r.normal(size=(8, 3)).astype("float32"), r.normal(size=(8, 2)).astype("float32")
+    xv, yv = r.normal(size=(6, 3)).astype("float32"), r.normal(size=(6, 2)).astype("float32")
+    xv[0, 1], xv[2, 0] = np.nan, np.inf
+    theirs, ours = _nan_handling(keras), _nan_handling(gn)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    histories = []
+    for model, lib in ((theirs, keras), (ours, gn)):
+        model.compile(loss="mse", optimizer=lib.optimizers.SGD(0.05))
+        histories.append(model.fit(x, y, validation_data=(xv, yv), epochs=2, batch_size=4, shuffle=False,
+                                   verbose=0).history)
+    np.testing.assert_allclose(histories[1]["val_loss"], histories[0]["val_loss"], rtol=1e-6)
+    np.testing.assert_allclose(ours.evaluate(xv, yv, verbose=0), theirs.evaluate(xv, yv, verbose=0), rtol=1e-6)
+
+
+def test_fits_validation_targets_and_training_data_stay_checked():
+    r = np.random.default_rng(2)
+    x, y = r.normal(size=(8, 3)).astype("float32"), r.normal(size=(8, 2)).astype("float32")
+    model = _nan_handling(gn)
+    model.compile(loss="mse", optimizer="sgd")
+    bad_y = y.copy()
+    bad_y[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"^validation_data\[1\]: contains 1 NaN or infinite value\(s\)"):
+        model.fit(x, y, validation_data=(x, bad_y), verbose=0)
+    bad_x = x.copy()
+    bad_x[3, 2] = np.inf
+    with pytest.raises(ValueError, match=r"^x: contains 1 NaN or infinite value\(s\), the first in sample 3$"):
+        model.fit(bad_x, y, validation_data=(bad_x, y), verbose=0)
