@@ -60,3 +60,12 @@ def older_shapes(model):
         walk(layer)
     return found
 
+
+
+def older_fits(layer, target_shape, file_shape):
+    """Whether a weights file's array of ``file_shape`` is ``layer``'s weight of ``target_shape``
+    in the older layout a glassnet before session 48 wrote (``weight_shape``): a ``.weights.h5`` or
+    legacy ``.h5`` weights file of such a LayerNormalization/RMSNormalization, reshaped on the
+    way in as ``older_shapes`` lets model files be."""
+    older = vars(layer).get("_older_shape")
+    return older is not None and tuple(file_shape) == older and tuple(target_shape) != older
