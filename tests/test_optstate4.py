@@ -276,17 +276,23 @@ def test_renaming_a_frozen_layer_keeps_its_state_and_files_name_it_anew(tmp_path
     _same(loaded, model, atol=0)
 
 
-def test_pop_then_add_the_same_layer_as_keras(keras):
-    """fit, ``pop``, fit the rest, ``add`` the popped layer back, fit: the re-added layer goes on from
-    the state it had when popped, the count from the steps since, as Keras 3.15's optimizer keeps
-    its variables' slots (the same layer object, the same variables). Whole fits from the same
-    weights, Adam in Keras' rule."""
+def _keras_twins(keras):
+    """The same two-layer model in Keras 3.15 and glassnet from Keras' weights, and an Adam for each
+    (glassnet's in Keras' rule)."""
     kl = keras.layers
     keras.utils.set_random_seed(0)
     theirs = keras.Sequential([keras.Input((3,)), kl.Dense(4, activation="tanh"), kl.Dense(2)])
     ours = gn.Sequential([gn.Input((3,)), gn.layers.Dense(4, activation="tanh"), gn.layers.Dense(2)], seed=0)
     ours.set_weights(theirs.get_weights())
-    k_opt, g_opt = keras.optimizers.Adam(0.01), gn.optimizers.Adam(0.01, rule="keras")
+    return theirs, ours, keras.optimizers.Adam(0.01), gn.optimizers.Adam(0.01, rule="keras")
+
+
+def test_pop_then_add_the_same_layer_as_keras(keras):
+    """fit, ``pop``, fit the rest, ``add`` the popped layer back, fit: the re-added layer goes on from
+    the state it had when popped, the count from the steps since, as Keras 3.15's optimizer keeps
+    its variables' slots (the same layer object, the same variables). Whole fits from the same
+    weights, Adam in Keras' rule."""
+    theirs, ours, k_opt, g_opt = _keras_twins(keras)
     for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
         model.compile(optimizer, "mse")
         _fit(model)
@@ -462,12 +468,7 @@ def test_renaming_a_frozen_layer_as_keras(keras):
     """fit, freeze, compile, fit, rename the frozen layer, unfreeze, compile, fit: Keras 3.15 takes
     the rename and the layer goes on from the slots it had when frozen; glassnet's alike (Adam in
     Keras' rule, whole fits from the same weights)."""
-    kl = keras.layers
-    keras.utils.set_random_seed(0)
-    theirs = keras.Sequential([keras.Input((3,)), kl.Dense(4, activation="tanh"), kl.Dense(2)])
-    ours = gn.Sequential([gn.Input((3,)), gn.layers.Dense(4, activation="tanh"), gn.layers.Dense(2)], seed=0)
-    ours.set_weights(theirs.get_weights())
-    k_opt, g_opt = keras.optimizers.Adam(0.01), gn.optimizers.Adam(0.01, rule="keras")
+    theirs, ours, k_opt, g_opt = _keras_twins(keras)
     for model, optimizer in ((theirs, k_opt), (ours, g_opt)):
         model.compile(optimizer, "mse")
         _fit(model)

@@ -17,6 +17,8 @@ tape's gradient of the values with respect to a watched ``y_pred``, seeded with 
 
 The built-in losses never come here: nothing on their path changes.
 """
+import contextlib
+
 import numpy as np
 
 from .._names import auto_name
@@ -179,16 +181,11 @@ class Taped:
             raise ValueError(f"{self._label()} has reduction={self.reduction!r}, one loss per sample, which has no "
                              f"gradient to train on; use reduction='sum_over_batch_size' (the default) or 'sum'")
         forward = self.__dict__.pop("_forward", None)
-        try:
+        with self._tape_errors_named():
             if forward is None or forward.spent or not forward.fits(self, y_pred, y_true, sample_weight):
                 forward = _Forward(self, y_pred, y_true, sample_weight)
                 self._record_values = True      # a gradient follows values: record the next value
             grad = forward.tape.gradient(forward.values, forward.watched, output_gradients=forward.seed)
-        except TypeError as exc:
-            if "GradientTape" not in str(exc):
-                raise
-            raise TypeError(f"{self._label()}: glassnet differentiates a loss of your own with a GradientTape, which "
-                            f"records glassnet.ops and Python operators alone: {exc}") from None
         if grad is None:
             raise TypeError(f"{self._label()}: its value does not depend on y_pred through anything the GradientTape "
                             f"records (plain NumPy on the values, np.asarray, .numpy(), or a constant), so it has no "
@@ -198,22 +195,28 @@ class Taped:
         self._forward = forward             # its value, for a log of the same arrays that follows
         return np.asarray(grad, dtype=np.asarray(y_pred).dtype)
 
-    def seeded_gradient(self, y_pred, y_true, sample_weight, g):
-        """dL/d(y_pred) of a loss of reduction "none" whose values a GradientTape of yours reduces
-        (``ops.mean(loss(enhanced, image))``, keras.io's Zero-DCE spatial consistency loss of
-        ``(n, h, w, 1)`` values): the tape's gradient of ``call``'s values (times the sample
-        weights) seeded with ``g``, their upstream gradient, of any shape the values have."""
+    @contextlib.contextmanager
+    def _tape_errors_named(self):
+        """A GradientTape's TypeError (an operation it does not record) said as this loss' own."""
         try:
-            forward = _Forward(self, y_pred, y_true, sample_weight)
-            shape = np.shape(forward.value)
-            dtype = forward.value.dtype if forward.value.dtype.kind == "f" else np.float64
-            seed = np.broadcast_to(np.asarray(g, dtype=dtype), shape)
-            grad = forward.tape.gradient(forward.values, forward.watched, output_gradients=seed)
+            yield
         except TypeError as exc:
             if "GradientTape" not in str(exc):
                 raise
             raise TypeError(f"{self._label()}: glassnet differentiates a loss of your own with a GradientTape, which "
                             f"records glassnet.ops and Python operators alone: {exc}") from None
+
+    def seeded_gradient(self, y_pred, y_true, sample_weight, g):
+        """dL/d(y_pred) of a loss of reduction "none" whose values a GradientTape of yours reduces
+        (``ops.mean(loss(enhanced, image))``, keras.io's Zero-DCE spatial consistency loss of
+        ``(n, h, w, 1)`` values): the tape's gradient of ``call``'s values (times the sample
+        weights) seeded with ``g``, their upstream gradient, of any shape the values have."""
+        with self._tape_errors_named():
+            forward = _Forward(self, y_pred, y_true, sample_weight)
+            shape = np.shape(forward.value)
+            dtype = forward.value.dtype if forward.value.dtype.kind == "f" else np.float64
+            seed = np.broadcast_to(np.asarray(g, dtype=dtype), shape)
+            grad = forward.tape.gradient(forward.values, forward.watched, output_gradients=seed)
         if grad is None:
             raise TypeError(f"{self._label()}: its values do not depend on y_pred through anything the GradientTape "
                             f"records, so they have no gradient; write the loss with glassnet.ops and Python operators")
