@@ -74,7 +74,9 @@ def test_the_batch_does_not_matter(rng):
 @pytest.mark.parametrize("make, message", [
     (lambda: GroupNormalization(groups=0), "groups must be a positive integer or -1"),
     (lambda: GroupNormalization(axis=-1.0), r"axis must be the channel axis"),
-    (lambda: gn.Sequential([GroupNormalization(groups=2, axis=1, input_shape=(3, 4))]), r"axis must be the channel axis, the last \(-1 or 2"),
+    # (another channel axis is taken since layerfuzz48, as Keras': tests/test_review_layerfuzz48.py)
+    (lambda: gn.Sequential([GroupNormalization(groups=2, axis=3, input_shape=(3, 4))]), r"axis 3 is not a channel axis of samples of shape \(3, 4\): 1 to 2"),
+    (lambda: GroupNormalization(axis=0), r"axis must be the channel axis, an integer other than 0"),
     (lambda: gn.Sequential([GroupNormalization(groups=-1, input_shape=(4,))]), "normalises each value alone"),
     (lambda: gn.Sequential([GroupNormalization(input_shape=(3, 16))]), r"groups=32 \(the default\) must divide"),
     (lambda: GroupNormalization(epsilon=0), "GroupNormalization: epsilon must be"),

@@ -182,7 +182,8 @@ ASSET = "assets/layers/string_lookup/vocabulary.txt"
 
 @pytest.mark.parametrize("member, match", [
     ("assets/../evil/vocabulary.txt", "unexpected member"),
-    ("assets/layers/string_lookup/other.txt", "unexpected member"),
+    # (a file of another name is a member since session 48, a layer of yours' save_assets: none reads it here)
+    ("assets/layers/string_lookup/other.txt", "no lookup layer"),
     ("assets/layers/x/vocabulary.txt", "no lookup layer"),
     ("/abs/vocabulary.txt", "unexpected member"),
 ])

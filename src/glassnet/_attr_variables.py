@@ -36,7 +36,8 @@ Left untracked: one of an integer or boolean dtype (glassnet's weights are float
 dtype; Keras 3.15 lists one as trainable, though no gradient moves it), a layer's weight view
 (``dense.kernel``: its layer's already), and a variable set after the block was drawn (after the
 layer's build), which Keras 3.15 refuses ("You cannot add new elements of state ... to a layer that
-is already built").
+is already built"). ``save_model`` and ``save_weights`` warn of each such variable, naming it
+(``warn_untracked``): no file keeps it.
 """
 import numpy as np
 
@@ -184,7 +185,7 @@ def _order(model, owner, adopted):
     from ._call_weights import CallWeight
     by_name = {spec["name"]: spec for spec in owner.specs}
     held = [leaf.name for value in vars(model).values() for leaf in _leaves(value) if isinstance(leaf, CallWeight)
-            and leaf.owner is owner and leaf.index is None and not leaf.reshaped]
+            and leaf.owner is owner and leaf.index is None and not leaf.reshaped and leaf.axes is None]
     order = keras_order(list(by_name), held, adopted)
     owner.specs[:] = [by_name[name] for name in order]
     if owner.built:
@@ -235,3 +236,32 @@ def adopt_in_layer(layer):
             for value in vars(layer).values() for leaf in _leaves(value)]
     names = [*layer.params, *(getattr(layer, "state", None) or {})]
     _arrays_in(layer, keras_order(names, [name for name in held if name is not None], adopted))
+
+
+def warn_untracked(model, where):
+    """Warn, naming each, of the ``gn.Variable``s ``model`` (a block) or its layers hold that are no
+    weights: set after the layer was built (Keras 3.15 refuses the assignment: "You cannot add new
+    elements of state ... to a layer that is already built"; glassnet has no ``__setattr__`` to see
+    it then, see the module docstring) or of an integer or boolean dtype (glassnet's weights are
+    floats). A file leaves them out, so ``save_model`` and ``save_weights`` (``where``) say so;
+    nothing to do, the common case, costs one pass over the attributes."""
+    import warnings
+    from ._block_layout import is_drawn_block
+    for owner in (model, *getattr(model, "layers", ())):
+        for attribute, value in list(vars(owner).items()):
+            for leaf in _leaves(value):
+                if type(leaf) is not Variable:
+                    continue
+                if not _adoptable(leaf):
+                    why = (f"its dtype {np.dtype(leaf.dtype).name} is no float (glassnet's weights are floats; "
+                           f"Keras 3.15 lists it in weights)")
+                elif getattr(owner, "is_model", False) and not is_drawn_block(owner):
+                    why = ("a model not drawn from call holds it (glassnet makes weights of the gn.Variables of a "
+                           "block drawn from call and of a layer of yours)")
+                else:
+                    why = ("it was set after the layer was built (Keras 3.15 refuses that: 'You cannot add new "
+                           "elements of state ... to a layer that is already built'): make it in build")
+                warnings.warn(f"{where}: {getattr(owner, 'name', type(owner).__name__)!r} holds the gn.Variable "
+                              f"{leaf.name!r} (attribute {attribute!r}) that is no weight of it: {why}; the file "
+                              f"does not keep it (a layer of yours can keep it with the saving hooks "
+                              f"save_own_variables/load_own_variables)", UserWarning, stacklevel=4)

@@ -52,6 +52,7 @@ class CallWeight:
     __array_priority__ = 1000       # NumPy defers to its reflected operators (array + w: refused by name)
 
     reshaped = False        # ``reshape`` made it: indexed first (``index``), then read in ``shape``
+    axes = None             # ``transpose`` made it: indexed first, then its axes in this order
 
     def __init__(self, owner, name, shape, index=None, owner_name=None):
         self.owner, self.name, self.shape, self.index = owner, name, tuple(shape), index
@@ -86,6 +87,8 @@ class CallWeight:
             owner.make_now()
         array = owner.params[self.name] if self.name in owner.params else owner.state[self.name]
         value = xp.asarray(array if self.index is None else array[self.index])
+        if self.axes is not None:
+            return value.transpose(self.axes)
         # a handle ``reshape`` made (or read back from a config, whose shape says so) reads in its shape
         return value if value.shape == self.shape else value.reshape(self.shape)
 
@@ -94,6 +97,8 @@ class CallWeight:
         non-trainable weight."""
         grads = self._owner().grads
         if self.name in grads:
+            if self.axes is not None:
+                grad = grad.transpose(np.argsort(self.axes))
             target = grads[self.name]
             if self.index is None:
                 target += grad.reshape(target.shape)
@@ -107,13 +112,34 @@ class CallWeight:
     def config(self):
         from .layers.tensor_ops import _index_item_json
         index = None if self.index is None else [_index_item_json(i) for i in self.index]
-        return {"call_weight": [self._owner().name, self.name, list(self.shape), index]}
+        entry = [self._owner().name, self.name, list(self.shape), index]
+        return {"call_weight": entry if self.axes is None else [*entry, list(self.axes)]}
 
     def __repr__(self):
         shown = "" if self.index is None else str(self.index)
+        if self.axes is not None:
+            shown += f".T{tuple(self.axes)}"
         return f"<CallWeight {self.owner_name}/{self.name}{shown} shape={self.shape}>"
 
     # -- use in call ----------------------------------------------------------------------------
+    def transpose(self, axes=None):
+        """The weight read with its axes in the order ``axes`` (None: reversed; Keras'
+        ``ops.transpose(self.w)``, keras.io's VectorQuantizer multiplying one-hot codes by its
+        codebook transposed): a handle whose nodes read the value so transposed and add their
+        gradient back transposed the other way, in the weight's layout."""
+        if self.reshaped or self.axes is not None:
+            raise TypeError(f"{self!r}: reshaped or transposed already; transpose the weight once, then use it")
+        rank = len(self.shape)
+        axes = tuple(range(rank))[::-1] if axes is None else axes
+        if not isinstance(axes, (list, tuple)) or not all(
+                isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes) \
+                or sorted(int(a) % rank if -rank <= a < rank else -1 for a in axes) != list(range(rank)):
+            raise ValueError(f"{self!r}: transpose's axes {axes!r:.80} must order each of the weight's {rank} axes once")
+        axes = tuple(int(a) % rank for a in axes)
+        handle = CallWeight(self.owner, self.name, tuple(self.shape[a] for a in axes), self.index, self.owner_name)
+        handle.axes = axes
+        return handle
+
     def reshape(self, newshape):
         """The weight read in ``newshape`` (one -1 at most; Keras' ``ops.reshape(self.w, shape)``,
         keras.io's Conv2DMoE flattening its experts' kernels into one convolution's): a handle whose
@@ -131,8 +157,9 @@ class CallWeight:
 
     def __getitem__(self, index):
         from .layers.tensor_ops import _index, _shown
-        if self.reshaped:
-            raise TypeError(f"{self!r}: reshaped already; index the weight first, then reshape it "
+        if self.reshaped or self.axes is not None:
+            done = "reshaped" if self.reshaped else "transposed"
+            raise TypeError(f"{self!r}: {done} already; index the weight first, then reshape or transpose it "
                             f"(ops.reshape(w[:4], shape))")
         if self.index is not None:
             raise TypeError(f"{self!r}: indexed already; index a weight once (w[:5, 2], not w[:5][2])")
@@ -181,6 +208,15 @@ class CallWeight:
     def __rtruediv__(self, other):
         return self._operate("true_divide", other, True)
 
+    def __pow__(self, other):
+        # Python's "unsupported operand type(s) for ** or pow(): 'CallWeight'" said nothing of why
+        # (keras.io's VectorQuantizer: ops.sum(self.embeddings ** 2, axis=0)): run eagerly, or
+        # outside any call, its value now; in a drawn call refused by name as any other weight-only use
+        return self._operate("power", other, False)
+
+    def __rpow__(self, other):
+        return self._operate("power", other, True)
+
     def __matmul__(self, other):
         from . import ops
         return ops.matmul(self, other)
@@ -197,7 +233,7 @@ class CallWeight:
             return np.array(self.read(), dtype=dtype)
         raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
                         f"+ - * / on a tensor, ops.matmul, ops.tensordot(x, w, axes=1), ops.maximum, ops.minimum, "
-                        f"ops.reshape (a weight in another shape, for those) "
+                        f"ops.reshape, ops.transpose (a weight in another shape or order, for those) "
                         f"and as the kernel of ops.conv, depthwise_conv, separable_conv, conv_transpose only "
                         f"(their nodes read and train it); this use would make it an array, a constant that never trains. "
                         f"numpy() gives its value now")
@@ -354,12 +390,16 @@ def from_config(value):
         return None
     from .layers.tensor_ops import _index
     entry = value["call_weight"]
-    if not (isinstance(entry, list) and len(entry) == 4 and all(isinstance(s, str) for s in entry[:2])
-            and isinstance(entry[2], list) and all(isinstance(d, int) and d >= 0 for d in entry[2])):
-        raise ValueError(f"config: a weight operand is {{'call_weight': [layer name, weight name, shape, index]}}, "
+    if not (isinstance(entry, list) and len(entry) in (4, 5) and all(isinstance(s, str) for s in entry[:2])
+            and isinstance(entry[2], list) and all(isinstance(d, int) and d >= 0 for d in entry[2])
+            and (len(entry) == 4 or (isinstance(entry[4], list) and sorted(entry[4]) == list(range(len(entry[2])))))):
+        raise ValueError(f"config: a weight operand is {{'call_weight': [layer name, weight name, shape, index(, axes)]}}, "
                          f"got {value!r:.120}")
     index = None if entry[3] is None else _index(entry[3])
-    return CallWeight(None, entry[1], entry[2], index, owner_name=entry[0])
+    weight = CallWeight(None, entry[1], entry[2], index, owner_name=entry[0])
+    if len(entry) == 5:
+        weight.axes = tuple(entry[4])
+    return weight
 
 
 def link(layers):

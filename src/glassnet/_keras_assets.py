@@ -121,12 +121,13 @@ def config_groups(spec, path="", depth=0):
     return groups
 
 
-def read_vocabularies(spec, assets, found, read):
+def read_vocabularies(spec, assets, found, read, others=None):
     """config.json's ``spec`` with each lookup layer's vocabulary written into its entry from its
     asset (Keras' entry says ``"vocabulary": null``), and a "tf_idf" one's ``idf_weights`` from its
     weights group (taken out of ``found``, {layer name: [datasets]}), so that the layer is made with
     them. ``assets``: {member name: ZipInfo}; ``read(info)``: its bytes. Every asset must be read:
-    one no layer takes is refused."""
+    one no layer takes is refused, or, given the dict ``others``, put there (for a layer of yours
+    with ``load_assets``, glassnet._keras_hooks)."""
     left = dict(assets)
     for group, entry in config_groups(spec):
         config = entry.get("config")
@@ -146,7 +147,9 @@ def read_vocabularies(spec, assets, found, read):
         config = entry["config"] = {**config, "vocabulary": texts[0], "has_input_vocabulary": False}
         if config.get("output_mode") in ("tf_idf", "tf-idf"):
             config["idf_weights"] = _idf(found.pop(config.get("name"), []), config.get("name"), len(texts[0]))
-    if left:
+    if others is not None:
+        others.update(left)
+    elif left:
         raise ModelFileError(f"assets no lookup layer of config.json reads (one without a vocabulary of its own): "
                              f"{sorted(left)[:5]}")
     return spec

@@ -29,6 +29,7 @@ import json
 import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
+from ._keras_hooks import is_hook_asset
 from .layers._norm_layout import older_fits
 from ._keras_h5 import (config_cell_orders, h5py_module, keras_store_order, open_h5, weights_by_layer,
                        without_keras_only)
@@ -52,7 +53,7 @@ def check_members(infos, max_bytes):
         name = info.filename
         if name in found:
             raise ModelFileError(f"member {name!r} appears twice")
-        asset = is_asset(name)
+        asset = is_asset(name) or is_hook_asset(name)
         if name not in MEMBERS and not asset:
             what = ("not a lookup layer's assets/.../vocabulary.txt, the one asset Keras writes"
                     if name.startswith("assets/") else "not one of Keras' metadata.json, config.json, "
@@ -115,15 +116,20 @@ def load_keras(archive, max_bytes, compile):
     with _h5_errors():
         h5 = open_h5(h5py, data, "model.weights.h5")
     with h5:
+        stores, groups, others = {}, {}, {}
         with _h5_errors():
-            found = weights_by_layer(h5py, h5, config_cell_orders(config))
+            found = weights_by_layer(h5py, h5, config_cell_orders(config), stores, groups)
             # a lookup layer's vocabulary (its asset) and a tf_idf one's idf_weights go into its
             # config entry: it is made with them, and the layers after it are built for its width
-            config = read_vocabularies(copy.deepcopy(config), assets, found, lambda info: read_member(archive, info))
+            config = read_vocabularies(copy.deepcopy(config), assets, found, lambda info: read_member(archive, info),
+                                       others)
         # parameters the file can hold: its weights member's bytes as float32 (Keras' weights' dtype)
         model = model_from_keras(config, "config.json", len(data) // 4, "the file's model.weights.h5 holds")
         with _h5_errors():
-            _assign(model, found)
+            _assign(model, found, stores)
+            # a layer of yours: its store and assets through its hooks (glassnet._keras_hooks)
+            from ._keras_hooks import restore_hooks
+            restore_hooks(model, stores, groups, others, lambda info: read_member(archive, info))
     if compile:     # Keras marks a loss object given for several outputs with a shared_object_id
         compile_from_keras(model, _keras_compile_objects(_unshared(config.get("compile_config"))), "compile_config")
         if model.optimizer is not None:     # its state: step count, rate, slots
@@ -155,9 +161,12 @@ def _h5_errors():
                              f"{str(exc)[:200]})") from exc
 
 
-def _assign(model, found):
+def _assign(model, found, stores=None):
     """Each glassnet layer's weights from the file's datasets of the layer of its name, every shape
-    and dtype checked before any data is read; then nothing in the file is left over."""
+    and dtype checked before any data is read; then nothing in the file is left over. A layer of
+    yours keeping a store (glassnet._keras_hooks) is left to its ``load_own_variables``: its
+    datasets go to ``stores``, its store."""
+    from ._keras_hooks import keeps_store, plain_store
     from ._keras_nesting import unread_layers
     from .layers.lora import keras_weights, set_keras_weights
     planned = []
@@ -165,6 +174,13 @@ def _assign(model, found):
     # kept on them, so that a re-save writes them, glassnet._keras_nesting)
     unread = unread_layers(model) if getattr(model, "_nesting", None) else []
     for layer in [*model.layers, *unread]:
+        if stores is not None and keeps_store(layer):
+            stores.setdefault(layer.name, plain_store(found.pop(layer.name, [])))
+            continue
+        if stores and layer.name in stores:
+            raise ModelFileError(f"model.weights.h5: layer {layer.name!r}: its vars hold {sorted(stores[layer.name])[:8]}, "
+                                 f"a store of save_own_variables, which {type(layer).__name__} does not read (its class "
+                                 f"defines no load_own_variables)")
         # with LoRA: the merged kernel and the bias (layers/lora.py); quantized: Keras' order
         current = keras_store_order(layer, keras_weights(layer))
         arrays = found.pop(layer.name, [])

@@ -231,10 +231,13 @@ def config_cell_orders(config, depth=0):
     return found
 
 
-def weights_by_layer(h5py, h5, cell_orders=None):
+def weights_by_layer(h5py, h5, cell_orders=None, stores=None, groups=None):
     """{layer name: [datasets, in Keras' order of that layer's weights]} of every layer with weights
     (a ``.keras`` file's, whose layers are those of its own config: matched by name);
-    ``cell_orders``: ``config_cell_orders`` of its config."""
+    ``cell_orders``: ``config_cell_orders`` of its config. ``stores``, a dict, takes {layer name:
+    {key: dataset}} of a ``vars`` group holding more than ``0, 1, ...`` (a layer of yours'
+    ``save_own_variables``' store, glassnet._keras_hooks); ``groups``, a dict, {layer name: its
+    group's path}."""
     walk, found = _Walk(h5py), {}
     top = walk.children(h5, "")
     for where, sub, inner, nested in (_layer_groups(walk, top["layers"], "layers") if "layers" in top else ()):
@@ -247,6 +250,15 @@ def weights_by_layer(h5py, h5, cell_orders=None):
             continue
         name = inner["vars"].attrs.get("name") if "vars" in inner else None
         name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        if groups is not None and isinstance(name, str):
+            groups.setdefault(name, where)
+        if stores is not None and "vars" in inner and isinstance(name, str) and _holds_store(walk, inner, where):
+            from ._keras_hooks import read_store
+            if name in stores or set(inner) != {"vars"}:
+                raise ModelFileError(f"{walk.where}: {where}: a store of a layer named {name!r:.60} met twice, or "
+                                     f"beside sublayers' groups")
+            stores[name] = read_store(walk, inner["vars"], f"{where}/vars")
+            continue
         arrays = _ordered(walk, sub, where, cells=(cell_orders or {}).get(name) if isinstance(name, str) else None)
         if not arrays:
             continue
@@ -256,6 +268,13 @@ def weights_by_layer(h5py, h5, cell_orders=None):
             raise ModelFileError(f"{walk.where}: two layers named {name!r}")
         found[name] = arrays
     return found
+
+
+def _holds_store(walk, inner, path):
+    """Whether a layer's ``vars`` group holds keys besides ``0, 1, ...`` (a store of yours), a
+    tf_idf lookup's ``idf_weights`` alone aside."""
+    keys = set(walk.children(inner["vars"], f"{path}/vars"))
+    return keys != {"idf_weights"} and keys != {str(i) for i in range(len(keys))}
 
 
 def _layer_groups(walk, group, path, depth=0):
@@ -384,24 +403,33 @@ def weights_file_arrays(model, h5py, h5, where):
     matches them: each layer's group found by its place in ``model``'s layout (``layer_groups``:
     class and order, not the layer's name), its datasets in Keras' order, every count and shape
     compared with ``model``'s before any is read; then no layer group with weights may be left."""
+    from ._block_layout import block_groups, is_drawn_block
+    from ._keras_hooks import keeps_store
     walk = _Walk(h5py, where)
     top = walk.children(h5, "")
-    unknown = sorted(set(top) - {"layers", "vars", "optimizer"})
-    if unknown or not isinstance(top.get("layers"), h5py.Group):
-        raise ModelFileError(f"{where}: not Keras 3's .weights.h5 layout (a 'layers' group, 'vars', 'optimizer'; "
-                             f"found {sorted(top)[:10]})")
-    if "vars" in top and _ordered(walk, top["vars"], "vars"):
-        raise ModelFileError(f"{where}: the model's own vars hold weights; Keras' models hold none of their own")
-    planned, used = [], set()
-    for group, layer, name in layer_groups(model):
+    # a block drawn from call: Keras' layout of its attributes, its own weights in the top vars
+    block = is_drawn_block(model)
+    groups = block_groups(model) if block else layer_groups(model)
+    unknown = sorted(set(top) - {"layers", "vars", "optimizer"} - {group.split("/")[0] for group, _, _ in groups})
+    if unknown or not (block or isinstance(top.get("layers"), h5py.Group)):
+        raise ModelFileError(f"{where}: not Keras 3's .weights.h5 layout of this model (a 'layers' group, 'vars', "
+                             f"'optimizer'{', its attributes: groups' if block else ''}; found {sorted(top)[:10]})")
+    if (not block or groups[0][1] is None) and "vars" in top and _ordered(walk, top["vars"], "vars"):
+        holds = "this block holds" if block else "Keras' models hold"
+        raise ModelFileError(f"{where}: the model's own vars hold weights; {holds} none of their own")
+    planned, used, stores = [], set(), []
+    for group, layer, name in groups:
         used.add(group)
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):
             continue
         if type(layer).__name__ in ("IntegerLookup", "StringLookup", "TextVectorization"):
             continue        # a tf_idf layer's idf_weights go with its vocabulary, which the code adapts again
+        found = _group_at(walk, h5, group) if group else h5      # (a block's own weights: the top vars)
+        if keeps_store(layer):      # a layer of yours: its store, to its load_own_variables (glassnet._keras_hooks)
+            stores.append((layer, _store_at(walk, found, group)))
+            continue
         # with LoRA: the merged kernel and the bias, Keras' two; quantized: Keras' order
         current = keras_store_order(layer, keras_weights(layer))
-        found = _group_at(walk, h5, group)
         stack = getattr(getattr(layer, "cell", None), "cells", None)      # an RNN's StackedRNNCells
         cells = stacked_cell_groups([type(cell).__name__ for cell in stack]) if isinstance(stack, list) else None
         if type(layer).__name__ == "Pipeline":       # its layers' groups, in its list's order (_sublayers)
@@ -411,7 +439,9 @@ def weights_file_arrays(model, h5py, h5, where):
                 inner = _group_at(walk, h5, f"{group}/{sub}")
                 arrays += _ordered(walk, inner, f"{group}/{sub}") if inner is not None else []
         else:
-            arrays = _ordered(walk, found, group, cells=cells) if found is not None else []
+            # (the top group: its vars alone, the block's own weights; the other groups are its layers')
+            arrays = _ordered(walk, found, group, cells=cells, skip=() if group else tuple(set(top) - {"vars"})) \
+                if found is not None else []
         arrays = without_keras_only(layer, arrays, current)
         if len(arrays) != len(current):
             arrays = _without_adopted(layer, arrays, current)
@@ -424,12 +454,27 @@ def weights_file_arrays(model, h5py, h5, where):
                 raise ModelFileError(f"{where}: layer {name!r} weight {k} ({dataset.name}): expected shape "
                                      f"{target.shape}, the file has {tuple(dataset.shape)}")
         planned.append((layer, current, arrays))
-    _left_over(walk, top["layers"], "layers", used)
+    if "layers" in top:
+        _left_over(walk, top["layers"], "layers", used)
     # (.reshape: an older glassnet's layout of a normalization's axis list, layers._norm_layout)
     return [(layer, keras_store_order(layer, [np.array(target) if dataset is None else
                                               dataset[()].astype(target.dtype, copy=False).reshape(target.shape)
                                               for target, dataset in zip(current, arrays)]))
-            for layer, current, arrays in planned if arrays]
+            for layer, current, arrays in planned if arrays] + \
+        [(layer, {key: dataset[()] for key, dataset in store.items()}) for layer, store in stores]
+
+
+def _store_at(walk, group, path):
+    """``{key: dataset}`` of the layer group ``group`` (``path``; None: absent, an empty store):
+    its ``vars``, and nothing else."""
+    if group is None:
+        return {}
+    inner = walk.children(group, path)
+    if set(inner) - {"vars"}:
+        raise ModelFileError(f"{walk.where}: {path}: a layer keeping a store (save_own_variables) with groups "
+                             f"besides vars: {sorted(inner)[:5]}")
+    from ._keras_hooks import read_store
+    return read_store(walk, inner["vars"], f"{path}/vars") if "vars" in inner else {}
 
 
 def _without_adopted(layer, arrays, current):
@@ -596,9 +641,17 @@ def _groups(layers, nesting, inputs, path, nested=True):
 def _write_layers(h5, model, path, nested=True, archive=False):
     """Each of ``model.layers`` (and a functional model's Inputs) under ``path/layers``."""
     from ._keras_assets import learnt
-    for group, layer, name in layer_groups(model, path, nested):
+    from ._block_layout import block_groups, is_drawn_block
+    from ._keras_hooks import keeps_store, saved_store
+    # a block drawn from call, in a weights file: Keras' layout of its attributes (glassnet._block_layout)
+    block = not archive and not path and is_drawn_block(model)
+    for group, layer, name in (block_groups(model) if block else layer_groups(model, path, nested)):
         if not hasattr(layer, "get_weights") or getattr(layer, "is_model", False):     # an Input, a nested model
             _write_vars(h5, group, name, [])
+            continue
+        if keeps_store(layer):      # a layer of yours: its save_own_variables' store, as Keras (glassnet._keras_hooks)
+            where = f"{'save_model: .keras' if archive else 'save_weights'}: layer {layer.name!r} ({type(layer).__name__})"
+            _write_vars(h5, group, name, saved_store(layer, where))
             continue
         for sub, sub_name, arrays in _sublayers(layer, keras_weights(layer)):
             if archive and isinstance(arrays, dict) and learnt(layer):

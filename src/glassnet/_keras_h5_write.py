@@ -28,7 +28,7 @@ import json
 
 import numpy as np
 
-from . import backend
+from . import backend, saving
 from ._keras_h5 import h5py_module, keras_only_weights, layer_groups
 from ._keras_nesting import writes_nested
 from ._keras_write import KERAS_VERSION, _compile_config, _model_config, _refuse, is_functional, keras_listed
@@ -188,6 +188,13 @@ def h5_bytes(model, include_optimizer=True):
         _refuse(repr(model.name), "not built: fit, build or call it first (Keras' file holds the built weights)")
     nested = not is_functional(model) or writes_nested(model)     # (as the .keras writer's weights)
     try:
+        for layer in model.layers:
+            # (the .keras writer takes a registered class of yours; Keras' legacy loader finds a class by
+            # its class name alone, not the "package>Name" it was registered under, and calls no saving hook)
+            if saving.is_registered(layer) and not type(layer).__module__.startswith("glassnet."):
+                _refuse(repr(layer.name), f"{saving.get_registered_name(type(layer))!r} is a layer class of yours: Keras' "
+                                          f"legacy loader cannot find it from a file (the .keras format can: "
+                                          f"save_format='keras')")
         spec = _inline_vocabularies(legacy_entry(_model_config(model)), model)
         training = _training_config(model) if include_optimizer else None
     except ValueError as exc:       # the .keras writer's refusals, said of this file's format

@@ -25,7 +25,9 @@ these names); what differs is mended here: the input shape goes to ``build_confi
 becomes Keras' DTypePolicy dict, a few settings some Keras classes lack are dropped at the value
 such a class computes as (``_GLASSNET_ONLY``; kept for the classes of ``_KERAS_TAKES``, whose Keras
 constructors take them). Refused by name, before anything is written (ValueError): a layer
-class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours (an RNN cell of yours), a
+class Keras 3.15 lacks (``KERAS_LACKS``), a layer class of yours not registered (a registered one
+is written as Keras writes it, its saving hooks' store and assets with it: glassnet._keras_hooks;
+an RNN cell of yours, or a registered layer inside a wrapper, is refused), a
 glassnet-only setting at another value, glassnet's ``"leaky_relu"`` activation (slope 0.01; Keras'
 name means 0.2), a call with its own arguments or mode, a model with ``add_loss`` terms, an
 optimizer Keras lacks. The optimizer's state (step count, rate, slots) is written in Keras' layout (glassnet._keras_optimizer_state), so
@@ -44,6 +46,7 @@ import numpy as np
 from ._flagless import own_mode
 from ._keras_assets import learnt, vocabulary_assets
 from ._keras_h5 import weights_bytes
+from ._keras_hooks import hook_assets
 from ._keras_dicts import call_node, keras_ends, keyed_compile
 from ._keras_nesting import call_tensors, output_index, sequential_writes_nested, writes_nested
 from .optimizers import schedules as _schedules
@@ -194,8 +197,23 @@ def _entry_of(layer, dtype, carried=()):
     if getattr(layer, "is_model", False):
         return _model_config(layer)
     entry = serialize(layer)
+    registered = entry.get("registered_name")
+    own = registered is not None and not layer.wrapped_layers()
     entry = _layer_entry(entry["class_name"], entry["config"], layer.dtype or dtype, repr(layer.name),
-                         trainable=layer.trainable, registered=entry.get("registered_name"), carried=carried)
+                         trainable=layer.trainable, registered=None if own else registered, carried=carried)
+    if registered is None and not (type(layer).__module__ or "").startswith("glassnet."):
+        # (written under its own class name, as one of Keras' layers, Keras' loader finds no such class)
+        _refuse(repr(layer.name), f"{type(layer).__name__} is a layer class of yours, not registered: register it "
+                                  f"with glassnet.saving.register_serializable(package=...) and its Keras twin with "
+                                  f"keras.saving.register_keras_serializable under the same 'package>Name', which "
+                                  f"Keras' loader looks up")
+    if own:
+        # a registered layer class of yours, as Keras writes one (register_keras_serializable): Keras
+        # rebuilds it from the class registered under that name in its own process (the class's
+        # module: None for __main__'s, as Keras writes it); its hooks' store and assets go to its
+        # weights group and assets/ (glassnet._keras_hooks)
+        module = type(layer).__module__
+        entry.update(module=None if module == "__main__" else module, registered_name=registered)
     if layer.quantization_mode is not None:         # Keras' quantized policy: its layer builds int8 weights
         from .layers.quantized import keras_policy
         entry["config"]["dtype"] = keras_policy(layer)
@@ -641,7 +659,8 @@ def keras_bytes(model, include_optimizer=True):
     nested = not is_functional(model) or writes_nested(model)
     weights = weights_bytes(model, nested=nested, archive=True, more=None if arrays is None else
                             (lambda h5: write_keras_optimizer(h5, model, arrays)))
-    assets = vocabulary_assets(model, nested)       # at the groups the weights have
+    # at the groups the weights have: lookups' vocabularies, what layers of yours' save_assets write
+    assets = vocabulary_assets(model, nested) + hook_assets(model, nested)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:      # Keras stores its members
         archive.writestr("metadata.json", metadata)

@@ -1,15 +1,15 @@
 """Every layer's ONNX converter, by layer class name: the families' tables joined
 (glassnet._onnx_layers: core, convolution, pooling; glassnet._onnx_recurrent: SimpleRNN, LSTM, GRU,
 Bidirectional; glassnet._onnx_rnn: RNN(cell), a cell of your own drawn by glassnet._onnx_cell;
-glassnet._onnx_conv_lstm: ConvLSTM1D/2D/3D; glassnet._onnx_shapes: cropping, upsampling, repeats,
-TimeDistributed, transposed and depthwise convolutions, attention; glassnet._onnx_tensor_ops: a
+glassnet._onnx_conv_lstm: ConvLSTM1D/2D/3D; glassnet._onnx_shapes: cropping, repeats,
+TimeDistributed, SpectralNormalization, transposed and depthwise convolutions, attention; glassnet._onnx_tensor_ops: a
 functional model's operation nodes, TensorOp and TensorFunction; glassnet._onnx_attention:
 MultiHeadAttention, Attention, ..., EinsumDense; glassnet._onnx_masks: Masking, a call's mask=,
 and GlobalAveragePooling1D reading a mask; glassnet._onnx_merge_masks: Maximum, Minimum and
 Multiply, reading their inputs' masks or not; glassnet._onnx_preprocessing: the augmentation
 layers (identities at inference), Normalization; glassnet._onnx_normalizations: UnitNormalization,
-RMSNormalization, GroupNormalization; glassnet._onnx_images: Resizing, CenterCrop, the adaptive
-poolings, DepthToSpace, SpaceToDepth)."""
+RMSNormalization, GroupNormalization; glassnet._onnx_images: Resizing, CenterCrop, RandomCrop, the
+adaptive poolings, UpSampling, DepthToSpace, SpaceToDepth, their resizes by glassnet._onnx_resize)."""
 from ._onnx_attention import CONVERTERS as _ATTENTION
 from ._onnx_conv_lstm import CONVERTERS as _CONV_LSTM
 from ._onnx_images import CONVERTERS as _IMAGES

@@ -37,6 +37,7 @@ from . import _onnx_masks as masks
 from ._onnx_converters import CONVERTERS
 from ._onnx_ops import Unsupported
 from . import layers as layers_module
+from .layers.base import call_arguments_set
 from .layers.lora import merged_kernel
 
 OPSET, IR_VERSION = 17, 8
@@ -92,6 +93,13 @@ class Builder:
         constants, rounded once to a float32 model's dtype)."""
         name = self._name(hint)
         self.initializers.append(proto.tensor(name, np.asarray(value).astype(self.dtype)))
+        return name
+
+    def const_as(self, value, dtype, hint="const"):
+        """An initializer holding ``value`` in ``dtype`` whatever the model's (float32 steps that a
+        float64 model repeats as glassnet takes them: a resize's weights, glassnet._onnx_resize)."""
+        name = self._name(hint)
+        self.initializers.append(proto.tensor(name, np.asarray(value).astype(dtype)))
         return name
 
     def ints(self, values, hint="shape"):
@@ -203,7 +211,7 @@ def convert_calls(b, model, names, shapes, input_dtypes):
         b.input_masks = {k: b.masks[id(maker)] for k, maker in input_routes.get(id(layer), {}).items()}
         masks.refuse_unread(layer, CONVERTERS[kind], b.mask)
         xs = [names[-1 - p] if p < 0 else outs[p] for p in parents]
-        if kind != "Embedding":
+        if kind not in ("Embedding", "ReversibleEmbedding"):
             # an integer Input (int64 in the file) read as numbers, as glassnet and Keras read it,
             # in the model's dtype: ONNX's MatMul, Add, ... take no int64 with a float
             for k, p in enumerate(parents):
@@ -214,7 +222,11 @@ def convert_calls(b, model, names, shapes, input_dtypes):
                     xs[k] = cast[p]
         in_shapes = [shapes[-1 - p] if p < 0 else out_shapes[p] for p in parents]
         b.scope = layer.name
-        with merged_kernel(layer):          # a LoRA layer's merged kernel (layers/lora.py)
+        # a converter that reads the call's own arguments from the layer (ReversibleEmbedding's
+        # reverse=True) has them set on it while it is converted and its shape read, as the model
+        # sets them around its forward; the others read b.call_options
+        arguments = given if getattr(CONVERTERS[kind], "sets_call_arguments", False) else None
+        with merged_kernel(layer), call_arguments_set(layer, arguments):    # (LoRA: layers/lora.py)
             outs.append(CONVERTERS[kind](b, layer, xs, in_shapes))
         if i in combiners:                  # a merge's mask joined from its inputs' (masks.combined)
             combiner = combiners[i]
@@ -222,7 +234,8 @@ def convert_calls(b, model, names, shapes, input_dtypes):
             b.masks[id(combiner)] = masks.combined(b, combiner, xs, in_shapes)
         if given.get("attention_mask"):     # the call's last input, no query, value or key
             in_shapes = in_shapes[:-1]
-        out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
+        with call_arguments_set(layer, arguments):
+            out_shapes.append(tuple(layer.output_shape(in_shapes if getattr(layer, "merges", False) else in_shapes[0])))
     return outs, out_shapes
 
 

@@ -177,6 +177,23 @@ def _embedding(b, layer, xs, shapes):
     return b.op("Gather", [b.const(layer.params["embeddings"], "embeddings"), ids], axis=0)
 
 
+def _reversible_embedding(b, layer, xs, shapes):
+    """ReversibleEmbedding: the lookup (``Embedding``'s Gather), or in a call with
+    ``reverse=True`` (set on the layer while it is converted) the logits ``x @ W`` (W the table's
+    transpose, or ``reverse_embeddings`` untied), ``c tanh(logits / c)`` with ``logit_soft_cap``."""
+    if not layer.reverse:
+        return _embedding(b, layer, xs, shapes)
+    logits = b.op("MatMul", [xs[0], b.const(layer._reverse_kernel(), "reverse_kernel")])
+    if layer.logit_soft_cap is None:
+        return logits
+    cap = b.const(layer.logit_soft_cap, "logit_soft_cap")
+    return b.op("Mul", [b.op("Tanh", [b.op("Div", [logits, cap])]), cap])
+
+
+_reversible_embedding.call_options = ("reverse",)
+_reversible_embedding.sets_call_arguments = True          # (set on the layer: glassnet._onnx_graph)
+
+
 def _to_channels_first(b, layer, x, rank):
     """``x`` (rank axes with the batch's) in NCHW order for an ONNX Conv/Pool node."""
     return x if _channels_first(layer) else b.op("Transpose", [x], perm=[0, rank - 1, *range(1, rank - 1)])
@@ -254,8 +271,8 @@ def _sliced_conv(b, layer, x, shape, kernel):
     if int(getattr(layer, "groups", 1)) != 1:
         raise Unsupported(f"{layer.describe()}: groups > 1 is exported for float32 models only")
     strides, dilation = list(layer.strides), list(layer.dilation_rate)
-    # the slices' ends are counted from the sizes
-    _static(layer, _spatial(layer, shape), f"a {b.dtype} convolution (window slices)")
+    # (any size: the slices' ends are counted from the axis' end; "same" with strides over an open
+    # size, whose pads need the size, is refused by _pads)
     pads = _pads(layer, _spatial(layer, shape), kernel.shape[:dims], strides, dilation, layer.padding)
     if _channels_first(layer):
         x = b.op("Transpose", [x], perm=[0, *range(2, rank), 1])
@@ -270,7 +287,9 @@ def _pool(op):
         pool, strides = list(layer.pool_size), list(layer.strides)
         padding = _padding(layer, _spatial(layer, shapes[0]), pool, strides, [1] * len(pool), layer.padding)
         if op == "AveragePool" and b.dtype != np.float32:        # no float64 AveragePool in onnxruntime
-            _static(layer, _spatial(layer, shapes[0]), f"a {b.dtype} average pooling (window slices)")
+            if "auto_pad" in padding:           # "same" with strides over an open size: pads need the size
+                _static(layer, _spatial(layer, shapes[0]), f"a {b.dtype} average pooling with padding='same' and "
+                                                           f"strides {tuple(strides)} (window slices)")
             pads = padding["pads"]
             x = b.op("Transpose", xs, perm=[0, *range(2, rank), 1]) if _channels_first(layer) else xs[0]
             y = windows.average_pool(b, x, list(_spatial(layer, shapes[0])), pool, strides, pads)
@@ -317,7 +336,7 @@ CONVERTERS = {
     "Flatten": _flatten, "Reshape": _reshape, "Permute": _permute, "Rescaling": _rescaling,
     "Add": _chain("Add"), "Subtract": _chain("Sub"), "Multiply": _chain("Mul"), "Maximum": _chain("Max"),
     "Minimum": _chain("Min"), "Average": _average, "Concatenate": _concatenate,
-    "Embedding": _embedding,
+    "Embedding": _embedding, "ReversibleEmbedding": _reversible_embedding,
     "Conv1D": _conv, "Conv2D": _conv, "Conv3D": _conv,
     "MaxPooling1D": _pool("MaxPool"), "MaxPooling2D": _pool("MaxPool"), "MaxPooling3D": _pool("MaxPool"),
     "AveragePooling1D": _pool("AveragePool"), "AveragePooling2D": _pool("AveragePool"),

@@ -7,7 +7,8 @@
   each sample's group standardised over its positions and its channels (a Reshape to (batch,
   positions, groups, channels per group), the mean and the biased variance over axes 1 and 3,
   ``(x - mean) / sqrt(var + epsilon)``), back to the input's shape, then ``gamma`` and ``beta``
-  per channel;
+  per channel; another channel axis (``axis=1``, channels first) moved last by a Transpose and
+  back after;
 * ``LayerScale`` (keras.io's CaiT/ConvNeXt block): ``x * gamma``, one gamma per channel;
 * ``Dot`` (a merge), whose ``normalize=True`` is that unit length along each input's axis: the
   products summed, (batch, d) -> (batch, 1), or one MatMul of (batch, n, d) and (batch, d, m)
@@ -38,7 +39,17 @@ def _rms_normalization(b, layer, xs, shapes):
 
 
 def _group_normalization(b, layer, xs, shapes):
-    x, channels = xs[0], shapes[0][-1]
+    rank = len(shapes[0]) + 1
+    axis = rank + layer._channel_axis(rank)
+    if axis != rank - 1:        # another channel axis (channels first): computed with it moved last
+        order = [a for a in range(rank) if a != axis] + [axis]
+        moved = b.op("Transpose", [xs[0]], perm=order)
+        y = _group_normalization_last(b, layer, moved, shapes[0][axis - 1])
+        return b.op("Transpose", [y], perm=[order.index(a) for a in range(rank)])
+    return _group_normalization_last(b, layer, xs[0], shapes[0][-1])
+
+
+def _group_normalization_last(b, layer, x, channels):
     groups = layer._groups_of(channels)
     grouped = b.op("Reshape", [x, b.ints([0, -1, groups, channels // groups])])
     centred = b.op("Sub", [grouped, b.op("ReduceMean", [grouped], axes=[1, 3], keepdims=1)])

@@ -40,8 +40,9 @@ def _depthwise_part(b, layer, x, shape, kernel):
     if b.dtype != np.float32:
         if _channels_first(layer):
             raise Unsupported(f"{layer.describe()}: a float64 channels_first depthwise convolution is not exported")
-        # the window slices' ends are counted from the sizes (any padding: "valid" too)
-        _static(layer, _spatial(layer, shape), f"a {b.dtype} depthwise convolution (window slices)")
+        if "auto_pad" in padding:       # "same" with strides over an open size: pads need the size
+            _static(layer, _spatial(layer, shape), f"a {b.dtype} depthwise convolution with padding='same' and "
+                                                   f"strides {tuple(strides)} (window slices)")
         return windows.depthwise(b, x, list(_spatial(layer, shape)), kernel, strides, dilation, padding["pads"])
     channels = kernel.shape[-2]
     y = b.op("Conv", [_to_channels_first(b, layer, x, rank), b.const(_depthwise_weight(kernel), "depthwise_kernel")],
@@ -108,37 +109,12 @@ def _conv_transpose(b, layer, xs, shapes):
 
 
 def _cropping(b, layer, xs, shapes):
-    spatial = _static(layer, _spatial(layer, shapes[0]), "cropping")
+    # a Slice whose ends count back from each axis' end: any size (an Input's None) too
     first = 2 if _channels_first(layer) else 1
     crops = [tuple(c) for c in layer.cropping]
-    starts = [c[0] for c in crops]
-    ends = [n - c[1] for n, c in zip(spatial, crops)]
-    axes = list(range(first, first + len(spatial)))
-    return b.op("Slice", [xs[0], b.ints(starts), b.ints(ends), b.ints(axes)])
-
-
-def _upsampling(b, layer, xs, shapes):
-    who, size = layer.describe(), list(layer.size)
-    interpolation = getattr(layer, "interpolation", "nearest")
-    if interpolation not in ("nearest", "bilinear") or (interpolation == "bilinear" and len(size) != 2):
-        raise Unsupported(f"{who}: interpolation {interpolation!r} is not exported (nearest, and bilinear in 2D)")
-    if _channels_first(layer):
-        raise Unsupported(f"{who}: data_format='channels_first' is not exported")
-    *spatial, c = shapes[0]
-    spatial = _static(layer, spatial, "upsampling")         # (Reshape/Expand need the sizes)
-    if interpolation == "bilinear":
-        if b.dtype != np.float32:
-            raise Unsupported(f"{who}: bilinear upsampling is exported for float32 models only (onnxruntime has "
-                              "no float64 Resize)")
-        scales = b.const(np.asarray([1, *size, 1], np.float64), "scales")       # (float32: this model's dtype)
-        return b.op("Resize", [xs[0], "", scales], mode="linear",
-                    coordinate_transformation_mode="half_pixel")
-    # each value repeated exactly: (N, d1, 1, d2, 1, ..., C) broadcast to (N, d1, s1, ..., C), merged
-    split = [v for n in spatial for v in (n, 1)]
-    grown = [v for n, s in zip(spatial, size) for v in (n, s)]
-    y = b.op("Reshape", [xs[0], b.ints([0, *split, c])])
-    y = b.op("Expand", [y, b.ints([1, *grown, c])])
-    return b.op("Reshape", [y, b.ints([0, *(n * s for n, s in zip(spatial, size)), c])])
+    ends = [-after if after else np.iinfo(np.int64).max for _, after in crops]
+    axes = list(range(first, first + len(crops)))
+    return b.op("Slice", [xs[0], b.ints([before for before, _ in crops]), b.ints(ends), b.ints(axes)])
 
 
 def _repeat_vector(b, layer, xs, shapes):
@@ -190,11 +166,26 @@ def _wrapped_model(b, model, x, shape, who):
 
 
 _time_distributed.reads_masks = True       # (and leaves it)
+
+
+def _spectral_normalization(b, layer, xs, shapes):
+    """SpectralNormalization at inference is its layer with the kernel as it stands (the division
+    happens in training calls only, glassnet's and Keras'): the wrapped layer's own converter, its
+    weights the wrapper's."""
+    from ._onnx_converters import CONVERTERS
+    inner, who = layer.layer, layer.describe()
+    kind = type(inner).__name__
+    if kind not in CONVERTERS or getattr(layers_module, kind, None) is not type(inner):
+        raise Unsupported(f"{who}: the wrapped {kind} has no ONNX form here")
+    if getattr(inner, "mask_zero", False):
+        raise Unsupported(f"{who}: a wrapped Embedding with mask_zero=True is not exported (its mask is planned "
+                          f"for the wrapper)")
+    return CONVERTERS[kind](b, inner, xs, shapes)
 CONVERTERS = {
     "DepthwiseConv1D": _depthwise, "DepthwiseConv2D": _depthwise, "SeparableConv1D": _depthwise,
     "SeparableConv2D": _depthwise,
     "Conv1DTranspose": _conv_transpose, "Conv2DTranspose": _conv_transpose, "Conv3DTranspose": _conv_transpose,
     "Cropping1D": _cropping, "Cropping2D": _cropping, "Cropping3D": _cropping,
-    "UpSampling1D": _upsampling, "UpSampling2D": _upsampling, "UpSampling3D": _upsampling,
     "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
+    "SpectralNormalization": _spectral_normalization,
 }

@@ -3,11 +3,13 @@ AveragePool kernel for (float64: onnxruntime 1.32's CPU Conv and AveragePool are
 
 Channels-last throughout (glassnet's layout, no transposes): the input is zero-padded (Pad), and
 each kernel offset ``o`` takes the strided slice of the positions it reads (Slice with steps),
-of shape ``(batch, *out_spatial, C)``. A convolution joins the slices along the channels (im2col,
-offsets in C order then channels: the kernel ``(*k, in, out)`` reshaped to ``(prod(k) * in,
-out)`` multiplies them in one MatMul); an average pooling sums them and divides by how many real
-(unpadded) values each window holds, counted here with NumPy from the static spatial sizes:
-Keras' mean without the padding. Exact: the same sums glassnet computes, in the same dtype.
+of shape ``(batch, *out_spatial, C)``; each slice's end is counted back from the padded axis'
+end, so the same nodes take an axis of any size (an Input's None). A convolution joins the slices
+along the channels (im2col, offsets in C order then channels: the kernel ``(*k, in, out)``
+reshaped to ``(prod(k) * in, out)`` multiplies them in one MatMul); an average pooling sums them
+and divides by how many real (unpadded) values each window holds, counted with NumPy from the
+spatial sizes (over open sizes: the same slices of a padded tensor of ones): Keras' mean without
+the padding. Exact: the same sums glassnet computes, in the same dtype.
 """
 import itertools
 
@@ -23,15 +25,19 @@ def _padded(b, x, pads, dims):
 
 def _slices(b, x, sizes, kernel, strides, dilation, pads):
     """Each kernel offset's strided slice of the padded ``x`` (C order over offsets), and the
-    output's spatial sizes."""
+    output's spatial sizes (None where the size is open). Offset o of a window spanning
+    ``span`` pixels reads from ``o d`` to ``span - 1 - o d`` pixels before the padded axis' end,
+    every ``s``-th: ``(p - span) // s + 1`` outputs for an axis of p, whatever p."""
     dims = len(sizes)
-    padded = [n + pads[i] + pads[dims + i] for i, n in enumerate(sizes)]
-    out = [(p - (k - 1) * d - 1) // s + 1 for p, k, s, d in zip(padded, kernel, strides, dilation)]
+    padded = [None if n is None else n + pads[i] + pads[dims + i] for i, n in enumerate(sizes)]
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    out = [None if p is None else (p - span) // s + 1 for p, span, s in zip(padded, spans, strides)]
     x = _padded(b, x, pads, dims)
     slices = []
     for offset in itertools.product(*(range(k) for k in kernel)):
         starts = [o * d for o, d in zip(offset, dilation)]
-        ends = [start + (n - 1) * s + 1 for start, n, s in zip(starts, out, strides)]
+        ends = [start - (span - 1) if start < span - 1 else np.iinfo(np.int64).max
+                for start, span in zip(starts, spans)]
         slices.append(b.op("Slice", [x, b.ints(starts), b.ints(ends), b.ints(list(range(1, dims + 1))),
                                      b.ints(list(strides))]))
     return slices, out
@@ -53,6 +59,17 @@ def average_pool(b, x, sizes, pool, strides, pads):
     total = slices[0]
     for s in slices[1:]:
         total = b.op("Add", [total, s])
+    if None in sizes:
+        if not any(pads):               # every window whole: one count
+            return b.op("Div", [total, b.const(float(np.prod(pool)), "count")])
+        # how many real values each window holds: the same slices of ones (1, *sizes, 1), padded
+        shape = b.op("Concat", [b.ints([1]), b.op("Shape", [x], start=1, end=dims + 1), b.ints([1])], axis=0)
+        counts = _slices(b, b.op("Expand", [b.const(np.ones([1] * (dims + 2)), "one"), shape]), sizes, pool,
+                         strides, [1] * dims, pads)[0]
+        count = counts[0]
+        for c in counts[1:]:
+            count = b.op("Add", [count, c])
+        return b.op("Div", [total, count])
     # how many real values each window holds: the same windows over ones, padded with zeros
     ones = np.pad(np.ones(sizes), [(pads[i], pads[dims + i]) for i in range(dims)])
     counts = np.zeros(out)
@@ -70,10 +87,11 @@ def depthwise(b, x, sizes, kernel, strides, dilation, pads):
     slices, out = _slices(b, x, sizes, kernel.shape[:dims], strides, dilation, pads)
     total = None
     for offset, piece in zip(itertools.product(*(range(k) for k in kernel.shape[:dims])), slices):
-        column = b.op("Reshape", [piece, b.ints([0, *out, channels, 1])])
+        column = b.op("Unsqueeze", [piece, b.ints([dims + 2])])          # (batch, *out, C, 1)
         term = b.op("Mul", [column, b.const(kernel[offset], "kernel")])
         total = term if total is None else b.op("Add", [total, term])
-    return b.op("Reshape", [total, b.ints([0, *out, channels * multiplier])])
+    # (0: the axis kept as it is, any size)
+    return b.op("Reshape", [total, b.ints([0] * (dims + 1) + [channels * multiplier])])
 
 
 def open_same_pool(b, op, x, sizes, pool, strides):

@@ -52,7 +52,7 @@ def own_hooks(layer):
             and not (getattr(getattr(type(layer), name), "__module__", None) or "").startswith("glassnet.")]
 
 
-def _safe_path(path):
+def safe_path(path):
     parts = path.split("/")
     return 0 < len(parts) <= 16 and all(_PART.fullmatch(part) for part in parts)
 
@@ -67,33 +67,54 @@ def collect(model):
             continue
         where = f"save_model: layer {layer.name!r} ({type(layer).__name__})"
         entry = {"layer": index, "variables": [], "assets": []}
-        if "save_own_variables" in hooks or "load_own_variables" in hooks:
-            store = {}
-            layer.save_own_variables(store)
-            if not isinstance(store, dict):
-                raise TypeError(f"{where}: save_own_variables must fill the dict it is given")
-            for key, value in store.items():
-                if not isinstance(key, str) or not _PART.fullmatch(key):
-                    raise ValueError(f"{where}: save_own_variables: store key {key!r:.60} is not a plain name "
-                                     f"(letters, digits, _ . -)")
-                array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-                if array.dtype.hasobject or array.dtype.kind not in "biufb":
-                    raise TypeError(f"{where}: save_own_variables: store[{key!r}] has dtype {array.dtype}; a "
-                                    f"glassnet file holds arrays of numbers or booleans only (never pickles): "
-                                    f"keep text as an asset (save_assets) or in get_config")
+        if keeps_store(layer):
+            for key, array in saved_store(layer, where).items():
                 entry["variables"].append(key)
                 arrays.append(array)
-        if "save_assets" in hooks:
-            with tempfile.TemporaryDirectory() as folder:
-                layer.save_assets(folder)
-                for path, data in _files_in(folder, where):
-                    entry["assets"].append(path)
-                    arrays.append(np.frombuffer(data, dtype=np.uint8))
+        for path, data in saved_files(layer, where):
+            entry["assets"].append(path)
+            arrays.append(np.frombuffer(data, dtype=np.uint8))
         entries.append(entry)
     if len(arrays) > MAX_ENTRIES:
         raise ValueError(f"save_model: the layers' own saving hooks keep {len(arrays)} values and files, more than "
                          f"a model file holds ({MAX_ENTRIES})")
     return entries, arrays
+
+
+def keeps_store(layer):
+    """Whether ``layer``'s class of yours defines ``save_own_variables`` or ``load_own_variables``:
+    its store (not its weights alone) is what a file keeps for it."""
+    return bool({"save_own_variables", "load_own_variables"} & set(own_hooks(layer)))
+
+
+def saved_store(layer, where):
+    """``{key: array}`` that ``layer.save_own_variables`` fills (a dict, in its order), each value
+    checked: a plain key, an array of numbers or booleans (``where``: the error's start)."""
+    store, arrays = {}, {}
+    layer.save_own_variables(store)
+    if not isinstance(store, dict):
+        raise TypeError(f"{where}: save_own_variables must fill the dict it is given")
+    for key, value in store.items():
+        if not isinstance(key, str) or not _PART.fullmatch(key):
+            raise ValueError(f"{where}: save_own_variables: store key {key!r:.60} is not a plain name "
+                             f"(letters, digits, _ . -)")
+        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        if array.dtype.hasobject or array.dtype.kind not in "biufb":
+            raise TypeError(f"{where}: save_own_variables: store[{key!r}] has dtype {array.dtype}; a "
+                            f"glassnet file holds arrays of numbers or booleans only (never pickles): "
+                            f"keep text as an asset (save_assets) or in get_config")
+        arrays[key] = array
+    return arrays
+
+
+def saved_files(layer, where):
+    """``[(relative path, bytes)]`` that ``layer.save_assets`` writes into an empty temporary
+    folder (none when its class defines no ``save_assets`` of yours), each checked (``_files_in``)."""
+    if "save_assets" not in own_hooks(layer):
+        return []
+    with tempfile.TemporaryDirectory() as folder:
+        layer.save_assets(folder)
+        return _files_in(folder, where)
 
 
 def _files_in(folder, where):
@@ -106,7 +127,7 @@ def _files_in(folder, where):
             path = os.path.relpath(full, folder).replace(os.sep, "/")
             if os.path.islink(full) or not os.path.isfile(full):
                 raise ValueError(f"{where}: save_assets wrote {path!r}, not a regular file")
-            if not _safe_path(path):
+            if not safe_path(path):
                 raise ValueError(f"{where}: save_assets wrote {path!r:.100}: a file name of letters, digits, _ . - "
                                  f"is what a model file keeps")
             if os.path.getsize(full) > MAX_FILE_BYTES:
@@ -139,7 +160,7 @@ def check(entries, layers):
         if not (isinstance(keys, list) and all(isinstance(k, str) and _PART.fullmatch(k) for k in keys)
                 and len(set(keys)) == len(keys)):
             raise ModelFileError(f"own_saving: layer {index}: variables must be distinct plain names, got {keys!r:.100}")
-        if not (isinstance(paths, list) and all(isinstance(p, str) and _safe_path(p) for p in paths)
+        if not (isinstance(paths, list) and all(isinstance(p, str) and safe_path(p) for p in paths)
                 and len(set(paths)) == len(paths)):
             raise ModelFileError(f"own_saving: layer {index}: assets must be distinct relative paths of plain "
                                  f"names, got {paths!r:.100}")
@@ -168,13 +189,22 @@ def restore(entries, layers, read):
             if array.dtype != np.uint8 or array.ndim != 1:
                 raise ModelFileError(f"own_saving: the asset {path!r} of layer {layer.name!r} is not bytes")
             files.append((path, array.tobytes()))
-        if entry["variables"] or "load_own_variables" in own_hooks(layer):     # (else glassnet's own: the weights, set)
-            layer.load_own_variables(store)
-        if "load_assets" in own_hooks(layer):
-            with tempfile.TemporaryDirectory() as folder:
-                for path, data in files:
-                    full = os.path.join(folder, *path.split("/"))
-                    os.makedirs(os.path.dirname(full), exist_ok=True)
-                    with open(full, "xb") as f:         # (each path once: checked names, no overwrite)
-                        f.write(data)
-                layer.load_assets(folder)
+        load_hooks(layer, store, files, bool(entry["variables"]))
+
+
+def load_hooks(layer, store, files, stored=True):
+    """Hand ``layer`` what a file kept for it, as Keras' loader does: ``load_own_variables(store)``
+    (when the file kept a store, ``stored``, or its class reads one; else glassnet has set its
+    weights already), then ``load_assets(folder)`` on a temporary folder holding ``files``
+    (``[(checked relative path, bytes)]``)."""
+    hooks = own_hooks(layer)
+    if stored or "load_own_variables" in hooks:
+        layer.load_own_variables(store)
+    if "load_assets" in hooks:
+        with tempfile.TemporaryDirectory() as folder:
+            for path, data in files:
+                full = os.path.join(folder, *path.split("/"))
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                with open(full, "xb") as f:         # (each path once: checked names, no overwrite)
+                    f.write(data)
+            layer.load_assets(folder)

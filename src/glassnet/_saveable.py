@@ -353,8 +353,9 @@ def _check_keras_hooks(layer):
              and not getattr(getattr(type(layer), name), "__module__", "").startswith("glassnet.")]
     if hooks:
         raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) defines {hooks}, Keras' "
-                        f"saving hooks, which this file does not call (model.save's file does, for the model's own "
-                        f"layers: weights files and a layer wrapped in another hold each layer's get_config and "
+                        f"saving hooks, which this file does not call (model.save's file and the .keras format do, for "
+                        f"the model's own layers, and a .weights.h5 file calls save_own_variables, as Keras': "
+                        f"glassnet's weights file and a layer wrapped in another hold each layer's get_config and "
                         f"its weights only), so the layer would load without what they keep; return such values "
                         f"from get_config ({{**super().get_config(), 'vocab': self.vocab}}) and make the "
                         f"variables weights (add_weight), which files keep")

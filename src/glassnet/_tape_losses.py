@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _tape_state
 from .losses.base import Loss
+from .losses.taped import Taped
 from ._tape_activity import recorded_activity
 from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, _recorded_terms
 from ._tape_values import Node, _Logits, _paused, _plain, _wrap, node_of
@@ -80,10 +81,14 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
         return grad if rows is None else rows.back(grad)
 
     each = _per_sample_values(loss, value, a)
+    seeded = each is None and isinstance(loss, Taped) and loss.reduction in (None, "none")
 
     def unfused(g):
         if each is not None:
             return back(None if padding else each.gradient(g, w, a, y_unfused), 1)
+        if seeded and not padding:      # a loss of yours of reduction "none", values of any shape
+            with _paused():
+                return back(loss.seeded_gradient(a, y_unfused, w, g), 1)
         with _paused():
             grad = None if padding else loss.gradient(a, y_unfused) if w is None else \
                 loss.weighted_gradient(a, y_unfused, w)

@@ -185,7 +185,16 @@ def _check_outputs(outputs, keys=None):
             raise ValueError(f"Model: {label} is listed twice")
 
 
-def _rename_clashes(layers):
+def _nested_ids(records):
+    """The ids of the layers of ``records`` (``Nested``, glassnet._summary) and of those nested in them."""
+    found = set()
+    for record in records:
+        found.update(id(layer) for layer in record.layers)
+        found |= _nested_ids(record.children)
+    return found
+
+
+def _rename_clashes(layers, nested=frozenset()):
     """Name ``layers`` for one graph: a built layer whose name an earlier one has gets a name of
     its own (``dense_1``): two models nested in a new one (``base(inputs)``) each bring a
     ``dense``. Such a layer is the nested model's too, so it is renamed there as well (as a
@@ -193,7 +202,9 @@ def _rename_clashes(layers):
     name the graph holds (a built layer later in the graph keeps its own), the new layers in the
     order they were made, as Keras names a layer when it is made. Layers not built yet keep a clash
     of names they were given (a Sequential's own names, ``dense_1``, are renamed as built layers'
-    are), which ``_join`` refuses by name. Returns ``[(layer, old name, its old _auto_named)]``
+    are), which ``_join`` refuses by name, unless the later one is a layer of a model nested here
+    (``nested``: their ids), a block's or subclass' sub-layer too, whose name Keras keeps within that
+    model (keras.io's decision forest: each tree's ``Dense(name="decision")``). Returns ``[(layer, old name, its old _auto_named)]``
     for the layers named here."""
     names, renamed = set(), []
     taken = {layer.name for layer in layers if layer.name is not None}
@@ -206,7 +217,8 @@ def _rename_clashes(layers):
 
     for layer in layers:
         # (a name a model chose, dense_1, may be chosen again; one the user gave is theirs)
-        if layer.name is not None and layer.name in names and (layer.built or layer.__dict__.get("_auto_named")):
+        if layer.name is not None and layer.name in names and (
+                layer.built or layer.__dict__.get("_auto_named") or id(layer) in nested):
             rename(layer)
         names.add(layer.name)
     # in the order made, not the graph's: an encoder's Embedding made before the decoder's is
@@ -544,7 +556,7 @@ class Model(Sequential):
         # (with its origin, which this model's config records: glassnet._seeding)
         kept = [(layer, layer.rng, layer.__dict__.get("_stream_origin")) for layer in layers
                 if layer.rng is not None and layer.__dict__.get("_rng_from_seed")]
-        renamed = _rename_clashes(layers)
+        renamed = _rename_clashes(layers, _nested_ids(self._nesting))
         joined = []
         try:
             for layer in layers:
@@ -1158,7 +1170,10 @@ class Model(Sequential):
         if loss is _REQUIRED and self._loss_terms is not None:     # Keras' default loss=None: the terms alone
             loss = None
         if loss is _REQUIRED and self._calls:       # Python's own message, as before compile had a default
-            raise TypeError("Model.compile() missing 1 required positional argument: 'loss'")
+            raise TypeError("Model.compile() missing 1 required positional argument: 'loss' (Keras 3 compiles a "
+                            "model without one and refuses fit, evaluate and train_on_batch then, 'No loss to "
+                            "compute'; a training loop of your own with a GradientTape and an optimizer, as "
+                            "keras.io's Reptile's, needs no compile: leave it out)")
         if not self._calls:         # a subclass not drawn yet: compiled once it is (see _draw)
             self._check_before_draw(loss, metrics, loss_weights, weighted_metrics)
             optimizer = optimizers.get(optimizer)

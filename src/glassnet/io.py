@@ -220,6 +220,8 @@ def save_model(model, path, epoch=None, include_optimizer=True, save_format=None
     model._apply_trainable_flags()
     include_optimizer = check_flag(include_optimizer, "include_optimizer")
     kind = _save_format(save_format, path)
+    from ._attr_variables import warn_untracked
+    warn_untracked(model, "save_model")         # gn.Variables no file keeps: set after build, or integers
     if kind == "keras":     # Keras 3.15's format, for Keras to load (glassnet._keras_write)
         from ._keras_write import save_keras
         save_keras(model, path, include_optimizer)
@@ -665,7 +667,10 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
         before = model.get_weights()
         try:
             for layer, arrays in weights:
-                set_keras_weights(layer, arrays)        # with LoRA: Keras' merged kernel, A and B zeroed
+                if isinstance(arrays, dict):    # a layer of yours' store: as Keras' load_weights, no assets
+                    layer.load_own_variables(arrays)
+                else:
+                    set_keras_weights(layer, arrays)        # with LoRA: Keras' merged kernel, A and B zeroed
         except (ValueError, TypeError) as exc:
             model.set_weights(before)
             raise ModelFileError(f"{caller}: {exc}") from exc
@@ -702,10 +707,13 @@ def save_weights(model, path, epoch=None):
                          f"train_step steps sub-models); save each sub-model's (gan.generator.save_weights(...))")
     path = _fspath(path)
     _check_epoch(epoch)
+    from ._attr_variables import warn_untracked
+    warn_untracked(model, "save_weights")       # gn.Variables no file keeps: set after build, or integers
     if path.endswith(".weights.h5"):     # Keras 3's format, for keras_model.load_weights (glassnet._keras_h5)
         from ._keras_h5 import save_weights_h5
         save_weights_h5(model, path)
         return
+    _refuse_own_hooks(model, path)
     # not a question of the config: a vocabulary re-adapted to ids of another width, which the
     # weights no longer fit; refused as save_model refuses it
     check_text_widths(model, "save_weights")
@@ -720,6 +728,21 @@ def save_weights(model, path, epoch=None):
         write_weights_only(model, path, reason=str(exc).removeprefix("save_model: "), epoch=epoch)
         return
     _write_model_file(model, path, meta, config, include_optimizer=False)
+
+
+def _refuse_own_hooks(model, path):
+    """Refuse a glassnet weights file of a model with a layer of yours defining Keras' saving
+    hooks: it would keep the weights without what the hooks keep. Keras' ``.weights.h5`` calls
+    ``save_own_variables`` (glassnet._keras_hooks), and ``model.save`` keeps both stores and assets."""
+    from ._own_saving import own_hooks
+    for layer in model.layers:
+        hooks = own_hooks(layer)
+        if hooks:
+            raise TypeError(f"save_weights({path!r}): layer {layer.name!r} ({type(layer).__name__}) defines "
+                            f"{hooks}, Keras' saving hooks, which glassnet's weights file does not call (it would "
+                            f"keep the weights alone, silently); save_weights to a name ending in .weights.h5 "
+                            f"(Keras' layout: it keeps save_own_variables' store, as Keras', no assets) or "
+                            f"model.save(...) (both)")
 
 
 def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MAX_PARAMS, target=Sequential):

@@ -850,7 +850,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                      f"its layers: its layers joined this model, {[layer.name for layer in nested.layers]}; "
                                      f"get them by those names, or use the nested model itself")
                 raise ValueError(f"get_layer: no layer named {name!r}; the layers are {names}")
-            return self.layers[names.index(name)]
+            found = self.layers[names.index(name)]
+            _check_block_weights(self, name, found)
+            return found
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"get_layer: index must be an integer, got {type(index).__name__} {index!r}")
         if not -len(names) <= index < len(names):
@@ -1575,7 +1577,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from .trace import trace
         return trace(self, x, y)
 
-    def save(self, path, include_optimizer=True, save_format=None, *, overwrite=True):
+    def save(self, filepath, include_optimizer=True, save_format=None, *, overwrite=True):
         """Write the model (config, weights, optimizer and RNG state) to one ``.npz`` file, atomically.
         Read it back with ``glassnet.load_model``; no pickle is ever involved. ``include_optimizer=False``
         leaves out the compile settings and optimizer state; ``save_format="keras"`` writes Keras 3.15's
@@ -1584,8 +1586,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         argument is ``include_optimizer``): False refuses a file that exists (FileExistsError)."""
         from .io import save_model
         from .saving import check_overwrite
-        check_overwrite(path, overwrite, "save")
-        save_model(self, path, include_optimizer=include_optimizer, save_format=save_format)
+        # (filepath: Keras' name, so Keras code passing it by keyword runs)
+        check_overwrite(filepath, overwrite, "save")
+        save_model(self, filepath, include_optimizer=include_optimizer, save_format=save_format)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
         """Keras' ``Model.export``: ``format="onnx"`` writes the model for inference as an ONNX file
@@ -1595,7 +1598,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from ._onnx_graph import export
         return export(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
-    def save_weights(self, path, *, overwrite=True):
+    def save_weights(self, filepath, *, overwrite=True):
         """Write the weights, without compile settings or optimizer state (Keras' ``save_weights``),
         atomically. Read them back with ``load_weights``. When a model file can store the network's
         config, the file is one (``glassnet.load_model`` rebuilds the network from it too,
@@ -1606,10 +1609,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         (FileExistsError)."""
         from .io import save_weights
         from .saving import check_overwrite
-        check_overwrite(path, overwrite, "save_weights")
-        save_weights(self, path)
+        check_overwrite(filepath, overwrite, "save_weights")
+        save_weights(self, filepath)
 
-    def load_weights(self, path, max_bytes=None, *, skip_mismatch=False):
+    def load_weights(self, filepath, max_bytes=None, *, skip_mismatch=False):
         """Set this model's weights from a file of ``save_weights``, ``save`` or ``ModelCheckpoint``,
         matched layer by layer in order (Keras' rule) and checked for count and shape before any is
         written. The optimizer's state is untouched (a fresh optimizer stays fresh). The model must
@@ -1622,7 +1625,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from .io import MAX_BYTES, load_weights
         from .saving import check_skip_mismatch
         check_skip_mismatch(skip_mismatch, "load_weights")
-        load_weights(self, path, MAX_BYTES if max_bytes is None else max_bytes)
+        load_weights(self, filepath, MAX_BYTES if max_bytes is None else max_bytes)
 
     def _default_name(self):
         """The name Keras gives a model made without one, before its number: its class's (a
@@ -1649,6 +1652,27 @@ def _heads_at(model, offset):
     heads = model._heads
     return make_heads([head.layer for head in heads], [offset + head.call for head in heads],
                       [head.shape for head in heads], [head.key for head in heads] if heads[0].key else None)
+
+
+def _check_block_weights(model, name, found):
+    """Refuse ``get_layer(name)`` where ``name`` is a block drawn into ``model`` (a ``gn.Layer``
+    with ``call``) holding weights of its own and sub-layers with weights: the layer of that name is
+    the block's ``CallWeights`` (its own weights alone), so freezing or reading it would leave the
+    sub-layers out, silently, where Keras' get_layer gives the whole block. A block of its own
+    weights alone (the guide's ``Linear``) is given its ``CallWeights``, which holds them all."""
+    from ._call_weights import CallWeights
+    if not isinstance(found, CallWeights):
+        return
+    nested = _nested_named(getattr(model, "_nesting", ()), name)
+    if nested is None or nested.model is not None:
+        return
+    others = [layer.name for layer in nested.layers
+              if layer is not found and (getattr(layer, "params", None) or getattr(layer, "state", None))]
+    if others:
+        raise ValueError(f"get_layer: {name!r} is a block nested in this one ({nested.kind}), not one of its layers: "
+                         f"its layers joined this model, {[layer.name for layer in nested.layers]}; the layer named "
+                         f"{name!r} holds the block's own weights alone, without {others}'s, so freezing or reading it "
+                         f"as the block would leave those out. Get the layers by those names, or use the block itself")
 
 
 def _nested_named(records, name):

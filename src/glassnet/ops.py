@@ -401,6 +401,10 @@ def transpose(x, axes=None):
     the batch axis first: ``transpose(k, (0, 2, 1))``."""
     if _is_tensor(x):
         return TensorFunction("transpose", {"axes": axes})(x)
+    if _is_call_weight(x):
+        # a block's weight transposed (ops.matmul(codes, ops.transpose(self.codebook))): a handle
+        # still, which the nodes taking weights read so transposed and train (glassnet._call_weights)
+        return x.transpose(axes)
     return np.transpose(_array(x, "x", "transpose"), axes)
 
 

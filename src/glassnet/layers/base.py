@@ -612,8 +612,12 @@ class Layer(KerasSurface):
 
     def counts_before_build(self):
         """Whether ``count_params`` answers now: built, or one of the layers Keras builds when
-        made. A summary shows the others as Keras' does: ``0 (unbuilt)``."""
-        return self.built or self.built_when_made
+        made, or a weightless layer called on data by a path of its own (``Hashing``, the lookups,
+        ``TextVectorization``, ``HashedCrossing`` on their values: ``called_on_data``), as Keras'
+        call builds it. A summary shows the others as Keras' does: ``0 (unbuilt)``."""
+        return self.built or self.built_when_made or self.called_on_data
+
+    called_on_data = False
 
     # -- weights ------------------------------------------------------------------------------
     def _weight_items(self):

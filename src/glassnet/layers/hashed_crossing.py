@@ -142,6 +142,7 @@ class HashedCrossing(_Merge):
             raise TypeError(f"{self.describe()}: takes no mask")
         features, shape = self._features(inputs)
         bins = cross_bins(features, self.num_bins).reshape(shape)
+        self.called_on_data = True          # count_params answers, as after Keras' call (no weights)
         if self.output_mode == "int":
             return bins
         dtype = np.dtype(self.dtype or np.float32)        # Keras' compute dtype: float32 unless given

@@ -347,7 +347,9 @@ class Hashing(Layer):
         from .symbolic import is_symbolic
         if is_symbolic(x):
             return super().__call__(x, training=training, mask=mask)
-        return self._numbers(value_keys(x, self.describe(), self.describe(), bools=True), None)
+        out = self._numbers(value_keys(x, self.describe(), self.describe(), bools=True), None)
+        self.called_on_data = True          # count_params answers, as after Keras' call (no weights)
+        return out
 
     # -- inside a model: the bins it made pass through ----------------------------------------------
     def check_input_values(self, x, name):

@@ -480,8 +480,11 @@ class IntegerLookup(Layer):
             raise TypeError(f"{self.describe()}: expected integers, got strings ({type(x).__name__}); string "
                             f"categories go through StringLookup")
         if self.invert:
-            return self._invert(self._values(np.asarray(backend.to_numpy(x)), f"{self.describe()}: indices"))
-        return self._numbers(self._values(np.asarray(backend.to_numpy(x)), self.describe()), None)
+            out = self._invert(self._values(np.asarray(backend.to_numpy(x)), f"{self.describe()}: indices"))
+        else:
+            out = self._numbers(self._values(np.asarray(backend.to_numpy(x)), self.describe()), None)
+        self.called_on_data = True          # count_params answers, as after Keras' call (no weights)
+        return out
 
     def _numbers(self, values, dtype):
         """The indices or vectors of ``values`` (checked, any shape) in ``dtype``, or Keras' dtypes
@@ -675,14 +678,18 @@ class StringLookup(IntegerLookup):
             if is_symbolic(x):
                 raise ValueError(f"{self.describe()}: invert=True gives strings, which no layer or model output "
                                  f"holds; call it on the model's predicted classes instead")
-            return self._strings(np.asarray(backend.to_numpy(x)))
+            out = self._strings(np.asarray(backend.to_numpy(x)))
+            self.called_on_data = True      # count_params answers, as after Keras' call (no weights)
+            return out
         if is_symbolic(x):
             return super().__call__(x, training=training, mask=mask)
         if not _holds_text(x):
             # numbers would pass the shape check in "int" mode and come back unchanged: refused
             raise TypeError(f"{self.describe()}: expected strings (str or bytes), got numbers "
                             f"({type(x).__name__}); integer codes go through IntegerLookup")
-        return self._numbers(self._values(x, self.describe()), None)
+        out = self._numbers(self._values(x, self.describe()), None)
+        self.called_on_data = True          # count_params answers, as after Keras' call (no weights)
+        return out
 
     def _strings(self, indices):
         """invert=True: indices (whole numbers, any shape) as the vocabulary's strings, ``mask_token``

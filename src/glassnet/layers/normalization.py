@@ -189,16 +189,18 @@ class GroupNormalization(Layer):
     ----------
     groups : int, default 32 (Keras')
         A divisor of the number of channels, or -1 for one group per channel.
-    axis : -1
-        The channel axis: the last (channels-last images, sequences' features), as -1 or counted
-        from the batch (3 for (H, W, C)). Others are refused.
+    axis : int, default -1
+        The channel axis, counted from the batch (3 for (H, W, C)) or from the end: the last
+        (channels-last images, sequences' features), or another, as Keras' (``axis=1`` for
+        channels-first images (C, H, W)): the groups are runs of that axis, each normalised over
+        its channels and every other axis of the sample. Not the batch axis.
     epsilon : float, default 1e-3 (Keras'; PyTorch's is 1e-5)
     center, scale : bool
         Whether there is a ``beta`` and a ``gamma``.
     beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint
         As ``LayerNormalization``'s (Keras'): default zeros and ones, no penalty, no constraint.
 
-    Shapes: input (batch, ..., C) -> the same; ``gamma`` and ``beta`` (C,).
+    Shapes: input (batch, ..., C) -> the same (C on ``axis``); ``gamma`` and ``beta`` (C,).
 
     Example
     -------
@@ -221,9 +223,10 @@ class GroupNormalization(Layer):
             raise ValueError(f"GroupNormalization: groups must be a positive integer or -1 (one group per channel), "
                              f"got {groups!r:.40}")
         self.groups = int(groups)
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise ValueError(f"GroupNormalization: axis must be the channel axis, -1 (channels last); got {axis!r:.40}")
-        self.axis = int(axis)      # -1, or the last axis counted from the batch (3 for (H, W, C)): checked at build
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or axis == 0:
+            raise ValueError(f"GroupNormalization: axis must be the channel axis, an integer other than 0 (the batch "
+                             f"axis), -1 for channels last; got {axis!r:.40}")
+        self.axis = int(axis)      # counted from the batch (3 for (H, W, C)) or from the end: checked at build
         self.epsilon = check_number(epsilon, "GroupNormalization: epsilon", "> 0")
         self.center = check_flag(center, "GroupNormalization: center")
         self.scale = check_flag(scale, "GroupNormalization: scale")
@@ -238,14 +241,15 @@ class GroupNormalization(Layer):
     def build(self, input_shape):
         if len(input_shape) < 1:
             raise ValueError(f"{self.describe()}: expected samples with a channel axis, got {tuple(input_shape)}")
-        if self.axis not in (-1, len(input_shape)):
-            raise ValueError(f"{self.describe()}: axis must be the channel axis, the last (-1 or {len(input_shape)} for "
-                             f"samples of shape {tuple(input_shape)}); got {self.axis}")
+        rank = len(input_shape) + 1
+        if not (-rank < self.axis < rank) or self.axis in (0, -rank):
+            raise ValueError(f"{self.describe()}: axis {self.axis} is not a channel axis of samples of shape "
+                             f"{tuple(input_shape)}: 1 to {rank - 1} (counted from the batch) or -1 to {1 - rank}")
         if len(input_shape) == 1 and self._groups_of(input_shape[0]) == input_shape[0]:
             raise ValueError(f"{self.describe()}: one channel per group on samples of shape {tuple(input_shape)} "
                              f"normalises each value alone: every output would be beta, and no gradient would "
                              f"pass; use fewer groups")
-        channels = input_shape[-1]
+        channels = input_shape[self._channel_axis(rank)]
         self._groups_of(channels)
         if self.scale:
             self.add_weight("gamma", (channels,), self.gamma_initializer, self.gamma_regularizer, self.gamma_constraint)
@@ -253,10 +257,21 @@ class GroupNormalization(Layer):
             self.add_weight("beta", (channels,), self.beta_initializer, self.beta_regularizer, self.beta_constraint)
         super().build(input_shape)
 
+    def _channel_axis(self, rank):
+        """The channel axis of inputs of ``rank`` (the batch's included), counted from the end: -1
+        for channels last."""
+        return self.axis - rank if self.axis > 0 else self.axis
+
     def forward(self, x, training=False):
         if not shape_fits(x.shape[1:], self.input_shape):
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
                              f"got {x.shape[1:]}")
+        axis = self._channel_axis(x.ndim)
+        if axis != -1:          # another channel axis (channels first): computed with it moved last
+            return np.ascontiguousarray(np.moveaxis(self._channels_last(np.moveaxis(x, axis, -1)), -1, axis))
+        return self._channels_last(x)
+
+    def _channels_last(self, x):
         n, channels = x.shape[0], x.shape[-1]
         groups = self._groups_of(channels)
         # (batch, positions, groups, channels per group): statistics over axes 1 and 3
@@ -269,6 +284,13 @@ class GroupNormalization(Layer):
         return out
 
     def backward(self, grad_output):
+        axis = self._channel_axis(grad_output.ndim)
+        if axis != -1:
+            grad = self._channels_last_backward(np.moveaxis(grad_output, axis, -1))
+            return None if grad is None else np.ascontiguousarray(np.moveaxis(grad, -1, axis))
+        return self._channels_last_backward(grad_output)
+
+    def _channels_last_backward(self, grad_output):
         g = grad_output
         shape = self.xhat.shape
         xhat = self.xhat.reshape(g.shape)

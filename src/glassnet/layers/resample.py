@@ -176,6 +176,10 @@ KERNELS = {"lanczos3": (_lanczos(3), 3), "lanczos5": (_lanczos(5), 5), "gaussian
            "mitchellcubic": (_mitchell_cubic, 2), "keyscubic": (_keys_cubic, 2), "triangle": (_triangle, 1)}
 
 
+# the scale_and_translate kernel an interpolation of another name goes through (with antialias)
+KERNEL_OF = {"bicubic": "keyscubic", "bilinear": "triangle"}
+
+
 def kernel_weights(out_len, in_len, kernel, antialias=False):
     """(out_len, in_len) weights of TensorFlow's ``scale_and_translate`` along one axis with
     ``kernel`` (a key of ``KERNELS``; see ``kernel_taps``).
@@ -224,5 +228,4 @@ def interpolation_taps(interpolation, out_len, in_len, antialias=False):
         return area_taps(out_len, in_len)
     if interpolation == "bicubic" and not antialias:
         return bicubic_taps(out_len, in_len)
-    kernel = {"bicubic": "keyscubic", "bilinear": "triangle"}.get(interpolation, interpolation)
-    return kernel_taps(out_len, in_len, kernel, antialias)
+    return kernel_taps(out_len, in_len, KERNEL_OF.get(interpolation, interpolation), antialias)

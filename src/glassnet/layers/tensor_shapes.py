@@ -68,8 +68,13 @@ def reshape(shape, newshape, who):
         return tuple(None if n == -1 else n for n in target)     # the data decides, in forward
     size, known = math.prod(shape), math.prod(n for n in target if n != -1)
     if (-1 in target and size % known) or (-1 not in target and size != known):
+        folds = -1 not in target and size % known == 0
         raise ValueError(f"{who}: reshape's newshape {tuple(newshape)} does not hold samples of shape {shape} "
-                         f"({size} numbers each)")
+                         f"({size} numbers each)" + (
+                             f"; Keras' reshape(x, {tuple(newshape)}) folds the batch axis into rows of "
+                             f"{tuple(target)}, which a drawn call keeps whole: keep the batch axis first, "
+                             f"reshape(x, (-1, {size // known}, {', '.join(map(str, target))})), and reduce over the "
+                             f"sample axes after it" if folds else ""))
     return tuple(size // known if n == -1 else n for n in target)
 
 

@@ -361,7 +361,9 @@ class TextVectorization(Layer):
     def __call__(self, x, training=None, mask=None):
         """Texts in: ``encode(x)``. Numbers in: the ids this layer made, passed on (a model's path)."""
         if _holds_text(x):
-            return self.encode(x)
+            out = self.encode(x)
+            self.called_on_data = True      # count_params answers, as after Keras' call (no weights)
+            return out
         return super().__call__(x, training=training, mask=mask)
 
     # -- inside a model ---------------------------------------------------------------------------

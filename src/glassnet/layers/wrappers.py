@@ -68,9 +68,10 @@ class _Wrapper(Layer):
             inner.trainable = value
 
     @classmethod
-    def _check_wrapped(cls, layer, states=False):
+    def _check_wrapped(cls, layer, states=False, own_dtype=False):
         """Refuse what the wrapper cannot hold; ``states``: whether it hands the wrapped layer's
-        states in and out (Bidirectional)."""
+        states in and out (Bidirectional); ``own_dtype``: whether the wrapper takes the wrapped
+        layer's dtype as its own (``_take_dtype``)."""
         name = cls.__name__
         if getattr(layer, "in_wrapper", False):
             raise ValueError(f"{name}: {layer.describe()} is already wrapped, and uses that wrapper's weights; give "
@@ -84,14 +85,27 @@ class _Wrapper(Layer):
         if (getattr(layer, "return_state", False) and not states) or getattr(layer, "graph_only", False):
             raise NotImplementedError(f"{name}: {layer.describe()} returns its states (return_state=True), which "
                                       f"the wrapper would drop; wrapping it is not supported yet")
-        settings = {"trainable": not layer.trainable, "seed": layer.seed is not None, "dtype": layer.dtype is not None}
+        settings = {"trainable": not layer.trainable, "seed": layer.seed is not None,
+                    "dtype": layer.dtype is not None and not own_dtype}
         given = [setting for setting, set_ in settings.items() if set_]
         if given:
             raise ValueError(f"{name}: the wrapped layer's {', '.join(given)} would not reach the layer it wraps; "
                              f"give {'it' if len(given) == 1 else 'them'} to the {name} layer")
 
+    def _take_dtype(self, *layers):
+        """The wrapped layers' own dtype becomes the wrapper's, as Keras computes a wrapped layer in
+        its own dtype whatever the wrapper's (``TimeDistributed(Dense(8, dtype="float64"))`` returns
+        float64; Keras' config of it gives the wrapper float32, its default): a wrapper computes its
+        layers in its own dtype. Two wrapped layers of different dtypes are refused, naming both."""
+        own = [np.dtype(layer.dtype).name for layer in layers if layer.dtype is not None]
+        if len(set(own)) > 1:
+            raise ValueError(f"{type(self).__name__}: the wrapped layers' dtypes differ ({' and '.join(own)}); "
+                             f"give them one dtype, or give it to the wrapper alone")
+        if own:
+            self.dtype = backend.resolve_dtype(own[0])
+
     @classmethod
-    def _one_layer(cls, layer, kinds, mask_hint=""):
+    def _one_layer(cls, layer, kinds, mask_hint="", own_dtype=False):
         """The one layer a TimeDistributed or SpectralNormalization wraps, from itself or a config's
         entry: a glassnet Layer, not a wrapper, that makes no mask and passes ``_check_wrapped``."""
         name = cls.__name__
@@ -111,7 +125,7 @@ class _Wrapper(Layer):
             raise TypeError(f"{name}: layer must be a glassnet Layer that is not a wrapper, got {layer!r:.80}{hint}")
         if layer.makes_mask:
             raise ValueError(f"{name}: {layer.describe()} makes a mask, which would not leave the wrapper{mask_hint}")
-        cls._check_wrapped(layer)
+        cls._check_wrapped(layer, own_dtype=own_dtype)
         return layer
 
     def get_config(self):
@@ -180,7 +194,8 @@ class Wrapper(_Wrapper):
     ----------
     layer : a Layer, not built yet (not a wrapper, not one that makes a mask or keeps running
         statistics), or its ``{"class_name", "config"}`` from a config
-        Give ``input_shape``, ``dtype``, ``seed`` and ``trainable`` to the wrapper, not to it.
+        Give ``input_shape``, ``seed`` and ``trainable`` to the wrapper, not to it; its ``dtype``
+        becomes the wrapper's, as Keras computes a wrapped layer in its own dtype.
 
     What the base class does for you:
 
@@ -229,13 +244,14 @@ class Wrapper(_Wrapper):
             raise TypeError(f"{cls.__name__}: a Wrapper subclass must define forward(self, x, training=False) and "
                             f"backward(self, grad_output); {cls.__name__} defines no {' and no '.join(missing)}")
         name = cls.__name__
-        layer = self._one_layer(layer, "a layer that is not a wrapper")
+        layer = self._one_layer(layer, "a layer that is not a wrapper", own_dtype=True)
         if isinstance(getattr(layer, "state", None), dict):      # BatchNormalization's moving statistics
             raise ValueError(f"{name}: {layer.describe()} keeps state besides its trained weights (running "
                              f"statistics, adapted values), which a Wrapper does not carry")
         if layer.input_shape is not None:
             raise ValueError(f"{name}: give input_shape to the wrapper, not to the layer it wraps")
         super().__init__(**kwargs)
+        self._take_dtype(layer)
         # Keras' name for it ("dense"), which errors and the file's config then show
         layer.name = layer.name or snake_case(type(layer).__name__)
         self.layer = layer
@@ -388,8 +404,10 @@ class Bidirectional(CarriesStates, _Wrapper):
     own); the wrapped layers live in ``forward_layer`` and ``backward_layer`` and read and write
     them through their ``params`` (``model.layers[1].forward_layer.get_weights()`` works). Their
     dropout draws come from the wrapper's generator (the model's seed). ``trainable`` is the
-    wrapper's: both directions train or neither (the wrapped layer's own ``trainable``,
-    ``seed`` and ``dtype`` are refused: give them to the wrapper).
+    wrapper's: both directions train or neither (the wrapped layer's own ``trainable`` and
+    ``seed`` are refused: give them to the wrapper; its ``dtype``, Keras'
+    ``Bidirectional(LSTM(8, dtype="float64"))``, becomes the wrapper's, as Keras computes the
+    wrapped layers in theirs).
 
     ``weights`` (Keras' argument): a list of arrays in ``get_weights()``' order, written into the
     layer when it is built (count and shapes checked then, by name), as Keras 2 did. Different:
@@ -415,7 +433,7 @@ class Bidirectional(CarriesStates, _Wrapper):
             layer = _from_entry(layer, "Bidirectional", _READERS, READER_NAMES)
         if not isinstance(layer, _READERS):
             raise TypeError(f"Bidirectional: layer must be a {READER_NAMES}, got {layer!r:.80}")
-        self._check_wrapped(layer, states=True)
+        self._check_wrapped(layer, states=True, own_dtype=True)
         if backward_layer is not None:
             backward_layer = _given_backward_layer(layer, backward_layer)
         elif layer.go_backwards:            # Keras 3.15 fails on it too: its copy would read backwards as well
@@ -430,6 +448,7 @@ class Bidirectional(CarriesStates, _Wrapper):
                 raise ValueError("Bidirectional: give input_shape to the wrapper or to the layer it wraps, not both")
             kwargs["input_shape"] = layer.input_shape
         super().__init__(**kwargs)
+        self._take_dtype(layer, *([] if backward_layer is None else [backward_layer]))
         self.merge_mode = merge_mode
         # set once built (build): Keras 2's documented use, which Keras 3.15 drops (see the class docstring)
         self._given_weights = None if not weights else [np.asarray(w) for w in weights]
@@ -657,7 +676,7 @@ def _given_backward_layer(layer, backward):
         backward = _from_entry(backward, "Bidirectional", _READERS, READER_NAMES)
     if not isinstance(backward, _READERS):
         raise TypeError(f"Bidirectional: backward_layer must be a {READER_NAMES}, got {backward!r:.80}")
-    Bidirectional._check_wrapped(backward, states=True)
+    Bidirectional._check_wrapped(backward, states=True, own_dtype=True)
     if backward is layer:
         raise ValueError("Bidirectional: backward_layer is layer itself; give a second layer, reading the other way")
     if layer.go_backwards == backward.go_backwards:
@@ -745,7 +764,7 @@ class TimeDistributed(_Wrapper):
             self._wrapped = ()
             return
         layer = self._one_layer(layer, "a layer that is not a wrapper",
-                                "; apply it to the whole sequence, outside TimeDistributed")
+                                "; apply it to the whole sequence, outside TimeDistributed", own_dtype=True)
         by_step = getattr(layer, "_step_cache", None) is not None
         # refused here when it holds state already; one that makes it at build (an unadapted
         # Normalization) at build; a Normalization given its mean and variance has none, and is taken
@@ -756,6 +775,7 @@ class TimeDistributed(_Wrapper):
             raise ValueError("TimeDistributed: give input_shape to the wrapper, (steps, *sample), not to the layer "
                              "it wraps")
         super().__init__(**kwargs)
+        self._take_dtype(layer)
         # Keras' name for it ("dense"), which its errors and the file's config then show
         layer.name = layer.name or snake_case(type(layer).__name__)
         self.layer = layer
@@ -904,13 +924,14 @@ class SpectralNormalization(_Wrapper):
     """
 
     def __init__(self, layer, power_iterations=1, **kwargs):
-        layer = self._one_layer(layer, "a layer with a kernel or embeddings")
+        layer = self._one_layer(layer, "a layer with a kernel or embeddings", own_dtype=True)
         if layer.input_shape is not None:
             raise ValueError("SpectralNormalization: give input_shape to the wrapper, not to the layer it wraps")
         if isinstance(power_iterations, bool) or not isinstance(power_iterations, (int, np.integer)) or power_iterations < 1:
             raise ValueError(f"SpectralNormalization: power_iterations must be a positive integer, got "
                              f"{power_iterations!r:.40}")
         super().__init__(**kwargs)
+        self._take_dtype(layer)
         layer.name = layer.name or snake_case(type(layer).__name__)
         self.layer, self.power_iterations, self.state = layer, int(power_iterations), {}
         self._adopt()

@@ -198,6 +198,28 @@ class Taped:
         self._forward = forward             # its value, for a log of the same arrays that follows
         return np.asarray(grad, dtype=np.asarray(y_pred).dtype)
 
+    def seeded_gradient(self, y_pred, y_true, sample_weight, g):
+        """dL/d(y_pred) of a loss of reduction "none" whose values a GradientTape of yours reduces
+        (``ops.mean(loss(enhanced, image))``, keras.io's Zero-DCE spatial consistency loss of
+        ``(n, h, w, 1)`` values): the tape's gradient of ``call``'s values (times the sample
+        weights) seeded with ``g``, their upstream gradient, of any shape the values have."""
+        try:
+            forward = _Forward(self, y_pred, y_true, sample_weight)
+            shape = np.shape(forward.value)
+            dtype = forward.value.dtype if forward.value.dtype.kind == "f" else np.float64
+            seed = np.broadcast_to(np.asarray(g, dtype=dtype), shape)
+            grad = forward.tape.gradient(forward.values, forward.watched, output_gradients=seed)
+        except TypeError as exc:
+            if "GradientTape" not in str(exc):
+                raise
+            raise TypeError(f"{self._label()}: glassnet differentiates a loss of your own with a GradientTape, which "
+                            f"records glassnet.ops and Python operators alone: {exc}") from None
+        if grad is None:
+            raise TypeError(f"{self._label()}: its values do not depend on y_pred through anything the GradientTape "
+                            f"records, so they have no gradient; write the loss with glassnet.ops and Python operators")
+        forward.spend()
+        return np.asarray(grad, dtype=np.asarray(y_pred).dtype)
+
     def __getstate__(self):
         # copies and pickles leave the latest recorded forward pass behind (it holds a tape)
         state = dict(self.__dict__)
