@@ -27,9 +27,9 @@ import re
 import numpy as np
 
 from .errors import ModelFileError
+from .layers._norm_layout import older_fits
 from .layers.lora import keras_weights
 from .layers.quantized import keras_store_order
-from .layers._norm_layout import older_fits
 
 MAX_H5_OBJECTS = 100_000        # groups and datasets walked: a few per layer in any real model
 # Keras' order of a layer's sublayers' weights (its weights property: its own, then each tracked
@@ -449,14 +449,13 @@ def weights_file_arrays(model, h5py, h5, where):
             raise ModelFileError(f"{where}: layer {name!r} ({group}) has {len(current)} weights in glassnet, the file "
                                  f"{len(arrays)} there")
         for k, (target, dataset) in enumerate(zip(current, arrays)):
-            if dataset is not None and tuple(dataset.shape) != target.shape \
-                    and not older_fits(layer, target.shape, dataset.shape):
+            if (dataset is not None and tuple(dataset.shape) != target.shape
+                    and not older_fits(layer, target.shape, dataset.shape)):    # (reshaped below)
                 raise ModelFileError(f"{where}: layer {name!r} weight {k} ({dataset.name}): expected shape "
                                      f"{target.shape}, the file has {tuple(dataset.shape)}")
         planned.append((layer, current, arrays))
     if "layers" in top:
         _left_over(walk, top["layers"], "layers", used)
-    # (.reshape: an older glassnet's layout of a normalization's axis list, layers._norm_layout)
     return [(layer, keras_store_order(layer, [np.array(target) if dataset is None else
                                               dataset[()].astype(target.dtype, copy=False).reshape(target.shape)
                                               for target, dataset in zip(current, arrays)]))

@@ -51,6 +51,12 @@ def model_weights(model):
     return _named([(layer, key, param.shape) for layer, key, param, _ in views])
 
 
+def _all_weights(model):
+    """The names ``"<layer name>/<weight name>"`` of ``model``'s weights, frozen ones too."""
+    layers = model._layout_layers() if hasattr(model, "_layout_layers") else ()
+    return [f"{layer.name}/{key}" for layer in layers for key in layer.params]
+
+
 def _model_of(optimizer, key):
     """The live built model ``optimizer`` steps under ``key`` as its compiled optimizer, or None."""
     from ._optimizer_claims import OWNERS
@@ -75,7 +81,10 @@ def _layout_of(optimizer, key):
     seen = (optimizer.__dict__.get("_buffer_layouts") or {}).get(key)
     if seen is not None and seen[1] is not None:
         return _named([(layer, name, shape) for _, layer, name, shape in seen[1]])
-    return None
+    # the model's buffer at its last layout or compile, kept by name (``place_for``): the model may
+    # be gone (``gn.load_model(path).optimizer.get_state()``: only weak references reach it), its
+    # state still laid out along it
+    return (optimizer.__dict__.get("_laid_along") or {}).get(key)
 
 
 def _length(optimizer, slot, shape):
@@ -148,7 +157,8 @@ def _refusal(who, layout, here, model):
         name, was, now = differing[0]
         return (f"{who}.set_state: the state of {name!r:.100} is for a weight of shape {was}, the model "
                 f"{model.name!r:.60} has it of shape {now}: not this weight's state")
-    if not set(shapes) & {name for name, _ in here} and [s for _, s in layout] != [s for _, s in here]:
+    held = {name for name, _ in here} | set(_all_weights(model))       # (frozen ones too: parked for them)
+    if layout and not set(shapes) & held and [s for _, s in layout] != [s for _, s in here]:
         return (f"{who}.set_state: the state is of the weights {list(shapes)[:4]!r:.200}, none of which the model "
                 f"{model.name!r:.60} trains ({[name for name, _ in here][:4]!r:.200}): another model's state")
     return None
@@ -171,12 +181,15 @@ def place_for(model, optimizer=None):
     lays its buffer out or is compiled (``optimizer``: the one compile is giving it), never at a step."""
     from ._optimizer_claims import OWNERS
     optimizer = getattr(model, "optimizer", None) if optimizer is None else optimizer
-    if optimizer is None or not optimizer.__dict__.get("_state_weights") or getattr(model, "_views", None) is None:
+    if optimizer is None or getattr(model, "_views", None) is None:
         return
     key = getattr(model, "_optimizer_key", "params")
-    if key in optimizer.__dict__["_state_weights"] and any(ref() is model and its_key == key
-                                                            for ref, its_key in OWNERS.get(optimizer, ())):
+    if not any(ref() is model and its_key == key for ref, its_key in OWNERS.get(optimizer, ())):
+        return
+    if key in (optimizer.__dict__.get("_state_weights") or {}):
         place(optimizer, key, model)
+    # (the weights the key's state is laid out along now, by name: ``_layout_of`` once the model is gone)
+    optimizer.__dict__.setdefault("_laid_along", {})[key] = model_weights(model)
 
 
 def _owner(optimizer, slot):
@@ -218,7 +231,7 @@ def place(optimizer, key, model, views=None):
     if refusal:             # (set_state checked the compiled model's; a model laid out later is refused here)
         raise ValueError(refusal)
     shapes = dict(layout)
-    if not set(shapes) & {name for name, _ in here}:
+    if layout and not set(shapes) & ({name for name, _ in here} | set(_all_weights(model))):
         return          # (layers named otherwise, laid out alike: in order, as a state without a record)
     from . import backend
     from ._state_carry import _fresh

@@ -165,7 +165,11 @@ def get_metrics_result(model):
     """Keras' ``get_metrics_result``: ``{name: result}`` of every tracker in ``model.metrics``: the
     loss's running mean ("loss", 0.0 before any batch), the compiled metrics, then the Metric
     objects the model holds as attributes; a class listing its own ``metrics`` gives those alone.
-    A result that is a dict (``CompileMetrics``') is merged in, as Keras merges it."""
+    A result that is a dict (``CompileMetrics``') is merged in, as Keras merges it. A plain compiled
+    model (no steps of its own, ``model.metrics`` glassnet's pairs) gives Keras' trackers as its
+    last run left them (``plain_metrics_result``)."""
+    if not model._own_steps:
+        return plain_metrics_result(model)
     logs = {}
     for metric in model.metrics:
         if isinstance(metric, Metric) or callable(getattr(metric, "result", None)):
@@ -174,6 +178,42 @@ def get_metrics_result(model):
                 logs.update(result)
             else:
                 logs[metric.name] = result
+    return logs
+
+
+def plain_metrics_result(model):
+    """``get_metrics_result()`` of a compiled model without steps of its own, as Keras 3.15's: the
+    loss tracker's mean ("loss", 0.0 before any run), the compiled metrics, then each output's own
+    loss (a model of several outputs), then the Metrics the model holds, as the last fit epoch,
+    validation, evaluate, ``train_on_batch`` or ``test_on_batch`` left them (the record
+    ``model.metrics_variables`` reads: glassnet.metrics.keras_variables.last_run). Each value is
+    what that run logged under the same name. ``{}`` before compile."""
+    from .metrics.base import Metric
+    from .metrics.keras_variables import last_run
+    from .outputs import OutputMetric
+    from .own_steps import held_metrics
+    if model.optimizer is None or model.loss is None:
+        return {}
+
+    def mean(total, count):
+        return float(total) / float(count) if count else 0.0
+
+    record = model.__dict__.get("_last_run")
+    total, count, metrics = last_run(model)
+    logs, losses = {"loss": mean(total, count)}, {}
+    for k, (name, fn, summed, seen) in enumerate(metrics):
+        if record is not None and len(record) == 2:         # a batch call's own values
+            value = record[0][k + 1]
+        elif getattr(fn, "own_loss", False) or (isinstance(fn, OutputMetric) and not isinstance(fn.metric, Metric)):
+            value = mean(fn.sum, fn.count)                  # (an output's counts are its own)
+        elif isinstance(fn, OutputMetric) or isinstance(fn, Metric):
+            value = (fn.metric if isinstance(fn, OutputMetric) else fn).result()
+        else:
+            value = mean(summed, seen)
+        (losses if getattr(fn, "own_loss", False) else logs)[name] = value
+    logs.update(losses)
+    for metric in held_metrics(model):
+        logs[metric.name] = metric.result()
     return logs
 
 

@@ -948,7 +948,9 @@ class TrainingMixin(ActivityMixin):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
                              "(x_val, y_val, sample_weight_val), a PyDataset, a torch DataLoader or a tf.data.Dataset")
-        xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
+        from ._validation import non_finite_inputs
+        with non_finite_inputs():   # (its inputs as evaluate's take NaN and inf, as Keras'; its targets checked)
+            xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
         wv = self._check_weights(validation_data[2] if len(validation_data) == 3 else None, xv,
                                  "validation_data[2]")
         return self._on_device(xv, yv, wv)

@@ -63,9 +63,9 @@ def older_shapes(model):
 
 
 def older_fits(layer, target_shape, file_shape):
-    """Whether a Keras-format file's array of ``file_shape`` for a weight of ``layer`` shaped
-    ``target_shape`` is one a glassnet before session 48 wrote in its older layout (``weight_shape``):
-    the same numbers in the same order, read reshaped. Keras itself never writes that shape (its
-    loader refuses it), so only glassnet's own older ``.keras``/``.h5``/``.weights.h5`` files hold it."""
+    """Whether a weights file's array of ``file_shape`` is ``layer``'s weight of ``target_shape``
+    in the older layout a glassnet before session 48 wrote (``weight_shape``): a ``.weights.h5`` or
+    legacy ``.h5`` weights file of such a LayerNormalization/RMSNormalization, reshaped on the
+    way in as ``older_shapes`` lets model files be."""
     older = vars(layer).get("_older_shape")
-    return older is not None and tuple(file_shape) == tuple(older) and tuple(target_shape) != tuple(older)
+    return older is not None and tuple(file_shape) == older and tuple(target_shape) != older

@@ -529,6 +529,13 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         g *= _position_weights(sample_weight, g[..., 0])[..., None]
         return g
 
+    def weighted_gradient_from_logits(self, a, y_true, sample_weight):
+        # weights per position too (ignore_class's mask on an output with steps (n, steps, k) of a
+        # model of several outputs, whose losses see the steps unflattened), as weighted_gradient
+        g = self.gradient_from_logits(a, y_true)
+        g *= _position_weights(sample_weight, g[..., 0])[..., None]
+        return g
+
     def gradient(self, y_pred, y_true):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)

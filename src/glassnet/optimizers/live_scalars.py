@@ -123,7 +123,11 @@ class OptimizerScalar(np.ndarray):
         if self._attribute == "iterations":
             if not 0 <= int(value) < 2 ** 63:
                 raise ValueError(f"optimizer.variables: the step count (iteration) must be in [0, 2**63), got {value}")
-            self._optimizer.iterations = int(value)
+            written = getattr(self._optimizer, "_write_count", None)    # (Nadam: its momentum product kept)
+            if written is not None:
+                written(int(value))
+            else:
+                self._optimizer.iterations = int(value)
             if getattr(self._optimizer, "schedule", None) is not None:
                 # the rate of the count now, as Keras' schedule reads its count: after iteration.assign(0)
                 # the next step takes schedule(0), not the rate of the count before

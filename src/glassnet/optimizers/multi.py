@@ -407,6 +407,9 @@ class MultiOptimizer(Optimizer):
                                       "slots": {k: dict(v) for k, v in self._pending["slots"].items()}}, states)
         slots = {}
         for key, (_, plan, shape) in self._plans.items():
+            # (a key of no array, nothing trained: listed all the same, so that its record, empty,
+            # places the parked state set_state gives on a model laid out otherwise: _state_weights)
+            slots[key] = {}
             for j, runs, _, _, _, size in plan:
                 for slot, a in states[j]["slots"].get(key, {}).items():
                     if a.size != size:

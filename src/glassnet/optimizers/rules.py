@@ -604,6 +604,15 @@ class Nadam(_Moments):
             self._product = (t, product)
         return product
 
+    def _write_count(self, count):
+        """The step count written through ``optimizer.variables`` (Keras' ``iteration.assign``):
+        Keras 3.15 keeps P_t in a variable of its own (``_u_product``), which the count's assign
+        leaves as it is, so the next step multiplies mu of the new count into the product so far.
+        Recomputing it from the new count (after ``assign(0)``: P_0 = 1) stepped otherwise."""
+        product = self._momentum_product(self.iterations)
+        self.iterations = count
+        self._product = (count, product)
+
     def _momentum_product_from_start(self, t):
         """P_t for the current beta_1 and momentum_decay, in O(1) steps for any t: a loop over a
         file's count of 10^12 steps would not end (with beta_1 near 1 P_t stays near 1).
