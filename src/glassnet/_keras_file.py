@@ -30,6 +30,7 @@ import zipfile
 
 from ._keras_assets import MAX_ASSET_BYTES, is_asset, read_vocabularies
 from ._keras_hooks import is_hook_asset
+from .layers._norm_layout import older_fits
 from ._keras_h5 import (config_cell_orders, h5py_module, keras_store_order, open_h5, weights_by_layer,
                        without_keras_only)
 from ._modelfile import MAX_CONFIG_BYTES
@@ -193,7 +194,7 @@ def _assign(model, found, stores=None):
             raise ModelFileError(f"model.weights.h5: layer {layer.name!r} has {len(current)} weights in glassnet, "
                                  f"the file {len(arrays)}")
         for k, (target, dataset) in enumerate(zip(current, arrays)):
-            if tuple(dataset.shape) != target.shape:
+            if tuple(dataset.shape) != target.shape and not older_fits(layer, target.shape, dataset.shape):
                 raise ModelFileError(f"model.weights.h5: layer {layer.name!r} weight {k} ({dataset.name}): expected "
                                      f"shape {target.shape}, the file has {tuple(dataset.shape)}")
         planned.append((layer, arrays, current))
@@ -203,7 +204,8 @@ def _assign(model, found, stores=None):
             f"model.weights.h5: weights of layers the config does not build: {sorted(found)[:10]}")
     for layer, arrays, current in planned:
         if arrays:
-            set_keras_weights(layer, keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False)
+            # (.reshape: an older glassnet's layout of a normalization's axis list, layers._norm_layout)
+            set_keras_weights(layer, keras_store_order(layer, [dataset[()].astype(target.dtype, copy=False).reshape(target.shape)
                                                                for dataset, target in zip(arrays, current)]))
 
 

@@ -24,6 +24,7 @@ import json
 import numpy as np
 
 from ._keras_h5 import _Walk, h5py_module, open_h5, without_keras_only
+from .layers._norm_layout import older_fits
 from ._modelfile import MAX_CONFIG_BYTES
 from .errors import ModelFileError
 
@@ -163,11 +164,12 @@ def legacy_weights(model, h5py, h5, where):
             raise ModelFileError(f"{where}: layer {layer.name!r} has {len(current)} weights in glassnet, the file "
                                  f"{len(datasets)}")
         for k, (target, dataset) in enumerate(zip(current, datasets)):
-            if tuple(dataset.shape) != target.shape:
+            if tuple(dataset.shape) != target.shape and not older_fits(layer, target.shape, dataset.shape):
                 raise ModelFileError(f"{where}: layer {layer.name!r} weight {k} ({dataset.name}): expected shape "
                                      f"{target.shape}, the file has {tuple(dataset.shape)}")
         out.append((layer, current, datasets))
-    return [(layer, [d[()].astype(t.dtype, copy=False) for t, d in zip(current, datasets)])
+    # (.reshape: an older glassnet's layout of a normalization's axis list, layers._norm_layout)
+    return [(layer, [d[()].astype(t.dtype, copy=False).reshape(t.shape) for t, d in zip(current, datasets)])
             for layer, current, datasets in out]
 
 

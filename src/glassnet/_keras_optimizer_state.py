@@ -50,6 +50,7 @@ import numpy as np
 
 from ._warnings import warn
 from .errors import ModelFileError
+from .layers._norm_layout import older_fits
 
 _WHERE = "model.weights.h5: optimizer/vars"
 
@@ -219,11 +220,12 @@ def restore_optimizer_arrays(model, datasets, where=_WHERE, error=ModelFileError
             layer, key, param, _ = views[index]
             for slot in group:
                 dataset = slots[k]
-                if tuple(dataset.shape) != param.shape or dataset.dtype.kind != "f":
+                older = older_fits(layer, param.shape, dataset.shape)      # (layers._norm_layout)
+                if (tuple(dataset.shape) != param.shape and not older) or dataset.dtype.kind != "f":
                     raise error(f"{where}/{head + k}: {name}'s {slot!r} of {layer.name}/{key} must have "
                                 f"shape {param.shape} (float), the file has {tuple(dataset.shape)} "
                                 f"({dataset.dtype})")
-                value = dataset[()]
+                value = dataset[()].reshape(param.shape) if older else dataset[()]
                 if not np.isfinite(value).all():
                     raise error(f"{where}/{head + k}: {name}'s {slot!r} of {layer.name}/{key} holds NaN or "
                                 f"infinite values")
